@@ -1,0 +1,91 @@
+// CMediaShims: the C that Swift cannot or must not write itself.
+//  - libjpeg reports fatal errors through error_exit, which by default calls exit(); ours
+//    longjmp()s back to a setjmp in these functions and returns an error code instead.
+//  - FFmpeg's log callback receives a va_list; ours formats the line in C and hands Swift a
+//    finished string.
+//  - libpng's simplified API needs PNG_IMAGE_* macros that Swift does not import.
+// Every function returns 0 on success and a negative value on failure, with a message in `err`.
+#ifndef CMEDIASHIMS_H
+#define CMEDIASHIMS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// MARK: - FFmpeg logging
+
+/// Receives one formatted FFmpeg log line. Called from any thread, possibly concurrently.
+typedef void (*CMediaShims_log_handler)(int level, const char *_Nonnull line);
+
+/// Routes FFmpeg's log through `handler` for messages at or below `max_level` (AV_LOG_*).
+/// A NULL handler silences FFmpeg. Safe to call at any time from any thread.
+void CMediaShims_ffmpeg_log_install(int max_level, CMediaShims_log_handler _Nullable handler);
+
+// MARK: - JPEG
+
+typedef struct {
+    int width;
+    int height;
+    /// Components the decoder outputs: 1 (gray) or 3 (RGB); CMYK/YCCK are converted to RGB.
+    int output_components;
+    /// The file's own colour space (J_COLOR_SPACE value) and component count.
+    int jpeg_color_space;
+    int num_components;
+    int progressive;
+} CMediaShims_jpeg_info;
+
+/// Reads only the JPEG header: size and colour space, no pixels decoded.
+int CMediaShims_jpeg_read_header(const uint8_t *_Nonnull data, size_t size,
+                                 CMediaShims_jpeg_info *_Nonnull info,
+                                 char *_Nonnull err, size_t err_size);
+
+/// Decodes a whole JPEG into `out` (width * height * output_components bytes, rows packed).
+/// A file that ends early is an error, not a gray-filled picture.
+int CMediaShims_jpeg_decode(const uint8_t *_Nonnull data, size_t size,
+                            uint8_t *_Nonnull out, size_t out_size,
+                            CMediaShims_jpeg_info *_Nonnull info,
+                            char *_Nonnull err, size_t err_size);
+
+/// Encodes packed 8-bit pixels (components 1 or 3) as a baseline JPEG with no metadata.
+/// On success `*out` holds `*out_size` bytes allocated with malloc: release with CMediaShims_free.
+int CMediaShims_jpeg_encode(const uint8_t *_Nonnull pixels, int width, int height, int components,
+                            int quality, uint8_t *_Nullable *_Nonnull out, size_t *_Nonnull out_size,
+                            char *_Nonnull err, size_t err_size);
+
+// MARK: - PNG
+
+typedef struct {
+    int width;
+    int height;
+    int has_alpha;
+    int has_color;
+    int is_16bit;
+    int is_palette;
+} CMediaShims_png_info;
+
+/// Reads only the PNG header (IHDR and friends): size and format, no pixels decoded.
+int CMediaShims_png_read_header(const uint8_t *_Nonnull data, size_t size,
+                                CMediaShims_png_info *_Nonnull info,
+                                char *_Nonnull err, size_t err_size);
+
+/// Decodes a PNG to 8-bit sRGB with `channels` = 1 (gray), 3 (RGB) or 4 (RGBA) per pixel.
+int CMediaShims_png_decode(const uint8_t *_Nonnull data, size_t size, int channels,
+                           uint8_t *_Nonnull out, size_t out_size,
+                           char *_Nonnull err, size_t err_size);
+
+/// Encodes packed 8-bit pixels (channels 1, 3 or 4) as PNG with no metadata.
+/// On success `*out` is malloc'ed: release with CMediaShims_free.
+int CMediaShims_png_encode(const uint8_t *_Nonnull pixels, int width, int height, int channels,
+                           uint8_t *_Nullable *_Nonnull out, size_t *_Nonnull out_size,
+                           char *_Nonnull err, size_t err_size);
+
+/// Frees memory returned by this module.
+void CMediaShims_free(void *_Nullable p);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,178 @@
+import CFFmpeg
+
+/// The sample rate and channel count of PCM audio.
+public struct AudioFormat: Sendable, Hashable, Codable {
+    /// Samples per second per channel.
+    public var sampleRate: Int
+    /// Interleaved channels.
+    public var channels: Int
+    /// Creates a format.
+    public init(sampleRate: Int, channels: Int) {
+        self.sampleRate = sampleRate
+        self.channels = channels
+    }
+}
+
+/// Decodes the audio of any file FFmpeg reads (audio files, or the audio track of a video) to
+/// interleaved 32-bit float PCM, optionally resampled and remixed with libswresample.
+///
+/// Sample counts are exact: encoder delay and padding that the container declares (MP3 LAME
+/// headers, MP4 edit lists) are removed, so an MP3 decodes to the same number of samples as the
+/// ffmpeg tool gives. Memory stays bounded: samples arrive in chunks.
+public final class AudioReader {
+    /// The file being read.
+    public let source: String
+    /// The audio stream's properties as the container declares them.
+    public let stream: StreamInfo
+    /// The format of the PCM this reader delivers.
+    public let outputFormat: AudioFormat
+
+    private let demuxer: Demuxer
+    private let decoder: StreamDecoder
+    private var resampler: OpaquePointer?
+    private var consumed = false
+
+    /// Opens the best audio stream of a file.
+    /// - Parameters:
+    ///   - path: any container FFmpeg reads.
+    ///   - sampleRate: output rate; nil keeps the source rate.
+    ///   - channels: output channel count; nil keeps the source count.
+    /// - Throws: `MediaError` naming the file: missing, empty, not media, or no audio stream.
+    public convenience init(path: String, sampleRate: Int? = nil, channels: Int? = nil) throws {
+        try self.init(demuxer: Demuxer(path: path), sampleRate: sampleRate, channels: channels)
+    }
+
+    /// Opens the best audio stream of media held in memory.
+    public convenience init(data: [UInt8], name: String, sampleRate: Int? = nil, channels: Int? = nil) throws {
+        try self.init(demuxer: Demuxer(data: data, name: name), sampleRate: sampleRate, channels: channels)
+    }
+
+    /// Opens the best audio stream of an open demuxer (which the reader then owns).
+    public init(demuxer: Demuxer, sampleRate: Int? = nil, channels: Int? = nil) throws {
+        self.demuxer = demuxer
+        self.source = demuxer.source
+        stream = try demuxer.bestStream(.audio)
+        decoder = try StreamDecoder(demuxer: demuxer, streamIndex: stream.index)
+        let ctx = decoder.context!.pointee
+        let rate = sampleRate ?? Int(ctx.sample_rate)
+        let count = channels ?? Int(ctx.ch_layout.nb_channels)
+        guard rate > 0, count > 0 else {
+            throw MediaError(.invalidData, file: source, "the audio stream declares no sample rate or channels")
+        }
+        guard rate <= 768_000, count <= 64 else {
+            throw MediaError(.unsupported, file: source, "cannot output \(count) channels at \(rate) Hz")
+        }
+        outputFormat = AudioFormat(sampleRate: rate, channels: count)
+    }
+
+    deinit {
+        swr_free(&resampler)
+    }
+
+    /// Decodes the whole stream, calling `body` with chunks of interleaved samples
+    /// (`chunk.count / outputFormat.channels` sample frames each). Returns the total number of
+    /// sample frames delivered. A reader can be read once.
+    /// - Throws: `MediaError` when the stream is corrupt, or anything `body` throws.
+    @discardableResult
+    public func read(_ body: (UnsafeBufferPointer<Float>) throws -> Void) throws -> Int {
+        guard !consumed else { throw MediaError(.misuse, file: source, "an AudioReader can be read only once") }
+        consumed = true
+        var output = [Float]()
+        var total = 0
+        var inputLayout = AVChannelLayout()
+        var inputRate: Int32 = 0
+        var inputSampleFormat: Int32 = -1
+        var outputLayout = AVChannelLayout()
+        av_channel_layout_default(&outputLayout, Int32(outputFormat.channels))
+        defer {
+            av_channel_layout_uninit(&inputLayout)
+            av_channel_layout_uninit(&outputLayout)
+        }
+        func convert(_ input: UnsafeMutablePointer<AVFrame>?) throws -> Int {
+            let inCount = input.map { Int($0.pointee.nb_samples) } ?? 0
+            let capacity = Int(swr_get_out_samples(resampler, Int32(inCount))) + 32
+            if capacity <= 0 { return 0 }
+            if output.count < capacity * outputFormat.channels {
+                output = [Float](repeating: 0, count: capacity * outputFormat.channels)
+            }
+            let produced: Int32 = output.withUnsafeMutableBytes { raw in
+                var outPlane: UnsafeMutablePointer<UInt8>? = raw.baseAddress!.assumingMemoryBound(to: UInt8.self)
+                return withUnsafeMutablePointer(to: &outPlane) { outPlanes in
+                    if let input {
+                        let planes = UnsafeMutableRawPointer(input.pointee.extended_data!)
+                            .assumingMemoryBound(to: UnsafePointer<UInt8>?.self)
+                        return swr_convert(resampler, outPlanes, Int32(capacity), planes, Int32(inCount))
+                    }
+                    return swr_convert(resampler, outPlanes, Int32(capacity), nil, 0)
+                }
+            }
+            if produced < 0 {
+                throw MediaError.ffmpeg(.decodeFailed, file: source, "cannot convert the audio", produced)
+            }
+            if produced > 0 {
+                try output.withUnsafeBufferPointer { all in
+                    try body(UnsafeBufferPointer(rebasing: all[0..<Int(produced) * outputFormat.channels]))
+                }
+            }
+            return Int(produced)
+        }
+        try decoder.decodeAll { frame in
+            let f = frame.pointer
+            if f.pointee.nb_samples <= 0 { return }
+            if resampler == nil {
+                av_channel_layout_uninit(&inputLayout)
+                if f.pointee.ch_layout.order == AV_CHANNEL_ORDER_UNSPEC || f.pointee.ch_layout.nb_channels == 0 {
+                    let n = max(f.pointee.ch_layout.nb_channels, decoder.context!.pointee.ch_layout.nb_channels)
+                    av_channel_layout_default(&inputLayout, n)
+                } else {
+                    av_channel_layout_copy(&inputLayout, &f.pointee.ch_layout)
+                }
+                var rc = swr_alloc_set_opts2(&resampler, &outputLayout, AV_SAMPLE_FMT_FLT, Int32(outputFormat.sampleRate),
+                                             &inputLayout, AVSampleFormat(rawValue: f.pointee.format),
+                                             f.pointee.sample_rate, 0, nil)
+                if rc >= 0 { rc = swr_init(resampler) }
+                if rc < 0 { throw MediaError.ffmpeg(.decodeFailed, file: source, "cannot set up the resampler", rc) }
+            } else if f.pointee.sample_rate != inputRate || f.pointee.ch_layout.nb_channels != inputLayout.nb_channels
+                        || f.pointee.format != inputSampleFormat {
+                throw MediaError(.unsupported, file: source, "the audio format changes in mid-stream")
+            }
+            inputRate = f.pointee.sample_rate
+            inputSampleFormat = f.pointee.format
+            total += try convert(f)
+        }
+        if resampler != nil {
+            while true {
+                let n = try convert(nil)
+                total += n
+                if n == 0 { break }
+            }
+        }
+        if total == 0 {
+            throw MediaError(.empty, file: source, "the audio stream holds no samples")
+        }
+        try demuxer.checkComplete()
+        try checkNotTruncated(samples: total)
+        return total
+    }
+
+    /// Decodes everything into one array of interleaved samples (for short files and tests).
+    public func readAll() throws -> [Float] {
+        var all = [Float]()
+        try read { all.append(contentsOf: $0) }
+        return all
+    }
+
+    /// A file whose header declares a duration (an MP3 LAME/Xing header, an MP4 index) but whose
+    /// data stops well short of it was cut off: refuse it instead of planning a shorter video.
+    private func checkNotTruncated(samples: Int) throws {
+        guard let declared = stream.duration, declared > 0 else { return }
+        let decoded = Double(samples) / Double(outputFormat.sampleRate)
+        let method = demuxer.context!.pointee.duration_estimation_method
+        guard method == AVFMT_DURATION_FROM_STREAM || method == AVFMT_DURATION_FROM_PTS else { return }
+        if decoded < declared * 0.98 - 0.1 {
+            throw MediaError(.invalidData, file: source, String(
+                format: "the file ends early: its header declares %.2f s of audio but only %.2f s decode (truncated?)",
+                declared, decoded))
+        }
+    }
+}

@@ -1,0 +1,282 @@
+import CFFmpeg
+import Foundation
+
+/// What a container says about one of its streams: a plain value, safe to keep and share.
+public struct StreamInfo: Sendable, Equatable {
+    /// The kind of a stream.
+    public enum Kind: String, Sendable, Codable {
+        case audio, video, subtitle, data, other
+    }
+
+    /// Index of the stream in its container.
+    public var index: Int
+    /// Audio, video, or something else.
+    public var kind: Kind
+    /// FFmpeg's short codec name, e.g. "h264", "aac", "mp3".
+    public var codecName: String
+    /// Duration in seconds as the container declares it, when it does.
+    public var duration: Double?
+    /// The time base of the stream's timestamps.
+    public var timeBase: Rational
+    /// Average frame rate of a video stream (0/0 when unknown).
+    public var frameRate: Rational
+    /// Frame count as the container declares it (0 when unknown).
+    public var declaredFrameCount: Int
+    /// Video width in pixels (0 for audio).
+    public var width: Int
+    /// Video height in pixels (0 for audio).
+    public var height: Int
+    /// Audio sample rate (0 for video).
+    public var sampleRate: Int
+    /// Audio channel count (0 for video).
+    public var channels: Int
+    /// The codec's out-of-band configuration (e.g. H.264 SPS/PPS in avcC form).
+    public var extradata: [UInt8]
+    /// FFmpeg's codec profile number (-99 when unknown).
+    public var profile: Int32
+    /// FFmpeg's pixel format name for video ("yuv420p"), sample format name for audio.
+    public var formatName: String
+}
+
+/// Opens a media container (any format FFmpeg reads) from a file or from bytes in memory, and
+/// reads its packets.
+///
+/// A `Demuxer` is not `Sendable`: one task owns it. Decoders made from it keep it alive, so a
+/// stream never outlives its container.
+public final class Demuxer {
+    /// The path, or a name given for in-memory data; used in error messages.
+    public let source: String
+    /// The streams of the container, in container order.
+    public let streams: [StreamInfo]
+    /// The container's format name, e.g. "mov,mp4,m4a,3gp,3g2,mj2" or "mp3".
+    public let formatName: String
+    /// The container's duration in seconds, when known.
+    public let duration: Double?
+
+    private(set) var context: UnsafeMutablePointer<AVFormatContext>?
+    private var memory: MemoryInput?
+    /// Set when reading stopped on an error at the end of the data (a cut-off file) rather
+    /// than at a clean end of file.
+    private(set) var endedEarly = false
+
+    /// Opens a file.
+    /// - Throws: `MediaError` with `.cannotOpen` (missing or unreadable), `.empty` (0 bytes) or
+    ///   `.invalidData` (not a format FFmpeg reads).
+    public convenience init(path: String) throws {
+        _ = MediaLog.silenceByDefault
+        try Demuxer.checkReadable(path)
+        var ctx: UnsafeMutablePointer<AVFormatContext>? = nil
+        let rc = avformat_open_input(&ctx, path, nil, nil)
+        if rc < 0 {
+            throw MediaError(.invalidData, file: path,
+                             "not a media file FFmpeg can read (\(FFmpeg.errorString(rc)))", averror: rc)
+        }
+        try self.init(context: ctx!, memory: nil, source: path)
+    }
+
+    /// Opens media held in memory; `name` is used in error messages.
+    public convenience init(data: [UInt8], name: String) throws {
+        _ = MediaLog.silenceByDefault
+        if data.isEmpty { throw MediaError(.empty, file: name, "the data is empty") }
+        let memory = MemoryInput(data)
+        guard var ctx = avformat_alloc_context() else {
+            throw MediaError(.misuse, file: name, "out of memory")
+        }
+        guard let io = memory.makeIOContext() else {
+            avformat_free_context(ctx)
+            throw MediaError(.misuse, file: name, "out of memory")
+        }
+        ctx.pointee.pb = io
+        var optional: UnsafeMutablePointer<AVFormatContext>? = ctx
+        let rc = avformat_open_input(&optional, nil, nil, nil)
+        if rc < 0 {
+            // avformat_open_input frees the context on failure; the AVIO context is ours.
+            memory.freeIOContext()
+            throw MediaError(.invalidData, file: name,
+                             "not media FFmpeg can read (\(FFmpeg.errorString(rc)))", averror: rc)
+        }
+        ctx = optional!
+        try self.init(context: ctx, memory: memory, source: name)
+    }
+
+    private init(context ctx: UnsafeMutablePointer<AVFormatContext>, memory: MemoryInput?, source: String) throws {
+        self.source = source
+        self.memory = memory
+        self.context = ctx
+        let rc = avformat_find_stream_info(ctx, nil)
+        if rc < 0 {
+            var c: UnsafeMutablePointer<AVFormatContext>? = ctx
+            avformat_close_input(&c)
+            memory?.freeIOContext()
+            self.context = nil
+            throw MediaError.ffmpeg(.invalidData, file: source, "cannot read stream information", rc)
+        }
+        var infos: [StreamInfo] = []
+        for i in 0..<Int(ctx.pointee.nb_streams) {
+            infos.append(StreamInfo(ctx.pointee.streams[i]!))
+        }
+        streams = infos
+        formatName = String(cString: ctx.pointee.iformat.pointee.name)
+        duration = ctx.pointee.duration == FFmpeg.noPTS || ctx.pointee.duration <= 0
+            ? nil : Double(ctx.pointee.duration) / Double(AV_TIME_BASE)
+    }
+
+    deinit {
+        if context != nil {
+            avformat_close_input(&context)
+        }
+        memory?.freeIOContext()
+    }
+
+    /// The best stream of a kind, as FFmpeg chooses it (e.g. the main audio track).
+    /// - Throws: `.noStream` naming what the container does have.
+    public func bestStream(_ kind: StreamInfo.Kind) throws -> StreamInfo {
+        let type: AVMediaType = kind == .audio ? AVMEDIA_TYPE_AUDIO : AVMEDIA_TYPE_VIDEO
+        let index = av_find_best_stream(context, type, -1, -1, nil, 0)
+        if index < 0 {
+            let have = streams.isEmpty ? "no streams at all"
+                : streams.map { "\($0.kind.rawValue) (\($0.codecName))" }.joined(separator: ", ")
+            throw MediaError(.noStream, file: source, "no \(kind.rawValue) stream (the file has: \(have))")
+        }
+        return streams[Int(index)]
+    }
+
+    /// Reads the next packet of any stream into `packet`. Returns false at the end of the file.
+    /// - Throws: `.invalidData` when the container is corrupt.
+    func read(into packet: Packet) throws -> Bool {
+        packet.unref()
+        let rc = av_read_frame(context, packet.pointer)
+        if rc == FFmpeg.eof { return false }
+        if rc < 0 {
+            // A truncated file often ends in an I/O error rather than a clean EOF.
+            if let pb = context?.pointee.pb, avio_feof(pb) != 0 {
+                endedEarly = true
+                return false
+            }
+            throw MediaError.ffmpeg(.invalidData, file: source, "cannot read the next packet", rc)
+        }
+        if packet.pointer.pointee.flags & AV_PKT_FLAG_CORRUPT != 0 {
+            // A packet shorter than the index says: the data was cut off.
+            endedEarly = true
+        }
+        return true
+    }
+
+    /// Throws when the file was cut off: the container promised more data than it holds.
+    func checkComplete() throws {
+        if endedEarly {
+            throw MediaError(.invalidData, file: source, "the file ends early (truncated or corrupt)")
+        }
+    }
+
+    /// The borrowed AVStream at `index`; valid while this demuxer lives.
+    func avStream(_ index: Int) -> UnsafeMutablePointer<AVStream> {
+        context!.pointee.streams[index]!
+    }
+
+    /// Seeks to a time (seconds) on a stream, landing on the key frame at or before it.
+    func seek(stream index: Int, to seconds: Double) throws {
+        let tb = avStream(index).pointee.time_base
+        let ts = Int64((seconds * Double(tb.den) / Double(tb.num)).rounded(.down))
+        let rc = av_seek_frame(context, Int32(index), ts, AVSEEK_FLAG_BACKWARD)
+        if rc < 0 { throw MediaError.ffmpeg(.invalidData, file: source, "cannot seek to \(seconds) s", rc) }
+    }
+
+    static func checkReadable(_ path: String) throws {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw MediaError(.cannotOpen, file: path, "no such file")
+        }
+        if isDirectory.boolValue { throw MediaError(.cannotOpen, file: path, "is a directory, not a file") }
+        guard FileManager.default.isReadableFile(atPath: path) else {
+            throw MediaError(.cannotOpen, file: path, "permission denied")
+        }
+        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue ?? -1
+        if size == 0 { throw MediaError(.empty, file: path, "the file is empty") }
+    }
+}
+
+extension StreamInfo {
+    init(_ stream: UnsafeMutablePointer<AVStream>) {
+        let par = stream.pointee.codecpar!.pointee
+        let kind: Kind
+        switch par.codec_type {
+        case AVMEDIA_TYPE_AUDIO: kind = .audio
+        case AVMEDIA_TYPE_VIDEO: kind = .video
+        case AVMEDIA_TYPE_SUBTITLE: kind = .subtitle
+        case AVMEDIA_TYPE_DATA: kind = .data
+        default: kind = .other
+        }
+        let tb = stream.pointee.time_base
+        var duration: Double? = nil
+        if stream.pointee.duration != FFmpeg.noPTS && stream.pointee.duration > 0 && tb.den != 0 {
+            duration = Double(stream.pointee.duration) * Double(tb.num) / Double(tb.den)
+        }
+        var extradata: [UInt8] = []
+        if let e = par.extradata, par.extradata_size > 0 {
+            extradata = Array(UnsafeBufferPointer(start: e, count: Int(par.extradata_size)))
+        }
+        var formatName = ""
+        if kind == .video, let n = av_get_pix_fmt_name(AVPixelFormat(rawValue: par.format)) {
+            formatName = String(cString: n)
+        } else if kind == .audio, let n = av_get_sample_fmt_name(AVSampleFormat(rawValue: par.format)) {
+            formatName = String(cString: n)
+        }
+        self.init(
+            index: Int(stream.pointee.index), kind: kind, codecName: FFmpeg.codecName(par.codec_id),
+            duration: duration, timeBase: Rational(tb), frameRate: Rational(stream.pointee.avg_frame_rate),
+            declaredFrameCount: Int(stream.pointee.nb_frames), width: Int(par.width), height: Int(par.height),
+            sampleRate: Int(par.sample_rate), channels: Int(par.ch_layout.nb_channels), extradata: extradata,
+            profile: par.profile, formatName: formatName)
+    }
+}
+
+/// Serves bytes in memory to FFmpeg through a custom AVIOContext.
+private final class MemoryInput {
+    let bytes: [UInt8]
+    var position = 0
+    private var io: UnsafeMutablePointer<AVIOContext>?
+
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    func makeIOContext() -> UnsafeMutablePointer<AVIOContext>? {
+        let size = 64 * 1024
+        guard let buffer = av_malloc(size) else { return nil }
+        let opaque = Unmanaged.passUnretained(self).toOpaque()
+        io = avio_alloc_context(buffer.assumingMemoryBound(to: UInt8.self), Int32(size), 0, opaque,
+                                { opaque, buf, size in
+                                    let me = Unmanaged<MemoryInput>.fromOpaque(opaque!).takeUnretainedValue()
+                                    let n = min(Int(size), me.bytes.count - me.position)
+                                    if n <= 0 { return CFFmpeg_AVERROR_EOF }
+                                    me.bytes.withUnsafeBufferPointer { src in
+                                        buf!.update(from: src.baseAddress! + me.position, count: n)
+                                    }
+                                    me.position += n
+                                    return Int32(n)
+                                }, nil,
+                                { opaque, offset, whence in
+                                    let me = Unmanaged<MemoryInput>.fromOpaque(opaque!).takeUnretainedValue()
+                                    if whence & AVSEEK_SIZE != 0 { return Int64(me.bytes.count) }
+                                    let base: Int
+                                    switch whence & ~AVSEEK_FORCE {
+                                    case SEEK_SET: base = 0
+                                    case SEEK_CUR: base = me.position
+                                    case SEEK_END: base = me.bytes.count
+                                    default: return Int64(CFFmpeg_AVERROR_EINVAL())
+                                    }
+                                    let target = base + Int(offset)
+                                    if target < 0 || target > me.bytes.count { return Int64(CFFmpeg_AVERROR_EINVAL()) }
+                                    me.position = target
+                                    return Int64(target)
+                                })
+        if io == nil { av_free(buffer) }
+        return io
+    }
+
+    func freeIOContext() {
+        guard io != nil else { return }
+        // avio may have replaced its buffer: free the one it holds now.
+        av_freep(&io!.pointee.buffer)
+        avio_context_free(&io)
+    }
+}

@@ -1,0 +1,172 @@
+import CFFmpeg
+
+/// Pixel layouts the video reader can deliver.
+public enum VideoPixelFormat: String, Sendable, Codable {
+    /// Packed 8-bit RGB, one plane.
+    case rgb24
+    /// Planar 8-bit YUV 4:2:0 (Y, then U and V at half width and height), three planes.
+    case yuv420p
+
+    var av: AVPixelFormat {
+        switch self {
+        case .rgb24: return AV_PIX_FMT_RGB24
+        case .yuv420p: return AV_PIX_FMT_YUV420P
+        }
+    }
+}
+
+/// One decoded video frame as plain bytes, safe to keep and to pass between tasks.
+public struct VideoFrame: Sendable, Equatable {
+    /// Width in pixels.
+    public var width: Int
+    /// Height in pixels.
+    public var height: Int
+    /// The layout of `planes`.
+    public var pixelFormat: VideoPixelFormat
+    /// Tightly packed planes: one for rgb24; Y, U, V for yuv420p.
+    public var planes: [[UInt8]]
+    /// Presentation time in seconds, when the stream has timestamps.
+    public var time: Double?
+    /// Whether the decoder marked it a key frame.
+    public var isKeyFrame: Bool
+}
+
+/// Decodes the frames of a video stream, converting them to RGB or YUV with libswscale.
+public final class VideoReader {
+    /// The file being read.
+    public let source: String
+    /// The video stream's properties as the container declares them.
+    public let stream: StreamInfo
+    /// The pixel format of the frames delivered.
+    public let pixelFormat: VideoPixelFormat
+
+    let demuxer: Demuxer
+    private let decoder: StreamDecoder
+    private let packet = Packet()
+    private let decoded = Frame()
+    private var scaler: OpaquePointer?
+    private var scalerKey: (Int32, Int32, Int32) = (0, 0, -1)
+    private var inputDone = false
+    private var drained = false
+    private var errors = 0
+
+    /// Opens the best video stream of a file.
+    /// - Throws: `MediaError` naming the file when it is missing, not media, or has no video.
+    public convenience init(path: String, pixelFormat: VideoPixelFormat = .rgb24) throws {
+        try self.init(demuxer: Demuxer(path: path), pixelFormat: pixelFormat)
+    }
+
+    /// Opens the best video stream of an open demuxer (which the reader then owns).
+    public init(demuxer: Demuxer, pixelFormat: VideoPixelFormat = .rgb24, threads: Int = 0) throws {
+        self.demuxer = demuxer
+        source = demuxer.source
+        stream = try demuxer.bestStream(.video)
+        decoder = try StreamDecoder(demuxer: demuxer, streamIndex: stream.index, threads: threads)
+        self.pixelFormat = pixelFormat
+    }
+
+    deinit {
+        sws_freeContext(scaler)
+    }
+
+    /// Decodes the next frame into `frame` (an FFmpeg frame owned by the caller), without
+    /// conversion. Returns false after the last frame.
+    func nextDecodedFrame(into frame: Frame) throws -> Bool {
+        while true {
+            if try decoder.receive(into: frame) { return true }
+            if drained {
+                try demuxer.checkComplete()
+                return false
+            }
+            if inputDone {
+                drained = true
+                _ = try decoder.send(nil)
+                continue
+            }
+            var sent = false
+            while !sent {
+                guard try demuxer.read(into: packet) else {
+                    inputDone = true
+                    break
+                }
+                guard Int(packet.pointer.pointee.stream_index) == stream.index else { continue }
+                do {
+                    if !(try decoder.send(packet)) {
+                        // Output must be drained first; this packet is retried after.
+                        if try decoder.receive(into: frame) {
+                            _ = try decoder.send(packet)
+                            return true
+                        }
+                    }
+                } catch let error as MediaError {
+                    errors += 1
+                    if errors > 8 { throw error }
+                }
+                sent = true
+            }
+        }
+    }
+
+    /// Converts an FFmpeg frame to this reader's pixel format at its own size.
+    func convert(_ frame: Frame) throws -> VideoFrame {
+        let f = frame.pointer.pointee
+        let width = Int(f.width), height = Int(f.height)
+        if scaler == nil || scalerKey != (f.width, f.height, f.format) {
+            sws_freeContext(scaler)
+            scaler = sws_getContext(f.width, f.height, AVPixelFormat(rawValue: f.format), f.width, f.height,
+                                    pixelFormat.av, SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT, nil, nil, nil)
+            scalerKey = (f.width, f.height, f.format)
+            guard scaler != nil else {
+                throw MediaError(.unsupported, file: source, "cannot convert \(width)x\(height) frames to \(pixelFormat)")
+            }
+        }
+        let sizes: [(Int, Int)] = pixelFormat == .rgb24
+            ? [(width * 3, height)]
+            : [(width, height), ((width + 1) / 2, (height + 1) / 2), ((width + 1) / 2, (height + 1) / 2)]
+        var buffer = [UInt8](repeating: 0, count: sizes.reduce(0) { $0 + $1.0 * $1.1 })
+        let rc: Int32 = buffer.withUnsafeMutableBufferPointer { all in
+            var dst: [UnsafeMutablePointer<UInt8>?] = []
+            var offset = 0
+            for size in sizes {
+                dst.append(all.baseAddress! + offset)
+                offset += size.0 * size.1
+            }
+            while dst.count < 4 { dst.append(nil) }
+            var strides: [Int32] = sizes.map { Int32($0.0) } + [Int32](repeating: 0, count: 4 - sizes.count)
+            return withUnsafePointer(to: frame.pointer.pointee.data) { srcTuple in
+                withUnsafePointer(to: frame.pointer.pointee.linesize) { srcStride in
+                    let src = UnsafeRawPointer(srcTuple).assumingMemoryBound(to: UnsafePointer<UInt8>?.self)
+                    let ss = UnsafeRawPointer(srcStride).assumingMemoryBound(to: Int32.self)
+                    return sws_scale(scaler, src, ss, 0, f.height, &dst, &strides)
+                }
+            }
+        }
+        var planes: [[UInt8]] = []
+        var offset = 0
+        for size in sizes {
+            planes.append(Array(buffer[offset..<offset + size.0 * size.1]))
+            offset += size.0 * size.1
+        }
+        if rc < 0 { throw MediaError.ffmpeg(.decodeFailed, file: source, "cannot convert a frame", rc) }
+        var time: Double? = nil
+        let pts = f.best_effort_timestamp
+        if pts != FFmpeg.noPTS { time = Double(pts) * stream.timeBase.value }
+        return VideoFrame(width: width, height: height, pixelFormat: pixelFormat, planes: planes, time: time,
+                          isKeyFrame: CFFmpeg_frame_is_key(frame.pointer) != 0)
+    }
+
+    /// The next frame, converted; nil after the last one.
+    /// - Throws: `MediaError` when the stream is corrupt beyond a few bad packets.
+    public func nextFrame() throws -> VideoFrame? {
+        guard try nextDecodedFrame(into: decoded) else { return nil }
+        return try convert(decoded)
+    }
+
+    /// Counts the frames that decode, without converting them.
+    public func countFrames() throws -> Int {
+        var n = 0
+        while try nextDecodedFrame(into: decoded) { n += 1 }
+        return n
+    }
+}
+

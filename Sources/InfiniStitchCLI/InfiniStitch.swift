@@ -1,0 +1,88 @@
+import ArgumentParser
+import Foundation
+import InfiniPipeline
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The `infinistitch` command: long audio plus one portrait in, one talking-avatar MP4 out.
+public struct InfiniStitch: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "infinistitch",
+        abstract: "Turn a long audio file and one portrait into one long talking-avatar MP4 with fal-ai/infinitalk.",
+        version: InfiniPipelineVersion.string
+    )
+
+    public init() {}
+
+    public func run() async throws {
+        throw CleanExit.helpRequest(self)
+    }
+
+    /// Parses the process arguments, runs the chosen command and exits with its code:
+    /// 0 success, 1 failure, 2 bad input or usage, 130 interrupted.
+    public static func runMain(_ arguments: [String]? = nil) async -> Never {
+        let code = await execute(arguments)
+        #if canImport(Glibc)
+        Glibc.exit(code)
+        #else
+        Darwin.exit(code)
+        #endif
+    }
+
+    /// Runs a command line and returns the process exit code instead of exiting (tests use this).
+    public static func execute(_ arguments: [String]?) async -> Int32 {
+        do {
+            var command = try parseAsRoot(arguments)
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+            return 0
+        } catch {
+            return report(error)
+        }
+    }
+
+    /// Prints an error the way users expect and maps it to an exit code.
+    static func report(_ error: any Error) -> Int32 {
+        if let cli = error as? CLIError {
+            writeStderr("infinistitch: \(cli.message)\n")
+            return cli.exitCode
+        }
+        if let media = error as? MediaError {
+            writeStderr("infinistitch: \(media.description)\n")
+            return media.isBadInput ? 2 : 1
+        }
+        let code = exitCode(for: error)
+        let message = fullMessage(for: error)
+        if !message.isEmpty {
+            let line = message.hasSuffix("\n") ? message : message + "\n"
+            // --help and --version are answers, not errors: they go to standard output.
+            if code == .success { writeStdout(line) } else { writeStderr(line) }
+        }
+        // ArgumentParser reports usage errors as EX_USAGE (64); our contract says 2.
+        if code == .validationFailure { return 2 }
+        return code.rawValue
+    }
+}
+
+/// An error the CLI reports as one line with a chosen exit code.
+struct CLIError: Error {
+    var message: String
+    var exitCode: Int32
+    static func badInput(_ message: String) -> CLIError { CLIError(message: message, exitCode: 2) }
+    static func failure(_ message: String) -> CLIError { CLIError(message: message, exitCode: 1) }
+}
+
+func writeStdout(_ text: String) {
+    FileHandle.standardOutput.write(Data(text.utf8))
+}
+
+func writeStderr(_ text: String) {
+    FileHandle.standardError.write(Data(text.utf8))
+}

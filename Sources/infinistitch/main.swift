@@ -1,0 +1,3 @@
+import InfiniStitchCLI
+
+await InfiniStitch.runMain()

@@ -1,0 +1,68 @@
+// media-leak-check: exercises every owner of a C resource in a loop, for valgrind.
+// Usage: media-leak-check FIXTURES_DIR [ITERATIONS]
+import Foundation
+import InfiniPipeline
+
+let arguments = CommandLine.arguments
+guard arguments.count >= 2 else {
+    FileHandle.standardError.write(Data("usage: media-leak-check FIXTURES_DIR [ITERATIONS]\n".utf8))
+    exit(2)
+}
+let fixtures = URL(fileURLWithPath: arguments[1])
+let iterations = arguments.count > 2 ? Int(arguments[2]) ?? 2 : 2
+func fixture(_ name: String) -> String { fixtures.appendingPathComponent(name).path }
+let temp = FileManager.default.temporaryDirectory.appendingPathComponent("media-leak-check-\(getpid())")
+try? FileManager.default.createDirectory(at: temp, withIntermediateDirectories: true)
+defer { try? FileManager.default.removeItem(at: temp) }
+
+var failures = 0
+@MainActor func expectFailure(_ what: String, _ body: () throws -> Void) {
+    do {
+        try body()
+        print("unexpected success: \(what)")
+        failures += 1
+    } catch {}
+}
+
+for round in 0..<iterations {
+    // Audio decode, with and without resampling, from a file and from memory.
+    for name in ["speech.mp3", "speech.m4a", "speech.ogg", "speech.flac", "talk-video.mp4"] {
+        _ = try AudioReader(path: fixture(name)).read { _ in }
+        _ = try AudioReader(path: fixture(name), sampleRate: 16000, channels: 1).read { _ in }
+    }
+    let m4a = [UInt8](try Data(contentsOf: URL(fileURLWithPath: fixture("speech.m4a"))))
+    _ = try AudioReader(data: m4a, name: "speech.m4a").read { _ in }
+    // Broken inputs: every error path must release what it allocated.
+    for name in ["truncated.mp3", "not-audio.mp3", "empty.mp3", "zero-length.wav"] {
+        expectFailure(name) { _ = try AudioReader(path: fixture(name)).read { _ in } }
+    }
+    expectFailure("clip-corrupt.mp4") { _ = try VideoReader(path: fixture("clip-corrupt.mp4")).countFrames() }
+    expectFailure("no audio in clip-c") { _ = try AudioReader(path: fixture("clip-c.mp4")) }
+
+    // Video decode to RGB and YUV, encode, remux.
+    let reader = try VideoReader(path: fixture("clip-a.mp4"))
+    let out = temp.appendingPathComponent("round\(round).mp4").path
+    let writer = try MP4Writer(path: out, video: VideoEncoderSettings(width: 128, height: 128, preset: "ultrafast"),
+                               audio: AudioEncoderSettings(sampleRate: 48000, channels: 1))
+    while let frame = try reader.nextFrame() { try writer.append(video: frame) }
+    try writer.append(audio: [Float](repeating: 0.1, count: 48000))
+    try writer.finish()
+    _ = try VideoReader(path: out, pixelFormat: .yuv420p).countFrames()
+    try Remuxer.copy(from: fixture("clip-b.mp4"), to: temp.appendingPathComponent("copy\(round).mp4").path)
+    // A writer abandoned without finish() must still free everything.
+    _ = try MP4Writer(path: temp.appendingPathComponent("abandoned.mp4").path,
+                      video: VideoEncoderSettings(width: 64, height: 64), audio: nil)
+
+    // Images: decode every format, encode both, and the broken ones.
+    for name in ["portrait.png", "portrait.jpg", "portrait-cmyk.jpg", "portrait-progressive.jpg", "portrait-gray.jpg",
+                 "portrait-16bit.png", "portrait-palette.png", "portrait-alpha.png", "portrait-interlaced.png"] {
+        let image = try ImageCodec.decode(path: fixture(name))
+        _ = try ImageCodec.encodePNG(image)
+        _ = try ImageCodec.encodeJPEG(image, quality: 85)
+    }
+    for name in ["truncated.jpg", "truncated.png", "not-an-image.png", "empty.png", "huge-header.png"] {
+        expectFailure(name) { _ = try ImageCodec.decode(path: fixture(name)) }
+    }
+}
+print(failures == 0 ? "media-leak-check: \(iterations) rounds done" : "media-leak-check: \(failures) unexpected results")
+exit(failures == 0 ? 0 : 1)

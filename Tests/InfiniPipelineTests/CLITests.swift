@@ -1,0 +1,23 @@
+import Foundation
+import Testing
+@testable import InfiniStitchCLI
+import InfiniPipeline
+
+@Suite("infinistitch command")
+struct CLITests {
+    @Test func versionAndHelp() throws {
+        let version = try runProcess(infinistitchBinary, ["--version"])
+        #expect(version.status == 0)
+        #expect(String(decoding: version.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+                == InfiniPipelineVersion.string)
+        let help = try runProcess(infinistitchBinary, ["--help"])
+        #expect(help.status == 0)
+        #expect(String(decoding: help.stdout, as: UTF8.self).contains("USAGE: infinistitch"))
+    }
+
+    @Test func unknownOptionIsAUsageError() throws {
+        let result = try runProcess(infinistitchBinary, ["--no-such-option"])
+        #expect(result.status == 2)
+        #expect(String(decoding: result.stderr, as: UTF8.self).contains("--no-such-option"))
+    }
+}

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs the system packages InfiniPipeline builds and tests against (Debian 12 / Ubuntu 22.04+).
+# Runs apt-get directly as root, through sudo otherwise. The Swift 6 toolchain itself is assumed.
+set -euo pipefail
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends \
+    pkg-config \
+    libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev \
+    libpng-dev libjpeg-dev \
+    ffmpeg espeak-ng valgrind >/dev/null
+echo "install-deps: system packages are installed"
