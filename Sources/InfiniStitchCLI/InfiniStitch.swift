@@ -13,7 +13,8 @@ public struct InfiniStitch: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "infinistitch",
         abstract: "Turn a long audio file and one portrait into one long talking-avatar MP4 with fal-ai/infinitalk.",
-        version: InfiniPipelineVersion.string
+        version: InfiniPipelineVersion.string,
+        subcommands: [PlanCommand.self]
     )
 
     public init() {}
@@ -57,6 +58,10 @@ public struct InfiniStitch: AsyncParsableCommand {
         if let media = error as? MediaError {
             writeStderr("infinistitch: \(media.description)\n")
             return media.isBadInput ? 2 : 1
+        }
+        if let planning = error as? PlanningError {
+            writeStderr("infinistitch: \(planning.description)\n")
+            return 2
         }
         let code = exitCode(for: error)
         let message = fullMessage(for: error)

@@ -48,7 +48,7 @@ public struct AudioEncoderSettings: Sendable, Equatable {
 }
 
 /// Shared by both encoders: owns an AVCodecContext and drains packets from it.
-class Encoder {
+class CodecEncoder {
     private(set) var context: UnsafeMutablePointer<AVCodecContext>?
     let label: String
     private let packet = Packet()
@@ -105,7 +105,7 @@ class Encoder {
 }
 
 /// Encodes frames to H.264 with libx264. Frames are numbered by the caller (pts in frames).
-final class VideoEncoder: Encoder {
+final class VideoEncoder: CodecEncoder {
     let settings: VideoEncoderSettings
     private var scaler: OpaquePointer?
     private var scalerKey: (Int32, Int32, Int32) = (0, 0, -1)
@@ -223,7 +223,7 @@ final class VideoEncoder: Encoder {
 }
 
 /// Encodes interleaved float PCM to AAC-LC with FFmpeg's native encoder, in 1024-sample frames.
-final class AudioEncoder: Encoder {
+final class AudioEncoder: CodecEncoder {
     let settings: AudioEncoderSettings
     private var pending: [Float] = []
     private var pendingStart = 0

@@ -35,7 +35,7 @@ final class Muxer {
     var wantsGlobalHeader: Bool { CFFmpeg_oformat_wants_global_header(context) != 0 }
 
     /// Adds a stream fed by an encoder; returns its index.
-    func addStream(encoder: Encoder) throws -> Int {
+    func addStream(encoder: CodecEncoder) throws -> Int {
         guard let stream = avformat_new_stream(context, nil) else {
             throw MediaError(.writeFailed, file: path, "cannot add a stream")
         }

@@ -1,0 +1,214 @@
+// InfiniPipeline: the segment plan, its JSON form and its text table.
+
+import Foundation
+
+/// How a long audio file is cut into model requests, and what they cost.
+///
+/// Produced by ``SegmentPlanner/plan(samples:sampleRate:channels:envelope:options:)``.
+/// Segment `i` covers output frames `[startFrame, startFrame + frameCount)` and is rendered by
+/// one request of `numFrames ≥ frameCount` frames, whose first `frameCount` frames are kept.
+/// A trimmed request needs `numFrames / 25` seconds of audio: the audio of
+/// `[startTime, endTime)` followed by silence.
+///
+/// JSON keys: `fps`, `totalFrames`, `maxFrames`, `resolution`, `pricePerSecond`, `layout`,
+/// `audio` {`sampleRate`, `channels`, `samples`, `duration`}, `segments` [{`index`,
+/// `startFrame`, `frameCount`, `numFrames`, `startTime`, `endTime`, `cutLoudnessDb`}],
+/// `paidFrames`, `estimatedCost`.
+public struct Plan: Codable, Sendable, Equatable {
+    /// The decoded audio the plan covers.
+    public struct Audio: Codable, Sendable, Equatable {
+        /// Sample frames per second.
+        public var sampleRate: Int
+        /// Channels in the source.
+        public var channels: Int
+        /// Decoded sample frames (samples per channel).
+        public var samples: Int
+        /// `samples / sampleRate`, in seconds.
+        public var duration: Double
+
+        /// Describes decoded audio.
+        public init(sampleRate: Int, channels: Int, samples: Int, duration: Double) {
+            self.sampleRate = sampleRate
+            self.channels = channels
+            self.samples = samples
+            self.duration = duration
+        }
+    }
+
+    /// Which of the planner's three cases produced the plan (see ``SegmentPlanner``).
+    public enum Layout: String, Codable, Sendable {
+        /// Every segment is a whole valid request: `numFrames == frameCount`, nothing is paid twice.
+        case wholeClips
+        /// One request of the smallest valid size ≥ `totalFrames`, trimmed by the stitcher.
+        case singleTrimmed
+        /// Whole segments and a trimmed last one (only when `maxFrames` is very low).
+        case trimmedLast
+    }
+
+    /// One model request and the frames kept from it.
+    public struct Segment: Codable, Sendable, Equatable {
+        /// Position in the plan, from 0.
+        public var index: Int
+        /// First output frame this segment supplies.
+        public var startFrame: Int
+        /// Output frames kept from this segment's request.
+        public var frameCount: Int
+        /// `num_frames` of the request: valid (4n + 1 in [41, maxFrames]) and ≥ `frameCount`.
+        public var numFrames: Int
+        /// `startFrame / 25`, in seconds.
+        public var startTime: Double
+        /// `(startFrame + frameCount) / 25`, in seconds.
+        public var endTime: Double
+        /// RMS in dBFS over ±60 ms around the seam at ``startTime`` (to 0.01 dB); `nil`
+        /// (JSON `null`) for segment 0, which has no seam, or when the envelope does not reach it.
+        public var cutLoudnessDb: Double?
+
+        /// A segment; the times are derived from the frames.
+        public init(index: Int, startFrame: Int, frameCount: Int, numFrames: Int, cutLoudnessDb: Double?) {
+            self.index = index
+            self.startFrame = startFrame
+            self.frameCount = frameCount
+            self.numFrames = numFrames
+            self.startTime = Double(startFrame) / Double(ModelLimits.fps)
+            self.endTime = Double(startFrame + frameCount) / Double(ModelLimits.fps)
+            self.cutLoudnessDb = cutLoudnessDb
+        }
+
+        /// First output frame after this segment.
+        public var endFrame: Int { startFrame + frameCount }
+
+        private enum CodingKeys: String, CodingKey {
+            case index, startFrame, frameCount, numFrames, startTime, endTime, cutLoudnessDb
+        }
+
+        /// Encodes every key, writing `cutLoudnessDb` as an explicit `null` when absent.
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(index, forKey: .index)
+            try container.encode(startFrame, forKey: .startFrame)
+            try container.encode(frameCount, forKey: .frameCount)
+            try container.encode(numFrames, forKey: .numFrames)
+            try container.encode(startTime, forKey: .startTime)
+            try container.encode(endTime, forKey: .endTime)
+            if let cutLoudnessDb {
+                try container.encode(cutLoudnessDb, forKey: .cutLoudnessDb)
+            } else {
+                try container.encodeNil(forKey: .cutLoudnessDb)
+            }
+        }
+
+        /// Decodes a segment; `cutLoudnessDb` may be `null` or missing.
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            index = try container.decode(Int.self, forKey: .index)
+            startFrame = try container.decode(Int.self, forKey: .startFrame)
+            frameCount = try container.decode(Int.self, forKey: .frameCount)
+            numFrames = try container.decode(Int.self, forKey: .numFrames)
+            startTime = try container.decode(Double.self, forKey: .startTime)
+            endTime = try container.decode(Double.self, forKey: .endTime)
+            cutLoudnessDb = try container.decodeIfPresent(Double.self, forKey: .cutLoudnessDb)
+        }
+    }
+
+    /// Output frame rate (25).
+    public var fps: Int
+    /// Output frames for the whole audio: `ceil(samples · 25 / sampleRate)`.
+    public var totalFrames: Int
+    /// Largest `num_frames` the plan was allowed to request (a valid size ≤ 721).
+    public var maxFrames: Int
+    /// Output resolution the cost was computed for.
+    public var resolution: Resolution
+    /// US dollars per second of requested video used for ``estimatedCost``.
+    public var pricePerSecond: Double
+    /// Which planning case applied.
+    public var layout: Layout
+    /// The audio the plan covers.
+    public var audio: Audio
+    /// The segments, contiguous and in order, covering `[0, totalFrames)`.
+    public var segments: [Segment]
+    /// Frames paid for: the sum of `numFrames`.
+    public var paidFrames: Int
+    /// `paidFrames / 25 · pricePerSecond` in US dollars, rounded to the micro-dollar
+    /// (which removes binary noise such as `…00000002`; ``renderTable()`` shows cents).
+    public var estimatedCost: Double
+
+    /// A plan from its parts; ``paidFrames`` and ``estimatedCost`` are computed from the segments.
+    public init(totalFrames: Int, maxFrames: Int, resolution: Resolution, pricePerSecond: Double,
+                layout: Layout, audio: Audio, segments: [Segment]) {
+        self.fps = ModelLimits.fps
+        self.totalFrames = totalFrames
+        self.maxFrames = maxFrames
+        self.resolution = resolution
+        self.pricePerSecond = pricePerSecond
+        self.layout = layout
+        self.audio = audio
+        self.segments = segments
+        let paid = segments.reduce(0) { $0 + $1.numFrames }
+        self.paidFrames = paid
+        self.estimatedCost = Plan.cost(paidFrames: paid, pricePerSecond: pricePerSecond)
+    }
+
+    /// Seconds of video paid for: `paidFrames / 25`.
+    public var paidSeconds: Double { ModelLimits.seconds(forFrames: paidFrames) }
+
+    /// `paidFrames / 25 · pricePerSecond`, rounded to the micro-dollar.
+    public static func cost(paidFrames: Int, pricePerSecond: Double) -> Double {
+        let exact = Double(paidFrames) * pricePerSecond / Double(ModelLimits.fps)
+        return (exact * 1_000_000).rounded() / 1_000_000
+    }
+
+    /// The plan as a fixed-width text table followed by totals.
+    ///
+    /// Columns: index, start frame, frames kept, `num_frames`, start–end time as
+    /// `h:mm:ss.cc`, and the cut loudness in dBFS (`-` for segment 0). Totals: frames,
+    /// segments, paid seconds, and the estimated cost in dollars with 2 decimals.
+    public func renderTable() -> String {
+        let header = ["#", "start frame", "frames", "num_frames", "start", "end", "cut dBFS"]
+        var rows: [[String]] = [header]
+        for segment in segments {
+            rows.append([
+                String(segment.index),
+                String(segment.startFrame),
+                String(segment.frameCount),
+                String(segment.numFrames),
+                Plan.clock(frames: segment.startFrame),
+                Plan.clock(frames: segment.endFrame),
+                segment.cutLoudnessDb.map { String(format: "%.1f", $0) } ?? "-",
+            ])
+        }
+        var widths = [Int](repeating: 0, count: header.count)
+        for row in rows {
+            for (column, cell) in row.enumerated() { widths[column] = max(widths[column], cell.count) }
+        }
+        var lines: [String] = []
+        for row in rows {
+            var cells: [String] = []
+            for (column, cell) in row.enumerated() {
+                let padding = String(repeating: " ", count: widths[column] - cell.count)
+                // Times read left to right; numbers line up on the right.
+                cells.append(column == 4 || column == 5 ? cell + padding : padding + cell)
+            }
+            lines.append(cells.joined(separator: "  "))
+        }
+        let centiseconds = paidFrames * (100 / ModelLimits.fps)
+        let paid = "\(centiseconds / 100).\(Plan.twoDigits(centiseconds % 100))"
+        lines.append("")
+        lines.append("total frames: \(totalFrames)  segments: \(segments.count)  paid: \(paidFrames) frames = \(paid) s")
+        lines.append("estimated cost: $" + String(format: "%.2f", estimatedCost)
+                     + " (\(resolution.rawValue), $" + String(format: "%.2f", pricePerSecond) + "/s)")
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// `frames / 25` as `h:mm:ss.cc` (exact: one frame is 4 centiseconds).
+    static func clock(frames: Int) -> String {
+        let centiseconds = frames * (100 / ModelLimits.fps)
+        let hours = centiseconds / 360_000
+        let minutes = centiseconds / 6_000 % 60
+        let seconds = centiseconds / 100 % 60
+        return "\(hours):\(twoDigits(minutes)):\(twoDigits(seconds)).\(twoDigits(centiseconds % 100))"
+    }
+
+    private static func twoDigits(_ value: Int) -> String {
+        value < 10 ? "0\(value)" : String(value)
+    }
+}

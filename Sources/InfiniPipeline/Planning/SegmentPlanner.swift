@@ -1,0 +1,347 @@
+// InfiniPipeline: cuts the audio timeline into model requests, with the seams in pauses.
+
+/// Why a plan could not be made. Each message is one line, fit for the command line.
+public enum PlanningError: Error, CustomStringConvertible, Equatable {
+    /// The decoded audio has no samples.
+    case zeroLengthAudio
+    /// A negative sample count.
+    case invalidSampleCount(Int)
+    /// A sample rate below 1.
+    case invalidSampleRate(Int)
+    /// A channel count below 1.
+    case invalidChannelCount(Int)
+    /// `--max-frames` below the model's minimum request.
+    case maxFramesBelowMinimum(Int)
+    /// A negative, infinite or NaN price.
+    case invalidPrice(Double)
+    /// `samples · 25` does not fit in an `Int`.
+    case audioTooLong(samples: Int)
+
+    /// A one-line explanation.
+    public var description: String {
+        switch self {
+        case .zeroLengthAudio:
+            return "the audio is empty (0 samples): nothing to plan"
+        case .invalidSampleCount(let n):
+            return "invalid sample count \(n): it must not be negative"
+        case .invalidSampleRate(let r):
+            return "invalid sample rate \(r) Hz: it must be at least 1"
+        case .invalidChannelCount(let c):
+            return "invalid channel count \(c): it must be at least 1"
+        case .maxFramesBelowMinimum(let n):
+            return "--max-frames \(n) is below the model's minimum of \(ModelLimits.minimumFrames)"
+        case .invalidPrice(let p):
+            return "invalid price per second \(p): it must be a finite number ≥ 0"
+        case .audioTooLong(let n):
+            return "the audio is too long to plan (\(n) samples)"
+        }
+    }
+}
+
+/// Options of ``SegmentPlanner``.
+public struct PlanningOptions: Sendable, Equatable {
+    /// Largest `num_frames` per request; rounded down to `4n + 1`, values above 721 mean 721,
+    /// below 41 are an error (`--max-frames`).
+    public var maxFrames: Int
+    /// Output resolution; sets the default price.
+    public var resolution: Resolution
+    /// Overrides the resolution's price, in US dollars per second of requested video.
+    public var pricePerSecond: Double?
+    /// How pauses are found.
+    public var pauseDetector: PauseDetector
+
+    /// Options; every default is the model's.
+    public init(maxFrames: Int = ModelLimits.maximumFrames, resolution: Resolution = .p480,
+                pricePerSecond: Double? = nil, pauseDetector: PauseDetector = PauseDetector()) {
+        self.maxFrames = maxFrames
+        self.resolution = resolution
+        self.pricePerSecond = pricePerSecond
+        self.pauseDetector = pauseDetector
+    }
+}
+
+/// Cuts an audio timeline into InfiniTalk requests, placing the seams in pauses.
+///
+/// **Timeline.** `S` decoded sample frames at `R` Hz last `S / R` seconds and need
+/// `T = ceil(S · 25 / R)` output frames, computed in integer arithmetic (`S = 0` is an error).
+///
+/// **Contract** (with `M` the effective `maxFrames`, a valid size ≤ 721):
+/// 1. Segments are contiguous frame ranges covering `[0, T)` exactly. Segment `i` keeps
+///    `frameCount` frames and requests `numFrames ≥ frameCount`, a valid size (4n + 1 in [41, M]).
+/// 2. *Whole clips* (``Plan/Layout/wholeClips``): when `T` is a sum of valid sizes ≤ `M`
+///    (see ``ModelLimits/isRepresentable(_:maxFrames:)``; every `T ≥ 164` for `M = 721`),
+///    every segment is a whole request, `numFrames == frameCount`, and `Σ numFrames == T`.
+///    Otherwise, if `T ≤ M` (*single trimmed*): one request of the smallest valid size
+///    ≥ `max(T, 41)` keeping `T` frames. Otherwise (*trimmed last*, only for small `M`,
+///    e.g. `M = 41`, `T = 100`): whole segments followed by one trimmed last segment of
+///    `f ≤ M` frames, with `f` chosen to minimise the paid frames `T + (v(f) − f)`, where
+///    `v(f)` is the smallest valid size ≥ `max(f, 41)`.
+///    Rule 2 prefers whole clips even for short audio: `k` whole segments need
+///    `k ≡ T (mod 4)`, so `T = 200` (8 s) becomes 4 segments rather than one 201-frame
+///    request trimmed by a frame.
+/// 3. *Seams in pauses*: the cut positions are chosen by dynamic programming over frame
+///    boundaries, minimising the sum of the cut costs below (the ends 0 and `T` are free).
+/// 4. *Cost*: `Σ numFrames / 25 · pricePerSecond`.
+///
+/// **Cut cost** of a seam at frame boundary `p` (time `t = p / 25`), with `L` the RMS (dBFS)
+/// over `[t − 60 ms, t + 60 ms)` and `θ` the pause threshold of ``PauseDetector``:
+/// - every seam costs **1** (a visible reset of the avatar's pose);
+/// - inside a pause, add `0.05` per 10 dB of `max(0, L − θ)` (capped at 40 dB; this
+///   penalises cuts whose window reaches speech at the pause's edge) and up to `0.01` for
+///   the distance from the pause's middle (0 at the middle, 0.01 at an edge);
+/// - outside every pause, add **4**, plus `2` per 10 dB of `max(0, L − θ)` (capped at 60 dB).
+///
+/// A cut in speech (typically 25–35 dB above `θ`) thus costs as much as 10 seams in pauses,
+/// while an all-in-pause plan needs only a few percent more seams than the fewest possible:
+/// whenever an all-in-pause plan exists, every cut lands in a pause, away from its edges
+/// and near its middle, with the fewest seams such cuts allow (on long files that can be
+/// ~5 % more segments than `ceil(T / M)`). With no pauses at all, cuts go to the quietest
+/// boundaries (gaps between words), adding a seam only when that makes many cuts
+/// 10–20 dB quieter. Because each pause lasts ≥ 200 ms (five frame boundaries) it offers
+/// every residue mod 4, which whole-clip cuts need (`c_j ≡ j (mod 4)`).
+///
+/// **Dynamic programme.** `best[p] = cost(p) + min best[q]` over `p − q` a valid size.
+/// Valid sizes are ≡ 1 (mod 4), so the candidates `q` form a window of one residue class
+/// mod 4 that slides by 4 as `p` does: a monotone queue per residue class gives the
+/// minimum in amortised O(1), so the whole plan is O(T) (a 3-hour file, T = 270 000,
+/// is planned in a fraction of a second). Ties keep the earliest predecessor, so the output
+/// is deterministic.
+public enum SegmentPlanner {
+    /// Half-width of the window whose RMS is a cut's loudness, in seconds (60 ms).
+    public static let cutWindowHalfWidth = 0.06
+
+    /// Output frames needed for `samples` frames at `sampleRate`: `ceil(samples · 25 / sampleRate)`,
+    /// exactly, in integer arithmetic.
+    /// - Throws: ``PlanningError`` for an empty or negative sample count, a sample rate
+    ///   below 1, or an overflow.
+    public static func totalFrames(samples: Int, sampleRate: Int) throws -> Int {
+        guard samples >= 0 else { throw PlanningError.invalidSampleCount(samples) }
+        guard samples > 0 else { throw PlanningError.zeroLengthAudio }
+        guard sampleRate > 0 else { throw PlanningError.invalidSampleRate(sampleRate) }
+        let (scaled, overflow) = samples.multipliedReportingOverflow(by: ModelLimits.fps)
+        guard !overflow else { throw PlanningError.audioTooLong(samples: samples) }
+        let (quotient, remainder) = scaled.quotientAndRemainder(dividingBy: sampleRate)
+        return remainder == 0 ? quotient : quotient + 1
+    }
+
+    /// The effective largest request size for a requested `--max-frames`: the largest
+    /// valid size ≤ `requested` (100 → 97, 800 → 721).
+    /// - Throws: ``PlanningError/maxFramesBelowMinimum(_:)`` below 41.
+    public static func effectiveMaxFrames(_ requested: Int) throws -> Int {
+        guard let m = ModelLimits.roundDownToValid(requested) else {
+            throw PlanningError.maxFramesBelowMinimum(requested)
+        }
+        return m
+    }
+
+    /// Plans the requests for `samples` decoded sample frames of `channels`-channel audio at
+    /// `sampleRate`, with seams placed using `envelope` (the loudness of the same audio).
+    ///
+    /// See ``SegmentPlanner`` for the rules. `envelope` may be shorter or longer than the
+    /// audio; boundaries it does not reach count as neither loud nor in a pause.
+    /// - Throws: ``PlanningError`` for empty audio, invalid rates, channels, price or `maxFrames`.
+    public static func plan(samples: Int, sampleRate: Int, channels: Int,
+                            envelope: LoudnessEnvelope, options: PlanningOptions = PlanningOptions()) throws -> Plan {
+        let total = try totalFrames(samples: samples, sampleRate: sampleRate)
+        guard channels > 0 else { throw PlanningError.invalidChannelCount(channels) }
+        let maxFrames = try effectiveMaxFrames(options.maxFrames)
+        let price = options.pricePerSecond ?? options.resolution.pricePerSecond
+        guard price.isFinite, price >= 0 else { throw PlanningError.invalidPrice(price) }
+
+        let layout: Plan.Layout
+        var sizes: [(frameCount: Int, numFrames: Int)] = []
+        if ModelLimits.isRepresentable(total, maxFrames: maxFrames) {
+            layout = .wholeClips
+            let costs = cutCosts(totalFrames: total, envelope: envelope, detector: options.pauseDetector)
+            let cuts = bestCuts(totalFrames: total, maxFrames: maxFrames, costs: costs, trimmedLast: false)
+            var previous = 0
+            for cut in cuts + [total] {
+                sizes.append((cut - previous, cut - previous))
+                previous = cut
+            }
+        } else if total <= maxFrames {
+            layout = .singleTrimmed
+            // total ≤ maxFrames ≤ 721, so a valid size ≥ total exists.
+            let request = ModelLimits.smallestValidRequest(atLeast: total, maximum: maxFrames) ?? maxFrames
+            sizes.append((total, request))
+        } else {
+            layout = .trimmedLast
+            let costs = cutCosts(totalFrames: total, envelope: envelope, detector: options.pauseDetector)
+            let cuts = bestCuts(totalFrames: total, maxFrames: maxFrames, costs: costs, trimmedLast: true)
+            var previous = 0
+            for cut in cuts {
+                sizes.append((cut - previous, cut - previous))
+                previous = cut
+            }
+            let last = total - previous
+            sizes.append((last, ModelLimits.smallestValidRequest(atLeast: last, maximum: maxFrames) ?? maxFrames))
+        }
+
+        var segments: [Plan.Segment] = []
+        var start = 0
+        for (index, size) in sizes.enumerated() {
+            var loudness: Double?
+            if index > 0 {
+                let t = Double(start) / Double(ModelLimits.fps)
+                if let db = envelope.rmsDb(from: t - cutWindowHalfWidth, to: t + cutWindowHalfWidth) {
+                    loudness = (Double(db) * 100).rounded() / 100
+                }
+            }
+            segments.append(Plan.Segment(index: index, startFrame: start, frameCount: size.frameCount,
+                                         numFrames: size.numFrames, cutLoudnessDb: loudness))
+            start += size.frameCount
+        }
+        let audio = Plan.Audio(sampleRate: sampleRate, channels: channels, samples: samples,
+                               duration: Double(samples) / Double(sampleRate))
+        return Plan(totalFrames: total, maxFrames: maxFrames, resolution: options.resolution,
+                    pricePerSecond: price, layout: layout, audio: audio, segments: segments)
+    }
+
+    // MARK: - Cut costs
+
+    /// The weights of the cut cost (see ``SegmentPlanner``).
+    enum Weights {
+        static let seam = 1.0
+        static let outsidePause = 4.0
+        static let outsidePer10Db = 2.0
+        static let outsideCapDb = 60.0
+        static let insidePer10Db = 0.05
+        static let insideCapDb = 40.0
+        static let offCentre = 0.01
+    }
+
+    /// The cost of a seam at every frame boundary `0...totalFrames` (the ends are never cuts).
+    static func cutCosts(totalFrames: Int, envelope: LoudnessEnvelope, detector: PauseDetector) -> [Double] {
+        let levels = envelope.levelsDb
+        let quiet = detector.quietThresholdDb(levels: levels)
+        let threshold = Double(quiet)
+        let pauses = detector.pauses(levels: levels, threshold: quiet, envelope: envelope)
+        var costs = [Double](repeating: Weights.seam, count: totalFrames + 1)
+        let fps = Double(ModelLimits.fps)
+        let half = cutWindowHalfWidth
+        envelope.meanSquares.withUnsafeBufferPointer { hops in
+            costs.withUnsafeMutableBufferPointer { out in
+                var pauseIndex = 0
+                var p = 1
+                while p < totalFrames {
+                    let t = Double(p) / fps
+                    while pauseIndex < pauses.count && pauses[pauseIndex].upperBound < t { pauseIndex += 1 }
+                    let inPause = pauseIndex < pauses.count && pauses[pauseIndex].lowerBound <= t
+                    var excess = 0.0
+                    if let meanSquare = LoudnessEnvelope.windowMeanSquare(
+                        hops, hopDuration: envelope.hopDuration, duration: envelope.duration,
+                        from: t - half, to: t + half) {
+                        excess = max(0, Double(LoudnessEnvelope.decibels(meanSquare: meanSquare)) - threshold)
+                    }
+                    var cost = Weights.seam
+                    if inPause {
+                        let pause = pauses[pauseIndex]
+                        let halfLength = (pause.upperBound - pause.lowerBound) / 2
+                        let offCentre = halfLength > 0
+                            ? min(1, abs(t - (pause.lowerBound + halfLength)) / halfLength) : 0
+                        cost += Weights.insidePer10Db * min(excess, Weights.insideCapDb) / 10
+                            + Weights.offCentre * offCentre
+                    } else {
+                        cost += Weights.outsidePause
+                            + Weights.outsidePer10Db * min(excess, Weights.outsideCapDb) / 10
+                    }
+                    out[p] = cost
+                    p += 1
+                }
+            }
+        }
+        return costs
+    }
+
+    // MARK: - Dynamic programme
+
+    /// The interior cut positions minimising the summed cut costs.
+    ///
+    /// With `trimmedLast == false` every segment, the last included, is a valid size ≤
+    /// `maxFrames`; the caller guarantees `totalFrames` is representable. With
+    /// `trimmedLast == true` the returned cuts end at the start of a trimmed last segment
+    /// of `f` frames, `f` chosen first to minimise the waste `v(f) − f`, then by cost.
+    static func bestCuts(totalFrames: Int, maxFrames: Int, costs: [Double], trimmedLast: Bool) -> [Int] {
+        let total = totalFrames
+        let minimum = ModelLimits.minimumFrames
+        var best = [Double](repeating: .infinity, count: total + 1)
+        var predecessor = [Int32](repeating: -1, count: total + 1)
+        // Four monotone queues (one per residue class mod 4) of positions, stored flat.
+        let capacity = total / 4 + 2
+        var queue = [Int32](repeating: 0, count: 4 * capacity)
+        // heads[0..<4] and tails[4..<8] of the four queues.
+        var ends = [Int](repeating: 0, count: 8)
+        best[0] = 0
+        best.withUnsafeMutableBufferPointer { best in
+            predecessor.withUnsafeMutableBufferPointer { predecessor in
+                queue.withUnsafeMutableBufferPointer { queue in
+                    ends.withUnsafeMutableBufferPointer { ends in
+                        costs.withUnsafeBufferPointer { costs in
+                            var p = 1
+                            while p <= total {
+                                // q = p − 41 becomes a candidate for p and every later p ≡ p (mod 4).
+                                let q = p - minimum
+                                let cls = (p - 1) & 3
+                                let offset = cls * capacity
+                                var head = ends[cls]
+                                var tail = ends[4 + cls]
+                                if q >= 0 && best[q] < .infinity {
+                                    let value = best[q]
+                                    // Keep the earliest of equal values: pop only strictly worse ones.
+                                    while tail > head && best[Int(queue[offset + tail - 1])] > value {
+                                        tail -= 1
+                                    }
+                                    queue[offset + tail] = Int32(q)
+                                    tail += 1
+                                }
+                                while head < tail && Int(queue[offset + head]) < p - maxFrames {
+                                    head += 1
+                                }
+                                if head < tail {
+                                    let from = Int(queue[offset + head])
+                                    best[p] = best[from] + (p < total ? costs[p] : 0)
+                                    predecessor[p] = Int32(from)
+                                }
+                                ends[cls] = head
+                                ends[4 + cls] = tail
+                                p += 1
+                            }
+                        }
+                    }
+                }
+            }
+        }
+
+        var end = total
+        if trimmedLast {
+            // The trimmed last segment: least waste first, then least cost, then shortest.
+            var bestWaste = Int.max
+            var bestCost = Double.infinity
+            var bestStart = -1
+            for length in 1...min(maxFrames, total - 1) {
+                let start = total - length
+                guard best[start] < .infinity else { continue }
+                let request = ModelLimits.smallestValidRequest(atLeast: length, maximum: maxFrames) ?? maxFrames
+                let waste = request - length
+                if waste < bestWaste || (waste == bestWaste && best[start] < bestCost) {
+                    bestWaste = waste
+                    bestCost = best[start]
+                    bestStart = start
+                }
+            }
+            precondition(bestStart > 0, "SegmentPlanner: no trimmed-last plan for \(total) frames")
+            end = bestStart
+        } else {
+            precondition(best[total] < .infinity, "SegmentPlanner: \(total) frames are not representable")
+        }
+        var cuts: [Int] = []
+        var position = end
+        while position > 0 {
+            cuts.append(position)
+            position = Int(predecessor[position])
+        }
+        cuts.reverse()
+        if !trimmedLast { cuts.removeLast() }
+        return cuts
+    }
+}

@@ -1,0 +1,63 @@
+import ArgumentParser
+import Foundation
+import InfiniPipeline
+
+extension Resolution: ExpressibleByArgument {}
+
+/// Options that decide what a plan costs, shared by `plan` and the main command.
+struct PlanningArguments: ParsableArguments {
+    @Option(help: ArgumentHelp("Largest num_frames per request; rounded down to 4n+1, at least 41.", valueName: "N"))
+    var maxFrames: Int = ModelLimits.maximumFrames
+
+    @Option(help: "Output resolution: 480p or 720p.")
+    var resolution: Resolution = .p480
+
+    @Option(help: ArgumentHelp("Override the price in US dollars per second of video (default $0.20 at 480p, $0.40 at 720p).", valueName: "USD"))
+    var pricePerSecond: Double?
+
+    func validate() throws {
+        if maxFrames < ModelLimits.minimumFrames {
+            throw ValidationError("--max-frames \(maxFrames) is below the model's minimum of \(ModelLimits.minimumFrames)")
+        }
+        if let p = pricePerSecond, !(p.isFinite && p >= 0) {
+            throw ValidationError("--price-per-second \(p) must be a number ≥ 0")
+        }
+    }
+
+    var options: PlanningOptions {
+        PlanningOptions(maxFrames: maxFrames, resolution: resolution, pricePerSecond: pricePerSecond)
+    }
+}
+
+/// `infinistitch plan AUDIO`: the segments, their cuts and the cost, without generating anything.
+struct PlanCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "plan",
+        abstract: "Show how an audio file would be split into model requests, and what it would cost.",
+        discussion: """
+        Examples:
+          infinistitch plan lecture.mp3
+          infinistitch plan podcast.m4a --resolution 720p --json > plan.json
+        """
+    )
+
+    @Argument(help: "The audio file (any format FFmpeg reads; a video's audio track works too).")
+    var audio: String
+
+    @OptionGroup var planning: PlanningArguments
+
+    @Flag(help: "Print the plan as JSON (the format `infinistitch stitch --plan` reads).")
+    var json = false
+
+    func run() async throws {
+        let audio = self.audio
+        let options = planning.options
+        let plan = try await runBlocking { try SegmentPlanner.plan(audioFile: audio, options: options) }
+        if json {
+            writeStdout(String(decoding: try plan.jsonData(), as: UTF8.self) + "\n")
+        } else {
+            writeStdout("\(audio): \(String(format: "%.3f", plan.audio.duration)) s, \(plan.audio.sampleRate) Hz, \(plan.audio.channels) ch\n")
+            writeStdout(plan.renderTable())
+        }
+    }
+}
