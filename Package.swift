@@ -3,7 +3,7 @@ import PackageDescription
 
 // TEMP (while parallel work lands): files not yet integrated.
 let TEMP_EXCLUDE_LIB = ["Image/AspectBuckets.swift", "Image/Compositing.swift", "Image/Resampler.swift", "Image/Orientation.swift", "Image/ImageFitter.swift"]
-let TEMP_EXCLUDE_TESTS = ["ImageFitTests.swift"]
+let TEMP_EXCLUDE_TESTS = ["ImageFitTests.swift", "Golden"]
 
 let package = Package(
     name: "InfiniPipeline",

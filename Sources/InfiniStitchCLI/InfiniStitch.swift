@@ -14,7 +14,7 @@ public struct InfiniStitch: AsyncParsableCommand {
         commandName: "infinistitch",
         abstract: "Turn a long audio file and one portrait into one long talking-avatar MP4 with fal-ai/infinitalk.",
         version: InfiniPipelineVersion.string,
-        subcommands: [PlanCommand.self]
+        subcommands: [PlanCommand.self, StitchCommand.self]
     )
 
     public init() {}
@@ -58,6 +58,10 @@ public struct InfiniStitch: AsyncParsableCommand {
         if let media = error as? MediaError {
             writeStderr("infinistitch: \(media.description)\n")
             return media.isBadInput ? 2 : 1
+        }
+        if let clip = error as? ClipError {
+            writeStderr("infinistitch: \(clip.description)\n")
+            return 1
         }
         if let planning = error as? PlanningError {
             writeStderr("infinistitch: \(planning.description)\n")

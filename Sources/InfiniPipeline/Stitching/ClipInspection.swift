@@ -1,0 +1,76 @@
+import CFFmpeg
+import Foundation
+
+/// A clip that cannot be used for its segment: the pipeline re-requests it.
+public struct ClipError: Error, CustomStringConvertible, Sendable, Equatable {
+    /// The plan segment the clip was generated for.
+    public var segment: Int
+    /// The clip file.
+    public var clip: String
+    /// Why it cannot be used.
+    public var reason: String
+
+    /// Creates an error.
+    public init(segment: Int, clip: String, reason: String) {
+        self.segment = segment
+        self.clip = clip
+        self.reason = reason
+    }
+
+    public var description: String { "clip for segment \(segment) (\(clip)): \(reason)" }
+}
+
+/// What a generated clip holds, measured by reading it (never assumed from the request).
+public struct ClipInspection: Sendable, Equatable {
+    /// The clip file.
+    public var path: String
+    /// Video frames in the clip (packets of the video stream; every packet is one frame).
+    public var frameCount: Int
+    /// Frame size.
+    public var width: Int
+    /// Frame size.
+    public var height: Int
+    /// Average frame rate the container declares.
+    public var frameRate: Rational
+    /// Video codec name ("h264").
+    public var codecName: String
+    /// The codec's out-of-band configuration; identical extradata means clips can be joined
+    /// without re-encoding.
+    public var extradata: [UInt8]
+    /// The video stream's time base.
+    public var timeBase: Rational
+    /// FFmpeg's pixel format name ("yuv420p").
+    public var pixelFormat: String
+    /// Whether the clip also carries audio (the stitcher never uses it).
+    public var hasAudio: Bool
+
+    /// Whether the clip runs at the model's 25 fps.
+    public var isModelFrameRate: Bool {
+        abs(frameRate.value - Double(ModelLimits.fps)) < 0.01
+    }
+
+    /// Reads a clip's streams and counts its frames; decodes its first frame to prove it decodes.
+    /// - Throws: `MediaError` when the file is missing, not media, has no video, is cut off, or
+    ///   its first frame does not decode.
+    public static func inspect(path: String) throws -> ClipInspection {
+        let demuxer = try Demuxer(path: path)
+        let video = try demuxer.bestStream(.video)
+        let packet = Packet()
+        var frames = 0
+        while try demuxer.read(into: packet) {
+            if Int(packet.pointer.pointee.stream_index) == video.index { frames += 1 }
+        }
+        try demuxer.checkComplete()
+        guard frames > 0 else { throw MediaError(.empty, file: path, "the video stream has no frames") }
+        // The first frame must decode.
+        let reader = try VideoReader(path: path, pixelFormat: .yuv420p)
+        guard try reader.nextDecodedFrame(into: Frame()) else {
+            throw MediaError(.invalidData, file: path, "no frame of the video decodes")
+        }
+        var rate = video.frameRate
+        if rate.num == 0 || rate.den == 0 { rate = Rational(demuxer.avStream(video.index).pointee.r_frame_rate) }
+        return ClipInspection(path: path, frameCount: frames, width: video.width, height: video.height, frameRate: rate,
+                              codecName: video.codecName, extradata: video.extradata, timeBase: video.timeBase,
+                              pixelFormat: video.formatName, hasAudio: demuxer.streams.contains { $0.kind == .audio })
+    }
+}

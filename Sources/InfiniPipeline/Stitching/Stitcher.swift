@@ -1,0 +1,482 @@
+import CFFmpeg
+import Foundation
+
+/// How to stitch.
+public struct StitchOptions: Sendable, Equatable {
+    /// Re-encode the video even when the clips could be joined losslessly.
+    public var reencode: Bool
+    /// x264 CRF for the re-encode path (0…51).
+    public var crf: Int
+    /// x264 preset for the re-encode path.
+    public var preset: String
+    /// AAC bit rate when the original audio is neither AAC nor MP3 and must be encoded.
+    public var audioBitRate: Int
+    /// Frames blended across each seam (re-encode path; 0 = hard cut).
+    public var crossfadeFrames: Int
+    /// A clip short by at most this many frames is padded by repeating its last frame.
+    public var maxPaddedFrames: Int
+
+    /// Options; the defaults are the command line's.
+    public init(reencode: Bool = false, crf: Int = 18, preset: String = "veryfast", audioBitRate: Int = 192_000,
+                crossfadeFrames: Int = 0, maxPaddedFrames: Int = 2) {
+        self.reencode = reencode
+        self.crf = crf
+        self.preset = preset
+        self.audioBitRate = audioBitRate
+        self.crossfadeFrames = crossfadeFrames
+        self.maxPaddedFrames = maxPaddedFrames
+    }
+}
+
+/// What a stitch produced.
+public struct StitchResult: Sendable, Equatable {
+    /// How the video was made.
+    public enum VideoPath: String, Sendable, Codable {
+        /// Packets copied from the clips, no re-encoding.
+        case copy
+        /// Decoded and encoded again with libx264.
+        case reencode
+    }
+
+    /// The output file.
+    public var output: String
+    /// Video frames in the output (always the plan's `totalFrames`).
+    public var totalFrames: Int
+    /// Copy or re-encode.
+    public var videoPath: VideoPath
+    /// Why the copy path was not taken, when it was not.
+    public var reencodeReason: String?
+    /// Whether the original audio packets were copied (AAC or MP3) rather than encoded.
+    public var audioCopied: Bool
+    /// Output frame size.
+    public var width: Int
+    /// Output frame size.
+    public var height: Int
+    /// Warnings (e.g. padded clips), one line each.
+    public var warnings: [String]
+}
+
+/// Joins one clip per plan segment into one MP4 with exactly `plan.totalFrames` frames at
+/// 25 fps, and the original audio, whole and from its start, in sync with frame 0.
+///
+/// Output frames `[startFrame, startFrame + frameCount)` are clip *i*'s first `frameCount`
+/// frames, in order. The clips' own audio is never used (the model's copy is resampled and
+/// loudness-normalised). The MP4 has its moov atom in front and is written to a temporary file
+/// beside `output`, renamed at the end: after an error nothing is left at `output`.
+public enum Stitcher {
+    /// Stitches. Blocking: call it off the cooperative pool (see `runBlocking`).
+    /// - Parameters:
+    ///   - plan: the plan the clips were generated for.
+    ///   - clips: one clip path per segment, in segment order.
+    ///   - audio: the original audio file (or a video carrying it).
+    ///   - output: the MP4 to write.
+    /// - Throws: `ClipError` naming the segment and clip when a clip is unusable (the
+    ///   pipeline re-requests it); `MediaError` for the audio or the output.
+    public static func stitch(plan: Plan, clips: [String], audio: String, output: String,
+                              options: StitchOptions = StitchOptions(),
+                              warning: (String) -> Void = { _ in }) throws -> StitchResult {
+        guard clips.count == plan.segments.count else {
+            throw MediaError(.misuse, file: nil, "the plan has \(plan.segments.count) segments but \(clips.count) clips were given")
+        }
+        guard (0...51).contains(options.crf) else { throw MediaError(.misuse, file: nil, "--crf \(options.crf) is outside 0…51") }
+        guard options.crossfadeFrames >= 0 else {
+            throw MediaError(.misuse, file: nil, "--crossfade \(options.crossfadeFrames) must not be negative")
+        }
+        var warnings: [String] = []
+        func warn(_ text: String) {
+            warnings.append(text)
+            warning(text)
+        }
+
+        // 1. Inspect every clip before writing anything.
+        var inspections: [ClipInspection] = []
+        for (segment, path) in zip(plan.segments, clips) {
+            let info: ClipInspection
+            do {
+                info = try ClipInspection.inspect(path: path)
+            } catch let error as MediaError {
+                throw ClipError(segment: segment.index, clip: path, reason: error.reason)
+            }
+            guard info.isModelFrameRate else {
+                throw ClipError(segment: segment.index, clip: path,
+                                reason: String(format: "runs at %.3f fps, not %d", info.frameRate.value, ModelLimits.fps))
+            }
+            if let first = inspections.first, first.width != info.width || first.height != info.height {
+                throw ClipError(segment: segment.index, clip: path,
+                                reason: "is \(info.width)x\(info.height) but the clip for segment 0 is \(first.width)x\(first.height)")
+            }
+            let missing = segment.frameCount - info.frameCount
+            if missing > options.maxPaddedFrames {
+                throw ClipError(segment: segment.index, clip: path,
+                                reason: "has \(info.frameCount) frames, needs \(segment.frameCount)")
+            }
+            if missing > 0 {
+                warn("clip for segment \(segment.index) has \(info.frameCount) frames, \(missing) short of \(segment.frameCount): repeating its last frame")
+            }
+            inspections.append(info)
+        }
+        guard let first = inspections.first else { throw MediaError(.misuse, file: nil, "the plan has no segments") }
+
+        // 2. The audio: copied when AAC or MP3, otherwise encoded to AAC in a temporary file.
+        let audioDemuxer = try Demuxer(path: audio)
+        let audioStream = try audioDemuxer.bestStream(.audio)
+
+        // 3. Copy or re-encode?
+        var reason: String? = options.reencode ? "--reencode was given" : nil
+        if reason == nil, options.crossfadeFrames > 0 { reason = "--crossfade needs re-encoding" }
+        if reason == nil, let bad = inspections.first(where: { $0.codecName != "h264" }) { reason = "\(bad.path) is \(bad.codecName), not H.264" }
+        if reason == nil, let bad = inspections.first(where: { $0.extradata != first.extradata || $0.timeBase != first.timeBase || $0.pixelFormat != first.pixelFormat }) {
+            reason = "\(bad.path) has different codec parameters from \(first.path)"
+        }
+        if reason == nil, let i = Array(zip(plan.segments, inspections)).firstIndex(where: { $0.1.frameCount < $0.0.frameCount }) {
+            reason = "the clip for segment \(i) must be padded"
+        }
+        if reason == nil {
+            for (segment, info) in zip(plan.segments, inspections) where info.frameCount > segment.frameCount {
+                if try !tailCutKeepsFramesIdentical(clip: info.path, keep: segment.frameCount) {
+                    reason = "cutting the clip for segment \(segment.index) to \(segment.frameCount) frames would change its kept frames"
+                    break
+                }
+            }
+        }
+
+        let directory = URL(fileURLWithPath: output).deletingLastPathComponent()
+        let base = URL(fileURLWithPath: output).lastPathComponent
+        let temp = directory.appendingPathComponent(".\(base).partial-\(getpid()).mp4").path
+        var encodedAudio: String? = nil
+        defer {
+            try? FileManager.default.removeItem(atPath: temp)
+            if let encodedAudio { try? FileManager.default.removeItem(atPath: encodedAudio) }
+        }
+        guard FileManager.default.fileExists(atPath: directory.path) else {
+            throw MediaError(.writeFailed, file: output, "the directory \(directory.path) does not exist")
+        }
+        var audioSource = (demuxer: audioDemuxer, index: audioStream.index)
+        let audioCopied = audioStream.codecName == "aac" || audioStream.codecName == "mp3"
+        if !audioCopied {
+            let path = directory.appendingPathComponent(".\(base).audio-\(getpid()).m4a").path
+            encodedAudio = path
+            try encodeAudio(from: audio, to: path, bitRate: options.audioBitRate)
+            let d = try Demuxer(path: path)
+            audioSource = (d, try d.bestStream(.audio).index)
+        }
+
+        var path: StitchResult.VideoPath = reason == nil ? .copy : .reencode
+        do {
+            try write(plan: plan, inspections: inspections, path: path, audio: audioSource, to: temp, options: options, warn: warn)
+        } catch is CopyPathUnsafe {
+            // Timestamps that cannot be joined as they are: fall back to re-encoding.
+            reason = "the clips' timestamps cannot be joined without re-encoding"
+            path = .reencode
+            try? FileManager.default.removeItem(atPath: temp)
+            let d = try Demuxer(path: encodedAudio ?? audio)
+            audioSource = (d, try d.bestStream(.audio).index)
+            try write(plan: plan, inspections: inspections, path: path, audio: audioSource, to: temp, options: options, warn: warn)
+        }
+
+        // 4. Verify the frame count before the file takes the output's name.
+        let written = try ClipInspection.inspect(path: temp).frameCount
+        guard written == plan.totalFrames else {
+            throw MediaError(.writeFailed, file: output, "internal error: wrote \(written) frames instead of \(plan.totalFrames)")
+        }
+        if FileManager.default.fileExists(atPath: output) { try FileManager.default.removeItem(atPath: output) }
+        do {
+            try FileManager.default.moveItem(atPath: temp, toPath: output)
+        } catch {
+            throw MediaError(.writeFailed, file: output, "cannot move the finished file into place: \(error.localizedDescription)")
+        }
+        return StitchResult(output: output, totalFrames: plan.totalFrames, videoPath: path, reencodeReason: reason,
+                            audioCopied: audioCopied, width: first.width, height: first.height, warnings: warnings)
+    }
+
+    /// Thrown inside the copy path when packet timestamps cannot be joined monotonically.
+    private struct CopyPathUnsafe: Error {}
+
+    private static func write(plan: Plan, inspections: [ClipInspection], path: StitchResult.VideoPath,
+                              audio: (demuxer: Demuxer, index: Int), to temp: String, options: StitchOptions,
+                              warn: (String) -> Void) throws {
+        let muxer = try Muxer(path: temp, format: "mp4")
+        let videoOut: Int
+        var encoder: VideoEncoder? = nil
+        var firstClip: Demuxer? = nil
+        switch path {
+        case .copy:
+            let d = try Demuxer(path: inspections[0].path)
+            firstClip = d
+            videoOut = try muxer.addStream(copying: try d.bestStream(.video).index, of: d)
+        case .reencode:
+            let e = try VideoEncoder(VideoEncoderSettings(width: inspections[0].width, height: inspections[0].height,
+                                                          frameRate: ModelLimits.fps, crf: options.crf, preset: options.preset),
+                                     globalHeader: muxer.wantsGlobalHeader)
+            encoder = e
+            videoOut = try muxer.addStream(encoder: e)
+        }
+        let audioOut = try muxer.addStream(copying: audio.index, of: audio.demuxer)
+        try muxer.writeHeader(fastStart: true)
+        firstClip = nil
+        let pump = AudioPump(demuxer: audio.demuxer, index: audio.index, muxer: muxer, outStream: audioOut)
+
+        switch path {
+        case .copy:
+            try copyVideo(plan: plan, inspections: inspections, muxer: muxer, stream: videoOut, pump: pump)
+        case .reencode:
+            try reencodeVideo(plan: plan, inspections: inspections, encoder: encoder!, muxer: muxer, stream: videoOut,
+                              pump: pump, crossfade: options.crossfadeFrames)
+        }
+        try pump.drain()
+        try muxer.finish()
+        _ = firstClip
+    }
+
+    // MARK: - Copy path
+
+    private static func copyVideo(plan: Plan, inspections: [ClipInspection], muxer: Muxer, stream: Int, pump: AudioPump) throws {
+        var lastDTS = Int64.min
+        let tb = inspections[0].timeBase.av
+        let frameDuration = av_rescale_q(1, AVRational(num: 1, den: Int32(ModelLimits.fps)), tb)
+        for (segment, info) in zip(plan.segments, inspections) {
+            let scan = try scanPTS(clip: info.path)
+            // Keep the first frameCount frames in presentation order.
+            let limit = segment.frameCount < scan.sorted.count ? scan.sorted[segment.frameCount] : Int64.max
+            let offset = av_rescale_q(Int64(segment.startFrame), AVRational(num: 1, den: Int32(ModelLimits.fps)), tb)
+            let shift = offset - scan.sorted[0]
+            let demuxer = try Demuxer(path: info.path)
+            let index = try demuxer.bestStream(.video).index
+            let packet = Packet()
+            while try demuxer.read(into: packet) {
+                let p = packet.pointer
+                guard Int(p.pointee.stream_index) == index, p.pointee.pts != FFmpeg.noPTS, p.pointee.pts < limit else { continue }
+                p.pointee.pts += shift
+                p.pointee.dts = p.pointee.dts == FFmpeg.noPTS ? p.pointee.pts : p.pointee.dts + shift
+                p.pointee.duration = frameDuration
+                if p.pointee.dts <= lastDTS || p.pointee.pts < p.pointee.dts { throw CopyPathUnsafe() }
+                lastDTS = p.pointee.dts
+                try pump.pump(until: Double(p.pointee.dts) * Double(tb.num) / Double(tb.den))
+                try muxer.write(packet, stream: stream, timeBase: tb)
+            }
+        }
+    }
+
+    /// The presentation timestamps of a clip's video packets, sorted.
+    private static func scanPTS(clip: String) throws -> (sorted: [Int64], count: Int) {
+        let demuxer = try Demuxer(path: clip)
+        let index = try demuxer.bestStream(.video).index
+        let packet = Packet()
+        var pts: [Int64] = []
+        while try demuxer.read(into: packet) {
+            guard Int(packet.pointer.pointee.stream_index) == index else { continue }
+            pts.append(packet.pointer.pointee.pts == FFmpeg.noPTS ? packet.pointer.pointee.dts : packet.pointer.pointee.pts)
+        }
+        return (pts.sorted(), pts.count)
+    }
+
+    /// Whether dropping a clip's packets from presentation index `keep` on leaves the first
+    /// `keep` frames decoding exactly as in the full clip (no kept frame references a dropped one).
+    static func tailCutKeepsFramesIdentical(clip: String, keep: Int) throws -> Bool {
+        let scan = try scanPTS(clip: clip)
+        guard keep < scan.sorted.count else { return true }
+        let limit = scan.sorted[keep]
+        func hashes(cut: Bool) throws -> [Int] {
+            let demuxer = try Demuxer(path: clip)
+            let index = try demuxer.bestStream(.video).index
+            let decoder = try StreamDecoder(demuxer: demuxer, streamIndex: index, threads: 1)
+            let packet = Packet(), frame = Frame()
+            var result: [Int] = []
+            func drain() throws {
+                while try decoder.receive(into: frame) {
+                    if result.count < keep { result.append(frameHash(frame)) }
+                }
+            }
+            while try demuxer.read(into: packet) {
+                guard Int(packet.pointer.pointee.stream_index) == index else { continue }
+                if cut && packet.pointer.pointee.pts >= limit { continue }
+                while !(try decoder.send(packet)) { try drain() }
+                try drain()
+            }
+            _ = try decoder.send(nil)
+            try drain()
+            return result
+        }
+        let full = try hashes(cut: false), cut = try hashes(cut: true)
+        return full.count == keep && full == cut
+    }
+
+    /// A hash of a decoded frame's visible pixels.
+    private static func frameHash(_ frame: Frame) -> Int {
+        var hasher = Hasher()
+        let f = frame.pointer.pointee
+        let planes = f.format == AV_PIX_FMT_YUV420P.rawValue || f.format == AV_PIX_FMT_YUVJ420P.rawValue ? 3 : 1
+        withUnsafePointer(to: f.data) { dataTuple in
+            withUnsafePointer(to: f.linesize) { strideTuple in
+                let data = UnsafeRawPointer(dataTuple).assumingMemoryBound(to: UnsafeMutablePointer<UInt8>?.self)
+                let strides = UnsafeRawPointer(strideTuple).assumingMemoryBound(to: Int32.self)
+                for plane in 0..<planes {
+                    let w = plane == 0 ? Int(f.width) : (Int(f.width) + 1) / 2
+                    let h = plane == 0 ? Int(f.height) : (Int(f.height) + 1) / 2
+                    guard let base = data[plane] else { continue }
+                    for y in 0..<h {
+                        hasher.combine(bytes: UnsafeRawBufferPointer(start: base + y * Int(strides[plane]), count: w))
+                    }
+                }
+            }
+        }
+        return hasher.finalize()
+    }
+
+    // MARK: - Re-encode path
+
+    private static func reencodeVideo(plan: Plan, inspections: [ClipInspection], encoder: VideoEncoder, muxer: Muxer,
+                                      stream: Int, pump: AudioPump, crossfade: Int) throws {
+        var index: Int64 = 0
+        let tb = encoder.timeBase
+        let sink: (Packet) throws -> Void = { packet in
+            let dts = packet.pointer.pointee.dts
+            try pump.pump(until: Double(dts) * Double(tb.num) / Double(tb.den))
+            try muxer.write(packet, stream: stream, timeBase: tb)
+        }
+        var previousLast: Frame? = nil
+        for (segment, info) in zip(plan.segments, inspections) {
+            let reader = try VideoReader(path: info.path, pixelFormat: .yuv420p)
+            var taken = 0
+            var last: Frame? = nil
+            while taken < segment.frameCount {
+                let frame = Frame()
+                guard try reader.nextDecodedFrame(into: frame) else { break }
+                if crossfade > 0, taken < crossfade, let previous = previousLast {
+                    try blend(into: frame, from: previous, weight: Double(taken + 1) / Double(crossfade + 1))
+                }
+                try encoder.encode(avFrame: frame.pointer, index: index, sink)
+                index += 1
+                taken += 1
+                last = frame
+            }
+            guard let lastFrame = last else {
+                throw ClipError(segment: segment.index, clip: info.path, reason: "no frame decodes")
+            }
+            while taken < segment.frameCount {
+                // Short by a frame or two (checked during inspection): repeat the last frame.
+                try encoder.encode(avFrame: lastFrame.pointer, index: index, sink)
+                index += 1
+                taken += 1
+            }
+            previousLast = lastFrame
+        }
+        try encoder.finish(sink)
+    }
+
+    /// Mixes `frame` toward itself with `weight` and toward `other` with `1 - weight`, per
+    /// plane (both must be the same size and 8-bit planar YUV 4:2:0).
+    private static func blend(into frame: Frame, from other: Frame, weight: Double) throws {
+        let f = frame.pointer, o = other.pointer.pointee
+        guard f.pointee.width == o.width, f.pointee.height == o.height, f.pointee.format == o.format,
+              f.pointee.format == AV_PIX_FMT_YUV420P.rawValue || f.pointee.format == AV_PIX_FMT_YUVJ420P.rawValue else { return }
+        let rc = av_frame_make_writable(f)
+        if rc < 0 { throw MediaError.ffmpeg(.encodeFailed, file: nil, "cannot blend frames", rc) }
+        let w = Int32(weight * 256)
+        withUnsafePointer(to: f.pointee.data) { dstTuple in
+            withUnsafePointer(to: f.pointee.linesize) { dstStrides in
+                withUnsafePointer(to: o.data) { srcTuple in
+                    withUnsafePointer(to: o.linesize) { srcStrides in
+                        let dst = UnsafeRawPointer(dstTuple).assumingMemoryBound(to: UnsafeMutablePointer<UInt8>?.self)
+                        let ds = UnsafeRawPointer(dstStrides).assumingMemoryBound(to: Int32.self)
+                        let src = UnsafeRawPointer(srcTuple).assumingMemoryBound(to: UnsafeMutablePointer<UInt8>?.self)
+                        let ss = UnsafeRawPointer(srcStrides).assumingMemoryBound(to: Int32.self)
+                        for plane in 0..<3 {
+                            let width = plane == 0 ? Int(o.width) : (Int(o.width) + 1) / 2
+                            let height = plane == 0 ? Int(o.height) : (Int(o.height) + 1) / 2
+                            guard let d = dst[plane], let s = src[plane] else { continue }
+                            for y in 0..<height {
+                                let drow = d + y * Int(ds[plane]), srow = s + y * Int(ss[plane])
+                                for x in 0..<width {
+                                    drow[x] = UInt8((Int32(drow[x]) * w + Int32(srow[x]) * (256 - w) + 128) >> 8)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    // MARK: - Audio
+
+    private static func encodeAudio(from source: String, to path: String, bitRate: Int) throws {
+        let reader = try AudioReader(path: source)
+        let format = reader.outputFormat
+        guard format.channels <= 8 else {
+            throw MediaError(.unsupported, file: source, "\(format.channels) audio channels: AAC output supports at most 8")
+        }
+        let writer = try MP4Writer(path: path, video: nil,
+                                   audio: AudioEncoderSettings(sampleRate: format.sampleRate, channels: format.channels, bitRate: bitRate))
+        try reader.read { try writer.append(audio: $0) }
+        try writer.finish()
+    }
+}
+
+/// Copies audio packets into the muxer, interleaved with the video by time.
+private final class AudioPump {
+    let demuxer: Demuxer
+    let index: Int
+    let muxer: Muxer
+    let outStream: Int
+    let timeBase: AVRational
+    private let packet = Packet()
+    private var pending = false
+    private var finished = false
+    /// Added to every timestamp: minus the encoder delay that the first packet asks decoders
+    /// to skip (MP3's LAME header), so that the MP4 gets an edit list and decodes in sync.
+    private var shift: Int64?
+
+    init(demuxer: Demuxer, index: Int, muxer: Muxer, outStream: Int) {
+        self.demuxer = demuxer
+        self.index = index
+        self.muxer = muxer
+        self.outStream = outStream
+        timeBase = demuxer.avStream(index).pointee.time_base
+    }
+
+    /// Writes audio packets that start at or before `seconds`.
+    func pump(until seconds: Double) throws {
+        while !finished {
+            if !pending {
+                guard try demuxer.read(into: packet) else {
+                    finished = true
+                    return
+                }
+                guard Int(packet.pointer.pointee.stream_index) == index else { continue }
+                pending = true
+                if shift == nil {
+                    // MP3 starts at 0 and asks to skip its delay; an MP4 source already starts at
+                    // minus its delay (edit list). Either way the copy must start at minus the delay.
+                    let first = packet.pointer.pointee.pts != FFmpeg.noPTS ? packet.pointer.pointee.pts : 0
+                    shift = min(0, -encoderDelay(of: packet) - first)
+                }
+                let p = packet.pointer
+                if p.pointee.pts != FFmpeg.noPTS { p.pointee.pts += shift! }
+                if p.pointee.dts != FFmpeg.noPTS { p.pointee.dts += shift! }
+            }
+            let p = packet.pointer.pointee
+            let ts = p.dts != FFmpeg.noPTS ? p.dts : p.pts
+            if ts != FFmpeg.noPTS && Double(ts) * Double(timeBase.num) / Double(timeBase.den) > seconds { return }
+            try muxer.write(packet, stream: outStream, timeBase: timeBase)
+            pending = false
+        }
+    }
+
+    /// The samples a packet's skip-samples side data asks to drop at the start, in the stream's
+    /// time base.
+    private func encoderDelay(of packet: Packet) -> Int64 {
+        var size: Int = 0
+        guard let data = av_packet_get_side_data(packet.pointer, AV_PKT_DATA_SKIP_SAMPLES, &size), size >= 4 else { return 0 }
+        let skip = Int64(UInt32(data[0]) | UInt32(data[1]) << 8 | UInt32(data[2]) << 16 | UInt32(data[3]) << 24)
+        let rate = demuxer.avStream(index).pointee.codecpar.pointee.sample_rate
+        guard skip > 0, rate > 0 else { return 0 }
+        return av_rescale_q(skip, AVRational(num: 1, den: rate), timeBase)
+    }
+
+    /// Writes all remaining audio.
+    func drain() throws {
+        try pump(until: .infinity)
+        try demuxer.checkComplete()
+    }
+}

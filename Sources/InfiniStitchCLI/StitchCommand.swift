@@ -1,0 +1,101 @@
+import ArgumentParser
+import Foundation
+import InfiniPipeline
+
+/// Options of the stitch stage, shared by `stitch` and the main command.
+struct StitchArguments: ParsableArguments {
+    @Flag(help: "Re-encode the video even when the clips could be joined without re-encoding.")
+    var reencode = false
+
+    @Option(help: "x264 quality for re-encoding (0 lossless … 51 worst).")
+    var crf: Int = 18
+
+    @Option(help: "x264 preset for re-encoding.")
+    var preset: String = "veryfast"
+
+    @Option(help: ArgumentHelp("AAC bit rate when the audio must be encoded, e.g. 192k.", valueName: "RATE"))
+    var audioBitrate: String = "192k"
+
+    @Option(help: ArgumentHelp("Blend N frames across each seam (re-encodes the video).", valueName: "N"))
+    var crossfade: Int = 0
+
+    func validate() throws {
+        if !(0...51).contains(crf) { throw ValidationError("--crf \(crf) must be between 0 and 51") }
+        if crossfade < 0 || crossfade > 100 { throw ValidationError("--crossfade \(crossfade) must be between 0 and 100") }
+        if Self.bitRate(audioBitrate) == nil { throw ValidationError("--audio-bitrate \(audioBitrate) is not a bit rate like 192k") }
+        let presets = ["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo"]
+        if !presets.contains(preset) { throw ValidationError("--preset \(preset) is not an x264 preset (\(presets.joined(separator: ", ")))") }
+    }
+
+    /// Parses "192k", "192000" or "0.2M" into bits per second.
+    static func bitRate(_ text: String) -> Int? {
+        let lower = text.lowercased()
+        var multiplier = 1.0
+        var number = Substring(lower)
+        if lower.hasSuffix("k") { multiplier = 1000; number = number.dropLast() }
+        else if lower.hasSuffix("m") { multiplier = 1_000_000; number = number.dropLast() }
+        guard let value = Double(number), value > 0 else { return nil }
+        let bits = Int(value * multiplier)
+        return (8_000...1_536_000).contains(bits) ? bits : nil
+    }
+
+    var options: StitchOptions {
+        StitchOptions(reencode: reencode, crf: crf, preset: preset, audioBitRate: Self.bitRate(audioBitrate) ?? 192_000,
+                      crossfadeFrames: crossfade)
+    }
+}
+
+/// `infinistitch stitch`: join generated clips with the original audio.
+struct StitchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stitch",
+        abstract: "Join one clip per plan segment into one MP4 with the original audio.",
+        discussion: """
+        The plan is the JSON that `infinistitch plan --json` prints. The output has exactly the
+        plan's totalFrames frames at 25 fps; the clips are joined without re-encoding when
+        they allow it.
+
+        Example:
+          infinistitch plan talk.mp3 --json > plan.json
+          infinistitch stitch --plan plan.json --audio talk.mp3 -o talk.mp4 seg0.mp4 seg1.mp4
+        """
+    )
+
+    @Option(help: "The plan JSON.")
+    var plan: String
+
+    @Option(help: "The original audio file.")
+    var audio: String
+
+    @Option(name: .shortAndLong, help: "The MP4 to write.")
+    var output: String
+
+    @OptionGroup var stitching: StitchArguments
+
+    @Argument(help: "One clip per segment, in segment order.")
+    var clips: [String] = []
+
+    func run() async throws {
+        guard let data = FileManager.default.contents(atPath: plan) else {
+            throw CLIError.badInput("\(plan): cannot read the plan")
+        }
+        let parsed: Plan
+        do {
+            parsed = try Plan.from(json: data)
+        } catch {
+            throw CLIError.badInput("\(plan): not a plan JSON (\(error.localizedDescription))")
+        }
+        guard clips.count == parsed.segments.count else {
+            throw CLIError.badInput("\(plan) has \(parsed.segments.count) segments but \(clips.count) clips were given")
+        }
+        let (clips, audio, output, options) = (self.clips, self.audio, self.output, stitching.options)
+        let result = try await runBlocking {
+            try Stitcher.stitch(plan: parsed, clips: clips, audio: audio, output: output, options: options,
+                                warning: { writeStderr("warning: \($0)\n") })
+        }
+        var line = "\(result.output): \(result.totalFrames) frames, \(result.width)x\(result.height), video \(result.videoPath.rawValue)"
+        if let reason = result.reencodeReason { line += " (\(reason))" }
+        line += ", audio \(result.audioCopied ? "copied" : "encoded to AAC")\n"
+        writeStdout(line)
+    }
+}
