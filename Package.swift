@@ -1,10 +1,6 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
-// TEMP (while parallel work lands): files not yet integrated.
-let TEMP_EXCLUDE_LIB = ["Image/AspectBuckets.swift", "Image/Compositing.swift", "Image/Resampler.swift", "Image/Orientation.swift", "Image/ImageFitter.swift"]
-let TEMP_EXCLUDE_TESTS = ["ImageFitTests.swift", "Golden"]
-
 let package = Package(
     name: "InfiniPipeline",
     platforms: [.macOS(.v13)],
@@ -14,6 +10,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.0.0"..<"5.0.0"),
     ],
     targets: [
         // FFmpeg's C libraries, found through pkg-config; shim.h turns the macros Swift
@@ -43,8 +40,10 @@ let package = Package(
         ),
         .target(
             name: "InfiniPipeline",
-            dependencies: ["CFFmpeg", "CMediaShims"],
-            exclude: TEMP_EXCLUDE_LIB,
+            dependencies: [
+                "CFFmpeg", "CMediaShims",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         .target(
@@ -69,7 +68,7 @@ let package = Package(
         .testTarget(
             name: "InfiniPipelineTests",
             dependencies: ["InfiniPipeline", "InfiniStitchCLI", "CFFmpeg"],
-            exclude: TEMP_EXCLUDE_TESTS,
+            exclude: ["Golden"],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
     ]

@@ -14,7 +14,7 @@ public struct InfiniStitch: AsyncParsableCommand {
         commandName: "infinistitch",
         abstract: "Turn a long audio file and one portrait into one long talking-avatar MP4 with fal-ai/infinitalk.",
         version: InfiniPipelineVersion.string,
-        subcommands: [PlanCommand.self, StitchCommand.self]
+        subcommands: [PlanCommand.self, FitImageCommand.self, StitchCommand.self]
     )
 
     public init() {}
@@ -62,6 +62,10 @@ public struct InfiniStitch: AsyncParsableCommand {
         if let clip = error as? ClipError {
             writeStderr("infinistitch: \(clip.description)\n")
             return 1
+        }
+        if let fit = error as? ImageFitError {
+            writeStderr("infinistitch: \(fit.description)\n")
+            return 2
         }
         if let planning = error as? PlanningError {
             writeStderr("infinistitch: \(planning.description)\n")

@@ -1,0 +1,272 @@
+// InfiniPipeline: turns any decoded portrait into exactly the frame the model renders.
+
+import Foundation
+
+/// Why an image, or a command-line value for fitting it, was refused.
+///
+/// Each `description` is one line that names the offending value.
+public enum ImageFitError: Error, Equatable, CustomStringConvertible, LocalizedError {
+    /// A background colour string that is not one of the accepted forms.
+    case invalidColor(String)
+    /// An `--aspect` value that is not `W:H` with two positive numbers.
+    case invalidAspect(String)
+    /// A `--crop-anchor` value that is not two comma-separated numbers.
+    case malformedCropAnchor(String)
+    /// A `--crop-anchor` value with a fraction outside 0…1.
+    case cropAnchorOutOfRange(String)
+    /// An image smaller than ``ImageFitter/minimumSide`` on some side.
+    case imageTooSmall(width: Int, height: Int)
+
+    /// A one-line explanation naming the value.
+    public var description: String {
+        switch self {
+        case .invalidColor(let text):
+            return "--background \"\(text)\": expected #RRGGBB, RRGGBB, white, black or r,g,b with each part 0…255"
+        case .invalidAspect(let text):
+            return "--aspect \"\(text)\": expected W:H with two positive numbers, e.g. 16:9"
+        case .malformedCropAnchor(let text):
+            return "--crop-anchor \"\(text)\": expected two fractions x,y, e.g. 0.5,0.3"
+        case .cropAnchorOutOfRange(let text):
+            return "--crop-anchor \"\(text)\": each fraction must be between 0 and 1"
+        case .imageTooSmall(let width, let height):
+            return "image is \(width)x\(height) pixels; it must be at least \(ImageFitter.minimumSide) pixels on each side"
+        }
+    }
+
+    /// Same as ``description``, for `localizedDescription`.
+    public var errorDescription: String? { description }
+}
+
+/// Text helpers shared by the image-stage parsers.
+enum ImageFitText {
+    /// `text` without leading or trailing whitespace.
+    static func trimmed(_ text: String) -> String {
+        guard let first = text.firstIndex(where: { !$0.isWhitespace }),
+              let last = text.lastIndex(where: { !$0.isWhitespace }) else { return "" }
+        return String(text[first...last])
+    }
+
+    /// A finite number, or `nil`; rejects "nan", "inf" and empty text.
+    static func finiteNumber(_ text: String) -> Double? {
+        let t = trimmed(text)
+        guard !t.isEmpty, let v = Double(t), v.isFinite else { return nil }
+        return v
+    }
+}
+
+/// Fits a decoded portrait to the InfiniTalk frame size: upright, opaque rgb8, exactly one
+/// of the model's aspect buckets.
+///
+/// The geometry is the reference's `resize_and_centercrop`: pick the bucket nearest the
+/// image's height ÷ width (or a forced aspect), scale by `max(th/h, tw/w)` to a covering
+/// size `ceil(scale·h) × ceil(scale·w)`, then cut the bucket out of it. The crop window is
+/// placed by ``cropAnchor`` (centre by default, matching torchvision's `center_crop`) and
+/// only that window is resampled, straight from the source.
+public struct ImageFitter: Sendable {
+    /// The smallest accepted image side, in pixels.
+    public static let minimumSide = 64
+
+    /// A forced aspect ratio, written width:height.
+    public struct Aspect: Sendable, Hashable, Codable, CustomStringConvertible {
+        /// The width part (> 0).
+        public var width: Double
+        /// The height part (> 0).
+        public var height: Double
+
+        /// Creates an aspect from its two positive parts.
+        /// - Precondition: both parts are finite and positive.
+        public init(width: Double, height: Double) {
+            precondition(width > 0 && height > 0 && width.isFinite && height.isFinite,
+                         "ImageFitter.Aspect: parts must be positive")
+            self.width = width
+            self.height = height
+        }
+
+        /// Parses the `--aspect` value `"W:H"`, e.g. `"16:9"`, `"2.39:1"`.
+        /// - Throws: ``ImageFitError/invalidAspect(_:)``.
+        public init(parsing text: String) throws {
+            let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+            guard parts.count == 2,
+                  let w = ImageFitText.finiteNumber(String(parts[0])),
+                  let h = ImageFitText.finiteNumber(String(parts[1])),
+                  w > 0, h > 0 else {
+                throw ImageFitError.invalidAspect(text)
+            }
+            self.init(width: w, height: h)
+        }
+
+        /// The ratio buckets are keyed by: height ÷ width.
+        public var heightOverWidth: Double { height / width }
+
+        /// `"W:H"` with integral parts printed without a decimal point.
+        public var description: String {
+            func part(_ v: Double) -> String {
+                v == v.rounded() && abs(v) < 1e15 ? String(Int(v)) : String(v)
+            }
+            return "\(part(width)):\(part(height))"
+        }
+    }
+
+    /// Where the crop window sits within the scaled, covering image, as fractions of the
+    /// slack on each axis: 0 keeps the left/top edge, 1 the right/bottom edge.
+    public struct CropAnchor: Sendable, Hashable, Codable, CustomStringConvertible {
+        /// Horizontal fraction, 0…1.
+        public var x: Double
+        /// Vertical fraction, 0…1.
+        public var y: Double
+
+        /// Creates an anchor.
+        /// - Precondition: both fractions are in 0…1.
+        public init(x: Double, y: Double) {
+            precondition((0...1).contains(x) && (0...1).contains(y),
+                         "ImageFitter.CropAnchor: fractions must be in 0...1")
+            self.x = x
+            self.y = y
+        }
+
+        /// The centre, 0.5, 0.5: the reference's centre crop.
+        public static let center = CropAnchor(x: 0.5, y: 0.5)
+
+        /// Parses the `--crop-anchor` value `"x,y"`, e.g. `"0.5,0.3"`.
+        /// - Throws: ``ImageFitError/malformedCropAnchor(_:)`` or
+        ///   ``ImageFitError/cropAnchorOutOfRange(_:)``.
+        public init(parsing text: String) throws {
+            let parts = text.split(separator: ",", omittingEmptySubsequences: false)
+            guard parts.count == 2,
+                  let x = ImageFitText.finiteNumber(String(parts[0])),
+                  let y = ImageFitText.finiteNumber(String(parts[1])) else {
+                throw ImageFitError.malformedCropAnchor(text)
+            }
+            guard (0...1).contains(x), (0...1).contains(y) else {
+                throw ImageFitError.cropAnchorOutOfRange(text)
+            }
+            self.init(x: x, y: y)
+        }
+
+        /// `"x,y"`.
+        public var description: String { "\(x),\(y)" }
+    }
+
+    /// Where the output comes from, for logs and dry runs.
+    public struct Geometry: Sendable, Hashable {
+        /// The chosen frame size.
+        public var bucket: AspectBuckets.Bucket
+        /// Width of the reference's covering resize, `ceil(scale·w)`.
+        public var coverWidth: Int
+        /// Height of the reference's covering resize, `ceil(scale·h)`.
+        public var coverHeight: Int
+        /// Left edge of the crop in the covering image.
+        public var cropX: Int
+        /// Top edge of the crop in the covering image.
+        public var cropY: Int
+        /// The crop in (upright) source pixels: what is actually resampled.
+        public var sourceWindow: Resampler.Window
+    }
+
+    /// Which bucket table to use.
+    public var resolution: Resolution
+    /// A forced aspect; `nil` picks the bucket nearest the image's own shape.
+    public var aspect: Aspect?
+    /// Where the crop window sits; centre by default.
+    public var cropAnchor: CropAnchor
+    /// The colour transparent pixels are composited over; white by default.
+    public var background: RGBColor
+    /// The resampling kernel; Lanczos-3 by default.
+    public var filter: ResamplingFilter
+
+    /// Creates a fitter.
+    public init(resolution: Resolution, aspect: Aspect? = nil, cropAnchor: CropAnchor = .center,
+                background: RGBColor = .white, filter: ResamplingFilter = .lanczos3) {
+        self.resolution = resolution
+        self.aspect = aspect
+        self.cropAnchor = cropAnchor
+        self.background = background
+        self.filter = filter
+    }
+
+    /// The bucket an upright image of this size gets: nearest the forced ``aspect`` if set,
+    /// else nearest `height / width`.
+    public func bucket(sourceWidth: Int, sourceHeight: Int) -> AspectBuckets.Bucket {
+        let ratio = aspect?.heightOverWidth ?? Double(sourceHeight) / Double(sourceWidth)
+        return AspectBuckets.bucket(forAspect: ratio, resolution: resolution)
+    }
+
+    /// The full fitting geometry for an upright image of this size.
+    ///
+    /// Reproduces the reference's arithmetic in `Double`, including `ceil(scale·h)` (which can
+    /// exceed the bucket by a pixel when `scale·h` rounds up), and centres like torchvision's
+    /// `center_crop` (`round((H − th) / 2)`, halves to even) when the anchor is 0.5.
+    /// - Precondition: both sizes are positive.
+    public func geometry(sourceWidth w: Int, sourceHeight h: Int) -> Geometry {
+        precondition(w > 0 && h > 0, "ImageFitter: empty image")
+        let bucket = self.bucket(sourceWidth: w, sourceHeight: h)
+        let th = bucket.height, tw = bucket.width
+        let scale = max(Double(th) / Double(h), Double(tw) / Double(w))
+        let coverH = max(Int((scale * Double(h)).rounded(.up)), th)
+        let coverW = max(Int((scale * Double(w)).rounded(.up)), tw)
+        let cropX = Int((cropAnchor.x * Double(coverW - tw)).rounded(.toNearestOrEven))
+        let cropY = Int((cropAnchor.y * Double(coverH - th)).rounded(.toNearestOrEven))
+        let sx = Double(w) / Double(coverW), sy = Double(h) / Double(coverH)
+        let window = Resampler.Window(x: Double(cropX) * sx, y: Double(cropY) * sy,
+                                      width: Double(tw) * sx, height: Double(th) * sy)
+        return Geometry(bucket: bucket, coverWidth: coverW, coverHeight: coverH,
+                        cropX: cropX, cropY: cropY, sourceWindow: window)
+    }
+
+    /// Fits a decoded image to its bucket.
+    ///
+    /// Steps: refuse images under ``minimumSide``; compute the geometry on the upright image;
+    /// resample the crop window straight to the bucket size, widening gray to rgb and
+    /// compositing alpha over ``background`` as rows are read; orientation is applied to the
+    /// small result, which is equivalent to applying it to the source first.
+    ///
+    /// - Parameters:
+    ///   - image: The decoded image in any ``PixelBuffer/Format``, as stored in the file.
+    ///   - orientation: The file's EXIF orientation.
+    /// - Throws: ``ImageFitError/imageTooSmall(width:height:)``, naming the upright size.
+    public func fit(_ image: PixelBuffer, orientation: ExifOrientation = .up) throws -> FittedImage {
+        let uprightW = orientation.swapsDimensions ? image.height : image.width
+        let uprightH = orientation.swapsDimensions ? image.width : image.height
+        guard uprightW >= Self.minimumSide, uprightH >= Self.minimumSide else {
+            throw ImageFitError.imageTooSmall(width: uprightW, height: uprightH)
+        }
+        let geometry = self.geometry(sourceWidth: uprightW, sourceHeight: uprightH)
+        // Resample the stored pixels directly and orient only the small result: the kernel is
+        // symmetric and separable, so this equals orienting first, without copying the full image.
+        let storedWindow = orientation.storedWindow(ofUpright: geometry.sourceWindow,
+                                                    storedWidth: image.width, storedHeight: image.height)
+        let outW = orientation.swapsDimensions ? geometry.bucket.height : geometry.bucket.width
+        let outH = orientation.swapsDimensions ? geometry.bucket.width : geometry.bucket.height
+        // gray8 and rgba8 are converted (alpha flattened over the background) row by row as the
+        // resampler reads them, so a large photo is never copied in full.
+        let pixels = Resampler.resample(image, window: storedWindow, width: outW, height: outH,
+                                        filter: filter, background: background)
+            .applying(orientation)
+        return FittedImage(pixels: pixels, bucket: geometry.bucket,
+                           sourceWidth: uprightW, sourceHeight: uprightH, geometry: geometry)
+    }
+}
+
+/// A portrait ready for the model: upright, opaque, exactly one bucket in size.
+public struct FittedImage: Sendable {
+    /// rgb8 pixels, exactly `bucket.width × bucket.height`.
+    public var pixels: PixelBuffer
+    /// The frame size the model will render.
+    public var bucket: AspectBuckets.Bucket
+    /// Width of the source image after orientation was applied.
+    public var sourceWidth: Int
+    /// Height of the source image after orientation was applied.
+    public var sourceHeight: Int
+    /// How the source was scaled and cropped.
+    public var geometry: ImageFitter.Geometry
+
+    /// Bundles a fitted image with its provenance.
+    public init(pixels: PixelBuffer, bucket: AspectBuckets.Bucket, sourceWidth: Int, sourceHeight: Int,
+                geometry: ImageFitter.Geometry) {
+        self.pixels = pixels
+        self.bucket = bucket
+        self.sourceWidth = sourceWidth
+        self.sourceHeight = sourceHeight
+        self.geometry = geometry
+    }
+}
