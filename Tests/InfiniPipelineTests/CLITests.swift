@@ -16,7 +16,7 @@ struct CLITests {
     }
 
     @Test func unknownOptionIsAUsageError() throws {
-        let result = try runProcess(infinistitchBinary, ["--no-such-option"])
+        let result = try runProcess(infinistitchBinary, ["talk.mp3", "--image", "me.jpg", "--no-such-option"])
         #expect(result.status == 2)
         #expect(String(decoding: result.stderr, as: UTF8.self).contains("--no-such-option"))
     }

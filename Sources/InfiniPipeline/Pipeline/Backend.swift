@@ -1,0 +1,143 @@
+import Foundation
+
+/// The model's acceleration setting.
+public enum Acceleration: String, Codable, Sendable, CaseIterable {
+    case none, regular, high
+}
+
+/// One clip to generate: what a backend needs to render a segment.
+public struct ClipRequest: Codable, Sendable, Equatable {
+    /// The segment being generated.
+    public var segment: Plan.Segment
+    /// Segments in the plan (for captions and logs).
+    public var segmentCount: Int
+    /// Where the backend can read the fitted image (an uploaded URL, a data: URI, a local path).
+    public var imageURL: String
+    /// Where the backend can read the segment's audio.
+    public var audioURL: String
+    /// Text prompt.
+    public var prompt: String
+    /// Frames requested (4n+1).
+    public var numFrames: Int
+    /// Output resolution.
+    public var resolution: Resolution
+    /// Generation seed.
+    public var seed: Int
+    /// Acceleration.
+    public var acceleration: Acceleration
+}
+
+/// A request accepted by a backend's queue: enough to poll it, fetch it or cancel it later,
+/// also from another process after a crash.
+public struct SubmittedRequest: Codable, Sendable, Equatable {
+    /// The queue's request id.
+    public var requestId: String
+    /// Status URL the queue returned, when it did.
+    public var statusURL: String?
+    /// Result URL the queue returned, when it did.
+    public var responseURL: String?
+    /// Cancel URL the queue returned, when it did.
+    public var cancelURL: String?
+
+    /// Creates a record.
+    public init(requestId: String, statusURL: String? = nil, responseURL: String? = nil, cancelURL: String? = nil) {
+        self.requestId = requestId
+        self.statusURL = statusURL
+        self.responseURL = responseURL
+        self.cancelURL = cancelURL
+    }
+}
+
+/// Progress a backend reports while a request waits or runs.
+public enum BackendProgress: Sendable, Equatable {
+    /// Waiting in the queue at this position (0 = next).
+    case queued(position: Int?)
+    /// Being generated.
+    case running
+    /// A log line from the model.
+    case log(String)
+}
+
+/// A generation that ended without a usable clip (the model failed, the result was an error,
+/// the clip was broken). The pipeline may resubmit it.
+public struct GenerationFailure: Error, CustomStringConvertible, Sendable, Equatable {
+    /// What went wrong, one line.
+    public var reason: String
+    /// Creates a failure.
+    public init(_ reason: String) { self.reason = reason }
+    public var description: String { reason }
+}
+
+/// Where clips come from: the hosted model (`fal`) or the local preview renderer.
+///
+/// The pipeline drives every backend through the same steps so that the manifest can record
+/// each one: stage the image once, stage each segment's audio, submit, wait, download. A
+/// backend must be safe to call from concurrent tasks.
+public protocol ClipBackend: Sendable {
+    /// Names the backend in cache keys and the manifest ("fal-ai/infinitalk", "preview").
+    var identity: String { get }
+    /// Makes the fitted PNG available to requests; called once per run.
+    func stageImage(png: [UInt8], fileName: String) async throws -> String
+    /// Makes a segment's audio file available to requests.
+    func stageAudio(file: URL) async throws -> String
+    /// Submits a request. Every accepted submit may be billed: the pipeline records the result
+    /// before doing anything else.
+    func submit(_ request: ClipRequest) async throws -> SubmittedRequest
+    /// Waits until the request completes; returns the URL of the clip.
+    /// - Throws: ``GenerationFailure`` when the generation failed; `CancellationError`.
+    func waitForResult(_ submitted: SubmittedRequest, request: ClipRequest,
+                       progress: @escaping @Sendable (BackendProgress) -> Void) async throws -> String
+    /// Downloads the clip at `url` to `destination`.
+    func download(_ url: String, to destination: URL) async throws
+    /// Cancels a queued request (best effort; never throws).
+    func cancel(_ submitted: SubmittedRequest) async
+}
+
+/// The offline preview backend: clips rendered locally by ``PreviewRenderer``. Needs no key and
+/// no network; costs nothing.
+public struct PreviewBackend: ClipBackend {
+    /// The directory where staged files and rendered clips go.
+    public let directory: URL
+
+    /// A backend writing into `directory`.
+    public init(directory: URL) { self.directory = directory }
+
+    public var identity: String { "preview" }
+
+    public func stageImage(png: [UInt8], fileName: String) async throws -> String {
+        let url = directory.appendingPathComponent(fileName)
+        try Data(png).write(to: url, options: .atomic)
+        return url.path
+    }
+
+    public func stageAudio(file: URL) async throws -> String { file.path }
+
+    public func submit(_ request: ClipRequest) async throws -> SubmittedRequest {
+        SubmittedRequest(requestId: "preview-\(request.segment.index)-\(UUID().uuidString.prefix(8))")
+    }
+
+    public func waitForResult(_ submitted: SubmittedRequest, request: ClipRequest,
+                              progress: @escaping @Sendable (BackendProgress) -> Void) async throws -> String {
+        progress(.running)
+        try Task.checkCancellation()
+        let output = directory.appendingPathComponent("\(submitted.requestId).mp4").path
+        let imagePath = request.imageURL
+        try await runBlocking {
+            let image = try ImageCodec.decode(path: imagePath)
+            let rgb = image.format == .rgb8 ? image : image.flattenedToRGB()
+            try PreviewRenderer(image: rgb).render(segment: request.segment, segmentCount: request.segmentCount,
+                                                   audioFile: request.audioURL, output: output)
+        }
+        return URL(fileURLWithPath: output).absoluteString
+    }
+
+    public func download(_ url: String, to destination: URL) async throws {
+        guard let source = URL(string: url), source.isFileURL else {
+            throw GenerationFailure("the preview backend produced a non-file URL \(url)")
+        }
+        if FileManager.default.fileExists(atPath: destination.path) { try FileManager.default.removeItem(at: destination) }
+        try FileManager.default.moveItem(at: source, to: destination)
+    }
+
+    public func cancel(_ submitted: SubmittedRequest) async {}
+}

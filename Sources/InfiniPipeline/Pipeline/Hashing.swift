@@ -1,0 +1,36 @@
+import Crypto
+import Foundation
+
+/// SHA-256 helpers (swift-crypto) for cache keys, checksums and work-dir names.
+enum Hashing {
+    /// Hex SHA-256 of bytes.
+    static func sha256(_ data: some DataProtocol) -> String {
+        SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// Hex SHA-256 of a file, read in 1 MiB chunks (never whole in memory).
+    static func sha256(file path: String) throws -> String {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw MediaError(.cannotOpen, file: path, "cannot open to compute its checksum")
+        }
+        defer { try? handle.close() }
+        var hasher = SHA256()
+        while true {
+            let chunk = try handle.read(upToCount: 1 << 20) ?? Data()
+            if chunk.isEmpty { break }
+            hasher.update(data: chunk)
+        }
+        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// Hex SHA-256 of labelled parts (each part length-prefixed so no two lists collide).
+    static func key(_ parts: [String]) -> String {
+        var data = Data()
+        for part in parts {
+            let bytes = Array(part.utf8)
+            data.append(contentsOf: "\(bytes.count):".utf8)
+            data.append(contentsOf: bytes)
+        }
+        return sha256(data)
+    }
+}

@@ -1,0 +1,164 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Where one segment stands. Saved in the manifest at every change, so a new run knows what
+/// was paid for and what is left.
+public enum SegmentState: String, Codable, Sendable, CaseIterable {
+    /// Nothing done yet.
+    case pending
+    /// Its audio file is cut.
+    case audioReady
+    /// Its audio is uploaded (or otherwise staged).
+    case uploaded
+    /// A submit is being sent: if a run dies here, the request may or may not exist.
+    case submitting
+    /// Accepted by the queue: the request id is recorded. Never submitted again.
+    case submitted
+    /// The model finished; the result URL is recorded.
+    case completed
+    /// The clip is downloaded, inspected and checksummed.
+    case done
+    /// Generation failed more times than allowed.
+    case failed
+}
+
+/// One segment's record in the manifest.
+public struct SegmentRecord: Codable, Sendable, Equatable {
+    /// Plan segment index.
+    public var index: Int
+    /// Where it stands.
+    public var state: SegmentState = .pending
+    /// The segment's audio file (in the work dir) and its SHA-256.
+    public var audioFile: String?
+    public var audioSHA256: String?
+    /// The staged audio URL.
+    public var audioURL: String?
+    /// The current request, when one is in the queue or done.
+    public var request: SubmittedRequest?
+    /// The clip URL the model returned.
+    public var resultURL: String?
+    /// The downloaded clip (in the work dir) and its SHA-256.
+    public var clipPath: String?
+    public var clipSHA256: String?
+    /// Submits made for this segment (each may be billed).
+    public var submits: Int = 0
+    /// Why earlier attempts failed.
+    public var failures: [String] = []
+    /// Whether the clip came from the cache (nothing paid in this run).
+    public var fromCache: Bool = false
+
+    public init(index: Int) { self.index = index }
+}
+
+/// The work dir's record of a run: what the inputs were and where every segment stands.
+public struct Manifest: Codable, Sendable, Equatable {
+    /// Format version.
+    public var version = 1
+    /// Hash of the inputs and options that decide the clips; a work dir serves only this run.
+    public var runKey: String
+    /// The audio file.
+    public var audio: String
+    /// The image file.
+    public var image: String
+    /// The backend identity ("fal-ai/infinitalk", "preview").
+    public var backend: String
+    /// The plan being executed.
+    public var plan: Plan
+    /// SHA-256 of the fitted PNG sent to the model.
+    public var imageSHA256: String
+    /// The staged image URL: uploaded once per run.
+    public var imageURL: String?
+    /// One record per segment.
+    public var segments: [SegmentRecord]
+}
+
+/// Owns the manifest of a run and rewrites it atomically (temp file + rename) at every change.
+actor ManifestStore {
+    private(set) var manifest: Manifest
+    let url: URL
+
+    init(manifest: Manifest, url: URL) throws {
+        self.manifest = manifest
+        self.url = url
+        try Self.write(manifest, to: url)
+    }
+
+    /// Loads a manifest, or nil when there is none.
+    static func load(from url: URL) throws -> Manifest? {
+        guard FileManager.default.fileExists(atPath: url.path) else { return nil }
+        let data = try Data(contentsOf: url)
+        do {
+            return try JSONDecoder().decode(Manifest.self, from: data)
+        } catch {
+            throw PipelineError.badInput("\(url.path): the manifest is damaged (\(error.localizedDescription)); remove the work dir to start over")
+        }
+    }
+
+    static func write(_ manifest: Manifest, to url: URL) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        let data = try encoder.encode(manifest)
+        let temp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
+        try data.write(to: temp)
+        // rename(2) replaces the old manifest atomically: a crash leaves the old or the new one.
+        if rename(temp.path, url.path) != 0 {
+            let reason = String(cString: strerror(errno))
+            try? FileManager.default.removeItem(at: temp)
+            throw PipelineError.failure("\(url.path): cannot save the manifest (\(reason))")
+        }
+    }
+
+    /// Changes one segment's record and saves.
+    @discardableResult
+    func update(_ index: Int, _ change: (inout SegmentRecord) -> Void) throws -> SegmentRecord {
+        change(&manifest.segments[index])
+        try Self.write(manifest, to: url)
+        return manifest.segments[index]
+    }
+
+    /// Records the staged image URL and saves.
+    func setImageURL(_ url: String) throws {
+        manifest.imageURL = url
+        try Self.write(manifest, to: self.url)
+    }
+
+    func record(_ index: Int) -> SegmentRecord { manifest.segments[index] }
+}
+
+/// Clips kept by content, so the same input never pays twice, across work dirs too.
+struct ClipCache: Sendable {
+    let directory: URL
+
+    /// `$XDG_CACHE_HOME/infinistitch` or `~/.cache/infinistitch`.
+    static func defaultRoot(environment: [String: String]) -> URL {
+        if let xdg = environment["XDG_CACHE_HOME"], !xdg.isEmpty, xdg.hasPrefix("/") {
+            return URL(fileURLWithPath: xdg).appendingPathComponent("infinistitch")
+        }
+        let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
+        return URL(fileURLWithPath: home).appendingPathComponent(".cache/infinistitch")
+    }
+
+    func url(for key: String) -> URL { directory.appendingPathComponent("\(key).mp4") }
+
+    /// The cached clip for `key`, if present.
+    func lookup(_ key: String) -> URL? {
+        let url = url(for: key)
+        return FileManager.default.fileExists(atPath: url.path) ? url : nil
+    }
+
+    /// Copies a clip into the cache (temp + rename, so a reader never sees half a file).
+    func store(_ clip: URL, key: String) throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let target = url(for: key)
+        let temp = directory.appendingPathComponent(".\(key).tmp-\(getpid())-\(UUID().uuidString.prefix(6))")
+        try? FileManager.default.removeItem(at: temp)
+        try FileManager.default.copyItem(at: clip, to: temp)
+        if rename(temp.path, target.path) != 0 {
+            try? FileManager.default.removeItem(at: temp)
+        }
+    }
+}

@@ -1,0 +1,187 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import InfiniPipeline
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+extension Acceleration: ExpressibleByArgument {}
+extension BackendKind: ExpressibleByArgument {}
+
+/// `infinistitch AUDIO --image IMAGE`: the whole job.
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Make one talking-avatar MP4 from an audio file and a portrait (the default command).",
+        discussion: """
+        Examples:
+          infinistitch long_podcast.mp3 --image me.jpg                 # writes long_podcast.mp4
+          infinistitch talk.m4a --image me.png --dry-run               # plan and price only
+          infinistitch talk.m4a --image me.png --backend preview       # free local preview
+          infinistitch talk.m4a --image me.png --resolution 720p --max-cost 50 -o talk-720p.mp4
+
+        Running the same command again after a crash or Ctrl-C resumes: finished clips are
+        reused and submitted requests are fetched by their id, never paid for twice.
+        The fal backend reads FAL_KEY (or FAL_KEY_ID and FAL_KEY_SECRET) from the environment.
+        """
+    )
+
+    @Argument(help: "The audio file (any format FFmpeg reads; a video's audio track works too).")
+    var audio: String
+
+    @Option(help: "The portrait (PNG or JPEG).")
+    var image: String
+
+    @Option(help: "Text prompt for the model.")
+    var prompt: String = PipelineOptions.defaultPrompt
+
+    @Option(name: .shortAndLong, help: "The MP4 to write (default: the audio's name with .mp4, in the current directory).")
+    var output: String?
+
+    @OptionGroup var planning: PlanningArguments
+
+    @Option(help: "Generation seed.")
+    var seed: Int = 42
+
+    @Option(help: "Model acceleration: none, regular or high.")
+    var acceleration: Acceleration = .regular
+
+    @Option(help: "Requests in flight at once.")
+    var concurrency: Int = 4
+
+    @Option(help: "Where clips come from: fal (the hosted model) or preview (free local stand-ins).")
+    var backend: BackendKind = .fal
+
+    @Option(help: "The model endpoint id.")
+    var endpoint: String = "fal-ai/infinitalk"
+
+    @Option(help: ArgumentHelp("fal queue base URL (default $INFINISTITCH_QUEUE_URL or https://queue.fal.run).", valueName: "URL"))
+    var queueURL: String?
+
+    @Option(help: ArgumentHelp("fal REST base URL (default $INFINISTITCH_REST_URL or https://rest.fal.ai).", valueName: "URL"))
+    var restURL: String?
+
+    @Flag(help: "Send the image and audio inline as data: URIs instead of uploading them.")
+    var inline = false
+
+    @Option(help: ArgumentHelp("The run's work dir (default: derived from the inputs and options, under the cache dir).", valueName: "DIR"))
+    var workDir: String?
+
+    @Flag(help: "Neither use nor fill the clip cache.")
+    var noCache = false
+
+    @Flag(help: "Print the plan and the cost; send nothing.")
+    var dryRun = false
+
+    @Option(help: ArgumentHelp("Refuse to start when the estimated cost is higher.", valueName: "USD"))
+    var maxCost: Double?
+
+    @OptionGroup var fit: FitArguments
+
+    @OptionGroup var stitching: StitchArguments
+
+    @Flag(help: "Write NDJSON events to standard output (plan, segment states, warnings, summary).")
+    var json = false
+
+    func validate() throws {
+        if concurrency < 1 || concurrency > 64 { throw ValidationError("--concurrency \(concurrency) must be between 1 and 64") }
+        if seed < 0 { throw ValidationError("--seed \(seed) must not be negative") }
+        if let m = maxCost, !(m.isFinite && m >= 0) { throw ValidationError("--max-cost \(m) must be a number ≥ 0") }
+        if prompt.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { throw ValidationError("--prompt must not be empty") }
+    }
+
+    func makeOptions() throws -> PipelineOptions {
+        var o = PipelineOptions(audio: audio, image: image)
+        o.output = output
+        o.prompt = prompt
+        o.resolution = planning.resolution
+        o.maxFrames = planning.maxFrames
+        o.pricePerSecond = planning.pricePerSecond
+        o.seed = seed
+        o.acceleration = acceleration
+        o.concurrency = concurrency
+        o.backend = backend
+        o.endpoint = endpoint
+        o.queueURL = queueURL
+        o.restURL = restURL
+        o.inline = inline
+        o.workDir = workDir
+        o.useCache = !noCache
+        o.dryRun = dryRun
+        o.maxCost = maxCost
+        o.stitch = stitching.options
+        (o.aspect, o.cropAnchor, o.background) = try fit.parsed()
+        return o
+    }
+
+    func run() async throws {
+        let options = try makeOptions()
+        let pipeline = Pipeline(options: options)
+        let reporter = ProgressReporter(json: json, dryRun: dryRun, preview: backend == .preview)
+        let consumer = Task { await reporter.consume(pipeline.events) }
+        let work = Task { try await pipeline.run() }
+        let signals = SignalWatcher { work.cancel() }
+        defer { signals.stop() }
+        do {
+            let summary = try await work.value
+            await consumer.value
+            if !json { reporter.printSummary(summary) }
+        } catch let error as PipelineError {
+            await consumer.value
+            switch error.kind {
+            case .badInput: throw CLIError.badInput(error.message)
+            case .interrupted: throw CLIError(message: error.message, exitCode: 130)
+            case .failure:
+                throw CLIError.failure("\(error.message)\nfinished clips are kept; to resume, run: \(Self.resumeCommand())")
+            }
+        }
+    }
+
+    /// The command line that resumes this run (the same command).
+    static func resumeCommand() -> String {
+        let args = CommandLine.arguments.dropFirst().map { arg -> String in
+            let safe = arg.allSatisfy { $0.isLetter || $0.isNumber || "-_./:=,@%+".contains($0) }
+            return safe && !arg.isEmpty ? arg : "'" + arg.replacingOccurrences(of: "'", with: "'\\''") + "'"
+        }
+        return (["infinistitch"] + args).joined(separator: " ")
+    }
+}
+
+/// Ctrl-C and SIGTERM: the first stops the run cleanly (queued requests cancelled, manifest
+/// saved, exit 130); a second exits at once.
+final class SignalWatcher: @unchecked Sendable {
+    private var sources: [DispatchSourceSignal] = []
+    private let lock = NSLock()
+    private var count = 0
+
+    init(onFirst: @escaping @Sendable () -> Void) {
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler { [weak self] in
+                guard let self else { return }
+                self.lock.lock()
+                self.count += 1
+                let n = self.count
+                self.lock.unlock()
+                if n == 1 {
+                    writeStderr("\ninfinistitch: stopping (cancelling queued requests, saving the manifest); press Ctrl-C again to quit at once\n")
+                    onFirst()
+                } else {
+                    exit(130)
+                }
+            }
+            source.resume()
+            sources.append(source)
+        }
+    }
+
+    func stop() {
+        for s in sources { s.cancel() }
+        signal(SIGINT, SIG_DFL)
+        signal(SIGTERM, SIG_DFL)
+    }
+}
