@@ -14,6 +14,9 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // FFmpeg's C libraries, found through pkg-config; shim.h turns the macros Swift
@@ -43,7 +46,14 @@ let package = Package(
         ),
         .target(
             name: "InfiniPipeline",
-            dependencies: ["CFFmpeg", "CMediaShims"],
+            dependencies: [
+                "CFFmpeg", "CMediaShims",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             exclude: TEMP_EXCLUDE_LIB,
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
