@@ -11,6 +11,12 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", "3.0.0"..<"5.0.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         // FFmpeg's C libraries, found through pkg-config; shim.h turns the macros Swift
@@ -43,6 +49,11 @@ let package = Package(
             dependencies: [
                 "CFFmpeg", "CMediaShims",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
@@ -65,9 +76,29 @@ let package = Package(
             dependencies: ["InfiniPipeline"],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
+        // A loopback fal server (storage + queue) with fault injection, for tests and benchmarks.
+        .target(
+            name: "FakeFal",
+            dependencies: [
+                "InfiniPipeline",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            path: "Tests/FakeFal",
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
         .testTarget(
             name: "InfiniPipelineTests",
-            dependencies: ["InfiniPipeline", "InfiniStitchCLI", "CFFmpeg"],
+            dependencies: [
+                "InfiniPipeline", "InfiniStitchCLI", "CFFmpeg", "FakeFal",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
             exclude: ["Golden"],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),

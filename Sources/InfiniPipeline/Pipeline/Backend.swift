@@ -91,6 +91,12 @@ public protocol ClipBackend: Sendable {
     func download(_ url: String, to destination: URL) async throws
     /// Cancels a queued request (best effort; never throws).
     func cancel(_ submitted: SubmittedRequest) async
+    /// Releases the backend's resources (connections) after the run.
+    func close() async
+}
+
+extension ClipBackend {
+    public func close() async {}
 }
 
 /// The offline preview backend: clips rendered locally by ``PreviewRenderer``. Needs no key and

@@ -47,6 +47,8 @@ public final class Pipeline: Sendable {
             throw error.isBadInput ? PipelineError.badInput(error.description) : PipelineError.failure(error.description)
         } catch let error as PlanningError {
             throw PipelineError.badInput(error.description)
+        } catch let error as FalError {
+            throw error.isBadInput ? PipelineError.badInput(error.description) : PipelineError.failure(error.description)
         } catch let error as ImageFitError {
             throw PipelineError.badInput("\(options.image): \(error.description)")
         } catch is CancellationError {
@@ -147,6 +149,23 @@ public final class Pipeline: Sendable {
         }
         let store = try ManifestStore(manifest: manifest, url: manifestURL)
         let backend = try backendOverride ?? makeBackend(workDir: workDir)
+        let ownsBackend = backendOverride == nil
+        do {
+            let summary = try await generateAndStitch(plan: plan, manifest: manifest, store: store, backend: backend,
+                                                      workDir: workDir, cacheRoot: cacheRoot, imageSHA: imageSHA, png: png,
+                                                      identity: identity, audioPath: audioPath, output: output, started: started)
+            if ownsBackend { await backend.close() }
+            return summary
+        } catch {
+            if ownsBackend { await backend.close() }
+            throw error
+        }
+    }
+
+    private func generateAndStitch(plan: Plan, manifest: Manifest, store: ManifestStore, backend: any ClipBackend,
+                                   workDir: URL, cacheRoot: URL, imageSHA: String, png: [UInt8], identity: String,
+                                   audioPath: String, output: String, started: Date) async throws -> PipelineSummary {
+        let o = options
 
         // 5. Cut the audio of every segment that lacks it.
         var needAudio: [Int] = []
@@ -270,11 +289,11 @@ public final class Pipeline: Sendable {
             var iterator = indices.makeIterator()
             for _ in 0..<options.concurrency {
                 guard let index = iterator.next() else { break }
-                group.addTask { try await self.process(index, context) }
+                group.addTask { try await self.processNamingSegment(index, context) }
             }
             while try await group.next() != nil {
                 if let index = iterator.next() {
-                    group.addTask { try await self.process(index, context) }
+                    group.addTask { try await self.processNamingSegment(index, context) }
                 }
             }
         }
@@ -291,6 +310,22 @@ public final class Pipeline: Sendable {
             let url = try await context.backend.stageImage(png: context.png, fileName: "portrait-\(context.imageSHA.prefix(12)).png")
             try await context.store.setImageURL(url)
             return url
+        }
+    }
+
+    /// Processes a segment; an error that stops the run names the segment.
+    private func processNamingSegment(_ index: Int, _ context: RunContext) async throws {
+        do {
+            try await process(index, context)
+        } catch let error as PipelineError {
+            throw error
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            if Task.isCancelled { throw CancellationError() }
+            update(index, "failed", detail: String(describing: error))
+            let bad = (error as? FalError)?.isBadInput ?? false
+            throw PipelineError(kind: bad ? .badInput : .failure, message: "segment \(index): \(error)")
         }
     }
 

@@ -1,0 +1,367 @@
+// A loopback fal server for tests and benchmarks: storage + queue, real clips, faults on demand.
+
+import Foundation
+import Hummingbird
+import HTTPTypes
+import InfiniPipeline
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// A fal look-alike on 127.0.0.1: fal storage (`/storage/upload/initiate` plus the PUT target and
+/// the stored files) and the queue (submit, status, result, cancel) of any endpoint, serving
+/// real H.264/AAC clips made with ``MP4Writer``.
+///
+/// Every URL it hands out (upload_url, file_url, status_url, response_url, cancel_url, the video
+/// url) points back to itself, so a client configured with ``start()``'s URL as both queue and
+/// REST base never leaves the machine. It records every request it receives, and can be told to
+/// misbehave: a script of ``Fault``s per ``Route`` for the next requests to that route, and a
+/// script of ``GenerationScript``s for the next submits.
+///
+/// Clips: `num_frames` frames (fewer when scripted) at 25 fps, ``Options/clipWidth`` ×
+/// ``Options/clipHeight``, each frame carrying its index as a barcode (see ``FakeClip``), the
+/// rest a flat colour that identifies the clip; AAC audio of the received audio when it decodes.
+public final class FakeFalServer: Sendable {
+    /// What the server does when nothing is scripted.
+    public struct Options: Sendable {
+        /// Clip width in pixels (even).
+        public var clipWidth: Int
+        /// Clip height in pixels (even).
+        public var clipHeight: Int
+        /// Status polls that answer `IN_QUEUE` before a request runs.
+        public var queuePolls: Int
+        /// Status polls that answer `IN_PROGRESS` (with a new log line each) before it completes.
+        public var progressPolls: Int
+        /// Time from submit until a request may complete (simulated model latency).
+        public var processingTime: Duration
+        /// When set, API routes (initiate, submit, status, result, cancel) answer 401 unless
+        /// they carry `Authorization: Key <expectedKey>`.
+        public var expectedKey: String?
+
+        /// Creates options: 64x64 clips, no queue, one progress poll, no latency, any key.
+        public init(clipWidth: Int = 64, clipHeight: Int = 64, queuePolls: Int = 0, progressPolls: Int = 1,
+                    processingTime: Duration = .zero, expectedKey: String? = nil) {
+            self.clipWidth = clipWidth
+            self.clipHeight = clipHeight
+            self.queuePolls = queuePolls
+            self.progressPolls = progressPolls
+            self.processingTime = processingTime
+            self.expectedKey = expectedKey
+        }
+    }
+
+    /// The routes the server tells apart.
+    public enum Route: String, Sendable, Hashable, CaseIterable {
+        /// `POST /storage/upload/initiate`
+        case initiate
+        /// `PUT /fake-storage/upload/{token}` (the upload_url)
+        case upload
+        /// `GET /fake-storage/files/{token}/{name}` (the file_url)
+        case storedFile
+        /// `POST /{owner}/{alias}[/path]`
+        case submit
+        /// `GET /{owner}/{alias}/requests/{id}/status`
+        case status
+        /// `GET /{owner}/{alias}/requests/{id}`
+        case result
+        /// `PUT /{owner}/{alias}/requests/{id}/cancel`
+        case cancel
+        /// `GET /fake-videos/{id}.mp4`
+        case video
+        /// Anything else (answered 404).
+        case unknown
+    }
+
+    /// A 422 entry: `{"loc": loc, "msg": msg, "type": "value_error"}`.
+    public struct FieldProblem: Sendable {
+        /// Where, e.g. `["body", "num_frames"]`.
+        public var loc: [String]
+        /// What.
+        public var msg: String
+        /// Creates an entry.
+        public init(loc: [String], msg: String) {
+            self.loc = loc
+            self.msg = msg
+        }
+    }
+
+    /// A misbehaviour for one request to a route.
+    public enum Fault: Sendable {
+        /// Answer with this status, body and headers.
+        case status(Int, body: String = "", headers: [String: String] = [:])
+        /// 429 with `Retry-After: <retryAfter>` (seconds or an HTTP date).
+        case rateLimited(retryAfter: String)
+        /// An nginx error page (502/503/504) without `x-fal-request-id`: the request never reached fal.
+        case ingressError(Int)
+        /// A 5xx from fal itself, with `x-fal-request-id`, `{"detail", "error_type"}` and `X-Fal-Error-Type`.
+        case serverError(Int, detail: String, errorType: String)
+        /// Read the whole request, then close the connection without a response.
+        case dropConnection
+        /// 422 with these field problems.
+        case validationError([FieldProblem])
+        /// An error whose detail quotes the request's Authorization header (tests redaction).
+        case echoAuthorization(Int)
+        /// Wait, then answer normally.
+        case delay(Duration)
+    }
+
+    /// How one submitted request plays out.
+    public struct GenerationScript: Sendable {
+        /// What the result video is.
+        public enum Video: Sendable {
+            /// A real MP4 clip.
+            case mp4
+            /// These bytes instead (e.g. not an MP4 at all).
+            case bytes([UInt8])
+        }
+
+        /// `IN_QUEUE` polls (positions count down to 0); nil uses the server's option.
+        public var queuePolls: Int?
+        /// `IN_PROGRESS` polls; nil uses the server's option.
+        public var progressPolls: Int?
+        /// Simulated latency from submit; nil uses the server's option.
+        public var processingTime: Duration?
+        /// When set, the request completes with this `error`/`error_type`, and its result is a 500.
+        public var failure: (error: String, errorType: String)?
+        /// Frames fewer than requested in the clip.
+        public var missingFrames: Int
+        /// The result video.
+        public var video: Video
+        /// Serve the video without `Content-Length` (chunked).
+        public var chunkedVideo: Bool
+
+        /// Creates a script; the defaults make a normal request.
+        public init(queuePolls: Int? = nil, progressPolls: Int? = nil, processingTime: Duration? = nil,
+                    failure: (error: String, errorType: String)? = nil, missingFrames: Int = 0,
+                    video: Video = .mp4, chunkedVideo: Bool = false) {
+            self.queuePolls = queuePolls
+            self.progressPolls = progressPolls
+            self.processingTime = processingTime
+            self.failure = failure
+            self.missingFrames = missingFrames
+            self.video = video
+            self.chunkedVideo = chunkedVideo
+        }
+
+        /// A normal request.
+        public static let normal = GenerationScript()
+        /// Waits `polls` polls in the queue, positions `polls-1` … 0.
+        public static func slowQueue(polls: Int) -> GenerationScript { GenerationScript(queuePolls: polls) }
+        /// Fails like a runner that went away.
+        public static func failing(error: String = "Runner disconnected", errorType: String = "runner_disconnected") -> GenerationScript {
+            GenerationScript(failure: (error, errorType))
+        }
+        /// A clip `count` frames short.
+        public static func missingFrames(_ count: Int) -> GenerationScript { GenerationScript(missingFrames: count) }
+        /// A "video" that is a text file.
+        public static let notMP4 = GenerationScript(video: .bytes(Array("this is not a video\n".utf8)))
+    }
+
+    /// One request as the server received it.
+    public struct RecordedRequest: Sendable {
+        /// Which route it hit.
+        public var route: Route
+        /// `GET`, `POST`, …
+        public var method: String
+        /// The path, without the query.
+        public var path: String
+        /// The query, when there was one.
+        public var query: String?
+        /// The headers, names lower-cased, in order.
+        public var headers: [(name: String, value: String)]
+        /// Body bytes received.
+        public var bodySize: Int
+
+        /// The first value of a header (case-insensitive).
+        public func header(_ name: String) -> String? {
+            headers.first { $0.name == name.lowercased() }?.value
+        }
+    }
+
+    /// A file uploaded through the storage routes.
+    public struct StoredFile: Sendable {
+        /// The name given at initiate.
+        public var fileName: String
+        /// The content type given at initiate.
+        public var contentType: String
+        /// The bytes PUT (nil until the PUT arrives).
+        public var bytes: [UInt8]?
+    }
+
+    let options: Options
+    let state = NIOLockedValueBox(ServerState())
+    private let running = NIOLockedValueBox<Task<Void, Never>?>(nil)
+    let workDirectory: URL
+
+    /// Creates a server (not yet listening).
+    public init(options: Options = Options()) {
+        self.options = options
+        workDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("fakefal-\(UUID().uuidString)")
+    }
+
+    deinit {
+        try? FileManager.default.removeItem(at: workDirectory)
+    }
+
+    /// Starts listening on a free port of 127.0.0.1.
+    /// - Returns: the base URL, e.g. `http://127.0.0.1:41234`: use it as queue and REST base.
+    /// - Throws: when the server cannot bind or is already running.
+    public func start() async throws -> URL {
+        try FileManager.default.createDirectory(at: workDirectory, withIntermediateDirectories: true)
+        let (ports, continuation) = AsyncStream<Result<Int, any Error>>.makeStream()
+        let handler = FakeFalHandler(server: self)
+        let responder = CallbackResponder<BasicRequestContext> { request, _ in
+            try await handler.respond(to: request)
+        }
+        var logger = Logger(label: "FakeFal")
+        logger.logLevel = .critical
+        let app = Application(
+            responder: responder,
+            server: .http1(configuration: .init(additionalChannelHandlers: [DropConnectionHandler()])),
+            configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: nil),
+            onServerRunning: { channel in
+                continuation.yield(.success(channel.localAddress?.port ?? 0))
+                continuation.finish()
+            },
+            logger: logger)
+        let task = Task {
+            do {
+                try await app.run()
+            } catch {
+                continuation.yield(.failure(error))
+            }
+            continuation.finish()
+        }
+        let alreadyRunning = running.withLockedValue { current -> Bool in
+            if current != nil { return true }
+            current = task
+            return false
+        }
+        if alreadyRunning {
+            task.cancel()
+            throw FakeFalError("the fake fal server is already running")
+        }
+        var iterator = ports.makeAsyncIterator()
+        switch await iterator.next() {
+        case .success(let port)? where port > 0:
+            let base = URL(string: "http://127.0.0.1:\(port)")!
+            state.withLockedValue { $0.baseURL = base.absoluteString }
+            return base
+        case .failure(let error)?:
+            running.withLockedValue { $0 = nil }
+            throw error
+        default:
+            running.withLockedValue { $0 = nil }
+            task.cancel()
+            throw FakeFalError("the fake fal server did not start")
+        }
+    }
+
+    /// Stops listening and closes all connections; waits until the server is down.
+    public func stop() async {
+        let task = running.withLockedValue { current -> Task<Void, Never>? in
+            defer { current = nil }
+            return current
+        }
+        task?.cancel()
+        await task?.value
+    }
+
+    /// The base URL while running.
+    public var baseURL: String { state.withLockedValue { $0.baseURL } }
+
+    // MARK: - Scripting
+
+    /// Queues faults for the next requests to `route`, one per request, in order.
+    public func inject(_ faults: [Fault], on route: Route) {
+        state.withLockedValue { $0.faults[route, default: []].append(contentsOf: faults) }
+    }
+
+    /// Queues scripts for the next submits, one per accepted submit, in order.
+    public func script(_ scripts: [GenerationScript]) {
+        state.withLockedValue { $0.scripts.append(contentsOf: scripts) }
+    }
+
+    // MARK: - What happened
+
+    /// Every request received, in order of arrival.
+    public var requests: [RecordedRequest] { state.withLockedValue { $0.requests } }
+
+    /// The requests received on one route.
+    public func requests(to route: Route) -> [RecordedRequest] {
+        state.withLockedValue { $0.requests.filter { $0.route == route } }
+    }
+
+    /// The inputs of accepted submits, in order.
+    public var submittedInputs: [InfiniTalkRequest] { state.withLockedValue { $0.jobOrder.compactMap { $0.input } } }
+
+    /// The request ids of accepted submits, in order.
+    public var requestIDs: [String] { state.withLockedValue { $0.jobOrder.map(\.id) } }
+
+    /// The ids of requests cancelled before they completed.
+    public var cancelledRequestIDs: [String] {
+        state.withLockedValue { s in s.jobOrder.map(\.id).filter { s.jobs[$0]?.cancelled == true } }
+    }
+
+    /// Files uploaded through the storage routes, in order of initiation.
+    public var storedFiles: [StoredFile] {
+        state.withLockedValue { s in s.uploadOrder.compactMap { s.uploads[$0] } }
+    }
+
+    /// The most requests that were submitted and not yet completed at the same time.
+    public var peakConcurrentRequests: Int { state.withLockedValue { $0.peakRunning } }
+
+    /// The clip bytes served for a request id (rendered on the first result fetch).
+    public func clip(forRequestID id: String) -> [UInt8]? { state.withLockedValue { $0.jobs[id]?.clip } }
+}
+
+/// An error of the fake server itself (not one it plays).
+public struct FakeFalError: Error, CustomStringConvertible {
+    /// What went wrong.
+    public let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// The mutable state, behind one lock.
+struct ServerState {
+    var baseURL = ""
+    var requests: [FakeFalServer.RecordedRequest] = []
+    var faults: [FakeFalServer.Route: [FakeFalServer.Fault]] = [:]
+    var scripts: [FakeFalServer.GenerationScript] = []
+    var uploads: [String: FakeFalServer.StoredFile] = [:]
+    var uploadOrder: [String] = []
+    var jobs: [String: Job] = [:]
+    var jobOrder: [(id: String, input: InfiniTalkRequest?)] = []
+    var running = 0
+    var peakRunning = 0
+
+    /// One submitted request.
+    struct Job {
+        let id: String
+        let appID: String
+        let input: InfiniTalkRequest
+        let index: Int
+        let script: FakeFalServer.GenerationScript
+        let readyAt: ContinuousClock.Instant
+        var queuePollsLeft: Int
+        var progressPollsLeft: Int
+        var logs: [String] = []
+        var cancelled = false
+        var completed = false
+        var clip: [UInt8]?
+    }
+
+    mutating func nextFault(_ route: FakeFalServer.Route) -> FakeFalServer.Fault? {
+        guard var list = faults[route], !list.isEmpty else { return nil }
+        let fault = list.removeFirst()
+        faults[route] = list
+        return fault
+    }
+
+    mutating func markCompleted(_ id: String) {
+        guard var job = jobs[id], !job.completed else { return }
+        job.completed = true
+        jobs[id] = job
+        running -= 1
+    }
+}
