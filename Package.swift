@@ -92,6 +92,13 @@ let package = Package(
             path: "Tests/FakeFal",
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
+        // The README's library example, compiled with the package so it cannot go stale.
+        .executableTarget(
+            name: "preview-example",
+            dependencies: ["InfiniPipeline"],
+            path: "Examples/PreviewExample",
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
         .testTarget(
             name: "InfiniPipelineTests",
             dependencies: [

@@ -21,3 +21,17 @@ struct CLITests {
         #expect(String(decoding: result.stderr, as: UTF8.self).contains("--no-such-option"))
     }
 }
+
+@Suite("README")
+struct ReadmeTests {
+    /// The README shows Examples/PreviewExample verbatim, and that file is compiled with the
+    /// package, so the README's library example cannot go stale.
+    @Test func libraryExampleIsTheCompiledOne() throws {
+        let root = Fixture.directory.deletingLastPathComponent()
+        let readme = try String(contentsOf: root.appendingPathComponent("README.md"), encoding: .utf8)
+        let example = try String(contentsOf: root.appendingPathComponent("Examples/PreviewExample/PreviewExample.swift"), encoding: .utf8)
+        #expect(readme.contains(example))
+        #expect(readme.contains("swift test"))
+        #expect(readme.contains("--backend preview"))
+    }
+}
