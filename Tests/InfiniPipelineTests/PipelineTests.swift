@@ -175,6 +175,11 @@ struct PipelineTests {
         let manifest = try #require(try ManifestStore.load(from: URL(fileURLWithPath: dir.path("work2/manifest.json"))))
         #expect(manifest.segments[0].state == .done)
         #expect(!FileManager.default.fileExists(atPath: dir.path("out2.mp4")))
+        // Running it again resumes: the failed segment gets fresh attempts, the finished one is reused.
+        let healed = ScriptedBackend(directory: dir.url.appendingPathComponent("b3"))
+        let summary = try await Pipeline(options: o, backend: healed).run()
+        #expect(healed.submits[1] == 1 && healed.submits[0] == nil)
+        #expect(try VideoReader(path: dir.path("out2.mp4")).countFrames() == summary.frames)
     }
 
     @Test func cancellingStopsAndCancelsQueuedRequests() async throws {

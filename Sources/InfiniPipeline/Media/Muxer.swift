@@ -54,12 +54,11 @@ final class Muxer {
         guard let stream = avformat_new_stream(context, nil) else {
             throw MediaError(.writeFailed, file: path, "cannot add a stream")
         }
-        var rc = avcodec_parameters_copy(stream.pointee.codecpar, source.pointee.codecpar)
+        let rc = avcodec_parameters_copy(stream.pointee.codecpar, source.pointee.codecpar)
         if rc < 0 { throw MediaError.ffmpeg(.writeFailed, file: path, "cannot copy stream parameters", rc) }
         stream.pointee.codecpar.pointee.codec_tag = 0  // let the muxer pick its own tag
         stream.pointee.time_base = source.pointee.time_base
         stream.pointee.avg_frame_rate = source.pointee.avg_frame_rate
-        rc = 0
         streamTimeBases.append(source.pointee.time_base)
         return Int(stream.pointee.index)
     }

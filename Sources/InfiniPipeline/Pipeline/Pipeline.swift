@@ -365,13 +365,16 @@ public final class Pipeline: Sendable {
         }
 
         let progressState = ProgressBox()
+        // A request recorded by an earlier run counts as this run's first attempt.
+        var attempts = record.request == nil ? 0 : 1
         while true {
             if record.request == nil {
-                guard record.submits < o.maxAttempts else {
+                // Attempts count per run: a resumed run gives a failed segment fresh tries.
+                guard attempts < o.maxAttempts else {
                     let last = record.failures.last ?? "unknown reason"
                     try await store.update(index) { $0.state = .failed }
                     update(index, "failed", detail: last)
-                    throw PipelineError.failure("segment \(index) failed \(record.submits) times; last: \(last)")
+                    throw PipelineError.failure("segment \(index) failed \(attempts) times; last: \(last)")
                 }
                 try Task.checkCancellation()
                 let imageURL = try await imageURL(context)
@@ -395,6 +398,7 @@ public final class Pipeline: Sendable {
                     r.state = .submitted
                     r.submits += 1
                 }
+                attempts += 1
                 context.paidFrames.add(segment.numFrames)
                 progressState.set(queued: true)
                 update(index, "submitted", request: submitted.requestId)
@@ -441,7 +445,7 @@ public final class Pipeline: Sendable {
                     r.resultURL = nil
                     r.state = .uploaded
                 }
-                let willRetry = record.submits < o.maxAttempts
+                let willRetry = attempts < o.maxAttempts
                 update(index, willRetry ? "retrying" : "failed", detail: failure.reason)
                 emit(.warning("segment \(index): generation failed (\(failure.reason))\(willRetry ? "; submitting it again" : "")"))
             } catch {

@@ -198,11 +198,10 @@ public enum Stitcher {
         let muxer = try Muxer(path: temp, format: "mp4")
         let videoOut: Int
         var encoder: VideoEncoder? = nil
-        var firstClip: Demuxer? = nil
         switch path {
         case .copy:
+            // The clips share codec parameters (checked): the first clip's describe the stream.
             let d = try Demuxer(path: inspections[0].path)
-            firstClip = d
             videoOut = try muxer.addStream(copying: try d.bestStream(.video).index, of: d)
         case .reencode:
             let e = try VideoEncoder(VideoEncoderSettings(width: inspections[0].width, height: inspections[0].height,
@@ -213,7 +212,6 @@ public enum Stitcher {
         }
         let audioOut = try muxer.addStream(copying: audio.index, of: audio.demuxer)
         try muxer.writeHeader(fastStart: true)
-        firstClip = nil
         let pump = AudioPump(demuxer: audio.demuxer, index: audio.index, muxer: muxer, outStream: audioOut)
 
         switch path {
@@ -225,7 +223,6 @@ public enum Stitcher {
         }
         try pump.drain()
         try muxer.finish()
-        _ = firstClip
     }
 
     // MARK: - Copy path
