@@ -56,10 +56,7 @@ final class FalBackend: ClipBackend {
     }
 
     func submit(_ request: ClipRequest) async throws -> SubmittedRequest {
-        let input = InfiniTalkRequest(imageURL: request.imageURL, audioURL: request.audioURL, prompt: request.prompt,
-                                      numFrames: request.numFrames, resolution: request.resolution, seed: request.seed,
-                                      acceleration: request.acceleration)
-        let handle = try await Self.mapped { try await client.submit(input) }
+        let handle = try await Self.mapped { try await client.submit(request.input) }
         return SubmittedRequest(requestId: handle.requestID, statusURL: handle.statusURL, responseURL: handle.responseURL,
                                 cancelURL: handle.cancelURL)
     }

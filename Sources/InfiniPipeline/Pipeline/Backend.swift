@@ -5,26 +5,15 @@ public enum Acceleration: String, Codable, Sendable, CaseIterable {
     case none, regular, high
 }
 
-/// One clip to generate: what a backend needs to render a segment.
+/// One clip to generate: the model input plus the segment it is for.
 public struct ClipRequest: Codable, Sendable, Equatable {
     /// The segment being generated.
     public var segment: Plan.Segment
     /// Segments in the plan (for captions and logs).
     public var segmentCount: Int
-    /// Where the backend can read the fitted image (an uploaded URL, a data: URI, a local path).
-    public var imageURL: String
-    /// Where the backend can read the segment's audio.
-    public var audioURL: String
-    /// Text prompt.
-    public var prompt: String
-    /// Frames requested (4n+1).
-    public var numFrames: Int
-    /// Output resolution.
-    public var resolution: Resolution
-    /// Generation seed.
-    public var seed: Int
-    /// Acceleration.
-    public var acceleration: Acceleration
+    /// The model input: image and audio URLs (uploaded, `data:` URIs, or local paths for the
+    /// preview backend), prompt, `num_frames`, resolution, seed, acceleration.
+    public var input: InfiniTalkRequest
 }
 
 /// A request accepted by a backend's queue: enough to poll it, fetch it or cancel it later,
@@ -127,12 +116,12 @@ public struct PreviewBackend: ClipBackend {
         progress(.running)
         try Task.checkCancellation()
         let output = directory.appendingPathComponent("\(submitted.requestId).mp4").path
-        let imagePath = request.imageURL
+        let imagePath = request.input.imageURL
         try await runBlocking {
             let image = try ImageCodec.decode(path: imagePath)
             let rgb = image.format == .rgb8 ? image : image.flattenedToRGB()
             try PreviewRenderer(image: rgb).render(segment: request.segment, segmentCount: request.segmentCount,
-                                                   audioFile: request.audioURL, output: output)
+                                                   audioFile: request.input.audioURL, output: output)
         }
         return URL(fileURLWithPath: output).absoluteString
     }

@@ -469,9 +469,10 @@ public final class Pipeline: Sendable {
 
     private func clipRequest(_ segment: Plan.Segment, _ context: RunContext, imageURL: String, audioURL: String) -> ClipRequest {
         let o = context.options
-        return ClipRequest(segment: segment, segmentCount: context.plan.segments.count, imageURL: imageURL, audioURL: audioURL,
-                           prompt: o.prompt, numFrames: segment.numFrames, resolution: o.resolution, seed: o.seed,
-                           acceleration: o.acceleration)
+        return ClipRequest(segment: segment, segmentCount: context.plan.segments.count,
+                           input: InfiniTalkRequest(imageURL: imageURL, audioURL: audioURL, prompt: o.prompt,
+                                                    numFrames: segment.numFrames, resolution: o.resolution, seed: o.seed,
+                                                    acceleration: o.acceleration))
     }
 
     /// A downloaded clip must decode, run at 25 fps and hold the segment's frames (or be short by
