@@ -16,6 +16,8 @@ final class ScriptedBackend: ClipBackend, @unchecked Sendable {
     var breakWaits: Set<Int> = []
     /// When true, waits report "queued" and sleep until cancelled.
     var stall = false
+    /// Segments whose first download throws a transport-like error (the run stops).
+    var breakDownloads: Set<Int> = []
 
     init(directory: URL) {
         try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -52,7 +54,13 @@ final class ScriptedBackend: ClipBackend, @unchecked Sendable {
         return try await preview.waitForResult(submitted, request: request, progress: progress)
     }
 
-    func download(_ url: String, to destination: URL) async throws { try await preview.download(url, to: destination) }
+    func download(_ url: String, to destination: URL) async throws {
+        // Preview clips are named preview-<segment>-<id>.mp4.
+        let name = URL(string: url)?.lastPathComponent ?? ""
+        let segment = Int(name.split(separator: "-").dropFirst().first ?? "") ?? -1
+        if lock.withLock({ breakDownloads.remove(segment) != nil }) { throw URLError(.networkConnectionLost) }
+        try await preview.download(url, to: destination)
+    }
 
     func cancel(_ submitted: SubmittedRequest) async {
         lock.withLock { cancels.append(submitted.requestId) }
@@ -125,6 +133,31 @@ struct PipelineTests {
         let again = try await Pipeline(options: o, backend: third).run()
         #expect(third.totalSubmits == 0 && third.waits.isEmpty)
         #expect(again.reusedSegments == again.segments)
+    }
+
+    @Test func crashBeforeDownloadFetchesTheRecordedResult() async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        var o = Self.options(dir)
+        o.useCache = false
+        let first = ScriptedBackend(directory: dir.url.appendingPathComponent("backend"))
+        first.breakDownloads = [0]
+        await #expect(throws: PipelineError.self) { try await Pipeline(options: o, backend: first).run() }
+        let saved = try #require(try ManifestStore.load(from: dir.url.appendingPathComponent("work/manifest.json")))
+        #expect(saved.segments[0].state == .completed && saved.segments[0].resultURL != nil)
+
+        let second = ScriptedBackend(directory: dir.url.appendingPathComponent("backend"))
+        _ = try await Pipeline(options: o, backend: second).run()
+        #expect(second.totalSubmits == 0 || second.submits[0] == nil)
+        #expect(!second.waits.contains(saved.segments[0].request!.requestId), "the recorded result was not used")
+
+        // A finished clip deleted from the work dir is made again (here: nothing cached, so resubmitted).
+        let manifest = try #require(try ManifestStore.load(from: dir.url.appendingPathComponent("work/manifest.json")))
+        try FileManager.default.removeItem(atPath: manifest.segments[1].clipPath!)
+        let third = ScriptedBackend(directory: dir.url.appendingPathComponent("backend"))
+        let summary = try await Pipeline(options: o, backend: third).run()
+        #expect(third.submits[1] == 1 && third.submits[0] == nil)
+        #expect(try VideoReader(path: dir.path("out.mp4")).countFrames() == summary.frames)
     }
 
     @Test func cacheHitAcrossWorkDirsSubmitsNothing() async throws {

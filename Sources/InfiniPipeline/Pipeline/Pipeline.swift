@@ -169,7 +169,8 @@ public final class Pipeline: Sendable {
 
         // 5. Cut the audio of every segment that lacks it.
         var needAudio: [Int] = []
-        for record in manifest.segments where record.state != .done {
+        for record in manifest.segments {
+            if record.state == .done, let clip = record.clipPath, FileManager.default.fileExists(atPath: clip) { continue }
             if let file = record.audioFile, FileManager.default.fileExists(atPath: file) { continue }
             needAudio.append(record.index)
         }
@@ -342,6 +343,17 @@ public final class Pipeline: Sendable {
             update(index, "done", detail: "reused from the work dir")
             return
         }
+        if record.state == .done {
+            // The clip was finished but is gone or changed: make it again (the cache may have it).
+            emit(.warning("segment \(index): its finished clip is missing or damaged in the work dir; making it again"))
+            record = try await store.update(index) { r in
+                r.request = nil
+                r.resultURL = nil
+                r.clipPath = nil
+                r.clipSHA256 = nil
+                r.state = r.audioURL == nil ? .audioReady : .uploaded
+            }
+        }
         guard let audioFile = record.audioFile, let audioSHA = record.audioSHA256 else {
             throw PipelineError.failure("segment \(index): its audio file is missing from the work dir")
         }
@@ -405,6 +417,21 @@ public final class Pipeline: Sendable {
             }
             let submitted = record.request!
             do {
+                // A result recorded by an earlier run is downloaded straight away (fal keeps
+                // large results in its queue for minutes only; the file URL lasts longer).
+                if record.state == .completed, let known = record.resultURL {
+                    do {
+                        try await downloadAndCheck(known, index: index, segment: segment, submitted: submitted,
+                                                   clipURL: clipURL, cacheKey: cacheKey, context: context)
+                        return
+                    } catch let error where !(error is CancellationError) && !Task.isCancelled {
+                        emit(.warning("segment \(index): the recorded result could not be downloaded (\(error)); asking the queue again"))
+                        record = try await store.update(index) { r in
+                            r.resultURL = nil
+                            r.state = .submitted
+                        }
+                    }
+                }
                 let request = clipRequest(segment, context, imageURL: try await imageURL(context), audioURL: record.audioURL ?? audioFile)
                 let url = try await context.backend.waitForResult(submitted, request: request) { [weak self] progress in
                     switch progress {
@@ -422,21 +449,8 @@ public final class Pipeline: Sendable {
                     r.resultURL = url
                     r.state = .completed
                 }
-                update(index, "downloading", request: submitted.requestId)
-                let partial = clipURL.deletingLastPathComponent().appendingPathComponent(".\(clipURL.lastPathComponent).partial")
-                try? FileManager.default.removeItem(at: partial)
-                try await context.backend.download(url, to: partial)
-                try checkClip(partial.path, segment: segment)
-                try? FileManager.default.removeItem(at: clipURL)
-                try FileManager.default.moveItem(at: partial, to: clipURL)
-                let sha = try Hashing.sha256(file: clipURL.path)
-                record = try await store.update(index) { r in
-                    r.clipPath = clipURL.path
-                    r.clipSHA256 = sha
-                    r.state = .done
-                }
-                if let cache = context.cache { try? cache.store(clipURL, key: cacheKey) }
-                update(index, "done", request: submitted.requestId)
+                try await downloadAndCheck(url, index: index, segment: segment, submitted: submitted,
+                                           clipURL: clipURL, cacheKey: cacheKey, context: context)
                 return
             } catch let failure as GenerationFailure {
                 record = try await store.update(index) { r in
@@ -465,6 +479,27 @@ public final class Pipeline: Sendable {
                 throw CancellationError()
             }
         }
+    }
+
+
+    /// Downloads a finished clip into the work dir, checks it, records it and caches it.
+    private func downloadAndCheck(_ url: String, index: Int, segment: Plan.Segment, submitted: SubmittedRequest,
+                                  clipURL: URL, cacheKey: String, context: RunContext) async throws {
+        update(index, "downloading", request: submitted.requestId)
+        let partial = clipURL.deletingLastPathComponent().appendingPathComponent(".\(clipURL.lastPathComponent).partial")
+        try? FileManager.default.removeItem(at: partial)
+        try await context.backend.download(url, to: partial)
+        try checkClip(partial.path, segment: segment)
+        try? FileManager.default.removeItem(at: clipURL)
+        try FileManager.default.moveItem(at: partial, to: clipURL)
+        let sha = try Hashing.sha256(file: clipURL.path)
+        try await context.store.update(index) { r in
+            r.clipPath = clipURL.path
+            r.clipSHA256 = sha
+            r.state = .done
+        }
+        if let cache = context.cache { try? cache.store(clipURL, key: cacheKey) }
+        update(index, "done", request: submitted.requestId)
     }
 
     private func clipRequest(_ segment: Plan.Segment, _ context: RunContext, imageURL: String, audioURL: String) -> ClipRequest {
