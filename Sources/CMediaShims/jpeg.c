@@ -73,7 +73,7 @@ int CMediaShims_jpeg_read_header(const uint8_t *data, size_t size, CMediaShims_j
     return 0;
 }
 
-int CMediaShims_jpeg_decode(const uint8_t *data, size_t size, uint8_t *out, size_t out_size,
+int CMediaShims_jpeg_decode(const uint8_t *data, size_t size, int scale_denom, uint8_t *out, size_t out_size,
                             CMediaShims_jpeg_info *info, char *err, size_t err_size) {
     struct jpeg_decompress_struct cinfo;
     cms_jpeg_error jerr;
@@ -97,8 +97,12 @@ int CMediaShims_jpeg_decode(const uint8_t *data, size_t size, uint8_t *out, size
     else if (cmyk) cinfo.out_color_space = JCS_CMYK;
     else cinfo.out_color_space = JCS_RGB;
 
+    cinfo.scale_num = 1;
+    cinfo.scale_denom = (scale_denom == 2 || scale_denom == 4 || scale_denom == 8) ? (unsigned)scale_denom : 1;
     jpeg_start_decompress(&cinfo);
     size_t width = cinfo.output_width, height = cinfo.output_height;
+    info->width = (int)width;
+    info->height = (int)height;
     size_t comps = (size_t)info->output_components;
     if (out_size < width * height * comps) {
         snprintf(err, err_size, "output buffer too small");

@@ -153,3 +153,33 @@ struct ImageStageTests {
         #expect(String(decoding: bad.stderr, as: UTF8.self).contains("--crop-anchor"))
     }
 }
+
+@Suite("Large JPEGs")
+struct LargeJPEGTests {
+    /// A large photo is decoded shrunk in the DCT domain; the result must match fitting the
+    /// full decode, with the bucket of the full size.
+    @Test func shrunkDecodeMatchesFullDecode() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        var pixels = PixelBuffer(width: 3000, height: 2000, format: .rgb8)
+        for y in 0..<2000 {
+            for x in 0..<3000 {
+                let i = (y * 3000 + x) * 3
+                pixels.bytes[i] = UInt8(128 + 100 * sin(Double(x) / 97))
+                pixels.bytes[i + 1] = UInt8(128 + 100 * cos(Double(y) / 61))
+                pixels.bytes[i + 2] = UInt8((x + y) / 20 % 256)
+            }
+        }
+        let path = dir.path("large.jpg")
+        try Data(try ImageCodec.encodeJPEG(pixels, quality: 90)).write(to: URL(fileURLWithPath: path))
+        let fitter = ImageFitter(resolution: .p480)
+        let fast = try fitter.fit(path: path)
+        let full = try fitter.fit(ImageCodec.decode(path: path))
+        #expect(fast.bucket == full.bucket)
+        #expect(fast.sourceWidth == 3000 && fast.sourceHeight == 2000)
+        #expect(fast.pixels.width == full.pixels.width && fast.pixels.height == full.pixels.height)
+        #expect(psnr(fast.pixels.bytes, full.pixels.bytes) > 35)
+        let shrunk = try ImageCodec.decode(data: try Fixture.bytes("portrait.jpg"), name: "portrait.jpg", atLeast: (96, 96))
+        #expect(shrunk.width == 96 && shrunk.height == 96)
+    }
+}

@@ -42,9 +42,10 @@ int CMediaShims_jpeg_read_header(const uint8_t *_Nonnull data, size_t size,
                                  CMediaShims_jpeg_info *_Nonnull info,
                                  char *_Nonnull err, size_t err_size);
 
-/// Decodes a whole JPEG into `out` (width * height * output_components bytes, rows packed).
-/// A file that ends early is an error, not a gray-filled picture.
-int CMediaShims_jpeg_decode(const uint8_t *_Nonnull data, size_t size,
+/// Decodes a whole JPEG into `out` (width * height * output_components bytes, rows packed),
+/// shrunk by 1/`scale_denom` (1, 2, 4 or 8) in the DCT domain; `info` then holds the decoded
+/// size, ceil(size / scale_denom). A file that ends early is an error, not a gray-filled picture.
+int CMediaShims_jpeg_decode(const uint8_t *_Nonnull data, size_t size, int scale_denom,
                             uint8_t *_Nonnull out, size_t out_size,
                             CMediaShims_jpeg_info *_Nonnull info,
                             char *_Nonnull err, size_t err_size);

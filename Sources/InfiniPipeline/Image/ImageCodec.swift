@@ -78,7 +78,11 @@ public enum ImageCodec {
     /// orientation is not applied here (the image stage does that).
     /// - Throws: `MediaError` `.tooLarge` (over `maxPixels`, checked on the header before
     ///   decoding), `.invalidData` (corrupt or truncated), `.empty`.
-    public static func decode(data: [UInt8], name: String, maxPixels: Int = defaultMaxPixels) throws -> PixelBuffer {
+    ///
+    /// - Parameter atLeast: when given, a JPEG may be decoded shrunk by 2, 4 or 8 in the DCT
+    ///   domain (much faster for large photos) as long as the result stays at least this size.
+    public static func decode(data: [UInt8], name: String, maxPixels: Int = defaultMaxPixels,
+                              atLeast minimum: (width: Int, height: Int)? = nil) throws -> PixelBuffer {
         let header = try readHeader(data: data, name: name)
         guard header.width > 0, header.height > 0 else {
             throw MediaError(.invalidData, file: name, "the image has no pixels (\(header.width)x\(header.height))")
@@ -103,15 +107,27 @@ public enum ImageCodec {
             return PixelBuffer(width: header.width, height: header.height, format: format, bytes: out)
         case .jpeg:
             let format: PixelBuffer.Format = header.isGray ? .gray8 : .rgb8
-            var out = [UInt8](repeating: 0, count: header.pixelCount * format.channels)
+            var denominator = 1
+            if let minimum {
+                for d in [8, 4, 2] where (header.width + d - 1) / d >= minimum.width && (header.height + d - 1) / d >= minimum.height {
+                    denominator = d
+                    break
+                }
+            }
+            let width = (header.width + denominator - 1) / denominator, height = (header.height + denominator - 1) / denominator
+            var out = [UInt8](repeating: 0, count: width * height * format.channels)
             var info = CMediaShims_jpeg_info()
             let rc = data.withUnsafeBufferPointer { src in
                 out.withUnsafeMutableBufferPointer { dst in
-                    CMediaShims_jpeg_decode(src.baseAddress!, src.count, dst.baseAddress!, dst.count, &info, &err, err.count)
+                    CMediaShims_jpeg_decode(src.baseAddress!, src.count, Int32(denominator), dst.baseAddress!, dst.count,
+                                            &info, &err, err.count)
                 }
             }
             if rc != 0 { throw MediaError(.invalidData, file: name, "invalid JPEG: \(FFmpeg.cString(err))") }
-            return PixelBuffer(width: header.width, height: header.height, format: format, bytes: out)
+            guard Int(info.width) == width, Int(info.height) == height else {
+                throw MediaError(.invalidData, file: name, "the JPEG decoded to \(info.width)x\(info.height), not \(width)x\(height)")
+            }
+            return PixelBuffer(width: width, height: height, format: format, bytes: out)
         }
     }
 

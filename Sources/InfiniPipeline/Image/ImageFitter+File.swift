@@ -10,11 +10,32 @@ extension ImageFitter {
     ///   - maxPixels: Decoding refuses larger images before decoding any pixel.
     /// - Throws: `MediaError` naming the file: missing, empty, not an image, truncated, over
     ///   `maxPixels` (`.tooLarge`) or under 64 px on a side (`.tooSmall`).
+    ///
+    /// A large JPEG is decoded shrunk in the DCT domain (by 2, 4 or 8) while it stays at least
+    /// 1.25 times the size the fit scales it to (the Lanczos pass then still filters), so a 24-megapixel photo is not decoded in full; the
+    /// bucket is still chosen from the full size, as the model does.
     public func fit(path: String, maxPixels: Int = ImageCodec.defaultMaxPixels) throws -> FittedImage {
         let data = try ImageCodec.readFile(path)
-        let image = try ImageCodec.decode(data: data, name: path, maxPixels: maxPixels)
+        let orientation = ExifOrientation.exifOrientation(fromImageFile: data) ?? .up
+        let header = try ImageCodec.readHeader(data: data, name: path)
+        let uprightW = orientation.swapsDimensions ? header.height : header.width
+        let uprightH = orientation.swapsDimensions ? header.width : header.height
+        var fitter = self
+        var minimum: (width: Int, height: Int)? = nil
+        if uprightW >= Self.minimumSide, uprightH >= Self.minimumSide, header.pixelCount <= maxPixels {
+            // 1.25 times the covering size, in stored (not upright) orientation.
+            let g = geometry(sourceWidth: uprightW, sourceHeight: uprightH)
+            let w = (g.coverWidth * 5 + 3) / 4 + 1, h = (g.coverHeight * 5 + 3) / 4 + 1
+            minimum = orientation.swapsDimensions ? (h, w) : (w, h)
+            // The bucket of the full-size image, whatever size it is decoded at.
+            if fitter.aspect == nil { fitter.aspect = Aspect(width: Double(uprightW), height: Double(uprightH)) }
+        }
+        let image = try ImageCodec.decode(data: data, name: path, maxPixels: maxPixels, atLeast: minimum)
         do {
-            return try fit(image, orientation: ExifOrientation.exifOrientation(fromImageFile: data) ?? .up)
+            var fitted = try fitter.fit(image, orientation: orientation)
+            fitted.sourceWidth = uprightW
+            fitted.sourceHeight = uprightH
+            return fitted
         } catch let error as ImageFitError {
             if case .imageTooSmall = error { throw MediaError(.tooSmall, file: path, error.description) }
             throw error

@@ -43,6 +43,8 @@ public struct ClipInspection: Sendable, Equatable {
     public var pixelFormat: String
     /// Whether the clip also carries audio (the stitcher never uses it).
     public var hasAudio: Bool
+    /// The video packets' presentation timestamps, sorted (the copy path cuts and shifts by them).
+    var sortedPTS: [Int64] = []
 
     /// Whether the clip runs at the model's 25 fps.
     public var isModelFrameRate: Bool {
@@ -56,10 +58,12 @@ public struct ClipInspection: Sendable, Equatable {
         let demuxer = try Demuxer(path: path)
         let video = try demuxer.bestStream(.video)
         let packet = Packet()
-        var frames = 0
+        var pts: [Int64] = []
         while try demuxer.read(into: packet) {
-            if Int(packet.pointer.pointee.stream_index) == video.index { frames += 1 }
+            let p = packet.pointer.pointee
+            if Int(p.stream_index) == video.index { pts.append(p.pts == FFmpeg.noPTS ? p.dts : p.pts) }
         }
+        let frames = pts.count
         try demuxer.checkComplete()
         guard frames > 0 else { throw MediaError(.empty, file: path, "the video stream has no frames") }
         // The first frame must decode.
@@ -71,6 +75,7 @@ public struct ClipInspection: Sendable, Equatable {
         if rate.num == 0 || rate.den == 0 { rate = Rational(demuxer.avStream(video.index).pointee.r_frame_rate) }
         return ClipInspection(path: path, frameCount: frames, width: video.width, height: video.height, frameRate: rate,
                               codecName: video.codecName, extradata: video.extradata, timeBase: video.timeBase,
-                              pixelFormat: video.formatName, hasAudio: demuxer.streams.contains { $0.kind == .audio })
+                              pixelFormat: video.formatName, hasAudio: demuxer.streams.contains { $0.kind == .audio },
+                              sortedPTS: pts.sorted())
     }
 }

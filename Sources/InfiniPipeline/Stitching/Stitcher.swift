@@ -174,11 +174,7 @@ public enum Stitcher {
             try write(plan: plan, inspections: inspections, path: path, audio: audioSource, to: temp, options: options, warn: warn)
         }
 
-        // 4. Verify the frame count before the file takes the output's name.
-        let written = try ClipInspection.inspect(path: temp).frameCount
-        guard written == plan.totalFrames else {
-            throw MediaError(.writeFailed, file: output, "internal error: wrote \(written) frames instead of \(plan.totalFrames)")
-        }
+        // 4. The file takes the output's name only when complete.
         if FileManager.default.fileExists(atPath: output) { try FileManager.default.removeItem(atPath: output) }
         do {
             try FileManager.default.moveItem(atPath: temp, toPath: output)
@@ -214,12 +210,17 @@ public enum Stitcher {
         try muxer.writeHeader(fastStart: true)
         let pump = AudioPump(demuxer: audio.demuxer, index: audio.index, muxer: muxer, outStream: audioOut)
 
+        let written: Int
         switch path {
         case .copy:
-            try copyVideo(plan: plan, inspections: inspections, muxer: muxer, stream: videoOut, pump: pump)
+            written = try copyVideo(plan: plan, inspections: inspections, muxer: muxer, stream: videoOut, pump: pump)
         case .reencode:
-            try reencodeVideo(plan: plan, inspections: inspections, encoder: encoder!, muxer: muxer, stream: videoOut,
-                              pump: pump, crossfade: options.crossfadeFrames)
+            written = try reencodeVideo(plan: plan, inspections: inspections, encoder: encoder!, muxer: muxer, stream: videoOut,
+                                        pump: pump, crossfade: options.crossfadeFrames)
+        }
+        // Every output frame is one video packet: the count must be the plan's exactly.
+        guard written == plan.totalFrames else {
+            throw MediaError(.writeFailed, file: temp, "internal error: wrote \(written) frames instead of \(plan.totalFrames)")
         }
         try pump.drain()
         try muxer.finish()
@@ -227,16 +228,18 @@ public enum Stitcher {
 
     // MARK: - Copy path
 
-    private static func copyVideo(plan: Plan, inspections: [ClipInspection], muxer: Muxer, stream: Int, pump: AudioPump) throws {
+    /// Copies the clips' video packets; returns how many were written.
+    private static func copyVideo(plan: Plan, inspections: [ClipInspection], muxer: Muxer, stream: Int, pump: AudioPump) throws -> Int {
         var lastDTS = Int64.min
+        var written = 0
         let tb = inspections[0].timeBase.av
         let frameDuration = av_rescale_q(1, AVRational(num: 1, den: Int32(ModelLimits.fps)), tb)
         for (segment, info) in zip(plan.segments, inspections) {
-            let scan = try scanPTS(clip: info.path)
+            let sorted = info.sortedPTS
             // Keep the first frameCount frames in presentation order.
-            let limit = segment.frameCount < scan.sorted.count ? scan.sorted[segment.frameCount] : Int64.max
+            let limit = segment.frameCount < sorted.count ? sorted[segment.frameCount] : Int64.max
             let offset = av_rescale_q(Int64(segment.startFrame), AVRational(num: 1, den: Int32(ModelLimits.fps)), tb)
-            let shift = offset - scan.sorted[0]
+            let shift = offset - sorted[0]
             let demuxer = try Demuxer(path: info.path)
             let index = try demuxer.bestStream(.video).index
             let packet = Packet()
@@ -250,8 +253,10 @@ public enum Stitcher {
                 lastDTS = p.pointee.dts
                 try pump.pump(until: Double(p.pointee.dts) * Double(tb.num) / Double(tb.den))
                 try muxer.write(packet, stream: stream, timeBase: tb)
+                written += 1
             }
         }
+        return written
     }
 
     /// The presentation timestamps of a clip's video packets, sorted.
@@ -322,14 +327,17 @@ public enum Stitcher {
 
     // MARK: - Re-encode path
 
+    /// Decodes, optionally blends, and encodes the clips' frames; returns the packets written.
     private static func reencodeVideo(plan: Plan, inspections: [ClipInspection], encoder: VideoEncoder, muxer: Muxer,
-                                      stream: Int, pump: AudioPump, crossfade: Int) throws {
+                                      stream: Int, pump: AudioPump, crossfade: Int) throws -> Int {
         var index: Int64 = 0
+        var written = 0
         let tb = encoder.timeBase
         let sink: (Packet) throws -> Void = { packet in
             let dts = packet.pointer.pointee.dts
             try pump.pump(until: Double(dts) * Double(tb.num) / Double(tb.den))
             try muxer.write(packet, stream: stream, timeBase: tb)
+            written += 1
         }
         var previousLast: Frame? = nil
         for (segment, info) in zip(plan.segments, inspections) {
@@ -359,6 +367,7 @@ public enum Stitcher {
             previousLast = lastFrame
         }
         try encoder.finish(sink)
+        return written
     }
 
     /// Mixes `frame` toward itself with `weight` and toward `other` with `1 - weight`, per
