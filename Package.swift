@@ -92,6 +92,14 @@ let package = Package(
             path: "Tests/FakeFal",
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
+        // Benchmark helpers, built and run by bench/run (never by the tests or CI).
+        // FakeFalServer as a process: prints its URL, serves until SIGTERM/SIGINT.
+        .executableTarget(
+            name: "fake-fal-server",
+            dependencies: ["FakeFal"],
+            path: "bench/Sources/fake-fal-server",
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
         .testTarget(
             name: "InfiniPipelineTests",
             dependencies: [

@@ -203,10 +203,10 @@ public final class FakeFalServer: Sendable {
         try? FileManager.default.removeItem(at: workDirectory)
     }
 
-    /// Starts listening on a free port of 127.0.0.1.
+    /// Starts listening on 127.0.0.1, on `port` (0, the default, picks a free port).
     /// - Returns: the base URL, e.g. `http://127.0.0.1:41234`: use it as queue and REST base.
     /// - Throws: when the server cannot bind or is already running.
-    public func start() async throws -> URL {
+    public func start(port: Int = 0) async throws -> URL {
         try FileManager.default.createDirectory(at: workDirectory, withIntermediateDirectories: true)
         let (ports, continuation) = AsyncStream<Result<Int, any Error>>.makeStream()
         let handler = FakeFalHandler(server: self)
@@ -218,7 +218,7 @@ public final class FakeFalServer: Sendable {
         let app = Application(
             responder: responder,
             server: .http1(configuration: .init(additionalChannelHandlers: [DropConnectionHandler()])),
-            configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: nil),
+            configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: nil),
             onServerRunning: { channel in
                 continuation.yield(.success(channel.localAddress?.port ?? 0))
                 continuation.finish()
