@@ -100,6 +100,13 @@ let package = Package(
             path: "bench/Sources/fake-fal-server",
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
+        // The planner's paid ÷ needed frames over random durations, on synthetic envelopes.
+        .executableTarget(
+            name: "plan-efficiency",
+            dependencies: ["InfiniPipeline"],
+            path: "bench/Sources/plan-efficiency",
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
         .testTarget(
             name: "InfiniPipelineTests",
             dependencies: [
