@@ -37,16 +37,23 @@ public final class FakeFalServer: Sendable {
         /// When set, API routes (initiate, submit, status, result, cancel) answer 401 unless
         /// they carry `Authorization: Key <expectedKey>`.
         public var expectedKey: String?
+        /// Render each clip in the background from its submit, as a real model does while the
+        /// request runs, instead of on the first result fetch. Benchmarks set it so that the
+        /// fake's own encoding (mostly AAC, about 0.5 s per clip) overlaps ``processingTime``
+        /// instead of adding to it.
+        public var renderOnSubmit: Bool
 
-        /// Creates options: 64x64 clips, no queue, one progress poll, no latency, any key.
+        /// Creates options: 64x64 clips, no queue, one progress poll, no latency, any key,
+        /// clips rendered on the first result fetch.
         public init(clipWidth: Int = 64, clipHeight: Int = 64, queuePolls: Int = 0, progressPolls: Int = 1,
-                    processingTime: Duration = .zero, expectedKey: String? = nil) {
+                    processingTime: Duration = .zero, expectedKey: String? = nil, renderOnSubmit: Bool = false) {
             self.clipWidth = clipWidth
             self.clipHeight = clipHeight
             self.queuePolls = queuePolls
             self.progressPolls = progressPolls
             self.processingTime = processingTime
             self.expectedKey = expectedKey
+            self.renderOnSubmit = renderOnSubmit
         }
     }
 

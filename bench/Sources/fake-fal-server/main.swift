@@ -1,8 +1,10 @@
 // fake-fal-server: FakeFalServer as a process, for benchmarks (bench/run) and manual runs.
 //
-// Usage: fake-fal-server [--port N] [--latency SECONDS] [--clip-size WxH]
+// Usage: fake-fal-server [--port N] [--latency SECONDS] [--clip-size WxH] [--render-on-fetch]
 // Prints the base URL (use it as --queue-url and --rest-url) on one line of standard output,
-// then serves until SIGTERM or SIGINT, stops the server and exits 0.
+// then serves until SIGTERM or SIGINT, stops the server and exits 0. Clips are rendered while
+// the simulated latency runs, as on the real service; --render-on-fetch keeps the library's
+// default (render on the first result fetch), which adds the fake's encoding time to each clip.
 
 import Dispatch
 import FakeFal
@@ -21,6 +23,7 @@ func fail(_ message: String) -> Never {
 var port = 0
 var latency = 0.0
 var width = 64, height = 64
+var renderOnSubmit = true
 var arguments = CommandLine.arguments.dropFirst()
 while let argument = arguments.popFirst() {
     func value() -> String {
@@ -40,8 +43,10 @@ while let argument = arguments.popFirst() {
             fail("--clip-size must be WxH, even, each at least 32 (the frame barcode needs 32 rows)")
         }
         (width, height) = (parts[0], parts[1])
+    case "--render-on-fetch":
+        renderOnSubmit = false
     case "-h", "--help":
-        print("usage: fake-fal-server [--port N] [--latency SECONDS] [--clip-size WxH]")
+        print("usage: fake-fal-server [--port N] [--latency SECONDS] [--clip-size WxH] [--render-on-fetch]")
         exit(0)
     default:
         fail("unknown argument \(argument)")
@@ -65,7 +70,8 @@ nonisolated func stopSignals() -> (AsyncStream<Int32>, [DispatchSourceSignal]) {
 let (stops, signalSources) = stopSignals()
 
 let server = FakeFalServer(options: FakeFalServer.Options(
-    clipWidth: width, clipHeight: height, processingTime: .milliseconds(Int((latency * 1000).rounded()))))
+    clipWidth: width, clipHeight: height, processingTime: .milliseconds(Int((latency * 1000).rounded())),
+    renderOnSubmit: renderOnSubmit))
 let url: URL
 do {
     url = try await server.start(port: port)
