@@ -92,7 +92,7 @@ let package = Package(
             path: "Tests/FakeFal",
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
-        // Benchmark helpers, built and run by bench/run (never by the tests or CI).
+        // Benchmark helpers: bench/run builds and runs them; no test or CI step runs them.
         // FakeFalServer as a process: prints its URL, serves until SIGTERM/SIGINT.
         .executableTarget(
             name: "fake-fal-server",
