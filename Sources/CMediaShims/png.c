@@ -81,14 +81,24 @@ int CMediaShims_png_encode(const uint8_t *pixels, int width, int height, int cha
         snprintf(err, err_size, "unsupported channel count %d", channels);
         return -1;
     }
-    png_alloc_size_t needed = 0;
-    if (!png_image_write_to_memory(&image, NULL, &needed, 0, pixels, 0, NULL))
-        return cms_png_fail(&image, "PNG encoding failed", err, err_size);
-    uint8_t *buffer = malloc(needed);
+    /* One compression pass, into a buffer of libpng's documented upper bound. (Asking for the
+     * size first compresses the whole image once more, which doubled the cost.) Should the
+     * bound ever be too small, the failed write reports the size it needs: write again. */
+    png_alloc_size_t capacity = PNG_IMAGE_PNG_SIZE_MAX(image);
+    uint8_t *buffer = malloc(capacity);
     if (!buffer) { png_image_free(&image); snprintf(err, err_size, "out of memory"); return -1; }
+    png_alloc_size_t needed = capacity;
     if (!png_image_write_to_memory(&image, buffer, &needed, 0, pixels, 0, NULL)) {
         free(buffer);
-        return cms_png_fail(&image, "PNG encoding failed", err, err_size);
+        if (needed <= capacity)
+            return cms_png_fail(&image, "PNG encoding failed", err, err_size);
+        capacity = needed;
+        buffer = malloc(capacity);
+        if (!buffer) { png_image_free(&image); snprintf(err, err_size, "out of memory"); return -1; }
+        if (!png_image_write_to_memory(&image, buffer, &needed, 0, pixels, 0, NULL)) {
+            free(buffer);
+            return cms_png_fail(&image, "PNG encoding failed", err, err_size);
+        }
     }
     png_image_free(&image);
     *out = buffer;
