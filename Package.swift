@@ -99,6 +99,21 @@ let package = Package(
             path: "Examples/PreviewExample",
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
+        // Benchmark helpers: bench/run builds and runs them; no test or CI step runs them.
+        // FakeFalServer as a process: prints its URL, serves until SIGTERM/SIGINT.
+        .executableTarget(
+            name: "fake-fal-server",
+            dependencies: ["FakeFal"],
+            path: "bench/Sources/fake-fal-server",
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        // The planner's paid ÷ needed frames over random durations, on synthetic envelopes.
+        .executableTarget(
+            name: "plan-efficiency",
+            dependencies: ["InfiniPipeline"],
+            path: "bench/Sources/plan-efficiency",
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
         .testTarget(
             name: "InfiniPipelineTests",
             dependencies: [

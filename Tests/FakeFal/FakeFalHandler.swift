@@ -186,6 +186,10 @@ struct FakeFalHandler: Sendable {
             state.peakRunning = max(state.peakRunning, state.running)
             return (job, state.baseURL)
         }
+        if options.renderOnSubmit {
+            // A failed render here is left for the result fetch to retry and report.
+            Task.detached { _ = try? self.clipBytes(for: job) }
+        }
         var body = urls(base: base, job: job)
         body["status"] = "IN_QUEUE"
         body["queue_position"] = job.queuePollsLeft

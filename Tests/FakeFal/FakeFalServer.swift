@@ -37,16 +37,23 @@ public final class FakeFalServer: Sendable {
         /// When set, API routes (initiate, submit, status, result, cancel) answer 401 unless
         /// they carry `Authorization: Key <expectedKey>`.
         public var expectedKey: String?
+        /// Render each clip in the background from its submit, as a real model does while the
+        /// request runs, instead of on the first result fetch. Benchmarks set it so that the
+        /// fake's own encoding (mostly AAC, about 0.5 s per clip) overlaps ``processingTime``
+        /// instead of adding to it.
+        public var renderOnSubmit: Bool
 
-        /// Creates options: 64x64 clips, no queue, one progress poll, no latency, any key.
+        /// Creates options: 64x64 clips, no queue, one progress poll, no latency, any key,
+        /// clips rendered on the first result fetch.
         public init(clipWidth: Int = 64, clipHeight: Int = 64, queuePolls: Int = 0, progressPolls: Int = 1,
-                    processingTime: Duration = .zero, expectedKey: String? = nil) {
+                    processingTime: Duration = .zero, expectedKey: String? = nil, renderOnSubmit: Bool = false) {
             self.clipWidth = clipWidth
             self.clipHeight = clipHeight
             self.queuePolls = queuePolls
             self.progressPolls = progressPolls
             self.processingTime = processingTime
             self.expectedKey = expectedKey
+            self.renderOnSubmit = renderOnSubmit
         }
     }
 
@@ -203,10 +210,10 @@ public final class FakeFalServer: Sendable {
         try? FileManager.default.removeItem(at: workDirectory)
     }
 
-    /// Starts listening on a free port of 127.0.0.1.
+    /// Starts listening on 127.0.0.1, on `port` (0, the default, picks a free port).
     /// - Returns: the base URL, e.g. `http://127.0.0.1:41234`: use it as queue and REST base.
     /// - Throws: when the server cannot bind or is already running.
-    public func start() async throws -> URL {
+    public func start(port: Int = 0) async throws -> URL {
         try FileManager.default.createDirectory(at: workDirectory, withIntermediateDirectories: true)
         let (ports, continuation) = AsyncStream<Result<Int, any Error>>.makeStream()
         let handler = FakeFalHandler(server: self)
@@ -218,7 +225,7 @@ public final class FakeFalServer: Sendable {
         let app = Application(
             responder: responder,
             server: .http1(configuration: .init(additionalChannelHandlers: [DropConnectionHandler()])),
-            configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: nil),
+            configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: nil),
             onServerRunning: { channel in
                 continuation.yield(.success(channel.localAddress?.port ?? 0))
                 continuation.finish()

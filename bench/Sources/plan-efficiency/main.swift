@@ -1,0 +1,121 @@
+// plan-efficiency: paid frames ÷ needed frames of the planner over random audio durations.
+//
+// Usage: plan-efficiency [--count N] [--seed S] [--min SECONDS] [--max SECONDS] [--verbose]
+// Draws N durations log-uniformly in [min, max] (default 200 in [1 s, 2 h], seed 1, so every
+// run draws the same ones), builds a synthetic speech envelope for each (bursts of speech
+// between short pauses), plans it with SegmentPlanner at the defaults (--max-frames 721,
+// 480p) and prints one JSON object: the ratio's min/median/mean/max, how many plans were
+// whole-clip plans and whether each of those paid exactly the frames it needed.
+
+import Foundation
+import InfiniPipeline
+
+/// SplitMix64: small, fast, and the same sequence on every platform.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+var count = 200, seed: UInt64 = 1, minimum = 1.0, maximum = 7200.0, verbose = false
+var arguments = CommandLine.arguments.dropFirst()
+while let argument = arguments.popFirst() {
+    switch argument {
+    case "--count": count = Int(arguments.popFirst() ?? "") ?? count
+    case "--seed": seed = UInt64(arguments.popFirst() ?? "") ?? seed
+    case "--min": minimum = Double(arguments.popFirst() ?? "") ?? minimum
+    case "--max": maximum = Double(arguments.popFirst() ?? "") ?? maximum
+    case "--verbose": verbose = true
+    default:
+        FileHandle.standardError.write(Data("usage: plan-efficiency [--count N] [--seed S] [--min S] [--max S] [--verbose]\n".utf8))
+        exit(2)
+    }
+}
+guard count > 0, minimum > 0, maximum >= minimum else { exit(2) }
+
+var rng = SplitMix64(state: seed)
+let sampleRate = 16_000
+let hop = 0.01
+
+/// Speech bursts of 1.5–8 s at about −22 dBFS (±6 dB per hop), separated by pauses of
+/// 0.25–1.2 s at −65 dBFS: the shape the planner looks for seams in.
+func syntheticEnvelope(seconds: Double, using rng: inout SplitMix64) -> LoudnessEnvelope {
+    let hops = Int((seconds / hop).rounded(.up))
+    var levels: [Float] = []
+    levels.reserveCapacity(hops)
+    while levels.count < hops {
+        let speech = Int(Double.random(in: 1.5...8, using: &rng) / hop)
+        for _ in 0..<speech { levels.append(Float.random(in: -28 ... -16, using: &rng)) }
+        let pause = Int(Double.random(in: 0.25...1.2, using: &rng) / hop)
+        for _ in 0..<pause { levels.append(Float.random(in: -68 ... -62, using: &rng)) }
+    }
+    levels.removeLast(levels.count - hops)
+    return LoudnessEnvelope(hopDuration: hop, levelsDb: levels)
+}
+
+struct Row: Codable {
+    var duration: Double
+    var totalFrames: Int
+    var paidFrames: Int
+    var segments: Int
+    var layout: String
+    var ratio: Double
+}
+
+var rows: [Row] = []
+let started = Date()
+for _ in 0..<count {
+    // Log-uniform, so short audio (where whole-clip plans can be impossible) is sampled too.
+    let duration = exp(Double.random(in: log(minimum)...log(maximum), using: &rng))
+    let samples = Int((duration * Double(sampleRate)).rounded())
+    let plan = try SegmentPlanner.plan(samples: samples, sampleRate: sampleRate, channels: 1,
+                                       envelope: syntheticEnvelope(seconds: Double(samples) / Double(sampleRate), using: &rng))
+    let row = Row(duration: Double(samples) / Double(sampleRate), totalFrames: plan.totalFrames, paidFrames: plan.paidFrames,
+                  segments: plan.segments.count, layout: plan.layout.rawValue,
+                  ratio: Double(plan.paidFrames) / Double(plan.totalFrames))
+    rows.append(row)
+    if verbose {
+        FileHandle.standardError.write(Data(String(format: "%9.2f s  T=%6d  paid=%6d  %3d segments  %@  %.4f\n",
+                                                   row.duration, row.totalFrames, row.paidFrames, row.segments,
+                                                   row.layout, row.ratio).utf8))
+    }
+}
+let elapsed = Date().timeIntervalSince(started)
+
+let ratios = rows.map(\.ratio).sorted()
+let median = ratios.count % 2 == 1 ? ratios[ratios.count / 2] : (ratios[ratios.count / 2 - 1] + ratios[ratios.count / 2]) / 2
+let whole = rows.filter { $0.layout == Plan.Layout.wholeClips.rawValue }
+let other = rows.filter { $0.layout != Plan.Layout.wholeClips.rawValue }.sorted { $0.ratio > $1.ratio }
+let totalPaid = rows.reduce(0) { $0 + $1.paidFrames }, totalNeeded = rows.reduce(0) { $0 + $1.totalFrames }
+
+struct Summary: Codable {
+    var count: Int
+    var seed: UInt64
+    var minSeconds: Double
+    var maxSeconds: Double
+    var ratioMin: Double
+    var ratioMedian: Double
+    var ratioMean: Double
+    var ratioMax: Double
+    var ratioOverall: Double
+    var wholeClipPlans: Int
+    var wholeClipPlansExact: Bool
+    var otherPlans: [Row]
+    var longestDuration: Double
+    var shortestDuration: Double
+    var seconds: Double
+}
+let summary = Summary(count: rows.count, seed: seed, minSeconds: minimum, maxSeconds: maximum,
+                      ratioMin: ratios.first!, ratioMedian: median, ratioMean: ratios.reduce(0, +) / Double(ratios.count),
+                      ratioMax: ratios.last!, ratioOverall: Double(totalPaid) / Double(totalNeeded),
+                      wholeClipPlans: whole.count, wholeClipPlansExact: whole.allSatisfy { $0.paidFrames == $0.totalFrames },
+                      otherPlans: other, longestDuration: rows.map(\.duration).max()!, shortestDuration: rows.map(\.duration).min()!,
+                      seconds: elapsed)
+let encoder = JSONEncoder()
+encoder.outputFormatting = [.sortedKeys]
+print(String(decoding: try encoder.encode(summary), as: UTF8.self))
