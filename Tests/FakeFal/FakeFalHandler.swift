@@ -187,8 +187,10 @@ struct FakeFalHandler: Sendable {
             return (job, state.baseURL)
         }
         if options.renderOnSubmit {
-            // A failed render here is left for the result fetch to retry and report.
-            Task.detached { _ = try? self.clipBytes(for: job) }
+            // On a dispatch queue, not a task: a render blocks for most of a second, and on the
+            // cooperative pool (one thread per core) it would stall every request the server
+            // answers meanwhile. A failed render is left for the result fetch to retry and report.
+            DispatchQueue.global(qos: .utility).async { _ = try? self.clipBytes(for: job) }
         }
         var body = urls(base: base, job: job)
         body["status"] = "IN_QUEUE"
@@ -302,7 +304,7 @@ struct FakeFalHandler: Sendable {
         case .bytes(let b):
             bytes = b
         case .mp4:
-            let audio = resolveInput(job.input.audioURL)
+            let audio = server.options.clipAudio ? resolveInput(job.input.audioURL) : nil
             bytes = try FakeClip.render(frames: max(1, job.input.numFrames - job.script.missingFrames),
                                         width: server.options.clipWidth, height: server.options.clipHeight,
                                         clipIndex: job.index, audio: audio, directory: server.workDirectory)

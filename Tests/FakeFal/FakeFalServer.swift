@@ -20,7 +20,8 @@ import NIOCore
 ///
 /// Clips: `num_frames` frames (fewer when scripted) at 25 fps, ``Options/clipWidth`` ×
 /// ``Options/clipHeight``, each frame carrying its index as a barcode (see ``FakeClip``), the
-/// rest a flat colour that identifies the clip; AAC audio of the received audio when it decodes.
+/// rest a flat colour that identifies the clip; AAC audio of the received audio when it decodes
+/// (unless ``Options/clipAudio`` is off).
 public final class FakeFalServer: Sendable {
     /// What the server does when nothing is scripted.
     public struct Options: Sendable {
@@ -42,11 +43,16 @@ public final class FakeFalServer: Sendable {
         /// fake's own encoding (mostly AAC, about 0.5 s per clip) overlaps ``processingTime``
         /// instead of adding to it.
         public var renderOnSubmit: Bool
+        /// Give clips an AAC track of the received audio (as the model does). Benchmarks turn it
+        /// off: the stitcher never reads it, and encoding it is most of the fake's CPU per clip,
+        /// taken from the same cores as the client being measured.
+        public var clipAudio: Bool
 
-        /// Creates options: 64x64 clips, no queue, one progress poll, no latency, any key,
-        /// clips rendered on the first result fetch.
+        /// Creates options: 64x64 clips with audio, no queue, one progress poll, no latency, any
+        /// key, clips rendered on the first result fetch.
         public init(clipWidth: Int = 64, clipHeight: Int = 64, queuePolls: Int = 0, progressPolls: Int = 1,
-                    processingTime: Duration = .zero, expectedKey: String? = nil, renderOnSubmit: Bool = false) {
+                    processingTime: Duration = .zero, expectedKey: String? = nil, renderOnSubmit: Bool = false,
+                    clipAudio: Bool = true) {
             self.clipWidth = clipWidth
             self.clipHeight = clipHeight
             self.queuePolls = queuePolls
@@ -54,6 +60,7 @@ public final class FakeFalServer: Sendable {
             self.processingTime = processingTime
             self.expectedKey = expectedKey
             self.renderOnSubmit = renderOnSubmit
+            self.clipAudio = clipAudio
         }
     }
 

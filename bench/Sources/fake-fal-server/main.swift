@@ -1,10 +1,12 @@
 // fake-fal-server: FakeFalServer as a process, for benchmarks (bench/run) and manual runs.
 //
-// Usage: fake-fal-server [--port N] [--latency SECONDS] [--clip-size WxH] [--render-on-fetch]
+// Usage: fake-fal-server [--port N] [--latency SECONDS] [--clip-size WxH] [--render-on-fetch] [--no-clip-audio]
 // Prints the base URL (use it as --queue-url and --rest-url) on one line of standard output,
 // then serves until SIGTERM or SIGINT, stops the server and exits 0. Clips are rendered while
 // the simulated latency runs, as on the real service; --render-on-fetch keeps the library's
 // default (render on the first result fetch), which adds the fake's encoding time to each clip.
+// --no-clip-audio leaves the AAC track out of the clips (the stitcher never reads it), which
+// saves most of the fake's CPU per clip: on a small machine it shares the cores with the client.
 
 import Dispatch
 import FakeFal
@@ -24,6 +26,7 @@ var port = 0
 var latency = 0.0
 var width = 64, height = 64
 var renderOnSubmit = true
+var clipAudio = true
 var arguments = CommandLine.arguments.dropFirst()
 while let argument = arguments.popFirst() {
     func value() -> String {
@@ -45,8 +48,10 @@ while let argument = arguments.popFirst() {
         (width, height) = (parts[0], parts[1])
     case "--render-on-fetch":
         renderOnSubmit = false
+    case "--no-clip-audio":
+        clipAudio = false
     case "-h", "--help":
-        print("usage: fake-fal-server [--port N] [--latency SECONDS] [--clip-size WxH] [--render-on-fetch]")
+        print("usage: fake-fal-server [--port N] [--latency SECONDS] [--clip-size WxH] [--render-on-fetch] [--no-clip-audio]")
         exit(0)
     default:
         fail("unknown argument \(argument)")
@@ -71,7 +76,7 @@ let (stops, signalSources) = stopSignals()
 
 let server = FakeFalServer(options: FakeFalServer.Options(
     clipWidth: width, clipHeight: height, processingTime: .milliseconds(Int((latency * 1000).rounded())),
-    renderOnSubmit: renderOnSubmit))
+    renderOnSubmit: renderOnSubmit, clipAudio: clipAudio))
 let url: URL
 do {
     url = try await server.start(port: port)
