@@ -202,3 +202,54 @@ struct StitchTests {
         #expect(count.status == 2)
     }
 }
+
+/// The decode→encode handoff of the re-encode path, on its own.
+@Suite("FrameHandoff")
+struct FrameHandoffTests {
+    private struct Boom: Error {}
+
+    /// A frame whose pts tells which one it is.
+    private static func frame(_ n: Int64) -> Frame {
+        let f = Frame()
+        f.pointer.pointee.pts = n
+        return f
+    }
+
+    @Test func framesArriveInOrderThenTheProducersError() throws {
+        let handoff = FrameHandoff(capacity: 2)
+        let done = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            for n in 0..<50 { _ = handoff.put(Self.frame(Int64(n))) }
+            handoff.finish(error: Boom())
+            done.signal()
+        }
+        var seen: [Int64] = []
+        #expect(throws: Boom.self) {
+            while let f = try handoff.take() { seen.append(f.pointer.pointee.pts) }
+        }
+        done.wait()
+        #expect(seen == Array(0..<50))
+    }
+
+    @Test func cancellingReleasesABlockedProducer() {
+        let handoff = FrameHandoff(capacity: 3)
+        let done = DispatchSemaphore(value: 0)
+        let puts = Counter()
+        Thread.detachNewThread {
+            while handoff.put(Self.frame(0)) { puts.increment() }
+            done.signal()
+        }
+        // The producer fills the queue and blocks; the consumer gives up.
+        while puts.value < 3 { usleep(1000) }
+        handoff.cancel()
+        #expect(done.wait(timeout: .now() + 10) == .success)
+        #expect(puts.value == 3)
+    }
+
+    private final class Counter: @unchecked Sendable {
+        private let lock = NSLock()
+        private var n = 0
+        var value: Int { lock.withLock { n } }
+        func increment() { lock.withLock { n += 1 } }
+    }
+}

@@ -33,6 +33,14 @@ final class Frame {
 
     func unref() { av_frame_unref(pointer) }
 
+    /// Another frame sharing this one's (reference-counted) pixels.
+    func newReference() throws -> Frame {
+        let copy = Frame()
+        let rc = av_frame_ref(copy.pointer, pointer)
+        if rc < 0 { throw MediaError.ffmpeg(.decodeFailed, file: nil, "cannot reference a decoded frame", rc) }
+        return copy
+    }
+
     /// Allocates a video frame buffer of the given size and pixel format.
     static func video(width: Int, height: Int, format: AVPixelFormat) throws -> Frame {
         let frame = Frame()

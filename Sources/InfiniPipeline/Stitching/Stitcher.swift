@@ -328,9 +328,11 @@ public enum Stitcher {
     // MARK: - Re-encode path
 
     /// Decodes, optionally blends, and encodes the clips' frames; returns the packets written.
+    ///
+    /// A second thread decodes (one decoder thread per clip, so that libx264 has the other
+    /// cores) while this one encodes and muxes; a few decoded frames wait in between.
     private static func reencodeVideo(plan: Plan, inspections: [ClipInspection], encoder: VideoEncoder, muxer: Muxer,
                                       stream: Int, pump: AudioPump, crossfade: Int) throws -> Int {
-        var index: Int64 = 0
         var written = 0
         let tb = encoder.timeBase
         let sink: (Packet) throws -> Void = { packet in
@@ -339,35 +341,62 @@ public enum Stitcher {
             try muxer.write(packet, stream: stream, timeBase: tb)
             written += 1
         }
+        let handoff = FrameHandoff(capacity: 8)
+        let decoded = DispatchSemaphore(value: 0)
+        let jobs = zip(plan.segments, inspections).map { (segment: $0.0.index, frames: $0.0.frameCount, clip: $0.1.path) }
+        Thread.detachNewThread {
+            defer { decoded.signal() }
+            do {
+                try decodeClips(jobs, crossfade: crossfade, into: handoff)
+                handoff.finish(error: nil)
+            } catch {
+                handoff.finish(error: error)
+            }
+        }
+        defer {
+            handoff.cancel()
+            decoded.wait()
+        }
+        var index: Int64 = 0
+        while let frame = try handoff.take() {
+            try encoder.encode(avFrame: frame.pointer, index: index, sink)
+            index += 1
+        }
+        try encoder.finish(sink)
+        return written
+    }
+
+    /// The decoding side of the re-encode path: exactly `frames` frames per clip, in order, the
+    /// first `crossfade` of each blended with the previous clip's last frame, a clip short by
+    /// a frame or two (checked during inspection) padded by repeating its last frame.
+    private static func decodeClips(_ jobs: [(segment: Int, frames: Int, clip: String)], crossfade: Int,
+                                    into handoff: FrameHandoff) throws {
         var previousLast: Frame? = nil
-        for (segment, info) in zip(plan.segments, inspections) {
-            let reader = try VideoReader(path: info.path, pixelFormat: .yuv420p)
+        for job in jobs {
+            let reader = try VideoReader(demuxer: Demuxer(path: job.clip), pixelFormat: .yuv420p, threads: 1)
             var taken = 0
             var last: Frame? = nil
-            while taken < segment.frameCount {
+            while taken < job.frames {
                 let frame = Frame()
                 guard try reader.nextDecodedFrame(into: frame) else { break }
                 if crossfade > 0, taken < crossfade, let previous = previousLast {
                     try blend(into: frame, from: previous, weight: Double(taken + 1) / Double(crossfade + 1))
                 }
-                try encoder.encode(avFrame: frame.pointer, index: index, sink)
-                index += 1
+                // The encoding thread sets the timestamp of the frames it is given: this side
+                // keeps its own reference to the pixels instead.
+                last = try frame.newReference()
+                guard handoff.put(frame) else { return }
                 taken += 1
-                last = frame
             }
             guard let lastFrame = last else {
-                throw ClipError(segment: segment.index, clip: info.path, reason: "no frame decodes")
+                throw ClipError(segment: job.segment, clip: job.clip, reason: "no frame decodes")
             }
-            while taken < segment.frameCount {
-                // Short by a frame or two (checked during inspection): repeat the last frame.
-                try encoder.encode(avFrame: lastFrame.pointer, index: index, sink)
-                index += 1
+            while taken < job.frames {
+                guard handoff.put(try lastFrame.newReference()) else { return }
                 taken += 1
             }
             previousLast = lastFrame
         }
-        try encoder.finish(sink)
-        return written
     }
 
     /// Mixes `frame` toward itself with `weight` and toward `other` with `1 - weight`, per
