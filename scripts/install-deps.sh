@@ -7,7 +7,7 @@ PACKAGES=(
     pkg-config
     libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev
     libpng-dev libjpeg-dev
-    ffmpeg espeak-ng valgrind
+    ffmpeg espeak-ng valgrind time
 )
 if [ "${1:-}" = "--list" ]; then
     echo "${PACKAGES[@]}"

@@ -164,6 +164,32 @@ struct StitchTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.url.path).isEmpty)
     }
 
+    @Test func clipsAreInspectedTogetherAndReportedInSegmentOrder() throws {
+        let paths = ["clip-a.mp4", "clip-corrupt.mp4", "clip-b.mp4", "missing-clip.mp4", "clip-c.mp4"].map(Fixture.path)
+        let results = ClipInspection.inspectAll(paths: paths)
+        #expect(results.count == 5)
+        for (i, result) in results.enumerated() {
+            switch result {
+            case .success(let info):
+                #expect([0, 2, 4].contains(i))
+                #expect(info.path == paths[i])
+                #expect(info == (try ClipInspection.inspect(path: paths[i])))
+            case .failure(let error):
+                #expect([1, 3].contains(i))
+                #expect(error.file == paths[i])
+            }
+        }
+        // With two unusable clips, the stitch names the earlier segment.
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        #expect {
+            try Stitcher.stitch(plan: Self.plan([(41, 41), (41, 41), (41, 41)]),
+                                clips: [paths[0], paths[3], paths[1]], audio: Fixture.path("speech.m4a"), output: dir.path("o.mp4"))
+        } throws: { error in
+            (error as? ClipError)?.segment == 1
+        }
+    }
+
     @Test func unwritableOutputLeavesNothing() throws {
         #expect(throws: MediaError.self) {
             try Stitcher.stitch(plan: Self.plan([(41, 41)]), clips: [Fixture.path("clip-a.mp4")],

@@ -66,8 +66,8 @@ public struct ClipInspection: Sendable, Equatable {
         let frames = pts.count
         try demuxer.checkComplete()
         guard frames > 0 else { throw MediaError(.empty, file: path, "the video stream has no frames") }
-        // The first frame must decode.
-        let reader = try VideoReader(path: path, pixelFormat: .yuv420p)
+        // The first frame must decode (one decoder thread: starting more costs more than a frame).
+        let reader = try VideoReader(demuxer: Demuxer(path: path), pixelFormat: .yuv420p, threads: 1)
         guard try reader.nextDecodedFrame(into: Frame()) else {
             throw MediaError(.invalidData, file: path, "no frame of the video decodes")
         }
@@ -78,4 +78,34 @@ public struct ClipInspection: Sendable, Equatable {
                               pixelFormat: video.formatName, hasAudio: demuxer.streams.contains { $0.kind == .audio },
                               sortedPTS: pts.sorted())
     }
+
+    /// Inspects several clips, as many at a time as there are cores; one result per path, in order.
+    public static func inspectAll(paths: [String]) -> [Result<ClipInspection, MediaError>] {
+        let results = ResultSlots<Result<ClipInspection, MediaError>>(count: paths.count)
+        DispatchQueue.concurrentPerform(iterations: paths.count) { i in
+            let result: Result<ClipInspection, MediaError>
+            do {
+                result = .success(try inspect(path: paths[i]))
+            } catch let error as MediaError {
+                result = .failure(error)
+            } catch {
+                result = .failure(MediaError(.invalidData, file: paths[i], "\(error)"))
+            }
+            results.set(i, result)
+        }
+        return results.values
+    }
+}
+
+/// Fixed slots filled from several threads. `@unchecked Sendable`: every access holds `lock`.
+private final class ResultSlots<T>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var slots: [T?]
+
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+
+    func set(_ index: Int, _ value: T) { lock.withLock { slots[index] = value } }
+
+    /// All values; every slot must have been set.
+    var values: [T] { lock.withLock { slots.map { $0! } } }
 }

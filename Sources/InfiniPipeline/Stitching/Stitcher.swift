@@ -88,14 +88,15 @@ public enum Stitcher {
             warning(text)
         }
 
-        // 1. Inspect every clip before writing anything.
+        // 1. Inspect every clip before writing anything (several at a time: each is a read of
+        //    the whole file and one decoded frame); problems are reported in segment order.
+        let inspected = ClipInspection.inspectAll(paths: clips)
         var inspections: [ClipInspection] = []
-        for (segment, path) in zip(plan.segments, clips) {
+        for (segment, (path, result)) in zip(plan.segments, zip(clips, inspected)) {
             let info: ClipInspection
-            do {
-                info = try ClipInspection.inspect(path: path)
-            } catch let error as MediaError {
-                throw ClipError(segment: segment.index, clip: path, reason: error.reason)
+            switch result {
+            case .success(let value): info = value
+            case .failure(let error): throw ClipError(segment: segment.index, clip: path, reason: error.reason)
             }
             guard info.isModelFrameRate else {
                 throw ClipError(segment: segment.index, clip: path,
