@@ -12,17 +12,24 @@ static int cms_png_fail(png_image *image, const char *fallback, char *err, size_
     return -1;
 }
 
-int CMediaShims_png_read_header(const uint8_t *data, size_t size, CMediaShims_png_info *info,
-                                char *err, size_t err_size) {
-    png_image image;
-    memset(&image, 0, sizeof image);
-    image.version = PNG_IMAGE_VERSION;
+/* Checks the signature and reads the header into a fresh `image`; on error `image` holds nothing
+ * to free and `err` says why. */
+static int cms_png_begin(png_image *image, const uint8_t *data, size_t size, char *err, size_t err_size) {
+    memset(image, 0, sizeof *image);
+    image->version = PNG_IMAGE_VERSION;
     if (size < 8 || png_sig_cmp(data, 0, 8) != 0) {
         snprintf(err, err_size, "not a PNG file (bad signature)");
         return -1;
     }
-    if (!png_image_begin_read_from_memory(&image, data, size))
-        return cms_png_fail(&image, "invalid PNG header", err, err_size);
+    if (!png_image_begin_read_from_memory(image, data, size))
+        return cms_png_fail(image, "invalid PNG header", err, err_size);
+    return 0;
+}
+
+int CMediaShims_png_read_header(const uint8_t *data, size_t size, CMediaShims_png_info *info,
+                                char *err, size_t err_size) {
+    png_image image;
+    if (cms_png_begin(&image, data, size, err, err_size) != 0) return -1;
     info->width = (int)image.width;
     info->height = (int)image.height;
     info->has_alpha = (image.format & PNG_FORMAT_FLAG_ALPHA) != 0;
@@ -36,14 +43,7 @@ int CMediaShims_png_read_header(const uint8_t *data, size_t size, CMediaShims_pn
 int CMediaShims_png_decode(const uint8_t *data, size_t size, int channels, uint8_t *out, size_t out_size,
                            char *err, size_t err_size) {
     png_image image;
-    memset(&image, 0, sizeof image);
-    image.version = PNG_IMAGE_VERSION;
-    if (size < 8 || png_sig_cmp(data, 0, 8) != 0) {
-        snprintf(err, err_size, "not a PNG file (bad signature)");
-        return -1;
-    }
-    if (!png_image_begin_read_from_memory(&image, data, size))
-        return cms_png_fail(&image, "invalid PNG header", err, err_size);
+    if (cms_png_begin(&image, data, size, err, err_size) != 0) return -1;
     switch (channels) {
     case 1: image.format = PNG_FORMAT_GRAY; break;
     case 3: image.format = PNG_FORMAT_RGB; break;

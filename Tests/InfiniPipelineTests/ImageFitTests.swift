@@ -7,22 +7,6 @@ import Testing
 
 // MARK: - Helpers
 
-/// A small deterministic PRNG so failures reproduce.
-private struct SplitMix64 {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func byte() -> UInt8 { UInt8(truncatingIfNeeded: next()) }
-    mutating func int(_ range: ClosedRange<Int>) -> Int {
-        range.lowerBound + Int(next() % UInt64(range.upperBound - range.lowerBound + 1))
-    }
-}
-
 /// An rgb8 image whose channel `c` at (x, y) is `value(x, y, c)`.
 private func rgbImage(width: Int, height: Int, _ value: (Int, Int, Int) -> UInt8) -> PixelBuffer {
     var bytes = [UInt8](repeating: 0, count: width * height * 3)
@@ -527,7 +511,7 @@ struct ExifParserTests {
     }
 
     @Test func randomGarbageNeverCrashes() {
-        var rng = SplitMix64(state: 0x1234_5678)
+        var rng = TestRandom(seed: 0x1234_5678)
         let valid = Self.jpeg(Self.tiff(bigEndian: false, orientation: 6))
         for round in 0..<3000 {
             var data: [UInt8]
@@ -646,7 +630,7 @@ struct ResamplerTests {
 
     @Test("same size and scale 1 is the identity", arguments: ResamplingFilter.allCases)
     func identity(_ filter: ResamplingFilter) {
-        var rng = SplitMix64(state: 99)
+        var rng = TestRandom(seed: 99)
         let noise = rgbImage(width: 37, height: 23) { _, _, _ in rng.byte() }
         #expect(Resampler.resample(noise, width: 37, height: 23, filter: filter) == noise)
         // An integer-offset window at scale 1 is an exact crop.
@@ -696,7 +680,7 @@ struct ResamplerTests {
     @Test func grayAndAlphaSourcesConvertWhileReading() {
         // Converting row by row must match flattening to rgb8 first (to within the byte rounding
         // the flatten-first route adds).
-        var rng = SplitMix64(state: 11)
+        var rng = TestRandom(seed: 11)
         let w = 90, h = 70
         let gray = PixelBuffer(width: w, height: h, format: .gray8, bytes: (0..<(w * h)).map { _ in rng.byte() })
         let rgba = PixelBuffer(width: w, height: h, format: .rgba8, bytes: (0..<(w * h * 4)).map { _ in rng.byte() })
@@ -725,7 +709,7 @@ struct ResamplerTests {
     }
 
     @Test func parallelAndSerialAgree() {
-        var rng = SplitMix64(state: 5)
+        var rng = TestRandom(seed: 5)
         var bytes = [UInt8](repeating: 0, count: 1200 * 900 * 3)
         bytes.withUnsafeMutableBufferPointer { p in
             for i in stride(from: 0, to: p.count, by: 8) {

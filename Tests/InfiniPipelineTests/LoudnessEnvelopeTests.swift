@@ -8,7 +8,7 @@ import Testing
 struct LoudnessEnvelopeTests {
     /// Interleaved stereo: a 1 kHz sine on the left, noise on the right, with a silent stretch.
     static func stereoSignal(frames: Int, sampleRate: Int) -> [Float] {
-        var rng = PlannerRandom(seed: 1234)
+        var rng = TestRandom(seed: 1234)
         var samples = [Float](repeating: 0, count: frames * 2)
         for i in 0..<frames where i < frames / 3 || i > frames / 2 {
             samples[2 * i] = Float(0.7 * sin(2 * Double.pi * 1000 * Double(i) / Double(sampleRate)))

@@ -6,32 +6,6 @@ import Testing
 
 // MARK: - Helpers
 
-/// A tiny deterministic generator (SplitMix64), so every random case reproduces from its seed.
-struct PlannerRandom: RandomNumberGenerator {
-    var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    mutating func unit() -> Double { Double(next() >> 11) / Double(UInt64(1) << 53) }
-
-    mutating func uniform(_ range: ClosedRange<Double>) -> Double {
-        range.lowerBound + (range.upperBound - range.lowerBound) * unit()
-    }
-
-    mutating func int(_ range: ClosedRange<Int>) -> Int {
-        range.lowerBound + Int(next() % UInt64(range.upperBound - range.lowerBound + 1))
-    }
-}
-
 /// A synthetic envelope with 10 ms hops and the pauses it was built with.
 struct PlannerSyntheticAudio {
     var envelope: LoudnessEnvelope
@@ -44,7 +18,7 @@ enum PlannerSynth {
 
     /// Speech-like: voiced stretches at −20 dBFS ± 5 dB alternating with pauses at −70 dBFS.
     static func speech(seconds: Double, voiced: ClosedRange<Double>, pause: ClosedRange<Double>,
-                       leadingPause: Bool = false, rng: inout PlannerRandom) -> PlannerSyntheticAudio {
+                       leadingPause: Bool = false, rng: inout TestRandom) -> PlannerSyntheticAudio {
         let hops = max(1, Int((seconds / hop).rounded()))
         var levels = [Float](repeating: 0, count: hops)
         var pauses: [ClosedRange<Double>] = []
@@ -76,7 +50,7 @@ enum PlannerSynth {
     }
 
     /// Continuous noise at −20 dBFS ± 5 dB: no pauses at all.
-    static func noise(seconds: Double, rng: inout PlannerRandom) -> PlannerSyntheticAudio {
+    static func noise(seconds: Double, rng: inout TestRandom) -> PlannerSyntheticAudio {
         let hops = max(1, Int((seconds / hop).rounded()))
         var levels = [Float](repeating: 0, count: hops)
         for i in 0..<hops { levels[i] = Float(-20 + rng.uniform(-5...5)) }
@@ -285,7 +259,7 @@ struct TimelineTests {
     }
 
     @Test func matchesCeilingEverywhere() throws {
-        var rng = PlannerRandom(seed: 7)
+        var rng = TestRandom(seed: 7)
         for _ in 0..<2000 {
             let rate = [8000, 11025, 16000, 22050, 44100, 48000, 96000][rng.int(0...6)]
             let samples = rng.int(1...600_000_000)
@@ -366,7 +340,7 @@ struct SegmentPlannerTests {
 
     /// Very low limits: every layout, and the trimmed-last plans pay the fewest frames of ANY split.
     @Test func lowLimitsPayTheFewestFrames() throws {
-        var rng = PlannerRandom(seed: 17)
+        var rng = TestRandom(seed: 17)
         let audio = PlannerSynth.speech(seconds: 29, voiced: 0.3...3, pause: 0.25...0.6, rng: &rng)
         for maxFrames in [41, 45, 53] {
             let fewest = PlannerReference.fewestPaidFramesAnySplit(upTo: 700, maxFrames: maxFrames)
@@ -401,7 +375,7 @@ struct SegmentPlannerTests {
     @Test func cutsLandInKnownPauses() throws {
         var levels: [Float] = []
         var pauses: [ClosedRange<Double>] = []
-        var rng = PlannerRandom(seed: 99)
+        var rng = TestRandom(seed: 99)
         // 10 minutes: speech of 6–11 s, then a pause of 0.3–0.6 s.
         while levels.count < 60_000 {
             let speech = rng.int(600...1100)
@@ -445,7 +419,7 @@ struct SegmentPlannerTests {
 
     /// Without pauses, the cuts go to the quietest boundaries available: short dips that are not pauses.
     @Test func noPausesCutsAtQuietestPoints() throws {
-        var rng = PlannerRandom(seed: 3)
+        var rng = TestRandom(seed: 3)
         var levels: [Float] = []
         var dips: [ClosedRange<Double>] = []
         while levels.count < 90_000 {
@@ -466,7 +440,7 @@ struct SegmentPlannerTests {
     }
 
     @Test func deterministic() throws {
-        var rng = PlannerRandom(seed: 11)
+        var rng = TestRandom(seed: 11)
         let audio = PlannerSynth.speech(seconds: 900, voiced: 0.5...5, pause: 0.25...1, rng: &rng)
         let a = try SegmentPlanner.plan(samples: 900 * 16000, sampleRate: 16000, channels: 1, envelope: audio.envelope)
         let b = try SegmentPlanner.plan(samples: 900 * 16000, sampleRate: 16000, channels: 1, envelope: audio.envelope)
@@ -475,7 +449,7 @@ struct SegmentPlannerTests {
 
     /// Random durations, limits and envelopes, checked against every rule of the contract.
     @Test func randomPlansKeepTheContract() throws {
-        var rng = PlannerRandom(seed: 0x1AF1_17A1)
+        var rng = TestRandom(seed: 0x1AF1_17A1)
         var allPauseChecks = 0
         var countBoundChecks = 0
         for caseIndex in 0..<200 {
@@ -536,7 +510,7 @@ struct SegmentPlannerTests {
 
     /// A 3-hour plan (T = 270 000) stays fast even in a debug build.
     @Test func threeHourPlanIsFast() throws {
-        var rng = PlannerRandom(seed: 5)
+        var rng = TestRandom(seed: 5)
         let audio = PlannerSynth.speech(seconds: 10_800, voiced: 0.3...4.7, pause: 0.25...1, rng: &rng)
         let clock = ContinuousClock()
         var plan: Plan?
@@ -555,7 +529,7 @@ struct SegmentPlannerTests {
 @Suite("Plan output")
 struct PlanOutputTests {
     static func samplePlan() throws -> Plan {
-        var rng = PlannerRandom(seed: 21)
+        var rng = TestRandom(seed: 21)
         let audio = PlannerSynth.speech(seconds: 75, voiced: 1...4, pause: 0.3...0.8, rng: &rng)
         return try SegmentPlanner.plan(samples: 75 * 22050 + 17, sampleRate: 22050, channels: 2, envelope: audio.envelope)
     }
