@@ -5,8 +5,8 @@ import Foundation
 /// waiting at a time, so that decoding the clips overlaps encoding the output.
 ///
 /// `@unchecked Sendable`: every stored property is read and written only under `condition`,
-/// and a `Frame` put in is handed over: the producer only ever reads its pixels afterwards
-/// (the last frame of a clip, for padding or a crossfade), never writes them.
+/// and a `Frame` put in is handed over: the producer never touches that object again (it keeps
+/// its own reference to the pixels when it needs them, for padding or a crossfade).
 final class FrameHandoff: @unchecked Sendable {
     private let condition = NSCondition()
     private var queue: [Frame] = []
