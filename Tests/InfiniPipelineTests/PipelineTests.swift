@@ -69,6 +69,11 @@ final class ScriptedBackend: ClipBackend, @unchecked Sendable {
 
 @Suite("Pipeline", .serialized)
 struct PipelineTests {
+    /// The manifest a run left in `options(dir)`'s work dir; fails the test when there is none.
+    static func savedManifest(_ dir: TempDir) throws -> Manifest {
+        try #require(try ManifestStore.load(from: dir.url.appendingPathComponent("work/manifest.json")))
+    }
+
     static func options(_ dir: TempDir, audio: String = "speech.mp3") -> PipelineOptions {
         var o = PipelineOptions(audio: Fixture.path(audio), image: Fixture.path("portrait.jpg"))
         o.output = dir.path("out.mp4")
@@ -106,7 +111,7 @@ struct PipelineTests {
         let stitched = try AudioReader(path: dir.path("out.mp4"), channels: 1).readAll()
         #expect(abs(StitchTests.bestLag(original, stitched, range: 2000)) < 88)  // < 2 ms at 44.1 kHz
         // Every segment went through the recorded states, and the manifest says done.
-        let manifest = try #require(try ManifestStore.load(from: dir.url.appendingPathComponent("work/manifest.json")))
+        let manifest = try Self.savedManifest(dir)
         #expect(manifest.segments.allSatisfy { $0.state == .done && $0.clipSHA256 != nil && $0.submits == 1 })
     }
 
@@ -119,7 +124,7 @@ struct PipelineTests {
         first.breakWaits = [1]
         await #expect(throws: PipelineError.self) { try await Pipeline(options: o, backend: first).run() }
         #expect(first.submits[1] == 1)
-        let saved = try #require(try ManifestStore.load(from: dir.url.appendingPathComponent("work/manifest.json")))
+        let saved = try Self.savedManifest(dir)
         let recorded = try #require(saved.segments[1].request?.requestId)
         #expect(saved.segments[1].state == .submitted)
 
@@ -143,7 +148,7 @@ struct PipelineTests {
         let first = ScriptedBackend(directory: dir.url.appendingPathComponent("backend"))
         first.breakDownloads = [0]
         await #expect(throws: PipelineError.self) { try await Pipeline(options: o, backend: first).run() }
-        let saved = try #require(try ManifestStore.load(from: dir.url.appendingPathComponent("work/manifest.json")))
+        let saved = try Self.savedManifest(dir)
         #expect(saved.segments[0].state == .completed && saved.segments[0].resultURL != nil)
 
         let second = ScriptedBackend(directory: dir.url.appendingPathComponent("backend"))
@@ -152,7 +157,7 @@ struct PipelineTests {
         #expect(!second.waits.contains(saved.segments[0].request!.requestId), "the recorded result was not used")
 
         // A finished clip deleted from the work dir is made again (here: nothing cached, so resubmitted).
-        let manifest = try #require(try ManifestStore.load(from: dir.url.appendingPathComponent("work/manifest.json")))
+        let manifest = try Self.savedManifest(dir)
         try FileManager.default.removeItem(atPath: manifest.segments[1].clipPath!)
         let third = ScriptedBackend(directory: dir.url.appendingPathComponent("backend"))
         let summary = try await Pipeline(options: o, backend: third).run()
@@ -235,7 +240,7 @@ struct PipelineTests {
         }
         #expect(Set(backend.cancels) == Set(backend.waits))
         #expect(backend.cancels.count == 2)
-        let manifest = try #require(try ManifestStore.load(from: dir.url.appendingPathComponent("work/manifest.json")))
+        let manifest = try Self.savedManifest(dir)
         #expect(manifest.segments.allSatisfy { $0.request == nil && $0.state != .done })
         #expect(!FileManager.default.fileExists(atPath: dir.path("out.mp4")))
     }

@@ -12,8 +12,9 @@ extension ImageFitter {
     ///   `maxPixels` (`.tooLarge`) or under 64 px on a side (`.tooSmall`).
     ///
     /// A large JPEG is decoded shrunk in the DCT domain (by 2, 4 or 8) while it stays at least
-    /// 1.25 times the size the fit scales it to (the Lanczos pass then still filters), so a 24-megapixel photo is not decoded in full; the
-    /// bucket is still chosen from the full size, as the model does.
+    /// 1.25 times the size the fit scales it to (the Lanczos pass then still filters), so a
+    /// 24-megapixel photo is not decoded in full; the bucket is still chosen from the full
+    /// size, as the model does.
     public func fit(path: String, maxPixels: Int = ImageCodec.defaultMaxPixels) throws -> FittedImage {
         let data = try ImageCodec.readFile(path)
         let orientation = ExifOrientation.exifOrientation(fromImageFile: data) ?? .up

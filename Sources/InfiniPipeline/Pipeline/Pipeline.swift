@@ -481,7 +481,6 @@ public final class Pipeline: Sendable {
         }
     }
 
-
     /// Downloads a finished clip into the work dir, checks it, records it and caches it.
     private func downloadAndCheck(_ url: String, index: Int, segment: Plan.Segment, submitted: SubmittedRequest,
                                   clipURL: URL, cacheKey: String, context: RunContext) async throws {
