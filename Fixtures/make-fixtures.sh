@@ -292,6 +292,9 @@ python3 "$TMP/frames.py" 128 128 75 128 128 128 |
     -map 0:v -map 1:a "${X264[@]}" -r 25 -c:a aac -b:a 64k -ar 44100 -ac 1 -t 3 \
     "${FFOUT[@]}" -movflags +faststart talk-video.mp4
 
+echo "== audio from other encoders"
+"$HERE/make-encoder-fixtures.sh"
+
 echo "== verify"
 for n in 1 2 3 4 5 6 7 8; do
   psnr=$(convert "orient-$n.jpg" -auto-orient png:- | compare -metric PSNR - orient-upright.png null: 2>&1 || true)
@@ -309,6 +312,6 @@ done
 echo "speech.mp3 decoded samples (mono s16): $(( $(ffmpeg -v error -i speech.mp3 -f s16le -ac 1 - | wc -c) / 2 ))"
 total=$(du -sb "$HERE" | cut -f1)
 echo "== done: $total bytes in $HERE"
-(( total < 2800000 )) || { echo "Fixtures/ is $total bytes, over the 2.8 MB budget" >&2; exit 1; }
+(( total < 3100000 )) || { echo "Fixtures/ is $total bytes, over the 3.1 MB budget" >&2; exit 1; }
 big=$(find "$HERE" -type f -size +1000000c)
 [[ -z "$big" ]] || { echo "files over 1 MB: $big" >&2; exit 1; }

@@ -8,6 +8,7 @@ PACKAGES=(
     libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev
     libpng-dev libjpeg-dev
     ffmpeg espeak-ng valgrind time
+    lame opus-tools vorbis-tools flac sox
 )
 if [ "${1:-}" = "--list" ]; then
     echo "${PACKAGES[@]}"
