@@ -11,6 +11,8 @@ public struct AudioAnalysis: Sendable, Equatable {
     public var samples: Int
     /// RMS loudness per 10 ms hop, all channels mixed.
     public var envelope: LoudnessEnvelope
+    /// What decoding found odd but accepted, one line each (see ``AudioReader/warnings``).
+    public var warnings: [String] = []
 
     /// Duration in seconds: samples / rate.
     public var duration: Double { Double(samples) / Double(format.sampleRate) }
@@ -23,7 +25,8 @@ public struct AudioAnalysis: Sendable, Equatable {
         var builder = LoudnessEnvelopeBuilder(sampleRate: reader.outputFormat.sampleRate)
         let channels = reader.outputFormat.channels
         let samples = try reader.read { chunk in builder.append(chunk, channels: channels) }
-        return AudioAnalysis(source: path, format: reader.outputFormat, samples: samples, envelope: builder.finish())
+        return AudioAnalysis(source: path, format: reader.outputFormat, samples: samples, envelope: builder.finish(),
+                             warnings: reader.warnings)
     }
 }
 

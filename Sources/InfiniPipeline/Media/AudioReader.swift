@@ -31,6 +31,9 @@ public final class AudioReader {
     private let decoder: StreamDecoder
     private var resampler: OpaquePointer?
     private var consumed = false
+    /// What the last ``read(_:)`` found odd but not wrong, one line each (for example a header
+    /// that declares another duration than what decodes). Empty before reading.
+    public private(set) var warnings: [String] = []
 
     /// Opens the best audio stream of a file.
     /// - Parameters:
@@ -116,7 +119,7 @@ public final class AudioReader {
             }
             return Int(produced)
         }
-        try decoder.decodeAll { frame in
+        let report = try decoder.decodeAll { frame in
             let f = frame.pointer
             if f.pointee.nb_samples <= 0 { return }
             if resampler == nil {
@@ -130,6 +133,13 @@ public final class AudioReader {
                 var rc = swr_alloc_set_opts2(&resampler, &outputLayout, AV_SAMPLE_FMT_FLT, Int32(outputFormat.sampleRate),
                                              &inputLayout, AVSampleFormat(rawValue: f.pointee.format),
                                              f.pointee.sample_rate, 0, nil)
+                let inCount = Int(inputLayout.nb_channels), outCount = outputFormat.channels
+                if rc >= 0, inputLayout.order == AV_CHANNEL_ORDER_UNSPEC, inCount != outCount {
+                    // Channels with no known positions (a 12-channel WAV): every output channel
+                    // is the mean of them all, as libswresample cannot guess a downmix.
+                    let matrix = [Double](repeating: 1 / Double(inCount), count: inCount * outCount)
+                    rc = swr_set_matrix(resampler, matrix, Int32(inCount))
+                }
                 if rc >= 0 { rc = swr_init(resampler) }
                 if rc < 0 { throw MediaError.ffmpeg(.decodeFailed, file: source, "cannot set up the resampler", rc) }
             } else if f.pointee.sample_rate != inputRate || f.pointee.ch_layout.nb_channels != inputLayout.nb_channels
@@ -150,8 +160,17 @@ public final class AudioReader {
         if total == 0 {
             throw MediaError(.empty, file: source, "the audio stream holds no samples")
         }
+        // The acceptance rule (``AudioAnalysis``, the planner and the stitcher all use it): data
+        // that ends in the middle of a packet is a cut-off file; everything else that decodes
+        // is accepted, and what decodes is the truth.
         try demuxer.checkComplete()
-        try checkNotTruncated(samples: total)
+        if report.lastPacketFailed || lastMPEGFrameIsCut(report) {
+            throw MediaError(.invalidData, file: source, "the file ends early: its last audio packet is cut off (truncated?)")
+        }
+        if report.failedPackets > 0 {
+            warnings.append("\(source): \(report.failedPackets) damaged audio packet\(report.failedPackets == 1 ? "" : "s") could not be decoded and were skipped")
+        }
+        if let note = durationMismatch(samples: total) { warnings.append(note) }
         return total
     }
 
@@ -162,17 +181,22 @@ public final class AudioReader {
         return all
     }
 
-    /// A file whose header declares a duration (an MP3 LAME/Xing header, an MP4 index) but whose
-    /// data stops well short of it was cut off: refuse it instead of planning a shorter video.
-    private func checkNotTruncated(samples: Int) throws {
-        guard let declared = stream.duration, declared > 0 else { return }
+    /// MPEG audio's last packet is whatever bytes remain: shorter than its own header says
+    /// means the file was cut inside that frame (the decoder does not say so).
+    private func lastMPEGFrameIsCut(_ report: StreamDecoder.DecodeReport) -> Bool {
+        guard ["mp1", "mp2", "mp3"].contains(stream.codecName),
+              let header = MPEGAudioHeader(report.lastPacketHead) else { return false }
+        return report.lastPacketSize < header.frameLength
+    }
+
+    /// A header that declares another duration than what decodes (an Opus pre-skip, a VBR MP3
+    /// without a Xing header whose duration is estimated, a streamed WAV's placeholder sizes) is
+    /// worth a warning, not a refusal: the decoded length is the truth.
+    private func durationMismatch(samples: Int) -> String? {
+        guard let declared = stream.duration ?? demuxer.duration, declared > 0 else { return nil }
         let decoded = Double(samples) / Double(outputFormat.sampleRate)
-        let method = demuxer.context!.pointee.duration_estimation_method
-        guard method == AVFMT_DURATION_FROM_STREAM || method == AVFMT_DURATION_FROM_PTS else { return }
-        if decoded < declared * 0.98 - 0.1 {
-            throw MediaError(.invalidData, file: source, String(
-                format: "the file ends early: its header declares %.2f s of audio but only %.2f s decode (truncated?)",
-                declared, decoded))
-        }
+        guard abs(decoded - declared) > max(0.1, declared * 0.02) else { return nil }
+        return String(format: "%@: the header says %.2f s of audio but %.2f s decode; using the decoded length",
+                      source, declared, decoded)
     }
 }

@@ -23,11 +23,12 @@ final class StreamDecoder {
         }
         context = ctx
         var rc = avcodec_parameters_to_context(ctx, par)
-        if rc < 0 { throw MediaError.ffmpeg(.decodeFailed, file: demuxer.source, "cannot configure the decoder", rc) }
+        if rc < 0 { throw MediaError.ffmpeg(.invalidData, file: demuxer.source, "cannot configure the decoder", rc) }
         ctx.pointee.pkt_timebase = stream.pointee.time_base
         ctx.pointee.thread_count = Int32(threads)
         rc = avcodec_open2(ctx, codec, nil)
-        if rc < 0 { throw MediaError.ffmpeg(.decodeFailed, file: demuxer.source, "cannot open the decoder", rc) }
+        // The codec is there but refuses the stream's parameters: the file is at fault.
+        if rc < 0 { throw MediaError.ffmpeg(.invalidData, file: demuxer.source, "cannot open the decoder", rc) }
     }
 
     deinit {
@@ -62,25 +63,45 @@ final class StreamDecoder {
         return true
     }
 
+    /// What went wrong while decoding a whole stream, short of failing.
+    struct DecodeReport {
+        /// Packets of the stream that failed to decode (skipped, as the ffmpeg tool skips them).
+        var failedPackets = 0
+        /// Whether the stream's last packet failed: the data ends in the middle of a packet.
+        var lastPacketFailed = false
+        /// The size and first bytes of the stream's last packet (for codec-level checks).
+        var lastPacketSize = 0
+        var lastPacketHead: [UInt8] = []
+    }
+
     /// Reads packets of this stream from the demuxer and calls `body` with each decoded frame,
     /// then flushes the decoder. Packets of other streams are skipped.
     ///
     /// Corrupt packets are skipped like the ffmpeg tool does, but a stream where nothing
     /// decodes at all is an error; `tolerateErrors` bounds how many packets may fail.
-    func decodeAll(tolerateErrors: Int = 8, _ body: (Frame) throws -> Void) throws {
+    @discardableResult
+    func decodeAll(tolerateErrors: Int = 8, _ body: (Frame) throws -> Void) throws -> DecodeReport {
         let packet = Packet()
         let frame = Frame()
-        var errors = 0
+        var report = DecodeReport()
         var decodedAny = false
         var lastError: MediaError?
+        var packets = 0
+        var lastFailedPacket = -1
+        func failed(_ error: MediaError) throws {
+            if lastFailedPacket != packets {
+                report.failedPackets += 1
+                lastFailedPacket = packets
+            }
+            lastError = error
+            if report.failedPackets > tolerateErrors { throw error }
+        }
         func drain() throws {
             while true {
                 do {
                     guard try receive(into: frame) else { return }
                 } catch let error as MediaError {
-                    errors += 1
-                    lastError = error
-                    if errors > tolerateErrors { throw error }
+                    try failed(error)
                     continue
                 }
                 decodedAny = true
@@ -89,22 +110,28 @@ final class StreamDecoder {
         }
         while try demuxer.read(into: packet) {
             guard Int(packet.pointer.pointee.stream_index) == streamIndex else { continue }
+            packets += 1
+            if packets % 256 == 0 { try BlockingWork.checkCancellation() }
+            let p = packet.pointer.pointee
+            report.lastPacketSize = Int(p.size)
+            report.lastPacketHead = p.data.map { Array(UnsafeBufferPointer(start: $0, count: min(Int(p.size), 4))) } ?? []
             while true {
                 let accepted: Bool
                 do {
                     accepted = try send(packet)
                 } catch let error as MediaError {
-                    errors += 1
-                    lastError = error
-                    if errors > tolerateErrors { throw error }
+                    try failed(error)
                     break
                 }
                 try drain()
                 if accepted { break }
             }
         }
+        // Errors while flushing belong to the last packet.
         _ = try send(nil)
         try drain()
         if !decodedAny, let lastError { throw lastError }
+        report.lastPacketFailed = packets > 0 && lastFailedPacket == packets
+        return report
     }
 }

@@ -58,6 +58,9 @@ public final class Demuxer {
     /// Set when reading stopped on an error at the end of the data (a cut-off file) rather
     /// than at a clean end of file.
     private(set) var endedEarly = false
+    /// A WAV written to a pipe declares its sizes as 0xFFFFFFFF (or 0) and runs to the end of
+    /// the file: its last packet is short by design, not because the file was cut.
+    private var declaresUnknownLength = false
 
     /// Opens a file.
     /// - Throws: `MediaError` with `.cannotOpen` (missing or unreadable), `.empty` (0 bytes) or
@@ -72,6 +75,29 @@ public final class Demuxer {
                              "not a media file FFmpeg can read (\(FFmpeg.errorString(rc)))", averror: rc)
         }
         try self.init(context: ctx!, memory: nil, source: path)
+        if formatName == "wav", let handle = FileHandle(forReadingAtPath: path) {
+            defer { try? handle.close() }
+            let head = (try? handle.read(upToCount: 1 << 16)) ?? Data()
+            declaresUnknownLength = Demuxer.wavDataSizeIsUnknown([UInt8](head))
+        }
+    }
+
+    /// Whether a WAV's `data` chunk declares the streaming placeholder size 0xFFFFFFFF or 0,
+    /// as ffmpeg and sox write when their output is a pipe.
+    static func wavDataSizeIsUnknown(_ bytes: [UInt8]) -> Bool {
+        func u32(_ at: Int) -> UInt32 {
+            UInt32(bytes[at]) | UInt32(bytes[at + 1]) << 8 | UInt32(bytes[at + 2]) << 16 | UInt32(bytes[at + 3]) << 24
+        }
+        guard bytes.count >= 12, bytes[0..<4].elementsEqual("RIFF".utf8), bytes[8..<12].elementsEqual("WAVE".utf8) else {
+            return false
+        }
+        var offset = 12
+        while offset + 8 <= bytes.count {
+            let size = u32(offset + 4)
+            if bytes[offset..<offset + 4].elementsEqual("data".utf8) { return size == 0xFFFF_FFFF || size == 0 }
+            offset += 8 + Int(size) + Int(size & 1)
+        }
+        return false
     }
 
     /// Opens media held in memory; `name` is used in error messages.
@@ -97,6 +123,7 @@ public final class Demuxer {
         }
         ctx = optional!
         try self.init(context: ctx, memory: memory, source: name)
+        if formatName == "wav" { declaresUnknownLength = Demuxer.wavDataSizeIsUnknown(Array(data.prefix(1 << 16))) }
     }
 
     private init(context ctx: UnsafeMutablePointer<AVFormatContext>, memory: MemoryInput?, source: String) throws {
@@ -155,7 +182,7 @@ public final class Demuxer {
             }
             throw MediaError.ffmpeg(.invalidData, file: source, "cannot read the next packet", rc)
         }
-        if packet.pointer.pointee.flags & AV_PKT_FLAG_CORRUPT != 0 {
+        if packet.pointer.pointee.flags & AV_PKT_FLAG_CORRUPT != 0 && !declaresUnknownLength {
             // A packet shorter than the index says: the data was cut off.
             endedEarly = true
         }
@@ -183,11 +210,7 @@ public final class Demuxer {
     }
 
     static func checkReadable(_ path: String) throws {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw MediaError(.cannotOpen, file: path, "no such file")
-        }
-        if isDirectory.boolValue { throw MediaError(.cannotOpen, file: path, "is a directory, not a file") }
+        try FileChecks.requireRegularFile(path)
         guard FileManager.default.isReadableFile(atPath: path) else {
             throw MediaError(.cannotOpen, file: path, "permission denied")
         }

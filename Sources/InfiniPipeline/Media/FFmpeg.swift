@@ -89,10 +89,43 @@ public enum MediaLog {
 
 /// Runs blocking media work on a thread outside Swift's cooperative pool, so that long decode
 /// and encode loops never starve other tasks.
+///
+/// Cancelling the calling task is seen by the work: loops that call
+/// ``BlockingWork/checkCancellation()`` (decoding, hashing, stitching) stop with a
+/// `CancellationError` at their next step.
 public func runBlocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
-        Thread.detachNewThread {
-            continuation.resume(with: Result { try body() })
+    let flag = BlockingWork.Flag()
+    return try await withTaskCancellationHandler {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            Thread.detachNewThread {
+                Thread.current.threadDictionary[BlockingWork.key] = flag
+                continuation.resume(with: Result { try body() })
+            }
+        }
+    } onCancel: {
+        flag.set()
+    }
+}
+
+/// Cancellation for blocking work that runs on its own thread (see ``runBlocking(_:)``).
+public enum BlockingWork {
+    static let key = "InfiniPipeline.BlockingWork.cancelled"
+
+    /// Set once, from any thread.
+    final class Flag: NSObject, @unchecked Sendable {
+        private let lock = NSLock()
+        private var isSet = false
+        func set() { lock.lock(); isSet = true; lock.unlock() }
+        var value: Bool { lock.lock(); defer { lock.unlock() }; return isSet }
+    }
+
+    /// Throws `CancellationError` when the task that started this thread's work was cancelled.
+    /// Outside ``runBlocking(_:)`` it checks the current task, if any.
+    public static func checkCancellation() throws {
+        if let flag = Thread.current.threadDictionary[key] as? Flag {
+            if flag.value { throw CancellationError() }
+        } else {
+            try Task.checkCancellation()
         }
     }
 }

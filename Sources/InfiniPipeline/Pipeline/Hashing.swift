@@ -9,13 +9,17 @@ enum Hashing {
     }
 
     /// Hex SHA-256 of a file, read in 1 MiB chunks (never whole in memory).
+    /// Only regular files are read (a device such as `/dev/zero` never ends), and the work
+    /// stops at the next chunk when its task is cancelled.
     static func sha256(file path: String) throws -> String {
+        try FileChecks.requireRegularFile(path)
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw MediaError(.cannotOpen, file: path, "cannot open to compute its checksum")
         }
         defer { try? handle.close() }
         var hasher = SHA256()
         while true {
+            try BlockingWork.checkCancellation()
             let chunk = try handle.read(upToCount: 1 << 20) ?? Data()
             if chunk.isEmpty { break }
             hasher.update(data: chunk)
