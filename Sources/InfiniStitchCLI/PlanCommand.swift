@@ -52,12 +52,20 @@ struct PlanCommand: AsyncParsableCommand {
     func run() async throws {
         let audio = self.audio
         let options = planning.options
-        let plan = try await runBlocking { try SegmentPlanner.plan(audioFile: audio, options: options) }
+        _ = try SegmentPlanner.effectiveMaxFrames(options.maxFrames)
+        let (plan, outputAudio, warnings) = try await runBlocking {
+            // The output's audio is decided (and proven with a scratch MP4) as a run would.
+            let outputAudio = try OutputAudio.decide(audio: audio, scratchDirectory: NSTemporaryDirectory())
+            let analysis = try AudioAnalysis.analyze(path: audio)
+            return (try SegmentPlanner.plan(analysis, options: options), outputAudio, analysis.warnings)
+        }
+        for warning in warnings { writeStderr("warning: \(warning)\n") }
         if json {
             writeStdout(String(decoding: try plan.jsonData(), as: UTF8.self) + "\n")
         } else {
             writeStdout("\(audio): \(String(format: "%.3f", plan.audio.duration)) s, \(plan.audio.sampleRate) Hz, \(plan.audio.channels) ch\n")
             writeStdout(plan.renderTable())
+            writeStdout("output audio: \(outputAudio.summary)\n")
         }
     }
 }

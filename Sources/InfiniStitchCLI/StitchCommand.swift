@@ -82,8 +82,8 @@ struct StitchCommand: AsyncParsableCommand {
         let parsed: Plan
         do {
             parsed = try Plan.from(json: data)
-        } catch {
-            throw CLIError.badInput("\(plan): not a plan JSON (\(error.localizedDescription))")
+        } catch let error as PlanFileError {
+            throw CLIError.badInput("\(plan): \(error)")
         }
         guard clips.count == parsed.segments.count else {
             throw CLIError.badInput("\(plan) has \(parsed.segments.count) segments but \(clips.count) clips were given")
@@ -95,7 +95,7 @@ struct StitchCommand: AsyncParsableCommand {
         }
         var line = "\(result.output): \(result.totalFrames) frames, \(result.width)x\(result.height), video \(result.videoPath.rawValue)"
         if let reason = result.reencodeReason { line += " (\(reason))" }
-        line += ", audio \(result.audioCopied ? "copied" : "encoded to AAC")\n"
+        line += ", audio: \(result.audio.summary)\n"
         writeStdout(line)
     }
 }

@@ -4,8 +4,10 @@ import Testing
 
 @Suite("Stitcher")
 struct StitchTests {
-    /// A plan over fixture clips: one segment per (frameCount, numFrames).
-    static func plan(_ sizes: [(Int, Int)], sampleRate: Int = 48000, samples: Int = 144_000) -> Plan {
+    /// A plan over fixture clips: one segment per (frameCount, numFrames), for audio exactly as
+    /// long as the frames unless `samples` says otherwise.
+    static func plan(_ sizes: [(Int, Int)], sampleRate: Int = 48000, samples: Int? = nil) -> Plan {
+        let samples = samples ?? sizes.reduce(0) { $0 + $1.0 } * sampleRate / ModelLimits.fps
         var start = 0
         var segments: [Plan.Segment] = []
         for (i, size) in sizes.enumerated() {
@@ -48,7 +50,7 @@ struct StitchTests {
         let out = dir.path("out.mp4")
         let result = try Stitcher.stitch(plan: Self.plan([(41, 41), (45, 45), (41, 41)]),
                                          clips: ["clip-a.mp4", "clip-b.mp4", "clip-c.mp4"].map(Fixture.path),
-                                         audio: Fixture.path("tone-stereo-48k.wav"), output: out)
+                                         audio: Fixture.path("speech.wav"), output: out)
         #expect(result.videoPath == .copy)
         #expect(result.totalFrames == 127)
         #expect(!result.audioCopied)
@@ -79,7 +81,8 @@ struct StitchTests {
         let dir = try TempDir()
         defer { dir.cleanup() }
         let out = dir.path("out.mp4")
-        let result = try Stitcher.stitch(plan: Self.plan([(41, 41), (45, 45)]), clips: ["clip-a.mp4", "clip-b.mp4"].map(Fixture.path),
+        // 74 frames (2.96 s): the shortest audio here, talk-video.mp4's, lasts 3.02 s.
+        let result = try Stitcher.stitch(plan: Self.plan([(41, 41), (33, 45)]), clips: ["clip-a.mp4", "clip-b.mp4"].map(Fixture.path),
                                          audio: Fixture.path(name), output: out)
         let codec = try Demuxer(path: Fixture.path(name)).bestStream(.audio).codecName
         #expect(result.audioCopied == (codec == "aac" || codec == "mp3"))

@@ -1,16 +1,163 @@
 import Foundation
 
 extension Plan {
-    /// The plan as pretty-printed JSON with sorted keys (stable for diffs and goldens); the
-    /// format `infinistitch plan --json` prints and `infinistitch stitch --plan` reads.
+    /// The plan as pretty-printed JSON with sorted keys (what `infinistitch plan --json` prints).
     public func jsonData() throws -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         return try encoder.encode(self)
     }
 
-    /// Reads a plan from JSON as `jsonData()` writes it.
+    /// Reads a plan from JSON as `jsonData()` writes it, and checks that it is a plan the
+    /// stitcher can follow (see ``validated()``). Values derived from others (`startTime`,
+    /// `endTime`, `paidFrames`, `estimatedCost`) are computed again, not trusted.
+    /// - Throws: ``PlanFileError`` naming the key (`segments[3].frameCount`) and the reason.
     public static func from(json data: Data) throws -> Plan {
-        try JSONDecoder().decode(Plan.self, from: data)
+        let decoded: Plan
+        do {
+            decoded = try JSONDecoder().decode(Plan.self, from: data)
+        } catch let error as DecodingError {
+            throw PlanFileError(decoding: error)
+        }
+        return try decoded.validated()
+    }
+
+    /// This plan with its derived values computed again, after checking it: `fps` is 25; the
+    /// audio has a sample rate in 1…768000 Hz, 1…64 channels and at least one sample;
+    /// `totalFrames` is `ceil(samples · 25 / sampleRate)`; `maxFrames` is a valid request size;
+    /// the price is finite and ≥ 0; the segments are numbered from 0 and contiguous from frame
+    /// 0, each keeps at least one frame from a valid request (`4n + 1` frames within 41 …
+    /// `maxFrames`) of at least that many frames, and together they keep exactly `totalFrames`.
+    /// - Throws: ``PlanFileError`` naming the first key that breaks a rule.
+    public func validated() throws -> Plan {
+        func fail(_ key: String, _ reason: String) -> PlanFileError { PlanFileError(key: key, reason: reason) }
+        guard fps == ModelLimits.fps else { throw fail("fps", "\(fps): the model renders \(ModelLimits.fps) frames per second") }
+        guard (1...768_000).contains(audio.sampleRate) else {
+            throw fail("audio.sampleRate", "\(audio.sampleRate) Hz is not a sample rate (1…768000)")
+        }
+        guard (1...64).contains(audio.channels) else { throw fail("audio.channels", "\(audio.channels) is not a channel count (1…64)") }
+        guard audio.samples >= 1 else { throw fail("audio.samples", "\(audio.samples): the audio must have samples") }
+        let (scaled, overflow) = audio.samples.multipliedReportingOverflow(by: ModelLimits.fps)
+        guard !overflow else { throw fail("audio.samples", "\(audio.samples) is too large") }
+        let expectedFrames = scaled / audio.sampleRate + (scaled % audio.sampleRate == 0 ? 0 : 1)
+        guard totalFrames == expectedFrames else {
+            throw fail("totalFrames", "\(totalFrames), but \(audio.samples) samples at \(audio.sampleRate) Hz make \(expectedFrames) frames")
+        }
+        guard ModelLimits.isValidRequestSize(maxFrames) else {
+            throw fail("maxFrames", "\(maxFrames) is not a valid request size (4n + 1 within \(ModelLimits.minimumFrames)…\(ModelLimits.maximumFrames))")
+        }
+        guard pricePerSecond.isFinite, pricePerSecond >= 0 else { throw fail("pricePerSecond", "\(pricePerSecond) must be a number ≥ 0") }
+        let rebuilt = try checkedSegments()
+        var plan = self
+        plan.segments = rebuilt
+        plan.paidFrames = rebuilt.reduce(0) { $0 + $1.numFrames }
+        plan.estimatedCost = Plan.cost(paidFrames: plan.paidFrames, pricePerSecond: pricePerSecond)
+        plan.audio.duration = Double(audio.samples) / Double(audio.sampleRate)
+        return plan
+    }
+
+    /// The segments with their times computed again, after checking that they are numbered
+    /// from 0, contiguous from frame 0, each keeps at least one frame from a valid request
+    /// (`4n + 1` frames within 41 … `maxFrames`) of at least that many frames, and together
+    /// keep exactly `totalFrames`. The stitcher checks every plan it is given this way.
+    /// - Throws: ``PlanFileError`` naming the first key that breaks a rule.
+    func checkedSegments() throws -> [Segment] {
+        func fail(_ key: String, _ reason: String) -> PlanFileError { PlanFileError(key: key, reason: reason) }
+        guard totalFrames >= 1 else { throw fail("totalFrames", "\(totalFrames) must be at least 1") }
+        guard !segments.isEmpty else { throw fail("segments", "the plan has no segments") }
+        var next = 0
+        var rebuilt: [Segment] = []
+        for (position, segment) in segments.enumerated() {
+            let key = "segments[\(position)]"
+            guard segment.index == position else {
+                throw fail("\(key).index", "\(segment.index): segments must be numbered 0, 1, 2, … in order")
+            }
+            guard segment.startFrame == next else {
+                throw fail("\(key).startFrame", "\(segment.startFrame): segment \(position) must start at frame \(next), where the one before it ends")
+            }
+            guard segment.frameCount >= 1 else { throw fail("\(key).frameCount", "\(segment.frameCount) must be at least 1") }
+            guard segment.frameCount <= totalFrames - next else {
+                throw fail("\(key).frameCount", "\(segment.frameCount) runs past totalFrames \(totalFrames)")
+            }
+            guard ModelLimits.isValidRequestSize(segment.numFrames), segment.numFrames <= maxFrames else {
+                throw fail("\(key).numFrames", "\(segment.numFrames) is not a valid request size (4n + 1 within \(ModelLimits.minimumFrames)…\(maxFrames))")
+            }
+            guard segment.numFrames >= segment.frameCount else {
+                throw fail("\(key).numFrames", "\(segment.numFrames) is less than the \(segment.frameCount) frames the segment keeps")
+            }
+            if let level = segment.cutLoudnessDb, !level.isFinite {
+                throw fail("\(key).cutLoudnessDb", "\(level) is not a level")
+            }
+            var copy = segment
+            copy.startTime = Double(segment.startFrame) / Double(ModelLimits.fps)
+            copy.endTime = Double(segment.endFrame) / Double(ModelLimits.fps)
+            rebuilt.append(copy)
+            next += segment.frameCount
+        }
+        guard next == totalFrames else {
+            throw fail("segments", "the segments keep \(next) frames but totalFrames is \(totalFrames)")
+        }
+        return rebuilt
+    }
+}
+
+/// A plan file that cannot be used: which key, and why.
+///
+/// `description` is one line, e.g. `"segments[3].frameCount: -5 must be at least 1"`; callers
+/// put the file's name in front.
+public struct PlanFileError: Error, CustomStringConvertible, Sendable, Equatable {
+    /// The key path, such as `segments[3].numFrames`; empty when the whole file is at fault.
+    public let key: String
+    /// What is wrong with it.
+    public let reason: String
+
+    /// An error for `key`.
+    public init(key: String, reason: String) {
+        self.key = key
+        self.reason = reason
+    }
+
+    /// `"<key>: <reason>"`, or the reason alone.
+    public var description: String { key.isEmpty ? reason : "\(key): \(reason)" }
+
+    /// Translates Foundation's decoding error into the key it concerns.
+    init(decoding error: DecodingError) {
+        func path(_ keys: [any CodingKey]) -> String {
+            var text = ""
+            for key in keys {
+                if let index = key.intValue, key.stringValue.hasPrefix("Index") {
+                    text += "[\(index)]"
+                } else {
+                    text += text.isEmpty ? key.stringValue : ".\(key.stringValue)"
+                }
+            }
+            return text
+        }
+        func type(_ type: Any.Type) -> String {
+            switch type {
+            case is Int.Type: return "an integer"
+            case is Double.Type: return "a number"
+            case is String.Type: return "a string"
+            case is Bool.Type: return "true or false"
+            default: return type is any Collection.Type ? "a list" : "an object"
+            }
+        }
+        switch error {
+        case .keyNotFound(let key, let context):
+            self.init(key: path(context.codingPath + [key]), reason: "missing")
+        case .valueNotFound(let wanted, let context):
+            self.init(key: path(context.codingPath), reason: "null, but \(type(wanted)) is needed")
+        case .typeMismatch(let wanted, let context):
+            self.init(key: path(context.codingPath), reason: "not \(type(wanted))")
+        case .dataCorrupted(let context):
+            if context.codingPath.isEmpty {
+                let underlying = (context.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String
+                self.init(key: "", reason: "not valid JSON" + (underlying.map { " (\($0))" } ?? ""))
+            } else {
+                self.init(key: path(context.codingPath), reason: context.debugDescription)
+            }
+        @unknown default:
+            self.init(key: "", reason: "cannot be read as a plan")
+        }
     }
 }

@@ -48,6 +48,8 @@ public struct StitchResult: Sendable, Equatable {
     public var reencodeReason: String?
     /// Whether the original audio packets were copied (AAC or MP3) rather than encoded.
     public var audioCopied: Bool
+    /// How the output carries the audio (see ``OutputAudio``).
+    public var audio: OutputAudio
     /// Output frame size.
     public var width: Int
     /// Output frame size.
@@ -75,6 +77,9 @@ public enum Stitcher {
     public static func stitch(plan: Plan, clips: [String], audio: String, output: String,
                               options: StitchOptions = StitchOptions(),
                               warning: (String) -> Void = { _ in }) throws -> StitchResult {
+        // A plan built in code gets the same checks as one read from a file (no trap on a
+        // negative or huge frame count).
+        _ = try plan.checkedSegments()
         guard clips.count == plan.segments.count else {
             throw MediaError(.misuse, file: nil, "the plan has \(plan.segments.count) segments but \(clips.count) clips were given")
         }
@@ -118,10 +123,6 @@ public enum Stitcher {
         }
         guard let first = inspections.first else { throw MediaError(.misuse, file: nil, "the plan has no segments") }
 
-        // 2. The audio: copied when AAC or MP3, otherwise encoded to AAC in a temporary file.
-        let audioDemuxer = try Demuxer(path: audio)
-        let audioStream = try audioDemuxer.bestStream(.audio)
-
         // 3. Copy or re-encode?
         var reason: String? = options.reencode ? "--reencode was given" : nil
         if reason == nil, options.crossfadeFrames > 0 { reason = "--crossfade needs re-encoding" }
@@ -152,15 +153,23 @@ public enum Stitcher {
         guard FileManager.default.fileExists(atPath: directory.path) else {
             throw MediaError(.writeFailed, file: output, "the directory \(directory.path) does not exist")
         }
-        var audioSource = (demuxer: audioDemuxer, index: audioStream.index)
-        let audioCopied = audioStream.codecName == "aac" || audioStream.codecName == "mp3"
-        if !audioCopied {
+        // 2. The audio: copied when AAC or MP3 that MP4 takes, otherwise encoded to AAC (at a
+        //    rate and channel count AAC and MP4 take) in a temporary file.
+        let outputAudio = try OutputAudio.decide(audio: audio, scratchDirectory: directory.path, bitRate: options.audioBitRate)
+        let audioDemuxer: Demuxer
+        if outputAudio.strategy == .encode {
             let path = directory.appendingPathComponent(".\(base).audio-\(getpid()).m4a").path
             encodedAudio = path
-            try encodeAudio(from: audio, to: path, bitRate: options.audioBitRate)
-            let d = try Demuxer(path: path)
-            audioSource = (d, try d.bestStream(.audio).index)
+            try encodeAudio(from: audio, to: path, as: outputAudio, bitRate: options.audioBitRate)
+            audioDemuxer = try Demuxer(path: path)
+        } else {
+            audioDemuxer = try Demuxer(path: audio)
         }
+        var audioSource = (demuxer: audioDemuxer, index: try audioDemuxer.bestStream(.audio).index)
+        let audioCopied = outputAudio.strategy == .copy
+        // The audio must be the audio the plan was made for, accepted by the planner's own rule
+        // (see AudioReader.read): checked on another thread while this one writes the video.
+        let audioCheck = BackgroundCheck { try verifyAudio(audio, plan: plan) }
 
         var path: StitchResult.VideoPath = reason == nil ? .copy : .reencode
         do {
@@ -175,6 +184,8 @@ public enum Stitcher {
             try write(plan: plan, inspections: inspections, path: path, audio: audioSource, to: temp, options: options, warn: warn)
         }
 
+        for note in try audioCheck.wait() { warn(note) }
+
         // 4. The file takes the output's name only when complete.
         if FileManager.default.fileExists(atPath: output) { try FileManager.default.removeItem(atPath: output) }
         do {
@@ -183,7 +194,25 @@ public enum Stitcher {
             throw MediaError(.writeFailed, file: output, "cannot move the finished file into place: \(error.localizedDescription)")
         }
         return StitchResult(output: output, totalFrames: plan.totalFrames, videoPath: path, reencodeReason: reason,
-                            audioCopied: audioCopied, width: first.width, height: first.height, warnings: warnings)
+                            audioCopied: audioCopied, audio: outputAudio, width: first.width, height: first.height, warnings: warnings)
+    }
+
+    /// Decodes `audio` as the planner does, so that the stitcher accepts exactly the audio the
+    /// planner accepts (a file cut off in the middle of a packet is refused by both), and
+    /// checks that it lasts as long as the video: audio that ends before the last frame would
+    /// leave the end of the video silent and show that the plan was made for another file.
+    /// - Returns: the reader's warnings.
+    static func verifyAudio(_ audio: String, plan: Plan) throws -> [String] {
+        let reader = try AudioReader(path: audio)
+        let samples = try reader.read { _ in }
+        let seconds = Double(samples) / Double(reader.outputFormat.sampleRate)
+        let videoSeconds = ModelLimits.seconds(forFrames: plan.totalFrames)
+        if seconds < ModelLimits.seconds(forFrames: plan.totalFrames - 1) {
+            throw MediaError(.invalidData, file: audio, String(
+                format: "the audio lasts %.2f s but the video is %.2f s (%d frames): is this the file the plan was made for?",
+                seconds, videoSeconds, plan.totalFrames))
+        }
+        return reader.warnings
     }
 
     /// Thrown inside the copy path when packet timestamps cannot be joined monotonically.
@@ -236,6 +265,7 @@ public enum Stitcher {
         let tb = inspections[0].timeBase.av
         let frameDuration = av_rescale_q(1, AVRational(num: 1, den: Int32(ModelLimits.fps)), tb)
         for (segment, info) in zip(plan.segments, inspections) {
+            try BlockingWork.checkCancellation()
             let sorted = info.sortedPTS
             // Keep the first frameCount frames in presentation order.
             let limit = segment.frameCount < sorted.count ? sorted[segment.frameCount] : Int64.max
@@ -374,6 +404,7 @@ public enum Stitcher {
                                     into handoff: FrameHandoff) throws {
         var previousLast: Frame? = nil
         for job in jobs {
+            try BlockingWork.checkCancellation()
             let reader = try VideoReader(demuxer: Demuxer(path: job.clip), pixelFormat: .yuv420p, threads: 1)
             var taken = 0
             var last: Frame? = nil
@@ -436,12 +467,9 @@ public enum Stitcher {
 
     // MARK: - Audio
 
-    private static func encodeAudio(from source: String, to path: String, bitRate: Int) throws {
-        let reader = try AudioReader(path: source)
+    private static func encodeAudio(from source: String, to path: String, as audio: OutputAudio, bitRate: Int) throws {
+        let reader = try AudioReader(path: source, sampleRate: audio.sampleRate, channels: audio.channels)
         let format = reader.outputFormat
-        guard format.channels <= 8 else {
-            throw MediaError(.unsupported, file: source, "\(format.channels) audio channels: AAC output supports at most 8")
-        }
         let writer = try MP4Writer(path: path, video: nil,
                                    audio: AudioEncoderSettings(sampleRate: format.sampleRate, channels: format.channels, bitRate: bitRate))
         try reader.read { try writer.append(audio: $0) }
@@ -514,5 +542,26 @@ private final class AudioPump {
     func drain() throws {
         try pump(until: .infinity)
         try demuxer.checkComplete()
+    }
+}
+
+/// Runs a blocking check on its own thread; `wait()` returns its result or rethrows its error.
+/// Abandoned (never waited for), the check still runs to its end, then frees itself.
+final class BackgroundCheck<Value: Sendable>: @unchecked Sendable {
+    private let done = DispatchSemaphore(value: 0)
+    private var result: Result<Value, any Error>?
+
+    init(_ work: @escaping @Sendable () throws -> Value) {
+        Thread.detachNewThread { [self] in
+            result = Result { try work() }
+            done.signal()
+        }
+    }
+
+    /// Waits for the check (once) and returns its value.
+    func wait() throws -> Value {
+        done.wait()
+        done.signal()  // later waits return at once
+        return try result!.get()
     }
 }

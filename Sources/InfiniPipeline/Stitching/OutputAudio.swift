@@ -1,0 +1,175 @@
+import CFFmpeg
+import Foundation
+
+/// How the output MP4 carries the original audio: its packets copied as they are, or the
+/// decoded audio encoded to AAC (resampled and remixed when AAC or MP4 cannot take it as it is).
+///
+/// Decided and *proven* before any money is spent: ``decide(audio:scratchDirectory:bitRate:)``
+/// writes a small MP4 with exactly this audio set-up (header, a few audio packets, one video
+/// frame, trailer) to a scratch file, so a run cannot generate every clip and then fail to
+/// write its output. The stitcher makes the same decision.
+public struct OutputAudio: Codable, Sendable, Equatable {
+    /// Copy or encode.
+    public enum Strategy: String, Codable, Sendable {
+        /// The source's AAC or MP3 packets are copied: no loss, no re-encoding.
+        case copy
+        /// The source is decoded and encoded to AAC-LC.
+        case encode
+    }
+
+    /// Copy or encode.
+    public var strategy: Strategy
+    /// The output's audio codec: the source's when copied, `"aac"` when encoded.
+    public var codec: String
+    /// The output's sample rate.
+    public var sampleRate: Int
+    /// The output's channel count.
+    public var channels: Int
+    /// The source's codec, sample rate and channel count.
+    public var sourceCodec: String
+    public var sourceSampleRate: Int
+    public var sourceChannels: Int
+    /// Why the audio is encoded rather than copied (nil when copied).
+    public var reason: String?
+
+    /// One line for people: `"copy mp3, 44100 Hz, 2 ch"`, or
+    /// `"encode to AAC, 48000 Hz, 1 ch (flac cannot be copied into MP4; resampled from 192000 Hz)"`.
+    public var summary: String {
+        if strategy == .copy { return "copy \(codec), \(sampleRate) Hz, \(channels) ch" }
+        var notes: [String] = []
+        if let reason { notes.append(reason) }
+        if sampleRate != sourceSampleRate { notes.append("resampled from \(sourceSampleRate) Hz") }
+        if channels != sourceChannels { notes.append("mixed down from \(sourceChannels) ch") }
+        let tail = notes.isEmpty ? "" : " (\(notes.joined(separator: "; ")))"
+        return "encode to AAC, \(sampleRate) Hz, \(channels) ch\(tail)"
+    }
+
+    /// The sample rates the output uses when it encodes: rates FFmpeg's AAC encoder and every
+    /// common player take. A source at one of them keeps it; others go to the next one up
+    /// (48 kHz at most: more is inaudible and AAC at 96 kHz is poorly supported).
+    static let encodeRates = [8_000, 11_025, 12_000, 16_000, 22_050, 24_000, 32_000, 44_100, 48_000]
+
+    /// The AAC sample rate for a source rate (see ``encodeRates``).
+    static func encodeRate(forSource rate: Int) -> Int {
+        encodeRates.first { $0 >= rate } ?? 48_000
+    }
+
+    /// Decides how the output will carry the audio of `path`, and proves the MP4 muxer takes it.
+    /// - Parameters:
+    ///   - path: the audio file (or a video carrying it).
+    ///   - scratchDirectory: where the proof MP4 is written and removed again: the output's
+    ///     directory, so that creating a file there is proven too.
+    ///   - bitRate: the AAC bit rate when encoding.
+    /// - Throws: `MediaError` naming the audio file when no output audio can be made, or naming
+    ///   the scratch file when nothing can be written in `scratchDirectory`.
+    public static func decide(audio path: String, scratchDirectory: String,
+                              bitRate: Int = 192_000) throws -> OutputAudio {
+        let demuxer = try Demuxer(path: path)
+        let stream = try demuxer.bestStream(.audio)
+        // The decoder must open (as it will when the audio is decoded for planning or encoding).
+        let decoder = try StreamDecoder(demuxer: demuxer, streamIndex: stream.index, threads: 1)
+        let decodedRate = Int(decoder.context!.pointee.sample_rate)
+        let decodedChannels = Int(decoder.context!.pointee.ch_layout.nb_channels)
+        let sourceRate = stream.sampleRate > 0 ? stream.sampleRate : decodedRate
+        let sourceChannels = stream.channels > 0 ? stream.channels : decodedChannels
+        let scratch = URL(fileURLWithPath: scratchDirectory)
+            .appendingPathComponent(".infinistitch-audio-check-\(getpid())-\(UUID().uuidString.prefix(8)).mp4").path
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+
+        var reason: String
+        if stream.codecName == "aac" || stream.codecName == "mp3" {
+            do {
+                try proveCopy(demuxer: demuxer, index: stream.index, scratch: scratch)
+                return OutputAudio(strategy: .copy, codec: stream.codecName, sampleRate: sourceRate,
+                                   channels: sourceChannels, sourceCodec: stream.codecName,
+                                   sourceSampleRate: sourceRate, sourceChannels: sourceChannels, reason: nil)
+            } catch let error as MediaError where error.code == .writeFailed && error.file == scratch
+                                                    && error.reason.hasPrefix("cannot open for writing") {
+                throw MediaError(.writeFailed, file: scratchDirectory, "cannot create files in this directory (\(error.reason))")
+            } catch let error as MediaError {
+                reason = "the MP4 muxer does not take this \(stream.codecName) stream as it is (\(error.reason))"
+            }
+        } else {
+            reason = "\(stream.codecName) cannot be copied into MP4"
+        }
+
+        let rate = encodeRate(forSource: sourceRate)
+        var lastError: MediaError?
+        // The source's own channel count first (AAC takes up to 8), then stereo, then mono.
+        var candidates: [Int] = []
+        for n in [min(max(sourceChannels, 1), 8), 2, 1] where !candidates.contains(n) { candidates.append(n) }
+        for channels in candidates {
+            do {
+                try proveEncode(sampleRate: rate, channels: channels, bitRate: bitRate, scratch: scratch)
+                return OutputAudio(strategy: .encode, codec: "aac", sampleRate: rate, channels: channels,
+                                   sourceCodec: stream.codecName, sourceSampleRate: sourceRate,
+                                   sourceChannels: sourceChannels, reason: reason)
+            } catch let error as MediaError {
+                if error.file == scratch && error.reason.hasPrefix("cannot open for writing") {
+                    throw MediaError(.writeFailed, file: scratchDirectory, "cannot create files in this directory (\(error.reason))")
+                }
+                lastError = error
+            }
+        }
+        throw MediaError(.unsupported, file: path,
+                         "cannot make AAC audio for the output from \(stream.codecName) at \(sourceRate) Hz, \(sourceChannels) ch: \(lastError?.reason ?? "unknown reason")")
+    }
+
+    /// Writes a scratch MP4 with copies of the first audio packets and one video frame.
+    private static func proveCopy(demuxer: Demuxer, index: Int, scratch: String) throws {
+        let muxer = try Muxer(path: scratch, format: "mp4")
+        let video = try scratchVideo(muxer)
+        let out = try muxer.addStream(copying: index, of: demuxer)
+        try muxer.writeHeader(fastStart: true)
+        let timeBase = demuxer.avStream(index).pointee.time_base
+        let packet = Packet()
+        var copied = 0
+        var first: Int64?
+        while copied < 4, try demuxer.read(into: packet) {
+            guard Int(packet.pointer.pointee.stream_index) == index else { continue }
+            let p = packet.pointer
+            let ts = p.pointee.dts != FFmpeg.noPTS ? p.pointee.dts : p.pointee.pts
+            if first == nil { first = ts == FFmpeg.noPTS ? 0 : ts }
+            if p.pointee.pts != FFmpeg.noPTS { p.pointee.pts -= first! }
+            if p.pointee.dts != FFmpeg.noPTS { p.pointee.dts -= first! }
+            try muxer.write(packet, stream: out, timeBase: timeBase)
+            copied += 1
+        }
+        try finishScratchVideo(video, muxer: muxer)
+        try muxer.finish()
+    }
+
+    /// Writes a scratch MP4 with a few AAC frames of silence and one video frame.
+    private static func proveEncode(sampleRate: Int, channels: Int, bitRate: Int, scratch: String) throws {
+        let muxer = try Muxer(path: scratch, format: "mp4")
+        let video = try scratchVideo(muxer)
+        let encoder = try AudioEncoder(AudioEncoderSettings(sampleRate: sampleRate, channels: channels, bitRate: bitRate),
+                                       globalHeader: muxer.wantsGlobalHeader)
+        let out = try muxer.addStream(encoder: encoder)
+        try muxer.writeHeader(fastStart: true)
+        let silence = [Float](repeating: 0, count: 3 * 1024 * channels)
+        let sink: (Packet) throws -> Void = { try muxer.write($0, stream: out, timeBase: encoder.timeBase) }
+        try silence.withUnsafeBufferPointer { try encoder.append($0, sink) }
+        try encoder.finish(sink)
+        try finishScratchVideo(video, muxer: muxer)
+        try muxer.finish()
+    }
+
+    /// A tiny H.264 stream like the output's (the model's clips are H.264; so is a re-encode).
+    private static func scratchVideo(_ muxer: Muxer) throws -> (encoder: VideoEncoder, stream: Int) {
+        let encoder = try VideoEncoder(VideoEncoderSettings(width: 64, height: 64, frameRate: ModelLimits.fps, crf: 30,
+                                                            preset: "ultrafast", threads: 1),
+                                       globalHeader: muxer.wantsGlobalHeader)
+        return (encoder, try muxer.addStream(encoder: encoder))
+    }
+
+    private static func finishScratchVideo(_ video: (encoder: VideoEncoder, stream: Int), muxer: Muxer) throws {
+        let gray = VideoFrame(width: 64, height: 64, pixelFormat: .yuv420p,
+                              planes: [[UInt8](repeating: 128, count: 64 * 64), [UInt8](repeating: 128, count: 32 * 32),
+                                       [UInt8](repeating: 128, count: 32 * 32)],
+                              time: nil, isKeyFrame: true)
+        let sink: (Packet) throws -> Void = { try muxer.write($0, stream: video.stream, timeBase: video.encoder.timeBase) }
+        try video.encoder.encode(gray, index: 0, sink)
+        try video.encoder.finish(sink)
+    }
+}
