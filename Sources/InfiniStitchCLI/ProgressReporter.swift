@@ -54,9 +54,13 @@ final class ProgressReporter: @unchecked Sendable {
             }
         case .image(let w, let h):
             say("image: fitted to \(w)x\(h)")
+        case .outputAudio(let audio):
+            say("output audio: \(audio.summary)")
         case .stage(let s):
             stage = s
-            if live { draw(force: true) } else { say("\(s)…") }
+            // Until the plan is known the run is still reading its inputs, which may turn out
+            // to be bad: then the error must be the only line.
+            if live { draw(force: true) } else if plan != nil { say("\(s)…") }
         case .warning(let w):
             say("warning: \(w)")
         case .segment(let u):

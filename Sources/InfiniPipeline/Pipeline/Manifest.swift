@@ -74,6 +74,64 @@ public struct Manifest: Codable, Sendable, Equatable {
     public var imageURL: String?
     /// One record per segment.
     public var segments: [SegmentRecord]
+
+    /// Where segment `index`'s clip and audio live in a work dir. A record naming any other
+    /// file is not trusted: clips are only ever written here.
+    static func clipPath(_ index: Int, workDir: URL) -> String {
+        workDir.appendingPathComponent("clips").appendingPathComponent(String(format: "segment-%04d.mp4", index)).path
+    }
+
+    static func audioPath(_ index: Int, workDir: URL) -> String {
+        workDir.appendingPathComponent("audio").appendingPathComponent(String(format: "segment-%04d.wav", index)).path
+    }
+
+    /// The manifest as a run can trust it: one record per plan segment, in index order, each
+    /// naming only its own files in `workDir`. A hand-edited or damaged manifest is mended
+    /// where that costs nothing and loses no paid work: records are put back in order, a
+    /// missing record starts afresh, and a finished clip or cut audio recorded under another
+    /// path is made again (the clip cache usually has it). Each mend is reported.
+    /// - Throws: a bad-input ``PipelineError`` naming the manifest when a record's index is
+    ///   outside the plan or appears twice (which record holds the paid request is unknowable).
+    func reconciled(workDir: URL, manifestPath: String) throws -> (Manifest, [String]) {
+        var notes: [String] = []
+        let count = plan.segments.count
+        var byIndex = [SegmentRecord?](repeating: nil, count: count)
+        for (position, record) in segments.enumerated() {
+            guard (0..<count).contains(record.index) else {
+                throw PipelineError.badInput("\(manifestPath): segments[\(position)].index is \(record.index), but the plan has segments 0…\(count - 1); remove the work dir to start over")
+            }
+            guard byIndex[record.index] == nil else {
+                throw PipelineError.badInput("\(manifestPath): segment \(record.index) has two records; remove the work dir to start over")
+            }
+            if record.index != position {
+                notes.append("\(manifestPath): the record of segment \(record.index) was at position \(position); put back in order")
+            }
+            byIndex[record.index] = record
+        }
+        var mended = self
+        mended.segments = []
+        for index in 0..<count {
+            guard var record = byIndex[index] else {
+                notes.append("\(manifestPath): segment \(index) has no record; starting it afresh")
+                mended.segments.append(SegmentRecord(index: index))
+                continue
+            }
+            if let clip = record.clipPath, clip != Self.clipPath(index, workDir: workDir) {
+                notes.append("segment \(index): the manifest names \(clip) as its clip, not this work dir's file; making it again")
+                // A finished record without its clip is made again the usual way (cache first).
+                record.clipPath = nil
+                record.clipSHA256 = nil
+            }
+            if let audio = record.audioFile, audio != Self.audioPath(index, workDir: workDir) {
+                notes.append("segment \(index): the manifest names \(audio) as its audio, not this work dir's file; cutting it again")
+                record.audioFile = nil
+                record.audioSHA256 = nil
+                record.audioURL = nil
+            }
+            mended.segments.append(record)
+        }
+        return (mended, notes)
+    }
 }
 
 /// Owns the manifest of a run and rewrites it atomically (temp file + rename) at every change.
@@ -90,11 +148,22 @@ actor ManifestStore {
     /// Loads a manifest, or nil when there is none.
     static func load(from url: URL) throws -> Manifest? {
         guard FileManager.default.fileExists(atPath: url.path) else { return nil }
-        let data = try Data(contentsOf: url)
+        do {
+            try FileChecks.requireRegularFile(url.path)
+        } catch let error as MediaError {
+            throw PipelineError.badInput(error.description)
+        }
+        let data: Data
+        do {
+            data = try Data(contentsOf: url)
+        } catch {
+            throw PipelineError.failure("\(url.path): cannot read the manifest (\(Pipeline.reason(error)))")
+        }
         do {
             return try JSONDecoder().decode(Manifest.self, from: data)
-        } catch {
-            throw PipelineError.badInput("\(url.path): the manifest is damaged (\(error.localizedDescription)); remove the work dir to start over")
+        } catch let error as DecodingError {
+            let problem = PlanFileError(decoding: error)
+            throw PipelineError.badInput("\(url.path): the manifest is damaged (\(problem)); remove the work dir to start over")
         }
     }
 

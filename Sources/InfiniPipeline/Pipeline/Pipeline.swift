@@ -82,6 +82,9 @@ public final class Pipeline: Sendable {
         guard output != audioPath, output != imagePath else {
             throw PipelineError.badInput("\(output): the output would overwrite an input")
         }
+        if FileManager.default.fileExists(atPath: output, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw PipelineError.badInput("\(output): is a directory; name the MP4 to write")
+        }
         guard o.concurrency >= 1, o.concurrency <= 64 else {
             throw PipelineError.badInput("--concurrency \(o.concurrency) must be between 1 and 64")
         }
@@ -98,19 +101,27 @@ public final class Pipeline: Sendable {
             try FalBackend.checkConfiguration(options: o)
         }
 
-        // 2. Fit the image.
-        emit(.stage("fitting image"))
+        // 2. Read the inputs whole before anything is reported or sent: bad input of any kind
+        //    (an audio file the output cannot carry, a corrupt image, cut-off audio) ends the run
+        //    with one error and nothing else. The output's audio is decided and proven here,
+        //    with a scratch MP4 in the output's directory, so that no run pays for clips and
+        //    then fails to write its output.
+        let bitRate = o.stitch.audioBitRate
+        let outputAudio = try await runBlocking {
+            try OutputAudio.decide(audio: audioPath, scratchDirectory: outputDirectory, bitRate: bitRate)
+        }
         let fitter = ImageFitter(resolution: o.resolution, aspect: o.aspect, cropAnchor: o.cropAnchor, background: o.background)
         let fitted = try await runBlocking { try fitter.fit(path: imagePath) }
         let png = try ImageCodec.encodePNG(fitted.pixels)
         let imageSHA = Hashing.sha256(png)
-        emit(.image(width: fitted.bucket.width, height: fitted.bucket.height))
-
-        // 3. Plan.
-        emit(.stage("planning"))
         let analysis = try await runBlocking { try AudioAnalysis.analyze(path: audioPath) }
         let plan = try SegmentPlanner.plan(analysis, options: planning)
+
+        // 3. The plan and its price.
+        emit(.image(width: fitted.bucket.width, height: fitted.bucket.height))
+        for warning in analysis.warnings { emit(.warning(warning)) }
         emit(.plan(plan))
+        emit(.outputAudio(outputAudio))
         if let maxCost = o.maxCost, plan.estimatedCost > maxCost + 1e-9 {
             throw PipelineError.badInput(String(format: "the estimated cost $%.2f is over --max-cost $%.2f", plan.estimatedCost, maxCost))
         }
@@ -119,7 +130,7 @@ public final class Pipeline: Sendable {
                                           segments: plan.segments.count, paidSeconds: 0, cost: 0,
                                           plannedSeconds: plan.paidSeconds, estimatedCost: plan.estimatedCost,
                                           reusedSegments: 0, wallTime: Date().timeIntervalSince(started), workDir: nil,
-                                          videoPath: nil, dryRun: true)
+                                          videoPath: nil, dryRun: true, outputAudio: outputAudio)
             emit(.summary(summary))
             return summary
         }
@@ -132,15 +143,25 @@ public final class Pipeline: Sendable {
         let cacheRoot = ClipCache.defaultRoot(environment: o.environment)
         let workDir = o.workDir.map { URL(fileURLWithPath: o.absolute($0)) }
             ?? cacheRoot.appendingPathComponent("work").appendingPathComponent(String(runKey.prefix(16)))
-        try FileManager.default.createDirectory(at: workDir.appendingPathComponent("clips"), withIntermediateDirectories: true)
-        try FileManager.default.createDirectory(at: workDir.appendingPathComponent("audio"), withIntermediateDirectories: true)
+        do {
+            try FileManager.default.createDirectory(at: workDir.appendingPathComponent("clips"), withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(at: workDir.appendingPathComponent("audio"), withIntermediateDirectories: true)
+        } catch {
+            throw PipelineError.badInput("\(workDir.path): cannot create the work dir (\(Self.reason(error)))")
+        }
+        // One run per work dir: a second run of the same job stops here, before it reads the
+        // manifest or sends anything (the kernel releases the lock when a process dies).
+        let lock = try WorkDirLock(directory: workDir)
+        defer { lock.release() }
         let manifestURL = workDir.appendingPathComponent("manifest.json")
         var manifest: Manifest
         if let existing = try ManifestStore.load(from: manifestURL) {
             guard existing.runKey == runKey, existing.plan.segments == plan.segments else {
                 throw PipelineError.badInput("\(workDir.path): this work dir belongs to another run (different inputs or options); choose another --work-dir")
             }
-            manifest = existing
+            let (checked, notes) = try existing.reconciled(workDir: workDir, manifestPath: manifestURL.path)
+            for note in notes { emit(.warning(note)) }
+            manifest = checked
             manifest.audio = audioPath
             manifest.image = imagePath
         } else {
@@ -153,7 +174,8 @@ public final class Pipeline: Sendable {
         do {
             let summary = try await generateAndStitch(plan: plan, manifest: manifest, store: store, backend: backend,
                                                       workDir: workDir, cacheRoot: cacheRoot, imageSHA: imageSHA, png: png,
-                                                      identity: identity, audioPath: audioPath, output: output, started: started)
+                                                      identity: identity, audioPath: audioPath, output: output, started: started,
+                                                      knownWarnings: Set(analysis.warnings))
             if ownsBackend { await backend.close() }
             return summary
         } catch {
@@ -164,14 +186,17 @@ public final class Pipeline: Sendable {
 
     private func generateAndStitch(plan: Plan, manifest: Manifest, store: ManifestStore, backend: any ClipBackend,
                                    workDir: URL, cacheRoot: URL, imageSHA: String, png: [UInt8], identity: String,
-                                   audioPath: String, output: String, started: Date) async throws -> PipelineSummary {
+                                   audioPath: String, output: String, started: Date,
+                                   knownWarnings: Set<String>) async throws -> PipelineSummary {
         let o = options
 
         // 5. Cut the audio of every segment that lacks it.
         var needAudio: [Int] = []
         for record in manifest.segments {
             if record.state == .done, let clip = record.clipPath, FileManager.default.fileExists(atPath: clip) { continue }
-            if let file = record.audioFile, FileManager.default.fileExists(atPath: file) { continue }
+            // Cut audio is reused only when it is still what was cut (and perhaps uploaded).
+            if let file = record.audioFile, let sha = record.audioSHA256,
+               (try? await runBlocking { try Hashing.sha256(file: file) }) == sha { continue }
             needAudio.append(record.index)
         }
         if !needAudio.isEmpty {
@@ -211,7 +236,10 @@ public final class Pipeline: Sendable {
             do {
                 stitched = try await runBlocking {
                     try Stitcher.stitch(plan: plan, clips: clips, audio: audioPath, output: output, options: stitchOptions,
-                                        warning: { [continuation = self.continuation] in continuation.yield(.warning($0)) })
+                                        warning: { [continuation = self.continuation] in
+                                            // The audio's own warnings were given when it was planned.
+                                            if !knownWarnings.contains($0) { continuation.yield(.warning($0)) }
+                                        })
                 }
                 break
             } catch let error as ClipError {
@@ -239,7 +267,8 @@ public final class Pipeline: Sendable {
             cost: identity == "preview" ? 0 : Plan.cost(paidFrames: paid, pricePerSecond: plan.pricePerSecond),
             plannedSeconds: plan.paidSeconds, estimatedCost: plan.estimatedCost,
             reusedSegments: records.filter { $0.fromCache }.count + context.reused.value,
-            wallTime: Date().timeIntervalSince(started), workDir: workDir.path, videoPath: result.videoPath.rawValue, dryRun: false)
+            wallTime: Date().timeIntervalSince(started), workDir: workDir.path, videoPath: result.videoPath.rawValue, dryRun: false,
+            outputAudio: result.audio)
         emit(.summary(summary))
         return summary
     }
@@ -255,12 +284,27 @@ public final class Pipeline: Sendable {
         }
     }
 
+    /// A Foundation error in a few words: the system's reason when there is one.
+    static func reason(_ error: any Error) -> String {
+        let ns = error as NSError
+        if let posix = ns.userInfo[NSUnderlyingErrorKey] as? NSError, posix.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(posix.code)))
+        }
+        if ns.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(ns.code))) }
+        return ns.localizedDescription
+    }
+
     static func checkInputFile(_ path: String, role: String) throws {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw PipelineError.badInput("\(path): no such \(role) file")
         }
         guard !isDirectory.boolValue else { throw PipelineError.badInput("\(path): is a directory, not an \(role) file") }
+        do {
+            try FileChecks.requireRegularFile(path)
+        } catch let error as MediaError {
+            throw PipelineError.badInput(error.description)
+        }
         guard FileManager.default.isReadableFile(atPath: path) else {
             throw PipelineError.badInput("\(path): the \(role) file is not readable")
         }
@@ -285,19 +329,44 @@ public final class Pipeline: Sendable {
     }
 
     /// Runs segments with at most `concurrency` in flight.
+    ///
+    /// When a segment fails, no new segment starts, but those in flight run to their end and
+    /// are recorded (their requests are paid for); then the run stops, naming every failure.
     private func generate(_ indices: [Int], _ context: RunContext) async throws {
-        try await withThrowingTaskGroup(of: Void.self) { group in
+        let failures: [(index: Int, error: any Error)] = await withTaskGroup(of: (Int, (any Error)?).self) { group in
             var iterator = indices.makeIterator()
-            for _ in 0..<options.concurrency {
-                guard let index = iterator.next() else { break }
-                group.addTask { try await self.processNamingSegment(index, context) }
-            }
-            while try await group.next() != nil {
-                if let index = iterator.next() {
-                    group.addTask { try await self.processNamingSegment(index, context) }
+            var failures: [(index: Int, error: any Error)] = []
+            func start() -> Bool {
+                guard let index = iterator.next() else { return false }
+                group.addTask {
+                    do {
+                        try await self.processNamingSegment(index, context)
+                        return (index, nil)
+                    } catch {
+                        return (index, error)
+                    }
                 }
+                return true
             }
+            for _ in 0..<options.concurrency {
+                if !start() { break }
+            }
+            while let (index, error) = await group.next() {
+                if let error { failures.append((index, error)) }
+                if failures.isEmpty && !Task.isCancelled { _ = start() }
+            }
+            return failures.sorted { $0.index < $1.index }
         }
+        guard let first = failures.first else {
+            try Task.checkCancellation()
+            return
+        }
+        if Task.isCancelled || failures.contains(where: { $0.error is CancellationError }) { throw CancellationError() }
+        if failures.count == 1 { throw first.error }
+        let messages = failures.map { ($0.error as? PipelineError)?.message ?? "segment \($0.index): \($0.error)" }
+        let allBadInput = failures.allSatisfy { ($0.error as? PipelineError)?.kind == .badInput }
+        throw PipelineError(kind: allBadInput ? .badInput : .failure,
+                            message: "\(failures.count) segments failed: " + messages.joined(separator: "; "))
     }
 
     private func update(_ index: Int, _ state: String, request: String? = nil, position: Int? = nil, detail: String? = nil) {
@@ -334,7 +403,7 @@ public final class Pipeline: Sendable {
         let segment = context.plan.segments[index]
         let store = context.store
         var record = await store.record(index)
-        let clipURL = context.workDir.appendingPathComponent("clips").appendingPathComponent(String(format: "segment-%04d.mp4", index))
+        let clipURL = URL(fileURLWithPath: Manifest.clipPath(index, workDir: context.workDir))
 
         // Already finished in an earlier run?
         if record.state == .done, let path = record.clipPath, FileManager.default.fileExists(atPath: path),

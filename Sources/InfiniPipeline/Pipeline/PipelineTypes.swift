@@ -151,6 +151,8 @@ public struct PipelineSummary: Sendable, Equatable, Codable {
     public var videoPath: String?
     /// Whether this was a dry run.
     public var dryRun: Bool
+    /// How the output carries (or, in a dry run, would carry) the audio.
+    public var outputAudio: OutputAudio?
 }
 
 /// What a running pipeline reports.
@@ -159,6 +161,8 @@ public enum PipelineEvent: Sendable, Equatable {
     case plan(Plan)
     /// The fitted image's bucket.
     case image(width: Int, height: Int)
+    /// How the output will carry the audio, decided and proven before any request.
+    case outputAudio(OutputAudio)
     /// A segment changed state.
     case segment(SegmentUpdate)
     /// Something the user should know; the run goes on.
@@ -193,6 +197,7 @@ public enum PipelineEvent: Sendable, Equatable {
         switch self {
         case .plan(let p): data = try? encoder.encode(Wrapped(event: "plan", body: p))
         case .image(let w, let h): data = try? encoder.encode(Wrapped(event: "image", body: Size(width: w, height: h)))
+        case .outputAudio(let a): data = try? encoder.encode(Wrapped(event: "outputAudio", body: a))
         case .segment(let s): data = try? encoder.encode(Wrapped(event: "segment", body: s))
         case .warning(let m): data = try? encoder.encode(Wrapped(event: "warning", body: Message(message: m)))
         case .stage(let m): data = try? encoder.encode(Wrapped(event: "stage", body: Message(message: m)))
