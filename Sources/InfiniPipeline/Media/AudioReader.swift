@@ -164,8 +164,8 @@ public final class AudioReader {
         // that ends in the middle of a packet is a cut-off file; everything else that decodes
         // is accepted, and what decodes is the truth.
         try demuxer.checkComplete()
-        if report.lastPacketFailed || lastMPEGFrameIsCut(report) {
-            throw MediaError(.invalidData, file: source, "the file ends early: its last audio packet is cut off (truncated?)")
+        if let reason = Self.truncation(codecName: stream.codecName, report: report) {
+            throw MediaError(.invalidData, file: source, reason)
         }
         if report.failedPackets > 0 {
             warnings.append("\(source): \(report.failedPackets) damaged audio packet\(report.failedPackets == 1 ? "" : "s") could not be decoded and were skipped")
@@ -181,12 +181,17 @@ public final class AudioReader {
         return all
     }
 
-    /// MPEG audio's last packet is whatever bytes remain: shorter than its own header says
-    /// means the file was cut inside that frame (the decoder does not say so).
-    private func lastMPEGFrameIsCut(_ report: StreamDecoder.DecodeReport) -> Bool {
-        guard ["mp1", "mp2", "mp3"].contains(stream.codecName),
-              let header = MPEGAudioHeader(report.lastPacketHead) else { return false }
-        return report.lastPacketSize < header.frameLength
+    /// The acceptance rule for how a stream ends, shared by everything that reads audio (the
+    /// stitcher's packet copy passes a report without decoding): the last packet failed to
+    /// decode, or an MPEG audio frame is shorter than its own header says (FFmpeg's MP3
+    /// demuxer hands over whatever bytes remain, and its decoder does not complain). Returns
+    /// the reason, or nil when the stream ends whole.
+    static func truncation(codecName: String, report: StreamDecoder.DecodeReport) -> String? {
+        var cut = report.lastPacketFailed
+        if ["mp1", "mp2", "mp3"].contains(codecName), let header = MPEGAudioHeader(report.lastPacketHead) {
+            cut = cut || report.lastPacketSize < header.frameLength
+        }
+        return cut ? "the file ends early: its last audio packet is cut off (truncated?)" : nil
     }
 
     /// A header that declares another duration than what decodes (an Opus pre-skip, a VBR MP3

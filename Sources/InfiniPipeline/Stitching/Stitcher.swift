@@ -160,20 +160,19 @@ public enum Stitcher {
         if outputAudio.strategy == .encode {
             let path = directory.appendingPathComponent(".\(base).audio-\(getpid()).m4a").path
             encodedAudio = path
-            try encodeAudio(from: audio, to: path, as: outputAudio, bitRate: options.audioBitRate)
+            for note in try encodeAudio(from: audio, to: path, as: outputAudio, bitRate: options.audioBitRate, plan: plan) {
+                warn(note)
+            }
             audioDemuxer = try Demuxer(path: path)
         } else {
             audioDemuxer = try Demuxer(path: audio)
         }
         var audioSource = (demuxer: audioDemuxer, index: try audioDemuxer.bestStream(.audio).index)
         let audioCopied = outputAudio.strategy == .copy
-        // The audio must be the audio the plan was made for, accepted by the planner's own rule
-        // (see AudioReader.read): checked on another thread while this one writes the video.
-        let audioCheck = BackgroundCheck { try verifyAudio(audio, plan: plan) }
-
         var path: StitchResult.VideoPath = reason == nil ? .copy : .reencode
         do {
-            try write(plan: plan, inspections: inspections, path: path, audio: audioSource, to: temp, options: options, warn: warn)
+            try write(plan: plan, inspections: inspections, path: path, audio: audioSource, checking: audioCopied ? audio : nil,
+                      to: temp, options: options, warn: warn)
         } catch is CopyPathUnsafe {
             // Timestamps that cannot be joined as they are: fall back to re-encoding.
             reason = "the clips' timestamps cannot be joined without re-encoding"
@@ -181,10 +180,9 @@ public enum Stitcher {
             try? FileManager.default.removeItem(atPath: temp)
             let d = try Demuxer(path: encodedAudio ?? audio)
             audioSource = (d, try d.bestStream(.audio).index)
-            try write(plan: plan, inspections: inspections, path: path, audio: audioSource, to: temp, options: options, warn: warn)
+            try write(plan: plan, inspections: inspections, path: path, audio: audioSource, checking: audioCopied ? audio : nil,
+                      to: temp, options: options, warn: warn)
         }
-
-        for note in try audioCheck.wait() { warn(note) }
 
         // 4. The file takes the output's name only when complete.
         if FileManager.default.fileExists(atPath: output) { try FileManager.default.removeItem(atPath: output) }
@@ -197,30 +195,24 @@ public enum Stitcher {
                             audioCopied: audioCopied, audio: outputAudio, width: first.width, height: first.height, warnings: warnings)
     }
 
-    /// Decodes `audio` as the planner does, so that the stitcher accepts exactly the audio the
-    /// planner accepts (a file cut off in the middle of a packet is refused by both), and
-    /// checks that it lasts as long as the video: audio that ends before the last frame would
-    /// leave the end of the video silent and show that the plan was made for another file.
-    /// - Returns: the reader's warnings.
-    static func verifyAudio(_ audio: String, plan: Plan) throws -> [String] {
-        let reader = try AudioReader(path: audio)
-        let samples = try reader.read { _ in }
-        let seconds = Double(samples) / Double(reader.outputFormat.sampleRate)
-        let videoSeconds = ModelLimits.seconds(forFrames: plan.totalFrames)
-        if seconds < ModelLimits.seconds(forFrames: plan.totalFrames - 1) {
-            throw MediaError(.invalidData, file: audio, String(
-                format: "the audio lasts %.2f s but the video is %.2f s (%d frames): is this the file the plan was made for?",
-                seconds, videoSeconds, plan.totalFrames))
-        }
-        return reader.warnings
+    /// Audio that ends before the last frame would leave the end of the video silent: it is
+    /// not the audio the plan was made for (or it was cut off).
+    static func checkCoversVideo(_ audio: String, seconds: Double, plan: Plan) throws {
+        // A little slack: packet timestamps, unlike decoded samples, are rounded.
+        guard seconds + 0.1 < ModelLimits.seconds(forFrames: plan.totalFrames - 1) else { return }
+        throw MediaError(.invalidData, file: audio, String(
+            format: "the audio lasts %.2f s but the video is %.2f s (%d frames): is this the file the plan was made for?",
+            seconds, ModelLimits.seconds(forFrames: plan.totalFrames), plan.totalFrames))
     }
 
     /// Thrown inside the copy path when packet timestamps cannot be joined monotonically.
     private struct CopyPathUnsafe: Error {}
 
+    /// Writes the MP4. `checking` names the original audio when its packets are copied: the
+    /// copy then applies the acceptance rule and checks the audio covers the video.
     private static func write(plan: Plan, inspections: [ClipInspection], path: StitchResult.VideoPath,
-                              audio: (demuxer: Demuxer, index: Int), to temp: String, options: StitchOptions,
-                              warn: (String) -> Void) throws {
+                              audio: (demuxer: Demuxer, index: Int), checking: String?, to temp: String,
+                              options: StitchOptions, warn: (String) -> Void) throws {
         let muxer = try Muxer(path: temp, format: "mp4")
         let videoOut: Int
         var encoder: VideoEncoder? = nil
@@ -238,7 +230,8 @@ public enum Stitcher {
         }
         let audioOut = try muxer.addStream(copying: audio.index, of: audio.demuxer)
         try muxer.writeHeader(fastStart: true)
-        let pump = AudioPump(demuxer: audio.demuxer, index: audio.index, muxer: muxer, outStream: audioOut)
+        let pump = AudioPump(demuxer: audio.demuxer, index: audio.index, muxer: muxer, outStream: audioOut,
+                             checking: checking.map { (file: $0, plan: plan) })
 
         let written: Int
         switch path {
@@ -467,13 +460,18 @@ public enum Stitcher {
 
     // MARK: - Audio
 
-    private static func encodeAudio(from source: String, to path: String, as audio: OutputAudio, bitRate: Int) throws {
+    /// Encodes the audio to AAC in an M4A, decoding it by the acceptance rule every reader
+    /// applies, and checks it covers the video. Returns the reader's warnings.
+    private static func encodeAudio(from source: String, to path: String, as audio: OutputAudio, bitRate: Int,
+                                    plan: Plan) throws -> [String] {
         let reader = try AudioReader(path: source, sampleRate: audio.sampleRate, channels: audio.channels)
         let format = reader.outputFormat
         let writer = try MP4Writer(path: path, video: nil,
                                    audio: AudioEncoderSettings(sampleRate: format.sampleRate, channels: format.channels, bitRate: bitRate))
-        try reader.read { try writer.append(audio: $0) }
+        let samples = try reader.read { try writer.append(audio: $0) }
+        try checkCoversVideo(source, seconds: Double(samples) / Double(format.sampleRate), plan: plan)
         try writer.finish()
+        return reader.warnings
     }
 }
 
@@ -490,12 +488,19 @@ private final class AudioPump {
     /// Added to every timestamp: minus the encoder delay that the first packet asks decoders
     /// to skip (MP3's LAME header), so that the MP4 gets an edit list and decodes in sync.
     private var shift: Int64?
+    /// The original audio and the plan, when its packets are copied (see `drain()`).
+    private let checking: (file: String, plan: Plan)?
+    /// How the copied stream ended, for the acceptance rule (no decoding: the last packet's
+    /// size and header), and where its last packet ends.
+    private var report = StreamDecoder.DecodeReport()
+    private var end: Int64 = 0
 
-    init(demuxer: Demuxer, index: Int, muxer: Muxer, outStream: Int) {
+    init(demuxer: Demuxer, index: Int, muxer: Muxer, outStream: Int, checking: (file: String, plan: Plan)?) {
         self.demuxer = demuxer
         self.index = index
         self.muxer = muxer
         self.outStream = outStream
+        self.checking = checking
         timeBase = demuxer.avStream(index).pointee.time_base
     }
 
@@ -518,6 +523,10 @@ private final class AudioPump {
                 let p = packet.pointer
                 if p.pointee.pts != FFmpeg.noPTS { p.pointee.pts += shift! }
                 if p.pointee.dts != FFmpeg.noPTS { p.pointee.dts += shift! }
+                report.lastPacketSize = Int(p.pointee.size)
+                report.lastPacketHead = p.pointee.data.map { Array(UnsafeBufferPointer(start: $0, count: min(Int(p.pointee.size), 4))) } ?? []
+                let start = p.pointee.pts != FFmpeg.noPTS ? p.pointee.pts : p.pointee.dts
+                if start != FFmpeg.noPTS { end = max(end, start + max(p.pointee.duration, 0)) }
             }
             let p = packet.pointer.pointee
             let ts = p.dts != FFmpeg.noPTS ? p.dts : p.pts
@@ -538,30 +547,17 @@ private final class AudioPump {
         return av_rescale_q(skip, AVRational(num: 1, den: rate), timeBase)
     }
 
-    /// Writes all remaining audio.
+    /// Writes all remaining audio; a copied original must pass the acceptance rule (the same
+    /// verdict the planner's decode gives on how the stream ends) and cover the video.
     func drain() throws {
         try pump(until: .infinity)
         try demuxer.checkComplete()
-    }
-}
-
-/// Runs a blocking check on its own thread; `wait()` returns its result or rethrows its error.
-/// Abandoned (never waited for), the check still runs to its end, then frees itself.
-final class BackgroundCheck<Value: Sendable>: @unchecked Sendable {
-    private let done = DispatchSemaphore(value: 0)
-    private var result: Result<Value, any Error>?
-
-    init(_ work: @escaping @Sendable () throws -> Value) {
-        Thread.detachNewThread { [self] in
-            result = Result { try work() }
-            done.signal()
+        guard let checking else { return }
+        let codec = FFmpeg.codecName(demuxer.avStream(index).pointee.codecpar.pointee.codec_id)
+        if let reason = AudioReader.truncation(codecName: codec, report: report) {
+            throw MediaError(.invalidData, file: checking.file, reason)
         }
-    }
-
-    /// Waits for the check (once) and returns its value.
-    func wait() throws -> Value {
-        done.wait()
-        done.signal()  // later waits return at once
-        return try result!.get()
+        try Stitcher.checkCoversVideo(checking.file, seconds: Double(end) * Double(timeBase.num) / Double(timeBase.den),
+                                      plan: checking.plan)
     }
 }
