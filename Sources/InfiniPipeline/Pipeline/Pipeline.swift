@@ -168,6 +168,10 @@ public final class Pipeline: Sendable {
             manifest = Manifest(runKey: runKey, audio: audioPath, image: imagePath, backend: identity, plan: plan,
                                 imageSHA256: imageSHA, imageURL: nil, segments: plan.segments.map { SegmentRecord(index: $0.index) })
         }
+        // Room for what is still to be made, before anything is paid for.
+        let framesToMake = zip(plan.segments, manifest.segments).reduce(0) { $0 + ($1.1.state == .done ? 0 : $1.0.numFrames) }
+        try DiskSpace.check(plan: plan, framesToMake: framesToMake, workDir: workDir.path, outputDirectory: outputDirectory,
+                            resolution: o.resolution)
         let store = try ManifestStore(manifest: manifest, url: manifestURL)
         let backend = try backendOverride ?? makeBackend(workDir: workDir)
         let ownsBackend = backendOverride == nil
