@@ -61,11 +61,35 @@ struct PlanCommand: AsyncParsableCommand {
         }
         for warning in warnings { writeStderr("warning: \(warning)\n") }
         if json {
-            writeStdout(String(decoding: try plan.jsonData(), as: UTF8.self) + "\n")
+            // The plan as `stitch --plan` reads it, plus `outputAudio` (which stitch ignores).
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            let data = try encoder.encode(PlanWithAudio(plan: plan, outputAudio: outputAudio))
+            writeStdout(String(decoding: data, as: UTF8.self) + "\n")
         } else {
             writeStdout("\(audio): \(String(format: "%.3f", plan.audio.duration)) s, \(plan.audio.sampleRate) Hz, \(plan.audio.channels) ch\n")
             writeStdout(plan.renderTable())
             writeStdout("output audio: \(outputAudio.summary)\n")
         }
+    }
+}
+
+/// A plan's JSON with one more top-level key, `outputAudio`.
+private struct PlanWithAudio: Encodable {
+    let plan: Plan
+    let outputAudio: OutputAudio
+
+    private struct Key: CodingKey {
+        var stringValue: String
+        init(_ string: String) { stringValue = string }
+        init?(stringValue: String) { self.stringValue = stringValue }
+        var intValue: Int? { nil }
+        init?(intValue: Int) { nil }
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        try plan.encode(to: encoder)
+        var container = encoder.container(keyedBy: Key.self)
+        try container.encode(outputAudio, forKey: Key("outputAudio"))
     }
 }

@@ -123,8 +123,15 @@ struct OutputAudioTests {
         let plan = try runProcess(infinistitchBinary, ["plan", Fixture.path("enc-lame-8k.mp3")])
         #expect(plan.status == 0)
         #expect(String(decoding: plan.stdout, as: UTF8.self).contains("output audio: encode to AAC, 8000 Hz, 1 ch"))
+        let json = try runProcess(infinistitchBinary, ["plan", Fixture.path("enc-lame-8k.mp3"), "--json"])
+        let object = try #require(try JSONSerialization.jsonObject(with: json.stdout) as? [String: Any])
+        let outputAudio = try #require(object["outputAudio"] as? [String: Any])
+        #expect(outputAudio["strategy"] as? String == "encode" && outputAudio["sampleRate"] as? Int == 8_000)
         let dir = try TempDir()
         defer { dir.cleanup() }
+        // stitch reads the same JSON (it ignores the extra key).
+        try json.stdout.write(to: URL(fileURLWithPath: dir.path("plan.json")))
+        #expect(try Plan.from(json: json.stdout).totalFrames > 0)
         let dry = try runProcess(infinistitchBinary, [Fixture.path("speech.mp3"), "--image", Fixture.path("portrait.jpg"),
                                                       "--dry-run", "--backend", "preview", "-o", dir.path("o.mp4")],
                                  environment: ["HOME": dir.url.path, "PATH": "/usr/bin:/bin"])
