@@ -76,6 +76,15 @@ struct StitchCommand: AsyncParsableCommand {
     var clips: [String] = []
 
     func run() async throws {
+        // A plan is a small regular file: never read a device or a pipe (it may never end).
+        let attributes = try? FileManager.default.attributesOfItem(atPath: plan)
+        guard let attributes else { throw CLIError.badInput("\(plan): no such plan file") }
+        guard attributes[.type] as? FileAttributeType == .typeRegular else {
+            throw CLIError.badInput("\(plan): the plan is not a regular file")
+        }
+        guard ((attributes[.size] as? NSNumber)?.intValue ?? 0) <= 64 << 20 else {
+            throw CLIError.badInput("\(plan): over 64 MB, too large for a plan")
+        }
         guard let data = FileManager.default.contents(atPath: plan) else {
             throw CLIError.badInput("\(plan): cannot read the plan")
         }

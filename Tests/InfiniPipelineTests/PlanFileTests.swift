@@ -123,6 +123,16 @@ struct PlanFileTests {
         }
     }
 
+    @Test(.timeLimit(.minutes(1)))
+    func aPlanOnADeviceIsRefusedNotRead() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let result = try runProcess(infinistitchBinary, ["stitch", "--plan", "/dev/zero", "--audio", Fixture.path("speech.mp3"),
+                                                         "-o", dir.path("out.mp4"), Fixture.path("clip-a.mp4")])
+        #expect(result.status == 2)
+        #expect(String(decoding: result.stderr, as: UTF8.self) == "infinistitch: /dev/zero: the plan is not a regular file\n")
+    }
+
     @Test func stitchNamesTheFileAndTheKeyInOneLine() throws {
         let dir = try TempDir()
         defer { dir.cleanup() }
