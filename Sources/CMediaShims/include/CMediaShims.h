@@ -42,14 +42,22 @@ typedef struct {
     int progressive;
 } CMediaShims_jpeg_info;
 
-/// Reads only the JPEG header: size and colour space, no pixels decoded.
+/// Reads only the JPEG header (the markers up to the first scan): size and colour space, no
+/// pixels decoded. Returns CMEDIASHIMS_NEED_MORE_DATA if `data` ends inside the header.
 int CMediaShims_jpeg_read_header(const uint8_t *_Nonnull data, size_t size,
                                  CMediaShims_jpeg_info *_Nonnull info,
                                  char *_Nonnull err, size_t err_size);
 
 /// Decodes a whole JPEG into `out` (width * height * output_components bytes, rows packed),
 /// shrunk by 1/`scale_denom` (1, 2, 4 or 8) in the DCT domain; `info` then holds the decoded
-/// size, ceil(size / scale_denom). A file that ends early is an error, not a gray-filled picture.
+/// size, ceil(size / scale_denom). A file that ends early is an error, not a gray-filled picture,
+/// and so is any corrupt-data warning from libjpeg that means lost or invented pixels (bad
+/// Huffman code, a marker inside the data, a missing restart marker, more than 16 bytes
+/// skipped before a marker after a scan...). Tolerated: bytes skipped between header markers,
+/// up to 16 skipped before a marker after a scan (encoder padding, e.g. before EOI), unknown
+/// JFIF/Adobe version fields, odd SOS bytes in a baseline file. libjpeg-turbo does not report
+/// every damaged byte (its fast Huffman path decodes a bad code silently), so some damage
+/// still decodes.
 int CMediaShims_jpeg_decode(const uint8_t *_Nonnull data, size_t size, int scale_denom,
                             uint8_t *_Nonnull out, size_t out_size,
                             CMediaShims_jpeg_info *_Nonnull info,
