@@ -1,5 +1,9 @@
 // libjpeg with setjmp/longjmp error handling: a corrupt file returns an error code,
 // it never reaches libjpeg's default error_exit (which calls exit()).
+//
+// libjpeg reports damaged entropy-coded data only as warnings and carries on, filling what it
+// could not decode with gray (or garbage). Those warnings are refusals here, like fatal
+// errors; see cms_jpeg_warning_loses_pixels for the few that are not.
 #include "CMediaShims.h"
 #include <setjmp.h>
 #include <stdio.h>
@@ -8,10 +12,17 @@
 #include <jpeglib.h>
 #include <jerror.h>
 
+/* The most bytes before a marker after a scan that count as padding, not lost data. */
+#define CMS_JPEG_MAX_PADDING 16
+
 typedef struct {
     struct jpeg_error_mgr pub;
     jmp_buf jump;
-    int premature_end;  // JWRN_JPEG_EOF seen: the data ran out
+    int in_header;       // inside jpeg_read_header: no entropy-coded data has been read yet
+    int premature_end;   // JWRN_JPEG_EOF seen: the data ran out
+    int in_output;       // jpeg_start_decompress has returned: output_scanline counts rows
+    int corrupt;         // a warning that means lost or invented pixels (premature_end included)
+    char reason[JMSG_LENGTH_MAX + 64];  // why, for the first such warning
 } cms_jpeg_error;
 
 static void cms_jpeg_error_exit(j_common_ptr cinfo) {
@@ -19,18 +30,63 @@ static void cms_jpeg_error_exit(j_common_ptr cinfo) {
     longjmp(e->jump, 1);
 }
 
+/* Whether the warning now in `e` means the decoded picture is not the one the file holds. */
+static int cms_jpeg_warning_loses_pixels(const cms_jpeg_error *e) {
+    switch (e->pub.msg_code) {
+    case JWRN_JFIF_MAJOR:      // an unknown JFIF version number: metadata
+    case JWRN_ADOBE_XFORM:     // an unknown Adobe colour transform code: decoded as YCbCr
+    case JWRN_BOGUS_ICC:       // a malformed ICC profile marker: metadata (and not read here)
+    case JWRN_NOT_SEQUENTIAL:  // odd Ss/Se/Ah/Al bytes in a baseline SOS, which libjpeg ignores
+        return 0;
+    case JWRN_EXTRANEOUS_DATA:
+        // Bytes libjpeg skipped to find the next marker. Between header markers they cost no
+        // pixel. After a scan, a few are padding that some cameras and webcams write before
+        // EOI or a restart marker; more mean the decoder lost its way in the entropy-coded
+        // data and stopped short, so the pixels it made from it are wrong. (Random damage in
+        // the middle of a scan, 900 trials on three fixtures: 287 of the 300 skips it caused
+        // were over 16 bytes.)
+        return !e->in_header && e->pub.msg_parm.i[0] > CMS_JPEG_MAX_PADDING;
+    default:
+        // Premature end of file or data segment, bad Huffman or arithmetic code, missing
+        // restart marker, bogus progression, and any warning added later.
+        return 1;
+    }
+}
+
 static void cms_jpeg_emit_message(j_common_ptr cinfo, int level) {
     cms_jpeg_error *e = (cms_jpeg_error *)cinfo->err;
-    if (level < 0) {
-        // Warnings. Running out of data makes libjpeg fill the rest with gray: refuse that.
-        if (e->pub.msg_code == JWRN_JPEG_EOF) e->premature_end = 1;
-        e->pub.num_warnings++;
+    if (level >= 0) return;  // trace messages
+    e->pub.num_warnings++;
+    if (e->corrupt || !cms_jpeg_warning_loses_pixels(e)) return;
+    e->corrupt = 1;
+    if (e->pub.msg_code == JWRN_JPEG_EOF) {
+        e->premature_end = 1;
+        snprintf(e->reason, sizeof e->reason, "the JPEG data ends early (truncated file)");
+        return;
     }
+    char message[JMSG_LENGTH_MAX];
+    message[0] = 0;
+    (*e->pub.format_message)(cinfo, message);
+    const char *text = message;
+    static const char prefix[] = "Corrupt JPEG data: ";
+    if (strncmp(text, prefix, sizeof prefix - 1) == 0) text += sizeof prefix - 1;
+    const char *why = e->pub.msg_code == JWRN_EXTRANEOUS_DATA ? " (the decoder lost its place in the image data)" : "";
+    j_decompress_ptr d = (j_decompress_ptr)cinfo;
+    if (e->in_output && cinfo->is_decompressor && d->output_scanline < d->output_height)
+        snprintf(e->reason, sizeof e->reason, "corrupt data at row %u of %u: %s%s", (unsigned)d->output_scanline,
+                 (unsigned)d->output_height, text, why);
+    else
+        snprintf(e->reason, sizeof e->reason, "corrupt data: %s%s", text, why);
 }
 
 static void cms_jpeg_output_message(j_common_ptr cinfo) { (void)cinfo; }
 
-static void cms_jpeg_format(j_common_ptr cinfo, char *err, size_t err_size) {
+/* The message for a fatal error: the corrupt-data warning that led to it if there was one. */
+static void cms_jpeg_format(j_common_ptr cinfo, const cms_jpeg_error *jerr, char *err, size_t err_size) {
+    if (jerr->corrupt) {
+        snprintf(err, err_size, "%s", jerr->reason);
+        return;
+    }
     char buffer[JMSG_LENGTH_MAX];
     buffer[0] = 0;
     (*cinfo->err->format_message)(cinfo, buffer);
@@ -54,6 +110,14 @@ static void cms_fill_info(const struct jpeg_decompress_struct *cinfo, CMediaShim
     info->output_components = cinfo->jpeg_color_space == JCS_GRAYSCALE ? 1 : 3;
 }
 
+/* Reads the header into `cinfo`; a corrupt-data warning there (see emit_message) is a refusal. */
+static int cms_jpeg_read_header(struct jpeg_decompress_struct *cinfo, cms_jpeg_error *jerr) {
+    jerr->in_header = 1;
+    jpeg_read_header(cinfo, TRUE);
+    jerr->in_header = 0;
+    return jerr->corrupt ? -1 : 0;
+}
+
 int CMediaShims_jpeg_read_header(const uint8_t *data, size_t size, CMediaShims_jpeg_info *info,
                                  char *err, size_t err_size) {
     struct jpeg_decompress_struct cinfo;
@@ -61,13 +125,18 @@ int CMediaShims_jpeg_read_header(const uint8_t *data, size_t size, CMediaShims_j
     if (size == 0) { snprintf(err, err_size, "empty file"); return -1; }
     cms_jpeg_setup(&cinfo, &jerr);
     if (setjmp(jerr.jump)) {
-        cms_jpeg_format((j_common_ptr)&cinfo, err, err_size);
+        // A fatal error after the data ran out (libjpeg then inserts an EOI) is about that.
+        cms_jpeg_format((j_common_ptr)&cinfo, &jerr, err, err_size);
         jpeg_destroy_decompress(&cinfo);
-        return -1;
+        return jerr.premature_end ? CMEDIASHIMS_NEED_MORE_DATA : -1;
     }
     jpeg_create_decompress(&cinfo);
     jpeg_mem_src(&cinfo, data, (unsigned long)size);
-    jpeg_read_header(&cinfo, TRUE);
+    if (cms_jpeg_read_header(&cinfo, &jerr) != 0) {
+        snprintf(err, err_size, "%s", jerr.reason);
+        jpeg_destroy_decompress(&cinfo);
+        return jerr.premature_end ? CMEDIASHIMS_NEED_MORE_DATA : -1;
+    }
     cms_fill_info(&cinfo, info);
     jpeg_destroy_decompress(&cinfo);
     return 0;
@@ -81,14 +150,14 @@ int CMediaShims_jpeg_decode(const uint8_t *data, size_t size, int scale_denom, u
     if (size == 0) { snprintf(err, err_size, "empty file"); return -1; }
     cms_jpeg_setup(&cinfo, &jerr);
     if (setjmp(jerr.jump)) {
-        cms_jpeg_format((j_common_ptr)&cinfo, err, err_size);
+        cms_jpeg_format((j_common_ptr)&cinfo, &jerr, err, err_size);
         jpeg_destroy_decompress(&cinfo);
         free(cmyk_row);
         return -1;
     }
     jpeg_create_decompress(&cinfo);
     jpeg_mem_src(&cinfo, data, (unsigned long)size);
-    jpeg_read_header(&cinfo, TRUE);
+    if (cms_jpeg_read_header(&cinfo, &jerr) != 0) goto refuse;
     cms_fill_info(&cinfo, info);
 
     int cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
@@ -99,7 +168,10 @@ int CMediaShims_jpeg_decode(const uint8_t *data, size_t size, int scale_denom, u
 
     cinfo.scale_num = 1;
     cinfo.scale_denom = (scale_denom == 2 || scale_denom == 4 || scale_denom == 8) ? (unsigned)scale_denom : 1;
+    // A progressive (or any multi-scan) file is read whole here, so its warnings come now.
     jpeg_start_decompress(&cinfo);
+    if (jerr.corrupt) goto refuse;
+    jerr.in_output = 1;
     size_t width = cinfo.output_width, height = cinfo.output_height;
     info->width = (int)width;
     info->height = (int)height;
@@ -113,7 +185,9 @@ int CMediaShims_jpeg_decode(const uint8_t *data, size_t size, int scale_denom, u
         cmyk_row = malloc(width * 4);
         if (!cmyk_row) { snprintf(err, err_size, "out of memory"); jpeg_destroy_decompress(&cinfo); return -1; }
     }
-    while (cinfo.output_scanline < cinfo.output_height) {
+    // Stops at the first corrupt-data warning: a SOF that declares far more rows than the
+    // file holds costs no more than the rows it does hold.
+    while (cinfo.output_scanline < cinfo.output_height && !jerr.corrupt) {
         uint8_t *dest = out + (size_t)cinfo.output_scanline * width * comps;
         if (cmyk) {
             JSAMPROW row = cmyk_row;
@@ -129,20 +203,24 @@ int CMediaShims_jpeg_decode(const uint8_t *data, size_t size, int scale_denom, u
             JSAMPROW row = dest;
             if (jpeg_read_scanlines(&cinfo, &row, 1) != 1) break;
         }
-        if (jerr.premature_end) break;
     }
-    if (jerr.premature_end || cinfo.output_scanline < cinfo.output_height) {
-        snprintf(err, err_size, "the JPEG data ends early (truncated file)");
-        jpeg_destroy_decompress(&cinfo);
-        free(cmyk_row);
-        return -1;
+    if (jerr.corrupt) goto refuse;
+    if (cinfo.output_scanline < cinfo.output_height) {
+        snprintf(jerr.reason, sizeof jerr.reason, "the JPEG data ends early (truncated file)");
+        goto refuse;
     }
+    // Reads up to EOI: what follows the last scan must be padding at most.
     jpeg_finish_decompress(&cinfo);
-    int truncated = jerr.premature_end;
+    if (jerr.corrupt) goto refuse;
     jpeg_destroy_decompress(&cinfo);
     free(cmyk_row);
-    if (truncated) { snprintf(err, err_size, "the JPEG data ends early (truncated file)"); return -1; }
     return 0;
+
+refuse:
+    snprintf(err, err_size, "%s", jerr.reason);
+    jpeg_destroy_decompress(&cinfo);
+    free(cmyk_row);
+    return -1;
 }
 
 int CMediaShims_jpeg_encode(const uint8_t *pixels, int width, int height, int components, int quality,
@@ -164,7 +242,7 @@ int CMediaShims_jpeg_encode(const uint8_t *pixels, int width, int height, int co
     jerr.pub.error_exit = cms_jpeg_error_exit;
     jerr.pub.output_message = cms_jpeg_output_message;
     if (setjmp(jerr.jump)) {
-        cms_jpeg_format((j_common_ptr)&cinfo, err, err_size);
+        cms_jpeg_format((j_common_ptr)&cinfo, &jerr, err, err_size);
         jpeg_destroy_compress(&cinfo);
         free(*(unsigned char *volatile *)&mem);
         return -1;

@@ -63,6 +63,20 @@ for round in 0..<iterations {
     for name in ["truncated.jpg", "truncated.png", "not-an-image.png", "empty.png", "huge-header.png"] {
         expectFailure(name) { _ = try ImageCodec.decode(path: fixture(name)) }
     }
+    // JPEGs whose SOF declares ten times the rows they hold: refused on libjpeg's corrupt-data
+    // warning, mid-scan (baseline, CMYK with its row buffer) or inside jpeg_start_decompress
+    // (progressive).
+    for name in ["portrait.jpg", "portrait-cmyk.jpg", "portrait-progressive.jpg"] {
+        var data = [UInt8](try Data(contentsOf: URL(fileURLWithPath: fixture(name))))
+        var sof = 2
+        while !(0xC0...0xC2).contains(data[sof + 1]) { sof += 2 + Int(data[sof + 2]) << 8 + Int(data[sof + 3]) }
+        let rows = (Int(data[sof + 5]) << 8 + Int(data[sof + 6])) * 10
+        data[sof + 5] = UInt8(rows >> 8)
+        data[sof + 6] = UInt8(rows & 0xFF)
+        expectFailure("\(name) with \(rows) rows") { _ = try ImageCodec.decode(data: data, name: name) }
+    }
+    _ = try ImageCodec.probe(path: fixture("portrait.png"))
+    _ = try ImageCodec.probe(path: fixture("portrait-exif6.jpg"))
 }
 print(failures == 0 ? "media-leak-check: \(iterations) rounds done" : "media-leak-check: \(failures) unexpected results")
 exit(failures == 0 ? 0 : 1)

@@ -3,7 +3,8 @@
 //    longjmp()s back to a setjmp in these functions and returns an error code instead.
 //  - FFmpeg's log callback receives a va_list; ours formats the line in C and hands Swift a
 //    finished string.
-//  - libpng's simplified API needs PNG_IMAGE_* macros that Swift does not import.
+//  - libpng's regular API reports errors by longjmp() too, and is told here which chunks to
+//    skip; its simplified API (for writing) needs PNG_IMAGE_* macros Swift does not import.
 // Every function returns 0 on success and a negative value on failure, with a message in `err`.
 #ifndef CMEDIASHIMS_H
 #define CMEDIASHIMS_H
@@ -14,6 +15,10 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/// What the header readers return when the data ends before the header does: a prefix of a
+/// file was given, and more of it may hold the rest.
+#define CMEDIASHIMS_NEED_MORE_DATA (-2)
 
 // MARK: - FFmpeg logging
 
@@ -37,14 +42,22 @@ typedef struct {
     int progressive;
 } CMediaShims_jpeg_info;
 
-/// Reads only the JPEG header: size and colour space, no pixels decoded.
+/// Reads only the JPEG header (the markers up to the first scan): size and colour space, no
+/// pixels decoded. Returns CMEDIASHIMS_NEED_MORE_DATA if `data` ends inside the header.
 int CMediaShims_jpeg_read_header(const uint8_t *_Nonnull data, size_t size,
                                  CMediaShims_jpeg_info *_Nonnull info,
                                  char *_Nonnull err, size_t err_size);
 
 /// Decodes a whole JPEG into `out` (width * height * output_components bytes, rows packed),
 /// shrunk by 1/`scale_denom` (1, 2, 4 or 8) in the DCT domain; `info` then holds the decoded
-/// size, ceil(size / scale_denom). A file that ends early is an error, not a gray-filled picture.
+/// size, ceil(size / scale_denom). A file that ends early is an error, not a gray-filled picture,
+/// and so is any corrupt-data warning from libjpeg that means lost or invented pixels (bad
+/// Huffman code, a marker inside the data, a missing restart marker, more than 16 bytes
+/// skipped before a marker after a scan...). Tolerated: bytes skipped between header markers,
+/// up to 16 skipped before a marker after a scan (encoder padding, e.g. before EOI), unknown
+/// JFIF/Adobe version fields, odd SOS bytes in a baseline file. libjpeg-turbo does not report
+/// every damaged byte (its fast Huffman path decodes a bad code silently), so some damage
+/// still decodes.
 int CMediaShims_jpeg_decode(const uint8_t *_Nonnull data, size_t size, int scale_denom,
                             uint8_t *_Nonnull out, size_t out_size,
                             CMediaShims_jpeg_info *_Nonnull info,
@@ -67,12 +80,18 @@ typedef struct {
     int is_palette;
 } CMediaShims_png_info;
 
-/// Reads only the PNG header (IHDR and friends): size and format, no pixels decoded.
+/// Reads only the PNG header (the chunks before the first IDAT): size and format, no pixels
+/// decoded and no ancillary chunk decompressed. Returns CMEDIASHIMS_NEED_MORE_DATA if `data`
+/// ends before the first IDAT.
 int CMediaShims_png_read_header(const uint8_t *_Nonnull data, size_t size,
                                 CMediaShims_png_info *_Nonnull info,
                                 char *_Nonnull err, size_t err_size);
 
-/// Decodes a PNG to 8-bit sRGB with `channels` = 1 (gray), 3 (RGB) or 4 (RGBA) per pixel.
+/// Decodes a PNG to 8-bit sRGB with `channels` = 1 (gray), 3 (RGB) or 4 (RGBA) per pixel:
+/// 1 only for a gray file without transparency, 3 for any file without it, 4 for any file.
+/// Samples are taken as sRGB unless gAMA/sRGB say otherwise (16-bit ones too). Only the
+/// critical chunks, tRNS, gAMA, cHRM and sRGB are read: text, ICC profiles, EXIF and unknown
+/// chunks are skipped without being decompressed.
 int CMediaShims_png_decode(const uint8_t *_Nonnull data, size_t size, int channels,
                            uint8_t *_Nonnull out, size_t out_size,
                            char *_Nonnull err, size_t err_size);

@@ -25,10 +25,14 @@ public struct ImageHeader: Sendable, Equatable {
     public var pixelCount: Int { width * height }
 }
 
-/// Reads and writes PNG (libpng's simplified API) and JPEG (libjpeg-turbo) images.
+/// Reads and writes PNG (libpng) and JPEG (libjpeg-turbo) images.
 ///
 /// Corrupt, truncated or foreign data always comes back as a `MediaError` naming the file; no
-/// input can make libjpeg or libpng end the process.
+/// input can make libjpeg or libpng end the process. A JPEG whose entropy-coded data libjpeg
+/// reports as damaged (it would fill the gap with gray or garbage) is refused, not returned.
+/// Nothing reads or decompresses a PNG's text, ICC or EXIF chunks (orientation is read from
+/// the raw bytes by `ExifOrientation`), so a file stuffed with compressed chunks costs no
+/// more than its size.
 public enum ImageCodec {
     /// Images larger than this are refused before any pixel is decoded (a tiny compressed PNG
     /// can claim 20000×20000 pixels).
@@ -50,26 +54,83 @@ public enum ImageCodec {
         return [UInt8](data)
     }
 
-    /// Reads the header of an image in memory; `name` is used in errors.
-    /// - Throws: `MediaError` `.empty`, `.invalidData` (not PNG/JPEG, or a corrupt header).
+    /// Reads the header of an image in memory; `name` is used in errors. Decodes no pixels and
+    /// decompresses nothing, so it is cheap for any input (see `probe(path:maxPixels:)` for
+    /// one that reads only the start of a file and checks the size limits too).
+    /// - Throws: `MediaError` `.empty`, `.invalidData` (not PNG/JPEG, or a corrupt or truncated header).
     public static func readHeader(data: [UInt8], name: String) throws -> ImageHeader {
+        // With the whole file there is no more data to ask for: nil cannot come back.
+        guard let header = try readHeader(prefix: data, isWholeFile: true, name: name) else {
+            throw MediaError(.invalidData, file: name, "the header is incomplete")
+        }
+        return header
+    }
+
+    /// Reads the header from the first bytes of a file, or returns nil when they end inside
+    /// the header and more of the file exists (`isWholeFile` false).
+    static func readHeader(prefix data: [UInt8], isWholeFile: Bool, name: String) throws -> ImageHeader? {
         if data.isEmpty { throw MediaError(.empty, file: name, "the file is empty") }
         var err = [CChar](repeating: 0, count: 256)
         switch sniff(data) {
         case .png:
             var info = CMediaShims_png_info()
             let rc = data.withUnsafeBufferPointer { CMediaShims_png_read_header($0.baseAddress!, $0.count, &info, &err, err.count) }
+            if rc == CMEDIASHIMS_NEED_MORE_DATA && !isWholeFile { return nil }
             if rc != 0 { throw MediaError(.invalidData, file: name, "invalid PNG: \(FFmpeg.cString(err))") }
             return ImageHeader(format: .png, width: Int(info.width), height: Int(info.height),
                                hasAlpha: info.has_alpha != 0, isGray: info.has_color == 0)
         case .jpeg:
             var info = CMediaShims_jpeg_info()
             let rc = data.withUnsafeBufferPointer { CMediaShims_jpeg_read_header($0.baseAddress!, $0.count, &info, &err, err.count) }
+            if rc == CMEDIASHIMS_NEED_MORE_DATA && !isWholeFile { return nil }
             if rc != 0 { throw MediaError(.invalidData, file: name, "invalid JPEG: \(FFmpeg.cString(err))") }
             return ImageHeader(format: .jpeg, width: Int(info.width), height: Int(info.height),
                                hasAlpha: false, isGray: info.output_components == 1)
         case nil:
             throw MediaError(.invalidData, file: name, "not a PNG or JPEG image")
+        }
+    }
+
+    /// Reads only the start of an image file, as much as its header needs (the PNG chunks before
+    /// the image data, the JPEG markers before the first scan; usually a few kilobytes), and
+    /// checks the image against the size limits: the cheap "will this image be taken?" before
+    /// any other work. Decodes no pixels; the file may still turn out corrupt further on.
+    /// - Throws: `MediaError` naming the file: `.cannotOpen`, `.empty`, `.invalidData` (not PNG
+    ///   or JPEG, or a corrupt or truncated header, or no pixels), `.tooLarge` (over `maxPixels`).
+    public static func probe(path: String, maxPixels: Int = defaultMaxPixels) throws -> ImageHeader {
+        try Demuxer.checkReadable(path)
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw MediaError(.cannotOpen, file: path, "cannot read the file")
+        }
+        defer { try? handle.close() }
+        var prefix: [UInt8] = []
+        var wanted = 64 * 1024
+        while true {
+            let more: Data?
+            do {
+                more = try handle.read(upToCount: wanted - prefix.count)
+            } catch {
+                throw MediaError(.cannotOpen, file: path, "cannot read the file (\(error.localizedDescription))")
+            }
+            prefix += more ?? Data()
+            // Fewer bytes than asked for: that was the end of the file.
+            if let header = try readHeader(prefix: prefix, isWholeFile: prefix.count < wanted, name: path) {
+                try checkSize(header, name: path, maxPixels: maxPixels)
+                return header
+            }
+            wanted *= 4
+        }
+    }
+
+    /// Refuses an image with no pixels or more than `maxPixels`.
+    static func checkSize(_ header: ImageHeader, name: String, maxPixels: Int) throws {
+        guard header.width > 0, header.height > 0 else {
+            throw MediaError(.invalidData, file: name, "the image has no pixels (\(header.width)x\(header.height))")
+        }
+        if header.pixelCount > maxPixels {
+            throw MediaError(.tooLarge, file: name, String(
+                format: "the image is %dx%d (%.1f megapixels), over the limit of %.0f megapixels",
+                header.width, header.height, Double(header.pixelCount) / 1e6, Double(maxPixels) / 1e6))
         }
     }
 
@@ -84,14 +145,7 @@ public enum ImageCodec {
     public static func decode(data: [UInt8], name: String, maxPixels: Int = defaultMaxPixels,
                               atLeast minimum: (width: Int, height: Int)? = nil) throws -> PixelBuffer {
         let header = try readHeader(data: data, name: name)
-        guard header.width > 0, header.height > 0 else {
-            throw MediaError(.invalidData, file: name, "the image has no pixels (\(header.width)x\(header.height))")
-        }
-        if header.pixelCount > maxPixels {
-            throw MediaError(.tooLarge, file: name, String(
-                format: "the image is %dx%d (%.1f megapixels), over the limit of %.0f megapixels",
-                header.width, header.height, Double(header.pixelCount) / 1e6, Double(maxPixels) / 1e6))
-        }
+        try checkSize(header, name: name, maxPixels: maxPixels)
         var err = [CChar](repeating: 0, count: 256)
         switch header.format {
         case .png:
