@@ -38,8 +38,8 @@ let package = Package(
                 .brew(["libpng", "jpeg-turbo"]),
             ]
         ),
-        // What Swift cannot or must not do itself: setjmp-based libjpeg error handling,
-        // libpng's simplified API sizes, and FFmpeg's va_list log callback.
+        // What Swift cannot or must not do itself: setjmp-based libjpeg and libpng error
+        // handling (and libpng's chunk limits), and FFmpeg's va_list log callback.
         .target(
             name: "CMediaShims",
             dependencies: ["CFFmpeg", "CImageCodecs"]
