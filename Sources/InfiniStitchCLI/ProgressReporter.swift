@@ -80,9 +80,28 @@ final class ProgressReporter: @unchecked Sendable {
                 if let d = u.detail { line += ": \(d)" }
                 say(line)
             }
+        case .downloadRetry(let index, let retry):
+            say("segment \(index): " + Self.describe(retry))
         case .summary:
             break
         }
+    }
+
+    /// "download interrupted (connection reset), resuming at 4.1 MB in 2 s (attempt 3)".
+    static func describe(_ retry: DownloadRetry) -> String {
+        let seconds = Double(retry.delay.components.seconds) + Double(retry.delay.components.attoseconds) / 1e18
+        let wait = String(format: seconds < 9.95 ? "%.1f s" : "%.0f s", seconds)
+        let next = retry.bytesReceived > 0 ? "resuming at \(bytes(retry.bytesReceived))" : "retrying"
+        return "download interrupted (\(retry.reason)), \(next) in \(wait) (attempt \(retry.attempt))"
+    }
+
+    /// 512 bytes, 41 KB, 4.1 MB, 1.2 GB (powers of 1000).
+    static func bytes(_ count: Int64) -> String {
+        let n = Double(count)
+        if count < 1000 { return "\(count) bytes" }
+        if count < 1_000_000 { return String(format: "%.0f KB", n / 1e3) }
+        if count < 1_000_000_000 { return String(format: "%.1f MB", n / 1e6) }
+        return String(format: "%.2f GB", n / 1e9)
     }
 
     /// Prints a line above the live display (or just prints it).

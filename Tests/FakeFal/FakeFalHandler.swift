@@ -12,6 +12,37 @@ struct FakeFalHandler: Sendable {
 
     /// The header that tells ``DropConnectionHandler`` to close the connection instead of answering.
     static let dropHeader = HTTPField.Name("x-fakefal-drop")!
+    /// The header that tells ``DropConnectionHandler`` to send only this many body bytes, then close.
+    static let cutHeader = HTTPField.Name("x-fakefal-cut")!
+    /// With ``cutHeader``: close with a TCP reset instead of a clean close.
+    static let resetHeader = HTTPField.Name("x-fakefal-reset")!
+
+    /// A fault decided for one video request.
+    struct PlannedCut {
+        var requestID: String
+        var attempt: Int
+        var kind: FakeFalServer.VideoFaults.Kind
+        /// Body bytes to send before the cut, when scripted exactly.
+        var bytes: Int? = nil
+        /// Otherwise: where to cut, as a share of the body.
+        var fraction: Double = 0.5
+    }
+
+    /// The request id in a video path (`/fake-videos/{id}.mp4`).
+    static func videoID(_ path: String) -> String? {
+        guard let name = path.split(separator: "/").last.map(String.init) else { return nil }
+        return name.hasSuffix(".mp4") ? String(name.dropLast(4)) : name
+    }
+
+    /// Whether the `attempt`-th video request for clip `clip` fails, and how: a function of the
+    /// seed, the clip and the attempt only.
+    static func plan(_ faults: FakeFalServer.VideoFaults, clip: Int, attempt: Int, requestID: String) -> PlannedCut? {
+        var random = SplitMix64(seed: faults.seed, clip: UInt64(clip), attempt: UInt64(attempt))
+        guard Double.random(in: 0..<1, using: &random) < faults.rate else { return nil }
+        let kind = faults.kinds[Int.random(in: 0..<faults.kinds.count, using: &random)]
+        return PlannedCut(requestID: requestID, attempt: attempt, kind: kind,
+                          fraction: Double.random(in: 0.05..<0.95, using: &random))
+    }
 
     func respond(to request: Request) async throws -> Response {
         var request = request
@@ -21,9 +52,26 @@ struct FakeFalHandler: Sendable {
         let recorded = FakeFalServer.RecordedRequest(
             route: route, method: request.method.rawValue, path: path, query: request.uri.query,
             headers: request.headers.map { ($0.name.canonicalName, $0.value) }, bodySize: body.readableBytes)
-        let fault = server.state.withLockedValue { state -> FakeFalServer.Fault? in
+        let videoFaults = server.options.videoFaults
+        let (fault, planned) = server.state.withLockedValue { state -> (FakeFalServer.Fault?, PlannedCut?) in
             state.requests.append(recorded)
-            return state.nextFault(route)
+            let scripted = state.nextFault(route)
+            guard route == .video, let id = FakeFalHandler.videoID(path), let job = state.jobs[id] else {
+                return (scripted, nil)
+            }
+            let attempt = (state.videoRequests[id] ?? 0) + 1
+            state.videoRequests[id] = attempt
+            switch scripted {
+            case .resetMidBody(let bytes)?:
+                return (nil, PlannedCut(requestID: id, attempt: attempt, kind: .reset, bytes: bytes))
+            case .truncatedBody(let bytes)?:
+                return (nil, PlannedCut(requestID: id, attempt: attempt, kind: .truncated, bytes: bytes))
+            case let other?:
+                return (other, nil)
+            case nil:
+                guard let videoFaults else { return (nil, nil) }
+                return (nil, FakeFalHandler.plan(videoFaults, clip: job.index, attempt: attempt, requestID: id))
+            }
         }
         if let fault {
             if case .delay(let duration) = fault {
@@ -32,11 +80,33 @@ struct FakeFalHandler: Sendable {
                 return respond(fault: fault, request: request)
             }
         }
+        if let planned, planned.kind == .unavailable {
+            server.state.withLockedValue {
+                $0.videoFaultLog.append(.init(requestID: planned.requestID, attempt: planned.attempt, kind: .unavailable))
+            }
+            return Response(status: .serviceUnavailable, headers: [.contentType: "text/plain"],
+                            body: .init(byteBuffer: ByteBuffer(string: "503 Service Unavailable: upstream busy\n")))
+        }
+        var response = answer(route: route, path: path, body: Array(body.readableBytesView), headers: request.headers)
+        if let planned, let length = response.body.contentLength, length > 1, (200..<300).contains(response.status.code) {
+            // Cut the body: send the head (with the full Content-Length) and `sent` bytes of it.
+            let sent = planned.bytes ?? max(1, min(length - 1, Int(planned.fraction * Double(length))))
+            response.headers[FakeFalHandler.cutHeader] = String(sent)
+            if planned.kind == .reset { response.headers[FakeFalHandler.resetHeader] = "1" }
+            server.state.withLockedValue {
+                $0.videoFaultLog.append(.init(requestID: planned.requestID, attempt: planned.attempt, kind: planned.kind,
+                                              bytesSent: min(sent, length)))
+            }
+        }
+        return response
+    }
+
+    /// The normal answer to a request (after any fault).
+    private func answer(route: FakeFalServer.Route, path: String, body bytes: [UInt8], headers: HTTPFields) -> Response {
         if [.initiate, .submit, .status, .result, .cancel].contains(route), let key = server.options.expectedKey,
-           request.headers[.authorization] != "Key \(key)" {
+           headers[.authorization] != "Key \(key)" {
             return json(401, ["detail": "Invalid or missing credentials"])
         }
-        let bytes = Array(body.readableBytesView)
         switch route {
         case .initiate: return initiate(bytes)
         case .upload: return upload(path: path, bytes: bytes)
@@ -45,7 +115,7 @@ struct FakeFalHandler: Sendable {
         case .status: return status(path: path)
         case .result: return result(path: path)
         case .cancel: return cancel(path: path)
-        case .video: return video(path: path)
+        case .video: return video(path: path, headers: headers)
         case .unknown: return json(404, ["detail": "Not found"])
         }
     }
@@ -96,7 +166,7 @@ struct FakeFalHandler: Sendable {
         case .echoAuthorization(let code):
             let auth = request.headers[.authorization] ?? "none"
             return json(code, ["detail": "Invalid credentials: \(auth)"], headers: ["Www-Authenticate": auth])
-        case .delay:
+        case .delay, .resetMidBody, .truncatedBody:
             return json(500, ["detail": "unreachable"])
         }
     }
@@ -331,25 +401,71 @@ struct FakeFalHandler: Sendable {
 
     // MARK: - Videos
 
-    private func video(path: String) -> Response {
-        let name = path.split(separator: "/").last.map(String.init) ?? ""
-        let id = name.hasSuffix(".mp4") ? String(name.dropLast(4)) : name
-        guard let job = server.state.withLockedValue({ $0.jobs[id] }), let clip = job.clip else {
+    private func video(path: String, headers: HTTPFields) -> Response {
+        let id = FakeFalHandler.videoID(path) ?? ""
+        guard let job = server.state.withLockedValue({ $0.jobs[id] }), let clip = job.clip, !clip.isEmpty else {
             return json(404, ["detail": "Not found"])
         }
+        var fields: HTTPFields = [.contentType: "video/mp4"]
+        var status = HTTPResponse.Status.ok
+        var range = 0..<clip.count
+        if server.options.videoRanges {
+            let etag = "\"\(id)-\(clip.count)\""
+            fields[.acceptRanges] = "bytes"
+            fields[.eTag] = etag
+            // If-Range with another validator means "the file changed: send all of it".
+            if let requested = headers[.range], headers[.ifRange].map({ $0 == etag }) ?? true {
+                switch FakeFalHandler.byteRange(requested, size: clip.count) {
+                case .whole:
+                    break
+                case .part(let part):
+                    range = part
+                    status = .partialContent
+                    fields[.contentRange] = "bytes \(part.lowerBound)-\(part.upperBound - 1)/\(clip.count)"
+                case .unsatisfiable:
+                    return Response(status: .rangeNotSatisfiable,
+                                    headers: [.contentRange: "bytes */\(clip.count)", .contentLength: "0"])
+                }
+            }
+        }
+        let bytes = clip[range]
         if job.script.chunkedVideo {
             // No Content-Length: the client learns the size only while streaming.
-            let chunks = stride(from: 0, to: clip.count, by: 4096).map {
-                ByteBuffer(bytes: clip[$0..<min($0 + 4096, clip.count)])
+            let chunks = stride(from: bytes.startIndex, to: bytes.endIndex, by: 4096).map {
+                ByteBuffer(bytes: bytes[$0..<min($0 + 4096, bytes.endIndex)])
             }
-            return Response(status: .ok, headers: [.contentType: "video/mp4"],
+            return Response(status: status, headers: fields,
                             body: ResponseBody { writer in
                                 for chunk in chunks { try await writer.write(chunk) }
                                 try await writer.finish(nil)
                             })
         }
-        return Response(status: .ok, headers: [.contentType: "video/mp4"],
-                        body: .init(byteBuffer: ByteBuffer(bytes: clip)))
+        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
+    enum ByteRange: Equatable {
+        /// No usable single range: answer with the whole file.
+        case whole
+        case part(Range<Int>)
+        case unsatisfiable
+    }
+
+    /// A `Range: bytes=…` header for a file of `size` bytes (one range; `a-`, `a-b` and `-n`).
+    static func byteRange(_ header: String, size: Int) -> ByteRange {
+        let value = header.trimmingCharacters(in: .whitespaces)
+        guard value.lowercased().hasPrefix("bytes="), !value.contains(",") else { return .whole }
+        let spec = value.dropFirst("bytes=".count).trimmingCharacters(in: .whitespaces)
+        let parts = spec.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+        guard parts.count == 2 else { return .whole }
+        if parts[0].isEmpty {
+            guard let suffix = Int(parts[1]), suffix > 0 else { return .whole }
+            return .part(max(0, size - suffix)..<size)
+        }
+        guard let first = Int(parts[0]), first >= 0 else { return .whole }
+        let last = parts[1].isEmpty ? size - 1 : (Int(parts[1]) ?? -1)
+        guard last >= first else { return parts[1].isEmpty ? .unsatisfiable : .whole }
+        guard first < size else { return .unsatisfiable }
+        return .part(first..<(min(last, size - 1) + 1))
     }
 
     // MARK: - JSON
@@ -359,5 +475,24 @@ struct FakeFalHandler: Sendable {
         var fields: HTTPFields = [.contentType: "application/json"]
         for (name, value) in headers { fields[HTTPField.Name(name)!] = value }
         return Response(status: .init(code: code), headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+/// SplitMix64 (Steele, Lea, Flood 2014), seeded from the fault seed, the clip and the attempt.
+struct SplitMix64: RandomNumberGenerator {
+    private var state: UInt64
+
+    init(seed: UInt64, clip: UInt64, attempt: UInt64) {
+        state = seed
+        state = next() ^ clip &* 0x9E37_79B9_7F4A_7C15
+        state = next() ^ attempt &* 0xC2B2_AE3D_27D4_EB4F
+    }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }

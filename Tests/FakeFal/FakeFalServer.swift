@@ -47,12 +47,19 @@ public final class FakeFalServer: Sendable {
         /// off: the stitcher never reads it, and encoding it is most of the fake's CPU per clip,
         /// taken from the same cores as the client being measured.
         public var clipAudio: Bool
+        /// Answer `Range` requests on videos with 206 and `Content-Range`, and advertise
+        /// `Accept-Ranges: bytes` and an `ETag` (honouring `If-Range`). Off, the server ignores
+        /// `Range` and always sends the whole clip with 200, like a server without range support.
+        public var videoRanges: Bool
+        /// Random faults on video downloads, decided by a seeded generator (nil: none).
+        public var videoFaults: VideoFaults?
 
         /// Creates options: 64x64 clips with audio, no queue, one progress poll, no latency, any
-        /// key, clips rendered on the first result fetch.
+        /// key, clips rendered on the first result fetch, videos with range support and no
+        /// random faults.
         public init(clipWidth: Int = 64, clipHeight: Int = 64, queuePolls: Int = 0, progressPolls: Int = 1,
                     processingTime: Duration = .zero, expectedKey: String? = nil, renderOnSubmit: Bool = false,
-                    clipAudio: Bool = true) {
+                    clipAudio: Bool = true, videoRanges: Bool = true, videoFaults: VideoFaults? = nil) {
             self.clipWidth = clipWidth
             self.clipHeight = clipHeight
             self.queuePolls = queuePolls
@@ -61,7 +68,53 @@ public final class FakeFalServer: Sendable {
             self.expectedKey = expectedKey
             self.renderOnSubmit = renderOnSubmit
             self.clipAudio = clipAudio
+            self.videoRanges = videoRanges
+            self.videoFaults = videoFaults
         }
+    }
+
+    /// Faults on video downloads at a rate, as a flaky CDN produces them.
+    ///
+    /// Deterministic: whether the n-th video request for the clip of the k-th submit fails, how,
+    /// and where its body is cut depend only on `seed`, k and n, never on timing or on the order
+    /// in which concurrent downloads arrive. Bodies are cut only when they have a
+    /// `Content-Length` (not in ``GenerationScript/chunkedVideo``).
+    public struct VideoFaults: Sendable {
+        /// What a faulty answer does.
+        public enum Kind: String, Sendable, CaseIterable {
+            /// 503 with a short text body, before any byte of the video.
+            case unavailable
+            /// The head (with the full `Content-Length`) and part of the body, then a TCP reset.
+            case reset
+            /// The head (with the full `Content-Length`) and part of the body, then a clean close.
+            case truncated
+        }
+
+        /// The share of video requests that fail, 0…1.
+        public var rate: Double
+        /// The generator's seed.
+        public var seed: UInt64
+        /// The kinds to choose from, with equal chances.
+        public var kinds: [Kind]
+
+        /// Faults at `rate` (0…1) of the given kinds (all by default).
+        public init(rate: Double, seed: UInt64, kinds: [Kind] = Kind.allCases) {
+            self.rate = min(max(rate, 0), 1)
+            self.seed = seed
+            self.kinds = kinds.isEmpty ? Kind.allCases : kinds
+        }
+    }
+
+    /// A fault the server played on a video request (see ``videoFaultLog``).
+    public struct PlayedVideoFault: Sendable, Equatable {
+        /// The request id whose clip was asked for.
+        public var requestID: String
+        /// Which video request for that clip it was, from 1.
+        public var attempt: Int
+        /// What the server did.
+        public var kind: VideoFaults.Kind
+        /// For `reset` and `truncated`: the body bytes sent before the cut.
+        public var bytesSent: Int?
     }
 
     /// The routes the server tells apart.
@@ -117,6 +170,12 @@ public final class FakeFalServer: Sendable {
         case echoAuthorization(Int)
         /// Wait, then answer normally.
         case delay(Duration)
+        /// On ``Route/video`` only: answer normally (head with the full `Content-Length`), but
+        /// send only the first `afterBytes` bytes of the body, then reset the connection (TCP RST).
+        case resetMidBody(afterBytes: Int)
+        /// On ``Route/video`` only: answer normally (head with the full `Content-Length`), but
+        /// send only the first `afterBytes` bytes of the body, then close the connection cleanly.
+        case truncatedBody(afterBytes: Int)
     }
 
     /// How one submitted request plays out.
@@ -325,6 +384,10 @@ public final class FakeFalServer: Sendable {
     /// The most requests that were submitted and not yet completed at the same time.
     public var peakConcurrentRequests: Int { state.withLockedValue { $0.peakRunning } }
 
+    /// The faults played on video requests by ``Options/videoFaults`` and by scripted
+    /// `resetMidBody`/`truncatedBody` faults on ``Route/video``, in order.
+    public var videoFaultLog: [PlayedVideoFault] { state.withLockedValue { $0.videoFaultLog } }
+
     /// The clip bytes served for a request id (rendered on the first result fetch).
     public func clip(forRequestID id: String) -> [UInt8]? { state.withLockedValue { $0.jobs[id]?.clip } }
 }
@@ -348,6 +411,9 @@ struct ServerState {
     var jobOrder: [(id: String, input: InfiniTalkRequest?)] = []
     var running = 0
     var peakRunning = 0
+    /// Video requests per request id, for the seeded faults.
+    var videoRequests: [String: Int] = [:]
+    var videoFaultLog: [FakeFalServer.PlayedVideoFault] = []
 
     /// One submitted request.
     struct Job {

@@ -86,7 +86,19 @@ final class FalBackend: ClipBackend {
     }
 
     func download(_ url: String, to destination: URL) async throws {
-        _ = try await Self.mapped { try await client.download(FalFile(url: url), to: destination.path) }
+        try await download(url, to: destination, onRetry: { _ in })
+    }
+
+    /// Downloads the clip, retrying for the client's download budget and resuming with `Range`;
+    /// every retry is passed to `onRetry`. A budget that runs out stops the run (the result stays
+    /// recorded, so the next run downloads it again) rather than paying for the clip twice.
+    func download(_ url: String, to destination: URL,
+                  onRetry: @escaping @Sendable (DownloadRetry) -> Void) async throws {
+        _ = try await Self.mapped {
+            try await client.download(FalFile(url: url), to: destination.path) { event in
+                if case .downloadRetrying(let retry) = event { onRetry(retry) }
+            }
+        }
     }
 
     func cancel(_ submitted: SubmittedRequest) async {

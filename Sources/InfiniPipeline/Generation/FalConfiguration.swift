@@ -60,6 +60,50 @@ public struct RetryPolicy: Sendable, Equatable {
     }
 }
 
+/// How the download of a finished result is retried.
+///
+/// A finished result is paid for, so its download is not given up after a few attempts: it is
+/// retried for a time budget. Delay before retry *n* (1, 2, …) is
+/// `min(initialDelay × multiplier^(n-1), maxDelay)` times a random factor in `1 ± jitter`
+/// (stretched to a longer `Retry-After`); *n* starts again at 1 after an attempt that received
+/// bytes, so a download that keeps making progress keeps retrying quickly. Retrying stops when
+/// the next wait would end later than `budget` after the first attempt started. Each attempt
+/// resumes with an HTTP `Range` request from the bytes already received.
+public struct DownloadRetryPolicy: Sendable, Equatable {
+    /// The longest time from the first attempt to the start of the last retry (default 10 minutes).
+    public var budget: Duration
+    /// The delay before the first retry.
+    public var initialDelay: Duration
+    /// The factor between consecutive delays.
+    public var multiplier: Double
+    /// The longest computed delay.
+    public var maxDelay: Duration
+    /// Random spread of each delay, 0…1 (0.25 = ±25 %).
+    public var jitter: Double
+
+    /// Creates a policy: by default 0.5 s doubling to 30 s, ±25 %, for 10 minutes.
+    public init(budget: Duration = .seconds(600), initialDelay: Duration = .milliseconds(500), multiplier: Double = 2,
+                maxDelay: Duration = .seconds(30), jitter: Double = 0.25) {
+        self.budget = max(budget, .zero)
+        self.initialDelay = max(initialDelay, .zero)
+        self.multiplier = max(1, multiplier)
+        self.maxDelay = max(maxDelay, .zero)
+        self.jitter = min(max(jitter, 0), 1)
+    }
+
+    /// The defaults.
+    public static let `default` = DownloadRetryPolicy()
+
+    /// The delay before retry number `retry` (1-based since the last progress), jittered, and
+    /// stretched to `retryAfter` when the server asked for longer.
+    func delay(retry: Int, retryAfter: Duration?) -> Duration {
+        let base = min(initialDelay.seconds * pow(multiplier, Double(max(0, retry - 1))), maxDelay.seconds)
+        var seconds = min(base * Double.random(in: (1 - jitter)...(1 + jitter)), maxDelay.seconds)
+        if let retryAfter { seconds = max(seconds, retryAfter.seconds) }
+        return .seconds(max(0, seconds))
+    }
+}
+
 /// How often to ask for a request's status while it waits or runs.
 ///
 /// The first poll comes `initialInterval` after the submit; each later interval is the previous
@@ -108,8 +152,10 @@ public struct FalConfiguration: Sendable {
     public var modelID: String
     /// How input files are sent.
     public var uploadMode: FalUploadMode
-    /// Retries of failed HTTP calls.
+    /// Retries of failed HTTP calls (all but the result download).
     public var retry: RetryPolicy
+    /// Retries of the result video's download: for a time budget, resuming with `Range`.
+    public var download: DownloadRetryPolicy
     /// Status polling.
     public var poll: PollPolicy
     /// The most generations submitted and not yet finished at once (see ``RequestLimiter``).
@@ -142,6 +188,9 @@ public struct FalConfiguration: Sendable {
     public static let queueURLVariable = "INFINISTITCH_QUEUE_URL"
     /// Environment variable that overrides ``restBaseURL``.
     public static let restURLVariable = "INFINISTITCH_REST_URL"
+    /// Environment variable that overrides the download budget (``DownloadRetryPolicy/budget``),
+    /// in seconds.
+    public static let downloadBudgetVariable = "INFINISTITCH_DOWNLOAD_BUDGET"
 
     /// Creates a configuration; every value has fal's default.
     public init(queueBaseURL: String = FalConfiguration.defaultQueueBaseURL,
@@ -149,6 +198,7 @@ public struct FalConfiguration: Sendable {
                 modelID: String = FalConfiguration.defaultModelID,
                 uploadMode: FalUploadMode = .storage,
                 retry: RetryPolicy = .default,
+                download: DownloadRetryPolicy = .default,
                 poll: PollPolicy = PollPolicy(),
                 maxRequestsInFlight: Int = 4,
                 maxDownloadBytes: Int64 = 2 << 30,
@@ -164,6 +214,7 @@ public struct FalConfiguration: Sendable {
         self.modelID = modelID
         self.uploadMode = uploadMode
         self.retry = retry
+        self.download = download
         self.poll = poll
         self.maxRequestsInFlight = max(1, maxRequestsInFlight)
         self.maxDownloadBytes = maxDownloadBytes
@@ -178,9 +229,10 @@ public struct FalConfiguration: Sendable {
 
     /// The defaults, with the queue and REST bases taken from `INFINISTITCH_QUEUE_URL` and
     /// `INFINISTITCH_REST_URL` when they are set (the CLI's `--queue-url`/`--rest-url` override
-    /// these in turn).
-    /// - Throws: ``FalError`` (`.invalidURL`/`.insecureURL`) when a variable is not an https URL
-    ///   or an http URL to loopback, naming the variable.
+    /// these in turn), and the download budget from `INFINISTITCH_DOWNLOAD_BUDGET` (seconds).
+    /// - Throws: ``FalError`` (`.invalidURL`/`.insecureURL`) when a URL variable is not an https
+    ///   URL or an http URL to loopback, (`.invalidConfiguration`) when the budget is not a
+    ///   number of seconds > 0; naming the variable.
     public static func fromEnvironment(_ env: [String: String]) throws -> FalConfiguration {
         var configuration = FalConfiguration()
         if let queue = env[queueURLVariable], !queue.isEmpty {
@@ -188,6 +240,14 @@ public struct FalConfiguration: Sendable {
         }
         if let rest = env[restURLVariable], !rest.isEmpty {
             configuration.restBaseURL = try checkedBase(rest, variable: restURLVariable)
+        }
+        if let budget = env[downloadBudgetVariable], !budget.isEmpty {
+            guard let seconds = Double(budget.trimmingCharacters(in: .whitespaces)), seconds.isFinite, seconds > 0,
+                  seconds <= 7 * 24 * 3600 else {
+                throw FalError(.invalidConfiguration, reason: "\(downloadBudgetVariable)=\"\(budget.prefix(40))\""
+                                   + " is not a number of seconds greater than 0 (up to a week)")
+            }
+            configuration.download.budget = .seconds(seconds)
         }
         return configuration
     }

@@ -12,6 +12,7 @@ public struct FalError: Error, Sendable, CustomStringConvertible {
         case missingCredentials, invalidURL, insecureURL, invalidRequest, inlineTooLarge
         case validationFailed, httpStatus, transport, submitOutcomeUnknown, generationFailed
         case unexpectedResponse, timedOut, downloadTooLarge, invalidVideo, fileError
+        case downloadIncomplete, invalidConfiguration
     }
 
     /// The kind of a ``FalError``: compare with `==` or match with `~=`.
@@ -59,6 +60,12 @@ public struct FalError: Error, Sendable, CustomStringConvertible {
         public static let invalidVideo = Kind(.invalidVideo)
         /// A local file could not be read or written.
         public static let fileError = Kind(.fileError)
+        /// A result's download kept failing until the download budget
+        /// (``DownloadRetryPolicy/budget``) ran out. The file may still be there: nothing about
+        /// the request is lost, and the download can be tried again later.
+        public static let downloadIncomplete = Kind(.downloadIncomplete)
+        /// A configuration value (such as an environment variable) is not usable.
+        public static let invalidConfiguration = Kind(.invalidConfiguration)
     }
 
     /// One entry of a 422 body: where (`loc`, e.g. `["body", "num_frames"]`) and what (`msg`).
@@ -132,7 +139,8 @@ public struct FalError: Error, Sendable, CustomStringConvertible {
     /// Whether the input, not fal or the network, is at fault (the CLI exits 2 for these).
     public var isBadInput: Bool {
         switch code {
-        case .missingCredentials, .invalidURL, .insecureURL, .invalidRequest, .inlineTooLarge, .validationFailed:
+        case .missingCredentials, .invalidURL, .insecureURL, .invalidRequest, .inlineTooLarge, .validationFailed,
+             .invalidConfiguration:
             return true
         default:
             return false

@@ -185,8 +185,42 @@ public enum FalEvent: Sendable, Equatable {
     case log(requestID: String, FalLogEntry)
     /// The request finished (successfully or not; a failure is thrown after this event).
     case completed(requestID: String, inferenceTime: Double?)
-    /// An HTTP call failed and will be retried after `delay`.
+    /// An HTTP call failed and will be retried after `delay` (the result download reports
+    /// ``downloadRetrying(_:)`` instead).
     case retrying(operation: String, attempt: Int, delay: Duration, reason: String)
+    /// The result download was interrupted and will resume after a wait.
+    case downloadRetrying(DownloadRetry)
     /// The result video was saved.
     case downloaded(path: String, bytes: Int64)
+}
+
+/// An interrupted download that will be tried again: what happened, how far it got, and when
+/// it goes on.
+public struct DownloadRetry: Sendable, Equatable {
+    /// The file's URL, redacted for display (no user info, no query values).
+    public var url: String
+    /// The number of the attempt about to be made (2 for the first retry).
+    public var attempt: Int
+    /// Bytes received and kept so far: the next attempt asks for the rest with `Range`.
+    public var bytesReceived: Int64
+    /// The file's size, when the server has said it.
+    public var totalBytes: Int64?
+    /// Time since the first attempt started.
+    public var elapsed: Duration
+    /// The wait before the next attempt.
+    public var delay: Duration
+    /// Why the attempt failed, in a few words ("connection reset", "HTTP 503").
+    public var reason: String
+
+    /// Creates a record.
+    public init(url: String, attempt: Int, bytesReceived: Int64, totalBytes: Int64?, elapsed: Duration,
+                delay: Duration, reason: String) {
+        self.url = url
+        self.attempt = attempt
+        self.bytesReceived = bytesReceived
+        self.totalBytes = totalBytes
+        self.elapsed = elapsed
+        self.delay = delay
+        self.reason = reason
+    }
 }

@@ -78,6 +78,10 @@ public protocol ClipBackend: Sendable {
                        progress: @escaping @Sendable (BackendProgress) -> Void) async throws -> String
     /// Downloads the clip at `url` to `destination`.
     func download(_ url: String, to destination: URL) async throws
+    /// Downloads the clip at `url` to `destination`, passing each retry of an interrupted
+    /// download to `onRetry`. By default, ``download(_:to:)`` (which reports none).
+    func download(_ url: String, to destination: URL,
+                  onRetry: @escaping @Sendable (DownloadRetry) -> Void) async throws
     /// Cancels a queued request (best effort; never throws).
     func cancel(_ submitted: SubmittedRequest) async
     /// Releases the backend's resources (connections) after the run.
@@ -86,6 +90,11 @@ public protocol ClipBackend: Sendable {
 
 extension ClipBackend {
     public func close() async {}
+
+    public func download(_ url: String, to destination: URL,
+                         onRetry: @escaping @Sendable (DownloadRetry) -> Void) async throws {
+        try await download(url, to: destination)
+    }
 }
 
 /// The offline preview backend: clips rendered locally by ``PreviewRenderer``. Needs no key and

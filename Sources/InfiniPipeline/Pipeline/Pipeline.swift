@@ -560,7 +560,9 @@ public final class Pipeline: Sendable {
         update(index, "downloading", request: submitted.requestId)
         let partial = clipURL.deletingLastPathComponent().appendingPathComponent(".\(clipURL.lastPathComponent).partial")
         try? FileManager.default.removeItem(at: partial)
-        try await context.backend.download(url, to: partial)
+        try await context.backend.download(url, to: partial) { [weak self] retry in
+            self?.emit(.downloadRetry(index: index, retry))
+        }
         try checkClip(partial.path, segment: segment)
         try? FileManager.default.removeItem(at: clipURL)
         try FileManager.default.moveItem(at: partial, to: clipURL)

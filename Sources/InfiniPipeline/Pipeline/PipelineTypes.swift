@@ -171,6 +171,10 @@ public enum PipelineEvent: Sendable, Equatable {
     case stage(String)
     /// The run finished.
     case summary(PipelineSummary)
+    /// A segment's download was interrupted and resumes after a wait (the segment stays
+    /// `downloading`). NDJSON: `{"event":"download_retry","index":…,"attempt":…,
+    /// "bytesReceived":…,"totalBytes":…,"elapsedSeconds":…,"delaySeconds":…,"reason":…,"url":…}`.
+    case downloadRetry(index: Int, DownloadRetry)
 
     /// The event as one JSON object (an NDJSON line without the newline).
     public func jsonLine() -> String {
@@ -193,6 +197,16 @@ public enum PipelineEvent: Sendable, Equatable {
         }
         struct Message: Encodable { let message: String }
         struct Size: Encodable { let width: Int; let height: Int }
+        struct Retry: Encodable {
+            let index: Int
+            let attempt: Int
+            let bytesReceived: Int64
+            let totalBytes: Int64?
+            let elapsedSeconds: Double
+            let delaySeconds: Double
+            let reason: String
+            let url: String
+        }
         let data: Data?
         switch self {
         case .plan(let p): data = try? encoder.encode(Wrapped(event: "plan", body: p))
@@ -202,6 +216,11 @@ public enum PipelineEvent: Sendable, Equatable {
         case .warning(let m): data = try? encoder.encode(Wrapped(event: "warning", body: Message(message: m)))
         case .stage(let m): data = try? encoder.encode(Wrapped(event: "stage", body: Message(message: m)))
         case .summary(let s): data = try? encoder.encode(Wrapped(event: "summary", body: s))
+        case .downloadRetry(let index, let r):
+            let body = Retry(index: index, attempt: r.attempt, bytesReceived: r.bytesReceived, totalBytes: r.totalBytes,
+                             elapsedSeconds: (r.elapsed.seconds * 1000).rounded() / 1000,
+                             delaySeconds: (r.delay.seconds * 1000).rounded() / 1000, reason: r.reason, url: r.url)
+            data = try? encoder.encode(Wrapped(event: "download_retry", body: body))
         }
         return data.map { String(decoding: $0, as: UTF8.self) } ?? "{}"
     }
