@@ -1,5 +1,10 @@
 import ArgumentParser
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import InfiniPipeline
 
 /// Image-fitting options, shared by `fit-image` and the main command.
@@ -63,6 +68,7 @@ struct FitImageCommand: AsyncParsableCommand {
         let (aspect, anchor, background) = try fit.parsed()
         let fitter = ImageFitter(resolution: resolution, aspect: aspect, cropAnchor: anchor, background: background)
         let (image, output, quality) = (self.image, self.output, self.quality)
+        try requireReplaceableFile(output)
         let fitted = try await runBlocking { try fitter.fit(path: image) }
         let jpeg = URL(fileURLWithPath: output).pathExtension.lowercased() != "png"
         let bytes = jpeg ? try ImageCodec.encodeJPEG(fitted.pixels, quality: quality) : try ImageCodec.encodePNG(fitted.pixels)
@@ -79,13 +85,28 @@ func writeAtomically(_ data: Data, to path: String) throws {
     guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory.boolValue else {
         throw CLIError.badInput("\(path): the directory \(directory.path) does not exist")
     }
+    try requireReplaceableFile(path)
     let temp = directory.appendingPathComponent(".\(url.lastPathComponent).partial-\(ProcessInfo.processInfo.processIdentifier)")
     do {
         try data.write(to: temp)
-        if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(at: url) }
-        try FileManager.default.moveItem(at: temp, to: url)
     } catch {
         try? FileManager.default.removeItem(at: temp)
         throw CLIError.failure("\(path): cannot write (\(error.localizedDescription))")
+    }
+    // rename(2) replaces a file in one step (and a device node too, hence the check above).
+    if rename(temp.path, path) != 0 {
+        let reason = String(cString: strerror(errno))
+        try? FileManager.default.removeItem(at: temp)
+        throw CLIError.failure("\(path): cannot write (\(reason))")
+    }
+}
+
+/// Refuses an output path that holds anything but a regular file: writing over a device, a
+/// pipe or a directory is never what the user meant.
+func requireReplaceableFile(_ path: String) throws {
+    guard let type = (try? FileManager.default.attributesOfItem(atPath: path))?[.type] as? FileAttributeType else { return }
+    if type == .typeDirectory { throw CLIError.badInput("\(path): is a directory; name the file to write") }
+    if type != .typeRegular && type != .typeSymbolicLink {
+        throw CLIError.badInput("\(path): is not a regular file (a device, pipe or socket); name a file to write")
     }
 }

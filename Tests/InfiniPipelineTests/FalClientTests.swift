@@ -1020,7 +1020,7 @@ struct FalDownloadTests {
 
     @Test func budgetEndsTheRetriesWithAClearError() async throws {
         try await withFal(configure: {
-            $0.download = DownloadRetryPolicy(budget: .seconds(2), initialDelay: .milliseconds(10), multiplier: 2,
+            $0.download = DownloadRetryPolicy(budget: .seconds(4), initialDelay: .milliseconds(10), multiplier: 2,
                                               maxDelay: .milliseconds(50), jitter: 0)
         }) { h in
             let (file, _) = try await finishedClip(h)
@@ -1035,11 +1035,12 @@ struct FalDownloadTests {
             let text = error?.description ?? ""
             #expect(text.hasPrefix("GET \(h.base)/fake-videos/"), "\(text)")
             #expect(text.contains("gave up downloading after"), "\(text)")
-            #expect(text.contains("the download budget is 2 s"), "\(text)")
+            #expect(text.contains("the download budget is 4 s"), "\(text)")
             #expect(text.contains("HTTP 503"), "\(text)")
             let attempts = h.server.requests(to: .video).count
-            // Retried for the budget (at least twice, also on a loaded machine), not for ever.
-            #expect(attempts >= 3 && attempts < 1000, "\(attempts): \(text)")
+            // Retried for the budget (at least once, even when a loaded machine makes each
+            // attempt slow), not for ever.
+            #expect(attempts >= 2 && attempts < 1000, "\(attempts): \(text)")
             #expect(downloadRetries(h.events.events).count == attempts - 1)
             #expect(try FileManager.default.contentsOfDirectory(atPath: h.dir.url.path).isEmpty)
         }

@@ -236,3 +236,66 @@ struct DiskSpaceTests {
                             outputDirectory: dir.url.path, resolution: .p480)
     }
 }
+
+/// An output path that names a device, a pipe or a directory is refused, never replaced.
+@Suite("Output paths")
+struct OutputPathTests {
+    /// A FIFO (any user can make one) and, when allowed (root), a character device like
+    /// /dev/null made inside the test's directory.
+    static func specialFiles(_ dir: TempDir) -> [String] {
+        var paths: [String] = []
+        if mkfifo(dir.path("fifo.mp4"), 0o644) == 0 { paths.append(dir.path("fifo.mp4")) }
+        // Major 1, minor 3: what /dev/null is.
+        if mknod(dir.path("null.mp4"), S_IFCHR | 0o666, dev_t(1 << 8 | 3)) == 0 { paths.append(dir.path("null.mp4")) }
+        return paths
+    }
+
+    static func isUntouched(_ path: String) -> Bool {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return false }
+        return info.st_mode & S_IFMT == S_IFIFO || info.st_mode & S_IFMT == S_IFCHR
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func theMainCommandRefusesThemWithOneLine() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let env = ["HOME": dir.url.path, "PATH": "/usr/bin:/bin"]
+        let targets = Self.specialFiles(dir)
+        try #require(!targets.isEmpty)
+        for target in targets {
+            let run = try runProcess(infinistitchBinary, [Fixture.path("speech.mp3"), "--image", Fixture.path("portrait.jpg"),
+                                                          "--backend", "preview", "-o", target, "--work-dir", dir.path("w")],
+                                     environment: env)
+            #expect(run.status == 2)
+            let stderr = String(decoding: run.stderr, as: UTF8.self)
+            #expect(stderr == "infinistitch: \(target): is not a regular file (a device, pipe or socket); name a file to write\n")
+            #expect(Self.isUntouched(target))
+        }
+    }
+
+    @Test func theStitcherRefusesThem() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        for target in Self.specialFiles(dir) + [dir.url.path] {
+            #expect {
+                try Stitcher.stitch(plan: StitchTests.plan([(41, 41)]), clips: [Fixture.path("clip-a.mp4")],
+                                    audio: Fixture.path("speech.m4a"), output: target)
+            } throws: { error in
+                (error as? MediaError)?.isBadInput == true && (error as? MediaError)?.file == target
+            }
+            if target != dir.url.path { #expect(Self.isUntouched(target)) }
+        }
+    }
+
+    @Test func fitImageRefusesThem() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        if mkfifo(dir.path("fifo.png"), 0o644) == 0 {
+            let fit = try runProcess(infinistitchBinary, ["fit-image", Fixture.path("portrait.jpg"), "-o", dir.path("fifo.png")])
+            #expect(fit.status == 2)
+            #expect(String(decoding: fit.stderr, as: UTF8.self).contains("is not a regular file"))
+            #expect(Self.isUntouched(dir.path("fifo.png")))
+        }
+    }
+}

@@ -82,8 +82,10 @@ public final class Pipeline: Sendable {
         guard output != audioPath, output != imagePath else {
             throw PipelineError.badInput("\(output): the output would overwrite an input")
         }
-        if FileManager.default.fileExists(atPath: output, isDirectory: &isDirectory), isDirectory.boolValue {
-            throw PipelineError.badInput("\(output): is a directory; name the MP4 to write")
+        do {
+            try FileChecks.requireReplaceableFile(output)
+        } catch let error as MediaError {
+            throw PipelineError.badInput(error.description)
         }
         guard o.concurrency >= 1, o.concurrency <= 64 else {
             throw PipelineError.badInput("--concurrency \(o.concurrency) must be between 1 and 64")

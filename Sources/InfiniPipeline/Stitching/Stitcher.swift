@@ -80,6 +80,7 @@ public enum Stitcher {
         // A plan built in code gets the same checks as one read from a file (no trap on a
         // negative or huge frame count).
         _ = try plan.checkedSegments()
+        try FileChecks.requireReplaceableFile(output)
         guard clips.count == plan.segments.count else {
             throw MediaError(.misuse, file: nil, "the plan has \(plan.segments.count) segments but \(clips.count) clips were given")
         }
@@ -185,12 +186,7 @@ public enum Stitcher {
         }
 
         // 4. The file takes the output's name only when complete.
-        if FileManager.default.fileExists(atPath: output) { try FileManager.default.removeItem(atPath: output) }
-        do {
-            try FileManager.default.moveItem(atPath: temp, toPath: output)
-        } catch {
-            throw MediaError(.writeFailed, file: output, "cannot move the finished file into place: \(error.localizedDescription)")
-        }
+        try FileChecks.replace(output, with: temp)
         return StitchResult(output: output, totalFrames: plan.totalFrames, videoPath: path, reencodeReason: reason,
                             audioCopied: audioCopied, audio: outputAudio, width: first.width, height: first.height, warnings: warnings)
     }
