@@ -115,7 +115,7 @@ struct PlanFileTests {
     @Test func theStitcherRefusesAPlanBuiltInCode() throws {
         let dir = try TempDir()
         defer { dir.cleanup() }
-        var plan = StitchTests.plan([(41, 41), (45, 45)])
+        var plan = try StitchTests.plan([(41, 41), (45, 45)])
         plan.segments[1].frameCount = -5
         #expect(throws: PlanFileError.self) {
             try Stitcher.stitch(plan: plan, clips: ["clip-a.mp4", "clip-b.mp4"].map(Fixture.path),

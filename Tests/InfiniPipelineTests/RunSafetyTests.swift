@@ -223,7 +223,7 @@ struct DiskSpaceTests {
         let free = try #require(DiskSpace.available(at: dir.url.path))
         // Frames whose clips would need about twice the free space.
         let frames = Int(Double(free) * 2 / (DiskSpace.videoBitRate(.p480) / 8) * Double(ModelLimits.fps))
-        var plan = StitchTests.plan([(41, 41)])
+        var plan = try StitchTests.plan([(41, 41)])
         plan.totalFrames = frames
         #expect {
             try DiskSpace.check(plan: plan, framesToMake: frames, workDir: dir.url.path, outputDirectory: dir.url.path,
@@ -232,7 +232,7 @@ struct DiskSpaceTests {
             (error as? PipelineError)?.kind == .badInput && (error as? PipelineError)?.message.contains("disk space") == true
         }
         // A normal run fits.
-        try DiskSpace.check(plan: StitchTests.plan([(41, 41)]), framesToMake: 41, workDir: dir.url.path,
+        try DiskSpace.check(plan: try StitchTests.plan([(41, 41)]), framesToMake: 41, workDir: dir.url.path,
                             outputDirectory: dir.url.path, resolution: .p480)
     }
 }

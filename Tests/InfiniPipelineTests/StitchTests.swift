@@ -4,10 +4,10 @@ import Testing
 
 @Suite("Stitcher")
 struct StitchTests {
-    /// A plan over fixture clips: one segment per (frameCount, numFrames), for audio exactly as
-    /// long as the frames unless `samples` says otherwise.
-    static func plan(_ sizes: [(Int, Int)], sampleRate: Int = 48000, samples: Int? = nil) -> Plan {
-        let samples = samples ?? sizes.reduce(0) { $0 + $1.0 } * sampleRate / ModelLimits.fps
+    /// A plan over fixture clips: one segment per (frameCount, numFrames), made for `audio`
+    /// (a fixture, decoded here), whose length need not match the frames.
+    static func plan(_ sizes: [(Int, Int)], audio: String = "speech.m4a") throws -> Plan {
+        let analysis = try AudioAnalysis.analyze(path: Fixture.path(audio))
         var start = 0
         var segments: [Plan.Segment] = []
         for (i, size) in sizes.enumerated() {
@@ -15,7 +15,8 @@ struct StitchTests {
             start += size.0
         }
         return Plan(totalFrames: start, maxFrames: 721, resolution: .p480, pricePerSecond: 0.2, layout: .wholeClips,
-                    audio: Plan.Audio(sampleRate: sampleRate, channels: 1, samples: samples, duration: Double(samples) / Double(sampleRate)),
+                    audio: Plan.Audio(sampleRate: analysis.format.sampleRate, channels: analysis.format.channels,
+                                      samples: analysis.samples, duration: analysis.duration),
                     segments: segments)
     }
 
@@ -48,7 +49,7 @@ struct StitchTests {
         let dir = try TempDir()
         defer { dir.cleanup() }
         let out = dir.path("out.mp4")
-        let result = try Stitcher.stitch(plan: Self.plan([(41, 41), (45, 45), (41, 41)]),
+        let result = try Stitcher.stitch(plan: Self.plan([(41, 41), (45, 45), (41, 41)], audio: "speech.wav"),
                                          clips: ["clip-a.mp4", "clip-b.mp4", "clip-c.mp4"].map(Fixture.path),
                                          audio: Fixture.path("speech.wav"), output: out)
         #expect(result.videoPath == .copy)
@@ -82,8 +83,8 @@ struct StitchTests {
         defer { dir.cleanup() }
         let out = dir.path("out.mp4")
         // 74 frames (2.96 s): the shortest audio here, talk-video.mp4's, lasts 3.02 s.
-        let result = try Stitcher.stitch(plan: Self.plan([(41, 41), (33, 45)]), clips: ["clip-a.mp4", "clip-b.mp4"].map(Fixture.path),
-                                         audio: Fixture.path(name), output: out)
+        let result = try Stitcher.stitch(plan: Self.plan([(41, 41), (33, 45)], audio: name),
+                                         clips: ["clip-a.mp4", "clip-b.mp4"].map(Fixture.path), audio: Fixture.path(name), output: out)
         let codec = try Demuxer(path: Fixture.path(name)).bestStream(.audio).codecName
         #expect(result.audioCopied == (codec == "aac" || codec == "mp3"))
         let original = try AudioReader(path: Fixture.path(name), channels: 1).readAll()
@@ -211,17 +212,22 @@ struct StitchTests {
     @Test func stitchCommandEndToEnd() throws {
         let dir = try TempDir()
         defer { dir.cleanup() }
-        let planJSON = try Self.plan([(41, 41), (45, 45)]).jsonData()
-        try planJSON.write(to: dir.url.appendingPathComponent("plan.json"))
+        // The real plan of speech.mp3 in 41-frame requests (202 frames: 4 whole, 1 trimmed).
+        let plan = try SegmentPlanner.plan(AudioAnalysis.analyze(path: Fixture.path("speech.mp3")),
+                                           options: PlanningOptions(maxFrames: 41))
+        try plan.jsonData().write(to: dir.url.appendingPathComponent("plan.json"))
+        let clips = plan.segments.map { _ in Fixture.path("clip-a.mp4") }
         let out = dir.path("talk.mp4")
         let ok = try runProcess(infinistitchBinary, ["stitch", "--plan", dir.path("plan.json"), "--audio", Fixture.path("speech.mp3"),
-                                                     "-o", out, Fixture.path("clip-a.mp4"), Fixture.path("clip-b.mp4")])
+                                                     "-o", out] + clips)
         #expect(ok.status == 0, "\(String(decoding: ok.stderr, as: UTF8.self))")
-        #expect(String(decoding: ok.stdout, as: UTF8.self).contains("86 frames"))
-        #expect(try VideoReader(path: out).countFrames() == 86)
+        #expect(String(decoding: ok.stdout, as: UTF8.self).contains("\(plan.totalFrames) frames"))
+        #expect(try VideoReader(path: out).countFrames() == plan.totalFrames)
 
+        var oddOne = clips
+        oddOne[1] = Fixture.path("clip-odd-size.mp4")
         let bad = try runProcess(infinistitchBinary, ["stitch", "--plan", dir.path("plan.json"), "--audio", Fixture.path("speech.mp3"),
-                                                      "-o", dir.path("bad.mp4"), Fixture.path("clip-a.mp4"), Fixture.path("clip-odd-size.mp4")])
+                                                      "-o", dir.path("bad.mp4")] + oddOne)
         #expect(bad.status == 1)
         #expect(String(decoding: bad.stderr, as: UTF8.self).contains("segment 1"))
         #expect(!FileManager.default.fileExists(atPath: dir.path("bad.mp4")))
@@ -229,56 +235,14 @@ struct StitchTests {
         let count = try runProcess(infinistitchBinary, ["stitch", "--plan", dir.path("plan.json"), "--audio", Fixture.path("speech.mp3"),
                                                         "-o", dir.path("bad.mp4"), Fixture.path("clip-a.mp4")])
         #expect(count.status == 2)
-    }
-}
 
-/// The decode→encode handoff of the re-encode path, on its own.
-@Suite("FrameHandoff")
-struct FrameHandoffTests {
-    private struct Boom: Error {}
-
-    /// A frame whose pts tells which one it is.
-    private static func frame(_ n: Int64) -> Frame {
-        let f = Frame()
-        f.pointer.pointee.pts = n
-        return f
-    }
-
-    @Test func framesArriveInOrderThenTheProducersError() throws {
-        let handoff = FrameHandoff(capacity: 2)
-        let done = DispatchSemaphore(value: 0)
-        Thread.detachNewThread {
-            for n in 0..<50 { _ = handoff.put(Self.frame(Int64(n))) }
-            handoff.finish(error: Boom())
-            done.signal()
-        }
-        var seen: [Int64] = []
-        #expect(throws: Boom.self) {
-            while let f = try handoff.take() { seen.append(f.pointer.pointee.pts) }
-        }
-        done.wait()
-        #expect(seen == Array(0..<50))
-    }
-
-    @Test func cancellingReleasesABlockedProducer() {
-        let handoff = FrameHandoff(capacity: 3)
-        let done = DispatchSemaphore(value: 0)
-        let puts = Counter()
-        Thread.detachNewThread {
-            while handoff.put(Self.frame(0)) { puts.increment() }
-            done.signal()
-        }
-        // The producer fills the queue and blocks; the consumer gives up.
-        while puts.value < 3 { usleep(1000) }
-        handoff.cancel()
-        #expect(done.wait(timeout: .now() + 10) == .success)
-        #expect(puts.value == 3)
-    }
-
-    private final class Counter: @unchecked Sendable {
-        private let lock = NSLock()
-        private var n = 0
-        var value: Int { lock.withLock { n } }
-        func increment() { lock.withLock { n += 1 } }
+        // Audio that is not the plan's (another file, twice as long) is refused in one line.
+        let other = try runProcess(infinistitchBinary, ["stitch", "--plan", dir.path("plan.json"), "--audio",
+                                                        Fixture.path("speech-long.mp3"), "-o", dir.path("bad.mp4")] + clips)
+        #expect(other.status == 2)
+        let stderr = String(decoding: other.stderr, as: UTF8.self)
+        #expect(stderr.contains("the plan was made for \(String(format: "%.2f", plan.audio.duration)) s of audio"), "\(stderr)")
+        #expect(stderr.split(separator: "\n").count == 1)
+        #expect(!FileManager.default.fileExists(atPath: dir.path("bad.mp4")))
     }
 }

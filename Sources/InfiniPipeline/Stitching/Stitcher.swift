@@ -191,21 +191,28 @@ public enum Stitcher {
                             audioCopied: audioCopied, audio: outputAudio, width: first.width, height: first.height, warnings: warnings)
     }
 
-    /// Audio that ends before the last frame would leave the end of the video silent: it is
-    /// not the audio the plan was made for (or it was cut off).
-    static func checkCoversVideo(_ audio: String, seconds: Double, plan: Plan) throws {
-        // A little slack: packet timestamps, unlike decoded samples, are rounded.
-        guard seconds + 0.1 < ModelLimits.seconds(forFrames: plan.totalFrames - 1) else { return }
-        throw MediaError(.invalidData, file: audio, String(
-            format: "the audio lasts %.2f s but the video is %.2f s (%d frames): is this the file the plan was made for?",
-            seconds, ModelLimits.seconds(forFrames: plan.totalFrames), plan.totalFrames))
+    /// The audio must be the audio the plan was made for: as long as the plan says (within
+    /// `slack` seconds: packet timestamps, unlike decoded samples, include an encoder's end
+    /// padding) and not shorter than the video (which would end in silence).
+    static func checkAudioMatchesPlan(_ audio: String, seconds: Double, slack: Double, plan: Plan) throws {
+        let video = ModelLimits.seconds(forFrames: plan.totalFrames)
+        if seconds + 0.1 < ModelLimits.seconds(forFrames: plan.totalFrames - 1) {
+            throw MediaError(.invalidData, file: audio, String(
+                format: "the audio lasts %.2f s but the video is %.2f s (%d frames): is this the file the plan was made for?",
+                seconds, video, plan.totalFrames))
+        }
+        if abs(seconds - plan.audio.duration) > 0.1 + slack {
+            throw MediaError(.invalidData, file: audio, String(
+                format: "the audio lasts %.2f s but the plan was made for %.2f s of audio: is this the file the plan was made for?",
+                seconds, plan.audio.duration))
+        }
     }
 
     /// Thrown inside the copy path when packet timestamps cannot be joined monotonically.
     private struct CopyPathUnsafe: Error {}
 
     /// Writes the MP4. `checking` names the original audio when its packets are copied: the
-    /// copy then applies the acceptance rule and checks the audio covers the video.
+    /// copy then applies the acceptance rule and checks the audio is the plan's.
     private static func write(plan: Plan, inspections: [ClipInspection], path: StitchResult.VideoPath,
                               audio: (demuxer: Demuxer, index: Int), checking: String?, to temp: String,
                               options: StitchOptions, warn: (String) -> Void) throws {
@@ -457,7 +464,7 @@ public enum Stitcher {
     // MARK: - Audio
 
     /// Encodes the audio to AAC in an M4A, decoding it by the acceptance rule every reader
-    /// applies, and checks it covers the video. Returns the reader's warnings.
+    /// applies, and checks it is the plan's audio. Returns the reader's warnings.
     private static func encodeAudio(from source: String, to path: String, as audio: OutputAudio, bitRate: Int,
                                     plan: Plan) throws -> [String] {
         let reader = try AudioReader(path: source, sampleRate: audio.sampleRate, channels: audio.channels)
@@ -465,7 +472,7 @@ public enum Stitcher {
         let writer = try MP4Writer(path: path, video: nil,
                                    audio: AudioEncoderSettings(sampleRate: format.sampleRate, channels: format.channels, bitRate: bitRate))
         let samples = try reader.read { try writer.append(audio: $0) }
-        try checkCoversVideo(source, seconds: Double(samples) / Double(format.sampleRate), plan: plan)
+        try checkAudioMatchesPlan(source, seconds: Double(samples) / Double(format.sampleRate), slack: 0, plan: plan)
         try writer.finish()
         return reader.warnings
     }
@@ -490,6 +497,7 @@ private final class AudioPump {
     /// size and header), and where its last packet ends.
     private var report = StreamDecoder.DecodeReport()
     private var end: Int64 = 0
+    private var lastDuration: Int64 = 0
 
     init(demuxer: Demuxer, index: Int, muxer: Muxer, outStream: Int, checking: (file: String, plan: Plan)?) {
         self.demuxer = demuxer
@@ -523,6 +531,7 @@ private final class AudioPump {
                 report.lastPacketHead = p.pointee.data.map { Array(UnsafeBufferPointer(start: $0, count: min(Int(p.pointee.size), 4))) } ?? []
                 let start = p.pointee.pts != FFmpeg.noPTS ? p.pointee.pts : p.pointee.dts
                 if start != FFmpeg.noPTS { end = max(end, start + max(p.pointee.duration, 0)) }
+                lastDuration = max(p.pointee.duration, 0)
             }
             let p = packet.pointer.pointee
             let ts = p.dts != FFmpeg.noPTS ? p.dts : p.pts
@@ -544,7 +553,7 @@ private final class AudioPump {
     }
 
     /// Writes all remaining audio; a copied original must pass the acceptance rule (the same
-    /// verdict the planner's decode gives on how the stream ends) and cover the video.
+    /// verdict the planner's decode gives on how the stream ends) and be the plan's audio.
     func drain() throws {
         try pump(until: .infinity)
         try demuxer.checkComplete()
@@ -553,7 +562,9 @@ private final class AudioPump {
         if let reason = AudioReader.truncation(codecName: codec, report: report) {
             throw MediaError(.invalidData, file: checking.file, reason)
         }
-        try Stitcher.checkCoversVideo(checking.file, seconds: Double(end) * Double(timeBase.num) / Double(timeBase.den),
-                                      plan: checking.plan)
+        let tb = timeBase
+        let seconds = { (ticks: Int64) in Double(ticks) * Double(tb.num) / Double(tb.den) }
+        try Stitcher.checkAudioMatchesPlan(checking.file, seconds: seconds(end), slack: 2 * seconds(lastDuration),
+                                           plan: checking.plan)
     }
 }
