@@ -94,8 +94,15 @@ struct PlanFileTests {
         #expect(Self.error(data)?.key == "audio.sampleRate")
     }
 
-    @Test func aNumberTooLargeForAnIntegerIsRefused() throws {
-        #expect(Self.error(try Self.edited(Self.editSegment(1, "frameCount", try Self.json("1e30")))) != nil)
+    @Test(arguments: [("1e30", "segments[1].frameCount: 1e+30 is not an integer"),
+                      ("40.5", "segments[1].frameCount: 40.5 is not an integer")])
+    func aNumberThatIsNotAnIntegerIsNamed(_ value: String, _ message: String) throws {
+        #expect(Self.error(try Self.edited(Self.editSegment(1, "frameCount", try Self.json(value))))?.description == message)
+    }
+
+    @Test func anUnknownLayoutIsNamedWithTheChoices() throws {
+        let problem = Self.error(try Self.edited { $0["layout"] = "bogus" })
+        #expect(problem?.description == "layout: \"bogus\" is not one of wholeClips, singleTrimmed, trimmedLast")
     }
 
     @Test func notJSONSaysSo() {

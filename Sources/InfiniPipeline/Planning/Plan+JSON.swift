@@ -17,6 +17,12 @@ extension Plan {
         do {
             decoded = try JSONDecoder().decode(Plan.self, from: data)
         } catch let error as DecodingError {
+            // Foundation calls valid JSON with a number out of place "not valid JSON" and
+            // names enum values in Swift's words: look at the parsed JSON to name the key.
+            if let object = try? JSONSerialization.jsonObject(with: data, options: .fragmentsAllowed),
+               let problem = PlanFileError.typeProblem(in: object) {
+                throw problem
+            }
             throw PlanFileError(decoding: error)
         }
         return try decoded.validated()
@@ -119,6 +125,41 @@ public struct PlanFileError: Error, CustomStringConvertible, Sendable, Equatable
 
     /// `"<key>: <reason>"`, or the reason alone.
     public var description: String { key.isEmpty ? reason : "\(key): \(reason)" }
+
+    /// The first value of the wrong kind in a parsed plan: a number that is not an integer
+    /// where one is needed, or a resolution or layout that does not exist.
+    static func typeProblem(in object: Any) -> PlanFileError? {
+        func integer(_ value: Any?, _ key: String) -> PlanFileError? {
+            guard let number = value as? NSNumber, !(value is Bool) else { return nil }
+            let double = number.doubleValue
+            if double.rounded() != double || abs(double) >= 9.2e18 {
+                return PlanFileError(key: key, reason: "\(number) is not an integer")
+            }
+            return nil
+        }
+        func oneOf(_ value: Any?, _ key: String, _ allowed: [String]) -> PlanFileError? {
+            guard let text = value as? String, !allowed.contains(text) else { return nil }
+            return PlanFileError(key: key, reason: "\"\(text)\" is not one of \(allowed.joined(separator: ", "))")
+        }
+        guard let plan = object as? [String: Any] else { return PlanFileError(key: "", reason: "not a plan (a JSON object is needed)") }
+        for key in ["fps", "totalFrames", "maxFrames", "paidFrames"] {
+            if let problem = integer(plan[key], key) { return problem }
+        }
+        if let problem = oneOf(plan["resolution"], "resolution", Resolution.allCases.map(\.rawValue)) { return problem }
+        if let problem = oneOf(plan["layout"], "layout", ["wholeClips", "singleTrimmed", "trimmedLast"]) { return problem }
+        if let audio = plan["audio"] as? [String: Any] {
+            for key in ["sampleRate", "channels", "samples"] {
+                if let problem = integer(audio[key], "audio.\(key)") { return problem }
+            }
+        }
+        for (i, segment) in ((plan["segments"] as? [Any]) ?? []).enumerated() {
+            guard let segment = segment as? [String: Any] else { continue }
+            for key in ["index", "startFrame", "frameCount", "numFrames"] {
+                if let problem = integer(segment[key], "segments[\(i)].\(key)") { return problem }
+            }
+        }
+        return nil
+    }
 
     /// Translates Foundation's decoding error into the key it concerns.
     init(decoding error: DecodingError) {
