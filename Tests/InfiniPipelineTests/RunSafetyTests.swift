@@ -146,6 +146,24 @@ struct RunSafetyTests {
         #expect(backend.submits.keys.sorted() == [1])
     }
 
+    @Test func aClipMovedIntoPlaceJustBeforeAStopIsKept() async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let manifest = try await Self.finishedRun(dir)
+        let expected = try Self.frameHashes(dir.path("out.mp4"))
+        // Stopped after the clip's rename and before its record was saved.
+        try Self.editManifest(dir) { m in
+            m.segments[2].state = .completed
+            m.segments[2].clipPath = nil
+            m.segments[2].clipSHA256 = nil
+        }
+        let backend = ScriptedBackend(directory: dir.url.appendingPathComponent("b1"))
+        let summary = try await Pipeline(options: Self.options(dir), backend: backend).run()
+        #expect(backend.totalSubmits == 0 && backend.waits.isEmpty)
+        #expect(summary.reusedSegments == manifest.segments.count)
+        #expect(try Self.frameHashes(dir.path("out.mp4")) == expected)
+    }
+
     @Test func aDuplicatedRecordIsBadInput() async throws {
         let dir = try TempDir()
         defer { dir.cleanup() }

@@ -57,7 +57,7 @@ public final class Pipeline: Sendable {
             if Task.isCancelled {
                 throw PipelineError(kind: .interrupted, message: "interrupted; run the same command again to resume")
             }
-            throw PipelineError.failure(String(describing: error))
+            throw PipelineError.failure(Self.describe(error))
         }
     }
 
@@ -250,6 +250,7 @@ public final class Pipeline: Sendable {
                 break
             } catch let error as ClipError {
                 emit(.warning(error.description))
+                try? FileManager.default.removeItem(atPath: Manifest.clipPath(error.segment, workDir: workDir))
                 try await store.update(error.segment) { r in
                     r.failures.append(error.reason)
                     r.request = nil
@@ -287,6 +288,25 @@ public final class Pipeline: Sendable {
             return PreviewBackend(directory: dir)
         case .fal:
             return try FalBackend(options: options)
+        }
+    }
+
+    /// An error in one line: our own errors say what they are; Foundation's are cut down to
+    /// the system's reason (never an NSError dump).
+    static func describe(_ error: any Error) -> String {
+        switch error {
+        case let e as MediaError: return e.description
+        case let e as PipelineError: return e.description
+        case let e as FalError: return e.description
+        case let e as GenerationFailure: return e.reason
+        case let e as ClipError: return e.description
+        default:
+            let ns = error as NSError
+            if ns.domain == NSCocoaErrorDomain || ns.domain == NSPOSIXErrorDomain {
+                let file = (ns.userInfo[NSFilePathErrorKey] as? String).map { "\($0): " } ?? ""
+                return file + reason(error)
+            }
+            return String(describing: error)
         }
     }
 
@@ -369,7 +389,7 @@ public final class Pipeline: Sendable {
         }
         if Task.isCancelled || failures.contains(where: { $0.error is CancellationError }) { throw CancellationError() }
         if failures.count == 1 { throw first.error }
-        let messages = failures.map { ($0.error as? PipelineError)?.message ?? "segment \($0.index): \($0.error)" }
+        let messages = failures.map { ($0.error as? PipelineError)?.message ?? "segment \($0.index): \(Self.describe($0.error))" }
         let allBadInput = failures.allSatisfy { ($0.error as? PipelineError)?.kind == .badInput }
         throw PipelineError(kind: allBadInput ? .badInput : .failure,
                             message: "\(failures.count) segments failed: " + messages.joined(separator: "; "))
@@ -399,9 +419,9 @@ public final class Pipeline: Sendable {
             throw CancellationError()
         } catch {
             if Task.isCancelled { throw CancellationError() }
-            update(index, "failed", detail: String(describing: error))
+            update(index, "failed", detail: Self.describe(error))
             let bad = (error as? FalError)?.isBadInput ?? false
-            throw PipelineError(kind: bad ? .badInput : .failure, message: "segment \(index): \(error)")
+            throw PipelineError(kind: bad ? .badInput : .failure, message: "segment \(index): \(Self.describe(error))")
         }
     }
 
@@ -418,8 +438,24 @@ public final class Pipeline: Sendable {
             update(index, "done", detail: "reused from the work dir")
             return
         }
+        if record.state == .completed, FileManager.default.fileExists(atPath: clipURL.path),
+           (try? checkClip(clipURL.path, segment: segment)) != nil {
+            // Downloaded, checked and moved into place just before the last run stopped: only the
+            // record is missing. (A clip the stitcher rejected is deleted, so this is this
+            // request's clip.)
+            let sha = try await runBlocking { try Hashing.sha256(file: clipURL.path) }
+            try await store.update(index) { r in
+                r.clipPath = clipURL.path
+                r.clipSHA256 = sha
+                r.state = .done
+            }
+            context.reused.add(1)
+            update(index, "done", detail: "downloaded by the last run")
+            return
+        }
         if record.state == .done {
             // The clip was finished but is gone or changed: make it again (the cache may have it).
+            try? FileManager.default.removeItem(at: clipURL)
             emit(.warning("segment \(index): its finished clip is missing or damaged in the work dir; making it again"))
             record = try await store.update(index) { r in
                 r.request = nil
@@ -500,7 +536,7 @@ public final class Pipeline: Sendable {
                                                    clipURL: clipURL, cacheKey: cacheKey, context: context)
                         return
                     } catch let error where !(error is CancellationError) && !Task.isCancelled {
-                        emit(.warning("segment \(index): the recorded result could not be downloaded (\(error)); asking the queue again"))
+                        emit(.warning("segment \(index): the recorded result could not be downloaded (\(Self.describe(error))); asking the queue again"))
                         record = try await store.update(index) { r in
                             r.resultURL = nil
                             r.state = .submitted
