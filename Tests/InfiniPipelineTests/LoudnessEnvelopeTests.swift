@@ -126,12 +126,20 @@ struct LoudnessEnvelopeTests {
         #expect(pauses.count == 2)
         #expect(abs(pauses[0].lowerBound - 1.0) < 1e-9 && abs(pauses[0].upperBound - 1.3) < 1e-9)
         #expect(abs(pauses[1].lowerBound - 3.45) < 1e-9 && abs(pauses[1].upperBound - 3.95) < 1e-9)
-        // The voiced median is −20 dBFS, so the threshold is max(−50, −50).
-        let detector = PauseDetector()
-        #expect(detector.quietThresholdDb(for: LoudnessEnvelope(levelsDb: levels)) == -50)
-        // A loud recording: voiced at −5 dBFS makes −36 quiet (30 dB below the median).
+        // The speech level is −20 dBFS and the noise floor −70 (the trailing digital silence
+        // takes no part), so the threshold is 30 dB below the speech.
+        let envelope = LoudnessEnvelope(levelsDb: levels)
+        #expect(LevelEstimate.estimate(envelope) == LevelEstimate(speechDb: -20, noiseFloorDb: -70))
+        #expect(PauseDetector().quietThresholdDb(for: envelope) == -50)
+        // A loud recording: speech at −5 dBFS over a floor at −36 (11 % of the hops): the
+        // threshold rises to 6 dB above the floor, capped 25 dB below the speech, −30.
         let loud = [Float](repeating: -5, count: 100) + [Float](repeating: -36, count: 25) + [Float](repeating: -5, count: 100)
+        #expect(PauseDetector().quietThresholdDb(for: LoudnessEnvelope(levelsDb: loud)) == -30)
         #expect(PauseDetector.detect(LoudnessEnvelope(levelsDb: loud)).count == 1)
+        // The same speech 40 dB quieter has the same pauses (they used to vanish below −50 dBFS).
+        let quiet = PauseDetector.detect(LoudnessEnvelope(levelsDb: levels.map { $0 <= -120 ? $0 : $0 - 40 }))
+        #expect(quiet.count == 2)
+        #expect(zip(quiet, pauses).allSatisfy { abs($0.lowerBound - $1.lowerBound) < 1e-9 && abs($0.upperBound - $1.upperBound) < 1e-9 })
     }
 
     @Test func levelHistogramPercentiles() throws {
