@@ -102,12 +102,17 @@ public struct LoudnessEnvelope: Sendable, Equatable, Codable {
 /// it there is. Of the other, *sounding*, hops:
 /// - the **speech level** is the median of the hops louder than the 95th percentile minus
 ///   30 dB, a gate that keeps the voiced part of speech and leaves out pauses, breaths and
-///   a noise floor more than about 35 dB below the speech;
+///   any noise floor (in speech the 95th percentile is some 8–10 dB above the median, so
+///   the gate lies about 20 dB below the speech level);
 /// - the **noise floor** is the 2nd percentile, the level the recording sits at between
 ///   words and sentences (never above the speech level).
 ///
 /// Percentiles come from a histogram with 0.01 dB bins (each estimate is the lower edge of
 /// its bin), so an estimate costs one pass over the levels and no sort.
+///
+/// The speech must fill more than 5 % of the sounding hops: in a recording that is almost
+/// all room tone, the 95th percentile is the room tone and so is the "speech level" (the
+/// planner then finds no pauses and cuts at the quietest points, which is still the quiet).
 public struct LevelEstimate: Sendable, Equatable {
     /// Typical level of the speech (the voiced hops), in dBFS.
     public var speechDb: Float
