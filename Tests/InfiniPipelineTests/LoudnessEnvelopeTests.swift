@@ -126,11 +126,65 @@ struct LoudnessEnvelopeTests {
         #expect(pauses.count == 2)
         #expect(abs(pauses[0].lowerBound - 1.0) < 1e-9 && abs(pauses[0].upperBound - 1.3) < 1e-9)
         #expect(abs(pauses[1].lowerBound - 3.45) < 1e-9 && abs(pauses[1].upperBound - 3.95) < 1e-9)
-        // The voiced median is −20 dBFS, so the threshold is max(−50, −50).
-        let detector = PauseDetector()
-        #expect(detector.quietThresholdDb(for: LoudnessEnvelope(levelsDb: levels)) == -50)
-        // A loud recording: voiced at −5 dBFS makes −36 quiet (30 dB below the median).
+        // The speech level is −20 dBFS and the noise floor −70 (the trailing digital silence
+        // takes no part), so the threshold is 30 dB below the speech.
+        let envelope = LoudnessEnvelope(levelsDb: levels)
+        #expect(LevelEstimate.estimate(envelope) == LevelEstimate(speechDb: -20, noiseFloorDb: -70))
+        #expect(PauseDetector().quietThresholdDb(for: envelope) == -50)
+        // A loud recording: speech at −5 dBFS over a floor at −36 (11 % of the hops): the
+        // threshold rises to 6 dB above the floor, capped 25 dB below the speech, −30.
         let loud = [Float](repeating: -5, count: 100) + [Float](repeating: -36, count: 25) + [Float](repeating: -5, count: 100)
+        #expect(PauseDetector().quietThresholdDb(for: LoudnessEnvelope(levelsDb: loud)) == -30)
         #expect(PauseDetector.detect(LoudnessEnvelope(levelsDb: loud)).count == 1)
+        // The same speech 40 dB quieter has the same pauses (they used to vanish below −50 dBFS).
+        let quiet = PauseDetector.detect(LoudnessEnvelope(levelsDb: levels.map { $0 <= -120 ? $0 : $0 - 40 }))
+        #expect(quiet.count == 2)
+        #expect(zip(quiet, pauses).allSatisfy { abs($0.lowerBound - $1.lowerBound) < 1e-9 && abs($0.upperBound - $1.upperBound) < 1e-9 })
+    }
+
+    @Test func levelHistogramPercentiles() throws {
+        // 1000 hops from −90.00 to −80.01 dBFS in 0.01 dB steps, and 500 of digital silence.
+        let ramp = (0..<1000).map { Float(-90) + Float($0) / 100 }
+        let histogram = LevelHistogram(levels: ramp + [Float](repeating: -120, count: 500))
+        #expect(histogram.silentHops == 500 && histogram.soundingHops == 1000)
+        // Each level is its bin's lower edge, to within float rounding of the bin index.
+        #expect(abs((histogram.percentile(0.02) ?? 0) - -89.81) <= 0.0101)
+        #expect(abs((histogram.percentile(0.5) ?? 0) - -85.01) <= 0.0101)
+        #expect(abs((histogram.percentile(1) ?? 0) - -80.01) <= 0.0101)
+        #expect(abs((histogram.percentile(0) ?? 0) - -90) <= 0.0101)
+        // Median of the hops above −85: −84.99 … −80.01, 499 hops, the 250th is −82.5.
+        #expect(abs((histogram.median(above: -85) ?? 0) - -82.5) <= 0.03)
+        #expect(histogram.median(above: -70) == nil)
+        #expect(LevelHistogram(levels: []).percentile(0.5) == nil)
+        #expect(LevelHistogram(levels: [-120, -130]).percentile(0.5) == nil)
+        // Levels beyond the histogram count in its end bins; NaN counts as silence.
+        let odd = LevelHistogram(levels: [.infinity, 55, .nan, -.infinity])
+        #expect(odd.soundingHops == 2 && odd.silentHops == 2)
+        #expect(odd.percentile(1) == LevelHistogram.ceilingDb)
+    }
+
+    @Test func levelEstimateFollowsTheRecording() throws {
+        var rng = TestRandom(seed: 8)
+        // Speech at −20 ± 6 dBFS for 80 % of the hops, a floor at −65 ± 1 between.
+        var levels: [Float] = []
+        for i in 0..<20_000 {
+            levels.append(i % 500 < 400 ? Float(-20 + rng.uniform(-6...6)) : Float(-65 + rng.uniform(-1...1)))
+        }
+        let estimate = try #require(LevelEstimate.estimate(LoudnessEnvelope(levelsDb: levels)))
+        #expect(abs(estimate.speechDb - -20) < 0.3)
+        #expect(abs(estimate.noiseFloorDb - -65.9) < 0.2)
+        // A gain moves both estimates by exactly that much (to the 0.01 dB bins).
+        for gain: Float in [-40, -30, -20, 6] {
+            let moved = try #require(LevelEstimate.estimate(LoudnessEnvelope(levelsDb: levels.map { $0 + gain })))
+            #expect(abs(moved.speechDb - (estimate.speechDb + gain)) <= 0.02, "gain \(gain)")
+            #expect(abs(moved.noiseFloorDb - (estimate.noiseFloorDb + gain)) <= 0.02, "gain \(gain)")
+        }
+        // Digital silence, however much of it (zero or vanishing mean squares), changes nothing.
+        var withSilence = LoudnessEnvelope(levelsDb: levels)
+        withSilence.meanSquares += [Double](repeating: 0, count: 30_000) + [Double](repeating: 1e-300, count: 1000)
+        #expect(LevelEstimate.estimate(withSilence) == estimate)
+        // Nothing but silence, or nothing at all: no estimate.
+        #expect(LevelEstimate.estimate(LoudnessEnvelope(meanSquares: [0, 0, 1e-20])) == nil)
+        #expect(LevelEstimate.estimate(LoudnessEnvelope(meanSquares: [])) == nil)
     }
 }

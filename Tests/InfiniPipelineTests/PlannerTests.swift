@@ -166,6 +166,13 @@ func checkPlanContract(_ plan: Plan, total: Int, maxFrames: Int, price: Double, 
         #expect(segment.startTime == Double(segment.startFrame) / 25, "\(label)")
         #expect(segment.endTime == Double(segment.startFrame + segment.frameCount) / 25, "\(label)")
         #expect((segment.cutLoudnessDb == nil) == (i == 0), "\(label): cut loudness of segment \(i)")
+        if let speech = plan.speechLevelDb, let loudness = segment.cutLoudnessDb {
+            // The relative level is the loudness less the speech level (each rounded to 0.01 dB).
+            #expect(abs((segment.cutLevelRelativeDb ?? .nan) - (loudness - speech)) <= 0.011,
+                    "\(label): relative cut level of segment \(i)")
+        } else {
+            #expect(segment.cutLevelRelativeDb == nil, "\(label): relative cut level of segment \(i)")
+        }
         if i > 0 { cuts.append(segment.startFrame) }
         position += segment.frameCount
     }
@@ -424,12 +431,15 @@ struct SegmentPlannerTests {
         var dips: [ClosedRange<Double>] = []
         while levels.count < 90_000 {
             for _ in 0..<rng.int(500...900) { levels.append(Float(-20 + rng.uniform(-3...3))) }
-            // 300 ms at −38 dBFS: quieter than the speech but not a pause (not 30 dB down, not below −50).
+            // 300 ms at −38 dBFS: quieter than the speech but not a pause (only 18 dB below it:
+            // as the dips are 4 % of the hops, the noise floor estimate is −38, which lifts the
+            // threshold to −32, but never within 25 dB of the speech, so it stays at −45).
             dips.append(Double(levels.count) / 100 ... Double(levels.count + 30) / 100)
             for _ in 0..<30 { levels.append(-38) }
         }
         let envelope = LoudnessEnvelope(levelsDb: levels)
         #expect(PauseDetector.detect(envelope).isEmpty)
+        #expect(PauseDetector().quietThresholdDb(for: envelope) < -44)
         let samples = levels.count * 441
         let plan = try SegmentPlanner.plan(samples: samples, sampleRate: 44100, channels: 2, envelope: envelope)
         let total = try SegmentPlanner.totalFrames(samples: samples, sampleRate: 44100)
@@ -542,19 +552,45 @@ struct PlanOutputTests {
 
         let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         #expect(Set(object.keys) == ["fps", "totalFrames", "maxFrames", "resolution", "pricePerSecond", "layout",
-                                     "audio", "segments", "paidFrames", "estimatedCost"])
+                                     "audio", "segments", "paidFrames", "estimatedCost", "speechLevelDb", "noiseFloorDb"])
+        // Speech at −20 ± 5 dBFS between pauses at −70.
+        #expect(abs((object["speechLevelDb"] as? Double ?? 0) - -20) < 1)
+        #expect(object["noiseFloorDb"] as? Double == -70)
         let audio = try #require(object["audio"] as? [String: Any])
         #expect(Set(audio.keys) == ["sampleRate", "channels", "samples", "duration"])
         let segments = try #require(object["segments"] as? [[String: Any]])
         let segmentKeys: Set<String> = ["index", "startFrame", "frameCount", "numFrames", "startTime", "endTime",
-                                        "cutLoudnessDb"]
+                                        "cutLoudnessDb", "cutLevelRelativeDb"]
         for segment in segments { #expect(Set(segment.keys) == segmentKeys) }
         #expect(segments[0]["cutLoudnessDb"] is NSNull)
         #expect(segments[1]["cutLoudnessDb"] is NSNumber)
+        #expect(segments[0]["cutLevelRelativeDb"] is NSNull)
+        #expect(segments[1]["cutLevelRelativeDb"] is NSNumber)
         #expect(object["resolution"] as? String == "480p")
         #expect(object["layout"] as? String == "wholeClips")
         let text = try #require(String(data: data, encoding: .utf8))
         #expect(text.contains("\"cutLoudnessDb\":null"))
+        #expect(text.contains("\"cutLevelRelativeDb\":null"))
+    }
+
+    /// Plans written before the relative levels existed (no `speechLevelDb`, `noiseFloorDb`
+    /// or `cutLevelRelativeDb`) still decode, with those values absent.
+    @Test func plansWithoutLevelsDecode() throws {
+        let json = """
+        {"audio":{"channels":1,"duration":2,"sampleRate":16000,"samples":32000},"estimatedCost":2,
+         "fps":25,"layout":"wholeClips","maxFrames":721,"paidFrames":50,"pricePerSecond":0.2,"resolution":"480p",
+         "segments":[{"cutLoudnessDb":null,"endTime":1.64,"frameCount":41,"index":0,"numFrames":41,"startFrame":0,"startTime":0},
+                     {"cutLoudnessDb":-61.5,"endTime":3.28,"frameCount":41,"index":1,"numFrames":41,"startFrame":41,"startTime":1.64}],
+         "totalFrames":82}
+        """
+        let plan = try Plan.from(json: Data(json.utf8))
+        #expect(plan.speechLevelDb == nil && plan.noiseFloorDb == nil)
+        #expect(plan.segments.map(\.cutLoudnessDb) == [nil, -61.5])
+        #expect(plan.segments.allSatisfy { $0.cutLevelRelativeDb == nil })
+        #expect(plan.renderTable().contains("-61.5           -"))
+        // Written back, the new keys appear as explicit nulls.
+        let object = try #require(try JSONSerialization.jsonObject(with: plan.jsonData()) as? [String: Any])
+        #expect(object["speechLevelDb"] is NSNull && object["noiseFloorDb"] is NSNull)
     }
 
     @Test func table() throws {
@@ -568,6 +604,11 @@ struct PlanOutputTests {
         #expect(table.contains("segments: 2"))
         #expect(table.contains("paid: 1442 frames = 57.68 s"))
         #expect(table.contains("estimated cost: $11.54"))
+        #expect(table.contains("cut dBFS  cut rel dB"))
+        // A steady tone at −3.01 dBFS: its own speech level, so the cut is 0 dB relative to it.
+        #expect(table.contains("speech level: -3.0 dBFS  noise floor: -3.0 dBFS"))
+        let cutRow = try #require(table.split(separator: "\n").first { $0.hasPrefix("1 ") })
+        #expect(cutRow.hasSuffix("-3.0         0.0"))
         #expect(Plan.clock(frames: 270_000) == "3:00:00.00")
         #expect(Plan.clock(frames: 90_001) == "1:00:00.04")
     }

@@ -1,96 +1,109 @@
 // InfiniPipeline: finds the pauses in a loudness envelope, where the planner prefers to cut.
 
-/// Finds pauses: stretches of at least 200 ms whose level stays far below the voiced parts.
+/// Finds pauses: stretches of at least 200 ms whose level stays far below the recording's speech.
 ///
-/// A hop is *quiet* when its RMS is at least ``relativeThresholdDb`` (30 dB) below the
-/// median RMS of the voiced hops, or at most ``absoluteThresholdDb`` (−50 dBFS): its level
-/// is ≤ `max(median − 30, −50)`. Voiced hops
-/// are those above ``voicedFloorDb`` (−60 dBFS); with none, only the absolute threshold
-/// applies. A pause is a maximal run of quiet hops lasting at least ``minimumDuration``.
+/// Every threshold is relative to the recording itself: its speech level `S` and noise floor
+/// `N` are estimated from its own envelope (see ``LevelEstimate``), so the same speech
+/// recorded at any gain, or over a steady noise floor, has the same pauses. A hop is *quiet*
+/// when its RMS is at or below the threshold
+///
+///     θ = min(max(S − 30, N + 6), S − 25)   (dBFS, with the default parameters)
+///
+/// that is, 30 dB below the speech (``belowSpeechDb``), raised to stay 6 dB above the noise
+/// floor (``aboveNoiseFloorDb``) when the noise is close to that, but never closer than 25 dB
+/// to the speech (``minimumBelowSpeechDb``). With only digital silence there is no estimate:
+/// θ is the silence floor (−120 dBFS), so every hop is quiet.
+///
+/// A pause is a maximal run of quiet hops lasting at least ``minimumDuration``, where a
+/// *blip* of at most ``maximumBlipDuration`` (20 ms) no louder than θ + ``blipAllowanceDb``
+/// (6 dB) between quiet hops does not end the run: the peaks of a noise floor just below θ
+/// (pink noise reaches 5 dB above its mean in a 10 ms hop) and clicks do not split a pause,
+/// while speech, 25 dB or more above θ, always does. A pause starts and ends with quiet hops.
 public struct PauseDetector: Sendable, Equatable {
     /// Shortest pause, in seconds (0.2).
     public var minimumDuration: Double
-    /// How far below the voiced median a hop must be to count as quiet, in dB (30).
-    public var relativeThresholdDb: Float
-    /// Hops below this level (dBFS) are quiet whatever the median (−50).
-    public var absoluteThresholdDb: Float
-    /// Hops above this level (dBFS) count as voiced when taking the median (−60).
-    public var voicedFloorDb: Float
+    /// How far below the speech level the threshold lies when the noise floor allows, in dB (30).
+    public var belowSpeechDb: Float
+    /// How far above the noise floor the threshold stays at least, in dB (6).
+    public var aboveNoiseFloorDb: Float
+    /// The threshold is never closer to the speech level than this, in dB (25).
+    public var minimumBelowSpeechDb: Float
+    /// Longest blip inside a pause, in seconds (0.02: two 10 ms hops).
+    public var maximumBlipDuration: Double
+    /// How far above the threshold a blip inside a pause may reach, in dB (6).
+    public var blipAllowanceDb: Float
 
-    /// A detector with the given thresholds; the defaults are the planner's.
-    public init(minimumDuration: Double = 0.2, relativeThresholdDb: Float = 30,
-                absoluteThresholdDb: Float = -50, voicedFloorDb: Float = -60) {
+    /// A detector with the given parameters; the defaults are the planner's.
+    public init(minimumDuration: Double = 0.2, belowSpeechDb: Float = 30, aboveNoiseFloorDb: Float = 6,
+                minimumBelowSpeechDb: Float = 25, maximumBlipDuration: Double = 0.02, blipAllowanceDb: Float = 6) {
         self.minimumDuration = minimumDuration
-        self.relativeThresholdDb = relativeThresholdDb
-        self.absoluteThresholdDb = absoluteThresholdDb
-        self.voicedFloorDb = voicedFloorDb
+        self.belowSpeechDb = belowSpeechDb
+        self.aboveNoiseFloorDb = aboveNoiseFloorDb
+        self.minimumBelowSpeechDb = minimumBelowSpeechDb
+        self.maximumBlipDuration = maximumBlipDuration
+        self.blipAllowanceDb = blipAllowanceDb
     }
 
-    /// The pauses of `envelope` with the default thresholds, in seconds, in order.
+    /// The pauses of `envelope` with the default parameters, in seconds, in order.
     public static func detect(_ envelope: LoudnessEnvelope) -> [ClosedRange<Double>] {
         PauseDetector().pauses(in: envelope)
     }
 
-    /// The level (dBFS) at or below which a hop is quiet: `max(median − 30, −50)`.
-    ///
-    /// The median of the voiced hops is taken from a histogram with 0.01 dB bins (to within
-    /// 0.01 dB), so it costs one pass and no sort.
+    /// The level (dBFS) at or below which a hop of `envelope` is quiet (see ``PauseDetector``).
     public func quietThresholdDb(for envelope: LoudnessEnvelope) -> Float {
-        quietThresholdDb(levels: envelope.levelsDb)
+        quietThresholdDb(for: LevelEstimate.estimate(envelope))
+    }
+
+    /// The quiet threshold for a recording with the levels `estimate` (`nil`: only digital
+    /// silence, so the silence floor).
+    public func quietThresholdDb(for estimate: LevelEstimate?) -> Float {
+        guard let estimate else { return LoudnessEnvelope.silenceFloorDb }
+        let speech = estimate.speechDb
+        let threshold = max(speech - belowSpeechDb, estimate.noiseFloorDb + aboveNoiseFloorDb)
+        return min(threshold, speech - minimumBelowSpeechDb)
     }
 
     /// The pauses of `envelope`, as closed time ranges in seconds, in order and disjoint.
     public func pauses(in envelope: LoudnessEnvelope) -> [ClosedRange<Double>] {
         let levels = envelope.levelsDb
-        return pauses(levels: levels, threshold: quietThresholdDb(levels: levels), envelope: envelope)
+        let estimate = LevelEstimate.estimate(LevelHistogram(levels: levels))
+        return pauses(levels: levels, threshold: quietThresholdDb(for: estimate), envelope: envelope)
     }
 
     /// The pauses given the envelope's levels and quiet threshold, already computed.
     func pauses(levels: [Float], threshold: Float, envelope: LoudnessEnvelope) -> [ClosedRange<Double>] {
         var result: [ClosedRange<Double>] = []
         let hop = envelope.hopDuration
-        var runStart = -1
-        for i in 0...levels.count {
-            let quiet = i < levels.count && levels[i] <= threshold
-            if quiet {
-                if runStart < 0 { runStart = i }
-            } else if runStart >= 0 {
-                let start = Double(runStart) * hop
-                let end = i == levels.count ? envelope.duration : Double(i) * hop
-                if end - start >= minimumDuration - 1e-9 { result.append(start...end) }
-                runStart = -1
+        let count = levels.count
+        let maximumBlip = max(0, Int((maximumBlipDuration / hop).rounded()))
+        let blipCeiling = threshold + blipAllowanceDb
+        func close(_ first: Int, _ end: Int) {
+            let start = Double(first) * hop
+            let stop = end == count ? envelope.duration : Double(end) * hop
+            if stop - start >= minimumDuration - 1e-9 { result.append(start...stop) }
+        }
+        var runStart = -1  // first hop of the current run, or −1
+        var runEnd = 0     // one past its last quiet hop
+        var blip = 0       // hops since runEnd, all within the blip allowance
+        levels.withUnsafeBufferPointer { levels in
+            for i in 0..<count {
+                let level = levels[i]
+                if level <= threshold {
+                    if runStart < 0 { runStart = i }
+                    runEnd = i + 1
+                    blip = 0
+                } else if runStart >= 0 {
+                    if level <= blipCeiling && blip < maximumBlip {
+                        blip += 1
+                    } else {
+                        close(runStart, runEnd)
+                        runStart = -1
+                        blip = 0
+                    }
+                }
             }
         }
+        if runStart >= 0 { close(runStart, runEnd) }
         return result
-    }
-
-    func quietThresholdDb(levels: [Float]) -> Float {
-        // Histogram of voiced levels in 0.01 dB bins from the voiced floor up to +60 dBFS.
-        let binsPerDb: Float = 100
-        let low = voicedFloorDb
-        let binCount = Int((60 - low) * binsPerDb) + 1
-        var histogram = [Int](repeating: 0, count: max(binCount, 1))
-        var voiced = 0
-        histogram.withUnsafeMutableBufferPointer { bins in
-            for level in levels where level > low {
-                let bin = min(Int((level - low) * binsPerDb), bins.count - 1)
-                bins[bin] += 1
-                voiced += 1
-            }
-        }
-        guard voiced > 0 else { return absoluteThresholdDb }
-        let middle = (voiced + 1) / 2
-        var cumulative = 0
-        var medianBin = 0
-        for (bin, count) in histogram.enumerated() {
-            cumulative += count
-            if cumulative >= middle {
-                medianBin = bin
-                break
-            }
-        }
-        // The bin's lower edge: exact for levels on the 0.01 dB grid, never more than 0.01 dB low.
-        let median = low + Float(medianBin) / binsPerDb
-        return max(median - relativeThresholdDb, absoluteThresholdDb)
     }
 }

@@ -12,8 +12,9 @@ import Foundation
 ///
 /// JSON keys: `fps`, `totalFrames`, `maxFrames`, `resolution`, `pricePerSecond`, `layout`,
 /// `audio` {`sampleRate`, `channels`, `samples`, `duration`}, `segments` [{`index`,
-/// `startFrame`, `frameCount`, `numFrames`, `startTime`, `endTime`, `cutLoudnessDb`}],
-/// `paidFrames`, `estimatedCost`.
+/// `startFrame`, `frameCount`, `numFrames`, `startTime`, `endTime`, `cutLoudnessDb`,
+/// `cutLevelRelativeDb`}], `paidFrames`, `estimatedCost`, `speechLevelDb`, `noiseFloorDb`.
+/// Plans written before the last three keys existed still decode (they read as `nil`).
 public struct Plan: Codable, Sendable, Equatable {
     /// The decoded audio the plan covers.
     public struct Audio: Codable, Sendable, Equatable {
@@ -62,9 +63,15 @@ public struct Plan: Codable, Sendable, Equatable {
         /// RMS in dBFS over ±60 ms around the seam at ``startTime`` (to 0.01 dB); `nil`
         /// (JSON `null`) for segment 0, which has no seam, or when the envelope does not reach it.
         public var cutLoudnessDb: Double?
+        /// The same loudness relative to the recording's speech level (``Plan/speechLevelDb``),
+        /// in dB (to 0.01 dB; −40 means 40 dB below the speech); `nil` (JSON `null`) for
+        /// segment 0, when ``cutLoudnessDb`` is `nil`, or when the audio has no speech level
+        /// (nothing but digital silence).
+        public var cutLevelRelativeDb: Double?
 
         /// A segment; the times are derived from the frames.
-        public init(index: Int, startFrame: Int, frameCount: Int, numFrames: Int, cutLoudnessDb: Double?) {
+        public init(index: Int, startFrame: Int, frameCount: Int, numFrames: Int, cutLoudnessDb: Double?,
+                    cutLevelRelativeDb: Double? = nil) {
             self.index = index
             self.startFrame = startFrame
             self.frameCount = frameCount
@@ -72,16 +79,18 @@ public struct Plan: Codable, Sendable, Equatable {
             self.startTime = Double(startFrame) / Double(ModelLimits.fps)
             self.endTime = Double(startFrame + frameCount) / Double(ModelLimits.fps)
             self.cutLoudnessDb = cutLoudnessDb
+            self.cutLevelRelativeDb = cutLevelRelativeDb
         }
 
         /// First output frame after this segment.
         public var endFrame: Int { startFrame + frameCount }
 
         private enum CodingKeys: String, CodingKey {
-            case index, startFrame, frameCount, numFrames, startTime, endTime, cutLoudnessDb
+            case index, startFrame, frameCount, numFrames, startTime, endTime, cutLoudnessDb, cutLevelRelativeDb
         }
 
-        /// Encodes every key, writing `cutLoudnessDb` as an explicit `null` when absent.
+        /// Encodes every key, writing `cutLoudnessDb` and `cutLevelRelativeDb` as an explicit
+        /// `null` when absent.
         public func encode(to encoder: any Encoder) throws {
             var container = encoder.container(keyedBy: CodingKeys.self)
             try container.encode(index, forKey: .index)
@@ -95,9 +104,14 @@ public struct Plan: Codable, Sendable, Equatable {
             } else {
                 try container.encodeNil(forKey: .cutLoudnessDb)
             }
+            if let cutLevelRelativeDb {
+                try container.encode(cutLevelRelativeDb, forKey: .cutLevelRelativeDb)
+            } else {
+                try container.encodeNil(forKey: .cutLevelRelativeDb)
+            }
         }
 
-        /// Decodes a segment; `cutLoudnessDb` may be `null` or missing.
+        /// Decodes a segment; `cutLoudnessDb` and `cutLevelRelativeDb` may be `null` or missing.
         public init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: CodingKeys.self)
             index = try container.decode(Int.self, forKey: .index)
@@ -107,6 +121,7 @@ public struct Plan: Codable, Sendable, Equatable {
             startTime = try container.decode(Double.self, forKey: .startTime)
             endTime = try container.decode(Double.self, forKey: .endTime)
             cutLoudnessDb = try container.decodeIfPresent(Double.self, forKey: .cutLoudnessDb)
+            cutLevelRelativeDb = try container.decodeIfPresent(Double.self, forKey: .cutLevelRelativeDb)
         }
     }
 
@@ -131,10 +146,18 @@ public struct Plan: Codable, Sendable, Equatable {
     /// `paidFrames / 25 · pricePerSecond` in US dollars, rounded to the micro-dollar
     /// (which removes binary noise such as `…00000002`; ``renderTable()`` shows cents).
     public var estimatedCost: Double
+    /// The recording's speech level in dBFS (to 0.01 dB), estimated from its own loudness
+    /// (see ``LevelEstimate``); `nil` (JSON `null`) when the audio is nothing but digital
+    /// silence, or in a plan written before the key existed.
+    public var speechLevelDb: Double?
+    /// The recording's noise floor in dBFS (to 0.01 dB), estimated likewise; `nil` as
+    /// ``speechLevelDb``.
+    public var noiseFloorDb: Double?
 
     /// A plan from its parts; ``paidFrames`` and ``estimatedCost`` are computed from the segments.
     public init(totalFrames: Int, maxFrames: Int, resolution: Resolution, pricePerSecond: Double,
-                layout: Layout, audio: Audio, segments: [Segment]) {
+                layout: Layout, audio: Audio, segments: [Segment], speechLevelDb: Double? = nil,
+                noiseFloorDb: Double? = nil) {
         self.fps = ModelLimits.fps
         self.totalFrames = totalFrames
         self.maxFrames = maxFrames
@@ -146,6 +169,31 @@ public struct Plan: Codable, Sendable, Equatable {
         let paid = segments.reduce(0) { $0 + $1.numFrames }
         self.paidFrames = paid
         self.estimatedCost = Plan.cost(paidFrames: paid, pricePerSecond: pricePerSecond)
+        self.speechLevelDb = speechLevelDb
+        self.noiseFloorDb = noiseFloorDb
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case fps, totalFrames, maxFrames, resolution, pricePerSecond, layout, audio, segments, paidFrames,
+             estimatedCost, speechLevelDb, noiseFloorDb
+    }
+
+    /// Encodes every key, writing `speechLevelDb` and `noiseFloorDb` as an explicit `null`
+    /// when absent (decoding is synthesized: both may be `null` or missing).
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(fps, forKey: .fps)
+        try container.encode(totalFrames, forKey: .totalFrames)
+        try container.encode(maxFrames, forKey: .maxFrames)
+        try container.encode(resolution, forKey: .resolution)
+        try container.encode(pricePerSecond, forKey: .pricePerSecond)
+        try container.encode(layout, forKey: .layout)
+        try container.encode(audio, forKey: .audio)
+        try container.encode(segments, forKey: .segments)
+        try container.encode(paidFrames, forKey: .paidFrames)
+        try container.encode(estimatedCost, forKey: .estimatedCost)
+        try container.encode(speechLevelDb, forKey: .speechLevelDb)
+        try container.encode(noiseFloorDb, forKey: .noiseFloorDb)
     }
 
     /// Seconds of video paid for: `paidFrames / 25`.
@@ -160,10 +208,11 @@ public struct Plan: Codable, Sendable, Equatable {
     /// The plan as a fixed-width text table followed by totals.
     ///
     /// Columns: index, start frame, frames kept, `num_frames`, start–end time as
-    /// `h:mm:ss.cc`, and the cut loudness in dBFS (`-` for segment 0). Totals: frames,
-    /// segments, paid seconds, and the estimated cost in dollars with 2 decimals.
+    /// `h:mm:ss.cc`, the cut loudness in dBFS and relative to the speech level in dB (`-` for
+    /// segment 0 or when unknown). Totals: frames, segments, paid seconds, the speech level
+    /// and noise floor when known, and the estimated cost in dollars with 2 decimals.
     public func renderTable() -> String {
-        let header = ["#", "start frame", "frames", "num_frames", "start", "end", "cut dBFS"]
+        let header = ["#", "start frame", "frames", "num_frames", "start", "end", "cut dBFS", "cut rel dB"]
         var rows: [[String]] = [header]
         for segment in segments {
             rows.append([
@@ -174,6 +223,7 @@ public struct Plan: Codable, Sendable, Equatable {
                 Plan.clock(frames: segment.startFrame),
                 Plan.clock(frames: segment.endFrame),
                 segment.cutLoudnessDb.map { String(format: "%.1f", $0) } ?? "-",
+                segment.cutLevelRelativeDb.map { String(format: "%.1f", $0) } ?? "-",
             ])
         }
         var widths = [Int](repeating: 0, count: header.count)
@@ -194,6 +244,10 @@ public struct Plan: Codable, Sendable, Equatable {
         let paid = "\(centiseconds / 100).\(Plan.twoDigits(centiseconds % 100))"
         lines.append("")
         lines.append("total frames: \(totalFrames)  segments: \(segments.count)  paid: \(paidFrames) frames = \(paid) s")
+        if let speechLevelDb, let noiseFloorDb {
+            lines.append("speech level: " + String(format: "%.1f", speechLevelDb) + " dBFS  noise floor: "
+                         + String(format: "%.1f", noiseFloorDb) + " dBFS")
+        }
         lines.append("estimated cost: $" + String(format: "%.2f", estimatedCost)
                      + " (\(resolution.rawValue), $" + String(format: "%.2f", pricePerSecond) + "/s)")
         return lines.joined(separator: "\n") + "\n"

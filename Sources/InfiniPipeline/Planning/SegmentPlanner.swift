@@ -83,12 +83,24 @@ public struct PlanningOptions: Sendable, Equatable {
 ///    boundaries, minimising the sum of the cut costs below (the ends 0 and `T` are free).
 /// 4. *Cost*: `Σ numFrames / 25 · pricePerSecond`.
 ///
+/// **Levels.** Nothing depends on absolute levels: the recording's speech level `S` and
+/// noise floor are estimated from its own envelope (``LevelEstimate``), and the pause
+/// threshold `θ` is placed between them (``PauseDetector``: 30 dB below the speech unless
+/// the noise floor is within 36 dB of it). The same speech at any gain therefore gets the
+/// same cuts (exactly, as long as the samples do not clip and the pauses stay above the
+/// −120 dBFS floor), and a steady noise 30–40 dB below the speech leaves the pauses, and so
+/// the cuts, nearly where they were. With nothing but digital silence there is no estimate,
+/// `θ` is −120 dBFS and the whole audio is one pause.
+///
 /// **Cut cost** of a seam at frame boundary `p` (time `t = p / 25`), with `L` the RMS (dBFS)
-/// over `[t − 60 ms, t + 60 ms)` and `θ` the pause threshold of ``PauseDetector``:
+/// over `[t − 60 ms, t + 60 ms)`:
 /// - every seam costs **1** (a visible reset of the avatar's pose);
 /// - inside a pause, add `0.05` per 10 dB of `max(0, L − θ)` (capped at 40 dB; this
-///   penalises cuts whose window reaches speech at the pause's edge) and up to `0.01` for
-///   the distance from the pause's middle (0 at the middle, 0.01 at an edge);
+///   penalises cuts whose window reaches speech at the pause's edge), up to `0.01` for
+///   the distance from the pause's middle (0 at the middle, 0.01 at an edge), and up to
+///   `0.05` for a short pause (`0.05 · (1 − length / 1 s)`, 0 from 1 s on): the seams go
+///   to the longer pauses (between sentences rather than between words), a preference that
+///   a noise floor cannot upset, since it moves a pause's ends by a hop or two at most;
 /// - outside every pause, add **4**, plus `2` per 10 dB of `max(0, L − θ)` (capped at 60 dB).
 ///
 /// A cut in speech (typically 25–35 dB above `θ`) thus costs as much as 10 seams in pauses,
@@ -148,11 +160,14 @@ public enum SegmentPlanner {
         let price = options.pricePerSecond ?? options.resolution.pricePerSecond
         guard price.isFinite, price >= 0 else { throw PlanningError.invalidPrice(price) }
 
+        let levels = envelope.levelsDb
+        let estimate = LevelEstimate.estimate(LevelHistogram(levels: levels))
+        let loudness = Loudness(levels: levels, estimate: estimate, detector: options.pauseDetector)
         let layout: Plan.Layout
         var sizes: [(frameCount: Int, numFrames: Int)] = []
         if ModelLimits.isRepresentable(total, maxFrames: maxFrames) {
             layout = .wholeClips
-            let costs = cutCosts(totalFrames: total, envelope: envelope, detector: options.pauseDetector)
+            let costs = cutCosts(totalFrames: total, envelope: envelope, loudness: loudness)
             let cuts = bestCuts(totalFrames: total, maxFrames: maxFrames, costs: costs, trimmedLast: false)
             var previous = 0
             for cut in cuts + [total] {
@@ -166,7 +181,7 @@ public enum SegmentPlanner {
             sizes.append((total, request))
         } else {
             layout = .trimmedLast
-            let costs = cutCosts(totalFrames: total, envelope: envelope, detector: options.pauseDetector)
+            let costs = cutCosts(totalFrames: total, envelope: envelope, loudness: loudness)
             let cuts = bestCuts(totalFrames: total, maxFrames: maxFrames, costs: costs, trimmedLast: true)
             var previous = 0
             for cut in cuts {
@@ -180,22 +195,30 @@ public enum SegmentPlanner {
         var segments: [Plan.Segment] = []
         var start = 0
         for (index, size) in sizes.enumerated() {
-            var loudness: Double?
+            var cutLoudness: Double?
+            var cutRelative: Double?
             if index > 0 {
                 let t = Double(start) / Double(ModelLimits.fps)
                 if let db = envelope.rmsDb(from: t - cutWindowHalfWidth, to: t + cutWindowHalfWidth) {
-                    loudness = (Double(db) * 100).rounded() / 100
+                    cutLoudness = hundredths(Double(db))
+                    if let speech = estimate?.speechDb { cutRelative = hundredths(Double(db) - Double(speech)) }
                 }
             }
             segments.append(Plan.Segment(index: index, startFrame: start, frameCount: size.frameCount,
-                                         numFrames: size.numFrames, cutLoudnessDb: loudness))
+                                         numFrames: size.numFrames, cutLoudnessDb: cutLoudness,
+                                         cutLevelRelativeDb: cutRelative))
             start += size.frameCount
         }
         let audio = Plan.Audio(sampleRate: sampleRate, channels: channels, samples: samples,
                                duration: Double(samples) / Double(sampleRate))
         return Plan(totalFrames: total, maxFrames: maxFrames, resolution: options.resolution,
-                    pricePerSecond: price, layout: layout, audio: audio, segments: segments)
+                    pricePerSecond: price, layout: layout, audio: audio, segments: segments,
+                    speechLevelDb: estimate.map { hundredths(Double($0.speechDb)) },
+                    noiseFloorDb: estimate.map { hundredths(Double($0.noiseFloorDb)) })
     }
+
+    /// `value` rounded to 0.01 (how the plan reports levels).
+    private static func hundredths(_ value: Double) -> Double { (value * 100).rounded() / 100 }
 
     // MARK: - Cut costs
 
@@ -208,14 +231,32 @@ public enum SegmentPlanner {
         static let insidePer10Db = 0.05
         static let insideCapDb = 40.0
         static let offCentre = 0.01
+        static let shortPause = 0.05
+        static let fullPauseSeconds = 1.0
+    }
+
+    /// What the cut costs are measured against, derived once per plan: the hop levels and
+    /// the pause threshold.
+    struct Loudness {
+        /// Hop levels of the envelope, in dBFS.
+        var levels: [Float]
+        /// The detector that finds the pauses.
+        var detector: PauseDetector
+        /// The pause threshold θ of ``PauseDetector``, in dBFS.
+        var thresholdDb: Float
+
+        init(levels: [Float], estimate: LevelEstimate?, detector: PauseDetector) {
+            self.levels = levels
+            self.detector = detector
+            thresholdDb = detector.quietThresholdDb(for: estimate)
+        }
     }
 
     /// The cost of a seam at every frame boundary `0...totalFrames` (the ends are never cuts).
-    static func cutCosts(totalFrames: Int, envelope: LoudnessEnvelope, detector: PauseDetector) -> [Double] {
-        let levels = envelope.levelsDb
-        let quiet = detector.quietThresholdDb(levels: levels)
-        let threshold = Double(quiet)
-        let pauses = detector.pauses(levels: levels, threshold: quiet, envelope: envelope)
+    static func cutCosts(totalFrames: Int, envelope: LoudnessEnvelope, loudness: Loudness) -> [Double] {
+        let threshold = Double(loudness.thresholdDb)
+        let pauses = loudness.detector.pauses(levels: loudness.levels, threshold: loudness.thresholdDb,
+                                              envelope: envelope)
         var costs = [Double](repeating: Weights.seam, count: totalFrames + 1)
         let fps = Double(ModelLimits.fps)
         let half = cutWindowHalfWidth
@@ -239,8 +280,9 @@ public enum SegmentPlanner {
                         let halfLength = (pause.upperBound - pause.lowerBound) / 2
                         let offCentre = halfLength > 0
                             ? min(1, abs(t - (pause.lowerBound + halfLength)) / halfLength) : 0
+                        let shortness = max(0, 1 - 2 * halfLength / Weights.fullPauseSeconds)
                         cost += Weights.insidePer10Db * min(excess, Weights.insideCapDb) / 10
-                            + Weights.offCentre * offCentre
+                            + Weights.offCentre * offCentre + Weights.shortPause * shortness
                     } else {
                         cost += Weights.outsidePause
                             + Weights.outsidePer10Db * min(excess, Weights.outsideCapDb) / 10
