@@ -577,8 +577,8 @@ struct PlanOutputTests {
     /// or `cutLevelRelativeDb`) still decode, with those values absent.
     @Test func plansWithoutLevelsDecode() throws {
         let json = """
-        {"audio":{"channels":1,"duration":2,"sampleRate":16000,"samples":32000},"estimatedCost":2,
-         "fps":25,"layout":"wholeClips","maxFrames":721,"paidFrames":50,"pricePerSecond":0.2,"resolution":"480p",
+        {"audio":{"channels":1,"duration":3.28,"sampleRate":16000,"samples":52480},"estimatedCost":0.656,
+         "fps":25,"layout":"wholeClips","maxFrames":721,"paidFrames":82,"pricePerSecond":0.2,"resolution":"480p",
          "segments":[{"cutLoudnessDb":null,"endTime":1.64,"frameCount":41,"index":0,"numFrames":41,"startFrame":0,"startTime":0},
                      {"cutLoudnessDb":-61.5,"endTime":3.28,"frameCount":41,"index":1,"numFrames":41,"startFrame":41,"startTime":1.64}],
          "totalFrames":82}

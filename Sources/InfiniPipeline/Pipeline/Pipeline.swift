@@ -158,7 +158,10 @@ public final class Pipeline: Sendable {
         let manifestURL = workDir.appendingPathComponent("manifest.json")
         var manifest: Manifest
         if let existing = try ManifestStore.load(from: manifestURL) {
-            guard existing.runKey == runKey, existing.plan.segments == plan.segments else {
+            // The same requests (levels reported beside them may be measured differently by
+            // another version, and do not matter to what was paid for).
+            func requests(_ p: Plan) -> [[Int]] { p.segments.map { [$0.index, $0.startFrame, $0.frameCount, $0.numFrames] } }
+            guard existing.runKey == runKey, requests(existing.plan) == requests(plan) else {
                 throw PipelineError.badInput("\(workDir.path): this work dir belongs to another run (different inputs or options); choose another --work-dir")
             }
             let (checked, notes) = try existing.reconciled(workDir: workDir, manifestPath: manifestURL.path)
