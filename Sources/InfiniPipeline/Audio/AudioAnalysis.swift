@@ -1,3 +1,4 @@
+import CFFmpeg
 import Foundation
 
 /// What the planner needs to know about an audio file: its exact length and its loudness
@@ -32,12 +33,24 @@ public struct AudioAnalysis: Sendable, Equatable {
 
 /// Cuts the audio each segment's request carries (plan rule 4): it starts exactly at the
 /// segment's first frame and runs `numFrames / 25` s plus `tailSeconds` more of the following
-/// audio, digital silence past the end of the file, at the source's rate and channel count,
-/// as 16-bit PCM WAV (lossless for 16-bit sources).
+/// audio, digital silence past the end of the file, at the source's channel count and rate
+/// (at most ``maximumSampleRate``), as 16-bit PCM WAV (lossless for 16-bit sources up to that
+/// rate).
 public enum SegmentAudio {
     /// Audio past the requested frames: the model refuses audio that is not longer than the
     /// frames requested, and the context helps the last frames' lip-sync.
     public static let tailSeconds = 0.2
+
+    /// The highest rate of a segment's WAV. A source above it (a 192 kHz studio file, DSD
+    /// decoded at 352.8 or 705.6 kHz) is cut at its own rate and each segment resampled to this
+    /// rate: the model hears speech at 16 kHz, and a 29 s clip's audio stays a few MB to upload
+    /// instead of tens.
+    public static let maximumSampleRate = 48_000
+
+    /// The rate of the segment WAVs cut from a source at `sourceRate`.
+    public static func fileSampleRate(forSource sourceRate: Int) -> Int {
+        min(sourceRate, maximumSampleRate)
+    }
 
     /// The sample range (per channel) of a segment's audio in the source:
     /// from `startFrame × rate / 25` (rounded down) for `ceil((numFrames / 25 + tail) × rate)`
@@ -72,10 +85,17 @@ public enum SegmentAudio {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         var writers: [SegmentWriter] = []
         defer { for w in writers { w.abandon() } }
+        // The cut is made on the plan's timeline, in source samples (so the check against the
+        // plan below stays exact); a segment is resampled on its own when the WAV's rate is
+        // lower, to the length its frames need at that rate.
+        let fileRate = fileSampleRate(forSource: format.sampleRate)
         for segment in plan.segments where wanted.contains(segment.index) {
             let range = sampleRange(startFrame: segment.startFrame, numFrames: segment.numFrames, sampleRate: format.sampleRate)
-            writers.append(try SegmentWriter(index: segment.index, range: range, format: format,
-                                             url: directory.appendingPathComponent(fileName(segment.index))))
+            let frames = sampleRange(startFrame: segment.startFrame, numFrames: segment.numFrames, sampleRate: fileRate).count
+            writers.append(try SegmentWriter(index: segment.index, range: range, source: format,
+                                             file: AudioFormat(sampleRate: fileRate, channels: format.channels),
+                                             frames: frames, url: directory.appendingPathComponent(fileName(segment.index)),
+                                             sourcePath: source))
         }
         var position = 0  // sample frames delivered so far
         var firstOpen = 0
@@ -111,31 +131,51 @@ public enum SegmentAudio {
 /// Streams one segment's samples into a WAV file whose size is known in advance.
 private final class SegmentWriter {
     let index: Int
+    /// The segment's samples in the source, at the source's rate.
     let range: Range<Int>
     let url: URL
     let channels: Int
+    /// Sample frames the file holds, at its own rate.
+    let frames: Int
     private let temp: URL
     private let handle: FileHandle
+    private let resampler: SegmentResampler?
     private var written = 0
     private var buffer: [UInt8] = []
 
-    init(index: Int, range: Range<Int>, format: AudioFormat, url: URL) throws {
+    init(index: Int, range: Range<Int>, source: AudioFormat, file: AudioFormat, frames: Int, url: URL,
+         sourcePath: String) throws {
         self.index = index
         self.range = range
         self.url = url
-        channels = format.channels
+        self.frames = frames
+        channels = file.channels
+        resampler = file.sampleRate == source.sampleRate ? nil
+            : try SegmentResampler(from: source.sampleRate, to: file.sampleRate, channels: channels, file: sourcePath)
         temp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).partial")
         guard FileManager.default.createFile(atPath: temp.path, contents: nil),
               let h = FileHandle(forWritingAtPath: temp.path) else {
             throw MediaError(.writeFailed, file: temp.path, "cannot create the segment audio file")
         }
         handle = h
-        try handle.write(contentsOf: WAV.header(sampleRate: format.sampleRate, channels: format.channels, frames: range.count))
+        try handle.write(contentsOf: WAV.header(sampleRate: file.sampleRate, channels: file.channels, frames: frames))
     }
 
+    /// Takes the segment's next source samples.
     func append(_ samples: UnsafeBufferPointer<Float>) throws {
-        WAV.appendPCM16(samples, to: &buffer)
-        written += samples.count / channels
+        if let resampler {
+            try resampler.convert(samples) { try write($0) }
+        } else {
+            try write(samples)
+        }
+    }
+
+    /// Writes samples at the file's rate, up to the length the header declares.
+    private func write(_ samples: UnsafeBufferPointer<Float>) throws {
+        let take = min(samples.count / channels, frames - written)
+        guard take > 0 else { return }
+        WAV.appendPCM16(UnsafeBufferPointer(rebasing: samples[0..<(take * channels)]), to: &buffer)
+        written += take
         if buffer.count >= 1 << 16 { try flush() }
     }
 
@@ -145,8 +185,9 @@ private final class SegmentWriter {
     }
 
     func finish() throws {
+        if let resampler { try resampler.convert(nil) { try write($0) } }
         // Past the end of the source: digital silence.
-        let missing = range.count - written
+        let missing = frames - written
         if missing > 0 { buffer.append(contentsOf: [UInt8](repeating: 0, count: missing * channels * 2)) }
         try flush()
         try handle.close()
@@ -157,6 +198,62 @@ private final class SegmentWriter {
     func abandon() {
         try? handle.close()
         try? FileManager.default.removeItem(at: temp)
+    }
+}
+
+/// Resamples one segment's interleaved float samples (libswresample), channels unchanged.
+private final class SegmentResampler {
+    private var context: OpaquePointer?
+    private let channels: Int
+    private let file: String
+    private var output: [Float] = []
+
+    init(from inputRate: Int, to outputRate: Int, channels: Int, file: String) throws {
+        self.channels = channels
+        self.file = file
+        var inputLayout = AVChannelLayout(), outputLayout = AVChannelLayout()
+        av_channel_layout_default(&inputLayout, Int32(channels))
+        av_channel_layout_default(&outputLayout, Int32(channels))
+        defer {
+            av_channel_layout_uninit(&inputLayout)
+            av_channel_layout_uninit(&outputLayout)
+        }
+        var rc = swr_alloc_set_opts2(&context, &outputLayout, AV_SAMPLE_FMT_FLT, Int32(outputRate),
+                                     &inputLayout, AV_SAMPLE_FMT_FLT, Int32(inputRate), 0, nil)
+        if rc >= 0 { rc = swr_init(context) }
+        if rc < 0 {
+            throw MediaError.ffmpeg(.decodeFailed, file: file,
+                                    "cannot set up resampling from \(inputRate) to \(outputRate) Hz", rc)
+        }
+    }
+
+    deinit { swr_free(&context) }
+
+    /// Converts `input` (nil: flushes what the filter still holds) and hands the result to `body`.
+    func convert(_ input: UnsafeBufferPointer<Float>?, _ body: (UnsafeBufferPointer<Float>) throws -> Void) throws {
+        let inCount = (input?.count ?? 0) / channels
+        while true {
+            let capacity = Int(swr_get_out_samples(context, Int32(inCount))) + 32
+            if output.count < capacity * channels { output = [Float](repeating: 0, count: capacity * channels) }
+            let produced: Int32 = output.withUnsafeMutableBytes { raw in
+                var outPlane: UnsafeMutablePointer<UInt8>? = raw.baseAddress!.assumingMemoryBound(to: UInt8.self)
+                return withUnsafeMutablePointer(to: &outPlane) { outPlanes in
+                    guard let input, let base = input.baseAddress else {
+                        return swr_convert(context, outPlanes, Int32(capacity), nil, 0)
+                    }
+                    var inPlane: UnsafePointer<UInt8>? = UnsafeRawPointer(base).assumingMemoryBound(to: UInt8.self)
+                    return withUnsafeMutablePointer(to: &inPlane) { swr_convert(context, outPlanes, Int32(capacity), $0, Int32(inCount)) }
+                }
+            }
+            if produced < 0 { throw MediaError.ffmpeg(.decodeFailed, file: file, "cannot resample the segment audio", produced) }
+            if produced > 0 {
+                try output.withUnsafeBufferPointer { all in
+                    try body(UnsafeBufferPointer(rebasing: all[0..<(Int(produced) * channels)]))
+                }
+            }
+            // Input is taken whole in one call; a flush is repeated until nothing is left.
+            if input != nil || produced == 0 { return }
+        }
     }
 }
 

@@ -2,7 +2,9 @@ import Foundation
 
 /// Renders stand-in clips locally, for the offline preview backend: the fitted image with an
 /// audio-level meter, the segment number and the timecode, exactly `numFrames` frames at
-/// 25 fps, H.264 plus the segment's audio. A user checks framing, cuts and sync before paying.
+/// 25 fps, H.264 plus the segment's audio in AAC (resampled and mixed down as the output's
+/// audio would be when AAC cannot take it as it is). A user checks framing, cuts and sync
+/// before paying.
 public struct PreviewRenderer: Sendable {
     /// The fitted image every frame starts from (rgb8, the bucket size).
     public let image: PixelBuffer
@@ -23,17 +25,57 @@ public struct PreviewRenderer: Sendable {
     ///   - segmentCount: how many segments the plan has (for the caption).
     ///   - audioFile: the segment's audio (as `SegmentAudio.export` writes it).
     ///   - output: the MP4 to write (written whole; the caller renames it into place).
+    /// - Throws: `MediaError` naming the audio file (it cannot be read, or no AAC can be made
+    ///   from it) or the output clip (it cannot be encoded or written).
     public func render(segment: Plan.Segment, segmentCount: Int, audioFile: String, output: String) throws {
-        let reader = try AudioReader(path: audioFile)
+        let settings = try Self.clipAudio(for: audioFile)
+        let reader = try AudioReader(path: audioFile, sampleRate: settings.sampleRate, channels: settings.channels)
         let samples = try reader.readAll()
-        let format = reader.outputFormat
+        do {
+            try render(segment: segment, segmentCount: segmentCount, samples: samples, audio: settings, output: output)
+        } catch let error as MediaError where error.file == nil {
+            // The encoders know no file names: the clip being written is the one to name.
+            throw MediaError(error.code, file: output, error.reason, averror: error.averror)
+        }
+    }
+
+    /// The AAC set-up of a clip whose audio comes from `audioFile`, decided as the output's is
+    /// (``OutputAudio``): a rate AAC takes (``OutputAudio/encodeRate(forSource:)``: the source's
+    /// own from 8 to 48 kHz, else the next one up, 48 kHz at most) and the source's channel
+    /// count when the AAC encoder takes it, else stereo, else mono (remixed by ``AudioReader``).
+    /// - Throws: `MediaError` naming `audioFile` when it cannot be read or no AAC encoder opens.
+    static func clipAudio(for audioFile: String, bitRate: Int = 128_000) throws -> AudioEncoderSettings {
+        let source = try Demuxer(path: audioFile).bestStream(.audio)
+        guard source.sampleRate > 0, source.channels > 0 else {
+            throw MediaError(.invalidData, file: audioFile, "the audio stream declares no sample rate or channels")
+        }
+        let rate = OutputAudio.encodeRate(forSource: source.sampleRate)
+        var candidates: [Int] = []
+        for n in [min(source.channels, 8), 2, 1] where !candidates.contains(n) { candidates.append(n) }
+        var lastError: MediaError?
+        for channels in candidates {
+            let settings = AudioEncoderSettings(sampleRate: rate, channels: channels, bitRate: bitRate)
+            do {
+                _ = try AudioEncoder(settings, globalHeader: true)
+                return settings
+            } catch let error as MediaError {
+                lastError = error
+            }
+        }
+        throw MediaError(.unsupported, file: audioFile,
+                         "cannot make AAC audio for the preview clip from \(source.sampleRate) Hz, \(source.channels) ch: \(lastError?.reason ?? "unknown reason")")
+    }
+
+    private func render(segment: Plan.Segment, segmentCount: Int, samples: [Float], audio: AudioEncoderSettings,
+                        output: String) throws {
+        let format = AudioFormat(sampleRate: audio.sampleRate, channels: audio.channels)
         let fps = ModelLimits.fps
         // The clip's audio runs as long as its frames, like the model's.
         let clipSamples = min(samples.count / format.channels, segment.numFrames * format.sampleRate / fps)
         let writer = try MP4Writer(path: output,
                                    video: VideoEncoderSettings(width: image.width, height: image.height, frameRate: fps,
                                                                crf: crf, preset: preset, threads: 2),
-                                   audio: AudioEncoderSettings(sampleRate: format.sampleRate, channels: format.channels, bitRate: 128_000))
+                                   audio: audio)
         let scale = max(2, image.height / 160)
         let meterHeight = max(8, image.height / 24)
         for k in 0..<segment.numFrames {

@@ -80,6 +80,14 @@ public final class Demuxer {
             let head = (try? handle.read(upToCount: 1 << 16)) ?? Data()
             declaresUnknownLength = Demuxer.wavDataSizeIsUnknown([UInt8](head))
         }
+        if formatName == "ogg", let handle = FileHandle(forReadingAtPath: path) {
+            defer { try? handle.close() }
+            let size = (try? handle.seekToEnd()) ?? 0
+            let start = size > UInt64(Ogg.tailLength) ? size - UInt64(Ogg.tailLength) : 0
+            if (try? handle.seek(toOffset: start)) != nil, let tail = try? handle.readToEnd() {
+                endedEarly = Ogg.endsInsidePage([UInt8](tail))
+            }
+        }
     }
 
     /// Whether a WAV's `data` chunk declares the streaming placeholder size 0xFFFFFFFF or 0,
@@ -124,6 +132,7 @@ public final class Demuxer {
         ctx = optional!
         try self.init(context: ctx, memory: memory, source: name)
         if formatName == "wav" { declaresUnknownLength = Demuxer.wavDataSizeIsUnknown(Array(data.prefix(1 << 16))) }
+        if formatName == "ogg" { endedEarly = Ogg.endsInsidePage(Array(data.suffix(Ogg.tailLength))) }
     }
 
     private init(context ctx: UnsafeMutablePointer<AVFormatContext>, memory: MemoryInput?, source: String) throws {
@@ -216,6 +225,96 @@ public final class Demuxer {
         }
         let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue ?? -1
         if size == 0 { throw MediaError(.empty, file: path, "the file is empty") }
+    }
+}
+
+/// How an Ogg file ends (RFC 3533). FFmpeg's Ogg demuxer silently drops an incomplete last
+/// page, so a cut-off Vorbis or Opus file would decode shorter without a word; the acceptance
+/// rule refuses data that ends inside a packet, and for Ogg that is data ending inside a page.
+enum Ogg {
+    /// The largest page: 27 header bytes, 255 lacing values, 255 × 255 body bytes.
+    static let maxPageLength = 27 + 255 + 255 * 255
+    /// How much of the end of a file ``endsInsidePage(_:)`` needs: the whole of the last
+    /// complete page even when a page of the largest size is cut off after it.
+    static let tailLength = 2 * maxPageLength
+
+    /// Whether the file whose last bytes are `tail` (at least ``tailLength`` bytes, or the whole
+    /// file) ends inside a page.
+    ///
+    /// The capture pattern "OggS" may occur inside page data, so a page is trusted only when its
+    /// CRC checks: the last such page is found scanning back from the end, and the pages after
+    /// it are walked by their headers. The file is cut when that walk meets a page (or the start
+    /// of a capture pattern) that runs past the end of the data. Bytes after the last page that
+    /// are no page at all (a tag some tool appended) are not a cut, and a tail without any
+    /// checked page is not judged.
+    static func endsInsidePage(_ tail: [UInt8]) -> Bool {
+        let n = tail.count
+        var candidate = n - 4
+        while candidate >= 0 {
+            if isCapture(tail, at: candidate), let end = pageEnd(tail, at: candidate), end <= n,
+               crcMatches(tail, page: candidate..<end) {
+                return walkEndsInsidePage(tail, from: end)
+            }
+            candidate -= 1
+        }
+        return false
+    }
+
+    /// Walks page headers from `position` (just after a checked page) to the end of the data.
+    private static func walkEndsInsidePage(_ tail: [UInt8], from position: Int) -> Bool {
+        let n = tail.count
+        var q = position
+        while q < n {
+            let remaining = n - q
+            if remaining < 4 {
+                // Cut inside the capture pattern itself?
+                return zip(tail[q...], "OggS".utf8).allSatisfy { $0 == $1 }
+            }
+            guard isCapture(tail, at: q) else { return false }  // not a page: trailing bytes
+            guard let end = pageEnd(tail, at: q) else {
+                // The header or its lacing values run past the end (or the version is unknown).
+                return remaining < 27 || tail[q + 4] == 0
+            }
+            if end > n { return true }
+            q = end
+        }
+        return false
+    }
+
+    private static func isCapture(_ b: [UInt8], at i: Int) -> Bool {
+        i + 4 <= b.count && b[i] == 0x4F && b[i + 1] == 0x67 && b[i + 2] == 0x67 && b[i + 3] == 0x53
+    }
+
+    /// Where the page starting at `i` ends, from its header and lacing values; nil when the
+    /// header is incomplete or not version 0.
+    private static func pageEnd(_ b: [UInt8], at i: Int) -> Int? {
+        guard i + 27 <= b.count, b[i + 4] == 0 else { return nil }
+        let segments = Int(b[i + 26])
+        guard i + 27 + segments <= b.count else { return nil }
+        var body = 0
+        for k in 0..<segments { body += Int(b[i + 27 + k]) }
+        return i + 27 + segments + body
+    }
+
+    /// Whether a page's stored CRC (bytes 22–25, little-endian) matches its bytes, computed with
+    /// that field as zeros.
+    private static func crcMatches(_ b: [UInt8], page: Range<Int>) -> Bool {
+        let i = page.lowerBound
+        let stored = UInt32(b[i + 22]) | UInt32(b[i + 23]) << 8 | UInt32(b[i + 24]) << 16 | UInt32(b[i + 25]) << 24
+        var crc: UInt32 = 0
+        for k in page {
+            let byte = (k >= i + 22 && k < i + 26) ? 0 : b[k]
+            crc = (crc << 8) ^ crcTable[Int((crc >> 24) ^ UInt32(byte))]
+        }
+        return crc == stored
+    }
+
+    /// The Ogg CRC-32: polynomial 0x04C11DB7, most significant bit first, initial value 0, no
+    /// final inversion.
+    private static let crcTable: [UInt32] = (0..<256).map { (i: UInt32) -> UInt32 in
+        var r = i << 24
+        for _ in 0..<8 { r = r & 0x8000_0000 != 0 ? (r << 1) ^ 0x04C1_1DB7 : r << 1 }
+        return r
     }
 }
 
