@@ -50,7 +50,7 @@ struct FitImageCommand: AsyncParsableCommand {
 
     @OptionGroup var fit: FitArguments
 
-    @Option(help: ArgumentHelp("JPEG quality for a .jpg output (1-100).", valueName: "Q"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("JPEG quality for a .jpg output (1-100).", valueName: "Q"))
     var quality: Int = 92
 
     @Option(name: .shortAndLong, help: "Where to write the fitted image: a .png or .jpg path.")

@@ -79,11 +79,14 @@ public struct InfiniStitch: AsyncParsableCommand {
             return 2
         }
         let code = exitCode(for: error)
-        let message = fullMessage(for: error)
-        if !message.isEmpty {
-            let line = message.hasSuffix("\n") ? message : message + "\n"
+        if code == .success {
             // --help and --version are answers, not errors: they go to standard output.
-            if code == .success { writeStdout(line) } else { writeStderr(line) }
+            let answer = fullMessage(for: error)
+            if !answer.isEmpty { writeStdout(answer.hasSuffix("\n") ? answer : answer + "\n") }
+        } else {
+            // Bad usage is one line too, like bad input: the reason and where to look.
+            let reason = message(for: error).split(separator: "\n").first.map(String.init) ?? ""
+            if !reason.isEmpty { writeStderr("infinistitch: \(reason) (see infinistitch --help)\n") }
         }
         // ArgumentParser reports usage errors as EX_USAGE (64); our contract says 2.
         if code == .validationFailure { return 2 }

@@ -6,13 +6,13 @@ extension Resolution: ExpressibleByArgument {}
 
 /// Options that decide what a plan costs, shared by `plan` and the main command.
 struct PlanningArguments: ParsableArguments {
-    @Option(help: ArgumentHelp("Largest num_frames per request; rounded down to 4n+1, at least 41.", valueName: "N"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Largest num_frames per request; rounded down to 4n+1, at least 41.", valueName: "N"))
     var maxFrames: Int = ModelLimits.maximumFrames
 
     @Option(help: "Output resolution: 480p or 720p.")
     var resolution: Resolution = .p480
 
-    @Option(help: ArgumentHelp("Override the price in US dollars per second of video (default $0.20 at 480p, $0.40 at 720p).", valueName: "USD"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Override the price in US dollars per second of video (default $0.20 at 480p, $0.40 at 720p).", valueName: "USD"))
     var pricePerSecond: Double?
 
     func validate() throws {

@@ -43,13 +43,13 @@ struct RunCommand: AsyncParsableCommand {
 
     @OptionGroup var planning: PlanningArguments
 
-    @Option(help: "Generation seed.")
+    @Option(parsing: .unconditional, help: "Generation seed.")
     var seed: Int = 42
 
     @Option(help: "Model acceleration: none, regular or high.")
     var acceleration: Acceleration = .regular
 
-    @Option(help: "Requests in flight at once.")
+    @Option(parsing: .unconditional, help: "Requests in flight at once.")
     var concurrency: Int = 4
 
     @Option(help: "Where clips come from: fal (the hosted model) or preview (free local stand-ins).")
@@ -76,7 +76,7 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Print the plan and the cost; send nothing.")
     var dryRun = false
 
-    @Option(help: ArgumentHelp("Refuse to start when the estimated cost is higher.", valueName: "USD"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Refuse to start when the estimated cost is higher.", valueName: "USD"))
     var maxCost: Double?
 
     @OptionGroup var fit: FitArguments

@@ -7,7 +7,7 @@ struct StitchArguments: ParsableArguments {
     @Flag(help: "Re-encode the video even when the clips could be joined without re-encoding.")
     var reencode = false
 
-    @Option(help: "x264 quality for re-encoding (0 lossless … 51 worst).")
+    @Option(parsing: .unconditional, help: "x264 quality for re-encoding (0 lossless … 51 worst).")
     var crf: Int = 18
 
     @Option(help: "x264 preset for re-encoding.")
@@ -16,7 +16,7 @@ struct StitchArguments: ParsableArguments {
     @Option(help: ArgumentHelp("AAC bit rate when the audio must be encoded, e.g. 192k.", valueName: "RATE"))
     var audioBitrate: String = "192k"
 
-    @Option(help: ArgumentHelp("Blend N frames across each seam (re-encodes the video).", valueName: "N"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Blend N frames across each seam (re-encodes the video).", valueName: "N"))
     var crossfade: Int = 0
 
     func validate() throws {

@@ -18,7 +18,18 @@ struct CLITests {
     @Test func unknownOptionIsAUsageError() throws {
         let result = try runProcess(infinistitchBinary, ["talk.mp3", "--image", "me.jpg", "--no-such-option"])
         #expect(result.status == 2)
-        #expect(String(decoding: result.stderr, as: UTF8.self).contains("--no-such-option"))
+        let stderr = String(decoding: result.stderr, as: UTF8.self)
+        #expect(stderr.contains("--no-such-option"))
+        #expect(stderr.split(separator: "\n").count == 1, "\(stderr)")
+    }
+
+    @Test(arguments: [["--seed", "-1"], ["--max-cost", "-1"], ["--crossfade", "-3"], ["--concurrency", "0"]])
+    func aBadNumberIsNamedInOneLine(_ option: [String]) throws {
+        let result = try runProcess(infinistitchBinary, ["talk.mp3", "--image", "me.jpg"] + option)
+        #expect(result.status == 2)
+        let stderr = String(decoding: result.stderr, as: UTF8.self)
+        #expect(stderr.contains("\(option[0]) \(option[1])"), "\(stderr)")
+        #expect(stderr.split(separator: "\n").count == 1, "\(stderr)")
     }
 }
 
