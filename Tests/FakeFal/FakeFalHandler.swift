@@ -478,17 +478,22 @@ struct FakeFalHandler: Sendable {
     }
 }
 
-/// SplitMix64 (Steele, Lea, Flood 2014), seeded from the fault seed, the clip and the attempt.
-struct SplitMix64: RandomNumberGenerator {
+/// SplitMix64 (Steele, Lea, Flood 2014): a tiny deterministic generator, so every random case
+/// (a fault, a test input) reproduces from its seed.
+public struct SplitMix64: RandomNumberGenerator {
     private var state: UInt64
 
+    /// A generator seeded with `seed`.
+    public init(seed: UInt64) { state = seed }
+
+    /// Seeded from the fault seed, the clip and the attempt.
     init(seed: UInt64, clip: UInt64, attempt: UInt64) {
         state = seed
         state = next() ^ clip &* 0x9E37_79B9_7F4A_7C15
         state = next() ^ attempt &* 0xC2B2_AE3D_27D4_EB4F
     }
 
-    mutating func next() -> UInt64 {
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9

@@ -1,3 +1,4 @@
+import FakeFal
 import Foundation
 import Testing
 @testable import InfiniPipeline
@@ -130,20 +131,11 @@ func lowerAreaColor(_ frame: VideoFrame) -> (Double, Double, Double) {
     return (r / n, g / n, b / n)
 }
 
-/// A tiny deterministic generator (SplitMix64), so every random case reproduces from its seed.
-struct TestRandom: RandomNumberGenerator {
-    var state: UInt64
+/// The tests' deterministic generator: FakeFal's SplitMix64, so every random case reproduces
+/// from its seed.
+typealias TestRandom = SplitMix64
 
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
+extension SplitMix64 {
     /// Uniform in [0, 1).
     mutating func unit() -> Double { Double(next() >> 11) / Double(UInt64(1) << 53) }
 
