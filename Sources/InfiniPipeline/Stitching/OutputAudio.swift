@@ -61,7 +61,7 @@ public struct OutputAudio: Codable, Sendable, Equatable {
     ///     directory, so that creating a file there is proven too.
     ///   - bitRate: the AAC bit rate when encoding.
     /// - Throws: `MediaError` naming the audio file when no output audio can be made, or naming
-    ///   the scratch file when nothing can be written in `scratchDirectory`.
+    ///   `scratchDirectory` when no file can be created there.
     public static func decide(audio path: String, scratchDirectory: String,
                               bitRate: Int = 192_000) throws -> OutputAudio {
         let demuxer = try Demuxer(path: path)
