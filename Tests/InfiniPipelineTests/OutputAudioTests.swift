@@ -103,17 +103,11 @@ struct OutputAudioTests {
         let dir = try TempDir()
         defer { dir.cleanup() }
         let pipeline = Pipeline(options: PipelineTests.options(dir, audio: "enc-lame-8k.mp3"))
-        let events = Task { () -> [PipelineEvent] in
-            var all: [PipelineEvent] = []
-            for await e in pipeline.events { all.append(e) }
-            return all
-        }
-        let summary = try await pipeline.run()
+        let (summary, all) = try await runCollectingEvents(pipeline)
         #expect(summary.outputAudio?.strategy == .encode)
         let audio = try Demuxer(path: dir.path("out.mp4")).bestStream(.audio)
         #expect(audio.codecName == "aac" && audio.sampleRate == 8_000)
         // The decision was reported before anything was generated.
-        let all = await events.value
         let decided = all.firstIndex { if case .outputAudio = $0 { return true }; return false }
         let generated = all.firstIndex { if case .segment = $0 { return true }; return false }
         #expect(decided != nil && generated != nil && decided! < generated!)

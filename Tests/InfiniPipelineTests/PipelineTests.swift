@@ -88,13 +88,7 @@ struct PipelineTests {
         let dir = try TempDir()
         defer { dir.cleanup() }
         let pipeline = Pipeline(options: Self.options(dir))
-        let collected = Task { () -> [PipelineEvent] in
-            var all: [PipelineEvent] = []
-            for await e in pipeline.events { all.append(e) }
-            return all
-        }
-        let summary = try await pipeline.run()
-        let events = await collected.value
+        let (summary, events) = try await runCollectingEvents(pipeline)
         guard case .plan(let plan)? = events.first(where: { if case .plan = $0 { return true }; return false }) else {
             Issue.record("no plan event")
             return

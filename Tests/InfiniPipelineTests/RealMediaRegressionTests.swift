@@ -46,13 +46,7 @@ struct RealMediaRegressionTests {
         defer { dir.cleanup() }
         let audio = try Self.burstsWAV(rate: rate, channels: channels, in: dir)
         let pipeline = Pipeline(options: Self.options(dir, audio: audio))
-        let collected = Task { () -> [PipelineEvent] in
-            var all: [PipelineEvent] = []
-            for await e in pipeline.events { all.append(e) }
-            return all
-        }
-        let summary = try await pipeline.run()
-        let events = await collected.value
+        let (summary, events) = try await runCollectingEvents(pipeline)
         let plan = try #require(events.lazy.compactMap { if case .plan(let p) = $0 { return p } else { return nil } }.first)
         #expect(plan.audio.sampleRate == rate && plan.audio.channels == channels)
         #expect(plan.segments.count >= 2)

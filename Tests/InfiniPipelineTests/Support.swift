@@ -149,3 +149,14 @@ extension SplitMix64 {
 
     mutating func byte() -> UInt8 { UInt8(truncatingIfNeeded: next()) }
 }
+
+/// Runs a pipeline and returns its summary with every event it sent, in order.
+func runCollectingEvents(_ pipeline: Pipeline) async throws -> (summary: PipelineSummary, events: [PipelineEvent]) {
+    let collected = Task { () -> [PipelineEvent] in
+        var all: [PipelineEvent] = []
+        for await event in pipeline.events { all.append(event) }
+        return all
+    }
+    let summary = try await pipeline.run()
+    return (summary, await collected.value)
+}

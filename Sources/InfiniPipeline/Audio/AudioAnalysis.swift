@@ -47,6 +47,9 @@ public enum SegmentAudio {
     /// instead of tens.
     public static let maximumSampleRate = 48_000
 
+    /// The name ``export(source:plan:segments:to:fileName:)`` gives segment `index`'s WAV.
+    public static func fileName(_ index: Int) -> String { String(format: "segment-%04d.wav", index) }
+
     /// The rate of the segment WAVs cut from a source at `sourceRate`.
     public static func fileSampleRate(forSource sourceRate: Int) -> Int {
         min(sourceRate, maximumSampleRate)
@@ -75,7 +78,7 @@ public enum SegmentAudio {
     /// - Throws: `MediaError` when the file cannot be decoded or no longer matches the plan.
     @discardableResult
     public static func export(source: String, plan: Plan, segments: [Int]? = nil, to directory: URL,
-                              fileName: (Int) -> String = { String(format: "segment-%04d.wav", $0) }) throws -> [Int: URL] {
+                              fileName: (Int) -> String = SegmentAudio.fileName) throws -> [Int: URL] {
         let wanted = Set(segments ?? plan.segments.map(\.index))
         let reader = try AudioReader(path: source)
         let format = reader.outputFormat

@@ -50,10 +50,8 @@ public struct PreviewRenderer: Sendable {
             throw MediaError(.invalidData, file: audioFile, "the audio stream declares no sample rate or channels")
         }
         let rate = OutputAudio.encodeRate(forSource: source.sampleRate)
-        var candidates: [Int] = []
-        for n in [min(source.channels, 8), 2, 1] where !candidates.contains(n) { candidates.append(n) }
         var lastError: MediaError?
-        for channels in candidates {
+        for channels in OutputAudio.encodeChannelCandidates(forSource: source.channels) {
             let settings = AudioEncoderSettings(sampleRate: rate, channels: channels, bitRate: bitRate)
             do {
                 _ = try AudioEncoder(settings, globalHeader: true)

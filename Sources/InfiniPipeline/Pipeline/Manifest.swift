@@ -82,7 +82,7 @@ public struct Manifest: Codable, Sendable, Equatable {
     }
 
     static func audioPath(_ index: Int, workDir: URL) -> String {
-        workDir.appendingPathComponent("audio").appendingPathComponent(String(format: "segment-%04d.wav", index)).path
+        workDir.appendingPathComponent("audio").appendingPathComponent(SegmentAudio.fileName(index)).path
     }
 
     /// The manifest as a run can trust it: one record per plan segment, in index order, each

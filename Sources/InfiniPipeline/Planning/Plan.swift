@@ -99,16 +99,9 @@ public struct Plan: Codable, Sendable, Equatable {
             try container.encode(numFrames, forKey: .numFrames)
             try container.encode(startTime, forKey: .startTime)
             try container.encode(endTime, forKey: .endTime)
-            if let cutLoudnessDb {
-                try container.encode(cutLoudnessDb, forKey: .cutLoudnessDb)
-            } else {
-                try container.encodeNil(forKey: .cutLoudnessDb)
-            }
-            if let cutLevelRelativeDb {
-                try container.encode(cutLevelRelativeDb, forKey: .cutLevelRelativeDb)
-            } else {
-                try container.encodeNil(forKey: .cutLevelRelativeDb)
-            }
+            // An Optional encodes itself: nil is written as an explicit null.
+            try container.encode(cutLoudnessDb, forKey: .cutLoudnessDb)
+            try container.encode(cutLevelRelativeDb, forKey: .cutLevelRelativeDb)
         }
 
         /// Decodes a segment; `cutLoudnessDb` and `cutLevelRelativeDb` may be `null` or missing.

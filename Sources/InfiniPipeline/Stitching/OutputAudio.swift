@@ -49,6 +49,14 @@ public struct OutputAudio: Codable, Sendable, Equatable {
     /// (48 kHz at most: more is inaudible and AAC at 96 kHz is poorly supported).
     static let encodeRates = [8_000, 11_025, 12_000, 16_000, 22_050, 24_000, 32_000, 44_100, 48_000]
 
+    /// The channel counts to try for AAC, best first: the source's own (AAC takes up to 8),
+    /// then stereo, then mono (libswresample mixes down).
+    static func encodeChannelCandidates(forSource channels: Int) -> [Int] {
+        var candidates: [Int] = []
+        for n in [min(max(channels, 1), 8), 2, 1] where !candidates.contains(n) { candidates.append(n) }
+        return candidates
+    }
+
     /// The AAC sample rate for a source rate (see ``encodeRates``).
     static func encodeRate(forSource rate: Int) -> Int {
         encodeRates.first { $0 >= rate } ?? 48_000
@@ -95,10 +103,7 @@ public struct OutputAudio: Codable, Sendable, Equatable {
 
         let rate = encodeRate(forSource: sourceRate)
         var lastError: MediaError?
-        // The source's own channel count first (AAC takes up to 8), then stereo, then mono.
-        var candidates: [Int] = []
-        for n in [min(max(sourceChannels, 1), 8), 2, 1] where !candidates.contains(n) { candidates.append(n) }
-        for channels in candidates {
+        for channels in encodeChannelCandidates(forSource: sourceChannels) {
             do {
                 try proveEncode(sampleRate: rate, channels: channels, bitRate: bitRate, scratch: scratch)
                 return OutputAudio(strategy: .encode, codec: "aac", sampleRate: rate, channels: channels,

@@ -46,10 +46,10 @@ public struct StitchResult: Sendable, Equatable {
     public var videoPath: VideoPath
     /// Why the copy path was not taken, when it was not.
     public var reencodeReason: String?
-    /// Whether the original audio packets were copied (AAC or MP3) rather than encoded.
-    public var audioCopied: Bool
     /// How the output carries the audio (see ``OutputAudio``).
     public var audio: OutputAudio
+    /// Whether the original audio packets were copied (AAC or MP3) rather than encoded.
+    public var audioCopied: Bool { audio.strategy == .copy }
     /// Output frame size.
     public var width: Int
     /// Output frame size.
@@ -169,10 +169,11 @@ public enum Stitcher {
             audioDemuxer = try Demuxer(path: audio)
         }
         var audioSource = (demuxer: audioDemuxer, index: try audioDemuxer.bestStream(.audio).index)
-        let audioCopied = outputAudio.strategy == .copy
+        // A copied original is checked while it is copied (see AudioPump.drain).
+        let checking = outputAudio.strategy == .copy ? audio : nil
         var path: StitchResult.VideoPath = reason == nil ? .copy : .reencode
         do {
-            try write(plan: plan, inspections: inspections, path: path, audio: audioSource, checking: audioCopied ? audio : nil,
+            try write(plan: plan, inspections: inspections, path: path, audio: audioSource, checking: checking,
                       to: temp, options: options, warn: warn)
         } catch is CopyPathUnsafe {
             // Timestamps that cannot be joined as they are: fall back to re-encoding.
@@ -181,14 +182,14 @@ public enum Stitcher {
             try? FileManager.default.removeItem(atPath: temp)
             let d = try Demuxer(path: encodedAudio ?? audio)
             audioSource = (d, try d.bestStream(.audio).index)
-            try write(plan: plan, inspections: inspections, path: path, audio: audioSource, checking: audioCopied ? audio : nil,
+            try write(plan: plan, inspections: inspections, path: path, audio: audioSource, checking: checking,
                       to: temp, options: options, warn: warn)
         }
 
         // 4. The file takes the output's name only when complete.
         try FileChecks.replace(output, with: temp)
         return StitchResult(output: output, totalFrames: plan.totalFrames, videoPath: path, reencodeReason: reason,
-                            audioCopied: audioCopied, audio: outputAudio, width: first.width, height: first.height, warnings: warnings)
+                            audio: outputAudio, width: first.width, height: first.height, warnings: warnings)
     }
 
     /// The audio must be the audio the plan was made for: as long as the plan says (within
