@@ -45,18 +45,14 @@ public struct RetryPolicy: Sendable, Equatable {
 
     /// The delay before retry number `retry` (1-based), before jitter and `Retry-After`.
     func baseDelay(retry: Int) -> Duration {
-        let seconds = initialDelay.seconds * pow(multiplier, Double(max(0, retry - 1)))
-        return .seconds(min(seconds, maxDelay.seconds))
+        Backoff.base(retry: retry, initialDelay: initialDelay, multiplier: multiplier, maxDelay: maxDelay)
     }
 
     /// The delay before retry number `retry`, jittered, and stretched to `retryAfter` when the
     /// server asked for longer.
     func delay(retry: Int, retryAfter: Duration?) -> Duration {
-        let base = baseDelay(retry: retry).seconds
-        var seconds = base * Double.random(in: (1 - jitter)...(1 + jitter))
-        seconds = min(seconds, maxDelay.seconds)
-        if let retryAfter { seconds = max(seconds, retryAfter.seconds) }
-        return .seconds(max(0, seconds))
+        Backoff.delay(retry: retry, initialDelay: initialDelay, multiplier: multiplier, maxDelay: maxDelay,
+                      jitter: jitter, retryAfter: retryAfter)
     }
 }
 
@@ -97,7 +93,23 @@ public struct DownloadRetryPolicy: Sendable, Equatable {
     /// The delay before retry number `retry` (1-based since the last progress), jittered, and
     /// stretched to `retryAfter` when the server asked for longer.
     func delay(retry: Int, retryAfter: Duration?) -> Duration {
-        let base = min(initialDelay.seconds * pow(multiplier, Double(max(0, retry - 1))), maxDelay.seconds)
+        Backoff.delay(retry: retry, initialDelay: initialDelay, multiplier: multiplier, maxDelay: maxDelay,
+                      jitter: jitter, retryAfter: retryAfter)
+    }
+}
+
+/// Capped exponential backoff with jitter, shared by ``RetryPolicy`` and ``DownloadRetryPolicy``.
+enum Backoff {
+    /// `min(initialDelay × multiplier^(retry-1), maxDelay)`.
+    static func base(retry: Int, initialDelay: Duration, multiplier: Double, maxDelay: Duration) -> Duration {
+        .seconds(min(initialDelay.seconds * pow(multiplier, Double(max(0, retry - 1))), maxDelay.seconds))
+    }
+
+    /// The base delay times a random factor in `1 ± jitter`, at most `maxDelay`, stretched to
+    /// `retryAfter` when the server asked for longer.
+    static func delay(retry: Int, initialDelay: Duration, multiplier: Double, maxDelay: Duration, jitter: Double,
+                      retryAfter: Duration?) -> Duration {
+        let base = base(retry: retry, initialDelay: initialDelay, multiplier: multiplier, maxDelay: maxDelay).seconds
         var seconds = min(base * Double.random(in: (1 - jitter)...(1 + jitter)), maxDelay.seconds)
         if let retryAfter { seconds = max(seconds, retryAfter.seconds) }
         return .seconds(max(0, seconds))
