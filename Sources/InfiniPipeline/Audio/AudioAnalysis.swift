@@ -1,4 +1,3 @@
-import CFFmpeg
 import Foundation
 
 /// What the planner needs to know about an audio file: its exact length and its loudness
@@ -142,7 +141,7 @@ private final class SegmentWriter {
     let frames: Int
     private let temp: URL
     private let handle: FileHandle
-    private let resampler: SegmentResampler?
+    private let resampler: SampleConverter?
     private var written = 0
     private var buffer: [UInt8] = []
 
@@ -154,7 +153,7 @@ private final class SegmentWriter {
         self.frames = frames
         channels = file.channels
         resampler = file.sampleRate == source.sampleRate ? nil
-            : try SegmentResampler(from: source.sampleRate, to: file.sampleRate, channels: channels, file: sourcePath)
+            : try SampleConverter(interleavedChannels: channels, from: source.sampleRate, to: file.sampleRate, file: sourcePath)
         temp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).partial")
         guard FileManager.default.createFile(atPath: temp.path, contents: nil),
               let h = FileHandle(forWritingAtPath: temp.path) else {
@@ -167,7 +166,7 @@ private final class SegmentWriter {
     /// Takes the segment's next source samples.
     func append(_ samples: UnsafeBufferPointer<Float>) throws {
         if let resampler {
-            try resampler.convert(samples) { try write($0) }
+            try resampler.convert(interleaved: samples) { try write($0) }
         } else {
             try write(samples)
         }
@@ -188,7 +187,7 @@ private final class SegmentWriter {
     }
 
     func finish() throws {
-        if let resampler { try resampler.convert(nil) { try write($0) } }
+        if let resampler { try resampler.flush { try write($0) } }
         // Past the end of the source: digital silence.
         let missing = frames - written
         if missing > 0 { buffer.append(contentsOf: [UInt8](repeating: 0, count: missing * channels * 2)) }
@@ -201,62 +200,6 @@ private final class SegmentWriter {
     func abandon() {
         try? handle.close()
         try? FileManager.default.removeItem(at: temp)
-    }
-}
-
-/// Resamples one segment's interleaved float samples (libswresample), channels unchanged.
-private final class SegmentResampler {
-    private var context: OpaquePointer?
-    private let channels: Int
-    private let file: String
-    private var output: [Float] = []
-
-    init(from inputRate: Int, to outputRate: Int, channels: Int, file: String) throws {
-        self.channels = channels
-        self.file = file
-        var inputLayout = AVChannelLayout(), outputLayout = AVChannelLayout()
-        av_channel_layout_default(&inputLayout, Int32(channels))
-        av_channel_layout_default(&outputLayout, Int32(channels))
-        defer {
-            av_channel_layout_uninit(&inputLayout)
-            av_channel_layout_uninit(&outputLayout)
-        }
-        var rc = swr_alloc_set_opts2(&context, &outputLayout, AV_SAMPLE_FMT_FLT, Int32(outputRate),
-                                     &inputLayout, AV_SAMPLE_FMT_FLT, Int32(inputRate), 0, nil)
-        if rc >= 0 { rc = swr_init(context) }
-        if rc < 0 {
-            throw MediaError.ffmpeg(.decodeFailed, file: file,
-                                    "cannot set up resampling from \(inputRate) to \(outputRate) Hz", rc)
-        }
-    }
-
-    deinit { swr_free(&context) }
-
-    /// Converts `input` (nil: flushes what the filter still holds) and hands the result to `body`.
-    func convert(_ input: UnsafeBufferPointer<Float>?, _ body: (UnsafeBufferPointer<Float>) throws -> Void) throws {
-        let inCount = (input?.count ?? 0) / channels
-        while true {
-            let capacity = Int(swr_get_out_samples(context, Int32(inCount))) + 32
-            if output.count < capacity * channels { output = [Float](repeating: 0, count: capacity * channels) }
-            let produced: Int32 = output.withUnsafeMutableBytes { raw in
-                var outPlane: UnsafeMutablePointer<UInt8>? = raw.baseAddress!.assumingMemoryBound(to: UInt8.self)
-                return withUnsafeMutablePointer(to: &outPlane) { outPlanes in
-                    guard let input, let base = input.baseAddress else {
-                        return swr_convert(context, outPlanes, Int32(capacity), nil, 0)
-                    }
-                    var inPlane: UnsafePointer<UInt8>? = UnsafeRawPointer(base).assumingMemoryBound(to: UInt8.self)
-                    return withUnsafeMutablePointer(to: &inPlane) { swr_convert(context, outPlanes, Int32(capacity), $0, Int32(inCount)) }
-                }
-            }
-            if produced < 0 { throw MediaError.ffmpeg(.decodeFailed, file: file, "cannot resample the segment audio", produced) }
-            if produced > 0 {
-                try output.withUnsafeBufferPointer { all in
-                    try body(UnsafeBufferPointer(rebasing: all[0..<(Int(produced) * channels)]))
-                }
-            }
-            // Input is taken whole in one call; a flush is repeated until nothing is left.
-            if input != nil || produced == 0 { return }
-        }
     }
 }
 

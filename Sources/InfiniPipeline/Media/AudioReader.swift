@@ -29,7 +29,6 @@ public final class AudioReader {
 
     private let demuxer: Demuxer
     private let decoder: StreamDecoder
-    private var resampler: OpaquePointer?
     private var consumed = false
     /// What the last ``read(_:)`` found odd but not wrong, one line each (for example a header
     /// that declares another duration than what decodes). Empty before reading.
@@ -68,10 +67,6 @@ public final class AudioReader {
         outputFormat = AudioFormat(sampleRate: rate, channels: count)
     }
 
-    deinit {
-        swr_free(&resampler)
-    }
-
     /// Decodes the whole stream, calling `body` with chunks of interleaved samples
     /// (`chunk.count / outputFormat.channels` sample frames each). Returns the total number of
     /// sample frames delivered. A reader can be read once.
@@ -80,83 +75,27 @@ public final class AudioReader {
     public func read(_ body: (UnsafeBufferPointer<Float>) throws -> Void) throws -> Int {
         guard !consumed else { throw MediaError(.misuse, file: source, "an AudioReader can be read only once") }
         consumed = true
-        var output = [Float]()
         var total = 0
-        var inputLayout = AVChannelLayout()
-        var inputRate: Int32 = 0
-        var inputSampleFormat: Int32 = -1
-        var outputLayout = AVChannelLayout()
-        av_channel_layout_default(&outputLayout, Int32(outputFormat.channels))
-        defer {
-            av_channel_layout_uninit(&inputLayout)
-            av_channel_layout_uninit(&outputLayout)
-        }
-        func convert(_ input: UnsafeMutablePointer<AVFrame>?) throws -> Int {
-            let inCount = input.map { Int($0.pointee.nb_samples) } ?? 0
-            let capacity = Int(swr_get_out_samples(resampler, Int32(inCount))) + 32
-            if capacity <= 0 { return 0 }
-            if output.count < capacity * outputFormat.channels {
-                output = [Float](repeating: 0, count: capacity * outputFormat.channels)
-            }
-            let produced: Int32 = output.withUnsafeMutableBytes { raw in
-                var outPlane: UnsafeMutablePointer<UInt8>? = raw.baseAddress!.assumingMemoryBound(to: UInt8.self)
-                return withUnsafeMutablePointer(to: &outPlane) { outPlanes in
-                    if let input {
-                        let planes = UnsafeMutableRawPointer(input.pointee.extended_data!)
-                            .assumingMemoryBound(to: UnsafePointer<UInt8>?.self)
-                        return swr_convert(resampler, outPlanes, Int32(capacity), planes, Int32(inCount))
-                    }
-                    return swr_convert(resampler, outPlanes, Int32(capacity), nil, 0)
-                }
-            }
-            if produced < 0 {
-                throw MediaError.ffmpeg(.decodeFailed, file: source, "cannot convert the audio", produced)
-            }
-            if produced > 0 {
-                try output.withUnsafeBufferPointer { all in
-                    try body(UnsafeBufferPointer(rebasing: all[0..<Int(produced) * outputFormat.channels]))
-                }
-            }
-            return Int(produced)
-        }
+        var converter: SampleConverter?
+        var inputRate: Int32 = 0, inputChannels: Int32 = 0, inputSampleFormat: Int32 = -1
         let report = try decoder.decodeAll { frame in
             let f = frame.pointer
             if f.pointee.nb_samples <= 0 { return }
-            if resampler == nil {
-                av_channel_layout_uninit(&inputLayout)
-                if f.pointee.ch_layout.order == AV_CHANNEL_ORDER_UNSPEC || f.pointee.ch_layout.nb_channels == 0 {
-                    let n = max(f.pointee.ch_layout.nb_channels, decoder.context!.pointee.ch_layout.nb_channels)
-                    av_channel_layout_default(&inputLayout, n)
-                } else {
-                    av_channel_layout_copy(&inputLayout, &f.pointee.ch_layout)
-                }
-                var rc = swr_alloc_set_opts2(&resampler, &outputLayout, AV_SAMPLE_FMT_FLT, Int32(outputFormat.sampleRate),
-                                             &inputLayout, AVSampleFormat(rawValue: f.pointee.format),
-                                             f.pointee.sample_rate, 0, nil)
-                let inCount = Int(inputLayout.nb_channels), outCount = outputFormat.channels
-                if rc >= 0, inputLayout.order == AV_CHANNEL_ORDER_UNSPEC, inCount != outCount {
-                    // Channels with no known positions (a 12-channel WAV): every output channel
-                    // is the mean of them all, as libswresample cannot guess a downmix.
-                    let matrix = [Double](repeating: 1 / Double(inCount), count: inCount * outCount)
-                    rc = swr_set_matrix(resampler, matrix, Int32(inCount))
-                }
-                if rc >= 0 { rc = swr_init(resampler) }
-                if rc < 0 { throw MediaError.ffmpeg(.decodeFailed, file: source, "cannot set up the resampler", rc) }
-            } else if f.pointee.sample_rate != inputRate || f.pointee.ch_layout.nb_channels != inputLayout.nb_channels
+            if converter == nil {
+                var layout = f.pointee.ch_layout
+                if layout.nb_channels == 0 { layout.nb_channels = decoder.context!.pointee.ch_layout.nb_channels }
+                converter = try SampleConverter(input: layout, format: AVSampleFormat(rawValue: f.pointee.format),
+                                                inputRate: Int(f.pointee.sample_rate), outputChannels: outputFormat.channels,
+                                                outputRate: outputFormat.sampleRate, file: source)
+                (inputRate, inputChannels, inputSampleFormat) = (f.pointee.sample_rate, f.pointee.ch_layout.nb_channels, f.pointee.format)
+            } else if f.pointee.sample_rate != inputRate || f.pointee.ch_layout.nb_channels != inputChannels
                         || f.pointee.format != inputSampleFormat {
                 throw MediaError(.unsupported, file: source, "the audio format changes in mid-stream")
             }
-            inputRate = f.pointee.sample_rate
-            inputSampleFormat = f.pointee.format
-            total += try convert(f)
+            let planes = UnsafeMutableRawPointer(f.pointee.extended_data!).assumingMemoryBound(to: UnsafePointer<UInt8>?.self)
+            total += try converter!.convert(planes: planes, count: Int(f.pointee.nb_samples), body)
         }
-        if resampler != nil {
-            while true {
-                let n = try convert(nil)
-                total += n
-                if n == 0 { break }
-            }
-        }
+        if let converter { total += try converter.flush(body) }
         if total == 0 {
             throw MediaError(.empty, file: source, "the audio stream holds no samples")
         }
