@@ -43,3 +43,53 @@ enum FileChecks {
         }
     }
 }
+
+/// Files that appear whole or not at all: everything the package writes where a user or a later
+/// run expects a finished file (outputs, clips, manifests, cache entries) is made under a hidden
+/// temporary name beside its destination and renamed into place (rename(2) is atomic within a
+/// directory). The only write-temp-then-rename in the package.
+enum AtomicFile {
+    /// A hidden temporary path beside `path`, unique to this process and call.
+    static func temporaryPath(for path: String) -> String {
+        let url = URL(fileURLWithPath: path)
+        let name = ".\(url.lastPathComponent).partial-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        return url.deletingLastPathComponent().appendingPathComponent(name).path
+    }
+
+    /// Makes the file at `path` with `body`, which writes the temporary path it is given. The
+    /// file is moved into place only when `body` returns; when it throws, the temporary file is
+    /// removed and `path` is untouched.
+    static func produce<T>(_ path: String, _ body: (String) throws -> T) throws -> T {
+        let temp = temporaryPath(for: path)
+        do {
+            let result = try body(temp)
+            try FileChecks.replace(path, with: temp)
+            return result
+        } catch {
+            try? FileManager.default.removeItem(atPath: temp)
+            throw error
+        }
+    }
+
+    /// ``produce(_:_:)`` for asynchronous writers (downloads).
+    static func produce<T>(_ path: String, _ body: (String) async throws -> T) async throws -> T {
+        let temp = temporaryPath(for: path)
+        do {
+            let result = try await body(temp)
+            try FileChecks.replace(path, with: temp)
+            return result
+        } catch {
+            try? FileManager.default.removeItem(atPath: temp)
+            throw error
+        }
+    }
+
+    /// Writes `data` to `path` whole or not at all.
+    static func write(_ data: Data, to path: String) throws {
+        try produce(path) { temp in
+            guard FileManager.default.createFile(atPath: temp, contents: data) else {
+                throw MediaError(.writeFailed, file: path, "cannot write the file (\(String(cString: strerror(errno))))")
+            }
+        }
+    }
+}

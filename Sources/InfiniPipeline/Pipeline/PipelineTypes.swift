@@ -22,11 +22,11 @@ public struct PipelineOptions: Sendable {
     /// Text prompt for the model.
     public var prompt: String = PipelineOptions.defaultPrompt
     /// Output resolution.
-    public var resolution: Resolution = .p480
+    public var resolution: Resolution = InfiniTalk.defaultResolution
     /// Generation seed.
-    public var seed: Int = 42
+    public var seed: Int = InfiniTalk.defaultSeed
     /// Model acceleration.
-    public var acceleration: Acceleration = .regular
+    public var acceleration: Acceleration = InfiniTalk.defaultAcceleration
     /// Largest num_frames per request.
     public var maxFrames: Int = ModelLimits.maximumFrames
     /// Overrides the price per second.
@@ -36,7 +36,7 @@ public struct PipelineOptions: Sendable {
     /// Where clips come from.
     public var backend: BackendKind = .fal
     /// The model endpoint id.
-    public var endpoint: String = "fal-ai/infinitalk"
+    public var endpoint: String = InfiniTalk.endpoint
     /// Queue base URL (nil: INFINISTITCH_QUEUE_URL or fal's).
     public var queueURL: String?
     /// REST base URL (nil: INFINISTITCH_REST_URL or fal's).

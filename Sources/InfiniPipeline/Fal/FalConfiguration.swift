@@ -195,7 +195,7 @@ public struct FalConfiguration: Sendable {
     /// The default REST API.
     public static let defaultRestBaseURL = "https://rest.fal.ai"
     /// The default model.
-    public static let defaultModelID = "fal-ai/infinitalk"
+    public static let defaultModelID = InfiniTalk.endpoint
     /// Environment variable that overrides ``queueBaseURL``.
     public static let queueURLVariable = "INFINISTITCH_QUEUE_URL"
     /// Environment variable that overrides ``restBaseURL``.

@@ -1,5 +1,19 @@
 // The fal-ai/infinitalk endpoint's input and output.
 
+/// The endpoint's identity and defaults: every other part of the package takes them from here.
+public enum InfiniTalk {
+    /// The endpoint id on fal.
+    public static let endpoint = "fal-ai/infinitalk"
+    /// The endpoint's default seed.
+    public static let defaultSeed = 42
+    /// The endpoint's default `num_frames`.
+    public static let defaultNumFrames = 145
+    /// The endpoint's default resolution.
+    public static let defaultResolution = Resolution.p480
+    /// The endpoint's default acceleration.
+    public static let defaultAcceleration = Acceleration.regular
+}
+
 /// The input of `fal-ai/infinitalk`: one portrait, one audio file, and how to render them.
 ///
 /// Encodes with the endpoint's snake_case keys. ``validate()`` checks what the server would
@@ -32,8 +46,9 @@ public struct InfiniTalkRequest: Sendable, Hashable, Codable {
     }
 
     /// Creates a request; the defaults are the endpoint's.
-    public init(imageURL: String, audioURL: String, prompt: String, numFrames: Int = 145,
-                resolution: Resolution = .p480, seed: Int = 42, acceleration: Acceleration = .regular) {
+    public init(imageURL: String, audioURL: String, prompt: String, numFrames: Int = InfiniTalk.defaultNumFrames,
+                resolution: Resolution = InfiniTalk.defaultResolution, seed: Int = InfiniTalk.defaultSeed,
+                acceleration: Acceleration = InfiniTalk.defaultAcceleration) {
         self.imageURL = imageURL
         self.audioURL = audioURL
         self.prompt = prompt
@@ -49,10 +64,10 @@ public struct InfiniTalkRequest: Sendable, Hashable, Codable {
         imageURL = try c.decode(String.self, forKey: .imageURL)
         audioURL = try c.decode(String.self, forKey: .audioURL)
         prompt = try c.decode(String.self, forKey: .prompt)
-        numFrames = try c.decodeIfPresent(Int.self, forKey: .numFrames) ?? 145  // the endpoint's default
-        resolution = try c.decodeIfPresent(Resolution.self, forKey: .resolution) ?? .p480
-        seed = try c.decodeIfPresent(Int.self, forKey: .seed) ?? 42
-        acceleration = try c.decodeIfPresent(Acceleration.self, forKey: .acceleration) ?? .regular
+        numFrames = try c.decodeIfPresent(Int.self, forKey: .numFrames) ?? InfiniTalk.defaultNumFrames
+        resolution = try c.decodeIfPresent(Resolution.self, forKey: .resolution) ?? InfiniTalk.defaultResolution
+        seed = try c.decodeIfPresent(Int.self, forKey: .seed) ?? InfiniTalk.defaultSeed
+        acceleration = try c.decodeIfPresent(Acceleration.self, forKey: .acceleration) ?? InfiniTalk.defaultAcceleration
     }
 
     /// The rule violations, as `field: reason` (empty when the request is valid).

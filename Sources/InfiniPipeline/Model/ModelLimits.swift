@@ -16,6 +16,16 @@ public enum Resolution: String, Codable, Sendable, CaseIterable {
     }
 }
 
+/// The model's acceleration setting.
+public enum Acceleration: String, Codable, Sendable, CaseIterable {
+    /// No acceleration: slowest, best quality.
+    case none
+    /// The endpoint's default.
+    case regular
+    /// Fastest.
+    case high
+}
+
 /// The hosted InfiniTalk model's limits: frame rate and valid request sizes.
 ///
 /// One request renders `num_frames` frames at ``fps`` frames per second, where
