@@ -17,7 +17,10 @@ struct PreviewExample {
         let pipeline = Pipeline(options: options)
         let progress = Task {
             for await event in pipeline.events {
-                if case .segment(let update) = event { print("segment \(update.index): \(update.state)") }
+                if case .segment(let segment) = event {
+                    let run = segment.progress
+                    print("segment \(segment.index): \(segment.phase.name) (\(run.framesDone)/\(run.framesTotal) frames)")
+                }
             }
         }
         let summary = try await pipeline.run()

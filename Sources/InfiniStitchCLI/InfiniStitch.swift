@@ -62,21 +62,13 @@ public struct InfiniStitch: AsyncParsableCommand {
             writeStderr("infinistitch: \(cli.message)\n")
             return cli.exitCode
         }
-        if let media = error as? MediaError {
-            writeStderr("infinistitch: \(media.description)\n")
-            return media.isBadInput ? 2 : 1
+        if let pipeline = error as? PipelineError {
+            writeStderr("infinistitch: \(ErrorReport.line(for: pipeline))\n")
+            return ErrorReport.exitCode(for: pipeline)
         }
-        if let clip = error as? ClipError {
-            writeStderr("infinistitch: \(clip.description)\n")
-            return 1
-        }
-        if let fit = error as? ImageFitError {
-            writeStderr("infinistitch: \(fit.description)\n")
-            return 2
-        }
-        if let planning = error as? PlanningError {
-            writeStderr("infinistitch: \(planning.description)\n")
-            return 2
+        if let code = ErrorReport.exitCode(forStage: error) {
+            writeStderr("infinistitch: \(error)\n")
+            return code
         }
         let code = exitCode(for: error)
         if code == .success {

@@ -1,26 +1,29 @@
 import Foundation
 import InfiniPipeline
+import Logging
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
 
-/// Shows a run's progress: a live display on a terminal, one line per state change otherwise,
-/// or NDJSON events on standard output with `--json`.
+/// Shows a run's progress: a live display on a terminal (redrawn at least once a second, each
+/// line cut to the terminal's width so that nothing wraps), one line per change otherwise, each
+/// saying where the run stands, or NDJSON events on standard output with `--json`. Log lines
+/// (`--verbose`, `--log-level`) are printed above the live display.
 final class ProgressReporter: @unchecked Sendable {
     private let json: Bool
     private let dryRun: Bool
     private let live: Bool
-    private let started = Date()
+    private let preview: Bool
+    private let lock = NSLock()
     private var plan: Plan?
-    private var states: [Int: String] = [:]
-    private var positions: [Int: Int] = [:]
-    private var committedFrames = 0
-    private var stage = "starting"
+    private var phases: [Int: SegmentPhase] = [:]
+    private var progress: RunProgress?
+    private var progressTime = Date()
+    private let started = Date()
+    private var stage: String = "starting"
     private var drawnLines = 0
-    private var lastDraw = Date.distantPast
-    private var preview = false
 
     init(json: Bool, dryRun: Bool, preview: Bool) {
         self.json = json
@@ -29,13 +32,27 @@ final class ProgressReporter: @unchecked Sendable {
         live = !json && isatty(STDERR_FILENO) == 1 && ProcessInfo.processInfo.environment["TERM"] != "dumb"
     }
 
-    /// Reads events until the pipeline finishes.
+    /// Reads events until the pipeline finishes, redrawing the live display every second.
     func consume(_ events: AsyncStream<PipelineEvent>) async {
-        for await event in events { handle(event) }
-        if live && drawnLines > 0 {
-            draw(force: true)
-            drawnLines = 0
+        let ticker = live ? Task { [weak self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(1))
+                self?.lock.withLock { self?.draw() }
+            }
+        } : nil
+        for await event in events { lock.withLock { handle(event) } }
+        ticker?.cancel()
+        lock.withLock {
+            if live && drawnLines > 0 {
+                draw()
+                drawnLines = 0
+            }
         }
+    }
+
+    /// Prints a log line (from the library's logger) above the live display.
+    func log(_ line: String) {
+        lock.withLock { say(line) }
     }
 
     private func handle(_ event: PipelineEvent) {
@@ -57,34 +74,43 @@ final class ProgressReporter: @unchecked Sendable {
         case .outputAudio(let audio):
             say("output audio: \(audio.summary)")
         case .stage(let s):
-            stage = s
-            // Until the plan is known the run is still reading its inputs, which may turn out
-            // to be bad: then the error must be the only line.
-            if live { draw(force: true) } else if plan != nil { say("\(s)…") }
+            stage = s.rawValue
+            if live { draw() } else if plan != nil { say("\(s.rawValue)…") }
         case .warning(let w):
             say("warning: \(w)")
-        case .segment(let u):
-            if u.state == "submitted", let plan, states[u.index] != "submitted" {
-                committedFrames += plan.segments[u.index].numFrames
-            }
-            if u.state == "cancelled", let plan { committedFrames -= plan.segments[u.index].numFrames }
-            let changed = states[u.index] != u.state || positions[u.index] != u.queuePosition
-            states[u.index] = u.state
-            positions[u.index] = u.queuePosition
+        case .segment(let event):
+            let changed = phases[event.index].map { $0.name != event.phase.name || queuePosition($0) != queuePosition(event.phase) } ?? true
+            phases[event.index] = event.phase
+            progress = event.progress
+            progressTime = Date()
             if live {
-                draw(force: false)
-            } else if changed && u.detail == nil || u.state == "retrying" || u.state == "failed" {
-                var line = "segment \(u.index): \(u.state)"
-                if let p = u.queuePosition { line += " (queue position \(p))" }
-                if let r = u.requestId, u.state == "submitted" { line += " as \(r)" }
-                if let d = u.detail { line += ": \(d)" }
-                say(line)
+                draw()
+            } else if changed && event.phase.detail == nil || ["retrying", "failed"].contains(event.phase.name) {
+                say(Self.line(event, preview: preview))
             }
         case .downloadRetry(let index, let retry):
             say("segment \(index): " + Self.describe(retry))
         case .summary:
             break
         }
+    }
+
+    private func queuePosition(_ phase: SegmentPhase) -> Int? {
+        if case .queued(_, let position) = phase { return position }
+        return nil
+    }
+
+    /// One segment change, saying where the run stands:
+    /// "segment 12 done, 13/29 segments, 4210/17261 frames, $16.84 committed".
+    static func line(_ event: SegmentEvent, preview: Bool) -> String {
+        var line = "segment \(event.index) \(event.phase.name)"
+        if case .queued(_, let position?) = event.phase { line += " (queue position \(position))" }
+        if case .submitted(let id) = event.phase { line += " as \(id)" }
+        if let detail = event.phase.detail { line += ": \(detail)" }
+        let p = event.progress
+        line += ", \(p.segmentsDone)/\(p.segmentsTotal) segments, \(p.framesDone)/\(p.framesTotal) frames, "
+        line += preview ? "preview, free" : String(format: "$%.2f committed", p.committedCost)
+        return line
     }
 
     /// "download interrupted (connection reset), resuming at 4.1 MB in 2 s (attempt 3)".
@@ -108,46 +134,67 @@ final class ProgressReporter: @unchecked Sendable {
     private func say(_ line: String) {
         if live { clearDisplay() }
         writeStderr(line + "\n")
-        if live { draw(force: true) }
+        if live { draw() }
     }
 
     private func clearDisplay() {
         if drawnLines > 0 {
+            // Up to the display's first line, then clear to the end of the screen.
             writeStderr("\u{1B}[\(drawnLines)F\u{1B}[J")
             drawnLines = 0
         }
     }
 
-    private func draw(force: Bool) {
+    private func draw() {
         guard live, let plan else { return }
-        let now = Date()
-        if !force && now.timeIntervalSince(lastDraw) < 0.1 { return }
-        lastDraw = now
         clearDisplay()
-        let done = plan.segments.filter { ["done", "cached"].contains(states[$0.index]) }
-        let doneFrames = done.reduce(0) { $0 + $1.frameCount }
-        let elapsed = now.timeIntervalSince(started)
-        let fraction = Double(doneFrames) / Double(max(1, plan.totalFrames))
-        let width = 30
-        let bar = String(repeating: "#", count: Int(fraction * Double(width))) + String(repeating: ".", count: width - Int(fraction * Double(width)))
-        var eta = "--:--"
-        if doneFrames > 0 && fraction < 1 { eta = Self.clock(elapsed / fraction - elapsed) }
-        let money = preview ? "preview, free" : String(format: "$%.2f committed", Double(committedFrames) / 25 * plan.pricePerSecond)
-        var lines = ["[\(bar)] \(done.count)/\(plan.segments.count) segments  \(doneFrames)/\(plan.totalFrames) frames  \(stage)  elapsed \(Self.clock(elapsed))  ETA \(eta)  \(money)"]
-        let active = plan.segments.map(\.index).filter { i in
-            guard let s = states[i] else { return false }
-            return !["done", "cached", "pending"].contains(s)
-        }
-        for chunk in stride(from: 0, to: min(active.count, 24), by: 4) {
-            lines.append(active[chunk..<min(chunk + 4, active.count, 24)].map { i in
-                var s = states[i] ?? ""
-                if let p = positions[i], s == "queued" { s += " #\(p)" }
+        let columns = Self.terminalColumns()
+        let lines = Self.display(plan: plan, progress: progress, progressAge: Date().timeIntervalSince(progressTime),
+                                 elapsed: Date().timeIntervalSince(started), stage: stage, phases: phases, preview: preview)
+            .map { Self.fit($0, columns: columns) }
+        writeStderr(lines.joined(separator: "\n") + "\n")
+        drawnLines = lines.count
+    }
+
+    /// The live display's lines, before they are cut to the terminal's width.
+    static func display(plan: Plan, progress: RunProgress?, progressAge: Double, elapsed: Double, stage: String,
+                        phases: [Int: SegmentPhase], preview: Bool) -> [String] {
+        let p = progress ?? RunProgress(segmentsDone: 0, segmentsTotal: plan.segments.count, framesDone: 0,
+                                        framesTotal: plan.totalFrames, committedCost: 0, elapsedSeconds: 0,
+                                        estimatedRemainingSeconds: nil)
+        let fraction = Double(p.framesDone) / Double(max(1, p.framesTotal))
+        let width = 30, filled = min(width, Int(fraction * Double(width)))
+        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+        // The estimate counts down between events.
+        let eta = p.estimatedRemainingSeconds.map { clock(max(0, $0 - progressAge)) } ?? "--:--"
+        let money = preview ? "preview, free" : String(format: "$%.2f committed", p.committedCost)
+        var lines = ["[\(bar)] \(p.segmentsDone)/\(p.segmentsTotal) segments  \(p.framesDone)/\(p.framesTotal) frames  \(stage)  elapsed \(clock(elapsed))  ETA \(eta)  \(money)"]
+        let active = phases.filter { !$0.value.isFinished && $0.value != .pending }.map(\.key).sorted()
+        let shown = active.prefix(24)
+        for chunk in stride(from: 0, to: shown.count, by: 4) {
+            lines.append(shown.dropFirst(chunk).prefix(4).map { i in
+                var s = phases[i]?.name ?? ""
+                if case .queued(_, let position?) = phases[i] { s += " #\(position)" }
                 return String(format: "  seg %3d %-14@", i, s as NSString)
             }.joined())
         }
-        if active.count > 24 { lines.append("  … and \(active.count - 24) more") }
-        writeStderr(lines.joined(separator: "\n") + "\n")
-        drawnLines = lines.count
+        if active.count > shown.count { lines.append("  … and \(active.count - shown.count) more") }
+        return lines
+    }
+
+    /// `line` cut to `columns - 1` characters (a line as wide as the terminal wraps on some
+    /// terminals, and a wrapped line leaves a stale copy behind when the display is redrawn).
+    static func fit(_ line: String, columns: Int) -> String {
+        let limit = max(10, columns - 1)
+        return line.count <= limit ? line : String(line.prefix(limit - 1)) + "…"
+    }
+
+    /// The terminal's width (standard error's), or `COLUMNS`, or 80.
+    static func terminalColumns() -> Int {
+        var size = winsize()
+        if ioctl(STDERR_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 { return Int(size.ws_col) }
+        if let columns = ProcessInfo.processInfo.environment["COLUMNS"].flatMap(Int.init), columns > 0 { return columns }
+        return 80
     }
 
     static func clock(_ seconds: Double) -> String {
@@ -171,5 +218,25 @@ final class ProgressReporter: @unchecked Sendable {
         }
         text += "  video \(s.videoPath ?? "?"), wall time \(Self.clock(s.wallTime))\n"
         writeStdout(text)
+    }
+}
+
+/// Sends the library's log lines to the progress display: no timestamps, one line each, the
+/// level first ("debug: polled …").
+struct ReporterLogHandler: LogHandler {
+    let reporter: ProgressReporter
+    var logLevel: Logger.Level
+    var metadata: Logger.Metadata = [:]
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(level: Logger.Level, message: Logger.Message, metadata explicit: Logger.Metadata?, source: String,
+             file: String, function: String, line: UInt) {
+        let all = metadata.merging(explicit ?? [:]) { $1 }
+        let fields = all.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        reporter.log("\(level): \(message)" + (fields.isEmpty ? "" : " (\(fields))"))
     }
 }

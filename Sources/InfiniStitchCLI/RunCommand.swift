@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import InfiniPipeline
+import Logging
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -10,6 +11,7 @@ import Darwin
 
 extension Acceleration: ExpressibleByArgument {}
 extension BackendKind: ExpressibleByArgument {}
+extension Logger.Level: @retroactive ExpressibleByArgument {}
 
 /// `infinistitch AUDIO --image IMAGE`: the whole job.
 struct RunCommand: AsyncParsableCommand {
@@ -44,19 +46,19 @@ struct RunCommand: AsyncParsableCommand {
     @OptionGroup var planning: PlanningArguments
 
     @Option(parsing: .unconditional, help: "Generation seed.")
-    var seed: Int = 42
+    var seed: Int = InfiniTalk.defaultSeed
 
     @Option(help: "Model acceleration: none, regular or high.")
-    var acceleration: Acceleration = .regular
+    var acceleration: Acceleration = InfiniTalk.defaultAcceleration
 
     @Option(parsing: .unconditional, help: "Requests in flight at once.")
-    var concurrency: Int = 4
+    var concurrency: Int = PipelineOptions.defaultConcurrency
 
     @Option(help: "Where clips come from: fal (the hosted model) or preview (free local stand-ins).")
     var backend: BackendKind = .fal
 
     @Option(help: "The model endpoint id.")
-    var endpoint: String = "fal-ai/infinitalk"
+    var endpoint: String = InfiniTalk.endpoint
 
     @Option(help: ArgumentHelp("fal queue base URL (default $INFINISTITCH_QUEUE_URL or https://queue.fal.run).", valueName: "URL"))
     var queueURL: String?
@@ -86,11 +88,19 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Write NDJSON events to standard output (plan, segment states, warnings, summary).")
     var json = false
 
+    @Flag(name: .shortAndLong, help: "Show the log (requests, polls, retries) above the progress; the same as --log-level debug.")
+    var verbose = false
+
+    @Option(help: ArgumentHelp("Show log lines of this level and above: trace, debug, info, notice, warning, error, critical (default warning; debug with --verbose).", valueName: "LEVEL"))
+    var logLevel: Logger.Level?
+
+    /// The library checks the values; the command line names them by their flags.
     func validate() throws {
-        if concurrency < 1 || concurrency > 64 { throw ValidationError("--concurrency \(concurrency) must be between 1 and 64") }
-        if seed < 0 { throw ValidationError("--seed \(seed) must not be negative") }
-        if let m = maxCost, !(m.isFinite && m >= 0) { throw ValidationError("--max-cost \(m) must be a number ≥ 0") }
-        if prompt.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { throw ValidationError("--prompt must not be empty") }
+        do {
+            try makeOptions().validate()
+        } catch let error as PipelineError {
+            throw ValidationError(ErrorReport.line(for: error))
+        }
     }
 
     func makeOptions() throws -> PipelineOptions {
@@ -119,8 +129,10 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         let options = try makeOptions()
-        let pipeline = Pipeline(options: options)
         let reporter = ProgressReporter(json: json, dryRun: dryRun, preview: backend == .preview)
+        let level = logLevel ?? (verbose ? .debug : .warning)
+        let logger = Logger(label: "infinistitch") { _ in ReporterLogHandler(reporter: reporter, logLevel: level) }
+        let pipeline = Pipeline(options: options, logger: logger)
         let consumer = Task { await reporter.consume(pipeline.events) }
         let work = Task { try await pipeline.run() }
         let signals = SignalWatcher { work.cancel() }
@@ -131,12 +143,10 @@ struct RunCommand: AsyncParsableCommand {
             if !json { reporter.printSummary(summary) }
         } catch let error as PipelineError {
             await consumer.value
-            switch error.kind {
-            case .badInput: throw CLIError.badInput(error.message)
-            case .interrupted: throw CLIError(message: error.message, exitCode: 130)
-            case .failure:
-                throw CLIError.failure("\(error.message)\nfinished clips are kept; to resume, run: \(Self.resumeCommand())")
-            }
+            var message = ErrorReport.line(for: error)
+            let code = ErrorReport.exitCode(for: error)
+            if code == 1 { message += "\nfinished clips are kept; to resume, run: \(Self.resumeCommand())" }
+            throw CLIError(message: message, exitCode: code)
         }
     }
 

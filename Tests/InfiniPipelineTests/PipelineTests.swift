@@ -199,7 +199,7 @@ struct PipelineTests {
             _ = try await Pipeline(options: o, backend: broken).run()
             Issue.record("the run should fail")
         } catch let error as PipelineError {
-            #expect(error.kind == .failure)
+            #expect(error.kind == .generationFailed && error.segments == [1])
             #expect(error.message.contains("segment 1") && error.message.contains("3 times"))
         }
         #expect(broken.submits[1] == 3)
@@ -254,6 +254,10 @@ struct PipelineTests {
         o.maxCost = 0.5
         await #expect {
             try await Pipeline(options: o).run()
-        } throws: { ($0 as? PipelineError)?.message.contains("--max-cost") == true }
+        } throws: { error in
+            // The library names the value; the command line maps it to --max-cost.
+            guard let error = error as? PipelineError else { return false }
+            return error.kind == .overBudget && error.option == "maxCost" && !error.message.contains("--")
+        }
     }
 }

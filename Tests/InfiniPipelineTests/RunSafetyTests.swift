@@ -48,7 +48,7 @@ struct RunSafetyTests {
             try await Pipeline(options: Self.options(dir), backend: backend).run()
         } throws: { error in
             guard let error = error as? PipelineError else { return false }
-            return error.kind == .badInput && error.message.contains("in use") && error.message.contains("process \(getpid())")
+            return error.kind == .workDirInUse && error.message.contains("in use") && error.message.contains("process \(getpid())")
         }
         #expect(backend.totalSubmits == 0)
         // Another process (the binary) is refused the same way, with exit code 2.
@@ -174,7 +174,7 @@ struct RunSafetyTests {
             try await Pipeline(options: Self.options(dir), backend: backend).run()
         } throws: { error in
             guard let error = error as? PipelineError else { return false }
-            return error.kind == .badInput && error.message.contains("manifest.json") && error.message.contains("segment 1")
+            return error.kind == .invalidWorkDir && error.message.contains("manifest.json") && error.message.contains("segment 1")
         }
         #expect(backend.totalSubmits == 0)
     }
@@ -247,7 +247,7 @@ struct DiskSpaceTests {
             try DiskSpace.check(plan: plan, framesToMake: frames, workDir: dir.url.path, outputDirectory: dir.url.path,
                                 resolution: .p480)
         } throws: { error in
-            (error as? PipelineError)?.kind == .badInput && (error as? PipelineError)?.message.contains("disk space") == true
+            (error as? PipelineError)?.kind == .insufficientDiskSpace && (error as? PipelineError)?.message.contains("disk space") == true
         }
         // A normal run fits.
         try DiskSpace.check(plan: try StitchTests.plan([(41, 41)]), framesToMake: 41, workDir: dir.url.path,

@@ -7,42 +7,11 @@ import Foundation
 final class FalBackend: ClipBackend {
     let client: FalClient
 
-    /// Checks, without any network traffic, that a fal run can start: a key in the
-    /// environment and valid (https, or http to loopback) endpoints.
-    /// - Throws: ``PipelineError`` (bad input) naming what is missing or wrong.
-    static func checkConfiguration(options: PipelineOptions) throws {
-        _ = try credentials(options)
-        _ = try configuration(options)
-    }
+    private let ownsClient: Bool
 
-    static func credentials(_ options: PipelineOptions) throws -> FalCredentials {
-        do {
-            guard let credentials = try FalCredentials.fromEnvironment(options.environment) else {
-                throw PipelineError.badInput("FAL_KEY is not set: export FAL_KEY (or FAL_KEY_ID and FAL_KEY_SECRET), or use --backend preview or --dry-run")
-            }
-            return credentials
-        } catch let error as FalError {
-            throw PipelineError.badInput(error.description)
-        }
-    }
-
-    static func configuration(_ options: PipelineOptions) throws -> FalConfiguration {
-        do {
-            var configuration = try FalConfiguration.fromEnvironment(options.environment)
-            if let queue = options.queueURL { configuration.queueBaseURL = queue }
-            if let rest = options.restURL { configuration.restBaseURL = rest }
-            configuration.modelID = options.endpoint
-            configuration.uploadMode = options.inline ? .inline : .storage
-            configuration.maxRequestsInFlight = options.concurrency
-            try configuration.validate()
-            return configuration
-        } catch let error as FalError {
-            throw PipelineError.badInput(error.description)
-        }
-    }
-
-    init(options: PipelineOptions) throws {
-        client = try FalClient(credentials: Self.credentials(options), configuration: Self.configuration(options))
+    init(client: FalClient, ownsClient: Bool) {
+        self.client = client
+        self.ownsClient = ownsClient
     }
 
     var identity: String { client.endpoint.rawValue }
@@ -107,7 +76,7 @@ final class FalBackend: ClipBackend {
     }
 
     func close() async {
-        try? await client.shutdown()
+        if ownsClient { try? await client.shutdown() }
     }
 
     /// A model failure, or a result that is not a usable video, may be resubmitted by the

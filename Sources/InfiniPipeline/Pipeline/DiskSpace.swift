@@ -28,7 +28,7 @@ enum DiskSpace {
         return UInt64(info.st_dev)
     }
 
-    /// Throws a bad-input ``PipelineError`` when the clips still to be made (in `workDir`) and
+    /// Throws a ``PipelineError/Kind/insufficientDiskSpace`` error when the clips still to be made (in `workDir`) and
     /// the output (in `outputDirectory`) would not fit.
     static func check(plan: Plan, framesToMake: Int, workDir: String, outputDirectory: String, resolution: Resolution) throws {
         let rate = videoBitRate(resolution) / 8
@@ -40,9 +40,9 @@ enum DiskSpace {
         }
         for need in needs {
             guard let free = available(at: need.path), free < need.bytes else { continue }
-            throw PipelineError.badInput(String(
+            throw PipelineError(.insufficientDiskSpace, String(
                 format: "%@: about %.0f MB of disk space is needed for this run's clips and output, but only %.0f MB is free",
-                need.path, Double(need.bytes) / 1e6, Double(free) / 1e6))
+                need.path, Double(need.bytes) / 1e6, Double(free) / 1e6), file: need.path)
         }
     }
 }

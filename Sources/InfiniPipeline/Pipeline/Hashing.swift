@@ -27,6 +27,11 @@ enum Hashing {
         return hasher.finalize().map { String(format: "%02x", $0) }.joined()
     }
 
+    /// ``sha256(file:)`` off the cooperative pool (through ``runBlocking(_:)``).
+    static func sha256(fileAt path: String) async throws -> String {
+        try await runBlocking { try sha256(file: path) }
+    }
+
     /// Hex SHA-256 of labelled parts (each part length-prefixed so no two lists collide).
     static func key(_ parts: [String]) -> String {
         var data = Data()

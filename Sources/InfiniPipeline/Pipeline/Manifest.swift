@@ -90,7 +90,7 @@ public struct Manifest: Codable, Sendable, Equatable {
     /// where that costs nothing and loses no paid work: records are put back in order, a
     /// missing record starts afresh, and a finished clip or cut audio recorded under another
     /// path is made again (the clip cache usually has it). Each mend is reported.
-    /// - Throws: a bad-input ``PipelineError`` naming the manifest when a record's index is
+    /// - Throws: an ``PipelineError/Kind/invalidWorkDir`` error naming the manifest when a record's index is
     ///   outside the plan or appears twice (which record holds the paid request is unknowable).
     func reconciled(workDir: URL, manifestPath: String) throws -> (Manifest, [String]) {
         var notes: [String] = []
@@ -98,10 +98,10 @@ public struct Manifest: Codable, Sendable, Equatable {
         var byIndex = [SegmentRecord?](repeating: nil, count: count)
         for (position, record) in segments.enumerated() {
             guard (0..<count).contains(record.index) else {
-                throw PipelineError.badInput("\(manifestPath): segments[\(position)].index is \(record.index), but the plan has segments 0…\(count - 1); remove the work dir to start over")
+                throw PipelineError(.invalidWorkDir, "\(manifestPath): segments[\(position)].index is \(record.index), but the plan has segments 0…\(count - 1); remove the work dir to start over")
             }
             guard byIndex[record.index] == nil else {
-                throw PipelineError.badInput("\(manifestPath): segment \(record.index) has two records; remove the work dir to start over")
+                throw PipelineError(.invalidWorkDir, "\(manifestPath): segment \(record.index) has two records; remove the work dir to start over")
             }
             if record.index != position {
                 notes.append("\(manifestPath): the record of segment \(record.index) was at position \(position); put back in order")
@@ -151,19 +151,20 @@ actor ManifestStore {
         do {
             try FileChecks.requireRegularFile(url.path)
         } catch let error as MediaError {
-            throw PipelineError.badInput(error.description)
+            throw PipelineError(.invalidWorkDir, error.description, file: url.path, underlying: error)
         }
         let data: Data
         do {
             data = try Data(contentsOf: url)
         } catch {
-            throw PipelineError.failure("\(url.path): cannot read the manifest (\(Pipeline.reason(error)))")
+            throw PipelineError(.failed, "\(url.path): cannot read the manifest (\(Pipeline.reason(error)))", file: url.path, underlying: error)
         }
         do {
             return try JSONDecoder().decode(Manifest.self, from: data)
         } catch let error as DecodingError {
             let problem = PlanFileError(decoding: error)
-            throw PipelineError.badInput("\(url.path): the manifest is damaged (\(problem)); remove the work dir to start over")
+            throw PipelineError(.invalidWorkDir, "\(url.path): the manifest is damaged (\(problem)); remove the work dir to start over",
+                                file: url.path, underlying: error)
         }
     }
 
@@ -171,13 +172,12 @@ actor ManifestStore {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         let data = try encoder.encode(manifest)
-        let temp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
-        try data.write(to: temp)
-        // rename(2) replaces the old manifest atomically: a crash leaves the old or the new one.
-        if rename(temp.path, url.path) != 0 {
-            let reason = String(cString: strerror(errno))
-            try? FileManager.default.removeItem(at: temp)
-            throw PipelineError.failure("\(url.path): cannot save the manifest (\(reason))")
+        // Whole or not at all: a crash leaves the old manifest or the new one.
+        do {
+            try AtomicFile.write(data, to: url.path)
+        } catch {
+            throw PipelineError(.failed, "\(url.path): cannot save the manifest (\(Pipeline.reason(error)))", file: url.path,
+                                underlying: error)
         }
     }
 
@@ -196,38 +196,4 @@ actor ManifestStore {
     }
 
     func record(_ index: Int) -> SegmentRecord { manifest.segments[index] }
-}
-
-/// Clips kept by content, so the same input never pays twice, across work dirs too.
-struct ClipCache: Sendable {
-    let directory: URL
-
-    /// `$XDG_CACHE_HOME/infinistitch` or `~/.cache/infinistitch`.
-    static func defaultRoot(environment: [String: String]) -> URL {
-        if let xdg = environment["XDG_CACHE_HOME"], !xdg.isEmpty, xdg.hasPrefix("/") {
-            return URL(fileURLWithPath: xdg).appendingPathComponent("infinistitch")
-        }
-        let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
-        return URL(fileURLWithPath: home).appendingPathComponent(".cache/infinistitch")
-    }
-
-    func url(for key: String) -> URL { directory.appendingPathComponent("\(key).mp4") }
-
-    /// The cached clip for `key`, if present.
-    func lookup(_ key: String) -> URL? {
-        let url = url(for: key)
-        return FileManager.default.fileExists(atPath: url.path) ? url : nil
-    }
-
-    /// Copies a clip into the cache (temp + rename, so a reader never sees half a file).
-    func store(_ clip: URL, key: String) throws {
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let target = url(for: key)
-        let temp = directory.appendingPathComponent(".\(key).tmp-\(getpid())-\(UUID().uuidString.prefix(6))")
-        try? FileManager.default.removeItem(at: temp)
-        try FileManager.default.copyItem(at: clip, to: temp)
-        if rename(temp.path, target.path) != 0 {
-            try? FileManager.default.removeItem(at: temp)
-        }
-    }
 }

@@ -15,12 +15,12 @@ final class WorkDirLock: @unchecked Sendable {
     private let lock = NSLock()
     private var descriptor: Int32
 
-    /// Takes the lock, or throws a bad-input ``PipelineError`` naming the process that holds it.
+    /// Takes the lock, or throws a ``PipelineError/Kind/workDirInUse`` error naming the process that holds it.
     init(directory: URL) throws {
         let path = directory.appendingPathComponent("lock").path
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
-            throw PipelineError.failure("\(path): cannot create the work dir's lock file (\(String(cString: strerror(errno))))")
+            throw PipelineError(.invalidWorkDir, "\(path): cannot create the work dir's lock file (\(String(cString: strerror(errno))))")
         }
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
             let error = errno
@@ -28,11 +28,11 @@ final class WorkDirLock: @unchecked Sendable {
             let count = pread(fd, &bytes, bytes.count, 0)
             close(fd)
             guard error == EWOULDBLOCK else {
-                throw PipelineError.failure("\(path): cannot lock the work dir (\(String(cString: strerror(error))))")
+                throw PipelineError(.failed, "\(path): cannot lock the work dir (\(String(cString: strerror(error))))")
             }
             let pid = count > 0 ? String(decoding: bytes[0..<count], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : ""
             let holder = Int(pid).map { "process \($0)" } ?? "another process"
-            throw PipelineError.badInput("\(directory.path): the work dir is in use by another run of this job (\(holder)); wait for it to finish or stop it, then run again")
+            throw PipelineError(.workDirInUse, "\(directory.path): the work dir is in use by another run of this job (\(holder)); wait for it to finish or stop it, then run again")
         }
         let text = Array("\(getpid())\n".utf8)
         _ = ftruncate(fd, 0)

@@ -1,0 +1,95 @@
+import Foundation
+
+/// Which backend generates the clips.
+public enum BackendKind: String, Codable, Sendable, CaseIterable {
+    /// The hosted model on fal.ai (needs FAL_KEY; costs money).
+    case fal
+    /// Local stand-in clips (no key, no network, no cost).
+    case preview
+}
+
+/// Everything a run needs. The defaults are the command line's.
+public struct PipelineOptions: Sendable {
+    /// The prompt used when none is given.
+    public static let defaultPrompt = "A person talking naturally to the camera, with lip movements in sync with the speech, subtle head motion and natural facial expressions."
+
+    /// The default number of requests in flight.
+    public static let defaultConcurrency = 4
+    /// The numbers of requests in flight a run accepts.
+    public static let concurrencyRange = 1...64
+    /// The default number of submits per segment.
+    public static let defaultMaxAttempts = 3
+
+    /// The audio file (any format FFmpeg reads).
+    public var audio: String
+    /// The portrait (PNG or JPEG).
+    public var image: String
+    /// The MP4 to write; nil means the audio's base name with `.mp4` in the current directory.
+    public var output: String?
+    /// Text prompt for the model.
+    public var prompt: String = PipelineOptions.defaultPrompt
+    /// Output resolution.
+    public var resolution: Resolution = InfiniTalk.defaultResolution
+    /// Generation seed.
+    public var seed: Int = InfiniTalk.defaultSeed
+    /// Model acceleration.
+    public var acceleration: Acceleration = InfiniTalk.defaultAcceleration
+    /// Largest num_frames per request.
+    public var maxFrames: Int = ModelLimits.maximumFrames
+    /// Overrides the price per second.
+    public var pricePerSecond: Double?
+    /// Requests in flight at once, within ``concurrencyRange``.
+    public var concurrency: Int = PipelineOptions.defaultConcurrency
+    /// Where clips come from.
+    public var backend: BackendKind = .fal
+    /// The model endpoint id.
+    public var endpoint: String = InfiniTalk.endpoint
+    /// Queue base URL (nil: INFINISTITCH_QUEUE_URL or fal's).
+    public var queueURL: String?
+    /// REST base URL (nil: INFINISTITCH_REST_URL or fal's).
+    public var restURL: String?
+    /// Send image and audio as data: URIs instead of uploading.
+    public var inline: Bool = false
+    /// The work dir (nil: derived from the inputs and options, under the cache dir).
+    public var workDir: String?
+    /// Reuse and fill the content-addressed clip cache.
+    public var useCache: Bool = true
+    /// Plan and price only; send nothing.
+    public var dryRun: Bool = false
+    /// Refuse to start when the estimate is higher (US dollars).
+    public var maxCost: Double?
+    /// How to stitch.
+    public var stitch = StitchOptions()
+    /// Forced aspect ratio for the image.
+    public var aspect: ImageFitter.Aspect?
+    /// Crop window anchor for the image.
+    public var cropAnchor: ImageFitter.CropAnchor = .center
+    /// Background under transparent image parts.
+    public var background: RGBColor = .white
+    /// Submits per segment before the run gives up on it (1 + 2 resubmissions).
+    public var maxAttempts: Int = PipelineOptions.defaultMaxAttempts
+    /// The fal key; nil reads it from ``environment`` (`FAL_KEY`, or `FAL_KEY_ID` and
+    /// `FAL_KEY_SECRET`), as fal's own clients do.
+    public var credentials: FalCredentials?
+    /// The environment (FAL_KEY, XDG_CACHE_HOME, INFINISTITCH_*); the process's by default.
+    public var environment: [String: String] = ProcessInfo.processInfo.environment
+    /// The directory relative paths resolve against.
+    public var currentDirectory: String = FileManager.default.currentDirectoryPath
+
+    /// Options for a run of `audio` with `image`.
+    public init(audio: String, image: String) {
+        self.audio = audio
+        self.image = image
+    }
+
+    /// The output path: `output`, or the audio's base name with `.mp4` in the current directory.
+    public var resolvedOutput: String {
+        if let output { return absolute(output) }
+        let base = URL(fileURLWithPath: audio).deletingPathExtension().lastPathComponent
+        return URL(fileURLWithPath: currentDirectory).appendingPathComponent(base + ".mp4").path
+    }
+
+    func absolute(_ path: String) -> String {
+        path.hasPrefix("/") ? path : URL(fileURLWithPath: currentDirectory).appendingPathComponent(path).standardizedFileURL.path
+    }
+}
