@@ -48,14 +48,20 @@ public final class Pipeline: Sendable {
     ///     pipeline does not shut a client it was given down.
     ///   - logger: where the pipeline and the fal client it makes log (stages, requests,
     ///     retries; never the key). Progress and warnings go to ``events``, not here.
-    public init(options: PipelineOptions, backend: (any ClipBackend)? = nil, falClient: FalClient? = nil,
-                logger: Logger = Logger(label: "infinipipeline")) {
+    public convenience init(options: PipelineOptions, backend: (any ClipBackend)? = nil, falClient: FalClient? = nil,
+                            logger: Logger = Logger(label: "infinipipeline")) {
+        self.init(options: options, backend: backend, falClient: falClient, logger: logger, eventBufferLimit: Self.eventBufferLimit)
+    }
+
+    /// A pipeline whose event stream keeps at most `eventBufferLimit` unread events (tests).
+    init(options: PipelineOptions, backend: (any ClipBackend)? = nil, falClient: FalClient? = nil,
+         logger: Logger = Logger(label: "infinipipeline"), eventBufferLimit: Int) {
         self.options = options
         self.backendOverride = backend
         self.falClient = falClient
         self.logger = logger
         (events, continuation) = AsyncStream.makeStream(of: PipelineEvent.self,
-                                                        bufferingPolicy: .bufferingNewest(Self.eventBufferLimit))
+                                                        bufferingPolicy: .bufferingNewest(eventBufferLimit))
     }
 
     private func emit(_ event: PipelineEvent) { continuation.yield(event) }
