@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import FakeFal
 import Foundation
 import Logging
@@ -789,6 +790,64 @@ struct FalClientTests {
             #expect(await h.client.limiter.inFlight == 0)
             #expect(h.server.cancelledRequestIDs.isEmpty)  // still resumable on fal
             #expect(events.events.contains { if case .submitted = $0 { true } else { false } })
+        }
+    }
+
+    @Test func injectedHTTPClientIsLeftRunning() async throws {
+        try await withFal { h in
+            let http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup,
+                                  configuration: FalClient.httpClientConfiguration(for: h.client.configuration))
+            do {
+                let logs = LogCapture()
+                let client = try FalClient(credentials: FalCredentials(key: testKey), configuration: h.client.configuration,
+                                           httpClient: http, logger: logs.logger)
+                let generation = try await client.generate(h.plainRequest())
+                // The backend owns the FalClient, the FalClient does not own the HTTPClient.
+                await FalBackend(client: client, ownsClient: true).close()
+                try await client.shutdown()
+                // The HTTPClient still works: another client follows the same request through it.
+                let again = try FalClient(credentials: FalCredentials(key: testKey), configuration: h.client.configuration,
+                                          httpClient: http)
+                guard case .completed(let completion) = try await again.status(generation.handle) else {
+                    Issue.record("the request is not completed")
+                    return
+                }
+                #expect(completion.error == nil)
+                #expect(!logs.all.isEmpty)
+                for line in logs.all { #expect(!containsSecret(line), "log line leaks the key: \(line)") }
+            } catch {
+                try? await http.shutdown()
+                throw error
+            }
+            // Throws if a FalClient had shut it down already.
+            try await http.shutdown()
+        }
+    }
+
+    @Test func backendShutsDownOnlyAClientItOwns() async throws {
+        try await withFal { h in
+            let credentials = try FalCredentials(key: testKey)
+            let borrowed = try FalClient(credentials: credentials, configuration: h.client.configuration)
+            await FalBackend(client: borrowed).close()
+            // Still usable, and still its owner's to shut down.
+            _ = try await borrowed.submit(h.plainRequest())
+            try await borrowed.shutdown()
+            let owned = try FalClient(credentials: credentials, configuration: h.client.configuration)
+            await FalBackend(client: owned, ownsClient: true).close()
+            await #expect(throws: (any Error).self, "closing the backend shut its client down") {
+                try await owned.shutdown()
+            }
+        }
+    }
+
+    @Test func routineTrafficLogsAtDebug() async throws {
+        try await withFal { h in
+            let generation = try await h.client.generate(try await h.uploadedRequest())
+            _ = try await h.client.download(generation.response.video, to: h.dir.path("clip.mp4"))
+            let lines = h.logs.all
+            #expect(lines.contains { $0.hasPrefix("debug http ") })
+            #expect(lines.contains { $0.hasPrefix("debug submitted ") })
+            #expect(lines.allSatisfy { $0.hasPrefix("debug ") || $0.hasPrefix("trace ") }, "\(lines.filter { !$0.hasPrefix("debug ") })")
         }
     }
 

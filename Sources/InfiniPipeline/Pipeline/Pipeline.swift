@@ -100,7 +100,7 @@ public final class Pipeline: Sendable {
         let planning = PlanningOptions(maxFrames: o.maxFrames, resolution: o.resolution, pricePerSecond: o.pricePerSecond)
         _ = try SegmentPlanner.effectiveMaxFrames(o.maxFrames)
         if backendOverride == nil, o.backend == .fal, !o.dryRun {
-            try FalBackend.checkConfiguration(options: o)
+            try o.checkFalConfiguration()
         }
 
         // 2. Read the inputs whole before anything is reported or sent: bad input of any kind
@@ -290,7 +290,7 @@ public final class Pipeline: Sendable {
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
             return PreviewBackend(directory: dir)
         case .fal:
-            return try FalBackend(options: options)
+            return try options.makeFalBackend()
         }
     }
 
