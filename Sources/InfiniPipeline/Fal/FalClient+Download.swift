@@ -47,6 +47,11 @@ extension FalClient {
     /// starts over. The size is checked against `Content-Length` or the `Content-Range` total.
     /// Other answers (401, 403, 404, 410, …) are not retried: fal's clients retry no other 4xx,
     /// and a missing or forbidden file stays so.
+    /// - Parameters:
+    ///   - file: the result's video (its `fileSize`, when given, is checked).
+    ///   - destination: the path to save it at; its folder must exist.
+    ///   - onEvent: receives ``FalEvent/downloadRetrying(_:)`` and ``FalEvent/downloaded(path:bytes:)``.
+    /// - Returns: where the video was saved, its size and its video stream.
     /// - Throws: ``FalError``: `.insecureURL`/`.invalidURL` before anything is sent,
     ///   `.downloadTooLarge` (by `Content-Length`, `Content-Range`, or while streaming),
     ///   `.downloadIncomplete` when the budget ran out (naming the URL, the attempts and the

@@ -11,6 +11,9 @@ extension FalClient {
     }
 
     /// Submits a request to the queue (after ``validate(_:)``).
+    /// - Parameters:
+    ///   - request: the model input.
+    ///   - onEvent: receives retries and ``FalEvent/submitted(_:)``.
     /// - Returns: the handle to follow it by.
     /// - Throws: ``FalError``: `.invalidRequest` (nothing sent), `.validationFailed` (422),
     ///   `.submitOutcomeUnknown` (may have been accepted: not resubmitted), `.httpStatus`, `.transport`.
@@ -47,6 +50,10 @@ extension FalClient {
     }
 
     /// Asks for a request's status once (with its logs).
+    /// - Parameters:
+    ///   - handle: the request.
+    ///   - onEvent: receives retries.
+    /// - Returns: where the request stands.
     /// - Throws: ``FalError``: `.insecureURL` when the status URL is plain http to another host,
     ///   `.httpStatus`, `.transport`, `.unexpectedResponse`.
     public func status(_ handle: FalRequestHandle,
@@ -82,6 +89,10 @@ extension FalClient {
 
     /// Polls a request until it completes, reporting queue positions, the start and new log lines
     /// as events. Intervals follow ``FalConfiguration/poll``.
+    /// - Parameters:
+    ///   - handle: the request.
+    ///   - pollImmediately: ask at once (true), or wait one interval first (just after a submit).
+    ///   - onEvent: receives queue positions, the start, log lines, retries and the completion.
     /// - Returns: the completion, which carries `error` when the request failed (this method
     ///   does not throw for that; ``generate(_:onEvent:)`` and ``resume(_:onEvent:)`` do).
     /// - Throws: ``FalError`` (`.timedOut` after `poll.maxWait`, and as ``status(_:onEvent:)``);
@@ -136,6 +147,10 @@ extension FalClient {
     }
 
     /// Fetches the output of a completed request.
+    /// - Parameters:
+    ///   - handle: the request.
+    ///   - onEvent: receives retries.
+    /// - Returns: the model's output.
     /// - Throws: ``FalError``: `.generationFailed` for any non-2xx answer (with fal's `detail`
     ///   and `error_type`), `.validationFailed` for a 422, `.unexpectedResponse` when the output
     ///   has no video, and the transport kinds.
@@ -170,6 +185,9 @@ extension FalClient {
     private struct CancelReply: Decodable { let status: String }
 
     /// Asks fal to cancel a request: a queued one is removed, a running one is told to stop.
+    /// - Parameters:
+    ///   - handle: the request.
+    ///   - onEvent: receives retries.
     /// - Returns: what fal reported (`ALREADY_COMPLETED` and `NOT_FOUND` are answers, not errors).
     /// - Throws: ``FalError``: `.insecureURL`, `.httpStatus`, `.transport`.
     @discardableResult

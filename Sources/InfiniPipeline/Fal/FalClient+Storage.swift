@@ -9,6 +9,7 @@ extension FalClient {
     ///   - data: the bytes.
     ///   - contentType: the MIME type, e.g. `audio/wav`.
     ///   - fileName: the name fal stores it under.
+    ///   - onEvent: receives retries and the upload (``FalEvent/uploaded(fileName:bytes:url:)``).
     /// - Returns: the URL to put in the request.
     /// - Throws: ``FalError``: `.inlineTooLarge`, the HTTP and transport kinds.
     public func upload(_ data: [UInt8], contentType: String, fileName: String,
@@ -27,6 +28,13 @@ extension FalClient {
 
     /// Uploads a file from disk (see ``upload(_:contentType:fileName:onEvent:)``); the MIME type
     /// is guessed from the extension when not given.
+    /// - Parameters:
+    ///   - path: the file; fal stores it under its name.
+    ///   - contentType: the MIME type; nil guesses it with ``mimeType(forFileName:)``.
+    ///   - onEvent: receives retries and the upload.
+    /// - Returns: the URL to put in the request.
+    /// - Throws: ``FalError``: `.fileError` when the file cannot be read, and as
+    ///   ``upload(_:contentType:fileName:onEvent:)``.
     public func upload(file path: String, contentType: String? = nil,
                        onEvent: @escaping @Sendable (FalEvent) -> Void = { _ in }) async throws -> String {
         let data: Data
@@ -42,6 +50,10 @@ extension FalClient {
     }
 
     /// `data:<mime>;base64,…` for `data`.
+    /// - Parameters:
+    ///   - data: the bytes.
+    ///   - contentType: the MIME type.
+    ///   - fileName: names the file in an error.
     /// - Throws: ``FalError`` (`.inlineTooLarge`) when the URI would exceed fal's 10 MiB limit.
     public static func dataURI(_ data: [UInt8], contentType: String, fileName: String = "data") throws -> String {
         let prefix = "data:\(contentType);base64,"
@@ -55,6 +67,7 @@ extension FalClient {
     }
 
     /// A MIME type for a file name's extension (`application/octet-stream` when unknown).
+    /// - Parameter name: a file name, e.g. `speech.wav`.
     public static func mimeType(forFileName name: String) -> String {
         switch (name as NSString).pathExtension.lowercased() {
         case "png": return "image/png"
