@@ -236,7 +236,7 @@ struct FakeFalHandler: Sendable {
         }
         let problems = input.problems
         if !problems.isEmpty {
-            let detail = problems.map { ["loc": $0.location, "msg": $0.message, "type": $0.type ?? "value_error"] as [String: Any] }
+            let detail = problems.map { ["loc": ["body", $0.field], "msg": $0.reason, "type": "value_error"] as [String: Any] }
             return json(422, ["detail": detail])
         }
         let endpoint = path.split(separator: "/").joined(separator: "/")

@@ -176,9 +176,11 @@ public struct FalConfiguration: Sendable {
     public var maxDownloadBytes: Int64
     /// The largest JSON response we read, default 8 MiB.
     public var maxResponseBytes: Int
-    /// Time to establish a connection.
+    /// Time to establish a connection (for the client's own `HTTPClient`; an injected one
+    /// uses its own settings).
     public var connectTimeout: Duration
-    /// The longest silence while reading a response before the connection counts as dead.
+    /// The longest silence while reading a response before the connection counts as dead (for
+    /// the client's own `HTTPClient`; an injected one uses its own settings).
     public var readTimeout: Duration
     /// The longest one API call may take (upload PUTs and downloads use `transferTimeout`).
     public var requestTimeout: Duration

@@ -20,6 +20,7 @@ public struct FalError: Error, Sendable, CustomStringConvertible {
     public struct Kind: Hashable, Sendable, CustomStringConvertible {
         fileprivate let code: Code
         fileprivate init(_ code: Code) { self.code = code }
+        /// The kind's name, e.g. `generationFailed`.
         public var description: String { code.rawValue }
 
         /// Matches an error against a kind: `case FalError.Kind.generationFailed = error`.

@@ -44,10 +44,13 @@ public struct FalEndpointID: Sendable, Hashable, Codable, CustomStringConvertibl
     /// The id as given.
     public var description: String { rawValue }
 
+    /// Decodes an id from a JSON string.
+    /// - Throws: ``FalError`` (`.invalidURL`) as ``init(_:)``; `DecodingError` when it is not a string.
     public init(from decoder: any Swift.Decoder) throws {
         try self.init(decoder.singleValueContainer().decode(String.self))
     }
 
+    /// Encodes the id as a JSON string.
     public func encode(to encoder: any Swift.Encoder) throws {
         var container = encoder.singleValueContainer()
         try container.encode(rawValue)

@@ -16,8 +16,8 @@ public enum InfiniTalk {
 
 /// The input of `fal-ai/infinitalk`: one portrait, one audio file, and how to render them.
 ///
-/// Encodes with the endpoint's snake_case keys. ``validate()`` checks what the server would
-/// otherwise reject with 422; the client calls it before every submit.
+/// Encodes with the endpoint's snake_case keys. ``problems`` lists what the server would
+/// otherwise reject with 422; the fal client checks it before every submit.
 public struct InfiniTalkRequest: Sendable, Hashable, Codable {
     /// The output resolution ("480p", "720p").
     public typealias Resolution = InfiniPipeline.Resolution
@@ -70,31 +70,36 @@ public struct InfiniTalkRequest: Sendable, Hashable, Codable {
         acceleration = try c.decodeIfPresent(Acceleration.self, forKey: .acceleration) ?? InfiniTalk.defaultAcceleration
     }
 
-    /// The rule violations, as `field: reason` (empty when the request is valid).
-    public var problems: [FalError.FieldError] {
-        var problems: [FalError.FieldError] = []
-        func add(_ field: String, _ message: String) {
-            problems.append(FalError.FieldError(location: ["body", field], message: message, type: "value_error"))
+    /// One rule of the endpoint that a request breaks: the field (by its JSON name) and why.
+    public struct Problem: Sendable, Hashable, CustomStringConvertible {
+        /// The field's JSON name, e.g. `num_frames`.
+        public var field: String
+        /// What is wrong with it, e.g. `40 is not 4n+1 between 41 and 721`.
+        public var reason: String
+
+        /// Creates a problem.
+        public init(field: String, reason: String) {
+            self.field = field
+            self.reason = reason
         }
-        if !ModelLimits.isValidRequestSize(numFrames) {
-            add("num_frames", "\(numFrames) is not 4n+1 between \(ModelLimits.minimumFrames) and \(ModelLimits.maximumFrames)")
-        }
-        if prompt.allSatisfy(\.isWhitespace) { add("prompt", "must not be empty") }
-        for (field, value) in [("image_url", imageURL), ("audio_url", audioURL)] {
-            if let problem = InfiniTalkRequest.urlProblem(value) { add(field, problem) }
-        }
-        return problems
+
+        /// `num_frames: 40 is not 4n+1 between 41 and 721`.
+        public var description: String { "\(field): \(reason)" }
     }
 
-    /// Checks the request against the endpoint's rules.
-    /// - Throws: ``FalError`` (`.invalidRequest`) listing every violation.
-    public func validate() throws {
-        let problems = self.problems
-        guard problems.isEmpty else {
-            throw FalError(.invalidRequest,
-                           reason: "invalid fal-ai/infinitalk input: " + problems.map(\.description).joined(separator: "; "),
-                           fieldErrors: problems)
+    /// The rules of the endpoint this request breaks, in field order (empty when it is valid):
+    /// what the server would otherwise reject with 422. The fal client checks them before
+    /// every submit.
+    public var problems: [Problem] {
+        var problems: [Problem] = []
+        if !ModelLimits.isValidRequestSize(numFrames) {
+            problems.append(Problem(field: "num_frames", reason: "\(numFrames) is not 4n+1 between \(ModelLimits.minimumFrames) and \(ModelLimits.maximumFrames)"))
         }
+        if prompt.allSatisfy(\.isWhitespace) { problems.append(Problem(field: "prompt", reason: "must not be empty")) }
+        for (field, value) in [("image_url", imageURL), ("audio_url", audioURL)] {
+            if let problem = InfiniTalkRequest.urlProblem(value) { problems.append(Problem(field: field, reason: problem)) }
+        }
+        return problems
     }
 
     /// Why `value` is not an acceptable input URL, or nil when it is.
@@ -107,16 +112,73 @@ public struct InfiniTalkRequest: Sendable, Hashable, Codable {
             return nil
         }
         if lower.hasPrefix("http://") || lower.hasPrefix("https://") {
-            do {
-                _ = try URLRules.parse(value, role: "input URL", redactor: Redactor(credentials: nil))
+            do throws(HTTPURLSyntax.Problem) {
+                _ = try HTTPURLSyntax(value, role: "input URL")
                 return nil
-            } catch let error as FalError {
-                return error.reason
             } catch {
-                return "not a valid URL"
+                return error.reason
             }
         }
         return "must be an http(s) URL or a data: URI"
+    }
+}
+
+/// The syntax of an absolute http(s) URL as the endpoint accepts it and the fal client sends
+/// it: a scheme, a host, an optional port, no user info, no spaces or control characters.
+/// Nothing about where it may be sent (the fal client's `URLRules` add that).
+struct HTTPURLSyntax {
+    /// Why a text is not such a URL, naming the URL's role ("the input URL has no host").
+    struct Problem: Error {
+        var reason: String
+    }
+
+    /// `http` or `https`, lower-cased.
+    let scheme: String
+    /// The host, lower-cased, without the brackets of an IPv6 address.
+    let host: String
+
+    /// Parses `raw`; `role` names it in the reason of a problem.
+    init(_ raw: String, role: String) throws(Problem) {
+        guard !raw.isEmpty, !raw.contains(where: { $0.isWhitespace || ($0.asciiValue.map { $0 < 0x20 } ?? false) }) else {
+            throw Problem(reason: "the \(role) is not a valid URL (empty or contains spaces)")
+        }
+        guard let schemeEnd = raw.range(of: "://") else {
+            throw Problem(reason: "the \(role) is not an absolute http(s) URL")
+        }
+        let scheme = raw[..<schemeEnd.lowerBound].lowercased()
+        guard scheme == "http" || scheme == "https" else {
+            throw Problem(reason: "the \(role) uses the scheme \"\(scheme)\"; only http and https are allowed")
+        }
+        let rest = raw[schemeEnd.upperBound...]
+        let authority = rest[..<(rest.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) ?? rest.endIndex)]
+        guard !authority.contains("@") else {
+            throw Problem(reason: "the \(role) carries user info, which we never send")
+        }
+        var host: Substring
+        if authority.hasPrefix("[") {
+            guard let close = authority.firstIndex(of: "]") else {
+                throw Problem(reason: "the \(role) has an unterminated IPv6 address")
+            }
+            host = authority[authority.index(after: authority.startIndex)..<close]
+            let after = authority[authority.index(after: close)...]
+            guard after.isEmpty || (after.hasPrefix(":") && after.dropFirst().allSatisfy(\.isNumber) && after.count > 1) else {
+                throw Problem(reason: "the \(role) has an invalid port")
+            }
+        } else {
+            let colon = authority.firstIndex(of: ":")
+            host = authority[..<(colon ?? authority.endIndex)]
+            if let colon {
+                let port = authority[authority.index(after: colon)...]
+                guard !port.isEmpty, port.allSatisfy(\.isNumber), let n = Int(port), n > 0, n < 65536 else {
+                    throw Problem(reason: "the \(role) has an invalid port")
+                }
+            }
+        }
+        guard !host.isEmpty else {
+            throw Problem(reason: "the \(role) has no host")
+        }
+        self.scheme = scheme
+        self.host = host.lowercased()
     }
 }
 
