@@ -142,12 +142,12 @@ struct MediaTests {
         let dir = try TempDir()
         defer { dir.cleanup() }
         let path = dir.path("roundtrip.mp4")
-        let writer = try MP4Writer(path: path, video: VideoEncoderSettings(width: 64, height: 48, crf: 20, preset: "ultrafast"),
+        let writer = try MP4Writer(path: path, video: VideoEncoderSettings(width: 64, height: 48, frameRate: 25, crf: 20, preset: "ultrafast"),
                                    audio: AudioEncoderSettings(sampleRate: 48000, channels: 2, bitRate: 128_000))
         for i in 0..<30 {
             var pixels = PixelBuffer(width: 64, height: 48, format: .rgb8, fill: 0)
             for y in 0..<48 { for x in 0..<64 { pixels.bytes[(y * 64 + x) * 3] = UInt8((x * 4 + i * 8) & 255) } }
-            try writer.append(video: pixels)
+            try writer.append(video: VideoFrame(width: 64, height: 48, rgb24: pixels.bytes))
         }
         var tone = [Float](repeating: 0, count: 57_600 * 2)
         for i in 0..<57_600 {
@@ -171,7 +171,7 @@ struct MediaTests {
         // And once more through the encoder from decoded frames (decode → encode → decode).
         let again = dir.path("again.mp4")
         let reader = try VideoReader(path: path)
-        let writer2 = try MP4Writer(path: again, video: VideoEncoderSettings(width: 64, height: 48, preset: "ultrafast"), audio: nil)
+        let writer2 = try MP4Writer(path: again, video: VideoEncoderSettings(width: 64, height: 48, frameRate: 25, crf: 18, preset: "ultrafast"), audio: nil)
         while let frame = try reader.nextFrame() { try writer2.append(video: frame) }
         try writer2.finish()
         #expect(try VideoReader(path: again).countFrames() == 30)

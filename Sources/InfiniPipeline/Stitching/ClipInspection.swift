@@ -57,7 +57,7 @@ public struct ClipInspection: Sendable, Equatable {
     public static func inspect(path: String) throws -> ClipInspection {
         let demuxer = try Demuxer(path: path)
         let video = try demuxer.bestStream(.video)
-        let packet = Packet()
+        let packet = try Packet()
         var pts: [Int64] = []
         while try demuxer.read(into: packet) {
             let p = packet.pointer.pointee
@@ -68,7 +68,7 @@ public struct ClipInspection: Sendable, Equatable {
         guard frames > 0 else { throw MediaError(.empty, file: path, "the video stream has no frames") }
         // The first frame must decode (one decoder thread: starting more costs more than a frame).
         let reader = try VideoReader(demuxer: Demuxer(path: path), pixelFormat: .yuv420p, threads: 1)
-        guard try reader.nextDecodedFrame(into: Frame()) else {
+        guard try reader.nextDecodedFrame(into: try Frame()) else {
             throw MediaError(.invalidData, file: path, "no frame of the video decodes")
         }
         var rate = video.frameRate

@@ -127,7 +127,7 @@ public struct OutputAudio: Codable, Sendable, Equatable {
         let out = try muxer.addStream(copying: index, of: demuxer)
         try muxer.writeHeader(fastStart: true)
         let timeBase = demuxer.avStream(index).pointee.time_base
-        let packet = Packet()
+        let packet = try Packet()
         var copied = 0
         var first: Int64?
         while copied < 4, try demuxer.read(into: packet) {

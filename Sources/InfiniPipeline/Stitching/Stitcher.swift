@@ -234,7 +234,7 @@ public enum Stitcher {
         }
         let audioOut = try muxer.addStream(copying: audio.index, of: audio.demuxer)
         try muxer.writeHeader(fastStart: true)
-        let pump = AudioPump(demuxer: audio.demuxer, index: audio.index, muxer: muxer, outStream: audioOut,
+        let pump = try AudioPump(demuxer: audio.demuxer, index: audio.index, muxer: muxer, outStream: audioOut,
                              checking: checking.map { (file: $0, plan: plan) })
 
         let written: Int
@@ -270,7 +270,7 @@ public enum Stitcher {
             let shift = offset - sorted[0]
             let demuxer = try Demuxer(path: info.path)
             let index = try demuxer.bestStream(.video).index
-            let packet = Packet()
+            let packet = try Packet()
             while try demuxer.read(into: packet) {
                 let p = packet.pointer
                 guard Int(p.pointee.stream_index) == index, p.pointee.pts != FFmpeg.noPTS, p.pointee.pts < limit else { continue }
@@ -291,7 +291,7 @@ public enum Stitcher {
     private static func scanPTS(clip: String) throws -> (sorted: [Int64], count: Int) {
         let demuxer = try Demuxer(path: clip)
         let index = try demuxer.bestStream(.video).index
-        let packet = Packet()
+        let packet = try Packet()
         var pts: [Int64] = []
         while try demuxer.read(into: packet) {
             guard Int(packet.pointer.pointee.stream_index) == index else { continue }
@@ -310,7 +310,7 @@ public enum Stitcher {
             let demuxer = try Demuxer(path: clip)
             let index = try demuxer.bestStream(.video).index
             let decoder = try StreamDecoder(demuxer: demuxer, streamIndex: index, threads: 1)
-            let packet = Packet(), frame = Frame()
+            let packet = try Packet(), frame = try Frame()
             var result: [Int] = []
             func drain() throws {
                 while try decoder.receive(into: frame) {
@@ -406,7 +406,7 @@ public enum Stitcher {
             var taken = 0
             var last: Frame? = nil
             while taken < job.frames {
-                let frame = Frame()
+                let frame = try Frame()
                 guard try reader.nextDecodedFrame(into: frame) else { break }
                 if crossfade > 0, taken < crossfade, let previous = previousLast {
                     try blend(into: frame, from: previous, weight: Double(taken + 1) / Double(crossfade + 1))
@@ -486,7 +486,7 @@ private final class AudioPump {
     let muxer: Muxer
     let outStream: Int
     let timeBase: AVRational
-    private let packet = Packet()
+    private let packet: Packet
     private var pending = false
     private var finished = false
     /// Added to every timestamp: minus the encoder delay that the first packet asks decoders
@@ -500,7 +500,8 @@ private final class AudioPump {
     private var end: Int64 = 0
     private var lastDuration: Int64 = 0
 
-    init(demuxer: Demuxer, index: Int, muxer: Muxer, outStream: Int, checking: (file: String, plan: Plan)?) {
+    init(demuxer: Demuxer, index: Int, muxer: Muxer, outStream: Int, checking: (file: String, plan: Plan)?) throws {
+        packet = try Packet()
         self.demuxer = demuxer
         self.index = index
         self.muxer = muxer
