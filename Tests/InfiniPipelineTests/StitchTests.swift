@@ -108,7 +108,7 @@ struct StitchTests {
         #expect(marks.map(\.0) == Array(0..<41) + Array(0..<42))
         #expect(result.totalFrames == 83)
         if result.videoPath == .copy {
-            #expect(try Stitcher.tailCutKeepsFramesIdentical(clip: Fixture.path("clip-b.mp4"), keep: 42))
+            #expect(try Stitcher.tailCutKeepsFramesIdentical(ClipInspection.inspect(path: Fixture.path("clip-b.mp4")), keep: 42))
         }
     }
 

@@ -25,9 +25,11 @@ public struct OutputAudio: Codable, Sendable, Equatable {
     public var sampleRate: Int
     /// The output's channel count.
     public var channels: Int
-    /// The source's codec, sample rate and channel count.
+    /// The source's codec, e.g. `"flac"`.
     public var sourceCodec: String
+    /// The source's sample rate.
     public var sourceSampleRate: Int
+    /// The source's channel count.
     public var sourceChannels: Int
     /// Why the audio is encoded rather than copied (nil when copied).
     public var reason: String?
