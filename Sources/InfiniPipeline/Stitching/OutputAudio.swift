@@ -73,7 +73,7 @@ public struct OutputAudio: Codable, Sendable, Equatable {
     /// - Throws: `MediaError` naming the audio file when no output audio can be made, or naming
     ///   `scratchDirectory` when no file can be created there.
     public static func decide(audio path: String, scratchDirectory: String,
-                              bitRate: Int = 192_000) throws -> OutputAudio {
+                              bitRate: Int = StitchOptions.defaultAudioBitRate) throws -> OutputAudio {
         let demuxer = try Demuxer(path: path)
         let stream = try demuxer.bestStream(.audio)
         // The decoder must open (as it will when the audio is decoded for planning or encoding).

@@ -3,28 +3,69 @@ import Foundation
 
 /// How to stitch.
 public struct StitchOptions: Sendable, Equatable {
+    /// The default x264 CRF of the re-encode path: 18, visually transparent.
+    public static let defaultCRF = 18
+    /// The default x264 preset of the re-encode path.
+    public static let defaultPreset = "veryfast"
+    /// The default AAC bit rate, in bits per second, when the audio must be encoded.
+    public static let defaultAudioBitRate = 192_000
+    /// The CRFs libx264 takes (8-bit video).
+    public static let crfRange = 0...51
+    /// libx264's presets, fastest first.
+    public static let presets = ["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower",
+                                 "veryslow", "placebo"]
+
     /// Re-encode the video even when the clips could be joined losslessly.
     public var reencode: Bool
-    /// x264 CRF for the re-encode path (0…51).
+    /// x264 CRF for the re-encode path (``crfRange``).
     public var crf: Int
-    /// x264 preset for the re-encode path.
+    /// x264 preset for the re-encode path (one of ``presets``).
     public var preset: String
-    /// AAC bit rate when the original audio is neither AAC nor MP3 and must be encoded.
+    /// AAC bit rate in bits per second when the original audio is neither AAC nor MP3 and must
+    /// be encoded.
     public var audioBitRate: Int
     /// Frames blended across each seam (re-encode path; 0 = hard cut).
     public var crossfadeFrames: Int
     /// A clip short by at most this many frames is padded by repeating its last frame.
     public var maxPaddedFrames: Int
 
-    /// Options; the defaults are the command line's.
-    public init(reencode: Bool = false, crf: Int = 18, preset: String = "veryfast", audioBitRate: Int = 192_000,
-                crossfadeFrames: Int = 0, maxPaddedFrames: Int = 2) {
+    /// Options; every default is the one the command line uses.
+    /// - Parameters:
+    ///   - reencode: re-encode even when the clips could be copied.
+    ///   - crf: x264 CRF, ``defaultCRF`` by default.
+    ///   - preset: x264 preset, ``defaultPreset`` by default.
+    ///   - audioBitRate: AAC bit rate, ``defaultAudioBitRate`` by default.
+    ///   - crossfadeFrames: frames blended across each seam; 0 cuts.
+    ///   - maxPaddedFrames: how many missing frames a clip may have (padded by repeating its last).
+    public init(reencode: Bool = false, crf: Int = StitchOptions.defaultCRF, preset: String = StitchOptions.defaultPreset,
+                audioBitRate: Int = StitchOptions.defaultAudioBitRate, crossfadeFrames: Int = 0, maxPaddedFrames: Int = 2) {
         self.reencode = reencode
         self.crf = crf
         self.preset = preset
         self.audioBitRate = audioBitRate
         self.crossfadeFrames = crossfadeFrames
         self.maxPaddedFrames = maxPaddedFrames
+    }
+
+    /// Checks every value, as ``Stitcher/stitch(plan:clips:audio:output:options:warning:)`` does
+    /// before it reads anything; call it to refuse bad options before generating clips.
+    /// - Throws: ``StitchError`` `.invalidOption` naming the first property out of range.
+    public func validate() throws {
+        guard Self.crfRange.contains(crf) else {
+            throw StitchError.invalidOption("crf", "\(crf) is outside \(Self.crfRange.lowerBound)…\(Self.crfRange.upperBound)")
+        }
+        guard Self.presets.contains(preset) else {
+            throw StitchError.invalidOption("preset", "\"\(preset)\" is not an x264 preset (\(Self.presets.joined(separator: ", ")))")
+        }
+        guard audioBitRate > 0 else {
+            throw StitchError.invalidOption("audioBitRate", "\(audioBitRate) must be positive")
+        }
+        guard crossfadeFrames >= 0 else {
+            throw StitchError.invalidOption("crossfadeFrames", "\(crossfadeFrames) must not be negative")
+        }
+        guard maxPaddedFrames >= 0 else {
+            throw StitchError.invalidOption("maxPaddedFrames", "\(maxPaddedFrames) must not be negative")
+        }
     }
 }
 
@@ -44,7 +85,7 @@ public struct StitchResult: Sendable, Equatable {
     public var totalFrames: Int
     /// Copy or re-encode.
     public var videoPath: VideoPath
-    /// Why the copy path was not taken, when it was not.
+    /// Why the copy path was not taken, when it was not (e.g. `"reencode was requested"`).
     public var reencodeReason: String?
     /// How the output carries the audio (see ``OutputAudio``).
     public var audio: OutputAudio
@@ -77,24 +118,22 @@ public enum Stitcher {
     ///   - clips: one clip path per segment, in segment order.
     ///   - audio: the original audio file (or a video carrying it).
     ///   - output: the MP4 to write.
-    ///   - options: how to stitch.
+    ///   - options: how to stitch; checked first (``StitchOptions/validate()``).
     ///   - warning: called with each warning as it arises (also in the result).
-    /// - Throws: `PlanFileError` for an inconsistent plan; ``ClipError`` naming the segment and
+    /// - Throws: ``StitchError`` for options out of range or a clip count that is not the
+    ///   plan's; `PlanFileError` for an inconsistent plan; ``ClipError`` naming the segment and
     ///   clip when a clip is unusable (the pipeline re-requests it); `MediaError` for the audio
     ///   or the output.
     public static func stitch(plan: Plan, clips: [String], audio: String, output: String,
                               options: StitchOptions = StitchOptions(),
                               warning: (String) -> Void = { _ in }) throws -> StitchResult {
+        try options.validate()
         // A plan built in code gets the same checks as one read from a file (no trap on a
         // negative or huge frame count).
         _ = try plan.checkedSegments()
         try FileChecks.requireReplaceableFile(output)
         guard clips.count == plan.segments.count, !clips.isEmpty else {
-            throw MediaError(.misuse, file: nil, "the plan has \(plan.segments.count) segments but \(clips.count) clips were given")
-        }
-        guard (0...51).contains(options.crf) else { throw MediaError(.misuse, file: nil, "--crf \(options.crf) is outside 0…51") }
-        guard options.crossfadeFrames >= 0 else {
-            throw MediaError(.misuse, file: nil, "--crossfade \(options.crossfadeFrames) must not be negative")
+            throw StitchError.clipCountMismatch(segments: plan.segments.count, clips: clips.count)
         }
         var warnings: [String] = []
         func warn(_ text: String) {
@@ -184,8 +223,8 @@ public enum Stitcher {
     /// options ask for re-encoding, a clip is not H.264 or differs in codec parameters, a clip
     /// must be padded, or cutting a clip's tail would change the frames it keeps.
     static func copyPathObstacle(plan: Plan, inspections: [ClipInspection], options: StitchOptions) throws -> String? {
-        if options.reencode { return "--reencode was given" }
-        if options.crossfadeFrames > 0 { return "--crossfade needs re-encoding" }
+        if options.reencode { return "reencode was requested" }
+        if options.crossfadeFrames > 0 { return "a crossfade needs re-encoding" }
         let first = inspections[0]
         if let bad = inspections.first(where: { $0.codecName != "h264" }) { return "\(bad.path) is \(bad.codecName), not H.264" }
         if let bad = inspections.first(where: {
