@@ -8,13 +8,13 @@ struct StitchArguments: ParsableArguments {
     var reencode = false
 
     @Option(parsing: .unconditional, help: "x264 quality for re-encoding (0 lossless … 51 worst).")
-    var crf: Int = 18
+    var crf: Int = StitchOptions.defaultCRF
 
     @Option(help: "x264 preset for re-encoding.")
-    var preset: String = "veryfast"
+    var preset: String = StitchOptions.defaultPreset
 
     @Option(help: ArgumentHelp("AAC bit rate when the audio must be encoded, e.g. 192k.", valueName: "RATE"))
-    var audioBitrate: String = "192k"
+    var audioBitrate: String = "\(StitchOptions.defaultAudioBitRate / 1000)k"
 
     @Option(parsing: .unconditional, help: ArgumentHelp("Blend N frames across each seam (re-encodes the video).", valueName: "N"))
     var crossfade: Int = 0
@@ -40,7 +40,7 @@ struct StitchArguments: ParsableArguments {
     }
 
     var options: StitchOptions {
-        StitchOptions(reencode: reencode, crf: crf, preset: preset, audioBitRate: Self.bitRate(audioBitrate) ?? 192_000,
+        StitchOptions(reencode: reencode, crf: crf, preset: preset, audioBitRate: Self.bitRate(audioBitrate) ?? StitchOptions.defaultAudioBitRate,
                       crossfadeFrames: crossfade)
     }
 }

@@ -70,7 +70,8 @@ public enum FakeClip {
                                         preset: "ultrafast", keyFrameInterval: nil, threads: 1),
             audio: pcm.map { AudioEncoderSettings(sampleRate: $0.format.sampleRate, channels: $0.format.channels, bitRate: 64_000) })
         for i in 0..<frames {
-            try writer.append(video: frame(index: i, clipIndex: clipIndex, width: width, height: height))
+            let pixels = frame(index: i, clipIndex: clipIndex, width: width, height: height)
+            try writer.append(video: VideoFrame(width: pixels.width, height: pixels.height, rgb24: pixels.bytes))
         }
         if let pcm { try writer.append(audio: pcm.samples) }
         try writer.finish()

@@ -1,3 +1,4 @@
+import CFFmpeg
 import Foundation
 import Testing
 @testable import InfiniPipeline
@@ -142,12 +143,12 @@ struct MediaTests {
         let dir = try TempDir()
         defer { dir.cleanup() }
         let path = dir.path("roundtrip.mp4")
-        let writer = try MP4Writer(path: path, video: VideoEncoderSettings(width: 64, height: 48, crf: 20, preset: "ultrafast"),
+        let writer = try MP4Writer(path: path, video: VideoEncoderSettings(width: 64, height: 48, frameRate: 25, crf: 20, preset: "ultrafast"),
                                    audio: AudioEncoderSettings(sampleRate: 48000, channels: 2, bitRate: 128_000))
         for i in 0..<30 {
             var pixels = PixelBuffer(width: 64, height: 48, format: .rgb8, fill: 0)
             for y in 0..<48 { for x in 0..<64 { pixels.bytes[(y * 64 + x) * 3] = UInt8((x * 4 + i * 8) & 255) } }
-            try writer.append(video: pixels)
+            try writer.append(video: VideoFrame(width: 64, height: 48, rgb24: pixels.bytes))
         }
         var tone = [Float](repeating: 0, count: 57_600 * 2)
         for i in 0..<57_600 {
@@ -171,7 +172,7 @@ struct MediaTests {
         // And once more through the encoder from decoded frames (decode → encode → decode).
         let again = dir.path("again.mp4")
         let reader = try VideoReader(path: path)
-        let writer2 = try MP4Writer(path: again, video: VideoEncoderSettings(width: 64, height: 48, preset: "ultrafast"), audio: nil)
+        let writer2 = try MP4Writer(path: again, video: VideoEncoderSettings(width: 64, height: 48, frameRate: 25, crf: 18, preset: "ultrafast"), audio: nil)
         while let frame = try reader.nextFrame() { try writer2.append(video: frame) }
         try writer2.finish()
         #expect(try VideoReader(path: again).countFrames() == 30)
@@ -195,6 +196,60 @@ struct MediaTests {
         }
         #expect(try b.nextFrame() == nil)
         #expect(n == 41)
+    }
+
+    @Test func planeSizesFollowFFmpegsRounding() {
+        #expect(PlaneSize.planes(of: AV_PIX_FMT_YUV420P, width: 5, height: 5)
+            == [PlaneSize(bytesPerRow: 5, rows: 5), PlaneSize(bytesPerRow: 3, rows: 3), PlaneSize(bytesPerRow: 3, rows: 3)])
+        #expect(PlaneSize.planes(of: AV_PIX_FMT_RGB24, width: 4, height: 2) == [PlaneSize(bytesPerRow: 12, rows: 2)])
+        #expect(PlaneSize.planes(of: AV_PIX_FMT_YUV444P, width: 3, height: 2).map(\.byteCount) == [6, 6, 6])
+        #expect(PlaneSize.planes(of: AV_PIX_FMT_NONE, width: 4, height: 4).isEmpty)
+        #expect(VideoPixelFormat.yuv420p.planeSizes(width: 128, height: 128).map(\.byteCount) == [128 * 128, 64 * 64, 64 * 64])
+    }
+
+    @Test func framePlanesWalkTheVisibleRows() throws {
+        // A 5x3 yuv420p frame: FFmpeg pads its rows; the walk sees only the visible bytes.
+        let frame = try Frame.video(width: 5, height: 3, format: AV_PIX_FMT_YUV420P)
+        frame.withPlanes { planes in
+            #expect(planes.sizes.map(\.bytesPerRow) == [5, 3, 3])
+            #expect(planes.sizes.map(\.rows) == [3, 2, 2])
+            #expect(Int(planes.linesize[0]) >= 5)
+            for (plane, size) in planes.sizes.enumerated() {
+                for y in 0..<size.rows {
+                    let row = planes.row(y, of: plane)
+                    for x in row.indices { row[x] = UInt8(plane * 100 + y * 10 + x) }
+                }
+            }
+        }
+        // Read back through FFmpeg's own conversion of the same frame.
+        let reader = try VideoReader(path: Fixture.path("clip-a.mp4"), pixelFormat: .yuv420p)
+        let converted = try reader.convert(frame)
+        #expect(converted.planes[0] == [0, 1, 2, 3, 4, 10, 11, 12, 13, 14, 20, 21, 22, 23, 24])
+        #expect(converted.planes[1] == [100, 101, 102, 110, 111, 112])
+        #expect(converted.planes[2] == [200, 201, 202, 210, 211, 212])
+    }
+
+    @Test func framesWithWrongPlaneSizesAreRefused() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let writer = try MP4Writer(path: dir.path("bad.mp4"),
+                                   video: VideoEncoderSettings(width: 64, height: 48, frameRate: 25, crf: 30, preset: "ultrafast"),
+                                   audio: nil)
+        #expect {
+            try writer.append(video: VideoFrame(width: 64, height: 48, rgb24: [UInt8](repeating: 0, count: 64 * 47 * 3)))
+        } throws: { error in
+            (error as? MediaError)?.code == .misuse
+        }
+    }
+
+    @Test func failedAllocationsThrowInsteadOfTrapping() {
+        let none: UnsafeMutablePointer<AVPacket>? = nil
+        #expect {
+            _ = try FFmpeg.allocated(none, "a packet", file: "x.mp4")
+        } throws: { error in
+            let e = error as? MediaError
+            return e?.code == .outOfMemory && e?.description == "x.mp4: out of memory allocating a packet" && e?.isBadInput == false
+        }
     }
 
     @Test func unwritableOutputThrows() throws {

@@ -108,7 +108,7 @@ struct StitchTests {
         #expect(marks.map(\.0) == Array(0..<41) + Array(0..<42))
         #expect(result.totalFrames == 83)
         if result.videoPath == .copy {
-            #expect(try Stitcher.tailCutKeepsFramesIdentical(clip: Fixture.path("clip-b.mp4"), keep: 42))
+            #expect(try Stitcher.tailCutKeepsFramesIdentical(ClipInspection.inspect(path: Fixture.path("clip-b.mp4")), keep: 42))
         }
     }
 
@@ -120,6 +120,7 @@ struct StitchTests {
                                          audio: Fixture.path("speech.m4a"), output: out,
                                          options: StitchOptions(crf: 16, preset: "ultrafast", crossfadeFrames: 4))
         #expect(result.videoPath == .reencode)
+        #expect(result.reencodeReason == "a crossfade needs re-encoding")
         let marks = try Self.markers(out)
         #expect(marks.count == 86)
         #expect(Self.isColor(marks[40].1, 60, 90, 160))
@@ -191,6 +192,53 @@ struct StitchTests {
                                 clips: [paths[0], paths[3], paths[1]], audio: Fixture.path("speech.m4a"), output: dir.path("o.mp4"))
         } throws: { error in
             (error as? ClipError)?.segment == 1
+        }
+    }
+
+    @Test func reencodingOnRequestSaysSoInValues() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let result = try Stitcher.stitch(plan: Self.plan([(41, 41)]), clips: [Fixture.path("clip-a.mp4")],
+                                         audio: Fixture.path("speech.m4a"), output: dir.path("out.mp4"),
+                                         options: StitchOptions(reencode: true, preset: "ultrafast"))
+        #expect(result.videoPath == .reencode)
+        #expect(result.reencodeReason == "reencode was requested")
+        #expect(try VideoReader(path: dir.path("out.mp4")).countFrames() == 41)
+    }
+
+    @Test(arguments: [
+        (StitchOptions(crf: 52), "crf", "crf 52 is outside 0…51"),
+        (StitchOptions(crf: -1), "crf", "crf -1 is outside 0…51"),
+        (StitchOptions(preset: "warp"), "preset", "preset \"warp\" is not an x264 preset"),
+        (StitchOptions(audioBitRate: 0), "audioBitRate", "audioBitRate 0 must be positive"),
+        (StitchOptions(crossfadeFrames: -3), "crossfadeFrames", "crossfadeFrames -3 must not be negative"),
+        (StitchOptions(maxPaddedFrames: -1), "maxPaddedFrames", "maxPaddedFrames -1 must not be negative"),
+    ])
+    func optionsOutOfRangeAreNamedByProperty(_ options: StitchOptions, _ option: String, _ text: String) throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        #expect(throws: StitchError.self) { try options.validate() }
+        #expect {
+            try Stitcher.stitch(plan: Self.plan([(41, 41)]), clips: [Fixture.path("clip-a.mp4")],
+                                audio: Fixture.path("speech.m4a"), output: dir.path("out.mp4"), options: options)
+        } throws: { error in
+            guard let e = error as? StitchError, case StitchError.Kind.invalidOption = error else { return false }
+            return e.option == option && e.description.hasPrefix(text) && !e.description.contains("--")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.url.path).isEmpty)
+        #expect(throws: Never.self) { try StitchOptions().validate() }
+    }
+
+    @Test func clipCountMustBeThePlans() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        #expect {
+            try Stitcher.stitch(plan: Self.plan([(41, 41), (41, 41)]), clips: [Fixture.path("clip-a.mp4")],
+                                audio: Fixture.path("speech.m4a"), output: dir.path("out.mp4"))
+        } throws: { error in
+            guard let e = error as? StitchError else { return false }
+            return e.kind == .clipCountMismatch && e.option == nil
+                && e.description == "the plan has 2 segments but 1 clips were given"
         }
     }
 

@@ -100,7 +100,7 @@ public struct PreviewRenderer: Sendable {
             BitmapFont.shade(&frame, x: 0, y: 0, width: boxWidth + scale, height: 2 * lineHeight + scale)
             BitmapFont.draw(caption1, into: &frame, x: scale, y: scale, scale: scale, color: (255, 255, 255))
             BitmapFont.draw(caption2, into: &frame, x: scale, y: scale + lineHeight, scale: scale, color: (255, 230, 120))
-            try writer.append(video: frame)
+            try writer.append(video: VideoFrame(width: frame.width, height: frame.height, rgb24: frame.bytes))
         }
         try samples.withUnsafeBufferPointer { all in
             try writer.append(audio: UnsafeBufferPointer(rebasing: all[0..<(clipSamples * format.channels)]))

@@ -1,6 +1,8 @@
 import CFFmpeg
 
 /// The sample rate and channel count of PCM audio.
+///
+/// Public because the audio analysis reports the format of the audio it read with it.
 public struct AudioFormat: Sendable, Hashable, Codable {
     /// Samples per second per channel.
     public var sampleRate: Int
@@ -19,20 +21,20 @@ public struct AudioFormat: Sendable, Hashable, Codable {
 /// Sample counts are exact: encoder delay and padding that the container declares (MP3 LAME
 /// headers, MP4 edit lists) are removed, so an MP3 decodes to the same number of samples as the
 /// ffmpeg tool gives. Memory stays bounded: samples arrive in chunks.
-public final class AudioReader {
+package final class AudioReader {
     /// The file being read.
-    public let source: String
+    package let source: String
     /// The audio stream's properties as the container declares them.
-    public let stream: StreamInfo
+    package let stream: StreamInfo
     /// The format of the PCM this reader delivers.
-    public let outputFormat: AudioFormat
+    package let outputFormat: AudioFormat
 
     private let demuxer: Demuxer
     private let decoder: StreamDecoder
     private var consumed = false
     /// What the last ``read(_:)`` found odd but not wrong, one line each (for example a header
     /// that declares another duration than what decodes). Empty before reading.
-    public private(set) var warnings: [String] = []
+    package private(set) var warnings: [String] = []
 
     /// Opens the best audio stream of a file.
     /// - Parameters:
@@ -40,17 +42,17 @@ public final class AudioReader {
     ///   - sampleRate: output rate; nil keeps the source rate.
     ///   - channels: output channel count; nil keeps the source count.
     /// - Throws: `MediaError` naming the file: missing, empty, not media, or no audio stream.
-    public convenience init(path: String, sampleRate: Int? = nil, channels: Int? = nil) throws {
+    package convenience init(path: String, sampleRate: Int? = nil, channels: Int? = nil) throws {
         try self.init(demuxer: Demuxer(path: path), sampleRate: sampleRate, channels: channels)
     }
 
     /// Opens the best audio stream of media held in memory.
-    public convenience init(data: [UInt8], name: String, sampleRate: Int? = nil, channels: Int? = nil) throws {
+    package convenience init(data: [UInt8], name: String, sampleRate: Int? = nil, channels: Int? = nil) throws {
         try self.init(demuxer: Demuxer(data: data, name: name), sampleRate: sampleRate, channels: channels)
     }
 
     /// Opens the best audio stream of an open demuxer (which the reader then owns).
-    public init(demuxer: Demuxer, sampleRate: Int? = nil, channels: Int? = nil) throws {
+    package init(demuxer: Demuxer, sampleRate: Int? = nil, channels: Int? = nil) throws {
         self.demuxer = demuxer
         self.source = demuxer.source
         stream = try demuxer.bestStream(.audio)
@@ -72,7 +74,7 @@ public final class AudioReader {
     /// sample frames delivered. A reader can be read once.
     /// - Throws: `MediaError` when the stream is corrupt, or anything `body` throws.
     @discardableResult
-    public func read(_ body: (UnsafeBufferPointer<Float>) throws -> Void) throws -> Int {
+    package func read(_ body: (UnsafeBufferPointer<Float>) throws -> Void) throws -> Int {
         guard !consumed else { throw MediaError(.misuse, file: source, "an AudioReader can be read only once") }
         consumed = true
         var total = 0
@@ -114,7 +116,7 @@ public final class AudioReader {
     }
 
     /// Decodes everything into one array of interleaved samples (for short files and tests).
-    public func readAll() throws -> [Float] {
+    package func readAll() throws -> [Float] {
         var all = [Float]()
         try read { all.append(contentsOf: $0) }
         return all

@@ -18,9 +18,7 @@ final class StreamDecoder {
             throw MediaError(.unsupported, file: demuxer.source,
                              "no decoder for codec \(FFmpeg.codecName(par.pointee.codec_id))")
         }
-        guard let ctx = avcodec_alloc_context3(codec) else {
-            throw MediaError(.misuse, file: demuxer.source, "out of memory")
-        }
+        let ctx = try FFmpeg.allocated(avcodec_alloc_context3(codec), "a decoder", file: demuxer.source)
         context = ctx
         var rc = avcodec_parameters_to_context(ctx, par)
         if rc < 0 { throw MediaError.ffmpeg(.invalidData, file: demuxer.source, "cannot configure the decoder", rc) }
@@ -72,6 +70,13 @@ final class StreamDecoder {
         /// The size and first bytes of the stream's last packet (for codec-level checks).
         var lastPacketSize = 0
         var lastPacketHead: [UInt8] = []
+
+        /// Notes `packet` as the stream's last packet so far.
+        mutating func noteLastPacket(_ packet: Packet) {
+            let p = packet.pointer.pointee
+            lastPacketSize = Int(p.size)
+            lastPacketHead = p.data.map { Array(UnsafeBufferPointer(start: $0, count: min(Int(p.size), 4))) } ?? []
+        }
     }
 
     /// Reads packets of this stream from the demuxer and calls `body` with each decoded frame,
@@ -81,8 +86,8 @@ final class StreamDecoder {
     /// decodes at all is an error; `tolerateErrors` bounds how many packets may fail.
     @discardableResult
     func decodeAll(tolerateErrors: Int = 8, _ body: (Frame) throws -> Void) throws -> DecodeReport {
-        let packet = Packet()
-        let frame = Frame()
+        let packet = try Packet()
+        let frame = try Frame()
         var report = DecodeReport()
         var decodedAny = false
         var lastError: MediaError?
@@ -112,9 +117,7 @@ final class StreamDecoder {
             guard Int(packet.pointer.pointee.stream_index) == streamIndex else { continue }
             packets += 1
             if packets % 256 == 0 { try BlockingWork.checkCancellation() }
-            let p = packet.pointer.pointee
-            report.lastPacketSize = Int(p.size)
-            report.lastPacketHead = p.data.map { Array(UnsafeBufferPointer(start: $0, count: min(Int(p.size), 4))) } ?? []
+            report.noteLastPacket(packet)
             while true {
                 let accepted: Bool
                 do {

@@ -2,10 +2,22 @@ import CFFmpeg
 import Foundation
 
 /// What a container says about one of its streams: a plain value, safe to keep and share.
+///
+/// Public because the fal client reports the video stream of a downloaded result with it;
+/// the rest of the media layer is internal to the package.
 public struct StreamInfo: Sendable, Equatable {
     /// The kind of a stream.
     public enum Kind: String, Sendable, Codable {
-        case audio, video, subtitle, data, other
+        /// An audio stream.
+        case audio
+        /// A video stream.
+        case video
+        /// A subtitle stream.
+        case subtitle
+        /// A data stream (timed metadata).
+        case data
+        /// Anything else (attachments, unknown).
+        case other
     }
 
     /// Index of the stream in its container.
@@ -43,15 +55,15 @@ public struct StreamInfo: Sendable, Equatable {
 ///
 /// A `Demuxer` is not `Sendable`: one task owns it. Decoders made from it keep it alive, so a
 /// stream never outlives its container.
-public final class Demuxer {
+package final class Demuxer {
     /// The path, or a name given for in-memory data; used in error messages.
-    public let source: String
+    package let source: String
     /// The streams of the container, in container order.
-    public let streams: [StreamInfo]
+    package let streams: [StreamInfo]
     /// The container's format name, e.g. "mov,mp4,m4a,3gp,3g2,mj2" or "mp3".
-    public let formatName: String
+    package let formatName: String
     /// The container's duration in seconds, when known.
-    public let duration: Double?
+    package let duration: Double?
 
     private(set) var context: UnsafeMutablePointer<AVFormatContext>?
     private var memory: MemoryInput?
@@ -65,7 +77,7 @@ public final class Demuxer {
     /// Opens a file.
     /// - Throws: `MediaError` with `.cannotOpen` (missing or unreadable), `.empty` (0 bytes) or
     ///   `.invalidData` (not a format FFmpeg reads).
-    public convenience init(path: String) throws {
+    package convenience init(path: String) throws {
         _ = MediaLog.silenceByDefault
         try Demuxer.checkReadable(path)
         var ctx: UnsafeMutablePointer<AVFormatContext>? = nil
@@ -109,16 +121,17 @@ public final class Demuxer {
     }
 
     /// Opens media held in memory; `name` is used in error messages.
-    public convenience init(data: [UInt8], name: String) throws {
+    package convenience init(data: [UInt8], name: String) throws {
         _ = MediaLog.silenceByDefault
         if data.isEmpty { throw MediaError(.empty, file: name, "the data is empty") }
         let memory = MemoryInput(data)
-        guard var ctx = avformat_alloc_context() else {
-            throw MediaError(.misuse, file: name, "out of memory")
-        }
-        guard let io = memory.makeIOContext() else {
+        var ctx = try FFmpeg.allocated(avformat_alloc_context(), "a demuxer", file: name)
+        let io: UnsafeMutablePointer<AVIOContext>
+        do {
+            io = try FFmpeg.allocated(memory.makeIOContext(), "an input buffer", file: name)
+        } catch {
             avformat_free_context(ctx)
-            throw MediaError(.misuse, file: name, "out of memory")
+            throw error
         }
         ctx.pointee.pb = io
         var optional: UnsafeMutablePointer<AVFormatContext>? = ctx
@@ -166,7 +179,7 @@ public final class Demuxer {
 
     /// The best stream of a kind, as FFmpeg chooses it (e.g. the main audio track).
     /// - Throws: `.noStream` naming what the container does have.
-    public func bestStream(_ kind: StreamInfo.Kind) throws -> StreamInfo {
+    package func bestStream(_ kind: StreamInfo.Kind) throws -> StreamInfo {
         let type: AVMediaType = kind == .audio ? AVMEDIA_TYPE_AUDIO : AVMEDIA_TYPE_VIDEO
         let index = av_find_best_stream(context, type, -1, -1, nil, 0)
         if index < 0 {

@@ -1,25 +1,27 @@
 import CFFmpeg
 
-/// How to encode H.264 video with libx264.
-public struct VideoEncoderSettings: Sendable, Equatable {
+/// How to encode H.264 video with libx264. The media layer has no defaults of its own for
+/// quality and speed: callers pass theirs (the package's defaults live with the stitch options,
+/// a layer above).
+package struct VideoEncoderSettings: Sendable, Equatable {
     /// Frame width in pixels (even).
-    public var width: Int
+    package var width: Int
     /// Frame height in pixels (even).
-    public var height: Int
+    package var height: Int
     /// Constant frame rate; frames are timestamped 0, 1, 2, … in units of 1/frameRate.
-    public var frameRate: Int
+    package var frameRate: Int
     /// x264 constant rate factor: 0 lossless … 51 worst; 18 is visually transparent.
-    public var crf: Int
+    package var crf: Int
     /// x264 preset, e.g. "ultrafast", "veryfast", "medium".
-    public var preset: String
+    package var preset: String
     /// Key frame interval in frames; nil lets x264 decide.
-    public var keyFrameInterval: Int?
+    package var keyFrameInterval: Int?
     /// Encoder threads; 0 lets x264 choose.
-    public var threads: Int
+    package var threads: Int
 
-    /// Creates settings; defaults match the stitcher's re-encode path.
-    public init(width: Int, height: Int, frameRate: Int = 25, crf: Int = 18, preset: String = "veryfast",
-                keyFrameInterval: Int? = nil, threads: Int = 0) {
+    /// Creates settings.
+    package init(width: Int, height: Int, frameRate: Int, crf: Int, preset: String, keyFrameInterval: Int? = nil,
+                 threads: Int = 0) {
         self.width = width
         self.height = height
         self.frameRate = frameRate
@@ -31,16 +33,16 @@ public struct VideoEncoderSettings: Sendable, Equatable {
 }
 
 /// How to encode AAC-LC audio with FFmpeg's native encoder.
-public struct AudioEncoderSettings: Sendable, Equatable {
+package struct AudioEncoderSettings: Sendable, Equatable {
     /// Samples per second.
-    public var sampleRate: Int
+    package var sampleRate: Int
     /// Channels.
-    public var channels: Int
-    /// Bits per second, e.g. 192_000.
-    public var bitRate: Int
+    package var channels: Int
+    /// Bits per second (no default here: the package's lives with the stitch options).
+    package var bitRate: Int
 
     /// Creates settings.
-    public init(sampleRate: Int, channels: Int, bitRate: Int = 192_000) {
+    package init(sampleRate: Int, channels: Int, bitRate: Int) {
         self.sampleRate = sampleRate
         self.channels = channels
         self.bitRate = bitRate
@@ -51,17 +53,18 @@ public struct AudioEncoderSettings: Sendable, Equatable {
 class CodecEncoder {
     private(set) var context: UnsafeMutablePointer<AVCodecContext>?
     let label: String
-    private let packet = Packet()
+    private let packet: Packet
     private var flushed = false
 
     init(codecName: String, label: String, configure: (UnsafeMutablePointer<AVCodecContext>) throws -> Void,
          options: [String: String] = [:]) throws {
         self.label = label
+        packet = try Packet()
         _ = MediaLog.silenceByDefault
         guard let codec = avcodec_find_encoder_by_name(codecName) else {
             throw MediaError(.unsupported, file: nil, "the \(codecName) encoder is not in this FFmpeg build")
         }
-        guard let ctx = avcodec_alloc_context3(codec) else { throw MediaError(.misuse, file: nil, "out of memory") }
+        let ctx = try FFmpeg.allocated(avcodec_alloc_context3(codec), "the \(label) encoder")
         context = ctx
         try configure(ctx)
         var dict: OpaquePointer? = nil
@@ -162,17 +165,9 @@ final class VideoEncoder: CodecEncoder {
             scalerKey = (s.width, s.height, s.format)
             if scaler == nil { throw MediaError(.unsupported, file: nil, "cannot convert \(s.width)x\(s.height) frames") }
         }
-        let rc = withUnsafePointer(to: source.pointee.data) { srcData in
-            withUnsafePointer(to: source.pointee.linesize) { srcStride in
-                withUnsafeMutablePointer(to: &target.pointer.pointee.data) { dstData in
-                    withUnsafeMutablePointer(to: &target.pointer.pointee.linesize) { dstStride in
-                        sws_scale(scaler,
-                                  UnsafeRawPointer(srcData).assumingMemoryBound(to: UnsafePointer<UInt8>?.self),
-                                  UnsafeRawPointer(srcStride).assumingMemoryBound(to: Int32.self), 0, s.height,
-                                  UnsafeMutableRawPointer(dstData).assumingMemoryBound(to: UnsafeMutablePointer<UInt8>?.self),
-                                  UnsafeMutableRawPointer(dstStride).assumingMemoryBound(to: Int32.self))
-                    }
-                }
+        let rc = FramePlanes.with(source) { input in
+            target.withPlanes { output in
+                sws_scale(scaler, input.source, input.linesize, 0, s.height, output.data, output.linesize)
             }
         }
         if rc < 0 { throw MediaError.ffmpeg(.encodeFailed, file: nil, "cannot convert a frame", rc) }
@@ -186,27 +181,20 @@ final class VideoEncoder: CodecEncoder {
     /// past the end of rows with SIMD and need FFmpeg's padded, aligned buffers.
     func encode(_ frame: VideoFrame, index: Int64, _ sink: (Packet) throws -> Void) throws {
         let staged = try Frame.video(width: frame.width, height: frame.height, format: frame.pixelFormat.av)
-        let f = staged.pointer
-        let rows: [(width: Int, height: Int)] = frame.pixelFormat == .rgb24
-            ? [(frame.width * 3, frame.height)]
-            : [(frame.width, frame.height), ((frame.width + 1) / 2, (frame.height + 1) / 2),
-               ((frame.width + 1) / 2, (frame.height + 1) / 2)]
-        guard frame.planes.count == rows.count,
-              zip(frame.planes, rows).allSatisfy({ $0.count == $1.width * $1.height }) else {
+        let sizes = frame.pixelFormat.planeSizes(width: frame.width, height: frame.height)
+        guard !sizes.isEmpty, frame.planes.count == sizes.count,
+              zip(frame.planes, sizes).allSatisfy({ $0.count == $1.byteCount }) else {
             throw MediaError(.misuse, file: nil, "a \(frame.width)x\(frame.height) \(frame.pixelFormat) frame has the wrong plane sizes")
         }
-        withUnsafeMutablePointer(to: &f.pointee.data) { dataTuple in
-            withUnsafePointer(to: f.pointee.linesize) { strideTuple in
-                let data = UnsafeMutableRawPointer(dataTuple).assumingMemoryBound(to: UnsafeMutablePointer<UInt8>?.self)
-                let strides = UnsafeRawPointer(strideTuple).assumingMemoryBound(to: Int32.self)
-                for (plane, size) in rows.enumerated() {
-                    frame.planes[plane].withUnsafeBufferPointer { src in
-                        av_image_copy_plane(data[plane], strides[plane], src.baseAddress, Int32(size.width),
-                                            Int32(size.width), Int32(size.height))
-                    }
+        staged.withPlanes { output in
+            for (plane, size) in sizes.enumerated() {
+                frame.planes[plane].withUnsafeBufferPointer { input in
+                    av_image_copy_plane(output.data[plane], output.linesize[plane], input.baseAddress, Int32(size.bytesPerRow),
+                                        Int32(size.bytesPerRow), Int32(size.rows))
                 }
             }
         }
+        let f = staged.pointer
         try encode(avFrame: f, index: index, sink)
     }
 
@@ -267,7 +255,7 @@ final class AudioEncoder: CodecEncoder {
             let available = (pending.count - pendingStart * channels) / channels
             let count = final ? min(available, frameSize) : (available >= frameSize ? frameSize : 0)
             if count == 0 { break }
-            let frame = Frame()
+            let frame = try Frame()
             let f = frame.pointer
             f.pointee.nb_samples = Int32(count)
             f.pointee.format = AV_SAMPLE_FMT_FLTP.rawValue

@@ -26,9 +26,19 @@ enum FFmpeg {
     static func codecName(_ id: AVCodecID) -> String {
         String(cString: avcodec_get_name(id))
     }
+
+    /// The one out-of-memory policy of the media layer: an FFmpeg allocation that returned
+    /// NULL becomes a `MediaError` `.outOfMemory` naming what was being allocated (and the file
+    /// it was for, when there is one). Nothing traps. Every allocation goes through here.
+    /// - Throws: `MediaError` `.outOfMemory` when `pointer` is nil.
+    static func allocated<T>(_ pointer: T?, _ what: String, file: String? = nil) throws -> T {
+        guard let pointer else { throw MediaError(.outOfMemory, file: file, "out of memory allocating \(what)") }
+        return pointer
+    }
 }
 
-/// A rational number as FFmpeg uses for time bases and frame rates.
+/// A rational number as FFmpeg uses for time bases and frame rates (public with
+/// ``StreamInfo``, which reports them).
 public struct Rational: Sendable, Hashable, Codable, CustomStringConvertible {
     /// Numerator.
     public var num: Int32
@@ -43,20 +53,21 @@ public struct Rational: Sendable, Hashable, Codable, CustomStringConvertible {
     var av: AVRational { AVRational(num: num, den: den) }
     /// The value as a Double; 0 when the denominator is 0.
     public var value: Double { den == 0 ? 0 : Double(num) / Double(den) }
+    /// `"num/den"`, e.g. `"25/1"`.
     public var description: String { "\(num)/\(den)" }
 }
 
 /// Where FFmpeg's own log lines go. By default FFmpeg is silent: errors reach callers as
-/// `MediaError`s. A command-line tool may install a handler for `--verbose`.
-public enum MediaLog {
+/// `MediaError`s. A command-line tool may install a handler to show them.
+package enum MediaLog {
     /// FFmpeg log levels (AV_LOG_*).
-    public enum Level: Int32, Sendable {
+    package enum Level: Int32, Sendable {
         case quiet = -8, panic = 0, fatal = 8, error = 16, warning = 24, info = 32, verbose = 40, debug = 48
     }
 
     /// Sends FFmpeg's messages at or above `level` to `handler`, which may be called from any
     /// thread. Passing `nil` silences FFmpeg.
-    public static func route(level: Level, to handler: (@Sendable (Level, String) -> Void)?) {
+    package static func route(level: Level, to handler: (@Sendable (Level, String) -> Void)?) {
         handlerBox.set(handler)
         if handler == nil {
             CMediaShims_ffmpeg_log_install(Level.quiet.rawValue, nil)
@@ -84,48 +95,5 @@ public enum MediaLog {
         private var handler: (@Sendable (Level, String) -> Void)?
         func set(_ h: (@Sendable (Level, String) -> Void)?) { lock.lock(); handler = h; lock.unlock() }
         func get() -> (@Sendable (Level, String) -> Void)? { lock.lock(); defer { lock.unlock() }; return handler }
-    }
-}
-
-/// Runs blocking media work on a thread outside Swift's cooperative pool, so that long decode
-/// and encode loops never starve other tasks.
-///
-/// Cancelling the calling task is seen by the work: loops that call
-/// ``BlockingWork/checkCancellation()`` (decoding, hashing, stitching) stop with a
-/// `CancellationError` at their next step.
-public func runBlocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    let flag = BlockingWork.Flag()
-    return try await withTaskCancellationHandler {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
-            Thread.detachNewThread {
-                Thread.current.threadDictionary[BlockingWork.key] = flag
-                continuation.resume(with: Result { try body() })
-            }
-        }
-    } onCancel: {
-        flag.set()
-    }
-}
-
-/// Cancellation for blocking work that runs on its own thread (see ``runBlocking(_:)``).
-public enum BlockingWork {
-    static let key = "InfiniPipeline.BlockingWork.cancelled"
-
-    /// Set once, from any thread.
-    final class Flag: NSObject, @unchecked Sendable {
-        private let lock = NSLock()
-        private var isSet = false
-        func set() { lock.lock(); isSet = true; lock.unlock() }
-        var value: Bool { lock.lock(); defer { lock.unlock() }; return isSet }
-    }
-
-    /// Throws `CancellationError` when the task that started this thread's work was cancelled.
-    /// Outside ``runBlocking(_:)`` it checks the current task, if any.
-    public static func checkCancellation() throws {
-        if let flag = Thread.current.threadDictionary[key] as? Flag {
-            if flag.value { throw CancellationError() }
-        } else {
-            try Task.checkCancellation()
-        }
     }
 }

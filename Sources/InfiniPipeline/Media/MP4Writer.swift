@@ -5,9 +5,9 @@ import CFFmpeg
 /// Video frames are numbered in order: frame *n* is shown at *n* / `frameRate` seconds.
 /// Audio samples start at time 0. Call `finish()` to write the index; a writer dropped without
 /// `finish()` leaves an incomplete file, so write to a temporary path and rename.
-public final class MP4Writer {
+package final class MP4Writer {
     /// The output path.
-    public let path: String
+    package let path: String
     private let muxer: Muxer
     private let video: VideoEncoder?
     private let audio: AudioEncoder?
@@ -17,7 +17,7 @@ public final class MP4Writer {
 
     /// Prepares the file. At least one of `video` and `audio` is needed.
     /// - Throws: `MediaError` when an encoder is missing or the file cannot be created.
-    public init(path: String, video: VideoEncoderSettings?, audio: AudioEncoderSettings?) throws {
+    package init(path: String, video: VideoEncoderSettings?, audio: AudioEncoderSettings?) throws {
         guard video != nil || audio != nil else {
             throw MediaError(.misuse, file: path, "an MP4 needs a video or an audio stream")
         }
@@ -32,46 +32,28 @@ public final class MP4Writer {
     }
 
     /// Video frames written so far.
-    public var videoFrameCount: Int { Int(framesWritten) }
+    package var videoFrameCount: Int { Int(framesWritten) }
 
     /// Encodes the next video frame (scaled to the encoder's size if it differs).
-    public func append(video frame: VideoFrame) throws {
+    package func append(video frame: VideoFrame) throws {
         guard let video else { throw MediaError(.misuse, file: path, "this writer has no video stream") }
         try video.encode(frame, index: framesWritten) { try muxer.write($0, stream: videoStream, timeBase: video.timeBase) }
         framesWritten += 1
     }
 
-    /// Encodes the next video frame given as an RGB pixel buffer.
-    public func append(video pixels: PixelBuffer) throws {
-        guard pixels.format == .rgb8 else {
-            throw MediaError(.misuse, file: path, "video frames must be rgb8, not \(pixels.format)")
-        }
-        try append(video: VideoFrame(width: pixels.width, height: pixels.height, pixelFormat: .rgb24,
-                                     planes: [pixels.bytes], time: nil, isKeyFrame: false))
-    }
-
-    /// Encodes a decoded FFmpeg frame directly (the stitcher's path; no copy to Swift arrays).
-    func append(avFrame: Frame) throws {
-        guard let video else { throw MediaError(.misuse, file: path, "this writer has no video stream") }
-        try video.encode(avFrame: avFrame.pointer, index: framesWritten) {
-            try muxer.write($0, stream: videoStream, timeBase: video.timeBase)
-        }
-        framesWritten += 1
-    }
-
     /// Queues interleaved float samples (channels as configured).
-    public func append(audio samples: UnsafeBufferPointer<Float>) throws {
+    package func append(audio samples: UnsafeBufferPointer<Float>) throws {
         guard let audio else { throw MediaError(.misuse, file: path, "this writer has no audio stream") }
         try audio.append(samples) { try muxer.write($0, stream: audioStream, timeBase: audio.timeBase) }
     }
 
     /// Queues interleaved float samples.
-    public func append(audio samples: [Float]) throws {
+    package func append(audio samples: [Float]) throws {
         try samples.withUnsafeBufferPointer { try append(audio: $0) }
     }
 
     /// Flushes the encoders and writes the index.
-    public func finish() throws {
+    package func finish() throws {
         if let video { try video.finish { try muxer.write($0, stream: videoStream, timeBase: video.timeBase) } }
         if let audio { try audio.finish { try muxer.write($0, stream: audioStream, timeBase: audio.timeBase) } }
         try muxer.finish()
@@ -79,14 +61,14 @@ public final class MP4Writer {
 }
 
 /// Copies streams from one container to another without re-encoding.
-public enum Remuxer {
+package enum Remuxer {
     /// Copies the chosen streams (all audio and video streams by default) of `input` into a new
     /// file at `output`, rescaling timestamps to the output's time bases. MP4 output gets its
     /// moov atom at the front.
     /// - Returns: the number of packets copied per output stream.
     /// - Throws: `MediaError` naming the input or output file.
     @discardableResult
-    public static func copy(from input: String, to output: String, streams: [Int]? = nil,
+    package static func copy(from input: String, to output: String, streams: [Int]? = nil,
                             format: String = "mp4") throws -> [Int] {
         let demuxer = try Demuxer(path: input)
         let chosen = streams ?? demuxer.streams.filter { $0.kind == .audio || $0.kind == .video }.map(\.index)
@@ -99,7 +81,7 @@ public enum Remuxer {
         for i in chosen { map[i] = try muxer.addStream(copying: i, of: demuxer) }
         try muxer.writeHeader(fastStart: true)
         var counts = [Int](repeating: 0, count: chosen.count)
-        let packet = Packet()
+        let packet = try Packet()
         while try demuxer.read(into: packet) {
             let index = Int(packet.pointer.pointee.stream_index)
             guard let out = map[index] else { continue }

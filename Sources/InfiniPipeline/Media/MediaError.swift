@@ -10,6 +10,7 @@ public struct MediaError: Error, CustomStringConvertible, Sendable, Equatable {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private let name: String
         private init(_ name: String) { self.name = name }
+        /// The code's name, e.g. `"invalidData"`.
         public var description: String { name }
 
         /// The file does not exist or cannot be read.
@@ -34,6 +35,8 @@ public struct MediaError: Error, CustomStringConvertible, Sendable, Equatable {
         public static let writeFailed = Code("writeFailed")
         /// A caller used the API wrongly (a bug in the caller, reported instead of crashing).
         public static let misuse = Code("misuse")
+        /// An allocation failed: the machine is out of memory.
+        public static let outOfMemory = Code("outOfMemory")
     }
 
     /// The kind of failure.
@@ -53,7 +56,7 @@ public struct MediaError: Error, CustomStringConvertible, Sendable, Equatable {
         self.averror = averror
     }
 
-    /// `"<file>: <reason>"`, or the reason alone when no file is known.
+    /// One line: `"<file>: <reason>"`, or the reason alone when no file is known.
     public var description: String {
         if let file { return "\(file): \(reason)" }
         return reason

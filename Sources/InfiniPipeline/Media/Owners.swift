@@ -4,9 +4,9 @@ import CFFmpeg
 final class Packet {
     let pointer: UnsafeMutablePointer<AVPacket>
 
-    init() {
-        guard let p = av_packet_alloc() else { fatalError("av_packet_alloc: out of memory") }
-        pointer = p
+    /// - Throws: `MediaError` `.outOfMemory`.
+    init() throws {
+        pointer = try FFmpeg.allocated(av_packet_alloc(), "a packet")
     }
 
     deinit {
@@ -21,9 +21,9 @@ final class Packet {
 final class Frame {
     let pointer: UnsafeMutablePointer<AVFrame>
 
-    init() {
-        guard let p = av_frame_alloc() else { fatalError("av_frame_alloc: out of memory") }
-        pointer = p
+    /// - Throws: `MediaError` `.outOfMemory`.
+    init() throws {
+        pointer = try FFmpeg.allocated(av_frame_alloc(), "a frame")
     }
 
     deinit {
@@ -35,7 +35,7 @@ final class Frame {
 
     /// Another frame sharing this one's (reference-counted) pixels.
     func newReference() throws -> Frame {
-        let copy = Frame()
+        let copy = try Frame()
         let rc = av_frame_ref(copy.pointer, pointer)
         if rc < 0 { throw MediaError.ffmpeg(.decodeFailed, file: nil, "cannot reference a decoded frame", rc) }
         return copy
@@ -43,7 +43,7 @@ final class Frame {
 
     /// Allocates a video frame buffer of the given size and pixel format.
     static func video(width: Int, height: Int, format: AVPixelFormat) throws -> Frame {
-        let frame = Frame()
+        let frame = try Frame()
         frame.pointer.pointee.width = Int32(width)
         frame.pointer.pointee.height = Int32(height)
         frame.pointer.pointee.format = format.rawValue

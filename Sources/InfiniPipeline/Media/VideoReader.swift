@@ -1,7 +1,7 @@
 import CFFmpeg
 
-/// Pixel layouts the video reader can deliver.
-public enum VideoPixelFormat: String, Sendable, Codable {
+/// Pixel layouts the video reader delivers and the video encoder takes as plain bytes.
+package enum VideoPixelFormat: String, Sendable, Codable {
     /// Packed 8-bit RGB, one plane.
     case rgb24
     /// Planar 8-bit YUV 4:2:0 (Y, then U and V at half width and height), three planes.
@@ -13,37 +13,59 @@ public enum VideoPixelFormat: String, Sendable, Codable {
         case .yuv420p: return AV_PIX_FMT_YUV420P
         }
     }
+
+    /// The tightly packed planes of a `width`×`height` picture in this layout.
+    func planeSizes(width: Int, height: Int) -> [PlaneSize] {
+        PlaneSize.planes(of: av, width: width, height: height)
+    }
 }
 
-/// One decoded video frame as plain bytes, safe to keep and to pass between tasks.
-public struct VideoFrame: Sendable, Equatable {
+/// One video frame as plain bytes, safe to keep and to pass between tasks: what the reader
+/// delivers and what the writer takes (an image stage converts its own pixel buffers to it).
+package struct VideoFrame: Sendable, Equatable {
     /// Width in pixels.
-    public var width: Int
+    package var width: Int
     /// Height in pixels.
-    public var height: Int
+    package var height: Int
     /// The layout of `planes`.
-    public var pixelFormat: VideoPixelFormat
+    package var pixelFormat: VideoPixelFormat
     /// Tightly packed planes: one for rgb24; Y, U, V for yuv420p.
-    public var planes: [[UInt8]]
+    package var planes: [[UInt8]]
     /// Presentation time in seconds, when the stream has timestamps.
-    public var time: Double?
+    package var time: Double?
     /// Whether the decoder marked it a key frame.
-    public var isKeyFrame: Bool
+    package var isKeyFrame: Bool
+
+    /// A frame of the given planes (their sizes are checked when the frame is encoded).
+    package init(width: Int, height: Int, pixelFormat: VideoPixelFormat, planes: [[UInt8]], time: Double? = nil,
+                 isKeyFrame: Bool = false) {
+        self.width = width
+        self.height = height
+        self.pixelFormat = pixelFormat
+        self.planes = planes
+        self.time = time
+        self.isKeyFrame = isKeyFrame
+    }
+
+    /// A frame of packed RGB bytes: `height` rows of `width * 3` bytes, top row first.
+    package init(width: Int, height: Int, rgb24 bytes: [UInt8]) {
+        self.init(width: width, height: height, pixelFormat: .rgb24, planes: [bytes])
+    }
 }
 
 /// Decodes the frames of a video stream, converting them to RGB or YUV with libswscale.
-public final class VideoReader {
+package final class VideoReader {
     /// The file being read.
-    public let source: String
+    package let source: String
     /// The video stream's properties as the container declares them.
-    public let stream: StreamInfo
+    package let stream: StreamInfo
     /// The pixel format of the frames delivered.
-    public let pixelFormat: VideoPixelFormat
+    package let pixelFormat: VideoPixelFormat
 
     let demuxer: Demuxer
     private let decoder: StreamDecoder
-    private let packet = Packet()
-    private let decoded = Frame()
+    private let packet: Packet
+    private let decoded: Frame
     private var scaler: OpaquePointer?
     private var scalerKey: (Int32, Int32, Int32) = (0, 0, -1)
     private var inputDone = false
@@ -52,17 +74,19 @@ public final class VideoReader {
 
     /// Opens the best video stream of a file.
     /// - Throws: `MediaError` naming the file when it is missing, not media, or has no video.
-    public convenience init(path: String, pixelFormat: VideoPixelFormat = .rgb24) throws {
+    package convenience init(path: String, pixelFormat: VideoPixelFormat = .rgb24) throws {
         try self.init(demuxer: Demuxer(path: path), pixelFormat: pixelFormat)
     }
 
     /// Opens the best video stream of an open demuxer (which the reader then owns).
-    public init(demuxer: Demuxer, pixelFormat: VideoPixelFormat = .rgb24, threads: Int = 0) throws {
+    package init(demuxer: Demuxer, pixelFormat: VideoPixelFormat = .rgb24, threads: Int = 0) throws {
         self.demuxer = demuxer
         source = demuxer.source
         stream = try demuxer.bestStream(.video)
         decoder = try StreamDecoder(demuxer: demuxer, streamIndex: stream.index, threads: threads)
         self.pixelFormat = pixelFormat
+        packet = try Packet()
+        decoded = try Frame()
     }
 
     deinit {
@@ -120,32 +144,26 @@ public final class VideoReader {
                 throw MediaError(.unsupported, file: source, "cannot convert \(width)x\(height) frames to \(pixelFormat)")
             }
         }
-        let sizes: [(Int, Int)] = pixelFormat == .rgb24
-            ? [(width * 3, height)]
-            : [(width, height), ((width + 1) / 2, (height + 1) / 2), ((width + 1) / 2, (height + 1) / 2)]
-        var buffer = [UInt8](repeating: 0, count: sizes.reduce(0) { $0 + $1.0 * $1.1 })
+        let sizes = pixelFormat.planeSizes(width: width, height: height)
+        var buffer = [UInt8](repeating: 0, count: sizes.reduce(0) { $0 + $1.byteCount })
         let rc: Int32 = buffer.withUnsafeMutableBufferPointer { all in
             var dst: [UnsafeMutablePointer<UInt8>?] = []
             var offset = 0
             for size in sizes {
                 dst.append(all.baseAddress! + offset)
-                offset += size.0 * size.1
+                offset += size.byteCount
             }
             while dst.count < 4 { dst.append(nil) }
-            var strides: [Int32] = sizes.map { Int32($0.0) } + [Int32](repeating: 0, count: 4 - sizes.count)
-            return withUnsafePointer(to: frame.pointer.pointee.data) { srcTuple in
-                withUnsafePointer(to: frame.pointer.pointee.linesize) { srcStride in
-                    let src = UnsafeRawPointer(srcTuple).assumingMemoryBound(to: UnsafePointer<UInt8>?.self)
-                    let ss = UnsafeRawPointer(srcStride).assumingMemoryBound(to: Int32.self)
-                    return sws_scale(scaler, src, ss, 0, f.height, &dst, &strides)
-                }
+            var strides: [Int32] = sizes.map { Int32($0.bytesPerRow) } + [Int32](repeating: 0, count: 4 - sizes.count)
+            return frame.withPlanes { input in
+                sws_scale(scaler, input.source, input.linesize, 0, f.height, &dst, &strides)
             }
         }
         var planes: [[UInt8]] = []
         var offset = 0
         for size in sizes {
-            planes.append(Array(buffer[offset..<offset + size.0 * size.1]))
-            offset += size.0 * size.1
+            planes.append(Array(buffer[offset..<offset + size.byteCount]))
+            offset += size.byteCount
         }
         if rc < 0 { throw MediaError.ffmpeg(.decodeFailed, file: source, "cannot convert a frame", rc) }
         var time: Double? = nil
@@ -157,13 +175,13 @@ public final class VideoReader {
 
     /// The next frame, converted; nil after the last one.
     /// - Throws: `MediaError` when the stream is corrupt beyond a few bad packets.
-    public func nextFrame() throws -> VideoFrame? {
+    package func nextFrame() throws -> VideoFrame? {
         guard try nextDecodedFrame(into: decoded) else { return nil }
         return try convert(decoded)
     }
 
     /// Counts the frames that decode, without converting them.
-    public func countFrames() throws -> Int {
+    package func countFrames() throws -> Int {
         var n = 0
         while try nextDecodedFrame(into: decoded) { n += 1 }
         return n

@@ -17,47 +17,49 @@ public struct ClipError: Error, CustomStringConvertible, Sendable, Equatable {
         self.reason = reason
     }
 
+    /// One line: `"clip for segment 3 (seg3.mp4): has 40 frames, needs 45"`.
     public var description: String { "clip for segment \(segment) (\(clip)): \(reason)" }
 }
 
 /// What a generated clip holds, measured by reading it (never assumed from the request).
-public struct ClipInspection: Sendable, Equatable {
+struct ClipInspection: Sendable, Equatable {
     /// The clip file.
-    public var path: String
+    var path: String
     /// Video frames in the clip (packets of the video stream; every packet is one frame).
-    public var frameCount: Int
+    var frameCount: Int
     /// Frame size.
-    public var width: Int
+    var width: Int
     /// Frame size.
-    public var height: Int
+    var height: Int
     /// Average frame rate the container declares.
-    public var frameRate: Rational
+    var frameRate: Rational
     /// Video codec name ("h264").
-    public var codecName: String
+    var codecName: String
     /// The codec's out-of-band configuration; identical extradata means clips can be joined
     /// without re-encoding.
-    public var extradata: [UInt8]
+    var extradata: [UInt8]
     /// The video stream's time base.
-    public var timeBase: Rational
+    var timeBase: Rational
     /// FFmpeg's pixel format name ("yuv420p").
-    public var pixelFormat: String
+    var pixelFormat: String
     /// Whether the clip also carries audio (the stitcher never uses it).
-    public var hasAudio: Bool
-    /// The video packets' presentation timestamps, sorted (the copy path cuts and shifts by them).
+    var hasAudio: Bool
+    /// The video packets' presentation timestamps, sorted (the copy path cuts and shifts by
+    /// them, and checks its cuts with them): the one scan of a clip's timestamps.
     var sortedPTS: [Int64] = []
 
     /// Whether the clip runs at the model's 25 fps.
-    public var isModelFrameRate: Bool {
+    var isModelFrameRate: Bool {
         abs(frameRate.value - Double(ModelLimits.fps)) < 0.01
     }
 
     /// Reads a clip's streams and counts its frames; decodes its first frame to prove it decodes.
     /// - Throws: `MediaError` when the file is missing, not media, has no video, is cut off, or
     ///   its first frame does not decode.
-    public static func inspect(path: String) throws -> ClipInspection {
+    static func inspect(path: String) throws -> ClipInspection {
         let demuxer = try Demuxer(path: path)
         let video = try demuxer.bestStream(.video)
-        let packet = Packet()
+        let packet = try Packet()
         var pts: [Int64] = []
         while try demuxer.read(into: packet) {
             let p = packet.pointer.pointee
@@ -68,7 +70,7 @@ public struct ClipInspection: Sendable, Equatable {
         guard frames > 0 else { throw MediaError(.empty, file: path, "the video stream has no frames") }
         // The first frame must decode (one decoder thread: starting more costs more than a frame).
         let reader = try VideoReader(demuxer: Demuxer(path: path), pixelFormat: .yuv420p, threads: 1)
-        guard try reader.nextDecodedFrame(into: Frame()) else {
+        guard try reader.nextDecodedFrame(into: try Frame()) else {
             throw MediaError(.invalidData, file: path, "no frame of the video decodes")
         }
         var rate = video.frameRate
@@ -80,7 +82,7 @@ public struct ClipInspection: Sendable, Equatable {
     }
 
     /// Inspects several clips, as many at a time as there are cores; one result per path, in order.
-    public static func inspectAll(paths: [String]) -> [Result<ClipInspection, MediaError>] {
+    static func inspectAll(paths: [String]) -> [Result<ClipInspection, MediaError>] {
         let results = ResultSlots<Result<ClipInspection, MediaError>>(count: paths.count)
         DispatchQueue.concurrentPerform(iterations: paths.count) { i in
             let result: Result<ClipInspection, MediaError>

@@ -25,9 +25,11 @@ public struct OutputAudio: Codable, Sendable, Equatable {
     public var sampleRate: Int
     /// The output's channel count.
     public var channels: Int
-    /// The source's codec, sample rate and channel count.
+    /// The source's codec, e.g. `"flac"`.
     public var sourceCodec: String
+    /// The source's sample rate.
     public var sourceSampleRate: Int
+    /// The source's channel count.
     public var sourceChannels: Int
     /// Why the audio is encoded rather than copied (nil when copied).
     public var reason: String?
@@ -71,7 +73,7 @@ public struct OutputAudio: Codable, Sendable, Equatable {
     /// - Throws: `MediaError` naming the audio file when no output audio can be made, or naming
     ///   `scratchDirectory` when no file can be created there.
     public static func decide(audio path: String, scratchDirectory: String,
-                              bitRate: Int = 192_000) throws -> OutputAudio {
+                              bitRate: Int = StitchOptions.defaultAudioBitRate) throws -> OutputAudio {
         let demuxer = try Demuxer(path: path)
         let stream = try demuxer.bestStream(.audio)
         // The decoder must open (as it will when the audio is decoded for planning or encoding).
@@ -127,7 +129,7 @@ public struct OutputAudio: Codable, Sendable, Equatable {
         let out = try muxer.addStream(copying: index, of: demuxer)
         try muxer.writeHeader(fastStart: true)
         let timeBase = demuxer.avStream(index).pointee.time_base
-        let packet = Packet()
+        let packet = try Packet()
         var copied = 0
         var first: Int64?
         while copied < 4, try demuxer.read(into: packet) {
