@@ -50,7 +50,7 @@ public final class Pipeline: Sendable {
         } catch let error as FalError {
             throw error.isBadInput ? PipelineError.badInput(error.description) : PipelineError.failure(error.description)
         } catch let error as ImageFitError {
-            throw PipelineError.badInput("\(options.image): \(error.description)")
+            throw PipelineError.badInput(error.file == nil ? "\(options.image): \(error.description)" : error.description)
         } catch is CancellationError {
             throw PipelineError(kind: .interrupted, message: "interrupted; run the same command again to resume")
         } catch {
