@@ -510,8 +510,10 @@ struct ExifParserTests {
         #expect(ExifOrientation.exifOrientation(fromPNG: overlong) == nil)
     }
 
-    @Test func randomGarbageNeverCrashes() {
-        var rng = TestRandom(seed: 0x1234_5678)
+    /// Seeded: see ``FuzzSeed``.
+    @Test func randomGarbageNeverCrashes() throws {
+        let seed = try FuzzSeed.value(default: 0x1234_5678)
+        var rng = TestRandom(seed: seed)
         let valid = Self.jpeg(Self.tiff(bigEndian: false, orientation: 6))
         for round in 0..<3000 {
             var data: [UInt8]
@@ -527,7 +529,7 @@ struct ExifParserTests {
                 for _ in 0..<rng.int(1...6) { data[rng.int(0...(data.count - 1))] = rng.byte() }
             }
             let result = ExifOrientation.exifOrientation(fromJPEG: data)
-            if let result { #expect((1...8).contains(result.rawValue)) }
+            if let result { #expect((1...8).contains(result.rawValue), "round \(round), \(FuzzSeed.variable)=\(seed)") }
             _ = ExifOrientation.exifOrientation(fromPNG: [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + data)
             _ = ExifOrientation.exifOrientation(fromImageFile: data)
             _ = ExifOrientation.exifOrientation(fromTIFF: data)

@@ -154,7 +154,7 @@ struct PlanFileTests {
         #expect(String(decoding: result.stderr, as: UTF8.self) == "infinistitch: /dev/zero: the plan is not a regular file\n")
     }
 
-    @Test func stitchNamesTheFileAndTheKeyInOneLine() throws {
+    @Test(.timeLimit(.minutes(1))) func stitchNamesTheFileAndTheKeyInOneLine() throws {
         let dir = try TempDir()
         defer { dir.cleanup() }
         let planPath = dir.path("plan.json")
