@@ -23,7 +23,12 @@ struct FitArguments: ParsableArguments {
             return (try aspect.map { try ImageFitter.Aspect(parsing: $0) }, try ImageFitter.CropAnchor(parsing: cropAnchor),
                     try RGBColor(parsing: background))
         } catch let error as ImageFitError {
-            throw ValidationError(error.description)
+            // The library names the ImageFitter property (`cropAnchor "2,0": …`); say the flag.
+            let flags = ["background": "--background", "aspect": "--aspect", "cropAnchor": "--crop-anchor"]
+            guard let flag = error.option.flatMap({ flags[$0] }), let value = error.value else {
+                throw ValidationError(error.description)
+            }
+            throw ValidationError("\(flag) \"\(value)\": \(error.reason)")
         }
     }
 
@@ -71,8 +76,8 @@ struct FitImageCommand: AsyncParsableCommand {
         try requireReplaceableFile(output)
         let fitted = try await runBlocking { try fitter.fit(path: image) }
         let jpeg = URL(fileURLWithPath: output).pathExtension.lowercased() != "png"
-        let bytes = jpeg ? try ImageCodec.encodeJPEG(fitted.pixels, quality: quality) : try ImageCodec.encodePNG(fitted.pixels)
-        try writeAtomically(Data(bytes), to: output)
+        let bytes = jpeg ? try fitted.jpegData(quality: quality) : try fitted.pngData()
+        try writeAtomically(bytes, to: output)
         writeStdout("\(image): \(fitted.sourceWidth)x\(fitted.sourceHeight) → bucket \(fitted.bucket) (\(resolution.rawValue)), wrote \(output) \(fitted.pixels.width)x\(fitted.pixels.height)\n")
     }
 }

@@ -376,7 +376,7 @@ struct HostileImageTests {
         Self.expectRefused(leftover, "leftover.jpg", "extraneous bytes before marker 0xd9")
     }
 
-    @Test func fitImageCommandRefusesCorruptImagesWithOneLine() throws {
+    @Test(.timeLimit(.minutes(1))) func fitImageCommandRefusesCorruptImagesWithOneLine() throws {
         let dir = try TempDir()
         defer { dir.cleanup() }
         var data = try Fixture.bytes("portrait.jpg")

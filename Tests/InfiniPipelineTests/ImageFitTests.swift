@@ -510,8 +510,10 @@ struct ExifParserTests {
         #expect(ExifOrientation.exifOrientation(fromPNG: overlong) == nil)
     }
 
-    @Test func randomGarbageNeverCrashes() {
-        var rng = TestRandom(seed: 0x1234_5678)
+    /// Seeded: see ``FuzzSeed``.
+    @Test func randomGarbageNeverCrashes() throws {
+        let seed = try FuzzSeed.value(default: 0x1234_5678)
+        var rng = TestRandom(seed: seed)
         let valid = Self.jpeg(Self.tiff(bigEndian: false, orientation: 6))
         for round in 0..<3000 {
             var data: [UInt8]
@@ -527,7 +529,7 @@ struct ExifParserTests {
                 for _ in 0..<rng.int(1...6) { data[rng.int(0...(data.count - 1))] = rng.byte() }
             }
             let result = ExifOrientation.exifOrientation(fromJPEG: data)
-            if let result { #expect((1...8).contains(result.rawValue)) }
+            if let result { #expect((1...8).contains(result.rawValue), "round \(round), \(FuzzSeed.variable)=\(seed)") }
             _ = ExifOrientation.exifOrientation(fromPNG: [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + data)
             _ = ExifOrientation.exifOrientation(fromImageFile: data)
             _ = ExifOrientation.exifOrientation(fromTIFF: data)
@@ -555,8 +557,10 @@ struct CompositingTests {
           arguments: ["", "#FFF", "red", "256,0,0", "1,2", "1,2,3,4", "gg0000", "-1,0,0", "+1,2,3", "#12345", "1,,3", "0x123456"])
     func rejectsBadColours(_ text: String) {
         #expect(throws: ImageFitError.invalidColor(text)) { try RGBColor(parsing: text) }
-        let message = ImageFitError.invalidColor(text).description
-        #expect(message.contains("\"\(text)\"") && !message.contains("\n"))
+        let error = ImageFitError.invalidColor(text)
+        #expect(error.kind == .invalidColor && error.option == "background" && error.value == text)
+        #expect(error.description.hasPrefix("background \"\(text)\": ") && !error.description.contains("\n"))
+        #expect(!error.description.contains("--"))
     }
 
     @Test func grayAndRGBToRGB() {
@@ -844,8 +848,9 @@ struct ImageFitterTests {
         #expect(throws: ImageFitError.imageTooSmall(width: 40, height: 300)) {
             try fitter.fit(PixelBuffer(width: 300, height: 40, format: .gray8), orientation: .left)
         }
-        #expect(ImageFitError.imageTooSmall(width: 63, height: 500).description
-                == "image is 63x500 pixels; it must be at least 64 pixels on each side")
+        let error = ImageFitError.imageTooSmall(width: 63, height: 500)
+        #expect(error.description == "image is 63x500 pixels; it must be at least 64 pixels on each side")
+        #expect(error.kind == .imageTooSmall && error.option == nil && error.file == nil)
         #expect(throws: Never.self) { try fitter.fit(PixelBuffer(width: 64, height: 64, format: .rgb8)) }
     }
 
@@ -857,8 +862,9 @@ struct ImageFitterTests {
         for bad in ["16x9", "16:", ":9", "0:1", "-1:2", "a:b", "16:9:1", "inf:1", "nan:1", ""] {
             #expect(throws: ImageFitError.invalidAspect(bad)) { try ImageFitter.Aspect(parsing: bad) }
         }
-        #expect(ImageFitError.invalidAspect("16x9").description
-                == "--aspect \"16x9\": expected W:H with two positive numbers, e.g. 16:9")
+        let error = ImageFitError.invalidAspect("16x9")
+        #expect(error.description == "aspect \"16x9\": expected W:H with two positive numbers, e.g. 16:9")
+        #expect(error.kind == .invalidAspect && error.option == "aspect")
     }
 
     @Test func parsesCropAnchor() throws {
@@ -873,7 +879,15 @@ struct ImageFitterTests {
         for bad in ["0.5", "a,b", "nan,0.5", "0.1,0.2,0.3", "", ",", "0.5;0.5"] {
             #expect(throws: ImageFitError.malformedCropAnchor(bad)) { try ImageFitter.CropAnchor(parsing: bad) }
         }
-        #expect(ImageFitError.cropAnchorOutOfRange("2,0").description
-                == "--crop-anchor \"2,0\": each fraction must be between 0 and 1")
+        let error = ImageFitError.cropAnchorOutOfRange("2,0")
+        #expect(error.description == "cropAnchor \"2,0\": each fraction must be between 0 and 1")
+        #expect(error.kind == .cropAnchorOutOfRange && error.option == "cropAnchor")
+        let malformed = ImageFitError.malformedCropAnchor("a,b")
+        #expect(malformed.kind == .malformedCropAnchor && malformed.option == "cropAnchor")
+        switch malformed as any Error {
+        case ImageFitError.Kind.malformedCropAnchor: break
+        default: Issue.record("\(malformed) did not match .malformedCropAnchor")
+        }
+        #expect(!(ImageFitError.Kind.cropAnchorOutOfRange ~= malformed))
     }
 }

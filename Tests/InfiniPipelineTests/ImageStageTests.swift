@@ -117,7 +117,35 @@ struct ImageStageTests {
         #expect(exif6.sourceWidth == 384 && exif6.sourceHeight == 256)
     }
 
-    @Test(arguments: [
+    @Test func aTinyImageFileIsRefusedNamingTheFile() {
+        let path = Fixture.path("tiny.png")
+        do {
+            _ = try ImageFitter(resolution: .p480).fit(path: path)
+            Issue.record("tiny.png was fitted")
+        } catch let error as ImageFitError {
+            #expect(error.kind == .imageTooSmall && error.file == path && error.option == nil)
+            #expect(error.description.hasPrefix("\(path): image is "), "\(error)")
+            #expect(error.description.hasSuffix("it must be at least 64 pixels on each side"))
+        } catch {
+            Issue.record("unexpected error \(error)")
+        }
+    }
+
+    /// What an app gets without the codec: the fitted frame as PNG or JPEG bytes.
+    @Test func fittedImagesEncodeAsPNGAndJPEG() throws {
+        let fitted = try ImageFitter(resolution: .p480).fit(path: Fixture.path("portrait.png"))
+        let png = try fitted.pngData()
+        #expect(try ImageCodec.decode(data: [UInt8](png), name: "fitted.png") == fitted.pixels)
+        let jpeg = try fitted.jpegData(quality: 95)
+        let decoded = try ImageCodec.decode(data: [UInt8](jpeg), name: "fitted.jpg")
+        #expect(decoded.width == fitted.pixels.width && decoded.height == fitted.pixels.height)
+        #expect(psnr(decoded.bytes, fitted.pixels.bytes) > 35)
+        // Out-of-range qualities are clamped, not passed to libjpeg.
+        #expect(try fitted.jpegData(quality: 0).count < jpeg.count)
+        #expect(try !fitted.jpegData(quality: 1000).isEmpty)
+    }
+
+    @Test(.timeLimit(.minutes(1)), arguments: [
         ("tiny.png", "at least 64 pixels"), ("huge-header.png", "over the limit"), ("truncated.jpg", "ends early"),
         ("truncated.png", "truncated.png"), ("not-an-image.png", "not a PNG or JPEG"), ("empty.png", "empty"),
         ("speech.mp3", "not a PNG or JPEG"), ("no-such.png", "no such file"),
@@ -134,7 +162,7 @@ struct ImageStageTests {
         #expect(!FileManager.default.fileExists(atPath: out))
     }
 
-    @Test func fitImageCommandWritesPNGAndJPEG() throws {
+    @Test(.timeLimit(.minutes(1))) func fitImageCommandWritesPNGAndJPEG() throws {
         let dir = try TempDir()
         defer { dir.cleanup() }
         let png = try runProcess(infinistitchBinary, ["fit-image", Fixture.path("portrait-wide.jpg"), "-o", dir.path("a.png")])

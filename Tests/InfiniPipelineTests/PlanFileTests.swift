@@ -48,17 +48,19 @@ struct PlanFileTests {
     }
 
     @Test(arguments: [
-        (1, "frameCount", "-5", "segments[1].frameCount"),
-        (1, "frameCount", "9223372036854775807", "segments[1].frameCount"),
-        (0, "numFrames", "44", "segments[0].numFrames"),
-        (0, "numFrames", "725", "segments[0].numFrames"),
-        (2, "startFrame", "3", "segments[2].startFrame"),
-        (2, "index", "7", "segments[2].index"),
-        (1, "frameCount", "\"forty\"", "segments[1].frameCount"),
+        (1, "frameCount", "-5", "segments[1].frameCount", PlanFileError.Kind.invalidValue),
+        (1, "frameCount", "9223372036854775807", "segments[1].frameCount", .invalidValue),
+        (0, "numFrames", "44", "segments[0].numFrames", .invalidValue),
+        (0, "numFrames", "725", "segments[0].numFrames", .invalidValue),
+        (2, "startFrame", "3", "segments[2].startFrame", .invalidValue),
+        (2, "index", "7", "segments[2].index", .invalidValue),
+        (1, "frameCount", "\"forty\"", "segments[1].frameCount", .wrongType),
     ])
-    func aBadSegmentIsNamed(_ index: Int, _ key: String, _ value: String, _ path: String) throws {
+    func aBadSegmentIsNamed(_ index: Int, _ key: String, _ value: String, _ path: String,
+                            _ kind: PlanFileError.Kind) throws {
         let problem = Self.error(try Self.edited(Self.editSegment(index, key, try Self.json(value))))
         #expect(problem?.key == path, "\(String(describing: problem))")
+        #expect(problem?.kind == kind, "\(String(describing: problem))")
     }
 
     @Test func aMissingKeyIsNamed() throws {
@@ -67,7 +69,16 @@ struct PlanFileTests {
             segments[2].removeValue(forKey: "numFrames")
             object["segments"] = segments
         }
-        #expect(Self.error(data)?.description == "segments[2].numFrames: missing")
+        let problem = Self.error(data)
+        #expect(problem?.description == "segments[2].numFrames: missing")
+        #expect(problem?.kind == .missingKey)
+        // Kinds match as patterns too.
+        if let problem {
+            switch problem as any Error {
+            case PlanFileError.Kind.missingKey: break
+            default: Issue.record("\(problem) did not match .missingKey")
+            }
+        }
     }
 
     @Test func framesThatDoNotAddUpAreRefused() throws {
@@ -106,7 +117,10 @@ struct PlanFileTests {
     }
 
     @Test func notJSONSaysSo() {
-        #expect(Self.error(Data("{\"fps\": 25,".utf8))?.reason.hasPrefix("not valid JSON") == true)
+        let problem = Self.error(Data("{\"fps\": 25,".utf8))
+        #expect(problem?.reason.hasPrefix("not valid JSON") == true)
+        #expect(problem?.kind == .notAPlan)
+        #expect(Self.error(Data("[1, 2]".utf8))?.kind == .notAPlan)
     }
 
     @Test func derivedValuesAreComputedAgain() throws {
@@ -140,7 +154,7 @@ struct PlanFileTests {
         #expect(String(decoding: result.stderr, as: UTF8.self) == "infinistitch: /dev/zero: the plan is not a regular file\n")
     }
 
-    @Test func stitchNamesTheFileAndTheKeyInOneLine() throws {
+    @Test(.timeLimit(.minutes(1))) func stitchNamesTheFileAndTheKeyInOneLine() throws {
         let dir = try TempDir()
         defer { dir.cleanup() }
         let planPath = dir.path("plan.json")

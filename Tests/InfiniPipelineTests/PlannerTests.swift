@@ -293,6 +293,17 @@ struct TimelineTests {
             try SegmentPlanner.plan(samples: 16000, sampleRate: 16000, channels: 1, envelope: empty,
                                     options: PlanningOptions(pricePerSecond: -1))
         }
+        let price = PlanningError.invalidPrice(.nan)
+        #expect(price.kind == .invalidPrice && price.option == "pricePerSecond")
+        #expect(price.description.hasPrefix("pricePerSecond nan "))
+        // Errors about the audio name no option; every kind matches as a pattern.
+        let audio = PlanningError.invalidSampleRate(0)
+        #expect(audio.option == nil && audio.kind == .invalidSampleRate && audio.description == "invalid sample rate 0 Hz: it must be at least 1")
+        switch audio as any Error {
+        case PlanningError.Kind.invalidSampleRate: break
+        default: Issue.record("\(audio) did not match .invalidSampleRate")
+        }
+        #expect(!(PlanningError.Kind.zeroLengthAudio ~= audio))
     }
 }
 
@@ -306,7 +317,17 @@ struct SegmentPlannerTests {
             try SegmentPlanner.plan(samples: 60 * 16000, sampleRate: 16000, channels: 1, envelope: audio.envelope,
                                     options: PlanningOptions(maxFrames: 40))
         }
-        #expect(PlanningError.maxFramesBelowMinimum(40).description == "--max-frames 40 is below the model's minimum of 41")
+        let error = PlanningError.maxFramesBelowMinimum(40)
+        #expect(error.description == "maxFrames 40 is below the model's minimum of 41")
+        #expect(error.kind == .maxFramesBelowMinimum && error.option == "maxFrames")
+        #expect(throws: PlanningError.maxFramesBelowMinimum(30)) { try SegmentPlanner.effectiveMaxFrames(30) }
+        // Options are checked before the audio is decoded: the file need not exist.
+        #expect(throws: PlanningError.maxFramesBelowMinimum(30)) {
+            try SegmentPlanner.plan(audioFile: "/nonexistent/talk.mp3", options: PlanningOptions(maxFrames: 30))
+        }
+        #expect(throws: PlanningError.invalidPrice(-1)) {
+            try SegmentPlanner.plan(audioFile: "/nonexistent/talk.mp3", options: PlanningOptions(pricePerSecond: -1))
+        }
         let plan = try SegmentPlanner.plan(samples: 60 * 16000, sampleRate: 16000, channels: 1, envelope: audio.envelope,
                                            options: PlanningOptions(maxFrames: 100))
         #expect(plan.maxFrames == 97)

@@ -10,6 +10,10 @@ public struct RGBColor: Sendable, Hashable, Codable, CustomStringConvertible {
     public var blue: UInt8
 
     /// Creates a colour from its three components.
+    /// - Parameters:
+    ///   - red: Red, 0…255.
+    ///   - green: Green, 0…255.
+    ///   - blue: Blue, 0…255.
     public init(red: UInt8, green: UInt8, blue: UInt8) {
         self.red = red
         self.green = green
@@ -32,11 +36,12 @@ public struct RGBColor: Sendable, Hashable, Codable, CustomStringConvertible {
         return text
     }
 
-    /// Parses a colour as written on the command line.
+    /// Parses a colour written as text (a setting, a command-line value).
     ///
     /// Accepted forms (surrounding spaces ignored, case-insensitive): `"#RRGGBB"`, `"RRGGBB"`,
     /// `"white"`, `"black"`, and `"r,g,b"` with three decimal integers in 0…255.
-    /// - Throws: ``ImageFitError/invalidColor(_:)`` naming the text.
+    /// - Parameter text: The colour.
+    /// - Throws: ``ImageFitError`` of kind `invalidColor`, option `background`, naming the text.
     public init(parsing text: String) throws {
         let trimmed = ImageFitText.trimmed(text).lowercased()
         switch trimmed {
@@ -74,7 +79,7 @@ extension PixelBuffer {
     /// gray8 is replicated into the three channels; rgb8 is returned unchanged (no copy);
     /// rgba8 (straight alpha) becomes `round((c·a + bg·(255 − a)) / 255)` per channel, in the
     /// stored sRGB values, as common image tools flatten.
-    public func flattenedToRGB(over background: RGBColor = .white) -> PixelBuffer {
+    func flattenedToRGB(over background: RGBColor = .white) -> PixelBuffer {
         switch format {
         case .rgb8:
             return self

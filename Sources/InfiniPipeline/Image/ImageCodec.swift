@@ -2,27 +2,27 @@ import CMediaShims
 import Foundation
 
 /// The still-image file formats InfiniPipeline reads and writes.
-public enum ImageFileFormat: String, Sendable, Codable {
+package enum ImageFileFormat: String, Sendable, Codable {
     case png, jpeg
 
     /// The MIME type used when uploading.
-    public var mimeType: String { self == .png ? "image/png" : "image/jpeg" }
+    package var mimeType: String { self == .png ? "image/png" : "image/jpeg" }
 }
 
 /// What an image file's header says, read without decoding any pixels.
-public struct ImageHeader: Sendable, Equatable {
+package struct ImageHeader: Sendable, Equatable {
     /// PNG or JPEG.
-    public var format: ImageFileFormat
+    package var format: ImageFileFormat
     /// Width in pixels as stored (before any EXIF orientation).
-    public var width: Int
+    package var width: Int
     /// Height in pixels as stored.
-    public var height: Int
+    package var height: Int
     /// Whether the image has an alpha channel.
-    public var hasAlpha: Bool
+    package var hasAlpha: Bool
     /// Whether the image is grayscale only.
-    public var isGray: Bool
+    package var isGray: Bool
     /// Pixels in the image.
-    public var pixelCount: Int { width * height }
+    package var pixelCount: Int { width * height }
 }
 
 /// Reads and writes PNG (libpng) and JPEG (libjpeg-turbo) images.
@@ -33,13 +33,13 @@ public struct ImageHeader: Sendable, Equatable {
 /// Nothing reads or decompresses a PNG's text, ICC or EXIF chunks (orientation is read from
 /// the raw bytes by `ExifOrientation`), so a file stuffed with compressed chunks costs no
 /// more than its size.
-public enum ImageCodec {
+package enum ImageCodec {
     /// Images larger than this are refused before any pixel is decoded (a tiny compressed PNG
     /// can claim 20000×20000 pixels).
-    public static let defaultMaxPixels = 50_000_000
+    package static let defaultMaxPixels = 50_000_000
 
     /// Identifies PNG and JPEG by their first bytes.
-    public static func sniff(_ data: [UInt8]) -> ImageFileFormat? {
+    package static func sniff(_ data: [UInt8]) -> ImageFileFormat? {
         if data.count >= 8 && data[0..<8].elementsEqual([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) { return .png }
         if data.count >= 3 && data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF { return .jpeg }
         return nil
@@ -58,7 +58,7 @@ public enum ImageCodec {
     /// decompresses nothing, so it is cheap for any input (see `probe(path:maxPixels:)` for
     /// one that reads only the start of a file and checks the size limits too).
     /// - Throws: `MediaError` `.empty`, `.invalidData` (not PNG/JPEG, or a corrupt or truncated header).
-    public static func readHeader(data: [UInt8], name: String) throws -> ImageHeader {
+    package static func readHeader(data: [UInt8], name: String) throws -> ImageHeader {
         // With the whole file there is no more data to ask for: nil cannot come back.
         guard let header = try readHeader(prefix: data, isWholeFile: true, name: name) else {
             throw MediaError(.invalidData, file: name, "the header is incomplete")
@@ -97,7 +97,7 @@ public enum ImageCodec {
     /// any other work. Decodes no pixels; the file may still turn out corrupt further on.
     /// - Throws: `MediaError` naming the file: `.cannotOpen`, `.empty`, `.invalidData` (not PNG
     ///   or JPEG, or a corrupt or truncated header, or no pixels), `.tooLarge` (over `maxPixels`).
-    public static func probe(path: String, maxPixels: Int = defaultMaxPixels) throws -> ImageHeader {
+    package static func probe(path: String, maxPixels: Int = defaultMaxPixels) throws -> ImageHeader {
         try Demuxer.checkReadable(path)
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw MediaError(.cannotOpen, file: path, "cannot read the file")
@@ -142,7 +142,7 @@ public enum ImageCodec {
     ///
     /// - Parameter atLeast: when given, a JPEG may be decoded shrunk by 2, 4 or 8 in the DCT
     ///   domain (much faster for large photos) as long as the result stays at least this size.
-    public static func decode(data: [UInt8], name: String, maxPixels: Int = defaultMaxPixels,
+    package static func decode(data: [UInt8], name: String, maxPixels: Int = defaultMaxPixels,
                               atLeast minimum: (width: Int, height: Int)? = nil) throws -> PixelBuffer {
         let header = try readHeader(data: data, name: name)
         try checkSize(header, name: name, maxPixels: maxPixels)
@@ -186,12 +186,12 @@ public enum ImageCodec {
     }
 
     /// Reads and decodes an image file. See `decode(data:name:maxPixels:)`.
-    public static func decode(path: String, maxPixels: Int = defaultMaxPixels) throws -> PixelBuffer {
+    package static func decode(path: String, maxPixels: Int = defaultMaxPixels) throws -> PixelBuffer {
         try decode(data: readFile(path), name: path, maxPixels: maxPixels)
     }
 
     /// Encodes pixels as PNG, with no metadata.
-    public static func encodePNG(_ image: PixelBuffer) throws -> [UInt8] {
+    package static func encodePNG(_ image: PixelBuffer) throws -> [UInt8] {
         var out: UnsafeMutablePointer<UInt8>? = nil
         var size = 0
         var err = [CChar](repeating: 0, count: 256)
@@ -206,7 +206,7 @@ public enum ImageCodec {
 
     /// Encodes pixels as a baseline JPEG (quality 1…100), with no metadata. Alpha is dropped:
     /// flatten it first.
-    public static func encodeJPEG(_ image: PixelBuffer, quality: Int = 92) throws -> [UInt8] {
+    package static func encodeJPEG(_ image: PixelBuffer, quality: Int = 92) throws -> [UInt8] {
         var source = image
         if image.format == .rgba8 {
             var rgb = [UInt8](repeating: 0, count: image.width * image.height * 3)

@@ -1,6 +1,10 @@
 // InfiniPipeline: fitting an image straight from a file (decode, read EXIF orientation, fit).
 
 extension ImageFitter {
+    /// The largest image, in pixels, ``fit(path:maxPixels:)`` decodes unless told otherwise
+    /// (50 megapixels): a tiny compressed PNG can claim 20000×20000 pixels.
+    public static let defaultMaxPixels = ImageCodec.defaultMaxPixels
+
     /// Reads a PNG or JPEG file, decodes it, and fits it upright to its bucket.
     ///
     /// The EXIF orientation comes from the JPEG APP1 segment or the PNG `eXIf` chunk; files
@@ -8,14 +12,15 @@ extension ImageFitter {
     /// - Parameters:
     ///   - path: The image file.
     ///   - maxPixels: Decoding refuses larger images before decoding any pixel.
-    /// - Throws: `MediaError` naming the file: missing, empty, not an image, truncated, over
-    ///   `maxPixels` (`.tooLarge`) or under 64 px on a side (`.tooSmall`).
+    /// - Throws: `MediaError` naming the file when it is missing, empty, not an image,
+    ///   truncated or over `maxPixels` (`.tooLarge`); ``ImageFitError`` of kind `imageTooSmall`
+    ///   naming the file when the image is under ``minimumSide`` pixels on a side.
     ///
     /// A large JPEG is decoded shrunk in the DCT domain (by 2, 4 or 8) while it stays at least
     /// 1.25 times the size the fit scales it to (the Lanczos pass then still filters), so a
     /// 24-megapixel photo is not decoded in full; the bucket is still chosen from the full
     /// size, as the model does.
-    public func fit(path: String, maxPixels: Int = ImageCodec.defaultMaxPixels) throws -> FittedImage {
+    public func fit(path: String, maxPixels: Int = ImageFitter.defaultMaxPixels) throws -> FittedImage {
         let data = try ImageCodec.readFile(path)
         let orientation = ExifOrientation.exifOrientation(fromImageFile: data) ?? .up
         let header = try ImageCodec.readHeader(data: data, name: path)
@@ -38,8 +43,7 @@ extension ImageFitter {
             fitted.sourceHeight = uprightH
             return fitted
         } catch let error as ImageFitError {
-            if case .imageTooSmall = error { throw MediaError(.tooSmall, file: path, error.description) }
-            throw error
+            throw error.naming(file: path)
         }
     }
 }

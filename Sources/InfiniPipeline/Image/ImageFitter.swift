@@ -2,39 +2,109 @@
 
 import Foundation
 
-/// Why an image, or a command-line value for fitting it, was refused.
+/// Why an image, or a value for fitting one, was refused.
 ///
-/// Each `description` is one line that names the offending value.
-public enum ImageFitError: Error, Equatable, CustomStringConvertible, LocalizedError {
-    /// A background colour string that is not one of the accepted forms.
-    case invalidColor(String)
-    /// An `--aspect` value that is not `W:H` with two positive numbers.
-    case invalidAspect(String)
-    /// A `--crop-anchor` value that is not two comma-separated numbers.
-    case malformedCropAnchor(String)
-    /// A `--crop-anchor` value with a fraction outside 0…1.
-    case cropAnchorOutOfRange(String)
-    /// An image smaller than ``ImageFitter/minimumSide`` on some side.
-    case imageTooSmall(width: Int, height: Int)
+/// Extensible like ``FalError``: a struct over a private code, compared through ``kind``, so new
+/// kinds can be added without breaking callers. ``description`` is one line that names the
+/// value or the file and the reason, for example
+/// `background "teal": expected #RRGGBB, RRGGBB, white, black or r,g,b with each part 0…255`
+/// or `me.png: the image is 63x500 pixels; it must be at least 64 pixels on each side`.
+public struct ImageFitError: Error, Sendable, Equatable, CustomStringConvertible, LocalizedError {
+    fileprivate enum Code: String, Sendable {
+        case invalidColor, invalidAspect, malformedCropAnchor, cropAnchorOutOfRange, imageTooSmall
+    }
 
-    /// A one-line explanation naming the value.
-    public var description: String {
-        switch self {
-        case .invalidColor(let text):
-            return "--background \"\(text)\": expected #RRGGBB, RRGGBB, white, black or r,g,b with each part 0…255"
-        case .invalidAspect(let text):
-            return "--aspect \"\(text)\": expected W:H with two positive numbers, e.g. 16:9"
-        case .malformedCropAnchor(let text):
-            return "--crop-anchor \"\(text)\": expected two fractions x,y, e.g. 0.5,0.3"
-        case .cropAnchorOutOfRange(let text):
-            return "--crop-anchor \"\(text)\": each fraction must be between 0 and 1"
-        case .imageTooSmall(let width, let height):
-            return "image is \(width)x\(height) pixels; it must be at least \(ImageFitter.minimumSide) pixels on each side"
+    /// The kind of an ``ImageFitError``: compare with `==` or match with `~=`.
+    /// New kinds may be added; switch with a `default`.
+    public struct Kind: Hashable, Sendable, CustomStringConvertible {
+        fileprivate let code: Code
+        fileprivate init(_ code: Code) { self.code = code }
+        /// The kind's name, e.g. `invalidAspect`.
+        public var description: String { code.rawValue }
+
+        /// Matches an error against a kind: `case ImageFitError.Kind.imageTooSmall = error`.
+        public static func ~= (kind: Kind, error: any Error) -> Bool {
+            (error as? ImageFitError)?.kind == kind
         }
+
+        /// A colour that is not one of the accepted forms (see ``RGBColor/init(parsing:)``).
+        public static let invalidColor = Kind(.invalidColor)
+        /// An aspect that is not `W:H` with two positive numbers.
+        public static let invalidAspect = Kind(.invalidAspect)
+        /// A crop anchor that is not two comma-separated numbers.
+        public static let malformedCropAnchor = Kind(.malformedCropAnchor)
+        /// A crop anchor with a fraction outside 0…1.
+        public static let cropAnchorOutOfRange = Kind(.cropAnchorOutOfRange)
+        /// An image smaller than ``ImageFitter/minimumSide`` on some side.
+        public static let imageTooSmall = Kind(.imageTooSmall)
+    }
+
+    private let code: Code
+    /// The kind of failure.
+    public var kind: Kind { Kind(code) }
+    /// The ``ImageFitter`` property the refused value was meant for (`"background"`, `"aspect"`
+    /// or `"cropAnchor"`); `nil` when the image itself is at fault.
+    public let option: String?
+    /// The refused text, for a value that could not be parsed.
+    public let value: String?
+    /// The image file, when the image itself is at fault and came from a file.
+    public let file: String?
+    /// The reason, in words.
+    public let reason: String
+
+    private init(_ code: Code, option: String? = nil, value: String? = nil, file: String? = nil, reason: String) {
+        self.code = code
+        self.option = option
+        self.value = value
+        self.file = file
+        self.reason = reason
+    }
+
+    /// `"<option> \"<value>\": <reason>"` for a refused value; `"<file>: <reason>"` (or the
+    /// reason alone) for a refused image.
+    public var description: String {
+        if let option, let value { return "\(option) \"\(value)\": \(reason)" }
+        if let file { return "\(file): \(reason)" }
+        return reason
     }
 
     /// Same as ``description``, for `localizedDescription`.
     public var errorDescription: String? { description }
+
+    /// A background colour that could not be parsed.
+    static func invalidColor(_ text: String) -> ImageFitError {
+        ImageFitError(.invalidColor, option: "background", value: text,
+                      reason: "expected #RRGGBB, RRGGBB, white, black or r,g,b with each part 0…255")
+    }
+
+    /// An aspect that could not be parsed.
+    static func invalidAspect(_ text: String) -> ImageFitError {
+        ImageFitError(.invalidAspect, option: "aspect", value: text,
+                      reason: "expected W:H with two positive numbers, e.g. 16:9")
+    }
+
+    /// A crop anchor that is not two numbers.
+    static func malformedCropAnchor(_ text: String) -> ImageFitError {
+        ImageFitError(.malformedCropAnchor, option: "cropAnchor", value: text,
+                      reason: "expected two fractions x,y, e.g. 0.5,0.3")
+    }
+
+    /// A crop anchor outside the image.
+    static func cropAnchorOutOfRange(_ text: String) -> ImageFitError {
+        ImageFitError(.cropAnchorOutOfRange, option: "cropAnchor", value: text,
+                      reason: "each fraction must be between 0 and 1")
+    }
+
+    /// An image under ``ImageFitter/minimumSide`` on a side, `width`×`height` upright.
+    static func imageTooSmall(width: Int, height: Int, file: String? = nil) -> ImageFitError {
+        ImageFitError(.imageTooSmall, file: file,
+                      reason: "image is \(width)x\(height) pixels; it must be at least \(ImageFitter.minimumSide) pixels on each side")
+    }
+
+    /// The same error, naming `file`.
+    func naming(file: String) -> ImageFitError {
+        ImageFitError(code, option: option, value: value, file: file, reason: reason)
+    }
 }
 
 /// Text helpers shared by the image-stage parsers.
@@ -74,6 +144,9 @@ public struct ImageFitter: Sendable {
         public var height: Double
 
         /// Creates an aspect from its two positive parts.
+        /// - Parameters:
+        ///   - width: The width part.
+        ///   - height: The height part.
         /// - Precondition: both parts are finite and positive.
         public init(width: Double, height: Double) {
             precondition(width > 0 && height > 0 && width.isFinite && height.isFinite,
@@ -82,8 +155,9 @@ public struct ImageFitter: Sendable {
             self.height = height
         }
 
-        /// Parses the `--aspect` value `"W:H"`, e.g. `"16:9"`, `"2.39:1"`.
-        /// - Throws: ``ImageFitError/invalidAspect(_:)``.
+        /// Parses an aspect written `"W:H"`, e.g. `"16:9"`, `"2.39:1"`.
+        /// - Parameter text: The aspect; spaces around the numbers are ignored.
+        /// - Throws: ``ImageFitError`` of kind `invalidAspect`, option `aspect`.
         public init(parsing text: String) throws {
             let parts = text.split(separator: ":", omittingEmptySubsequences: false)
             guard parts.count == 2,
@@ -116,6 +190,9 @@ public struct ImageFitter: Sendable {
         public var y: Double
 
         /// Creates an anchor.
+        /// - Parameters:
+        ///   - x: Horizontal fraction: 0 keeps the left edge, 1 the right edge.
+        ///   - y: Vertical fraction: 0 keeps the top edge, 1 the bottom edge.
         /// - Precondition: both fractions are in 0…1.
         public init(x: Double, y: Double) {
             precondition((0...1).contains(x) && (0...1).contains(y),
@@ -127,9 +204,10 @@ public struct ImageFitter: Sendable {
         /// The centre, 0.5, 0.5: the reference's centre crop.
         public static let center = CropAnchor(x: 0.5, y: 0.5)
 
-        /// Parses the `--crop-anchor` value `"x,y"`, e.g. `"0.5,0.3"`.
-        /// - Throws: ``ImageFitError/malformedCropAnchor(_:)`` or
-        ///   ``ImageFitError/cropAnchorOutOfRange(_:)``.
+        /// Parses an anchor written `"x,y"`, e.g. `"0.5,0.3"`.
+        /// - Parameter text: The two fractions; spaces around them are ignored.
+        /// - Throws: ``ImageFitError`` of kind `malformedCropAnchor` or `cropAnchorOutOfRange`,
+        ///   option `cropAnchor`.
         public init(parsing text: String) throws {
             let parts = text.split(separator: ",", omittingEmptySubsequences: false)
             guard parts.count == 2,
@@ -160,7 +238,7 @@ public struct ImageFitter: Sendable {
         /// Top edge of the crop in the covering image.
         public var cropY: Int
         /// The crop in (upright) source pixels: what is actually resampled.
-        public var sourceWindow: Resampler.Window
+        var sourceWindow: Resampler.Window
     }
 
     /// Which bucket table to use.
@@ -175,6 +253,12 @@ public struct ImageFitter: Sendable {
     public var filter: ResamplingFilter
 
     /// Creates a fitter.
+    /// - Parameters:
+    ///   - resolution: Which bucket table to use.
+    ///   - aspect: A forced aspect; `nil` picks the bucket nearest the image's own shape.
+    ///   - cropAnchor: Where the crop window sits; centre by default.
+    ///   - background: The colour transparent pixels are composited over; white by default.
+    ///   - filter: The resampling kernel; Lanczos-3 by default.
     public init(resolution: Resolution, aspect: Aspect? = nil, cropAnchor: CropAnchor = .center,
                 background: RGBColor = .white, filter: ResamplingFilter = .lanczos3) {
         self.resolution = resolution
@@ -186,6 +270,9 @@ public struct ImageFitter: Sendable {
 
     /// The bucket an upright image of this size gets: nearest the forced ``aspect`` if set,
     /// else nearest `height / width`.
+    /// - Parameters:
+    ///   - sourceWidth: The upright image's width in pixels.
+    ///   - sourceHeight: The upright image's height in pixels.
     public func bucket(sourceWidth: Int, sourceHeight: Int) -> AspectBuckets.Bucket {
         let ratio = aspect?.heightOverWidth ?? Double(sourceHeight) / Double(sourceWidth)
         return AspectBuckets.bucket(forAspect: ratio, resolution: resolution)
@@ -196,6 +283,9 @@ public struct ImageFitter: Sendable {
     /// Reproduces the reference's arithmetic in `Double`, including `ceil(scale·h)` (which can
     /// exceed the bucket by a pixel when `scale·h` rounds up), and centres like torchvision's
     /// `center_crop` (`round((H − th) / 2)`, halves to even) when the anchor is 0.5.
+    /// - Parameters:
+    ///   - w: The upright image's width in pixels.
+    ///   - h: The upright image's height in pixels.
     /// - Precondition: both sizes are positive.
     public func geometry(sourceWidth w: Int, sourceHeight h: Int) -> Geometry {
         precondition(w > 0 && h > 0, "ImageFitter: empty image")
@@ -223,7 +313,7 @@ public struct ImageFitter: Sendable {
     /// - Parameters:
     ///   - image: The decoded image in any ``PixelBuffer/Format``, as stored in the file.
     ///   - orientation: The file's EXIF orientation.
-    /// - Throws: ``ImageFitError/imageTooSmall(width:height:)``, naming the upright size.
+    /// - Throws: ``ImageFitError`` of kind `imageTooSmall`, naming the upright size.
     public func fit(_ image: PixelBuffer, orientation: ExifOrientation = .up) throws -> FittedImage {
         let uprightW = orientation.swapsDimensions ? image.height : image.width
         let uprightH = orientation.swapsDimensions ? image.width : image.height
@@ -261,6 +351,12 @@ public struct FittedImage: Sendable {
     public var geometry: ImageFitter.Geometry
 
     /// Bundles a fitted image with its provenance.
+    /// - Parameters:
+    ///   - pixels: rgb8 pixels, exactly `bucket.width × bucket.height`.
+    ///   - bucket: The frame size the model will render.
+    ///   - sourceWidth: Width of the source image after orientation was applied.
+    ///   - sourceHeight: Height of the source image after orientation was applied.
+    ///   - geometry: How the source was scaled and cropped.
     public init(pixels: PixelBuffer, bucket: AspectBuckets.Bucket, sourceWidth: Int, sourceHeight: Int,
                 geometry: ImageFitter.Geometry) {
         self.pixels = pixels
@@ -268,5 +364,18 @@ public struct FittedImage: Sendable {
         self.sourceWidth = sourceWidth
         self.sourceHeight = sourceHeight
         self.geometry = geometry
+    }
+
+    /// The fitted image as a PNG file's bytes, with no metadata: what the pipeline uploads.
+    /// - Throws: `MediaError` (`.encodeFailed`) when libpng fails.
+    public func pngData() throws -> Data {
+        Data(try ImageCodec.encodePNG(pixels))
+    }
+
+    /// The fitted image as a baseline JPEG file's bytes, with no metadata.
+    /// - Parameter quality: The JPEG quality, 1…100 (values outside are clamped).
+    /// - Throws: `MediaError` (`.encodeFailed`) when libjpeg fails.
+    public func jpegData(quality: Int = 92) throws -> Data {
+        Data(try ImageCodec.encodeJPEG(pixels, quality: min(max(quality, 1), 100)))
     }
 }

@@ -33,7 +33,7 @@ public enum ExifOrientation: Int, Sendable, Codable, CaseIterable {
     ///   - storedWidth: Width of the stored image.
     ///   - storedHeight: Height of the stored image.
     /// - Returns: The stored pixel shown at (`x`, `y`).
-    public func storedCoordinate(ofDisplayedX x: Int, y: Int,
+    func storedCoordinate(ofDisplayedX x: Int, y: Int,
                                  storedWidth w: Int, storedHeight h: Int) -> (x: Int, y: Int) {
         switch self {
         case .up: return (x, y)
@@ -53,7 +53,7 @@ extension ExifOrientation {
     ///
     /// Coordinates are pixel edges, so the mapping is exact: mirroring sends edge `u` to
     /// `size − u`, transposing swaps the axes.
-    public func storedWindow(ofUpright window: Resampler.Window,
+    func storedWindow(ofUpright window: Resampler.Window,
                              storedWidth w: Int, storedHeight h: Int) -> Resampler.Window {
         let W = Double(w), H = Double(h)
         let x0 = window.x, x1 = window.x + window.width
@@ -78,7 +78,7 @@ extension PixelBuffer {
     ///
     /// Works for every ``PixelBuffer/Format``. Values 5…8 swap width and height.
     /// `.up` returns the buffer unchanged without copying.
-    public func applying(_ orientation: ExifOrientation) -> PixelBuffer {
+    func applying(_ orientation: ExifOrientation) -> PixelBuffer {
         if orientation == .up { return self }
         let w = width, h = height, c = format.channels
         let outW = orientation.swapsDimensions ? h : w
@@ -135,7 +135,7 @@ extension ExifOrientation {
     ///
     /// - Returns: The orientation, or `nil` when the data is not a JPEG, carries no EXIF
     ///   orientation, or the value is outside 1…8.
-    public static func exifOrientation(fromJPEG data: [UInt8]) -> ExifOrientation? {
+    static func exifOrientation(fromJPEG data: [UInt8]) -> ExifOrientation? {
         let n = data.count
         guard n >= 4, data[0] == 0xFF, data[1] == 0xD8 else { return nil }
         var i = 2
@@ -174,7 +174,7 @@ extension ExifOrientation {
     ///
     /// Walks the chunk list (length, type, data, CRC) up to `IEND`, bounds-checking every
     /// length; the CRC is not verified. Garbage or truncated input returns `nil`.
-    public static func exifOrientation(fromPNG data: [UInt8]) -> ExifOrientation? {
+    static func exifOrientation(fromPNG data: [UInt8]) -> ExifOrientation? {
         let signature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
         guard data.count >= 8, data[0..<8].elementsEqual(signature) else { return nil }
         var i = 8
@@ -199,7 +199,7 @@ extension ExifOrientation {
     ///
     /// - Returns: The orientation, or `nil` for other formats and files without one
     ///   (callers treat `nil` as ``up``).
-    public static func exifOrientation(fromImageFile data: [UInt8]) -> ExifOrientation? {
+    static func exifOrientation(fromImageFile data: [UInt8]) -> ExifOrientation? {
         if data.count >= 2, data[0] == 0xFF, data[1] == 0xD8 { return exifOrientation(fromJPEG: data) }
         return exifOrientation(fromPNG: data)
     }
@@ -209,7 +209,7 @@ extension ExifOrientation {
     ///
     /// Accepts the value stored as SHORT (the standard) or LONG. Bounds-checked: malformed
     /// input returns `nil`.
-    public static func exifOrientation<C: RandomAccessCollection>(fromTIFF block: C) -> ExifOrientation?
+    static func exifOrientation<C: RandomAccessCollection>(fromTIFF block: C) -> ExifOrientation?
     where C.Element == UInt8, C.Index == Int {
         let start = block.startIndex
         let n = block.count

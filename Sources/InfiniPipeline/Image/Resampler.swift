@@ -9,7 +9,7 @@ import Musl
 import Darwin
 #endif
 
-/// The reconstruction kernel used by ``Resampler``.
+/// The reconstruction kernel ``ImageFitter`` resamples with.
 public enum ResamplingFilter: String, Sendable, Codable, CaseIterable {
     /// Lanczos windowed sinc with three lobes (support 3). Sharpest; the default.
     case lanczos3
@@ -19,7 +19,7 @@ public enum ResamplingFilter: String, Sendable, Codable, CaseIterable {
     case bilinear
 
     /// Half-width of the kernel, in output pixels (source pixels when enlarging).
-    public var support: Double {
+    var support: Double {
         switch self {
         case .lanczos3: return 3
         case .catmullRom: return 2
@@ -28,7 +28,7 @@ public enum ResamplingFilter: String, Sendable, Codable, CaseIterable {
     }
 
     /// The kernel's value at distance `x` (in units of the kernel's own pixel spacing).
-    public func weight(_ x: Double) -> Double {
+    func weight(_ x: Double) -> Double {
         let ax = abs(x)
         switch self {
         case .lanczos3:
@@ -147,21 +147,21 @@ struct ResampleWeights: Sendable {
 /// gray8 and rgba8 sources are converted while each row is read (gray widened to three
 /// channels, straight alpha composited over a background), so no full-size rgb8 copy of a
 /// large photo is ever made.
-public enum Resampler {
+enum Resampler {
     /// A region of the source image in pixel-edge coordinates (pixel `(i, j)` covers
     /// `[i, i+1) × [j, j+1)`); fractional values are allowed.
-    public struct Window: Sendable, Hashable {
+    struct Window: Sendable, Hashable {
         /// Left edge, in source pixels.
-        public var x: Double
+        var x: Double
         /// Top edge, in source pixels.
-        public var y: Double
+        var y: Double
         /// Width, in source pixels (> 0).
-        public var width: Double
+        var width: Double
         /// Height, in source pixels (> 0).
-        public var height: Double
+        var height: Double
 
         /// Creates a window.
-        public init(x: Double, y: Double, width: Double, height: Double) {
+        init(x: Double, y: Double, width: Double, height: Double) {
             self.x = x
             self.y = y
             self.width = width
@@ -192,7 +192,7 @@ public enum Resampler {
     /// - Precondition: A non-empty image, a finite window of positive
     ///   size, positive output size. A window reaching past the image edges is allowed: edge
     ///   taps are dropped and the rest renormalised.
-    public static func resample(_ image: PixelBuffer, window: Window? = nil,
+    static func resample(_ image: PixelBuffer, window: Window? = nil,
                                 width: Int, height: Int,
                                 filter: ResamplingFilter = .lanczos3,
                                 background: RGBColor = .white,

@@ -49,7 +49,7 @@ public enum ModelLimits {
 
     /// The largest valid request size not above `n`, or `nil` when `n` is below 41.
     ///
-    /// This is how `--max-frames` is interpreted: 100 becomes 97, 721 stays 721,
+    /// This is how a requested largest request size is read: 100 becomes 97, 721 stays 721,
     /// and anything above 721 becomes 721.
     public static func roundDownToValid(_ n: Int) -> Int? {
         guard n >= minimumFrames else { return nil }

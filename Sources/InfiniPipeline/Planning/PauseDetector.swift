@@ -3,7 +3,7 @@
 /// Finds pauses: stretches of at least 200 ms whose level stays far below the recording's speech.
 ///
 /// Every threshold is relative to the recording itself: its speech level `S` and noise floor
-/// `N` are estimated from its own envelope (see ``LevelEstimate``), so the same speech
+/// `N` are estimated from its own envelope, so the same speech
 /// recorded at any gain, or over a steady noise floor, has the same pauses. A hop is *quiet*
 /// when its RMS is at or below the threshold
 ///
@@ -34,6 +34,13 @@ public struct PauseDetector: Sendable, Equatable {
     public var blipAllowanceDb: Float
 
     /// A detector with the given parameters; the defaults are the planner's.
+    /// - Parameters:
+    ///   - minimumDuration: Shortest pause, in seconds.
+    ///   - belowSpeechDb: How far below the speech level the threshold lies, in dB.
+    ///   - aboveNoiseFloorDb: How far above the noise floor the threshold stays at least, in dB.
+    ///   - minimumBelowSpeechDb: The threshold's least distance below the speech level, in dB.
+    ///   - maximumBlipDuration: Longest blip inside a pause, in seconds.
+    ///   - blipAllowanceDb: How far above the threshold a blip may reach, in dB.
     public init(minimumDuration: Double = 0.2, belowSpeechDb: Float = 30, aboveNoiseFloorDb: Float = 6,
                 minimumBelowSpeechDb: Float = 25, maximumBlipDuration: Double = 0.02, blipAllowanceDb: Float = 6) {
         self.minimumDuration = minimumDuration
@@ -45,18 +52,20 @@ public struct PauseDetector: Sendable, Equatable {
     }
 
     /// The pauses of `envelope` with the default parameters, in seconds, in order.
+    /// - Parameter envelope: The recording's loudness.
     public static func detect(_ envelope: LoudnessEnvelope) -> [ClosedRange<Double>] {
         PauseDetector().pauses(in: envelope)
     }
 
     /// The level (dBFS) at or below which a hop of `envelope` is quiet (see ``PauseDetector``).
+    /// - Parameter envelope: The recording's loudness.
     public func quietThresholdDb(for envelope: LoudnessEnvelope) -> Float {
         quietThresholdDb(for: LevelEstimate.estimate(envelope))
     }
 
     /// The quiet threshold for a recording with the levels `estimate` (`nil`: only digital
     /// silence, so the silence floor).
-    public func quietThresholdDb(for estimate: LevelEstimate?) -> Float {
+    func quietThresholdDb(for estimate: LevelEstimate?) -> Float {
         guard let estimate else { return LoudnessEnvelope.silenceFloorDb }
         let speech = estimate.speechDb
         let threshold = max(speech - belowSpeechDb, estimate.noiseFloorDb + aboveNoiseFloorDb)
@@ -64,6 +73,7 @@ public struct PauseDetector: Sendable, Equatable {
     }
 
     /// The pauses of `envelope`, as closed time ranges in seconds, in order and disjoint.
+    /// - Parameter envelope: The recording's loudness.
     public func pauses(in envelope: LoudnessEnvelope) -> [ClosedRange<Double>] {
         let levels = envelope.levelsDb
         let estimate = LevelEstimate.estimate(LevelHistogram(levels: levels))

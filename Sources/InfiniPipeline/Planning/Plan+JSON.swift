@@ -2,6 +2,8 @@ import Foundation
 
 extension Plan {
     /// The plan as pretty-printed JSON with sorted keys (what `infinistitch plan --json` prints).
+    /// - Throws: `EncodingError` when a level is not finite (a plan from ``SegmentPlanner``
+    ///   never has one).
     public func jsonData() throws -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
@@ -11,6 +13,7 @@ extension Plan {
     /// Reads a plan from JSON as `jsonData()` writes it, and checks that it is a plan the
     /// stitcher can follow (see ``validated()``). Values derived from others (`startTime`,
     /// `endTime`, `paidFrames`, `estimatedCost`) are computed again, not trusted.
+    /// - Parameter data: The plan's JSON.
     /// - Throws: ``PlanFileError`` naming the key (`segments[3].frameCount`) and the reason.
     public static func from(json data: Data) throws -> Plan {
         let decoded: Plan
@@ -36,7 +39,7 @@ extension Plan {
     /// `maxFrames`) of at least that many frames, and together they keep exactly `totalFrames`.
     /// - Throws: ``PlanFileError`` naming the first key that breaks a rule.
     public func validated() throws -> Plan {
-        func fail(_ key: String, _ reason: String) -> PlanFileError { PlanFileError(key: key, reason: reason) }
+        func fail(_ key: String, _ reason: String) -> PlanFileError { PlanFileError(.invalidValue, key: key, reason: reason) }
         guard fps == ModelLimits.fps else { throw fail("fps", "\(fps): the model renders \(ModelLimits.fps) frames per second") }
         guard (1...768_000).contains(audio.sampleRate) else {
             throw fail("audio.sampleRate", "\(audio.sampleRate) Hz is not a sample rate (1…768000)")
@@ -68,7 +71,7 @@ extension Plan {
     /// keep exactly `totalFrames`. The stitcher checks every plan it is given this way.
     /// - Throws: ``PlanFileError`` naming the first key that breaks a rule.
     func checkedSegments() throws -> [Segment] {
-        func fail(_ key: String, _ reason: String) -> PlanFileError { PlanFileError(key: key, reason: reason) }
+        func fail(_ key: String, _ reason: String) -> PlanFileError { PlanFileError(.invalidValue, key: key, reason: reason) }
         guard totalFrames >= 1 else { throw fail("totalFrames", "\(totalFrames) must be at least 1") }
         guard !segments.isEmpty else { throw fail("segments", "the plan has no segments") }
         var next = 0
@@ -109,16 +112,49 @@ extension Plan {
 
 /// A plan file that cannot be used: which key, and why.
 ///
-/// `description` is one line, e.g. `"segments[3].frameCount: -5 must be at least 1"`; callers
-/// put the file's name in front.
+/// Extensible like ``FalError``: a struct over a private code, compared through ``kind``, so new
+/// kinds can be added without breaking callers. ``description`` is one line, e.g.
+/// `"segments[3].frameCount: -5 must be at least 1"`; callers put the file's name in front.
 public struct PlanFileError: Error, CustomStringConvertible, Sendable, Equatable {
+    fileprivate enum Code: String, Sendable {
+        case notAPlan, missingKey, wrongType, invalidValue
+    }
+
+    /// The kind of a ``PlanFileError``: compare with `==` or match with `~=`.
+    /// New kinds may be added; switch with a `default`.
+    public struct Kind: Hashable, Sendable, CustomStringConvertible {
+        fileprivate let code: Code
+        fileprivate init(_ code: Code) { self.code = code }
+        /// The kind's name, e.g. `missingKey`.
+        public var description: String { code.rawValue }
+
+        /// Matches an error against a kind: `case PlanFileError.Kind.missingKey = error`.
+        public static func ~= (kind: Kind, error: any Error) -> Bool {
+            (error as? PlanFileError)?.kind == kind
+        }
+
+        /// Not JSON, or JSON that is not an object.
+        public static let notAPlan = Kind(.notAPlan)
+        /// A key the plan needs is missing.
+        public static let missingKey = Kind(.missingKey)
+        /// A value of the wrong type: `null`, a string for a number, a fraction for an integer,
+        /// or a resolution or layout that does not exist.
+        public static let wrongType = Kind(.wrongType)
+        /// A value of the right type that breaks a rule of plans (see ``Plan/validated()``).
+        public static let invalidValue = Kind(.invalidValue)
+    }
+
+    private let code: Code
+    /// The kind of failure.
+    public var kind: Kind { Kind(code) }
     /// The key path, such as `segments[3].numFrames`; empty when the whole file is at fault.
     public let key: String
     /// What is wrong with it.
     public let reason: String
 
-    /// An error for `key`.
-    public init(key: String, reason: String) {
+    /// An error of `kind` about `key`.
+    init(_ kind: Kind, key: String, reason: String) {
+        self.code = kind.code
         self.key = key
         self.reason = reason
     }
@@ -133,15 +169,15 @@ public struct PlanFileError: Error, CustomStringConvertible, Sendable, Equatable
             guard let number = value as? NSNumber, !(value is Bool) else { return nil }
             let double = number.doubleValue
             if double.rounded() != double || abs(double) >= 9.2e18 {
-                return PlanFileError(key: key, reason: "\(number) is not an integer")
+                return PlanFileError(.wrongType, key: key, reason: "\(number) is not an integer")
             }
             return nil
         }
         func oneOf(_ value: Any?, _ key: String, _ allowed: [String]) -> PlanFileError? {
             guard let text = value as? String, !allowed.contains(text) else { return nil }
-            return PlanFileError(key: key, reason: "\"\(text)\" is not one of \(allowed.joined(separator: ", "))")
+            return PlanFileError(.wrongType, key: key, reason: "\"\(text)\" is not one of \(allowed.joined(separator: ", "))")
         }
-        guard let plan = object as? [String: Any] else { return PlanFileError(key: "", reason: "not a plan (a JSON object is needed)") }
+        guard let plan = object as? [String: Any] else { return PlanFileError(.notAPlan, key: "", reason: "not a plan (a JSON object is needed)") }
         for key in ["fps", "totalFrames", "maxFrames", "paidFrames"] {
             if let problem = integer(plan[key], key) { return problem }
         }
@@ -185,20 +221,20 @@ public struct PlanFileError: Error, CustomStringConvertible, Sendable, Equatable
         }
         switch error {
         case .keyNotFound(let key, let context):
-            self.init(key: path(context.codingPath + [key]), reason: "missing")
+            self.init(.missingKey, key: path(context.codingPath + [key]), reason: "missing")
         case .valueNotFound(let wanted, let context):
-            self.init(key: path(context.codingPath), reason: "null, but \(type(wanted)) is needed")
+            self.init(.wrongType, key: path(context.codingPath), reason: "null, but \(type(wanted)) is needed")
         case .typeMismatch(let wanted, let context):
-            self.init(key: path(context.codingPath), reason: "not \(type(wanted))")
+            self.init(.wrongType, key: path(context.codingPath), reason: "not \(type(wanted))")
         case .dataCorrupted(let context):
             if context.codingPath.isEmpty {
                 let underlying = (context.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String
-                self.init(key: "", reason: "not valid JSON" + (underlying.map { " (\($0))" } ?? ""))
+                self.init(.notAPlan, key: "", reason: "not valid JSON" + (underlying.map { " (\($0))" } ?? ""))
             } else {
-                self.init(key: path(context.codingPath), reason: context.debugDescription)
+                self.init(.wrongType, key: path(context.codingPath), reason: context.debugDescription)
             }
         @unknown default:
-            self.init(key: "", reason: "cannot be read as a plan")
+            self.init(.notAPlan, key: "", reason: "cannot be read as a plan")
         }
     }
 }

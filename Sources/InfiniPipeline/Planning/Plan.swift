@@ -28,6 +28,11 @@ public struct Plan: Codable, Sendable, Equatable {
         public var duration: Double
 
         /// Describes decoded audio.
+        /// - Parameters:
+        ///   - sampleRate: Sample frames per second.
+        ///   - channels: Channels in the source.
+        ///   - samples: Decoded sample frames (samples per channel).
+        ///   - duration: `samples / sampleRate`, in seconds.
         public init(sampleRate: Int, channels: Int, samples: Int, duration: Double) {
             self.sampleRate = sampleRate
             self.channels = channels
@@ -70,6 +75,13 @@ public struct Plan: Codable, Sendable, Equatable {
         public var cutLevelRelativeDb: Double?
 
         /// A segment; the times are derived from the frames.
+        /// - Parameters:
+        ///   - index: Position in the plan, from 0.
+        ///   - startFrame: First output frame this segment supplies.
+        ///   - frameCount: Output frames kept from the request.
+        ///   - numFrames: `num_frames` of the request.
+        ///   - cutLoudnessDb: RMS in dBFS around the seam at the segment's start, when known.
+        ///   - cutLevelRelativeDb: The same relative to the speech level, when known.
         public init(index: Int, startFrame: Int, frameCount: Int, numFrames: Int, cutLoudnessDb: Double?,
                     cutLevelRelativeDb: Double? = nil) {
             self.index = index
@@ -140,7 +152,7 @@ public struct Plan: Codable, Sendable, Equatable {
     /// (which removes binary noise such as `…00000002`; ``renderTable()`` shows cents).
     public var estimatedCost: Double
     /// The recording's speech level in dBFS (to 0.01 dB), estimated from its own loudness
-    /// (see ``LevelEstimate``); `nil` (JSON `null`) when the audio is nothing but digital
+    /// (see ``PauseDetector``); `nil` (JSON `null`) when the audio is nothing but digital
     /// silence, or in a plan written before the key existed.
     public var speechLevelDb: Double?
     /// The recording's noise floor in dBFS (to 0.01 dB), estimated likewise; `nil` as
@@ -148,6 +160,18 @@ public struct Plan: Codable, Sendable, Equatable {
     public var noiseFloorDb: Double?
 
     /// A plan from its parts; ``paidFrames`` and ``estimatedCost`` are computed from the segments.
+    ///
+    /// Nothing is checked here; ``validated()`` checks a plan made this way.
+    /// - Parameters:
+    ///   - totalFrames: Output frames for the whole audio.
+    ///   - maxFrames: Largest `num_frames` the plan may request.
+    ///   - resolution: Output resolution.
+    ///   - pricePerSecond: US dollars per second of requested video.
+    ///   - layout: Which planning case applied.
+    ///   - audio: The audio the plan covers.
+    ///   - segments: The segments, contiguous and in order.
+    ///   - speechLevelDb: The recording's speech level in dBFS, when known.
+    ///   - noiseFloorDb: The recording's noise floor in dBFS, when known.
     public init(totalFrames: Int, maxFrames: Int, resolution: Resolution, pricePerSecond: Double,
                 layout: Layout, audio: Audio, segments: [Segment], speechLevelDb: Double? = nil,
                 noiseFloorDb: Double? = nil) {
@@ -193,7 +217,7 @@ public struct Plan: Codable, Sendable, Equatable {
     public var paidSeconds: Double { ModelLimits.seconds(forFrames: paidFrames) }
 
     /// `paidFrames / 25 · pricePerSecond`, rounded to the micro-dollar.
-    public static func cost(paidFrames: Int, pricePerSecond: Double) -> Double {
+    static func cost(paidFrames: Int, pricePerSecond: Double) -> Double {
         let exact = Double(paidFrames) * pricePerSecond / Double(ModelLimits.fps)
         return (exact * 1_000_000).rounded() / 1_000_000
     }

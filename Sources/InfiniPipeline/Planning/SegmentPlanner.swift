@@ -1,47 +1,101 @@
 // InfiniPipeline: cuts the audio timeline into model requests, with the seams in pauses.
 
-/// Why a plan could not be made. Each message is one line, fit for the command line.
-public enum PlanningError: Error, CustomStringConvertible, Equatable {
-    /// The decoded audio has no samples.
-    case zeroLengthAudio
-    /// A negative sample count.
-    case invalidSampleCount(Int)
-    /// A sample rate below 1.
-    case invalidSampleRate(Int)
-    /// A channel count below 1.
-    case invalidChannelCount(Int)
-    /// `--max-frames` below the model's minimum request.
-    case maxFramesBelowMinimum(Int)
-    /// A negative, infinite or NaN price.
-    case invalidPrice(Double)
-    /// `samples · 25` does not fit in an `Int`.
-    case audioTooLong(samples: Int)
+/// Why a plan could not be made: the audio's numbers or a planning option.
+///
+/// Extensible like ``FalError``: a struct over a private code, compared through ``kind``, so new
+/// kinds can be added without breaking callers. ``description`` is one line that names the
+/// value and the reason, for example `maxFrames 30 is below the model's minimum of 41`; an
+/// error about a ``PlanningOptions`` value sets ``option`` to the property's name.
+public struct PlanningError: Error, Sendable, Equatable, CustomStringConvertible {
+    fileprivate enum Code: String, Sendable {
+        case zeroLengthAudio, invalidSampleCount, invalidSampleRate, invalidChannelCount
+        case maxFramesBelowMinimum, invalidPrice, audioTooLong
+    }
 
-    /// A one-line explanation.
-    public var description: String {
-        switch self {
-        case .zeroLengthAudio:
-            return "the audio is empty (0 samples): nothing to plan"
-        case .invalidSampleCount(let n):
-            return "invalid sample count \(n): it must not be negative"
-        case .invalidSampleRate(let r):
-            return "invalid sample rate \(r) Hz: it must be at least 1"
-        case .invalidChannelCount(let c):
-            return "invalid channel count \(c): it must be at least 1"
-        case .maxFramesBelowMinimum(let n):
-            return "--max-frames \(n) is below the model's minimum of \(ModelLimits.minimumFrames)"
-        case .invalidPrice(let p):
-            return "invalid price per second \(p): it must be a finite number ≥ 0"
-        case .audioTooLong(let n):
-            return "the audio is too long to plan (\(n) samples)"
+    /// The kind of a ``PlanningError``: compare with `==` or match with `~=`.
+    /// New kinds may be added; switch with a `default`.
+    public struct Kind: Hashable, Sendable, CustomStringConvertible {
+        fileprivate let code: Code
+        fileprivate init(_ code: Code) { self.code = code }
+        /// The kind's name, e.g. `maxFramesBelowMinimum`.
+        public var description: String { code.rawValue }
+
+        /// Matches an error against a kind: `case PlanningError.Kind.zeroLengthAudio = error`.
+        public static func ~= (kind: Kind, error: any Error) -> Bool {
+            (error as? PlanningError)?.kind == kind
         }
+
+        /// The decoded audio has no samples.
+        public static let zeroLengthAudio = Kind(.zeroLengthAudio)
+        /// A negative sample count.
+        public static let invalidSampleCount = Kind(.invalidSampleCount)
+        /// A sample rate below 1.
+        public static let invalidSampleRate = Kind(.invalidSampleRate)
+        /// A channel count below 1.
+        public static let invalidChannelCount = Kind(.invalidChannelCount)
+        /// ``PlanningOptions/maxFrames`` below the model's minimum request.
+        public static let maxFramesBelowMinimum = Kind(.maxFramesBelowMinimum)
+        /// A ``PlanningOptions/pricePerSecond`` that is negative, infinite or NaN.
+        public static let invalidPrice = Kind(.invalidPrice)
+        /// `samples · 25` does not fit in an `Int`.
+        public static let audioTooLong = Kind(.audioTooLong)
+    }
+
+    private let code: Code
+    /// The kind of failure.
+    public var kind: Kind { Kind(code) }
+    /// The ``PlanningOptions`` property at fault (`"maxFrames"`, `"pricePerSecond"`); `nil`
+    /// when the audio is.
+    public let option: String?
+    /// One line naming the value and the reason.
+    public let description: String
+
+    private init(_ code: Code, option: String? = nil, _ description: String) {
+        self.code = code
+        self.option = option
+        self.description = description
+    }
+
+    /// The decoded audio has no samples.
+    static let zeroLengthAudio = PlanningError(.zeroLengthAudio, "the audio is empty (0 samples): nothing to plan")
+
+    /// A negative sample count.
+    static func invalidSampleCount(_ n: Int) -> PlanningError {
+        PlanningError(.invalidSampleCount, "invalid sample count \(n): it must not be negative")
+    }
+
+    /// A sample rate below 1.
+    static func invalidSampleRate(_ rate: Int) -> PlanningError {
+        PlanningError(.invalidSampleRate, "invalid sample rate \(rate) Hz: it must be at least 1")
+    }
+
+    /// A channel count below 1.
+    static func invalidChannelCount(_ channels: Int) -> PlanningError {
+        PlanningError(.invalidChannelCount, "invalid channel count \(channels): it must be at least 1")
+    }
+
+    /// `maxFrames` below the model's minimum request.
+    static func maxFramesBelowMinimum(_ n: Int) -> PlanningError {
+        PlanningError(.maxFramesBelowMinimum, option: "maxFrames",
+                      "maxFrames \(n) is below the model's minimum of \(ModelLimits.minimumFrames)")
+    }
+
+    /// A negative, infinite or NaN price.
+    static func invalidPrice(_ price: Double) -> PlanningError {
+        PlanningError(.invalidPrice, option: "pricePerSecond",
+                      "pricePerSecond \(price) is not a price: it must be a finite number ≥ 0")
+    }
+
+    /// `samples · 25` overflows.
+    static func audioTooLong(samples: Int) -> PlanningError {
+        PlanningError(.audioTooLong, "the audio is too long to plan (\(samples) samples)")
     }
 }
 
 /// Options of ``SegmentPlanner``.
 public struct PlanningOptions: Sendable, Equatable {
     /// Largest `num_frames` per request; rounded down to `4n + 1`, values above 721 mean 721,
-    /// below 41 are an error (`--max-frames`).
+    /// below 41 are an error.
     public var maxFrames: Int
     /// Output resolution; sets the default price.
     public var resolution: Resolution
@@ -51,6 +105,11 @@ public struct PlanningOptions: Sendable, Equatable {
     public var pauseDetector: PauseDetector
 
     /// Options; every default is the model's.
+    /// - Parameters:
+    ///   - maxFrames: Largest `num_frames` per request (721, the model's maximum).
+    ///   - resolution: Output resolution; sets the default price (480p).
+    ///   - pricePerSecond: Overrides the resolution's price, in US dollars per second.
+    ///   - pauseDetector: How pauses are found.
     public init(maxFrames: Int = ModelLimits.maximumFrames, resolution: Resolution = .p480,
                 pricePerSecond: Double? = nil, pauseDetector: PauseDetector = PauseDetector()) {
         self.maxFrames = maxFrames
@@ -84,7 +143,7 @@ public struct PlanningOptions: Sendable, Equatable {
 /// 4. *Cost*: `Σ numFrames / 25 · pricePerSecond`.
 ///
 /// **Levels.** Nothing depends on absolute levels: the recording's speech level `S` and
-/// noise floor are estimated from its own envelope (``LevelEstimate``), and the pause
+/// noise floor are estimated from its own envelope (see ``PauseDetector``), and the pause
 /// threshold `θ` is placed between them (``PauseDetector``: 30 dB below the speech unless
 /// the noise floor is within 36 dB of it). The same speech at any gain therefore gets the
 /// same cuts (exactly, as long as the samples do not clip and the pauses stay above the
@@ -124,6 +183,9 @@ public enum SegmentPlanner {
 
     /// Output frames needed for `samples` frames at `sampleRate`: `ceil(samples · 25 / sampleRate)`,
     /// exactly, in integer arithmetic.
+    /// - Parameters:
+    ///   - samples: Decoded sample frames (per channel).
+    ///   - sampleRate: Sample frames per second.
     /// - Throws: ``PlanningError`` for an empty or negative sample count, a sample rate
     ///   below 1, or an overflow.
     public static func totalFrames(samples: Int, sampleRate: Int) throws -> Int {
@@ -136,9 +198,10 @@ public enum SegmentPlanner {
         return remainder == 0 ? quotient : quotient + 1
     }
 
-    /// The effective largest request size for a requested `--max-frames`: the largest
-    /// valid size ≤ `requested` (100 → 97, 800 → 721).
-    /// - Throws: ``PlanningError/maxFramesBelowMinimum(_:)`` below 41.
+    /// The effective largest request size for a requested ``PlanningOptions/maxFrames``: the
+    /// largest valid size ≤ `requested` (100 → 97, 800 → 721).
+    /// - Parameter requested: The requested largest `num_frames`.
+    /// - Throws: ``PlanningError`` of kind `maxFramesBelowMinimum`, option `maxFrames`, below 41.
     public static func effectiveMaxFrames(_ requested: Int) throws -> Int {
         guard let m = ModelLimits.roundDownToValid(requested) else {
             throw PlanningError.maxFramesBelowMinimum(requested)
@@ -151,14 +214,18 @@ public enum SegmentPlanner {
     ///
     /// See ``SegmentPlanner`` for the rules. `envelope` may be shorter or longer than the
     /// audio; boundaries it does not reach count as neither loud nor in a pause.
+    /// - Parameters:
+    ///   - samples: Decoded sample frames (per channel).
+    ///   - sampleRate: Sample frames per second.
+    ///   - channels: Channels in the source (recorded in the plan).
+    ///   - envelope: The loudness of the same audio.
+    ///   - options: The largest request, resolution, price and pause detection.
     /// - Throws: ``PlanningError`` for empty audio, invalid rates, channels, price or `maxFrames`.
     public static func plan(samples: Int, sampleRate: Int, channels: Int,
                             envelope: LoudnessEnvelope, options: PlanningOptions = PlanningOptions()) throws -> Plan {
         let total = try totalFrames(samples: samples, sampleRate: sampleRate)
         guard channels > 0 else { throw PlanningError.invalidChannelCount(channels) }
-        let maxFrames = try effectiveMaxFrames(options.maxFrames)
-        let price = options.pricePerSecond ?? options.resolution.pricePerSecond
-        guard price.isFinite, price >= 0 else { throw PlanningError.invalidPrice(price) }
+        let (maxFrames, price) = try checked(options)
 
         let levels = envelope.levelsDb
         let estimate = LevelEstimate.estimate(LevelHistogram(levels: levels))
@@ -215,6 +282,15 @@ public enum SegmentPlanner {
                     pricePerSecond: price, layout: layout, audio: audio, segments: segments,
                     speechLevelDb: estimate.map { hundredths(Double($0.speechDb)) },
                     noiseFloorDb: estimate.map { hundredths(Double($0.noiseFloorDb)) })
+    }
+
+    /// The effective `maxFrames` and the price of `options`, after checking both.
+    /// - Throws: ``PlanningError`` naming the option at fault.
+    static func checked(_ options: PlanningOptions) throws -> (maxFrames: Int, pricePerSecond: Double) {
+        let maxFrames = try effectiveMaxFrames(options.maxFrames)
+        let price = options.pricePerSecond ?? options.resolution.pricePerSecond
+        guard price.isFinite, price >= 0 else { throw PlanningError.invalidPrice(price) }
+        return (maxFrames, price)
     }
 
     /// `value` rounded to 0.01 (how the plan reports levels).
