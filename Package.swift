@@ -118,6 +118,7 @@ let package = Package(
             name: "InfiniPipelineTests",
             dependencies: [
                 "InfiniPipeline", "InfiniStitchCLI", "CFFmpeg", "FakeFal",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],

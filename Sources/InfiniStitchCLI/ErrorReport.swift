@@ -61,8 +61,18 @@ enum ErrorReport {
             default: return 1
             }
         case is ClipError: return 1
-        case is ImageFitError, is PlanningError, is PlanFileError: return 2
+        case is ImageFitError, is PlanningError, is PlanFileError, is StitchError: return 2
         default: return nil
+        }
+    }
+
+    /// A stage's error as the command line says it (flags for option names).
+    static func line(forStage error: any Error) -> String {
+        switch error {
+        case let e as ImageFitError: return withFlag(e.description, option: e.option)
+        case let e as PlanningError: return withFlag(e.description, option: e.option)
+        case let e as StitchError: return withFlag(e.description, option: e.option)
+        default: return "\(error)"
         }
     }
 }

@@ -24,11 +24,7 @@ struct FitArguments: ParsableArguments {
                     try RGBColor(parsing: background))
         } catch let error as ImageFitError {
             // The library names the ImageFitter property (`cropAnchor "2,0": …`); say the flag.
-            let flags = ["background": "--background", "aspect": "--aspect", "cropAnchor": "--crop-anchor"]
-            guard let flag = error.option.flatMap({ flags[$0] }), let value = error.value else {
-                throw ValidationError(error.description)
-            }
-            throw ValidationError("\(flag) \"\(value)\": \(error.reason)")
+            throw ValidationError(ErrorReport.withFlag(error.description, option: error.option))
         }
     }
 

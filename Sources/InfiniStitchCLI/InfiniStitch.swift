@@ -67,7 +67,7 @@ public struct InfiniStitch: AsyncParsableCommand {
             return ErrorReport.exitCode(for: pipeline)
         }
         if let code = ErrorReport.exitCode(forStage: error) {
-            writeStderr("infinistitch: \(error)\n")
+            writeStderr("infinistitch: \(ErrorReport.line(forStage: error))\n")
             return code
         }
         let code = exitCode(for: error)

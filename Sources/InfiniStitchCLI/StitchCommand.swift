@@ -19,12 +19,17 @@ struct StitchArguments: ParsableArguments {
     @Option(parsing: .unconditional, help: ArgumentHelp("Blend N frames across each seam (re-encodes the video).", valueName: "N"))
     var crossfade: Int = 0
 
+    /// The library checks the values (and names them); the command line says the flags.
     func validate() throws {
-        if !(0...51).contains(crf) { throw ValidationError("--crf \(crf) must be between 0 and 51") }
-        if crossfade < 0 || crossfade > 100 { throw ValidationError("--crossfade \(crossfade) must be between 0 and 100") }
-        if Self.bitRate(audioBitrate) == nil { throw ValidationError("--audio-bitrate \(audioBitrate) is not a bit rate like 192k") }
-        let presets = ["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo"]
-        if !presets.contains(preset) { throw ValidationError("--preset \(preset) is not an x264 preset (\(presets.joined(separator: ", ")))") }
+        guard Self.bitRate(audioBitrate) != nil else {
+            throw ValidationError("--audio-bitrate \(audioBitrate) is not a bit rate like 192k")
+        }
+        if crossfade > 100 { throw ValidationError("--crossfade \(crossfade) must be between 0 and 100") }
+        do {
+            try options.validate()
+        } catch let error as StitchError {
+            throw ValidationError(ErrorReport.withFlag(error.description, option: error.option))
+        }
     }
 
     /// Parses "192k", "192000" or "0.2M" into bits per second.

@@ -63,7 +63,7 @@ struct OutputAudioTests {
         let audio = try Self.toneWAV(rate: rate, in: dir)
         let decision = try OutputAudio.decide(audio: audio, scratchDirectory: dir.url.path)
         #expect(decision.strategy == .encode)
-        #expect(OutputAudio.encodeRates.contains(decision.sampleRate))
+        #expect(AudioEncoderSettings.aacRates.contains(decision.sampleRate))
         #expect(decision.sampleRate >= min(rate, 48_000))
         let plan = try Self.onePlan(for: audio)
         let out = dir.path("out.mp4")

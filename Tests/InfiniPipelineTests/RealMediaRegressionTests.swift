@@ -74,7 +74,7 @@ struct RealMediaRegressionTests {
         defer { dir.cleanup() }
         let audio = try Self.burstsWAV(rate: rate, channels: channels, seconds: 2.0, in: dir)
         let settings = try PreviewRenderer.clipAudio(for: audio)
-        #expect(settings.sampleRate == OutputAudio.encodeRate(forSource: rate))
+        #expect(settings.sampleRate == AudioEncoderSettings.aacRate(forSource: rate))
         #expect(settings.sampleRate == expectedRate)
         #expect(settings.channels == expectedChannels)
         let image = PixelBuffer(width: 64, height: 64, format: .rgb8, fill: 128)

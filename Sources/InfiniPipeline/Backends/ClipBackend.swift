@@ -9,6 +9,13 @@ public struct ClipRequest: Codable, Sendable, Equatable {
     /// The model input: image and audio URLs (uploaded, `data:` URIs, or local paths for the
     /// preview backend), prompt, `num_frames`, resolution, seed, acceleration.
     public var input: InfiniTalkRequest
+
+    /// A request for `segment` of a plan of `segmentCount` segments.
+    public init(segment: Plan.Segment, segmentCount: Int, input: InfiniTalkRequest) {
+        self.segment = segment
+        self.segmentCount = segmentCount
+        self.input = input
+    }
 }
 
 /// A request accepted by a backend's queue: enough to poll it, fetch it or cancel it later,

@@ -40,7 +40,7 @@ public struct PreviewRenderer: Sendable {
     }
 
     /// The AAC set-up of a clip whose audio comes from `audioFile`, decided as the output's is
-    /// (``OutputAudio``): a rate AAC takes (``OutputAudio/encodeRate(forSource:)``: the source's
+    /// (`OutputAudio`): a rate AAC takes (`AudioEncoderSettings.aacRate(forSource:)`: the source's
     /// own from 8 to 48 kHz, else the next one up, 48 kHz at most) and the source's channel
     /// count when the AAC encoder takes it, else stereo, else mono (remixed by ``AudioReader``).
     /// - Throws: `MediaError` naming `audioFile` when it cannot be read or no AAC encoder opens.
@@ -49,9 +49,9 @@ public struct PreviewRenderer: Sendable {
         guard source.sampleRate > 0, source.channels > 0 else {
             throw MediaError(.invalidData, file: audioFile, "the audio stream declares no sample rate or channels")
         }
-        let rate = OutputAudio.encodeRate(forSource: source.sampleRate)
+        let rate = AudioEncoderSettings.aacRate(forSource: source.sampleRate)
         var lastError: MediaError?
-        for channels in OutputAudio.encodeChannelCandidates(forSource: source.channels) {
+        for channels in AudioEncoderSettings.aacChannelCandidates(forSource: source.channels) {
             let settings = AudioEncoderSettings(sampleRate: rate, channels: channels, bitRate: bitRate)
             do {
                 _ = try AudioEncoder(settings, globalHeader: true)

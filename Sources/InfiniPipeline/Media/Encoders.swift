@@ -284,3 +284,23 @@ final class AudioEncoder: CodecEncoder {
         }
     }
 }
+
+extension AudioEncoderSettings {
+    /// The sample rates audio is encoded at: rates FFmpeg's AAC encoder and every
+    /// common player take. A source at one of them keeps it; others go to the next one up
+    /// (48 kHz at most: more is inaudible and AAC at 96 kHz is poorly supported).
+    package static let aacRates = [8_000, 11_025, 12_000, 16_000, 22_050, 24_000, 32_000, 44_100, 48_000]
+
+    /// The channel counts to try for AAC, best first: the source's own (AAC takes up to 8),
+    /// then stereo, then mono (libswresample mixes down).
+    package static func aacChannelCandidates(forSource channels: Int) -> [Int] {
+        var candidates: [Int] = []
+        for n in [min(max(channels, 1), 8), 2, 1] where !candidates.contains(n) { candidates.append(n) }
+        return candidates
+    }
+
+    /// The AAC sample rate for a source rate (see ``aacRates``).
+    package static func aacRate(forSource rate: Int) -> Int {
+        aacRates.first { $0 >= rate } ?? 48_000
+    }
+}

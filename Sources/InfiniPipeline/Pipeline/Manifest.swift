@@ -7,7 +7,7 @@ import Darwin
 
 /// Where one segment stands. Saved in the manifest at every change, so a new run knows what
 /// was paid for and what is left.
-public enum SegmentState: String, Codable, Sendable, CaseIterable {
+enum SegmentState: String, Codable, Sendable, CaseIterable {
     /// Nothing done yet.
     case pending
     /// Its audio file is cut.
@@ -27,53 +27,53 @@ public enum SegmentState: String, Codable, Sendable, CaseIterable {
 }
 
 /// One segment's record in the manifest.
-public struct SegmentRecord: Codable, Sendable, Equatable {
+struct SegmentRecord: Codable, Sendable, Equatable {
     /// Plan segment index.
-    public var index: Int
+    var index: Int
     /// Where it stands.
-    public var state: SegmentState = .pending
+    var state: SegmentState = .pending
     /// The segment's audio file (in the work dir) and its SHA-256.
-    public var audioFile: String?
-    public var audioSHA256: String?
+    var audioFile: String?
+    var audioSHA256: String?
     /// The staged audio URL.
-    public var audioURL: String?
+    var audioURL: String?
     /// The current request, when one is in the queue or done.
-    public var request: SubmittedRequest?
+    var request: SubmittedRequest?
     /// The clip URL the model returned.
-    public var resultURL: String?
+    var resultURL: String?
     /// The downloaded clip (in the work dir) and its SHA-256.
-    public var clipPath: String?
-    public var clipSHA256: String?
+    var clipPath: String?
+    var clipSHA256: String?
     /// Submits made for this segment (each may be billed).
-    public var submits: Int = 0
+    var submits: Int = 0
     /// Why earlier attempts failed.
-    public var failures: [String] = []
+    var failures: [String] = []
     /// Whether the clip came from the cache (nothing paid in this run).
-    public var fromCache: Bool = false
+    var fromCache: Bool = false
 
-    public init(index: Int) { self.index = index }
+    init(index: Int) { self.index = index }
 }
 
 /// The work dir's record of a run: what the inputs were and where every segment stands.
-public struct Manifest: Codable, Sendable, Equatable {
+struct Manifest: Codable, Sendable, Equatable {
     /// Format version.
-    public var version = 1
+    var version = 1
     /// Hash of the inputs and options that decide the clips; a work dir serves only this run.
-    public var runKey: String
+    var runKey: String
     /// The audio file.
-    public var audio: String
+    var audio: String
     /// The image file.
-    public var image: String
+    var image: String
     /// The backend identity ("fal-ai/infinitalk", "preview").
-    public var backend: String
+    var backend: String
     /// The plan being executed.
-    public var plan: Plan
+    var plan: Plan
     /// SHA-256 of the fitted PNG sent to the model.
-    public var imageSHA256: String
+    var imageSHA256: String
     /// The staged image URL: uploaded once per run.
-    public var imageURL: String?
+    var imageURL: String?
     /// One record per segment.
-    public var segments: [SegmentRecord]
+    var segments: [SegmentRecord]
 
     /// Where segment `index`'s clip and audio live in a work dir. A record naming any other
     /// file is not trusted: clips are only ever written here.

@@ -13,10 +13,17 @@ extension PipelineError {
             return PipelineError(error.isBadInput ? .invalidInput : .failed, error.description, file: error.file,
                                  underlying: error)
         case let error as PlanningError:
-            return PipelineError(.invalidInput, error.description, underlying: error)
-        case let error as ImageFitError:
-            return PipelineError(.invalidInput, "\(options.image): \(error.description)", file: options.image,
+            return PipelineError(error.option == nil ? .invalidInput : .invalidOption, error.description, option: error.option,
                                  underlying: error)
+        case let error as ImageFitError:
+            if let option = error.option {
+                return PipelineError(.invalidOption, error.description, option: option, underlying: error)
+            }
+            let image = options.absolute(options.image)
+            return PipelineError(.invalidInput, error.file == nil ? "\(image): \(error.description)" : error.description,
+                                 file: error.file ?? image, underlying: error)
+        case let error as StitchError:
+            return PipelineError(.invalidOption, error.description, option: error.option, underlying: error)
         case let error as FalError:
             return PipelineError(kind(of: error), error.description, underlying: error)
         case let error as ClipError:

@@ -2,7 +2,7 @@ import Foundation
 
 extension PipelineOptions {
     /// Checks the values that need no file: concurrency, cost limit, prompt, seed, attempts,
-    /// and the request size limit.
+    /// the request size limit and the stitch options.
     /// - Throws: ``PipelineError`` (``PipelineError/Kind/invalidOption``) naming the property.
     public func validate() throws {
         func invalid(_ option: String, _ text: String) -> PipelineError {
@@ -21,6 +21,7 @@ extension PipelineOptions {
         guard maxAttempts >= 1 else { throw invalid("maxAttempts", "\(maxAttempts) must be at least 1") }
         do {
             _ = try SegmentPlanner.effectiveMaxFrames(maxFrames)
+            try stitch.validate()
         } catch {
             throw PipelineError.from(error, options: self)
         }

@@ -38,9 +38,9 @@ struct RunInputs: Sendable {
         do {
             fitted = try await runBlocking { try fitter.fit(path: imagePath) }
         } catch let error as ImageFitError {
-            throw PipelineError(.invalidInput, "\(imagePath): \(error.description)", file: imagePath, underlying: error)
+            throw PipelineError.from(error, options: o)
         }
-        let png = try ImageCodec.encodePNG(fitted.pixels)
+        let png = Array(try fitted.pngData())
         let analysis = try await runBlocking { try AudioAnalysis.analyze(path: audioPath) }
         let planning = PlanningOptions(maxFrames: o.maxFrames, resolution: o.resolution, pricePerSecond: o.pricePerSecond)
         let plan = try SegmentPlanner.plan(analysis, options: planning)

@@ -35,3 +35,19 @@ extension SegmentAudio {
                    fileName: fileName)
     }
 }
+
+extension Plan {
+    /// Writes each chosen segment's request audio (a WAV of `numFrames / 25` seconds from the
+    /// segment's first frame, at most 48 kHz) from `source` into `directory`, in one decoding
+    /// pass: what a ``ClipBackend`` sends the model with each segment.
+    /// - Parameters:
+    ///   - source: The audio file the plan was made from.
+    ///   - segments: Segment indexes; all segments when nil.
+    ///   - directory: Where the files go (`segment-0000.wav`, …); it must exist.
+    /// - Returns: The written files, by segment index.
+    /// - Throws: `MediaError` when the file cannot be decoded or no longer matches the plan.
+    @discardableResult
+    public func writeSegmentAudio(from source: String, segments: [Int]? = nil, to directory: URL) throws -> [Int: URL] {
+        try SegmentAudio.export(source: source, plan: self, segments: segments, to: directory)
+    }
+}

@@ -46,23 +46,6 @@ public struct OutputAudio: Codable, Sendable, Equatable {
         return "encode to AAC, \(sampleRate) Hz, \(channels) ch\(tail)"
     }
 
-    /// The sample rates the output uses when it encodes: rates FFmpeg's AAC encoder and every
-    /// common player take. A source at one of them keeps it; others go to the next one up
-    /// (48 kHz at most: more is inaudible and AAC at 96 kHz is poorly supported).
-    static let encodeRates = [8_000, 11_025, 12_000, 16_000, 22_050, 24_000, 32_000, 44_100, 48_000]
-
-    /// The channel counts to try for AAC, best first: the source's own (AAC takes up to 8),
-    /// then stereo, then mono (libswresample mixes down).
-    static func encodeChannelCandidates(forSource channels: Int) -> [Int] {
-        var candidates: [Int] = []
-        for n in [min(max(channels, 1), 8), 2, 1] where !candidates.contains(n) { candidates.append(n) }
-        return candidates
-    }
-
-    /// The AAC sample rate for a source rate (see ``encodeRates``).
-    static func encodeRate(forSource rate: Int) -> Int {
-        encodeRates.first { $0 >= rate } ?? 48_000
-    }
 
     /// Decides how the output will carry the audio of `path`, and proves the MP4 muxer takes it.
     /// - Parameters:
@@ -103,9 +86,9 @@ public struct OutputAudio: Codable, Sendable, Equatable {
             reason = "\(stream.codecName) cannot be copied into MP4"
         }
 
-        let rate = encodeRate(forSource: sourceRate)
+        let rate = AudioEncoderSettings.aacRate(forSource: sourceRate)
         var lastError: MediaError?
-        for channels in encodeChannelCandidates(forSource: sourceChannels) {
+        for channels in AudioEncoderSettings.aacChannelCandidates(forSource: sourceChannels) {
             do {
                 try proveEncode(sampleRate: rate, channels: channels, bitRate: bitRate, scratch: scratch)
                 return OutputAudio(strategy: .encode, codec: "aac", sampleRate: rate, channels: channels,
