@@ -1,6 +1,6 @@
 import Foundation
 
-/// The offline preview backend: clips rendered locally by ``PreviewRenderer``. Needs no key and
+/// The offline preview backend: clips rendered locally from the fitted portrait. Needs no key and
 /// no network; costs nothing.
 public struct PreviewBackend: ClipBackend {
     /// The directory where staged files and rendered clips go.

@@ -5,16 +5,16 @@ import Foundation
 /// 25 fps, H.264 plus the segment's audio in AAC (resampled and mixed down as the output's
 /// audio would be when AAC cannot take it as it is). A user checks framing, cuts and sync
 /// before paying.
-public struct PreviewRenderer: Sendable {
+struct PreviewRenderer: Sendable {
     /// The fitted image every frame starts from (rgb8, the bucket size).
-    public let image: PixelBuffer
+    let image: PixelBuffer
     /// x264 settings of the clips; identical for every clip so the stitcher can copy them.
-    public var crf = 23
+    var crf = 23
     /// x264 preset.
-    public var preset = "ultrafast"
+    var preset = "ultrafast"
 
     /// A renderer for a fitted image.
-    public init(image: PixelBuffer) {
+    init(image: PixelBuffer) {
         precondition(image.format == .rgb8)
         self.image = image
     }
@@ -27,7 +27,7 @@ public struct PreviewRenderer: Sendable {
     ///   - output: the MP4 to write (written whole; the caller renames it into place).
     /// - Throws: `MediaError` naming the audio file (it cannot be read, or no AAC can be made
     ///   from it) or the output clip (it cannot be encoded or written).
-    public func render(segment: Plan.Segment, segmentCount: Int, audioFile: String, output: String) throws {
+    func render(segment: Plan.Segment, segmentCount: Int, audioFile: String, output: String) throws {
         let settings = try Self.clipAudio(for: audioFile)
         let reader = try AudioReader(path: audioFile, sampleRate: settings.sampleRate, channels: settings.channels)
         let samples = try reader.readAll()

@@ -5,9 +5,9 @@ import Foundation
 ///
 /// Public because the fal client reports the video stream of a downloaded result with it;
 /// the rest of the media layer is internal to the package.
-public struct StreamInfo: Sendable, Equatable {
+package struct StreamInfo: Sendable, Equatable {
     /// The kind of a stream.
-    public enum Kind: String, Sendable, Codable {
+    package enum Kind: String, Sendable, Codable {
         /// An audio stream.
         case audio
         /// A video stream.
@@ -21,33 +21,33 @@ public struct StreamInfo: Sendable, Equatable {
     }
 
     /// Index of the stream in its container.
-    public var index: Int
+    package var index: Int
     /// Audio, video, or something else.
-    public var kind: Kind
+    package var kind: Kind
     /// FFmpeg's short codec name, e.g. "h264", "aac", "mp3".
-    public var codecName: String
+    package var codecName: String
     /// Duration in seconds as the container declares it, when it does.
-    public var duration: Double?
+    package var duration: Double?
     /// The time base of the stream's timestamps.
-    public var timeBase: Rational
+    package var timeBase: Rational
     /// Average frame rate of a video stream (0/0 when unknown).
-    public var frameRate: Rational
+    package var frameRate: Rational
     /// Frame count as the container declares it (0 when unknown).
-    public var declaredFrameCount: Int
+    package var declaredFrameCount: Int
     /// Video width in pixels (0 for audio).
-    public var width: Int
+    package var width: Int
     /// Video height in pixels (0 for audio).
-    public var height: Int
+    package var height: Int
     /// Audio sample rate (0 for video).
-    public var sampleRate: Int
+    package var sampleRate: Int
     /// Audio channel count (0 for video).
-    public var channels: Int
+    package var channels: Int
     /// The codec's out-of-band configuration (e.g. H.264 SPS/PPS in avcC form).
-    public var extradata: [UInt8]
+    package var extradata: [UInt8]
     /// FFmpeg's codec profile number (-99 when unknown).
-    public var profile: Int32
+    package var profile: Int32
     /// FFmpeg's pixel format name for video ("yuv420p"), sample format name for audio.
-    public var formatName: String
+    package var formatName: String
 }
 
 /// Opens a media container (any format FFmpeg reads) from a file or from bytes in memory, and

@@ -39,22 +39,22 @@ enum FFmpeg {
 
 /// A rational number as FFmpeg uses for time bases and frame rates (public with
 /// ``StreamInfo``, which reports them).
-public struct Rational: Sendable, Hashable, Codable, CustomStringConvertible {
+package struct Rational: Sendable, Hashable, Codable, CustomStringConvertible {
     /// Numerator.
-    public var num: Int32
+    package var num: Int32
     /// Denominator.
-    public var den: Int32
+    package var den: Int32
     /// Creates `num/den`.
-    public init(_ num: Int32, _ den: Int32) {
+    package init(_ num: Int32, _ den: Int32) {
         self.num = num
         self.den = den
     }
     init(_ r: AVRational) { self.init(r.num, r.den) }
     var av: AVRational { AVRational(num: num, den: den) }
     /// The value as a Double; 0 when the denominator is 0.
-    public var value: Double { den == 0 ? 0 : Double(num) / Double(den) }
+    package var value: Double { den == 0 ? 0 : Double(num) / Double(den) }
     /// `"num/den"`, e.g. `"25/1"`.
-    public var description: String { "\(num)/\(den)" }
+    package var description: String { "\(num)/\(den)" }
 }
 
 /// Where FFmpeg's own log lines go. By default FFmpeg is silent: errors reach callers as

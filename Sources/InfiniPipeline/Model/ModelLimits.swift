@@ -72,7 +72,9 @@ public enum ModelLimits {
     /// and such sums cover every such `total` in `[41k, maxFrames·k]`. So `total` is
     /// representable iff some `k ≥ 1` has `k ≡ total (mod 4)` and `41k ≤ total ≤ maxFrames·k`.
     /// For `maxFrames = 721` that holds for every `total ≥ 164`.
-    /// - Parameter maxFrames: a valid request size (see ``roundDownToValid(_:)``).
+    /// - Parameters:
+    ///   - total: a number of frames.
+    ///   - maxFrames: a valid request size (see ``roundDownToValid(_:)``).
     public static func isRepresentable(_ total: Int, maxFrames: Int) -> Bool {
         guard total >= minimumFrames, maxFrames >= minimumFrames else { return false }
         // The smallest k ≡ total (mod 4) with k·maxFrames ≥ total; larger k only make 41k ≤ total harder.
