@@ -69,7 +69,7 @@ struct FitImageCommand: AsyncParsableCommand {
         let (aspect, anchor, background) = try fit.parsed()
         let fitter = ImageFitter(resolution: resolution, aspect: aspect, cropAnchor: anchor, background: background)
         let (image, output, quality) = (self.image, self.output, self.quality)
-        try requireReplaceableFile(output)
+        try FileChecks.requireReplaceableFile(output)
         let fitted = try await runBlocking { try fitter.fit(path: image) }
         let jpeg = URL(fileURLWithPath: output).pathExtension.lowercased() != "png"
         let bytes = jpeg ? try fitted.jpegData(quality: quality) : try fitted.pngData()
@@ -78,36 +78,13 @@ struct FitImageCommand: AsyncParsableCommand {
     }
 }
 
-/// Writes a file through a temporary name beside it, so a failure leaves nothing at `path`.
+/// Writes a file whole or not at all (through a temporary name beside it).
 func writeAtomically(_ data: Data, to path: String) throws {
-    let url = URL(fileURLWithPath: path)
-    let directory = url.deletingLastPathComponent()
+    let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
     var isDirectory: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory.boolValue else {
-        throw CLIError.badInput("\(path): the directory \(directory.path) does not exist")
+    guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+        throw CLIError.badInput("\(path): the directory \(directory) does not exist")
     }
-    try requireReplaceableFile(path)
-    let temp = directory.appendingPathComponent(".\(url.lastPathComponent).partial-\(ProcessInfo.processInfo.processIdentifier)")
-    do {
-        try data.write(to: temp)
-    } catch {
-        try? FileManager.default.removeItem(at: temp)
-        throw CLIError.failure("\(path): cannot write (\(error.localizedDescription))")
-    }
-    // rename(2) replaces a file in one step (and a device node too, hence the check above).
-    if rename(temp.path, path) != 0 {
-        let reason = String(cString: strerror(errno))
-        try? FileManager.default.removeItem(at: temp)
-        throw CLIError.failure("\(path): cannot write (\(reason))")
-    }
-}
-
-/// Refuses an output path that holds anything but a regular file: writing over a device, a
-/// pipe or a directory is never what the user meant.
-func requireReplaceableFile(_ path: String) throws {
-    guard let type = (try? FileManager.default.attributesOfItem(atPath: path))?[.type] as? FileAttributeType else { return }
-    if type == .typeDirectory { throw CLIError.badInput("\(path): is a directory; name the file to write") }
-    if type != .typeRegular && type != .typeSymbolicLink {
-        throw CLIError.badInput("\(path): is not a regular file (a device, pipe or socket); name a file to write")
-    }
+    try FileChecks.requireReplaceableFile(path)
+    try AtomicFile.write(data, to: path)
 }

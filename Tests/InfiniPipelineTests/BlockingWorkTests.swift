@@ -3,7 +3,7 @@ import Testing
 @testable import InfiniPipeline
 
 /// `runBlocking`: one bounded pool, cancellation seen by the work and only by its own work.
-@Suite("Blocking work")
+@Suite("Blocking work", .timeLimit(.minutes(3)))
 struct BlockingWorkTests {
     /// Counts how many bodies run at once. `@unchecked Sendable`: every access holds `lock`.
     final class Gauge: @unchecked Sendable {
@@ -50,7 +50,7 @@ struct BlockingWorkTests {
                 return false
             }
         }
-        while started.highest == 0 { try await Task.sleep(nanoseconds: 5_000_000) }
+        try await waitUntil("the blocking work to start") { started.highest > 0 }
         task.cancel()
         await #expect(throws: CancellationError.self) { _ = try await task.value }
     }
@@ -100,7 +100,7 @@ struct BlockingWorkTests {
                 return false
             }
         }
-        while started.highest == 0 { try await Task.sleep(nanoseconds: 5_000_000) }
+        try await waitUntil("the blocking work to start") { started.highest > 0 }
         task.cancel()
         await #expect(throws: CancellationError.self) { _ = try await task.value }
     }

@@ -391,7 +391,7 @@ struct FalValueTests {
         try await limiter.acquire()
         try await limiter.acquire()
         let waiter = Task { try await limiter.acquire() }
-        while await limiter.waiting == 0 { await Task.yield() }
+        try await waitUntil("a waiter") { await limiter.waiting > 0 }
         waiter.cancel()
         await #expect(throws: CancellationError.self) { try await waiter.value }
         #expect(await limiter.waiting == 0)
@@ -404,7 +404,7 @@ struct FalValueTests {
 
 // MARK: - Against the fake server
 
-@Suite("fal client against the fake server")
+@Suite("fal client against the fake server", .timeLimit(.minutes(3)))
 struct FalClientTests {
     @Test func fullGenerationWithStorageUpload() async throws {
         try await withFal { h in
@@ -784,7 +784,7 @@ struct FalClientTests {
             h.server.script([.slowQueue(polls: 100_000)])
             let events = h.events
             let task = Task { try await h.client.generate(h.plainRequest(), onEvent: events.callback) }
-            while h.server.requests(to: .status).count < 2 { try await Task.sleep(for: .milliseconds(2)) }
+            try await waitUntil("two status polls") { h.server.requests(to: .status).count >= 2 }
             task.cancel()
             await #expect(throws: CancellationError.self) { _ = try await task.value }
             #expect(await h.client.limiter.inFlight == 0)
@@ -971,7 +971,7 @@ private func downloadRetries(_ events: [FalEvent]) -> [DownloadRetry] {
     events.compactMap { if case .downloadRetrying(let retry) = $0 { retry } else { nil } }
 }
 
-@Suite("fal client: downloads that fail and resume")
+@Suite("fal client: downloads that fail and resume", .timeLimit(.minutes(3)))
 struct FalDownloadTests {
     @Test func truncatedBodyResumesWithRange() async throws {
         try await withFal { h in

@@ -7,7 +7,7 @@ import Glibc
 #endif
 
 /// The `infinistitch` binary end to end against the fake fal server on 127.0.0.1.
-@Suite("infinistitch against the fake fal server", .serialized)
+@Suite("infinistitch against the fake fal server", .serialized, .timeLimit(.minutes(3)))
 struct FalPipelineTests {
     static let key = "fake-key-id-0123456789:fake-key-secret-abcdefghijklmnop"
 

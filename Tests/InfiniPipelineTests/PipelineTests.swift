@@ -67,7 +67,7 @@ final class ScriptedBackend: ClipBackend, @unchecked Sendable {
     }
 }
 
-@Suite("Pipeline", .serialized)
+@Suite("Pipeline", .serialized, .timeLimit(.minutes(3)))
 struct PipelineTests {
     /// The manifest a run left in `options(dir)`'s work dir; fails the test when there is none.
     static func savedManifest(_ dir: TempDir) throws -> Manifest {

@@ -4,7 +4,7 @@ import Testing
 
 /// A run never pays twice and never builds a wrong video from what it finds in its work dir:
 /// one run per work dir, manifests checked before use, failures that let paid work finish.
-@Suite("Run safety", .serialized)
+@Suite("Run safety", .serialized, .timeLimit(.minutes(3)))
 struct RunSafetyTests {
     static func options(_ dir: TempDir) -> PipelineOptions {
         var o = PipelineTests.options(dir)

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import InfiniPipeline
 
-@Suite("Stitcher")
+@Suite("Stitcher", .timeLimit(.minutes(3)))
 struct StitchTests {
     /// A plan over fixture clips: one segment per (frameCount, numFrames), made for `audio`
     /// (a fixture, decoded here), whose length need not match the frames.

@@ -1,5 +1,8 @@
 import FakeFal
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Testing
 @testable import InfiniPipeline
 
@@ -29,10 +32,12 @@ struct TempDir {
     func cleanup() { try? FileManager.default.removeItem(at: url) }
 }
 
-/// Runs a program and returns its exit status and standard output / error.
+/// Runs a program and returns its exit status and standard output / error. A program still
+/// running after `timeout` is killed and the test fails (a hung child must not hang the suite).
 @discardableResult
 func runProcess(_ executable: String, _ arguments: [String], environment: [String: String]? = nil,
-                currentDirectory: String? = nil) throws -> (status: Int32, stdout: Data, stderr: Data) {
+                currentDirectory: String? = nil, timeout: Duration = .seconds(180),
+                sourceLocation: SourceLocation = #_sourceLocation) throws -> (status: Int32, stdout: Data, stderr: Data) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
@@ -42,6 +47,15 @@ func runProcess(_ executable: String, _ arguments: [String], environment: [Strin
     process.standardOutput = out
     process.standardError = err
     try process.run()
+    let watchdog = DispatchWorkItem {
+        guard process.isRunning else { return }
+        kill(process.processIdentifier, SIGKILL)
+        Issue.record("\(URL(fileURLWithPath: executable).lastPathComponent) \(arguments.joined(separator: " ")) ran longer than \(timeout); killed",
+                     sourceLocation: sourceLocation)
+    }
+    let (seconds, attoseconds) = timeout.components
+    DispatchQueue.global().asyncAfter(deadline: .now() + Double(seconds) + Double(attoseconds) / 1e18, execute: watchdog)
+    defer { watchdog.cancel() }
     // Read both pipes concurrently so a chatty child cannot block on a full pipe.
     nonisolated(unsafe) var errData = Data()
     let group = DispatchGroup()
@@ -54,6 +68,20 @@ func runProcess(_ executable: String, _ arguments: [String], environment: [Strin
     group.wait()
     process.waitUntilExit()
     return (process.terminationStatus, outData, errData)
+}
+
+/// Waits until `condition` holds, checking every few milliseconds; fails the test (and stops
+/// waiting) after `timeout`.
+func waitUntil(_ what: String, timeout: Duration = .seconds(30), sourceLocation: SourceLocation = #_sourceLocation,
+               _ condition: () async throws -> Bool) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while try await !condition() {
+        guard ContinuousClock.now < deadline else {
+            Issue.record("waited \(timeout) for \(what)", sourceLocation: sourceLocation)
+            return
+        }
+        try await Task.sleep(for: .milliseconds(2))
+    }
 }
 
 /// The ffmpeg command-line tool, when installed (CI installs it; comparisons with it run then).

@@ -6,10 +6,10 @@ import Darwin
 #endif
 
 /// Checks on paths given to us before they are read.
-enum FileChecks {
+package enum FileChecks {
     /// Throws unless `path` is a regular file (after following links): devices such as
     /// `/dev/zero` never end and pipes can be read only once, so neither is read as input.
-    static func requireRegularFile(_ path: String) throws {
+    package static func requireRegularFile(_ path: String) throws {
         var info = stat()
         guard stat(path, &info) == 0 else {
             let reason = errno == ENOENT ? "no such file" : String(cString: strerror(errno))
@@ -25,7 +25,7 @@ enum FileChecks {
     /// Throws unless `path` may receive an output file: nothing there yet, or a regular file
     /// (which the finished output replaces). A device, pipe, socket or directory is never
     /// written over: renaming a finished file onto `/dev/zero` would replace the device.
-    static func requireReplaceableFile(_ path: String) throws {
+    package static func requireReplaceableFile(_ path: String) throws {
         var info = stat()
         guard stat(path, &info) == 0 else { return }  // nothing there yet (or a dangling link)
         let type = info.st_mode & S_IFMT
@@ -36,7 +36,7 @@ enum FileChecks {
 
     /// Moves a finished temporary file onto `path` in one step (rename(2)): readers see the old
     /// file or the new one, never none or half of one.
-    static func replace(_ path: String, with temp: String) throws {
+    package static func replace(_ path: String, with temp: String) throws {
         try requireReplaceableFile(path)
         guard rename(temp, path) == 0 else {
             throw MediaError(.writeFailed, file: path, "cannot move the finished file into place (\(String(cString: strerror(errno))))")
@@ -48,9 +48,9 @@ enum FileChecks {
 /// run expects a finished file (outputs, clips, manifests, cache entries) is made under a hidden
 /// temporary name beside its destination and renamed into place (rename(2) is atomic within a
 /// directory). The only write-temp-then-rename in the package.
-enum AtomicFile {
+package enum AtomicFile {
     /// A hidden temporary path beside `path`, unique to this process and call.
-    static func temporaryPath(for path: String) -> String {
+    package static func temporaryPath(for path: String) -> String {
         let url = URL(fileURLWithPath: path)
         let name = ".\(url.lastPathComponent).partial-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         return url.deletingLastPathComponent().appendingPathComponent(name).path
@@ -59,7 +59,7 @@ enum AtomicFile {
     /// Makes the file at `path` with `body`, which writes the temporary path it is given. The
     /// file is moved into place only when `body` returns; when it throws, the temporary file is
     /// removed and `path` is untouched.
-    static func produce<T>(_ path: String, _ body: (String) throws -> T) throws -> T {
+    package static func produce<T>(_ path: String, _ body: (String) throws -> T) throws -> T {
         let temp = temporaryPath(for: path)
         do {
             let result = try body(temp)
@@ -72,7 +72,7 @@ enum AtomicFile {
     }
 
     /// ``produce(_:_:)`` for asynchronous writers (downloads).
-    static func produce<T>(_ path: String, _ body: (String) async throws -> T) async throws -> T {
+    package static func produce<T>(_ path: String, _ body: (String) async throws -> T) async throws -> T {
         let temp = temporaryPath(for: path)
         do {
             let result = try await body(temp)
@@ -85,7 +85,7 @@ enum AtomicFile {
     }
 
     /// Writes `data` to `path` whole or not at all.
-    static func write(_ data: Data, to path: String) throws {
+    package static func write(_ data: Data, to path: String) throws {
         try produce(path) { temp in
             guard FileManager.default.createFile(atPath: temp, contents: data) else {
                 throw MediaError(.writeFailed, file: path, "cannot write the file (\(String(cString: strerror(errno))))")
