@@ -150,7 +150,8 @@ final class ProgressReporter: @unchecked Sendable {
         clearDisplay()
         let columns = Self.terminalColumns()
         let lines = Self.display(plan: plan, progress: progress, progressAge: Date().timeIntervalSince(progressTime),
-                                 elapsed: Date().timeIntervalSince(started), stage: stage, phases: phases, preview: preview)
+                                 elapsed: Date().timeIntervalSince(started), stage: stage, phases: phases, preview: preview,
+                                 columns: columns)
             .map { Self.fit($0, columns: columns) }
         writeStderr(lines.joined(separator: "\n") + "\n")
         drawnLines = lines.count
@@ -158,7 +159,7 @@ final class ProgressReporter: @unchecked Sendable {
 
     /// The live display's lines, before they are cut to the terminal's width.
     static func display(plan: Plan, progress: RunProgress?, progressAge: Double, elapsed: Double, stage: String,
-                        phases: [Int: SegmentPhase], preview: Bool) -> [String] {
+                        phases: [Int: SegmentPhase], preview: Bool, columns: Int = 200) -> [String] {
         let p = progress ?? RunProgress(segmentsDone: 0, segmentsTotal: plan.segments.count, framesDone: 0,
                                         framesTotal: plan.totalFrames, committedCost: 0, elapsedSeconds: 0,
                                         estimatedRemainingSeconds: nil)
@@ -168,7 +169,14 @@ final class ProgressReporter: @unchecked Sendable {
         // The estimate counts down between events.
         let eta = p.estimatedRemainingSeconds.map { clock(max(0, $0 - progressAge)) } ?? "--:--"
         let money = preview ? "preview, free" : String(format: "$%.2f committed", p.committedCost)
-        var lines = ["[\(bar)] \(p.segmentsDone)/\(p.segmentsTotal) segments  \(p.framesDone)/\(p.framesTotal) frames  \(stage)  elapsed \(clock(elapsed))  ETA \(eta)  \(money)"]
+        // The widest form that fits: the bar and the stage go first on a narrow terminal, so the
+        // numbers that matter (progress, time, money) stay.
+        let counts = "\(p.segmentsDone)/\(p.segmentsTotal) segments  \(p.framesDone)/\(p.framesTotal) frames"
+        let times = "elapsed \(clock(elapsed))  ETA \(eta)"
+        let forms = ["[\(bar)] \(counts)  \(stage)  \(times)  \(money)", "\(counts)  \(stage)  \(times)  \(money)",
+                     "\(counts)  \(times)  \(money)",
+                     "\(p.segmentsDone)/\(p.segmentsTotal) seg \(p.framesDone)/\(p.framesTotal) fr \(clock(elapsed)) ETA \(eta) \(money)"]
+        var lines = [forms.first { $0.count < columns } ?? forms.last!]
         let active = phases.filter { !$0.value.isFinished && $0.value != .pending }.map(\.key).sorted()
         let shown = active.prefix(24)
         for chunk in stride(from: 0, to: shown.count, by: 4) {

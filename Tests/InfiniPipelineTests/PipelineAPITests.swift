@@ -166,6 +166,15 @@ struct PipelineAPITests {
                                    committedCost: 16.84, elapsedSeconds: 100, estimatedRemainingSeconds: 300)
         let event = SegmentEvent(index: 12, phase: .done(.generated, requestId: "r"), progress: progress)
         #expect(ProgressReporter.line(event, preview: false) == "segment 12 done, 13/29 segments, 4210/17261 frames, $16.84 committed")
+        // A narrow terminal keeps the numbers and drops the bar first.
+        let plan = try SegmentPlanner.plan(audioFile: Fixture.path("speech.mp3"))
+        for columns in [40, 60, 80, 120, 200] {
+            let lines = ProgressReporter.display(plan: plan, progress: progress, progressAge: 0, elapsed: 100, stage: "generating",
+                                                 phases: [12: .running(requestId: "r", log: nil)], preview: false, columns: columns)
+                .map { ProgressReporter.fit($0, columns: columns) }
+            #expect(lines.allSatisfy { $0.count < columns })
+            if columns >= 60 { #expect(lines[0].contains("$16.84") && lines[0].contains("ETA 5:00"), "\(lines[0])") }
+        }
     }
 }
 
