@@ -125,6 +125,15 @@ struct FalPipelineTests {
             #expect(run.server.submittedInputs.map(\.numFrames).sorted() == plan.segments.map(\.numFrames).sorted())
             #expect(result.stdout.contains("out.mp4"))
             try Self.expectKeyNeverLeaks(run, [result.stdout, result.stderr])
+            // By default: progress and warnings only, no log lines (swift-log's default handler
+            // would print timestamped lines into the progress).
+            let timestamped = try Regex(#"(?m)^\d{4}-\d{2}-\d{2}T"#)
+            #expect(!result.stderr.contains(timestamped) && !result.stderr.contains("debug:"), "\(result.stderr)")
+            // --verbose shows the fal client's log, still without the key.
+            let verbose = try run.run(["--verbose"], workDir: "work-v", output: "out-v.mp4")
+            #expect(verbose.status == 0, "\(verbose.stderr)")
+            #expect(verbose.stderr.contains("debug: ") && !verbose.stderr.contains(timestamped))
+            try Self.expectKeyNeverLeaks(run, [verbose.stdout, verbose.stderr])
         }
     }
 
