@@ -11,7 +11,6 @@ import Darwin
 
 extension Acceleration: ExpressibleByArgument {}
 extension BackendKind: ExpressibleByArgument {}
-extension Logger.Level: @retroactive ExpressibleByArgument {}
 
 /// `infinistitch AUDIO --image IMAGE`: the whole job.
 struct RunCommand: AsyncParsableCommand {
@@ -92,10 +91,14 @@ struct RunCommand: AsyncParsableCommand {
     var verbose = false
 
     @Option(help: ArgumentHelp("Show log lines of this level and above: trace, debug, info, notice, warning, error, critical (default warning; debug with --verbose).", valueName: "LEVEL"))
-    var logLevel: Logger.Level?
+    var logLevel: String?
 
     /// The library checks the values; the command line names them by their flags.
     func validate() throws {
+        if let logLevel, Logger.Level(rawValue: logLevel) == nil {
+            let levels = Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")
+            throw ValidationError("--log-level \(logLevel) is not a level (\(levels))")
+        }
         do {
             try makeOptions().validate()
         } catch let error as PipelineError {
@@ -130,7 +133,7 @@ struct RunCommand: AsyncParsableCommand {
     func run() async throws {
         let options = try makeOptions()
         let reporter = ProgressReporter(json: json, dryRun: dryRun, preview: backend == .preview)
-        let level = logLevel ?? (verbose ? .debug : .warning)
+        let level = logLevel.flatMap(Logger.Level.init(rawValue:)) ?? (verbose ? .debug : .warning)
         let logger = Logger(label: "infinistitch") { _ in ReporterLogHandler(reporter: reporter, logLevel: level) }
         let pipeline = Pipeline(options: options, logger: logger)
         let consumer = Task { await reporter.consume(pipeline.events) }
