@@ -29,12 +29,6 @@ struct LevelEstimate: Sendable, Equatable {
     /// Level of the quiet between words and sentences, in dBFS; at most ``speechDb``.
     var noiseFloorDb: Float
 
-    /// An estimate from known levels (for tests and callers with their own measurements).
-    init(speechDb: Float, noiseFloorDb: Float) {
-        self.speechDb = speechDb
-        self.noiseFloorDb = noiseFloorDb
-    }
-
     /// Percentile of the sounding hops whose level, less ``speechGateDb``, gates the speech hops (0.95).
     static let speechGatePercentile = 0.95
     /// How far below that percentile the speech gate lies, in dB (30).

@@ -159,14 +159,6 @@ enum Resampler {
         var width: Double
         /// Height, in source pixels (> 0).
         var height: Double
-
-        /// Creates a window.
-        init(x: Double, y: Double, width: Double, height: Double) {
-            self.x = x
-            self.y = y
-            self.width = width
-            self.height = height
-        }
     }
 
     /// Resamples `window` of `image` to exactly `width` × `height` pixels.

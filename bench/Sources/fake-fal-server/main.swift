@@ -88,6 +88,6 @@ FileHandle.standardOutput.write(Data((url.absoluteString + "\n").utf8))
 
 for await _ in stops { break }
 await server.stop()
-signalSources.forEach { $0.cancel() }
+for source in signalSources { source.cancel() }
 FileHandle.standardError.write(Data("fake-fal-server: stopped after \(server.requestIDs.count) generations (peak \(server.peakConcurrentRequests) at once)\n".utf8))
 exit(0)
