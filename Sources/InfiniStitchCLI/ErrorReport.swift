@@ -34,9 +34,12 @@ enum ErrorReport {
     static func line(for error: PipelineError) -> String {
         var message = withFlag(error.message, option: error.option)
         if error.kind == .missingCredentials && error.message.contains("FAL_KEY is not set") {
-            message = message.replacingOccurrences(of: "or use the preview backend or a dry run", with: "or use --backend preview or --dry-run")
+            message = message.replacingOccurrences(
+                of: "or use the preview backend or a dry run", with: "or use --backend preview or --dry-run")
         }
-        if error.kind == .invalidWorkDir { message = message.replacingOccurrences(of: "choose another work dir", with: "choose another --work-dir") }
+        if error.kind == .invalidWorkDir {
+            message = message.replacingOccurrences(of: "choose another work dir", with: "choose another --work-dir")
+        }
         return message
     }
 
@@ -45,7 +48,7 @@ enum ErrorReport {
         switch error.kind {
         case .interrupted: return 130
         case .invalidInput, .invalidOption, .invalidOutput, .missingCredentials, .workDirInUse, .invalidWorkDir,
-             .overBudget, .insufficientDiskSpace:
+            .overBudget, .insufficientDiskSpace:
             return 2
         default: return 1
         }

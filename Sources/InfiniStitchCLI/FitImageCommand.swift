@@ -1,11 +1,12 @@
 import ArgumentParser
 import Foundation
+import InfiniPipeline
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import InfiniPipeline
 
 /// Image-fitting options, shared by `fit-image` and the main command.
 struct FitArguments: ParsableArguments {
@@ -20,8 +21,10 @@ struct FitArguments: ParsableArguments {
 
     func parsed() throws -> (ImageFitter.Aspect?, ImageFitter.CropAnchor, RGBColor) {
         do {
-            return (try aspect.map { try ImageFitter.Aspect(parsing: $0) }, try ImageFitter.CropAnchor(parsing: cropAnchor),
-                    try RGBColor(parsing: background))
+            return (
+                try aspect.map { try ImageFitter.Aspect(parsing: $0) }, try ImageFitter.CropAnchor(parsing: cropAnchor),
+                try RGBColor(parsing: background)
+            )
         } catch let error as ImageFitError {
             // The library names the ImageFitter property (`cropAnchor "2,0": …`); say the flag.
             throw ValidationError(ErrorReport.withFlag(error.description, option: error.option))
@@ -37,10 +40,10 @@ struct FitImageCommand: AsyncParsableCommand {
         commandName: "fit-image",
         abstract: "Upright, crop and resize a portrait to the model's aspect bucket.",
         discussion: """
-        Examples:
-          infinistitch fit-image me.jpg -o me-fitted.png
-          infinistitch fit-image photo.jpg --resolution 720p --aspect 9:16 --crop-anchor 0.5,0.3 -o fitted.jpg
-        """
+            Examples:
+              infinistitch fit-image me.jpg -o me-fitted.png
+              infinistitch fit-image photo.jpg --resolution 720p --aspect 9:16 --crop-anchor 0.5,0.3 -o fitted.jpg
+            """
     )
 
     @Argument(help: "The portrait (PNG or JPEG).")
@@ -74,7 +77,9 @@ struct FitImageCommand: AsyncParsableCommand {
         let jpeg = URL(fileURLWithPath: output).pathExtension.lowercased() != "png"
         let bytes = jpeg ? try fitted.jpegData(quality: quality) : try fitted.pngData()
         try writeAtomically(bytes, to: output)
-        writeStdout("\(image): \(fitted.sourceWidth)x\(fitted.sourceHeight) → bucket \(fitted.bucket) (\(resolution.rawValue)), wrote \(output) \(fitted.pixels.width)x\(fitted.pixels.height)\n")
+        writeStdout(
+            "\(image): \(fitted.sourceWidth)x\(fitted.sourceHeight) → bucket \(fitted.bucket) (\(resolution.rawValue)), wrote \(output) \(fitted.pixels.width)x\(fitted.pixels.height)\n"
+        )
     }
 }
 

@@ -14,15 +14,15 @@ public struct InfiniStitch: AsyncParsableCommand {
         commandName: "infinistitch",
         abstract: "Turn a long audio file and one portrait into one long talking-avatar MP4 with fal-ai/infinitalk.",
         discussion: """
-        Examples:
-          infinistitch long_podcast.mp3 --image me.jpg          # the whole job (the default command)
-          infinistitch long_podcast.mp3 --image me.jpg --backend preview --dry-run
-          infinistitch plan long_podcast.mp3
-          infinistitch fit-image me.jpg -o fitted.png
-          infinistitch stitch --plan plan.json --audio talk.mp3 -o talk.mp4 seg*.mp4
+            Examples:
+              infinistitch long_podcast.mp3 --image me.jpg          # the whole job (the default command)
+              infinistitch long_podcast.mp3 --image me.jpg --backend preview --dry-run
+              infinistitch plan long_podcast.mp3
+              infinistitch fit-image me.jpg -o fitted.png
+              infinistitch stitch --plan plan.json --audio talk.mp3 -o talk.mp4 seg*.mp4
 
-        Exit codes: 0 success, 1 failure, 2 bad input or usage, 130 interrupted.
-        """,
+            Exit codes: 0 success, 1 failure, 2 bad input or usage, 130 interrupted.
+            """,
         version: InfiniPipelineVersion.string,
         subcommands: [RunCommand.self, PlanCommand.self, FitImageCommand.self, StitchCommand.self],
         defaultSubcommand: RunCommand.self

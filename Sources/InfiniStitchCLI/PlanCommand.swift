@@ -6,13 +6,18 @@ extension Resolution: ExpressibleByArgument {}
 
 /// Options that decide what a plan costs, shared by `plan` and the main command.
 struct PlanningArguments: ParsableArguments {
-    @Option(parsing: .unconditional, help: ArgumentHelp("Largest num_frames per request; rounded down to 4n+1, at least 41.", valueName: "N"))
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp("Largest num_frames per request; rounded down to 4n+1, at least 41.", valueName: "N"))
     var maxFrames: Int = ModelLimits.maximumFrames
 
     @Option(help: "Output resolution: 480p or 720p.")
     var resolution: Resolution = .p480
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("Override the price in US dollars per second of video (default $0.20 at 480p, $0.40 at 720p).", valueName: "USD"))
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp(
+            "Override the price in US dollars per second of video (default $0.20 at 480p, $0.40 at 720p).", valueName: "USD"))
     var pricePerSecond: Double?
 
     func validate() throws {
@@ -35,10 +40,10 @@ struct PlanCommand: AsyncParsableCommand {
         commandName: "plan",
         abstract: "Show how an audio file would be split into model requests, and what it would cost.",
         discussion: """
-        Examples:
-          infinistitch plan lecture.mp3
-          infinistitch plan podcast.m4a --resolution 720p --json > plan.json
-        """
+            Examples:
+              infinistitch plan lecture.mp3
+              infinistitch plan podcast.m4a --resolution 720p --json > plan.json
+            """
     )
 
     @Argument(help: "The audio file (any format FFmpeg reads; a video's audio track works too).")
@@ -67,7 +72,9 @@ struct PlanCommand: AsyncParsableCommand {
             let data = try encoder.encode(PlanWithAudio(plan: plan, outputAudio: outputAudio))
             writeStdout(String(decoding: data, as: UTF8.self) + "\n")
         } else {
-            writeStdout("\(audio): \(String(format: "%.3f", plan.audio.duration)) s, \(plan.audio.sampleRate) Hz, \(plan.audio.channels) ch\n")
+            writeStdout(
+                "\(audio): \(String(format: "%.3f", plan.audio.duration)) s, \(plan.audio.sampleRate) Hz, \(plan.audio.channels) ch\n"
+            )
             writeStdout(plan.renderTable())
             writeStdout("output audio: \(outputAudio.summary)\n")
         }

@@ -1,6 +1,7 @@
 import Foundation
 import InfiniPipeline
 import Logging
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -34,12 +35,14 @@ final class ProgressReporter: @unchecked Sendable {
 
     /// Reads events until the pipeline finishes, redrawing the live display every second.
     func consume(_ events: AsyncStream<PipelineEvent>) async {
-        let ticker = live ? Task { [weak self] in
-            while !Task.isCancelled {
-                try? await Task.sleep(for: .seconds(1))
-                self?.lock.withLock { self?.draw() }
-            }
-        } : nil
+        let ticker =
+            live
+            ? Task { [weak self] in
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .seconds(1))
+                    self?.lock.withLock { self?.draw() }
+                }
+            } : nil
         for await event in events { lock.withLock { handle(event) } }
         ticker?.cancel()
         lock.withLock {
@@ -66,8 +69,10 @@ final class ProgressReporter: @unchecked Sendable {
             if dryRun {
                 writeStdout(p.renderTable())
             } else {
-                say(String(format: "plan: %d frames in %d segments, %.2f s paid at most, estimated $%.2f",
-                           p.totalFrames, p.segments.count, p.paidSeconds, p.estimatedCost))
+                say(
+                    String(
+                        format: "plan: %d frames in %d segments, %.2f s paid at most, estimated $%.2f",
+                        p.totalFrames, p.segments.count, p.paidSeconds, p.estimatedCost))
             }
         case .image(let w, let h):
             say("image: fitted to \(w)x\(h)")
@@ -79,7 +84,8 @@ final class ProgressReporter: @unchecked Sendable {
         case .warning(let w):
             say("warning: \(w)")
         case .segment(let event):
-            let changed = phases[event.index].map { $0.name != event.phase.name || queuePosition($0) != queuePosition(event.phase) } ?? true
+            let changed =
+                phases[event.index].map { $0.name != event.phase.name || queuePosition($0) != queuePosition(event.phase) } ?? true
             phases[event.index] = event.phase
             progress = event.progress
             progressTime = Date()
@@ -149,20 +155,27 @@ final class ProgressReporter: @unchecked Sendable {
         guard live, let plan else { return }
         clearDisplay()
         let columns = Self.terminalColumns()
-        let lines = Self.display(plan: plan, progress: progress, progressAge: Date().timeIntervalSince(progressTime),
-                                 elapsed: Date().timeIntervalSince(started), stage: stage, phases: phases, preview: preview,
-                                 columns: columns)
-            .map { Self.fit($0, columns: columns) }
+        let lines = Self.display(
+            plan: plan, progress: progress, progressAge: Date().timeIntervalSince(progressTime),
+            elapsed: Date().timeIntervalSince(started), stage: stage, phases: phases, preview: preview,
+            columns: columns
+        )
+        .map { Self.fit($0, columns: columns) }
         writeStderr(lines.joined(separator: "\n") + "\n")
         drawnLines = lines.count
     }
 
     /// The live display's lines, before they are cut to the terminal's width.
-    static func display(plan: Plan, progress: RunProgress?, progressAge: Double, elapsed: Double, stage: String,
-                        phases: [Int: SegmentPhase], preview: Bool, columns: Int = 200) -> [String] {
-        let p = progress ?? RunProgress(segmentsDone: 0, segmentsTotal: plan.segments.count, framesDone: 0,
-                                        framesTotal: plan.totalFrames, committedCost: 0, elapsedSeconds: 0,
-                                        estimatedRemainingSeconds: nil)
+    static func display(
+        plan: Plan, progress: RunProgress?, progressAge: Double, elapsed: Double, stage: String,
+        phases: [Int: SegmentPhase], preview: Bool, columns: Int = 200
+    ) -> [String] {
+        let p =
+            progress
+            ?? RunProgress(
+                segmentsDone: 0, segmentsTotal: plan.segments.count, framesDone: 0,
+                framesTotal: plan.totalFrames, committedCost: 0, elapsedSeconds: 0,
+                estimatedRemainingSeconds: nil)
         let fraction = Double(p.framesDone) / Double(max(1, p.framesTotal))
         let width = 30, filled = min(width, Int(fraction * Double(width)))
         let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
@@ -173,18 +186,21 @@ final class ProgressReporter: @unchecked Sendable {
         // numbers that matter (progress, time, money) stay.
         let counts = "\(p.segmentsDone)/\(p.segmentsTotal) segments  \(p.framesDone)/\(p.framesTotal) frames"
         let times = "elapsed \(clock(elapsed))  ETA \(eta)"
-        let forms = ["[\(bar)] \(counts)  \(stage)  \(times)  \(money)", "\(counts)  \(stage)  \(times)  \(money)",
-                     "\(counts)  \(times)  \(money)",
-                     "\(p.segmentsDone)/\(p.segmentsTotal) seg \(p.framesDone)/\(p.framesTotal) fr \(clock(elapsed)) ETA \(eta) \(money)"]
+        let forms = [
+            "[\(bar)] \(counts)  \(stage)  \(times)  \(money)", "\(counts)  \(stage)  \(times)  \(money)",
+            "\(counts)  \(times)  \(money)",
+            "\(p.segmentsDone)/\(p.segmentsTotal) seg \(p.framesDone)/\(p.framesTotal) fr \(clock(elapsed)) ETA \(eta) \(money)",
+        ]
         var lines = [forms.first { $0.count < columns } ?? forms.last!]
         let active = phases.filter { !$0.value.isFinished && $0.value != .pending }.map(\.key).sorted()
         let shown = active.prefix(24)
         for chunk in stride(from: 0, to: shown.count, by: 4) {
-            lines.append(shown.dropFirst(chunk).prefix(4).map { i in
-                var s = phases[i]?.name ?? ""
-                if case .queued(_, let position?) = phases[i] { s += " #\(position)" }
-                return String(format: "  seg %3d %-14@", i, s as NSString)
-            }.joined())
+            lines.append(
+                shown.dropFirst(chunk).prefix(4).map { i in
+                    var s = phases[i]?.name ?? ""
+                    if case .queued(_, let position?) = phases[i] { s += " #\(position)" }
+                    return String(format: "  seg %3d %-14@", i, s as NSString)
+                }.joined())
         }
         if active.count > shown.count { lines.append("  … and \(active.count - shown.count) more") }
         return lines
@@ -207,20 +223,26 @@ final class ProgressReporter: @unchecked Sendable {
 
     static func clock(_ seconds: Double) -> String {
         let s = Int(seconds.rounded())
-        return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, (s / 60) % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
+        return s >= 3600
+            ? String(format: "%d:%02d:%02d", s / 3600, (s / 60) % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
     }
 
     /// The final summary, for people.
     func printSummary(_ s: PipelineSummary) {
         if s.dryRun {
-            writeStdout(String(format: "dry run: nothing sent. %d segments, %d frames; would pay %.2f s of video, about $%.2f\n",
-                               s.segments, s.frames, s.plannedSeconds, s.estimatedCost))
+            writeStdout(
+                String(
+                    format: "dry run: nothing sent. %d segments, %d frames; would pay %.2f s of video, about $%.2f\n",
+                    s.segments, s.frames, s.plannedSeconds, s.estimatedCost))
             return
         }
         var text = "\(s.output ?? "")\n"
-        text += String(format: "  duration %.2f s, %d frames, %d segments (%d reused)\n", s.duration, s.frames, s.segments, s.reusedSegments)
+        text += String(
+            format: "  duration %.2f s, %d frames, %d segments (%d reused)\n", s.duration, s.frames, s.segments, s.reusedSegments)
         if preview {
-            text += String(format: "  preview: nothing paid; on fal this would pay %.2f s of video, about $%.2f\n", s.plannedSeconds, s.estimatedCost)
+            text += String(
+                format: "  preview: nothing paid; on fal this would pay %.2f s of video, about $%.2f\n", s.plannedSeconds,
+                s.estimatedCost)
         } else {
             text += String(format: "  paid %.2f s of video, $%.2f\n", s.paidSeconds, s.cost)
         }
@@ -241,8 +263,10 @@ struct ReporterLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    func log(level: Logger.Level, message: Logger.Message, metadata explicit: Logger.Metadata?, source: String,
-             file: String, function: String, line: UInt) {
+    func log(
+        level: Logger.Level, message: Logger.Message, metadata explicit: Logger.Metadata?, source: String,
+        file: String, function: String, line: UInt
+    ) {
         let all = metadata.merging(explicit ?? [:]) { $1 }
         let fields = all.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
         reporter.log("\(level): \(message)" + (fields.isEmpty ? "" : " (\(fields))"))

@@ -3,6 +3,7 @@ import Dispatch
 import Foundation
 import InfiniPipeline
 import Logging
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -18,16 +19,16 @@ struct RunCommand: AsyncParsableCommand {
         commandName: "run",
         abstract: "Make one talking-avatar MP4 from an audio file and a portrait (the default command).",
         discussion: """
-        Examples:
-          infinistitch long_podcast.mp3 --image me.jpg                 # writes long_podcast.mp4
-          infinistitch talk.m4a --image me.png --dry-run               # plan and price only
-          infinistitch talk.m4a --image me.png --backend preview       # free local preview
-          infinistitch talk.m4a --image me.png --resolution 720p --max-cost 50 -o talk-720p.mp4
+            Examples:
+              infinistitch long_podcast.mp3 --image me.jpg                 # writes long_podcast.mp4
+              infinistitch talk.m4a --image me.png --dry-run               # plan and price only
+              infinistitch talk.m4a --image me.png --backend preview       # free local preview
+              infinistitch talk.m4a --image me.png --resolution 720p --max-cost 50 -o talk-720p.mp4
 
-        Running the same command again after a crash or Ctrl-C resumes: finished clips are
-        reused and submitted requests are fetched by their id, never paid for twice.
-        The fal backend reads FAL_KEY (or FAL_KEY_ID and FAL_KEY_SECRET) from the environment.
-        """
+            Running the same command again after a crash or Ctrl-C resumes: finished clips are
+            reused and submitted requests are fetched by their id, never paid for twice.
+            The fal backend reads FAL_KEY (or FAL_KEY_ID and FAL_KEY_SECRET) from the environment.
+            """
     )
 
     @Argument(help: "The audio file (any format FFmpeg reads; a video's audio track works too).")
@@ -59,7 +60,8 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "The model endpoint id.")
     var endpoint: String = InfiniTalk.endpoint
 
-    @Option(help: ArgumentHelp("fal queue base URL (default $INFINISTITCH_QUEUE_URL or https://queue.fal.run).", valueName: "URL"))
+    @Option(
+        help: ArgumentHelp("fal queue base URL (default $INFINISTITCH_QUEUE_URL or https://queue.fal.run).", valueName: "URL"))
     var queueURL: String?
 
     @Option(help: ArgumentHelp("fal REST base URL (default $INFINISTITCH_REST_URL or https://rest.fal.ai).", valueName: "URL"))
@@ -68,7 +70,9 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Send the image and audio inline as data: URIs instead of uploading them.")
     var inline = false
 
-    @Option(help: ArgumentHelp("The run's work dir (default: derived from the inputs and options, under the cache dir).", valueName: "DIR"))
+    @Option(
+        help: ArgumentHelp(
+            "The run's work dir (default: derived from the inputs and options, under the cache dir).", valueName: "DIR"))
     var workDir: String?
 
     @Flag(help: "Neither use nor fill the clip cache.")
@@ -90,7 +94,10 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(name: .shortAndLong, help: "Show the log (requests, polls, retries) above the progress; the same as --log-level debug.")
     var verbose = false
 
-    @Option(help: ArgumentHelp("Show log lines of this level and above: trace, debug, info, notice, warning, error, critical (default warning; debug with --verbose).", valueName: "LEVEL"))
+    @Option(
+        help: ArgumentHelp(
+            "Show log lines of this level and above: trace, debug, info, notice, warning, error, critical (default warning; debug with --verbose).",
+            valueName: "LEVEL"))
     var logLevel: String?
 
     /// The library checks the values; the command line names them by their flags.
@@ -181,7 +188,9 @@ final class SignalWatcher: @unchecked Sendable {
                 let n = self.count
                 self.lock.unlock()
                 if n == 1 {
-                    writeStderr("\ninfinistitch: stopping (cancelling queued requests, saving the manifest); press Ctrl-C again to quit at once\n")
+                    writeStderr(
+                        "\ninfinistitch: stopping (cancelling queued requests, saving the manifest); press Ctrl-C again to quit at once\n"
+                    )
                     onFirst()
                 } else {
                     exit(130)

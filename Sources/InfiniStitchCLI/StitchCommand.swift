@@ -16,7 +16,8 @@ struct StitchArguments: ParsableArguments {
     @Option(help: ArgumentHelp("AAC bit rate when the audio must be encoded, e.g. 192k.", valueName: "RATE"))
     var audioBitrate: String = "\(StitchOptions.defaultAudioBitRate / 1000)k"
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("Blend N frames across each seam (re-encodes the video).", valueName: "N"))
+    @Option(
+        parsing: .unconditional, help: ArgumentHelp("Blend N frames across each seam (re-encodes the video).", valueName: "N"))
     var crossfade: Int = 0
 
     /// The library checks the values (and names them); the command line says the flags.
@@ -37,16 +38,21 @@ struct StitchArguments: ParsableArguments {
         let lower = text.lowercased()
         var multiplier = 1.0
         var number = Substring(lower)
-        if lower.hasSuffix("k") { multiplier = 1000; number = number.dropLast() }
-        else if lower.hasSuffix("m") { multiplier = 1_000_000; number = number.dropLast() }
+        if lower.hasSuffix("k") {
+            multiplier = 1000; number = number.dropLast()
+        } else if lower.hasSuffix("m") {
+            multiplier = 1_000_000; number = number.dropLast()
+        }
         guard let value = Double(number), value > 0 else { return nil }
         let bits = Int(value * multiplier)
         return (8_000...1_536_000).contains(bits) ? bits : nil
     }
 
     var options: StitchOptions {
-        StitchOptions(reencode: reencode, crf: crf, preset: preset, audioBitRate: Self.bitRate(audioBitrate) ?? StitchOptions.defaultAudioBitRate,
-                      crossfadeFrames: crossfade)
+        StitchOptions(
+            reencode: reencode, crf: crf, preset: preset,
+            audioBitRate: Self.bitRate(audioBitrate) ?? StitchOptions.defaultAudioBitRate,
+            crossfadeFrames: crossfade)
     }
 }
 
@@ -56,14 +62,14 @@ struct StitchCommand: AsyncParsableCommand {
         commandName: "stitch",
         abstract: "Join one clip per plan segment into one MP4 with the original audio.",
         discussion: """
-        The plan is the JSON that `infinistitch plan --json` prints. The output has exactly the
-        plan's totalFrames frames at 25 fps; the clips are joined without re-encoding when
-        they allow it.
+            The plan is the JSON that `infinistitch plan --json` prints. The output has exactly the
+            plan's totalFrames frames at 25 fps; the clips are joined without re-encoding when
+            they allow it.
 
-        Example:
-          infinistitch plan talk.mp3 --json > plan.json
-          infinistitch stitch --plan plan.json --audio talk.mp3 -o talk.mp4 seg0.mp4 seg1.mp4
-        """
+            Example:
+              infinistitch plan talk.mp3 --json > plan.json
+              infinistitch stitch --plan plan.json --audio talk.mp3 -o talk.mp4 seg0.mp4 seg1.mp4
+            """
     )
 
     @Option(help: "The plan JSON.")
@@ -104,10 +110,12 @@ struct StitchCommand: AsyncParsableCommand {
         }
         let (clips, audio, output, options) = (self.clips, self.audio, self.output, stitching.options)
         let result = try await runBlocking {
-            try Stitcher.stitch(plan: parsed, clips: clips, audio: audio, output: output, options: options,
-                                warning: { writeStderr("warning: \($0)\n") })
+            try Stitcher.stitch(
+                plan: parsed, clips: clips, audio: audio, output: output, options: options,
+                warning: { writeStderr("warning: \($0)\n") })
         }
-        var line = "\(result.output): \(result.totalFrames) frames, \(result.width)x\(result.height), video \(result.videoPath.rawValue)"
+        var line =
+            "\(result.output): \(result.totalFrames) frames, \(result.width)x\(result.height), video \(result.videoPath.rawValue)"
         if let reason = result.reencodeReason { line += " (\(reason))" }
         line += ", audio: \(result.audio.summary)\n"
         writeStdout(line)

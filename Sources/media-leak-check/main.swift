@@ -42,23 +42,31 @@ for round in 0..<iterations {
     // Video decode to RGB and YUV, encode, remux.
     let reader = try VideoReader(path: fixture("clip-a.mp4"))
     let out = temp.appendingPathComponent("round\(round).mp4").path
-    let writer = try MP4Writer(path: out, video: VideoEncoderSettings(width: 128, height: 128, frameRate: 25,
-                                                                      crf: StitchOptions.defaultCRF, preset: "ultrafast"),
-                               audio: AudioEncoderSettings(sampleRate: 48000, channels: 1,
-                                                           bitRate: StitchOptions.defaultAudioBitRate))
+    let writer = try MP4Writer(
+        path: out,
+        video: VideoEncoderSettings(
+            width: 128, height: 128, frameRate: 25,
+            crf: StitchOptions.defaultCRF, preset: "ultrafast"),
+        audio: AudioEncoderSettings(
+            sampleRate: 48000, channels: 1,
+            bitRate: StitchOptions.defaultAudioBitRate))
     while let frame = try reader.nextFrame() { try writer.append(video: frame) }
     try writer.append(audio: [Float](repeating: 0.1, count: 48000))
     try writer.finish()
     _ = try VideoReader(path: out, pixelFormat: .yuv420p).countFrames()
     try Remuxer.copy(from: fixture("clip-b.mp4"), to: temp.appendingPathComponent("copy\(round).mp4").path)
     // A writer abandoned without finish() must still free everything.
-    _ = try MP4Writer(path: temp.appendingPathComponent("abandoned.mp4").path,
-                      video: VideoEncoderSettings(width: 64, height: 64, frameRate: 25, crf: StitchOptions.defaultCRF,
-                                                  preset: StitchOptions.defaultPreset), audio: nil)
+    _ = try MP4Writer(
+        path: temp.appendingPathComponent("abandoned.mp4").path,
+        video: VideoEncoderSettings(
+            width: 64, height: 64, frameRate: 25, crf: StitchOptions.defaultCRF,
+            preset: StitchOptions.defaultPreset), audio: nil)
 
     // Images: decode every format, encode both, and the broken ones.
-    for name in ["portrait.png", "portrait.jpg", "portrait-cmyk.jpg", "portrait-progressive.jpg", "portrait-gray.jpg",
-                 "portrait-16bit.png", "portrait-palette.png", "portrait-alpha.png", "portrait-interlaced.png"] {
+    for name in [
+        "portrait.png", "portrait.jpg", "portrait-cmyk.jpg", "portrait-progressive.jpg", "portrait-gray.jpg",
+        "portrait-16bit.png", "portrait-palette.png", "portrait-alpha.png", "portrait-interlaced.png",
+    ] {
         let image = try ImageCodec.decode(path: fixture(name))
         _ = try ImageCodec.encodePNG(image)
         _ = try ImageCodec.encodeJPEG(image, quality: 85)

@@ -3,6 +3,7 @@
 import HTTPTypes
 import NIOCore
 import NIOHTTPTypes
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

@@ -16,8 +16,10 @@ public enum FakeClip {
 
     /// The flat colour of clip number `index` (the order of submits, from 0).
     public static func color(forClip index: Int) -> (r: UInt8, g: UInt8, b: UInt8) {
-        let palette: [(UInt8, UInt8, UInt8)] = [(60, 90, 160), (160, 90, 60), (60, 160, 90), (160, 60, 90),
-                                                (90, 60, 160), (90, 160, 60), (150, 150, 60), (60, 150, 150)]
+        let palette: [(UInt8, UInt8, UInt8)] = [
+            (60, 90, 160), (160, 90, 60), (60, 160, 90), (160, 60, 90),
+            (90, 60, 160), (90, 160, 60), (150, 150, 60), (60, 150, 150),
+        ]
         return palette[index % palette.count]
     }
 
@@ -59,16 +61,21 @@ public enum FakeClip {
     /// Encodes a clip: `frames` frames at 25 fps, plus AAC of `audio` (any format FFmpeg reads)
     /// cut or padded to the video's length when it decodes; no audio track otherwise.
     /// - Returns: the MP4's bytes.
-    public static func render(frames: Int, width: Int, height: Int, clipIndex: Int, audio: [UInt8]?,
-                              directory: URL) throws -> [UInt8] {
+    public static func render(
+        frames: Int, width: Int, height: Int, clipIndex: Int, audio: [UInt8]?,
+        directory: URL
+    ) throws -> [UInt8] {
         let path = directory.appendingPathComponent("clip-\(UUID().uuidString).mp4").path
         defer { try? FileManager.default.removeItem(atPath: path) }
         let pcm = audio.flatMap { decodeAudio($0, seconds: Double(frames) / Double(frameRate)) }
         let writer = try MP4Writer(
             path: path,
-            video: VideoEncoderSettings(width: width, height: height, frameRate: frameRate, crf: 20,
-                                        preset: "ultrafast", keyFrameInterval: nil, threads: 1),
-            audio: pcm.map { AudioEncoderSettings(sampleRate: $0.format.sampleRate, channels: $0.format.channels, bitRate: 64_000) })
+            video: VideoEncoderSettings(
+                width: width, height: height, frameRate: frameRate, crf: 20,
+                preset: "ultrafast", keyFrameInterval: nil, threads: 1),
+            audio: pcm.map {
+                AudioEncoderSettings(sampleRate: $0.format.sampleRate, channels: $0.format.channels, bitRate: 64_000)
+            })
         for i in 0..<frames {
             let pixels = frame(index: i, clipIndex: clipIndex, width: width, height: height)
             try writer.append(video: VideoFrame(width: pixels.width, height: pixels.height, rgb24: pixels.bytes))
@@ -83,7 +90,8 @@ public enum FakeClip {
         guard let probe = try? AudioReader(data: bytes, name: "received audio") else { return nil }
         let channels = min(2, max(1, probe.stream.channels))
         guard let reader = try? AudioReader(data: bytes, name: "received audio", sampleRate: 48_000, channels: channels),
-              var samples = try? reader.readAll() else { return nil }
+            var samples = try? reader.readAll()
+        else { return nil }
         let wanted = Int((seconds * 48_000).rounded()) * channels
         if samples.count > wanted {
             samples.removeLast(samples.count - wanted)

@@ -1,8 +1,8 @@
 // The fake fal server's request handling: routing, faults, storage, queue, videos.
 
 import Foundation
-import Hummingbird
 import HTTPTypes
+import Hummingbird
 import InfiniPipeline
 import NIOCore
 
@@ -40,8 +40,9 @@ struct FakeFalHandler: Sendable {
         var random = SplitMix64(seed: faults.seed, clip: UInt64(clip), attempt: UInt64(attempt))
         guard Double.random(in: 0..<1, using: &random) < faults.rate else { return nil }
         let kind = faults.kinds[Int.random(in: 0..<faults.kinds.count, using: &random)]
-        return PlannedCut(requestID: requestID, attempt: attempt, kind: kind,
-                          fraction: Double.random(in: 0.05..<0.95, using: &random))
+        return PlannedCut(
+            requestID: requestID, attempt: attempt, kind: kind,
+            fraction: Double.random(in: 0.05..<0.95, using: &random))
     }
 
     func respond(to request: Request) async throws -> Response {
@@ -84,8 +85,9 @@ struct FakeFalHandler: Sendable {
             server.state.withLockedValue {
                 $0.videoFaultLog.append(.init(requestID: planned.requestID, attempt: planned.attempt, kind: .unavailable))
             }
-            return Response(status: .serviceUnavailable, headers: [.contentType: "text/plain"],
-                            body: .init(byteBuffer: ByteBuffer(string: "503 Service Unavailable: upstream busy\n")))
+            return Response(
+                status: .serviceUnavailable, headers: [.contentType: "text/plain"],
+                body: .init(byteBuffer: ByteBuffer(string: "503 Service Unavailable: upstream busy\n")))
         }
         var response = answer(route: route, path: path, body: Array(body.readableBytesView), headers: request.headers)
         if let planned, let length = response.body.contentLength, length > 1, (200..<300).contains(response.status.code) {
@@ -94,8 +96,10 @@ struct FakeFalHandler: Sendable {
             response.headers[FakeFalHandler.cutHeader] = String(sent)
             if planned.kind == .reset { response.headers[FakeFalHandler.resetHeader] = "1" }
             server.state.withLockedValue {
-                $0.videoFaultLog.append(.init(requestID: planned.requestID, attempt: planned.attempt, kind: planned.kind,
-                                              bytesSent: min(sent, length)))
+                $0.videoFaultLog.append(
+                    .init(
+                        requestID: planned.requestID, attempt: planned.attempt, kind: planned.kind,
+                        bytesSent: min(sent, length)))
             }
         }
         return response
@@ -104,7 +108,8 @@ struct FakeFalHandler: Sendable {
     /// The normal answer to a request (after any fault).
     private func answer(route: FakeFalServer.Route, path: String, body bytes: [UInt8], headers: HTTPFields) -> Response {
         if [.initiate, .submit, .status, .result, .cancel].contains(route), let key = server.options.expectedKey,
-           headers[.authorization] != "Key \(key)" {
+            headers[.authorization] != "Key \(key)"
+        {
             return json(401, ["detail": "Invalid or missing credentials"])
         }
         switch route {
@@ -151,13 +156,16 @@ struct FakeFalHandler: Sendable {
         case .rateLimited(let retryAfter):
             return json(429, ["detail": "Rate limit exceeded"], headers: ["Retry-After": retryAfter])
         case .ingressError(let code):
-            let page = "<html>\r\n<head><title>\(code) Service Temporarily Unavailable</title></head>\r\n<body>\r\n"
+            let page =
+                "<html>\r\n<head><title>\(code) Service Temporarily Unavailable</title></head>\r\n<body>\r\n"
                 + "<center><h1>\(code) Service Temporarily Unavailable</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
-            return Response(status: .init(code: code), headers: [.contentType: "text/html"],
-                            body: .init(byteBuffer: ByteBuffer(string: page)))
+            return Response(
+                status: .init(code: code), headers: [.contentType: "text/html"],
+                body: .init(byteBuffer: ByteBuffer(string: page)))
         case .serverError(let code, let detail, let errorType):
-            return json(code, ["detail": detail, "error_type": errorType],
-                        headers: ["x-fal-request-id": UUID().uuidString.lowercased(), "X-Fal-Error-Type": errorType])
+            return json(
+                code, ["detail": detail, "error_type": errorType],
+                headers: ["x-fal-request-id": UUID().uuidString.lowercased(), "X-Fal-Error-Type": errorType])
         case .dropConnection:
             return Response(status: .ok, headers: [FakeFalHandler.dropHeader: "1"])
         case .validationError(let problems):
@@ -175,19 +183,27 @@ struct FakeFalHandler: Sendable {
 
     private func initiate(_ bytes: [UInt8]) -> Response {
         guard let body = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any],
-              let contentType = body["content_type"] as? String, let fileName = body["file_name"] as? String else {
-            return json(422, ["detail": [["loc": ["body"], "msg": "content_type and file_name are required", "type": "missing"]]])
+            let contentType = body["content_type"] as? String, let fileName = body["file_name"] as? String
+        else {
+            return json(
+                422, ["detail": [["loc": ["body"], "msg": "content_type and file_name are required", "type": "missing"]]])
         }
         let token = UUID().uuidString.lowercased()
-        let safeName = fileName.isEmpty ? "upload.bin"
+        let safeName =
+            fileName.isEmpty
+            ? "upload.bin"
             : String(fileName.map { $0.isLetter || $0.isNumber || "._-".contains($0) ? $0 : "_" })
         let base = server.state.withLockedValue { state -> String in
             state.uploads[token] = FakeFalServer.StoredFile(fileName: fileName, contentType: contentType, bytes: nil)
             state.uploadOrder.append(token)
             return state.baseURL
         }
-        return json(200, ["upload_url": "\(base)/fake-storage/upload/\(token)",
-                          "file_url": "\(base)/fake-storage/files/\(token)/\(safeName)"])
+        return json(
+            200,
+            [
+                "upload_url": "\(base)/fake-storage/upload/\(token)",
+                "file_url": "\(base)/fake-storage/files/\(token)/\(safeName)",
+            ])
     }
 
     private func upload(path: String, bytes: [UInt8]) -> Response {
@@ -205,8 +221,9 @@ struct FakeFalHandler: Sendable {
         guard let file = server.state.withLockedValue({ $0.uploads[token] }), let bytes = file.bytes else {
             return json(404, ["detail": "Not found"])
         }
-        return Response(status: .ok, headers: [.contentType: file.contentType],
-                        body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        return Response(
+            status: .ok, headers: [.contentType: file.contentType],
+            body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 
     /// The stored bytes behind a URL this server handed out, or the payload of a data: URI.
@@ -270,8 +287,10 @@ struct FakeFalHandler: Sendable {
 
     private func urls(base: String, job: ServerState.Job) -> [String: Any] {
         let request = "\(base)/\(job.appID)/requests/\(job.id)"
-        return ["request_id": job.id, "response_url": request, "status_url": request + "/status",
-                "cancel_url": request + "/cancel"]
+        return [
+            "request_id": job.id, "response_url": request, "status_url": request + "/status",
+            "cancel_url": request + "/cancel",
+        ]
     }
 
     private func jobID(_ path: String) -> String? {
@@ -312,8 +331,10 @@ struct FakeFalHandler: Sendable {
         guard let (job, phase, base) = answer else { return json(404, ["detail": "Request not found"]) }
         var body = urls(base: base, job: job)
         let logs = job.logs.enumerated().map { i, message in
-            ["message": message, "level": "INFO", "source": "USER",
-             "timestamp": "2026-01-01T00:\(String(format: "%02d", i / 60 % 60)):\(String(format: "%02d", i % 60)).000000Z"]
+            [
+                "message": message, "level": "INFO", "source": "USER",
+                "timestamp": "2026-01-01T00:\(String(format: "%02d", i / 60 % 60)):\(String(format: "%02d", i % 60)).000000Z",
+            ]
         }
         switch phase {
         case .queued(let position):
@@ -344,27 +365,36 @@ struct FakeFalHandler: Sendable {
             return json(404, ["detail": "Request not found"])
         }
         if job.cancelled {
-            return json(400, ["detail": "Request was cancelled", "error_type": "client_cancelled"],
-                        headers: ["x-fal-request-id": id, "X-Fal-Error-Type": "client_cancelled"])
+            return json(
+                400, ["detail": "Request was cancelled", "error_type": "client_cancelled"],
+                headers: ["x-fal-request-id": id, "X-Fal-Error-Type": "client_cancelled"])
         }
         guard job.completed else {
             return json(400, ["detail": "Request is still in progress"], headers: ["x-fal-request-id": id])
         }
         if let failure = job.script.failure {
-            return json(500, ["detail": failure.error, "error_type": failure.errorType],
-                        headers: ["x-fal-request-id": id, "X-Fal-Error-Type": failure.errorType])
+            return json(
+                500, ["detail": failure.error, "error_type": failure.errorType],
+                headers: ["x-fal-request-id": id, "X-Fal-Error-Type": failure.errorType])
         }
         let clip: [UInt8]
         do {
             clip = try clipBytes(for: job)
         } catch {
-            return json(500, ["detail": "fake server could not render the clip: \(error)", "error_type": "internal_error"],
-                        headers: ["x-fal-request-id": id])
+            return json(
+                500, ["detail": "fake server could not render the clip: \(error)", "error_type": "internal_error"],
+                headers: ["x-fal-request-id": id])
         }
         let base = server.state.withLockedValue { $0.baseURL }
-        return json(200, ["video": ["url": "\(base)/fake-videos/\(id).mp4", "content_type": "application/octet-stream",
-                                    "file_name": "\(id).mp4", "file_size": clip.count],
-                          "seed": job.input.seed], headers: ["x-fal-request-id": id])
+        return json(
+            200,
+            [
+                "video": [
+                    "url": "\(base)/fake-videos/\(id).mp4", "content_type": "application/octet-stream",
+                    "file_name": "\(id).mp4", "file_size": clip.count,
+                ],
+                "seed": job.input.seed,
+            ], headers: ["x-fal-request-id": id])
     }
 
     private func clipBytes(for job: ServerState.Job) throws -> [UInt8] {
@@ -375,9 +405,10 @@ struct FakeFalHandler: Sendable {
             bytes = b
         case .mp4:
             let audio = server.options.clipAudio ? resolveInput(job.input.audioURL) : nil
-            bytes = try FakeClip.render(frames: max(1, job.input.numFrames - job.script.missingFrames),
-                                        width: server.options.clipWidth, height: server.options.clipHeight,
-                                        clipIndex: job.index, audio: audio, directory: server.workDirectory)
+            bytes = try FakeClip.render(
+                frames: max(1, job.input.numFrames - job.script.missingFrames),
+                width: server.options.clipWidth, height: server.options.clipHeight,
+                clipIndex: job.index, audio: audio, directory: server.workDirectory)
         }
         server.state.withLockedValue { $0.jobs[job.id]?.clip = bytes }
         return bytes
@@ -423,8 +454,9 @@ struct FakeFalHandler: Sendable {
                     status = .partialContent
                     fields[.contentRange] = "bytes \(part.lowerBound)-\(part.upperBound - 1)/\(clip.count)"
                 case .unsatisfiable:
-                    return Response(status: .rangeNotSatisfiable,
-                                    headers: [.contentRange: "bytes */\(clip.count)", .contentLength: "0"])
+                    return Response(
+                        status: .rangeNotSatisfiable,
+                        headers: [.contentRange: "bytes */\(clip.count)", .contentLength: "0"])
                 }
             }
         }
@@ -434,11 +466,12 @@ struct FakeFalHandler: Sendable {
             let chunks = stride(from: bytes.startIndex, to: bytes.endIndex, by: 4096).map {
                 ByteBuffer(bytes: bytes[$0..<min($0 + 4096, bytes.endIndex)])
             }
-            return Response(status: status, headers: fields,
-                            body: ResponseBody { writer in
-                                for chunk in chunks { try await writer.write(chunk) }
-                                try await writer.finish(nil)
-                            })
+            return Response(
+                status: status, headers: fields,
+                body: ResponseBody { writer in
+                    for chunk in chunks { try await writer.write(chunk) }
+                    try await writer.finish(nil)
+                })
         }
         return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }

@@ -1,8 +1,8 @@
 // A loopback fal server for tests and benchmarks: storage + queue, real clips, faults on demand.
 
 import Foundation
-import Hummingbird
 import HTTPTypes
+import Hummingbird
 import InfiniPipeline
 import Logging
 import NIOConcurrencyHelpers
@@ -57,9 +57,11 @@ public final class FakeFalServer: Sendable {
         /// Creates options: 64x64 clips with audio, no queue, one progress poll, no latency, any
         /// key, clips rendered on the first result fetch, videos with range support and no
         /// random faults.
-        public init(clipWidth: Int = 64, clipHeight: Int = 64, queuePolls: Int = 0, progressPolls: Int = 1,
-                    processingTime: Duration = .zero, expectedKey: String? = nil, renderOnSubmit: Bool = false,
-                    clipAudio: Bool = true, videoRanges: Bool = true, videoFaults: VideoFaults? = nil) {
+        public init(
+            clipWidth: Int = 64, clipHeight: Int = 64, queuePolls: Int = 0, progressPolls: Int = 1,
+            processingTime: Duration = .zero, expectedKey: String? = nil, renderOnSubmit: Bool = false,
+            clipAudio: Bool = true, videoRanges: Bool = true, videoFaults: VideoFaults? = nil
+        ) {
             self.clipWidth = clipWidth
             self.clipHeight = clipHeight
             self.queuePolls = queuePolls
@@ -204,9 +206,11 @@ public final class FakeFalServer: Sendable {
         public var chunkedVideo: Bool
 
         /// Creates a script; the defaults make a normal request.
-        public init(queuePolls: Int? = nil, progressPolls: Int? = nil, processingTime: Duration? = nil,
-                    failure: (error: String, errorType: String)? = nil, missingFrames: Int = 0,
-                    video: Video = .mp4, chunkedVideo: Bool = false) {
+        public init(
+            queuePolls: Int? = nil, progressPolls: Int? = nil, processingTime: Duration? = nil,
+            failure: (error: String, errorType: String)? = nil, missingFrames: Int = 0,
+            video: Video = .mp4, chunkedVideo: Bool = false
+        ) {
             self.queuePolls = queuePolls
             self.progressPolls = progressPolls
             self.processingTime = processingTime
@@ -221,7 +225,9 @@ public final class FakeFalServer: Sendable {
         /// Waits `polls` polls in the queue, positions `polls-1` … 0.
         public static func slowQueue(polls: Int) -> GenerationScript { GenerationScript(queuePolls: polls) }
         /// Fails like a runner that went away.
-        public static func failing(error: String = "Runner disconnected", errorType: String = "runner_disconnected") -> GenerationScript {
+        public static func failing(error: String = "Runner disconnected", errorType: String = "runner_disconnected")
+            -> GenerationScript
+        {
             GenerationScript(failure: (error, errorType))
         }
         /// A clip `count` frames short.

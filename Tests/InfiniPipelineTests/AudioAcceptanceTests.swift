@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import InfiniPipeline
 
 /// One acceptance rule for audio, strict where it matters: a file cut off inside a packet is
@@ -14,8 +15,10 @@ struct AudioAcceptanceTests {
         return result.status == 0 ? result.stdout.count / 4 : nil
     }
 
-    @Test(arguments: ["enc-lame-8k.mp3", "enc-lame-vbr-noxing.mp3", "enc-opusenc.opus", "enc-opus-preskip.opus",
-                      "enc-oggenc.ogg", "enc-flac-96k.flac", "enc-sox-float.wav", "enc-sox-24bit.wav", "enc-piped.wav"])
+    @Test(arguments: [
+        "enc-lame-8k.mp3", "enc-lame-vbr-noxing.mp3", "enc-opusenc.opus", "enc-opus-preskip.opus",
+        "enc-oggenc.ogg", "enc-flac-96k.flac", "enc-sox-float.wav", "enc-sox-24bit.wav", "enc-piped.wav",
+    ])
     func filesFromOtherEncodersDecodeLikeTheFFmpegTool(_ name: String) throws {
         let analysis = try AudioAnalysis.analyze(path: Fixture.path(name))
         #expect(analysis.samples > 0)
@@ -62,8 +65,9 @@ struct AudioAcceptanceTests {
             reasons[0] = (error as? MediaError)?.reason ?? ""
             return (error as? MediaError)?.isBadInput == true && (error as? MediaError)?.file == cut
         }
-        let plan = try SegmentPlanner.plan(AudioAnalysis.analyze(path: Fixture.path(whole)),
-                                           options: PlanningOptions(maxFrames: 41))
+        let plan = try SegmentPlanner.plan(
+            AudioAnalysis.analyze(path: Fixture.path(whole)),
+            options: PlanningOptions(maxFrames: 41))
         let clips = plan.segments.map { _ in Fixture.path("clip-a.mp4") }
         #expect {
             try Stitcher.stitch(plan: plan, clips: clips, audio: cut, output: dir.path("out.mp4"))
@@ -91,8 +95,9 @@ struct AudioAcceptanceTests {
         let dir = try TempDir()
         defer { dir.cleanup() }
         // A plan for 8 s of speech, stitched with 2.5 s of audio.
-        let plan = try SegmentPlanner.plan(AudioAnalysis.analyze(path: Fixture.path("speech.mp3")),
-                                           options: PlanningOptions(maxFrames: 41))
+        let plan = try SegmentPlanner.plan(
+            AudioAnalysis.analyze(path: Fixture.path("speech.mp3")),
+            options: PlanningOptions(maxFrames: 41))
         let clips = plan.segments.map { _ in Fixture.path("clip-a.mp4") }
         #expect {
             try Stitcher.stitch(plan: plan, clips: clips, audio: Fixture.path("enc-oggenc.ogg"), output: dir.path("out.mp4"))

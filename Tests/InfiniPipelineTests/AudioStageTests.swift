@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import InfiniPipeline
 @testable import InfiniStitchCLI
 
@@ -52,7 +53,8 @@ struct AudioStageTests {
             return false
         }
         for maxFrames in [721, 401, 321] {
-            let plan = try SegmentPlanner.plan(audioFile: Fixture.path("speech-long.mp3"), options: PlanningOptions(maxFrames: maxFrames))
+            let plan = try SegmentPlanner.plan(
+                audioFile: Fixture.path("speech-long.mp3"), options: PlanningOptions(maxFrames: maxFrames))
             #expect(plan.segments.count >= 3)
             for segment in plan.segments.dropFirst() {
                 let t = Double(segment.startFrame) / 25
@@ -62,7 +64,8 @@ struct AudioStageTests {
         }
         // And the pauses the fixture script inserted are where the longest plan cuts.
         struct Pause: Decodable { var start: Double; var end: Double }
-        let inserted = try JSONDecoder().decode([Pause].self, from: Data(contentsOf: Fixture.directory.appendingPathComponent("speech-long.pauses.json")))
+        let inserted = try JSONDecoder().decode(
+            [Pause].self, from: Data(contentsOf: Fixture.directory.appendingPathComponent("speech-long.pauses.json")))
         let plan = try SegmentPlanner.plan(audioFile: Fixture.path("speech-long.mp3"))
         for segment in plan.segments.dropFirst() {
             let t = Double(segment.startFrame) / 25
@@ -109,34 +112,44 @@ struct AudioStageTests {
         let source = Fixture.path("speech.wav")
         let plan = try SegmentPlanner.plan(audioFile: source, options: PlanningOptions(maxFrames: 41))
         #expect(plan.segments.count >= 3)
-        let fromPlan = try SegmentAudio.export(source: source, plan: plan, segments: [2, 0], to: dir.url.appendingPathComponent("plan"))
+        let fromPlan = try SegmentAudio.export(
+            source: source, plan: plan, segments: [2, 0], to: dir.url.appendingPathComponent("plan"))
         #expect(Set(fromPlan.keys) == [0, 2])
         #expect(plan.audioCuts(segments: [2, 0]).map(\.index) == [0, 2])
         let format = AudioFormat(sampleRate: plan.audio.sampleRate, channels: plan.audio.channels)
         let last = plan.segments[plan.segments.count - 1]
-        let cuts = [SegmentAudio.Cut(index: 2, startFrame: plan.segments[2].startFrame, numFrames: plan.segments[2].numFrames),
-                    SegmentAudio.Cut(index: 0, startFrame: 0, numFrames: plan.segments[0].numFrames),
-                    SegmentAudio.Cut(index: 9, startFrame: last.startFrame, numFrames: 201)]
-        let fromCuts = try SegmentAudio.export(source: source, format: format, samples: plan.audio.samples, cuts: cuts,
-                                               to: dir.url.appendingPathComponent("cuts"))
+        let cuts = [
+            SegmentAudio.Cut(index: 2, startFrame: plan.segments[2].startFrame, numFrames: plan.segments[2].numFrames),
+            SegmentAudio.Cut(index: 0, startFrame: 0, numFrames: plan.segments[0].numFrames),
+            SegmentAudio.Cut(index: 9, startFrame: last.startFrame, numFrames: 201),
+        ]
+        let fromCuts = try SegmentAudio.export(
+            source: source, format: format, samples: plan.audio.samples, cuts: cuts,
+            to: dir.url.appendingPathComponent("cuts"))
         for index in [0, 2] {
             let a = try Data(contentsOf: try #require(fromPlan[index])), b = try Data(contentsOf: try #require(fromCuts[index]))
             #expect(a == b, "segment \(index)")
         }
         let padded = try AudioReader(path: try #require(fromCuts[9]).path).readAll()
-        #expect(padded.count == SegmentAudio.sampleRange(startFrame: last.startFrame, numFrames: 201, sampleRate: format.sampleRate).count)
+        #expect(
+            padded.count
+                == SegmentAudio.sampleRange(startFrame: last.startFrame, numFrames: 201, sampleRate: format.sampleRate).count)
         #expect(padded.suffix(1000).allSatisfy { $0 == 0 })
 
-        for bad in [[cuts[0], cuts[0]], [SegmentAudio.Cut(index: 1, startFrame: -1, numFrames: 41)],
-                    [SegmentAudio.Cut(index: 1, startFrame: 0, numFrames: 0)]] {
-            #expect { try SegmentAudio.export(source: source, format: format, samples: plan.audio.samples, cuts: bad, to: dir.url) }
-                throws: { ($0 as? MediaError)?.code == .misuse }
+        for bad in [
+            [cuts[0], cuts[0]], [SegmentAudio.Cut(index: 1, startFrame: -1, numFrames: 41)],
+            [SegmentAudio.Cut(index: 1, startFrame: 0, numFrames: 0)],
+        ] {
+            #expect {
+                try SegmentAudio.export(source: source, format: format, samples: plan.audio.samples, cuts: bad, to: dir.url)
+            } throws: { ($0 as? MediaError)?.code == .misuse }
         }
         // A format the file does not decode to is refused before anything is written.
         let other = dir.url.appendingPathComponent("other")
         #expect(throws: MediaError.self) {
-            try SegmentAudio.export(source: source, format: AudioFormat(sampleRate: 44100, channels: 1),
-                                    samples: plan.audio.samples, cuts: cuts, to: other)
+            try SegmentAudio.export(
+                source: source, format: AudioFormat(sampleRate: 44100, channels: 1),
+                samples: plan.audio.samples, cuts: cuts, to: other)
         }
         #expect(!FileManager.default.fileExists(atPath: other.path))
     }
@@ -155,7 +168,9 @@ struct AudioStageTests {
         let result = try runProcess(infinistitchBinary, ["plan", Fixture.path("speech-long.mp3"), "--json"])
         #expect(result.status == 0)
         let object = try JSONSerialization.jsonObject(with: result.stdout) as! [String: Any]
-        for key in ["fps", "totalFrames", "audio", "segments", "paidFrames", "estimatedCost"] { #expect(object[key] != nil, "\(key)") }
+        for key in ["fps", "totalFrames", "audio", "segments", "paidFrames", "estimatedCost"] {
+            #expect(object[key] != nil, "\(key)")
+        }
         let audio = object["audio"] as! [String: Any]
         for key in ["sampleRate", "channels", "samples", "duration"] { #expect(audio[key] != nil, "\(key)") }
         let segments = object["segments"] as! [[String: Any]]
@@ -175,14 +190,16 @@ struct AudioStageTests {
         #expect(String(decoding: custom.stdout, as: UTF8.self).contains("$8.08"))
     }
 
-    @Test(.timeLimit(.minutes(1)), arguments: [
-        (["plan", "Fixtures/not-audio.mp3"], "not-audio.mp3"),
-        (["plan", "Fixtures/empty.mp3"], "empty.mp3"),
-        (["plan", "Fixtures/zero-length.wav"], "zero-length.wav"),
-        (["plan", "Fixtures/clip-c.mp4"], "no audio stream"),
-        (["plan", "Fixtures/missing.mp3"], "missing.mp3"),
-        (["plan", "Fixtures/speech.mp3", "--max-frames", "40"], "--max-frames 40"),
-    ])
+    @Test(
+        .timeLimit(.minutes(1)),
+        arguments: [
+            (["plan", "Fixtures/not-audio.mp3"], "not-audio.mp3"),
+            (["plan", "Fixtures/empty.mp3"], "empty.mp3"),
+            (["plan", "Fixtures/zero-length.wav"], "zero-length.wav"),
+            (["plan", "Fixtures/clip-c.mp4"], "no audio stream"),
+            (["plan", "Fixtures/missing.mp3"], "missing.mp3"),
+            (["plan", "Fixtures/speech.mp3", "--max-frames", "40"], "--max-frames 40"),
+        ])
     func planCommandBadInput(_ arguments: [String], _ mention: String) throws {
         let root = Fixture.directory.deletingLastPathComponent().path
         let result = try runProcess(infinistitchBinary, arguments, currentDirectory: root)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import InfiniPipeline
 
 /// `runBlocking`: one bounded pool, cancellation seen by the work and only by its own work.
@@ -10,7 +11,11 @@ struct BlockingWorkTests {
         private let lock = NSLock()
         private var running = 0
         private(set) var peak = 0
-        func enter() { lock.withLock { running += 1; peak = max(peak, running) } }
+        func enter() {
+            lock.withLock {
+                running += 1; peak = max(peak, running)
+            }
+        }
         func leave() { lock.withLock { running -= 1 } }
         var highest: Int { lock.withLock { peak } }
     }
@@ -84,16 +89,17 @@ struct BlockingWorkTests {
                 let result = ResultBox()
                 Thread.detachNewThread {
                     defer { done.signal() }
-                    result.set(Result {
-                        try BlockingWork.run(with: flag) {
-                            started.enter()
-                            let deadline = Date().addingTimeInterval(20)
-                            while Date() < deadline {
-                                try BlockingWork.checkCancellation()
-                                Thread.sleep(forTimeInterval: 0.005)
+                    result.set(
+                        Result {
+                            try BlockingWork.run(with: flag) {
+                                started.enter()
+                                let deadline = Date().addingTimeInterval(20)
+                                while Date() < deadline {
+                                    try BlockingWork.checkCancellation()
+                                    Thread.sleep(forTimeInterval: 0.005)
+                                }
                             }
-                        }
-                    })
+                        })
                 }
                 done.wait()
                 try result.get()

@@ -1,14 +1,16 @@
 import Foundation
-import Testing
-@testable import InfiniStitchCLI
 import InfiniPipeline
+import Testing
+
+@testable import InfiniStitchCLI
 
 @Suite("infinistitch command")
 struct CLITests {
     @Test func versionAndHelp() throws {
         let version = try runProcess(infinistitchBinary, ["--version"])
         #expect(version.status == 0)
-        #expect(String(decoding: version.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(
+            String(decoding: version.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
                 == InfiniPipelineVersion.string)
         let help = try runProcess(infinistitchBinary, ["--help"])
         #expect(help.status == 0)
@@ -40,7 +42,8 @@ struct ReadmeTests {
     @Test func libraryExampleIsTheCompiledOne() throws {
         let root = Fixture.directory.deletingLastPathComponent()
         let readme = try String(contentsOf: root.appendingPathComponent("README.md"), encoding: .utf8)
-        let example = try String(contentsOf: root.appendingPathComponent("Examples/PreviewExample/PreviewExample.swift"), encoding: .utf8)
+        let example = try String(
+            contentsOf: root.appendingPathComponent("Examples/PreviewExample/PreviewExample.swift"), encoding: .utf8)
         #expect(readme.contains(example))
         #expect(readme.contains("swift test"))
         #expect(readme.contains("--backend preview"))

@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import NIOHTTP1
 import Testing
+
 @testable import InfiniPipeline
 
 // MARK: - Harness
@@ -51,7 +52,9 @@ private struct CapturingHandler: LogHandler {
 
     func log(event: LogEvent) {
         let merged = metadata.merging(event.metadata ?? [:]) { $1 }
-        capture.append("\(event.level) \(event.message) \(merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))")
+        capture.append(
+            "\(event.level) \(event.message) \(merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))"
+        )
     }
 }
 
@@ -112,29 +115,36 @@ private struct Harness {
 
     /// A request with URLs the fake does not resolve (no audio in the clip): no uploads needed.
     func plainRequest(numFrames: Int = 41) -> InfiniTalkRequest {
-        InfiniTalkRequest(imageURL: "\(base)/fake-storage/files/none/portrait.png",
-                          audioURL: "\(base)/fake-storage/files/none/speech.wav",
-                          prompt: "A person talking.", numFrames: numFrames)
+        InfiniTalkRequest(
+            imageURL: "\(base)/fake-storage/files/none/portrait.png",
+            audioURL: "\(base)/fake-storage/files/none/speech.wav",
+            prompt: "A person talking.", numFrames: numFrames)
     }
 }
 
 /// Fast test settings: millisecond retries and polls.
 private func fastConfiguration(base: String, sleeper: SleepRecorder) -> FalConfiguration {
-    FalConfiguration(queueBaseURL: base, restBaseURL: base,
-                     retry: RetryPolicy(maxAttempts: 4, initialDelay: .milliseconds(1), multiplier: 2,
-                                        maxDelay: .milliseconds(8), jitter: 0.25, maxTotalTime: .seconds(10),
-                                        maxRetryAfter: .seconds(30)),
-                     download: DownloadRetryPolicy(budget: .seconds(20), initialDelay: .milliseconds(1), multiplier: 2,
-                                                   maxDelay: .milliseconds(8), jitter: 0.25),
-                     poll: PollPolicy(initialInterval: .milliseconds(2), multiplier: 1.5,
-                                      maxInterval: .milliseconds(10), maxWait: .seconds(20)),
-                     connectTimeout: .seconds(2), readTimeout: .seconds(10), requestTimeout: .seconds(20),
-                     sleep: sleeper.sleep)
+    FalConfiguration(
+        queueBaseURL: base, restBaseURL: base,
+        retry: RetryPolicy(
+            maxAttempts: 4, initialDelay: .milliseconds(1), multiplier: 2,
+            maxDelay: .milliseconds(8), jitter: 0.25, maxTotalTime: .seconds(10),
+            maxRetryAfter: .seconds(30)),
+        download: DownloadRetryPolicy(
+            budget: .seconds(20), initialDelay: .milliseconds(1), multiplier: 2,
+            maxDelay: .milliseconds(8), jitter: 0.25),
+        poll: PollPolicy(
+            initialInterval: .milliseconds(2), multiplier: 1.5,
+            maxInterval: .milliseconds(10), maxWait: .seconds(20)),
+        connectTimeout: .seconds(2), readTimeout: .seconds(10), requestTimeout: .seconds(20),
+        sleep: sleeper.sleep)
 }
 
-private func withFal(_ options: FakeFalServer.Options = FakeFalServer.Options(expectedKey: testKey),
-                     configure: (inout FalConfiguration) -> Void = { _ in },
-                     _ body: (Harness) async throws -> Void) async throws {
+private func withFal(
+    _ options: FakeFalServer.Options = FakeFalServer.Options(expectedKey: testKey),
+    configure: (inout FalConfiguration) -> Void = { _ in },
+    _ body: (Harness) async throws -> Void
+) async throws {
     let server = FakeFalServer(options: options)
     let base = try await server.start().absoluteString
     let sleeper = SleepRecorder()
@@ -143,8 +153,9 @@ private func withFal(_ options: FakeFalServer.Options = FakeFalServer.Options(ex
     configure(&configuration)
     let client: FalClient
     do {
-        client = try FalClient(credentials: try FalCredentials(key: testKey), configuration: configuration,
-                               logger: logs.logger)
+        client = try FalClient(
+            credentials: try FalCredentials(key: testKey), configuration: configuration,
+            logger: logs.logger)
     } catch {
         await server.stop()
         throw error
@@ -191,20 +202,25 @@ struct FalValueTests {
         let credentials = try FalCredentials(key: testKey)
         var dumped = ""
         dump(credentials, to: &dumped)
-        for text in [credentials.description, credentials.debugDescription, "\(credentials)",
-                     String(reflecting: credentials), dumped] {
+        for text in [
+            credentials.description, credentials.debugDescription, "\(credentials)",
+            String(reflecting: credentials), dumped,
+        ] {
             #expect(!containsSecret(text), "\(text)")
         }
         #expect(credentials.headerValue == "Key \(testKey)")
-        #expect(credentials.redact("echo \(testKey) and \(testKeySecret) and \(testKeyID)") ==
-                "echo <redacted> and <redacted> and <redacted>")
+        #expect(
+            credentials.redact("echo \(testKey) and \(testKeySecret) and \(testKeyID)")
+                == "echo <redacted> and <redacted> and <redacted>")
     }
 
     @Test func credentialsFromEnvironment() throws {
         #expect(try FalCredentials.fromEnvironment([:]) == nil)
         #expect(try FalCredentials.fromEnvironment(["FAL_KEY": "abc:def"])?.headerValue == "Key abc:def")
         #expect(try FalCredentials.fromEnvironment(["FAL_KEY_ID": "id1", "FAL_KEY_SECRET": "s2"])?.headerValue == "Key id1:s2")
-        #expect(try FalCredentials.fromEnvironment(["FAL_KEY": "k", "FAL_KEY_ID": "a", "FAL_KEY_SECRET": "b"])?.headerValue == "Key k")
+        #expect(
+            try FalCredentials.fromEnvironment(["FAL_KEY": "k", "FAL_KEY_ID": "a", "FAL_KEY_SECRET": "b"])?.headerValue == "Key k"
+        )
         #expect(throws: FalError.self) { try FalCredentials.fromEnvironment(["FAL_KEY_ID": "only-half"]) }
         #expect(throws: FalError.self) { try FalCredentials(key: "  ") }
         #expect(throws: FalError.self) { try FalCredentials(key: "abc\r\nX-Evil: 1") }
@@ -218,7 +234,8 @@ struct FalValueTests {
         #expect(defaults.maxRequestsInFlight == 4)
         #expect(defaults.maxDownloadBytes == 2 << 30)
         let local = try FalConfiguration.fromEnvironment([
-            "INFINISTITCH_QUEUE_URL": "http://127.0.0.1:8080/", "INFINISTITCH_REST_URL": "https://rest.example.org/api"])
+            "INFINISTITCH_QUEUE_URL": "http://127.0.0.1:8080/", "INFINISTITCH_REST_URL": "https://rest.example.org/api",
+        ])
         #expect(local.queueBaseURL == "http://127.0.0.1:8080")
         #expect(local.restBaseURL == "https://rest.example.org/api")
         let insecure = try #require(throws: FalError.self) {
@@ -230,7 +247,8 @@ struct FalValueTests {
 
         // The download budget: 10 minutes by default, seconds from the environment.
         #expect(defaults.download.budget == .seconds(600))
-        #expect(try FalConfiguration.fromEnvironment(["INFINISTITCH_DOWNLOAD_BUDGET": "2.5"]).download.budget == .milliseconds(2500))
+        #expect(
+            try FalConfiguration.fromEnvironment(["INFINISTITCH_DOWNLOAD_BUDGET": "2.5"]).download.budget == .milliseconds(2500))
         for bad in ["0", "-3", "soon", "nan", "inf"] {
             let error = try #require(throws: FalError.self) {
                 try FalConfiguration.fromEnvironment(["INFINISTITCH_DOWNLOAD_BUDGET": bad])
@@ -242,8 +260,9 @@ struct FalValueTests {
     }
 
     @Test func downloadBackoffAndContentRange() throws {
-        let policy = DownloadRetryPolicy(budget: .seconds(60), initialDelay: .milliseconds(500), multiplier: 2,
-                                         maxDelay: .seconds(4), jitter: 0.25)
+        let policy = DownloadRetryPolicy(
+            budget: .seconds(60), initialDelay: .milliseconds(500), multiplier: 2,
+            maxDelay: .seconds(4), jitter: 0.25)
         for retry in 1...8 {
             let base = min(0.5 * pow(2, Double(retry - 1)), 4.0)
             let d = policy.delay(retry: retry, retryAfter: nil).seconds
@@ -273,10 +292,12 @@ struct FalValueTests {
         try URLRules.check("http://127.0.0.1:1234/x", role: "t", redactor: redactor)
         try URLRules.check("http://[::1]:1234/x", role: "t", redactor: redactor)
         try URLRules.check("https://queue.fal.run/fal-ai/x", role: "t", redactor: redactor)
-        for (url, kind) in [("http://queue.fal.run/x", FalError.Kind.insecureURL),
-                            ("http://127.0.0.1@evil.com/x", .invalidURL),
-                            ("file:///etc/passwd", .invalidURL), ("http+unix://%2Ftmp%2Fs/x", .invalidURL),
-                            ("/relative", .invalidURL), ("https://", .invalidURL)] {
+        for (url, kind) in [
+            ("http://queue.fal.run/x", FalError.Kind.insecureURL),
+            ("http://127.0.0.1@evil.com/x", .invalidURL),
+            ("file:///etc/passwd", .invalidURL), ("http+unix://%2Ftmp%2Fs/x", .invalidURL),
+            ("/relative", .invalidURL), ("https://", .invalidURL),
+        ] {
             let error = try #require(throws: FalError.self) { try URLRules.check(url, role: "t", redactor: redactor) }
             #expect(error.kind == kind, "\(url): \(error)")
         }
@@ -284,8 +305,9 @@ struct FalValueTests {
     }
 
     @Test func requestValidation() throws {
-        let ok = InfiniTalkRequest(imageURL: "https://x.example/p.png", audioURL: "data:audio/wav;base64,AAAA",
-                                   prompt: "A person talking.", numFrames: 41)
+        let ok = InfiniTalkRequest(
+            imageURL: "https://x.example/p.png", audioURL: "data:audio/wav;base64,AAAA",
+            prompt: "A person talking.", numFrames: 41)
         try FalClient.validate(ok)
         for frames in [41, 45, 145, 721] {
             var r = ok
@@ -313,22 +335,28 @@ struct FalValueTests {
     }
 
     @Test func requestAndResponseCoding() throws {
-        let request = InfiniTalkRequest(imageURL: "https://a/p.png", audioURL: "https://a/s.mp3", prompt: "Hi",
-                                        numFrames: 145, resolution: .p720, seed: 7, acceleration: .high)
+        let request = InfiniTalkRequest(
+            imageURL: "https://a/p.png", audioURL: "https://a/s.mp3", prompt: "Hi",
+            numFrames: 145, resolution: .p720, seed: 7, acceleration: .high)
         let json = try JSONSerialization.jsonObject(with: JSONEncoder().encode(request)) as! [String: Any]
         #expect(Set(json.keys) == ["image_url", "audio_url", "prompt", "num_frames", "resolution", "seed", "acceleration"])
         #expect(json["resolution"] as? String == "720p")
         #expect(json["acceleration"] as? String == "high")
         #expect(json["num_frames"] as? Int == 145)
         #expect(try JSONDecoder().decode(InfiniTalkRequest.self, from: JSONEncoder().encode(request)) == request)
-        let minimal = try JSONDecoder().decode(InfiniTalkRequest.self,
-                                               from: Data(#"{"image_url":"https://a","audio_url":"https://b","prompt":"p"}"#.utf8))
+        let minimal = try JSONDecoder().decode(
+            InfiniTalkRequest.self,
+            from: Data(#"{"image_url":"https://a","audio_url":"https://b","prompt":"p"}"#.utf8))
         #expect(minimal.numFrames == 145 && minimal.resolution == .p480 && minimal.seed == 42 && minimal.acceleration == .regular)
 
-        let output = #"{"video":{"file_size":515275,"file_name":"74af.mp4","content_type":"application/octet-stream","url":"https://v3.fal.media/files/x/74af.mp4"},"seed":42}"#
+        let output =
+            #"{"video":{"file_size":515275,"file_name":"74af.mp4","content_type":"application/octet-stream","url":"https://v3.fal.media/files/x/74af.mp4"},"seed":42}"#
         let response = try JSONDecoder().decode(InfiniTalkResponse.self, from: Data(output.utf8))
-        #expect(response.video == FalFile(url: "https://v3.fal.media/files/x/74af.mp4",
-                                          contentType: "application/octet-stream", fileName: "74af.mp4", fileSize: 515275))
+        #expect(
+            response.video
+                == FalFile(
+                    url: "https://v3.fal.media/files/x/74af.mp4",
+                    contentType: "application/octet-stream", fileName: "74af.mp4", fileSize: 515275))
         #expect(response.seed == 42)
     }
 
@@ -340,8 +368,9 @@ struct FalValueTests {
         for bad in ["infinitalk", "", "workflows/me", "fal-ai/../x", "fal ai/x", "fal-ai/x?y"] {
             #expect(throws: FalError.self, "\(bad)") { try FalEndpointID(bad) }
         }
-        let handle = try FalRequestHandle(requestID: "80e732af-660e-45cd", endpointID: FalEndpointID("fal-ai/flux/dev"),
-                                          queueBaseURL: "https://queue.fal.run/")
+        let handle = try FalRequestHandle(
+            requestID: "80e732af-660e-45cd", endpointID: FalEndpointID("fal-ai/flux/dev"),
+            queueBaseURL: "https://queue.fal.run/")
         #expect(handle.responseURL == "https://queue.fal.run/fal-ai/flux/requests/80e732af-660e-45cd")
         #expect(handle.statusURL == handle.responseURL + "/status")
         #expect(handle.cancelURL == handle.responseURL + "/cancel")
@@ -364,8 +393,9 @@ struct FalValueTests {
         #expect(RetryEngine.retryAfter(dated, now: now) == .seconds(5))
         #expect(RetryEngine.retryAfter(HTTPHeaders([("Retry-After", "soon")])) == nil)
 
-        let policy = RetryPolicy(maxAttempts: 10, initialDelay: .milliseconds(100), multiplier: 2,
-                                 maxDelay: .seconds(1), jitter: 0.25)
+        let policy = RetryPolicy(
+            maxAttempts: 10, initialDelay: .milliseconds(100), multiplier: 2,
+            maxDelay: .seconds(1), jitter: 0.25)
         for retry in 1...8 {
             let base = min(0.1 * pow(2, Double(retry - 1)), 1.0)
             let d = policy.delay(retry: retry, retryAfter: nil).seconds
@@ -401,7 +431,6 @@ struct FalValueTests {
     }
 }
 
-
 // MARK: - Against the fake server
 
 @Suite("fal client against the fake server", .timeLimit(.minutes(3)))
@@ -413,8 +442,9 @@ struct FalClientTests {
             let generation = try await h.client.generate(request, onEvent: h.events.callback)
             #expect(generation.response.seed == 42)
             let destination = h.dir.path("clip.mp4")
-            let downloaded = try await h.client.download(generation.response.video, to: destination,
-                                                         onEvent: h.events.callback)
+            let downloaded = try await h.client.download(
+                generation.response.video, to: destination,
+                onEvent: h.events.callback)
             #expect(downloaded.codecName == "h264")
             #expect(downloaded.declaredFrameCount == 45)
             #expect(downloaded.width == 64 && downloaded.height == 64)
@@ -587,11 +617,13 @@ struct FalClientTests {
         let closed = try await probe.start().absoluteString
         await probe.stop()
         let sleeper = SleepRecorder()
-        let client = try FalClient(credentials: FalCredentials(key: testKey),
-                                   configuration: fastConfiguration(base: closed, sleeper: sleeper))
+        let client = try FalClient(
+            credentials: FalCredentials(key: testKey),
+            configuration: fastConfiguration(base: closed, sleeper: sleeper))
         let events = EventLog()
-        let request = InfiniTalkRequest(imageURL: "https://a.example/p.png", audioURL: "https://a.example/s.wav",
-                                        prompt: "p", numFrames: 41)
+        let request = InfiniTalkRequest(
+            imageURL: "https://a.example/p.png", audioURL: "https://a.example/s.wav",
+            prompt: "p", numFrames: 41)
         let error = await falError { _ = try await client.submit(request, onEvent: events.callback) }
         try await client.shutdown()
         #expect(error?.kind == .transport)
@@ -603,8 +635,11 @@ struct FalClientTests {
 
     @Test func pollsAndResultsAreRetried() async throws {
         try await withFal { h in
-            h.server.inject([.serverError(500, detail: "hiccup", errorType: "internal_error"), .dropConnection,
-                             .status(408)], on: .status)
+            h.server.inject(
+                [
+                    .serverError(500, detail: "hiccup", errorType: "internal_error"), .dropConnection,
+                    .status(408),
+                ], on: .status)
             h.server.inject([.status(502), .rateLimited(retryAfter: "0")], on: .result)
             h.server.inject([.dropConnection, .status(503)], on: .video)
             let generation = try await h.client.generate(h.plainRequest(), onEvent: h.events.callback)
@@ -618,9 +653,13 @@ struct FalClientTests {
 
     @Test func userTimeout504IsNotRetried() async throws {
         try await withFal { h in
-            h.server.inject([.status(504, body: #"{"detail":"Request timed out","error_type":"request_timeout"}"#,
-                                     headers: ["X-Fal-Request-Timeout-Type": "user", "x-fal-request-id": "abc"])],
-                            on: .result)
+            h.server.inject(
+                [
+                    .status(
+                        504, body: #"{"detail":"Request timed out","error_type":"request_timeout"}"#,
+                        headers: ["X-Fal-Request-Timeout-Type": "user", "x-fal-request-id": "abc"])
+                ],
+                on: .result)
             let error = await falError { _ = try await h.client.generate(h.plainRequest()) }
             #expect(error?.kind == .generationFailed)
             #expect(error?.errorType == "request_timeout")
@@ -630,8 +669,9 @@ struct FalClientTests {
 
     @Test func totalRetryTimeIsBounded() async throws {
         try await withFal(configure: {
-            $0.retry = RetryPolicy(maxAttempts: 50, initialDelay: .milliseconds(10), multiplier: 1, maxDelay: .milliseconds(10),
-                                   jitter: 0, maxTotalTime: .milliseconds(200))
+            $0.retry = RetryPolicy(
+                maxAttempts: 50, initialDelay: .milliseconds(10), multiplier: 1, maxDelay: .milliseconds(10),
+                jitter: 0, maxTotalTime: .milliseconds(200))
         }) { h in
             h.server.inject(Array(repeating: .ingressError(503), count: 50), on: .submit)
             let started = ContinuousClock.now
@@ -655,8 +695,9 @@ struct FalClientTests {
             #expect(error?.errorType == "runner_disconnected")
             #expect(error?.statusCode == 500)
             #expect(error?.requestID == h.server.requestIDs.first)
-            #expect(error?.description.contains("generation failed: Runner disconnected (error_type runner_disconnected") == true,
-                    "\(String(describing: error))")
+            #expect(
+                error?.description.contains("generation failed: Runner disconnected (error_type runner_disconnected") == true,
+                "\(String(describing: error))")
             // Not resubmitted: the caller decides.
             #expect(h.server.requests(to: .submit).count == 1)
             #expect(h.server.requests(to: .result).count == 1)
@@ -666,13 +707,19 @@ struct FalClientTests {
 
     @Test func validationErrorsAreShownFieldByField() async throws {
         try await withFal { h in
-            h.server.inject([.validationError([.init(loc: ["body", "num_frames"], msg: "must be 4n+1"),
-                                               .init(loc: ["body", "prompt"], msg: "field required")])], on: .submit)
+            h.server.inject(
+                [
+                    .validationError([
+                        .init(loc: ["body", "num_frames"], msg: "must be 4n+1"),
+                        .init(loc: ["body", "prompt"], msg: "field required"),
+                    ])
+                ], on: .submit)
             let error = await falError { _ = try await h.client.submit(h.plainRequest()) }
             #expect(error?.kind == .validationFailed)
             #expect(error?.fieldErrors.map(\.description) == ["body.num_frames: must be 4n+1", "body.prompt: field required"])
-            #expect(error?.description.hasSuffix("422): body.num_frames: must be 4n+1; body.prompt: field required") == true,
-                    "\(String(describing: error))")
+            #expect(
+                error?.description.hasSuffix("422): body.num_frames: must be 4n+1; body.prompt: field required") == true,
+                "\(String(describing: error))")
             #expect(error?.isBadInput == true)
             #expect(h.server.requests(to: .submit).count == 1)
         }
@@ -716,13 +763,16 @@ struct FalClientTests {
 
         try await withFal { h in
             // URLs a server hands back: a status URL on another host over http.
-            let foreign = FalRequestHandle(requestID: "abc", endpointID: try FalEndpointID("fal-ai/infinitalk"),
-                                           statusURL: "http://192.0.2.10/fal-ai/infinitalk/requests/abc/status",
-                                           responseURL: "http://192.0.2.10/fal-ai/infinitalk/requests/abc",
-                                           cancelURL: "http://192.0.2.10/fal-ai/infinitalk/requests/abc/cancel")
+            let foreign = FalRequestHandle(
+                requestID: "abc", endpointID: try FalEndpointID("fal-ai/infinitalk"),
+                statusURL: "http://192.0.2.10/fal-ai/infinitalk/requests/abc/status",
+                responseURL: "http://192.0.2.10/fal-ai/infinitalk/requests/abc",
+                cancelURL: "http://192.0.2.10/fal-ai/infinitalk/requests/abc/cancel")
             let started = ContinuousClock.now
-            for call in [{ _ = try await h.client.status(foreign) }, { _ = try await h.client.result(foreign) },
-                         { _ = try await h.client.cancel(foreign) }] as [() async throws -> Void] {
+            for call in [
+                { _ = try await h.client.status(foreign) }, { _ = try await h.client.result(foreign) },
+                { _ = try await h.client.cancel(foreign) },
+            ] as [() async throws -> Void] {
                 let error = await falError(call)
                 #expect(error?.kind == .insecureURL)
                 #expect(error?.description.contains("192.0.2.10") == true)
@@ -732,8 +782,12 @@ struct FalClientTests {
             #expect(h.sleeper.sleeps.isEmpty)
 
             // An upload_url over http to another host: the bytes are not sent.
-            h.server.inject([.status(200, body: #"{"upload_url":"http://192.0.2.10/put","file_url":"https://cdn.example/f"}"#,
-                                     headers: ["Content-Type": "application/json"])], on: .initiate)
+            h.server.inject(
+                [
+                    .status(
+                        200, body: #"{"upload_url":"http://192.0.2.10/put","file_url":"https://cdn.example/f"}"#,
+                        headers: ["Content-Type": "application/json"])
+                ], on: .initiate)
             let upload = await falError { _ = try await h.client.upload([1, 2, 3], contentType: "audio/wav", fileName: "a.wav") }
             #expect(upload?.kind == .insecureURL)
 
@@ -768,8 +822,9 @@ struct FalClientTests {
             #expect(try await h.client.status(handle) == .inQueue(position: 999))
             #expect(try await h.client.cancel(handle) == .cancellationRequested)
             #expect(try await h.client.cancel(handle) == .alreadyCompleted)
-            let gone = try FalRequestHandle(requestID: "no-such-request", endpointID: FalEndpointID("fal-ai/infinitalk"),
-                                            queueBaseURL: h.base)
+            let gone = try FalRequestHandle(
+                requestID: "no-such-request", endpointID: FalEndpointID("fal-ai/infinitalk"),
+                queueBaseURL: h.base)
             #expect(try await h.client.cancel(gone) == .notFound)
             #expect(h.server.cancelledRequestIDs == [handle.requestID])
             let error = await falError { _ = try await h.client.resume(handle) }
@@ -795,19 +850,22 @@ struct FalClientTests {
 
     @Test func injectedHTTPClientIsLeftRunning() async throws {
         try await withFal { h in
-            let http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup,
-                                  configuration: FalClient.httpClientConfiguration(for: h.client.configuration))
+            let http = HTTPClient(
+                eventLoopGroup: HTTPClient.defaultEventLoopGroup,
+                configuration: FalClient.httpClientConfiguration(for: h.client.configuration))
             do {
                 let logs = LogCapture()
-                let client = try FalClient(credentials: FalCredentials(key: testKey), configuration: h.client.configuration,
-                                           httpClient: http, logger: logs.logger)
+                let client = try FalClient(
+                    credentials: FalCredentials(key: testKey), configuration: h.client.configuration,
+                    httpClient: http, logger: logs.logger)
                 let generation = try await client.generate(h.plainRequest())
                 // The backend owns the FalClient, the FalClient does not own the HTTPClient.
                 await FalBackend(client: client, ownsClient: true).close()
                 try await client.shutdown()
                 // The HTTPClient still works: another client follows the same request through it.
-                let again = try FalClient(credentials: FalCredentials(key: testKey), configuration: h.client.configuration,
-                                          httpClient: http)
+                let again = try FalClient(
+                    credentials: FalCredentials(key: testKey), configuration: h.client.configuration,
+                    httpClient: http)
                 guard case .completed(let completion) = try await again.status(generation.handle) else {
                     Issue.record("the request is not completed")
                     return
@@ -847,7 +905,9 @@ struct FalClientTests {
             let lines = h.logs.all
             #expect(lines.contains { $0.hasPrefix("debug http ") })
             #expect(lines.contains { $0.hasPrefix("debug submitted ") })
-            #expect(lines.allSatisfy { $0.hasPrefix("debug ") || $0.hasPrefix("trace ") }, "\(lines.filter { !$0.hasPrefix("debug ") })")
+            #expect(
+                lines.allSatisfy { $0.hasPrefix("debug ") || $0.hasPrefix("trace ") },
+                "\(lines.filter { !$0.hasPrefix("debug ") })")
         }
     }
 
@@ -930,14 +990,17 @@ struct FalClientTests {
         // Just under the limit is fine.
         let prefix = "data:audio/wav;base64,".utf8.count
         let fits = (FalClient.maxInlineURILength - prefix) / 4 * 3
-        #expect(try FalClient.dataURI([UInt8](repeating: 1, count: fits), contentType: "audio/wav").utf8.count
+        #expect(
+            try FalClient.dataURI([UInt8](repeating: 1, count: fits), contentType: "audio/wav").utf8.count
                 <= FalClient.maxInlineURILength)
         #expect(throws: FalError.self) { try FalClient.dataURI([UInt8](repeating: 1, count: fits + 3), contentType: "audio/wav") }
     }
 
     @Test func requestsInFlightAreLimitedAcrossTheRun() async throws {
-        try await withFal(FakeFalServer.Options(processingTime: .milliseconds(40), expectedKey: testKey),
-                          configure: { $0.maxRequestsInFlight = 2 }) { h in
+        try await withFal(
+            FakeFalServer.Options(processingTime: .milliseconds(40), expectedKey: testKey),
+            configure: { $0.maxRequestsInFlight = 2 }
+        ) { h in
             let client = h.client
             let request = h.plainRequest()
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -952,7 +1015,6 @@ struct FalClientTests {
         }
     }
 }
-
 
 // MARK: - Downloads
 
@@ -1039,9 +1101,12 @@ struct FalDownloadTests {
             let (file, clip) = try await finishedClip(h)
             // After a cut at 3000, a 206 for bytes 0-9: not what was asked; the client keeps
             // nothing of it and fetches the whole file again.
-            h.server.inject([.truncatedBody(afterBytes: 3000),
-                             .status(206, body: "0123456789", headers: ["Content-Range": "bytes 0-9/\(clip.count)"])],
-                            on: .video)
+            h.server.inject(
+                [
+                    .truncatedBody(afterBytes: 3000),
+                    .status(206, body: "0123456789", headers: ["Content-Range": "bytes 0-9/\(clip.count)"]),
+                ],
+                on: .video)
             let destination = h.dir.path("clip.mp4")
             try await h.client.download(file, to: destination, onEvent: h.events.callback)
             #expect(try fileBytes(destination) == clip)
@@ -1084,8 +1149,9 @@ struct FalDownloadTests {
 
     @Test func budgetEndsTheRetriesWithAClearError() async throws {
         try await withFal(configure: {
-            $0.download = DownloadRetryPolicy(budget: .seconds(4), initialDelay: .milliseconds(10), multiplier: 2,
-                                              maxDelay: .milliseconds(50), jitter: 0)
+            $0.download = DownloadRetryPolicy(
+                budget: .seconds(4), initialDelay: .milliseconds(10), multiplier: 2,
+                maxDelay: .milliseconds(50), jitter: 0)
         }) { h in
             let (file, _) = try await finishedClip(h)
             // The file stays unavailable for longer than the budget.
@@ -1112,17 +1178,23 @@ struct FalDownloadTests {
 
     @Test func progressResetsTheBackoff() async throws {
         try await withFal(configure: {
-            $0.download = DownloadRetryPolicy(budget: .seconds(20), initialDelay: .milliseconds(1), multiplier: 2,
-                                              maxDelay: .seconds(1), jitter: 0)
+            $0.download = DownloadRetryPolicy(
+                budget: .seconds(20), initialDelay: .milliseconds(1), multiplier: 2,
+                maxDelay: .seconds(1), jitter: 0)
         }) { h in
             let (file, clip) = try await finishedClip(h)
-            h.server.inject([.ingressError(503), .ingressError(503), .ingressError(503),
-                             .truncatedBody(afterBytes: 1000), .ingressError(503)], on: .video)
+            h.server.inject(
+                [
+                    .ingressError(503), .ingressError(503), .ingressError(503),
+                    .truncatedBody(afterBytes: 1000), .ingressError(503),
+                ], on: .video)
             try await h.client.download(file, to: h.dir.path("c.mp4"), onEvent: h.events.callback)
             #expect(try fileBytes(h.dir.path("c.mp4")) == clip)
             // 1, 2, 4 ms while nothing arrives; after bytes arrived, 1 ms again, then 2.
-            #expect(downloadRetries(h.events.events).map(\.delay) ==
-                    [.milliseconds(1), .milliseconds(2), .milliseconds(4), .milliseconds(1), .milliseconds(2)])
+            #expect(
+                downloadRetries(h.events.events).map(\.delay) == [
+                    .milliseconds(1), .milliseconds(2), .milliseconds(4), .milliseconds(1), .milliseconds(2),
+                ])
         }
     }
 

@@ -1,7 +1,9 @@
 import FakeFal
 import Foundation
 import Testing
+
 @testable import InfiniPipeline
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -17,26 +19,34 @@ struct FalPipelineTests {
         let url: URL
 
         func arguments(_ extra: [String] = [], workDir: String = "work", output: String = "out.mp4") -> [String] {
-            [Fixture.path("speech.mp3"), "--image", Fixture.path("portrait.jpg"), "-o", dir.path(output),
-             "--work-dir", dir.path(workDir), "--queue-url", url.absoluteString, "--rest-url", url.absoluteString] + extra
+            [
+                Fixture.path("speech.mp3"), "--image", Fixture.path("portrait.jpg"), "-o", dir.path(output),
+                "--work-dir", dir.path(workDir), "--queue-url", url.absoluteString, "--rest-url", url.absoluteString,
+            ] + extra
         }
 
         var environment: [String: String] {
-            ["FAL_KEY": FalPipelineTests.key, "XDG_CACHE_HOME": dir.path("cache"), "HOME": dir.url.path,
-             "PATH": "/usr/bin:/bin"]
+            [
+                "FAL_KEY": FalPipelineTests.key, "XDG_CACHE_HOME": dir.path("cache"), "HOME": dir.url.path,
+                "PATH": "/usr/bin:/bin",
+            ]
         }
 
-        func run(_ extra: [String] = [], workDir: String = "work", output: String = "out.mp4",
-                 environment: [String: String]? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
-            let r = try runProcess(infinistitchBinary, arguments(extra, workDir: workDir, output: output),
-                                   environment: environment ?? self.environment)
+        func run(
+            _ extra: [String] = [], workDir: String = "work", output: String = "out.mp4",
+            environment: [String: String]? = nil
+        ) throws -> (status: Int32, stdout: String, stderr: String) {
+            let r = try runProcess(
+                infinistitchBinary, arguments(extra, workDir: workDir, output: output),
+                environment: environment ?? self.environment)
             return (r.status, String(decoding: r.stdout, as: UTF8.self), String(decoding: r.stderr, as: UTF8.self))
         }
 
         /// Like ``run(_:workDir:output:environment:)``, but the process is killed (and the test
         /// fails) when it has not finished within `limit`.
         func run(_ extra: [String], environment: [String: String], limit: Duration) async throws
-            -> (status: Int32, stdout: String, stderr: String) {
+            -> (status: Int32, stdout: String, stderr: String)
+        {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: infinistitchBinary)
             process.arguments = arguments(extra)
@@ -85,8 +95,10 @@ struct FalPipelineTests {
         }
     }
 
-    static func withServer(_ options: FakeFalServer.Options = FakeFalServer.Options(),
-                           _ body: (Run) async throws -> Void) async throws {
+    static func withServer(
+        _ options: FakeFalServer.Options = FakeFalServer.Options(),
+        _ body: (Run) async throws -> Void
+    ) async throws {
         let dir = try TempDir()
         let server = FakeFalServer(options: options)
         let url = try await server.start()
@@ -163,7 +175,9 @@ struct FalPipelineTests {
             process.standardError = FileHandle.nullDevice
             try process.run()
             let plan = try SegmentPlanner.plan(audioFile: Fixture.path("speech.mp3"))
-            for _ in 0..<600 where run.server.requestIDs.count < plan.segments.count { try await Task.sleep(for: .milliseconds(20)) }
+            for _ in 0..<600 where run.server.requestIDs.count < plan.segments.count {
+                try await Task.sleep(for: .milliseconds(20))
+            }
             try await Task.sleep(for: .milliseconds(300))  // the manifest is written right after each submit
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
@@ -216,13 +230,21 @@ struct FalPipelineTests {
             let dry = try run.run(["--dry-run"], environment: env)
             #expect(dry.status == 0, "\(dry.stderr)")
             #expect(dry.stdout.contains("num_frames"))
-            let badImage = try runProcess(infinistitchBinary, [Fixture.path("speech.mp3"), "--image", Fixture.path("not-an-image.png"),
-                                                              "--queue-url", run.url.absoluteString, "--rest-url", run.url.absoluteString,
-                                                              "-o", run.dir.path("x.mp4")], environment: run.environment)
+            let badImage = try runProcess(
+                infinistitchBinary,
+                [
+                    Fixture.path("speech.mp3"), "--image", Fixture.path("not-an-image.png"),
+                    "--queue-url", run.url.absoluteString, "--rest-url", run.url.absoluteString,
+                    "-o", run.dir.path("x.mp4"),
+                ], environment: run.environment)
             #expect(badImage.status == 2)
-            let badAudio = try runProcess(infinistitchBinary, [Fixture.path("not-audio.mp3"), "--image", Fixture.path("portrait.jpg"),
-                                                              "--queue-url", run.url.absoluteString, "--rest-url", run.url.absoluteString,
-                                                              "-o", run.dir.path("x.mp4")], environment: run.environment)
+            let badAudio = try runProcess(
+                infinistitchBinary,
+                [
+                    Fixture.path("not-audio.mp3"), "--image", Fixture.path("portrait.jpg"),
+                    "--queue-url", run.url.absoluteString, "--rest-url", run.url.absoluteString,
+                    "-o", run.dir.path("x.mp4"),
+                ], environment: run.environment)
             #expect(badAudio.status == 2)
             #expect(String(decoding: badAudio.stderr, as: UTF8.self).contains("not-audio.mp3"))
             let insecure = try run.run(["--queue-url", "http://example.com"])
@@ -252,13 +274,15 @@ struct FalPipelineTests {
         for seed in 1...UInt64(max(1, seeds)) {
             // No audio track in the clips: the stitcher never reads it, and encoding it is most of
             // the fake's work per clip.
-            let options = FakeFalServer.Options(clipAudio: false,
-                                                videoFaults: FakeFalServer.VideoFaults(rate: rate, seed: seed))
+            let options = FakeFalServer.Options(
+                clipAudio: false,
+                videoFaults: FakeFalServer.VideoFaults(rate: rate, seed: seed))
             try await Self.withServer(options) { run in
                 var environment = run.environment
                 environment["INFINISTITCH_DOWNLOAD_BUDGET"] = budget
-                let result = try await run.run(["--max-frames", "41", "--json"], environment: environment,
-                                               limit: .seconds(Double(budget).map { $0 * 2 + 90 } ?? 210))
+                let result = try await run.run(
+                    ["--max-frames", "41", "--json"], environment: environment,
+                    limit: .seconds(Double(budget).map { $0 * 2 + 90 } ?? 210))
                 #expect(result.status == 0, "seed \(seed): \(result.stderr)")
                 guard result.status == 0 else { return }
                 succeeded += 1
@@ -282,7 +306,9 @@ struct FalPipelineTests {
                 try Self.expectKeyNeverLeaks(run, [result.stdout, result.stderr])
             }
         }
-        print("download faults at \(Int(rate * 100)) %: \(succeeded) of \(seeds) runs succeeded; \(faults) faults played, \(ranged) requests resumed with Range")
+        print(
+            "download faults at \(Int(rate * 100)) %: \(succeeded) of \(seeds) runs succeeded; \(faults) faults played, \(ranged) requests resumed with Range"
+        )
         // The runs did meet faults, and resumed interrupted bodies with Range.
         #expect(faults >= seeds / 2 && ranged > 0, "\(faults) faults, \(ranged) ranged requests")
     }
@@ -316,9 +342,10 @@ struct FalPipelineTests {
             environment["INFINISTITCH_DOWNLOAD_BUDGET"] = "1"
             let failed = try await run.run(["--concurrency", "1"], environment: environment, limit: .seconds(50))
             #expect(failed.status == 1, "\(failed.stderr)")
-            let message = try #require(failed.stderr.split(separator: "\n").first {
-                $0.contains("segment 0") && $0.contains("gave up downloading")
-            }, "\(failed.stderr)")
+            let message = try #require(
+                failed.stderr.split(separator: "\n").first {
+                    $0.contains("segment 0") && $0.contains("gave up downloading")
+                }, "\(failed.stderr)")
             #expect(message.contains("GET \(run.url.absoluteString)/fake-videos/"), "\(message)")
             #expect(message.contains("the download budget is 1 s"), "\(message)")
             #expect(run.server.requestIDs.count == 1)

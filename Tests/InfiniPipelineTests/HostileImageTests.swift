@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import InfiniPipeline
 
 /// PNG files built byte by byte: chunks with their CRC, and zlib streams made by hand (Foundation
@@ -9,7 +10,9 @@ import Testing
 enum PNGBuilder {
     static let signature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
 
-    static func be32(_ v: Int) -> [UInt8] { [UInt8(v >> 24 & 0xFF), UInt8(v >> 16 & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)] }
+    static func be32(_ v: Int) -> [UInt8] {
+        [UInt8(v >> 24 & 0xFF), UInt8(v >> 16 & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)]
+    }
 
     static let crcTable: [UInt32] = (0..<256).map { n in
         var c = UInt32(n)
@@ -117,7 +120,8 @@ enum PNGBuilder {
     /// Filter-0 scanlines of `samples` (row-major, `channels` per pixel, values < 2^bitDepth
     /// for bit depth 8 or 16), in Adam7 pass order when interlaced.
     static func scanlines(width: Int, height: Int, channels: Int, bitDepth: Int, interlaced: Bool, samples: [Int]) -> [UInt8] {
-        let passes = interlaced
+        let passes =
+            interlaced
             ? [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)]
             : [(0, 0, 1, 1)]
         var out: [UInt8] = []
@@ -159,8 +163,9 @@ struct HostileImageTests {
                 pixels[(y * w + x) * 3 + 2] = 128
             }
         }
-        let top = PNGBuilder.scanlines(width: w, height: h / 2, channels: 3, bitDepth: 8, interlaced: false,
-                                       samples: pixels[0..<(w * h / 2 * 3)].map(Int.init))
+        let top = PNGBuilder.scanlines(
+            width: w, height: h / 2, channels: 3, bitDepth: 8, interlaced: false,
+            samples: pixels[0..<(w * h / 2 * 3)].map(Int.init))
         let idat = PNGBuilder.zlib(top, zeros: (h - h / 2) * (1 + 3 * w))
 
         let zeros = PNGBuilder.zlib([], zeros: inflated)
@@ -185,7 +190,8 @@ struct HostileImageTests {
         let (file, pixels) = Self.compressedChunkBomb()
         #expect(file.count > 13_000_000 && file.count < 15_000_000)
         let header = try ImageCodec.readHeader(data: file, name: "bomb.png")
-        #expect(header == ImageHeader(format: .png, width: Self.bombWidth, height: Self.bombHeight, hasAlpha: false, isGray: false))
+        #expect(
+            header == ImageHeader(format: .png, width: Self.bombWidth, height: Self.bombHeight, hasAlpha: false, isGray: false))
         let image = try ImageCodec.decode(data: file, name: "bomb.png")
         #expect(image.format == .rgb8 && image.width == Self.bombWidth && image.height == Self.bombHeight)
         #expect(image.bytes == pixels)
@@ -200,8 +206,9 @@ struct HostileImageTests {
         let fitter = ImageFitter(resolution: .p480)
         let fitted = try fitter.fit(path: path)
         #expect(fitted.sourceWidth == Self.bombHeight && fitted.sourceHeight == Self.bombWidth)
-        let expected = try fitter.fit(PixelBuffer(width: Self.bombWidth, height: Self.bombHeight, format: .rgb8, bytes: pixels),
-                                      orientation: .right)
+        let expected = try fitter.fit(
+            PixelBuffer(width: Self.bombWidth, height: Self.bombHeight, format: .rgb8, bytes: pixels),
+            orientation: .right)
         #expect(fitted.pixels == expected.pixels)
     }
 
@@ -218,8 +225,12 @@ struct HostileImageTests {
         for interlaced in [false, true] {
             let file = PNGBuilder.file([
                 PNGBuilder.ihdr(width: w, height: h, bitDepth: bitDepth, colorType: format.colorType, interlaced: interlaced),
-                PNGBuilder.chunk("IDAT", PNGBuilder.zlib(PNGBuilder.scanlines(
-                    width: w, height: h, channels: format.channels, bitDepth: bitDepth, interlaced: interlaced, samples: wide))),
+                PNGBuilder.chunk(
+                    "IDAT",
+                    PNGBuilder.zlib(
+                        PNGBuilder.scanlines(
+                            width: w, height: h, channels: format.channels, bitDepth: bitDepth, interlaced: interlaced,
+                            samples: wide))),
                 PNGBuilder.chunk("IEND", []),
             ])
             let image = try ImageCodec.decode(data: file, name: "samples.png")
@@ -248,9 +259,12 @@ struct HostileImageTests {
             PNGBuilder.file([
                 PNGBuilder.ihdr(width: w, height: h, bitDepth: bitDepth, colorType: 2, interlaced: false),
                 PNGBuilder.chunk("gAMA", PNGBuilder.be32(gamma)),
-                PNGBuilder.chunk("IDAT", PNGBuilder.zlib(PNGBuilder.scanlines(
-                    width: w, height: h, channels: 3, bitDepth: bitDepth, interlaced: false,
-                    samples: ramp.map { bitDepth == 16 ? $0 * 257 : $0 }))),
+                PNGBuilder.chunk(
+                    "IDAT",
+                    PNGBuilder.zlib(
+                        PNGBuilder.scanlines(
+                            width: w, height: h, channels: 3, bitDepth: bitDepth, interlaced: false,
+                            samples: ramp.map { bitDepth == 16 ? $0 * 257 : $0 }))),
                 PNGBuilder.chunk("IEND", []),
             ])
         }
@@ -310,7 +324,9 @@ struct HostileImageTests {
         return best
     }
 
-    static func expectRefused(_ data: [UInt8], _ name: String, _ reason: String, sourceLocation: SourceLocation = #_sourceLocation) {
+    static func expectRefused(
+        _ data: [UInt8], _ name: String, _ reason: String, sourceLocation: SourceLocation = #_sourceLocation
+    ) {
         do {
             _ = try ImageCodec.decode(data: data, name: name)
             Issue.record("\(name) decoded", sourceLocation: sourceLocation)
@@ -334,7 +350,8 @@ struct HostileImageTests {
     func jpegDeclaringMorePixelsThanItHoldsIsRefused(_ fixture: String, _ height: Int, _ width: Int, _ reason: String) throws {
         var data = try Fixture.bytes(fixture)
         let sof = Self.sofOffset(data)
-        data.replaceSubrange((sof + 5)..<(sof + 9), with: [UInt8(height >> 8), UInt8(height & 0xFF), UInt8(width >> 8), UInt8(width & 0xFF)])
+        data.replaceSubrange(
+            (sof + 5)..<(sof + 9), with: [UInt8(height >> 8), UInt8(height & 0xFF), UInt8(width >> 8), UInt8(width & 0xFF)])
         let header = try ImageCodec.readHeader(data: data, name: "enlarged.jpg")
         #expect(header.width == width && header.height == height)
         Self.expectRefused(data, "enlarged.jpg", reason)
@@ -346,8 +363,9 @@ struct HostileImageTests {
         #expect(scan.count > 30000)
         // A lost 1 KB block in the middle of the scan.
         let middle = scan.lowerBound + scan.count / 2
-        Self.expectRefused(Array(baseline[..<middle] + baseline[(middle + 1024)...]), "lost-block.jpg",
-                           "premature end of data segment")
+        Self.expectRefused(
+            Array(baseline[..<middle] + baseline[(middle + 1024)...]), "lost-block.jpg",
+            "premature end of data segment")
         // A marker in the middle of the scan (here RST0, in a file without restart intervals).
         var marker = baseline
         marker.replaceSubrange(middle..<(middle + 2), with: [0xFF, 0xD0])
@@ -357,7 +375,8 @@ struct HostileImageTests {
         let progressiveScan = Self.largestScan(progressive)
         var garbage = progressive
         let at = progressiveScan.lowerBound + progressiveScan.count / 2
-        garbage.replaceSubrange(at..<(at + 64), with: [UInt8](repeating: 0, count: 64).enumerated().map { $0.offset % 2 == 0 ? 0xFF : 0 })
+        garbage.replaceSubrange(
+            at..<(at + 64), with: [UInt8](repeating: 0, count: 64).enumerated().map { $0.offset % 2 == 0 ? 0xFF : 0 })
         Self.expectRefused(garbage, "garbage.jpg", "bad Huffman code")
     }
 
@@ -394,21 +413,26 @@ struct HostileImageTests {
 
     // MARK: - Probe
 
-    @Test(arguments: ["portrait.png", "portrait.jpg", "portrait-16bit.png", "portrait-palette.png", "portrait-gray.jpg",
-                      "portrait-cmyk.jpg", "portrait-alpha.png", "portrait-gray-alpha.png", "portrait-exif6.jpg",
-                      "portrait-progressive.jpg", "truncated.jpg"])
+    @Test(arguments: [
+        "portrait.png", "portrait.jpg", "portrait-16bit.png", "portrait-palette.png", "portrait-gray.jpg",
+        "portrait-cmyk.jpg", "portrait-alpha.png", "portrait-gray-alpha.png", "portrait-exif6.jpg",
+        "portrait-progressive.jpg", "truncated.jpg",
+    ])
     func probeReadsTheHeaderOfEveryFixture(_ name: String) throws {
         #expect(try ImageCodec.probe(path: Fixture.path(name)) == ImageCodec.readHeader(data: Fixture.bytes(name), name: name))
     }
 
     @Test(arguments: [
         ("huge-header.png", MediaError.Code.tooLarge, "over the limit"), ("not-an-image.png", .invalidData, "not a PNG or JPEG"),
-        ("empty.png", .empty, "empty"), ("no-such-image.png", .cannotOpen, "no such file"), ("speech.mp3", .invalidData, "not a PNG"),
+        ("empty.png", .empty, "empty"), ("no-such-image.png", .cannotOpen, "no such file"),
+        ("speech.mp3", .invalidData, "not a PNG"),
     ])
     func probeRefusesBadFiles(_ name: String, _ code: MediaError.Code, _ reason: String) {
         let error = #expect(throws: MediaError.self) { try ImageCodec.probe(path: Fixture.path(name)) }
         #expect(error?.code == code)
-        #expect(error?.description.contains(name) == true && error?.description.contains(reason) == true, "\(String(describing: error))")
+        #expect(
+            error?.description.contains(name) == true && error?.description.contains(reason) == true,
+            "\(String(describing: error))")
     }
 
     /// Headers further in than the first read (64 KB): the probe reads on until it has them.

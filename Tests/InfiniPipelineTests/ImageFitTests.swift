@@ -3,6 +3,7 @@
 
 import Foundation
 import Testing
+
 @testable import InfiniPipeline
 
 // MARK: - Helpers
@@ -53,8 +54,10 @@ private func lanczos3(_ x: Double) -> Double {
 /// Direct, slow 2-D evaluation of the anti-aliased Lanczos-3 resample: every output pixel is
 /// the normalised sum over all source pixels of L(dx/fx)·L(dy/fy), with no separation and no
 /// Float or byte rounding in between.
-private func referenceLanczos(_ image: PixelBuffer, window: Resampler.Window,
-                              width: Int, height: Int) -> [Double] {
+private func referenceLanczos(
+    _ image: PixelBuffer, window: Resampler.Window,
+    width: Int, height: Int
+) -> [Double] {
     let sx = window.width / Double(width), sy = window.height / Double(height)
     let fx = max(sx, 1), fy = max(sy, 1)
     var out = [Double](repeating: 0, count: width * height * 3)
@@ -100,18 +103,20 @@ private func meanAndStdDev(_ bytes: [UInt8]) -> (mean: Double, std: Double) {
 @Suite("Aspect buckets")
 struct AspectBucketTests {
     /// (width:height of the source, resolution, expected bucket width, height).
-    @Test("common and extreme shapes pick the reference bucket", arguments: [
-        (16, 9, Resolution.p480, 896, 448), (16, 9, .p720, 1280, 704),
-        (9, 16, .p480, 448, 832), (9, 16, .p720, 704, 1280),
-        (1, 1, .p480, 640, 640), (1, 1, .p720, 960, 960),
-        (4, 3, .p480, 704, 576), (4, 3, .p720, 1088, 832),
-        (3, 4, .p480, 576, 704), (3, 4, .p720, 832, 1088),
-        (3, 2, .p480, 768, 512), (3, 2, .p720, 1216, 768),
-        (2, 3, .p480, 512, 768), (2, 3, .p720, 768, 1152),
-        (10, 1, .p480, 1216, 320), (10, 1, .p720, 2048, 448),
-        (1, 10, .p480, 320, 1280), (1, 10, .p720, 512, 1920),
-        (21, 9, .p480, 1024, 384), (21, 9, .p720, 1408, 640),
-    ])
+    @Test(
+        "common and extreme shapes pick the reference bucket",
+        arguments: [
+            (16, 9, Resolution.p480, 896, 448), (16, 9, .p720, 1280, 704),
+            (9, 16, .p480, 448, 832), (9, 16, .p720, 704, 1280),
+            (1, 1, .p480, 640, 640), (1, 1, .p720, 960, 960),
+            (4, 3, .p480, 704, 576), (4, 3, .p720, 1088, 832),
+            (3, 4, .p480, 576, 704), (3, 4, .p720, 832, 1088),
+            (3, 2, .p480, 768, 512), (3, 2, .p720, 1216, 768),
+            (2, 3, .p480, 512, 768), (2, 3, .p720, 768, 1152),
+            (10, 1, .p480, 1216, 320), (10, 1, .p720, 2048, 448),
+            (1, 10, .p480, 320, 1280), (1, 10, .p720, 512, 1920),
+            (21, 9, .p480, 1024, 384), (21, 9, .p720, 1408, 640),
+        ])
     func commonShapes(w: Int, h: Int, resolution: Resolution, bw: Int, bh: Int) {
         let bucket = AspectBuckets.bucket(width: w, height: h, resolution: resolution)
         #expect(bucket.width == bw && bucket.height == bh, "\(w):\(h) at \(resolution.rawValue) gave \(bucket)")
@@ -195,9 +200,9 @@ struct FitGeometryTests {
         GeometryCase(.p480, 750, 1000, 576, 704, 576, 768, 0, 32),
         GeometryCase(.p480, 1001, 1000, 640, 640, 641, 640, 0, 0),
         GeometryCase(.p480, 100, 101, 640, 640, 640, 647, 0, 4),
-        GeometryCase(.p480, 64, 157, 384, 960, 392, 961, 4, 0),   // ceil overshoot; round(0.5) = 0
-        GeometryCase(.p480, 64, 74, 576, 704, 609, 704, 16, 0),   // round(16.5) = 16
-        GeometryCase(.p480, 64, 75, 576, 704, 601, 704, 12, 0),   // round(12.5) = 12
+        GeometryCase(.p480, 64, 157, 384, 960, 392, 961, 4, 0),  // ceil overshoot; round(0.5) = 0
+        GeometryCase(.p480, 64, 74, 576, 704, 609, 704, 16, 0),  // round(16.5) = 16
+        GeometryCase(.p480, 64, 75, 576, 704, 601, 704, 12, 0),  // round(12.5) = 12
         GeometryCase(.p480, 4032, 3024, 704, 576, 768, 576, 32, 0),
         GeometryCase(.p480, 3024, 4032, 576, 704, 576, 768, 0, 32),
         GeometryCase(.p480, 1280, 720, 896, 448, 896, 504, 0, 28),
@@ -294,13 +299,13 @@ struct OrientationTests {
     /// What each orientation must display, written out by hand from the EXIF definitions.
     private static let expected: [(ExifOrientation, Int, Int, [UInt8])] = [
         (.up, 3, 2, [a, b, c, d, e, f]),
-        (.upMirrored, 3, 2, [c, b, a, f, e, d]),        // mirror horizontal
-        (.down, 3, 2, [f, e, d, c, b, a]),              // rotate 180
-        (.downMirrored, 3, 2, [d, e, f, a, b, c]),      // mirror vertical
-        (.leftMirrored, 2, 3, [a, d, b, e, c, f]),      // transpose
-        (.right, 2, 3, [d, a, e, b, f, c]),             // rotate 90° clockwise
-        (.rightMirrored, 2, 3, [f, c, e, b, d, a]),     // transverse
-        (.left, 2, 3, [c, f, b, e, a, d]),              // rotate 90° counter-clockwise
+        (.upMirrored, 3, 2, [c, b, a, f, e, d]),  // mirror horizontal
+        (.down, 3, 2, [f, e, d, c, b, a]),  // rotate 180
+        (.downMirrored, 3, 2, [d, e, f, a, b, c]),  // mirror vertical
+        (.leftMirrored, 2, 3, [a, d, b, e, c, f]),  // transpose
+        (.right, 2, 3, [d, a, e, b, f, c]),  // rotate 90° clockwise
+        (.rightMirrored, 2, 3, [f, c, e, b, d, a]),  // transverse
+        (.left, 2, 3, [c, f, b, e, a, d]),  // rotate 90° counter-clockwise
     ]
 
     @Test func allEightOrientationsOnAHandWrittenImage() {
@@ -357,8 +362,9 @@ struct OrientationTests {
             let uw = orientation.swapsDimensions ? h : w, uh = orientation.swapsDimensions ? w : h
             for y in 0..<uh {
                 for x in 0..<uw {
-                    let win = orientation.storedWindow(ofUpright: Resampler.Window(x: Double(x), y: Double(y), width: 1, height: 1),
-                                                       storedWidth: w, storedHeight: h)
+                    let win = orientation.storedWindow(
+                        ofUpright: Resampler.Window(x: Double(x), y: Double(y), width: 1, height: 1),
+                        storedWidth: w, storedHeight: h)
                     let s = orientation.storedCoordinate(ofDisplayedX: x, y: y, storedWidth: w, storedHeight: h)
                     #expect(win == Resampler.Window(x: Double(s.x), y: Double(s.y), width: 1, height: 1), "\(orientation)")
                 }
@@ -373,15 +379,17 @@ struct OrientationTests {
 struct ExifParserTests {
     /// A TIFF block holding IFD0 with a Make entry and an Orientation entry.
     static func tiff(bigEndian: Bool, orientation: Int, type: Int = 3) -> [UInt8] {
-        func u16(_ v: Int) -> [UInt8] { bigEndian ? [UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)] : [UInt8(v & 0xFF), UInt8(v >> 8 & 0xFF)] }
+        func u16(_ v: Int) -> [UInt8] {
+            bigEndian ? [UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)] : [UInt8(v & 0xFF), UInt8(v >> 8 & 0xFF)]
+        }
         func u32(_ v: Int) -> [UInt8] { bigEndian ? u16(v >> 16) + u16(v & 0xFFFF) : u16(v & 0xFFFF) + u16(v >> 16) }
         var t: [UInt8] = bigEndian ? [0x4D, 0x4D] : [0x49, 0x49]
         t += u16(42) + u32(8)
         t += u16(2)
-        t += u16(0x010F) + u16(2) + u32(4) + [0x41, 0x42, 0x43, 0]      // Make = "ABC"
+        t += u16(0x010F) + u16(2) + u32(4) + [0x41, 0x42, 0x43, 0]  // Make = "ABC"
         let value: [UInt8] = type == 3 ? u16(orientation) + [0, 0] : u32(orientation)
-        t += u16(0x0112) + u16(type) + u32(1) + value                   // Orientation
-        t += u32(0)                                                      // no next IFD
+        t += u16(0x0112) + u16(type) + u32(1) + value  // Orientation
+        t += u32(0)  // no next IFD
         return t
     }
 
@@ -417,7 +425,8 @@ struct ExifParserTests {
     }
 
     @Test func longValueAndTIFFEntryPoint() {
-        #expect(ExifOrientation.exifOrientation(fromJPEG: Self.jpeg(Self.tiff(bigEndian: true, orientation: 6, type: 4))) == .right)
+        #expect(
+            ExifOrientation.exifOrientation(fromJPEG: Self.jpeg(Self.tiff(bigEndian: true, orientation: 6, type: 4))) == .right)
         #expect(ExifOrientation.exifOrientation(fromTIFF: Self.tiff(bigEndian: false, orientation: 8)) == .left)
     }
 
@@ -491,11 +500,16 @@ struct ExifParserTests {
 
     @Test func pngExifChunk() {
         #expect(ExifOrientation.exifOrientation(fromPNG: Self.png(exif: Self.tiff(bigEndian: true, orientation: 8))) == .left)
-        #expect(ExifOrientation.exifOrientation(fromPNG: Self.png(exif: Self.tiff(bigEndian: false, orientation: 2))) == .upMirrored)
+        #expect(
+            ExifOrientation.exifOrientation(fromPNG: Self.png(exif: Self.tiff(bigEndian: false, orientation: 2))) == .upMirrored)
         #expect(ExifOrientation.exifOrientation(fromPNG: Self.png(exif: nil)) == nil)
         // The file-level entry point dispatches on the signature.
-        #expect(ExifOrientation.exifOrientation(fromImageFile: Self.png(exif: Self.tiff(bigEndian: false, orientation: 5))) == .leftMirrored)
-        #expect(ExifOrientation.exifOrientation(fromImageFile: Self.jpeg(Self.tiff(bigEndian: false, orientation: 7))) == .rightMirrored)
+        #expect(
+            ExifOrientation.exifOrientation(fromImageFile: Self.png(exif: Self.tiff(bigEndian: false, orientation: 5)))
+                == .leftMirrored)
+        #expect(
+            ExifOrientation.exifOrientation(fromImageFile: Self.jpeg(Self.tiff(bigEndian: false, orientation: 7)))
+                == .rightMirrored)
         #expect(ExifOrientation.exifOrientation(fromImageFile: Array("GIF89a".utf8)) == nil)
         // Every truncation is safe; the tag is readable once the whole eXIf chunk data is present.
         let full = Self.png(exif: Self.tiff(bigEndian: false, orientation: 6))
@@ -553,8 +567,9 @@ struct CompositingTests {
         #expect(RGBColor(red: 255, green: 128, blue: 0).description == "#FF8000")
     }
 
-    @Test("rejects bad colours, naming the value",
-          arguments: ["", "#FFF", "red", "256,0,0", "1,2", "1,2,3,4", "gg0000", "-1,0,0", "+1,2,3", "#12345", "1,,3", "0x123456"])
+    @Test(
+        "rejects bad colours, naming the value",
+        arguments: ["", "#FFF", "red", "256,0,0", "1,2", "1,2,3,4", "gg0000", "-1,0,0", "+1,2,3", "#12345", "1,,3", "0x123456"])
     func rejectsBadColours(_ text: String) {
         #expect(throws: ImageFitError.invalidColor(text)) { try RGBColor(parsing: text) }
         let error = ImageFitError.invalidColor(text)
@@ -586,8 +601,8 @@ struct CompositingTests {
                 #expect(out.bytes[alpha * 3 + c] == UInt8(expected[c].rounded()), "alpha \(alpha) channel \(c)")
             }
         }
-        #expect(Array(out.bytes[0..<3]) == [10, 200, 255])          // fully transparent → background
-        #expect(Array(out.bytes[255 * 3..<256 * 3]) == [200, 100, 0]) // opaque → unchanged
+        #expect(Array(out.bytes[0..<3]) == [10, 200, 255])  // fully transparent → background
+        #expect(Array(out.bytes[255 * 3..<256 * 3]) == [200, 100, 0])  // opaque → unchanged
     }
 }
 
@@ -599,12 +614,14 @@ struct ResamplerTests {
         UInt8(smoothValue(Double(x), Double(y), c).rounded())
     }
 
-    @Test("agrees with a direct 2-D Lanczos evaluation", arguments: [
-        (40, 30, Resampler.Window(x: 0, y: 0, width: 97, height: 83)),        // shrink ≈ 2.4×
-        (13, 11, Resampler.Window(x: 0, y: 0, width: 97, height: 83)),        // shrink ≈ 7.5×
-        (150, 120, Resampler.Window(x: 0, y: 0, width: 97, height: 83)),      // enlarge
-        (31, 25, Resampler.Window(x: 17.3, y: 9.6, width: 55.1, height: 47.7)), // fractional window
-    ])
+    @Test(
+        "agrees with a direct 2-D Lanczos evaluation",
+        arguments: [
+            (40, 30, Resampler.Window(x: 0, y: 0, width: 97, height: 83)),  // shrink ≈ 2.4×
+            (13, 11, Resampler.Window(x: 0, y: 0, width: 97, height: 83)),  // shrink ≈ 7.5×
+            (150, 120, Resampler.Window(x: 0, y: 0, width: 97, height: 83)),  // enlarge
+            (31, 25, Resampler.Window(x: 17.3, y: 9.6, width: 55.1, height: 47.7)),  // fractional window
+        ])
     func matchesDirectReference(width: Int, height: Int, window: Resampler.Window) {
         let out = Resampler.resample(Self.smooth, window: window, width: width, height: height)
         #expect(out.width == width && out.height == height && out.format == .rgb8)
@@ -638,21 +655,26 @@ struct ResamplerTests {
         let noise = rgbImage(width: 37, height: 23) { _, _, _ in rng.byte() }
         #expect(Resampler.resample(noise, width: 37, height: 23, filter: filter) == noise)
         // An integer-offset window at scale 1 is an exact crop.
-        let crop = Resampler.resample(noise, window: Resampler.Window(x: 5, y: 3, width: 20, height: 12),
-                                      width: 20, height: 12, filter: filter)
+        let crop = Resampler.resample(
+            noise, window: Resampler.Window(x: 5, y: 3, width: 20, height: 12),
+            width: 20, height: 12, filter: filter)
         let expected = rgbImage(width: 20, height: 12) { x, y, c in noise.bytes[((y + 3) * 37 + x + 5) * 3 + c] }
         #expect(crop == expected)
     }
 
     @Test("a constant image stays constant", arguments: ResamplingFilter.allCases)
     func constant(_ filter: ResamplingFilter) {
-        let flat = PixelBuffer(width: 301, height: 157, format: .rgb8,
-                               bytes: (0..<(301 * 157)).flatMap { _ in [UInt8(200), 3, 255] })
-        for (w, h, window) in [(64, 33, nil), (700, 400, nil), (50, 50, Resampler.Window(x: 12.25, y: 7.5, width: 99.9, height: 61.3)),
-                               (5, 3, nil), (301, 157, Resampler.Window(x: 0.5, y: 0.5, width: 301, height: 157))] as [(Int, Int, Resampler.Window?)] {
+        let flat = PixelBuffer(
+            width: 301, height: 157, format: .rgb8,
+            bytes: (0..<(301 * 157)).flatMap { _ in [UInt8(200), 3, 255] })
+        for (w, h, window) in [
+            (64, 33, nil), (700, 400, nil), (50, 50, Resampler.Window(x: 12.25, y: 7.5, width: 99.9, height: 61.3)),
+            (5, 3, nil), (301, 157, Resampler.Window(x: 0.5, y: 0.5, width: 301, height: 157)),
+        ] as [(Int, Int, Resampler.Window?)] {
             let out = Resampler.resample(flat, window: window, width: w, height: h, filter: filter)
             var ok = true
-            for p in stride(from: 0, to: out.bytes.count, by: 3) where out.bytes[p] != 200 || out.bytes[p + 1] != 3 || out.bytes[p + 2] != 255 {
+            for p in stride(from: 0, to: out.bytes.count, by: 3)
+            where out.bytes[p] != 200 || out.bytes[p + 1] != 3 || out.bytes[p + 2] != 255 {
                 ok = false
             }
             #expect(ok, "\(filter) \(w)x\(h)")
@@ -692,8 +714,9 @@ struct ResamplerTests {
         let window = Resampler.Window(x: 3.5, y: 2, width: 80, height: 61)
         for (image, size) in [(gray, (33, 25)), (gray, (150, 120)), (rgba, (33, 25)), (rgba, (150, 120))] {
             let direct = Resampler.resample(image, window: window, width: size.0, height: size.1, background: background)
-            let viaRGB = Resampler.resample(image.flattenedToRGB(over: background), window: window,
-                                            width: size.0, height: size.1)
+            let viaRGB = Resampler.resample(
+                image.flattenedToRGB(over: background), window: window,
+                width: size.0, height: size.1)
             #expect(direct.format == .rgb8)
             #expect(maxAbsDifference(direct.bytes, viaRGB.bytes) <= 1, "\(image.format) → \(size)")
         }
@@ -734,9 +757,12 @@ struct ResamplerTests {
         let coverW = 61, coverH = 52, tw = 40, th = 30, left = 11, top = 9
         let full = Resampler.resample(source, width: coverW, height: coverH)
         let sx = 97.0 / Double(coverW), sy = 83.0 / Double(coverH)
-        let direct = Resampler.resample(source, window: Resampler.Window(x: Double(left) * sx, y: Double(top) * sy,
-                                                                         width: Double(tw) * sx, height: Double(th) * sy),
-                                        width: tw, height: th)
+        let direct = Resampler.resample(
+            source,
+            window: Resampler.Window(
+                x: Double(left) * sx, y: Double(top) * sy,
+                width: Double(tw) * sx, height: Double(th) * sy),
+            width: tw, height: th)
         var worst = 0
         for y in 0..<th {
             for x in 0..<tw {
@@ -800,7 +826,8 @@ struct ImageFitterTests {
         let upright = stored.applying(orientation)
         let reference = try fitter.fit(upright)
         #expect(folded.sourceWidth == upright.width && folded.sourceHeight == upright.height)
-        #expect(folded.bucket == reference.bucket && folded.pixels.width == reference.pixels.width
+        #expect(
+            folded.bucket == reference.bucket && folded.pixels.width == reference.pixels.width
                 && folded.pixels.height == reference.pixels.height)
         // Only the order of Float sums differs, so bytes may differ by one at most.
         let worst = maxAbsDifference(folded.pixels.bytes, reference.pixels.bytes)
@@ -835,7 +862,8 @@ struct ImageFitterTests {
         let p = top.pixels, i = (p.height / 4 * p.width + p.width / 2) * 3
         #expect(Array(p.bytes[i..<(i + 3)]) == stripes[0])
         // The whole left region survives with a 0,0 anchor: compare with a direct resample of it.
-        let direct = Resampler.resample(image, window: Resampler.Window(x: 0, y: 0, width: 100, height: 100), width: 640, height: 640)
+        let direct = Resampler.resample(
+            image, window: Resampler.Window(x: 0, y: 0, width: 100, height: 100), width: 640, height: 640)
         #expect(left.pixels == direct)
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import InfiniPipeline
 
 /// The image stage on the committed fixtures: bucket, size and pixels against a float
@@ -20,7 +21,8 @@ struct ImageStageTests {
             let scale = length / Double(n), support = max(scale, 1)
             return (0..<n).map { i in
                 let center = start + (Double(i) + 0.5) * scale
-                let lo = max(0, Int((center - 3 * support).rounded(.down))), hi = min(size - 1, Int((center + 3 * support).rounded(.up)))
+                let lo = max(0, Int((center - 3 * support).rounded(.down))),
+                    hi = min(size - 1, Int((center + 3 * support).rounded(.up)))
                 var taps: [(Int, Double)] = []
                 var sum = 0.0
                 for s in lo...hi {
@@ -92,8 +94,9 @@ struct ImageStageTests {
         #expect(fitted.pixels.width == width && fitted.pixels.height == height && fitted.pixels.format == .rgb8)
         let decoded = try ImageCodec.decode(path: Fixture.path(name))
         let geometry = fitter.geometry(sourceWidth: decoded.width, sourceHeight: decoded.height)
-        let reference = Self.reference(Self.rgbDoubles(decoded), width: decoded.width, height: decoded.height,
-                                       window: geometry.sourceWindow, outW: width, outH: height)
+        let reference = Self.reference(
+            Self.rgbDoubles(decoded), width: decoded.width, height: decoded.height,
+            window: geometry.sourceWindow, outW: width, outH: height)
         #expect(Self.psnrAgainst(fitted.pixels.bytes, reference) >= 40, "\(name)")
     }
 
@@ -145,11 +148,13 @@ struct ImageStageTests {
         #expect(try !fitted.jpegData(quality: 1000).isEmpty)
     }
 
-    @Test(.timeLimit(.minutes(1)), arguments: [
-        ("tiny.png", "at least 64 pixels"), ("huge-header.png", "over the limit"), ("truncated.jpg", "ends early"),
-        ("truncated.png", "truncated.png"), ("not-an-image.png", "not a PNG or JPEG"), ("empty.png", "empty"),
-        ("speech.mp3", "not a PNG or JPEG"), ("no-such.png", "no such file"),
-    ])
+    @Test(
+        .timeLimit(.minutes(1)),
+        arguments: [
+            ("tiny.png", "at least 64 pixels"), ("huge-header.png", "over the limit"), ("truncated.jpg", "ends early"),
+            ("truncated.png", "truncated.png"), ("not-an-image.png", "not a PNG or JPEG"), ("empty.png", "empty"),
+            ("speech.mp3", "not a PNG or JPEG"), ("no-such.png", "no such file"),
+        ])
     func badImagesGiveOneClearLine(_ name: String, _ reason: String) throws {
         let dir = try TempDir()
         defer { dir.cleanup() }
@@ -170,13 +175,18 @@ struct ImageStageTests {
         #expect(String(decoding: png.stdout, as: UTF8.self).contains("896x448"))
         let a = try ImageCodec.decode(path: dir.path("a.png"))
         #expect(a.width == 896 && a.height == 448)
-        let jpg = try runProcess(infinistitchBinary, ["fit-image", Fixture.path("portrait.png"), "--resolution", "720p",
-                                                      "--aspect", "9:16", "--crop-anchor", "0.5,0.2", "--quality", "80",
-                                                      "-o", dir.path("b.jpg")])
+        let jpg = try runProcess(
+            infinistitchBinary,
+            [
+                "fit-image", Fixture.path("portrait.png"), "--resolution", "720p",
+                "--aspect", "9:16", "--crop-anchor", "0.5,0.2", "--quality", "80",
+                "-o", dir.path("b.jpg"),
+            ])
         #expect(jpg.status == 0)
         let b = try ImageCodec.decode(path: dir.path("b.jpg"))
         #expect(b.width == 704 && b.height == 1280)
-        let bad = try runProcess(infinistitchBinary, ["fit-image", Fixture.path("portrait.png"), "--crop-anchor", "2,0", "-o", dir.path("c.png")])
+        let bad = try runProcess(
+            infinistitchBinary, ["fit-image", Fixture.path("portrait.png"), "--crop-anchor", "2,0", "-o", dir.path("c.png")])
         #expect(bad.status == 2)
         #expect(String(decoding: bad.stderr, as: UTF8.self).contains("--crop-anchor"))
     }

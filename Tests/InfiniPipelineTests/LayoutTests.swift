@@ -26,12 +26,20 @@ struct LayoutTests {
         var files: [(folder: String, text: String)] = []
         for folder in try fm.contentsOfDirectory(atPath: sources.path).sorted() {
             let dir = sources.appendingPathComponent(folder)
-            guard (try? dir.resourceValues(forKeys: [.isDirectoryKey]).isDirectory) == true, !folder.hasSuffix(".docc") else { continue }
+            guard (try? dir.resourceValues(forKeys: [.isDirectoryKey]).isDirectory) == true, !folder.hasSuffix(".docc") else {
+                continue
+            }
             for name in try fm.contentsOfDirectory(atPath: dir.path) where name.hasSuffix(".swift") {
-                files.append((folder, strippingCommentsAndStrings(try String(contentsOf: dir.appendingPathComponent(name), encoding: .utf8))))
+                files.append(
+                    (
+                        folder,
+                        strippingCommentsAndStrings(try String(contentsOf: dir.appendingPathComponent(name), encoding: .utf8))
+                    ))
             }
         }
-        let declaration = try Regex(#"(?m)^(?:@\w+(?:\([^)]*\))?\s+)*((?:(?:public|package|internal|fileprivate|private|final|indirect|nonisolated)\s+)*)(?:struct|enum|class|actor|protocol|typealias|func)\s+([A-Za-z_]\w*)"#)
+        let declaration = try Regex(
+            #"(?m)^(?:@\w+(?:\([^)]*\))?\s+)*((?:(?:public|package|internal|fileprivate|private|final|indirect|nonisolated)\s+)*)(?:struct|enum|class|actor|protocol|typealias|func)\s+([A-Za-z_]\w*)"#
+        )
         var owner: [String: String] = [:]
         for file in files {
             for match in file.text.matches(of: declaration) {

@@ -2,6 +2,7 @@
 
 import Foundation
 import Testing
+
 @testable import InfiniPipeline
 
 @Suite("Loudness envelope")
@@ -65,8 +66,9 @@ struct LoudnessEnvelopeTests {
         let opposite = Self.envelope(interleave(sine, sine.map { -$0 }), channels: 2, sampleRate: 48_000, chunk: 333)
         #expect(opposite.levelsDb.allSatisfy { $0 == -120 })
         // One channel only: the mono mix is half the sine, 6.02 dB lower.
-        let oneSided = Self.envelope(interleave(sine, [Float](repeating: 0, count: frames)), channels: 2,
-                                     sampleRate: 48_000, chunk: 333)
+        let oneSided = Self.envelope(
+            interleave(sine, [Float](repeating: 0, count: frames)), channels: 2,
+            sampleRate: 48_000, chunk: 333)
         #expect(oneSided.levelsDb.allSatisfy { abs($0 - -9.0309) < 0.001 })
     }
 
@@ -104,8 +106,9 @@ struct LoudnessEnvelopeTests {
         #expect(envelope.rmsDb(from: 0.3, to: 0.4) == nil)
         #expect(envelope.rmsDb(from: -1, to: 0) == nil)
         // levelsDb round-trips through the mean squares.
-        #expect(zip(envelope.levelsDb, [Float](repeating: -20, count: 10) + [Float](repeating: -80, count: 10))
-            .allSatisfy { abs($0 - $1) < 1e-4 })
+        #expect(
+            zip(envelope.levelsDb, [Float](repeating: -20, count: 10) + [Float](repeating: -80, count: 10))
+                .allSatisfy { abs($0 - $1) < 1e-4 })
     }
 
     @Test func codableRoundTrip() throws {
@@ -139,7 +142,10 @@ struct LoudnessEnvelopeTests {
         // The same speech 40 dB quieter has the same pauses (they used to vanish below −50 dBFS).
         let quiet = PauseDetector.detect(LoudnessEnvelope(levelsDb: levels.map { $0 <= -120 ? $0 : $0 - 40 }))
         #expect(quiet.count == 2)
-        #expect(zip(quiet, pauses).allSatisfy { abs($0.lowerBound - $1.lowerBound) < 1e-9 && abs($0.upperBound - $1.upperBound) < 1e-9 })
+        #expect(
+            zip(quiet, pauses).allSatisfy {
+                abs($0.lowerBound - $1.lowerBound) < 1e-9 && abs($0.upperBound - $1.upperBound) < 1e-9
+            })
     }
 
     @Test func levelHistogramPercentiles() throws {

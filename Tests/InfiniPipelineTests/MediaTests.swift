@@ -1,6 +1,7 @@
 import CFFmpeg
 import Foundation
 import Testing
+
 @testable import InfiniPipeline
 
 @Suite("Media layer")
@@ -62,16 +63,20 @@ struct MediaTests {
         #expect(count == expected.3, "\(name): \(count) samples, expected \(expected.3)")
         #expect(chunks > 1)
         if let ffmpeg = ffmpegTool {
-            let out = try runProcess(ffmpeg, ["-v", "error", "-i", Fixture.path(name), "-vn", "-f", "f32le", "-c:a", "pcm_f32le", "-"])
+            let out = try runProcess(
+                ffmpeg, ["-v", "error", "-i", Fixture.path(name), "-vn", "-f", "f32le", "-c:a", "pcm_f32le", "-"])
             #expect(out.status == 0)
-            #expect(out.stdout.count / 4 / expected.2 == count, "\(name): the ffmpeg tool decodes \(out.stdout.count / 4 / expected.2)")
+            #expect(
+                out.stdout.count / 4 / expected.2 == count,
+                "\(name): the ffmpeg tool decodes \(out.stdout.count / 4 / expected.2)")
         }
     }
 
     @Test func decodedSamplesMatchTheFFmpegTool() throws {
         guard let ffmpeg = ffmpegTool else { return }
         let ours = try AudioReader(path: Fixture.path("speech.mp3")).readAll()
-        let out = try runProcess(ffmpeg, ["-v", "error", "-i", Fixture.path("speech.mp3"), "-f", "f32le", "-c:a", "pcm_f32le", "-"])
+        let out = try runProcess(
+            ffmpeg, ["-v", "error", "-i", Fixture.path("speech.mp3"), "-f", "f32le", "-c:a", "pcm_f32le", "-"])
         let theirs = out.stdout.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
         #expect(ours.count == theirs.count)
         var maxDiff: Float = 0
@@ -143,8 +148,9 @@ struct MediaTests {
         let dir = try TempDir()
         defer { dir.cleanup() }
         let path = dir.path("roundtrip.mp4")
-        let writer = try MP4Writer(path: path, video: VideoEncoderSettings(width: 64, height: 48, frameRate: 25, crf: 20, preset: "ultrafast"),
-                                   audio: AudioEncoderSettings(sampleRate: 48000, channels: 2, bitRate: 128_000))
+        let writer = try MP4Writer(
+            path: path, video: VideoEncoderSettings(width: 64, height: 48, frameRate: 25, crf: 20, preset: "ultrafast"),
+            audio: AudioEncoderSettings(sampleRate: 48000, channels: 2, bitRate: 128_000))
         for i in 0..<30 {
             var pixels = PixelBuffer(width: 64, height: 48, format: .rgb8, fill: 0)
             for y in 0..<48 { for x in 0..<64 { pixels.bytes[(y * 64 + x) * 3] = UInt8((x * 4 + i * 8) & 255) } }
@@ -172,7 +178,9 @@ struct MediaTests {
         // And once more through the encoder from decoded frames (decode → encode → decode).
         let again = dir.path("again.mp4")
         let reader = try VideoReader(path: path)
-        let writer2 = try MP4Writer(path: again, video: VideoEncoderSettings(width: 64, height: 48, frameRate: 25, crf: 18, preset: "ultrafast"), audio: nil)
+        let writer2 = try MP4Writer(
+            path: again, video: VideoEncoderSettings(width: 64, height: 48, frameRate: 25, crf: 18, preset: "ultrafast"),
+            audio: nil)
         while let frame = try reader.nextFrame() { try writer2.append(video: frame) }
         try writer2.finish()
         #expect(try VideoReader(path: again).countFrames() == 30)
@@ -199,8 +207,9 @@ struct MediaTests {
     }
 
     @Test func planeSizesFollowFFmpegsRounding() {
-        #expect(PlaneSize.planes(of: AV_PIX_FMT_YUV420P, width: 5, height: 5)
-            == [PlaneSize(bytesPerRow: 5, rows: 5), PlaneSize(bytesPerRow: 3, rows: 3), PlaneSize(bytesPerRow: 3, rows: 3)])
+        #expect(
+            PlaneSize.planes(of: AV_PIX_FMT_YUV420P, width: 5, height: 5)
+                == [PlaneSize(bytesPerRow: 5, rows: 5), PlaneSize(bytesPerRow: 3, rows: 3), PlaneSize(bytesPerRow: 3, rows: 3)])
         #expect(PlaneSize.planes(of: AV_PIX_FMT_RGB24, width: 4, height: 2) == [PlaneSize(bytesPerRow: 12, rows: 2)])
         #expect(PlaneSize.planes(of: AV_PIX_FMT_YUV444P, width: 3, height: 2).map(\.byteCount) == [6, 6, 6])
         #expect(PlaneSize.planes(of: AV_PIX_FMT_NONE, width: 4, height: 4).isEmpty)
@@ -232,9 +241,10 @@ struct MediaTests {
     @Test func framesWithWrongPlaneSizesAreRefused() throws {
         let dir = try TempDir()
         defer { dir.cleanup() }
-        let writer = try MP4Writer(path: dir.path("bad.mp4"),
-                                   video: VideoEncoderSettings(width: 64, height: 48, frameRate: 25, crf: 30, preset: "ultrafast"),
-                                   audio: nil)
+        let writer = try MP4Writer(
+            path: dir.path("bad.mp4"),
+            video: VideoEncoderSettings(width: 64, height: 48, frameRate: 25, crf: 30, preset: "ultrafast"),
+            audio: nil)
         #expect {
             try writer.append(video: VideoFrame(width: 64, height: 48, rgb24: [UInt8](repeating: 0, count: 64 * 47 * 3)))
         } throws: { error in
@@ -248,7 +258,8 @@ struct MediaTests {
             _ = try FFmpeg.allocated(none, "a packet", file: "x.mp4")
         } throws: { error in
             let e = error as? MediaError
-            return e?.code == .outOfMemory && e?.description == "x.mp4: out of memory allocating a packet" && e?.isBadInput == false
+            return e?.code == .outOfMemory && e?.description == "x.mp4: out of memory allocating a packet"
+                && e?.isBadInput == false
         }
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import InfiniPipeline
 
 /// The output's audio is decided and proven before any money is spent, and every rate and
@@ -84,7 +85,11 @@ struct OutputAudioTests {
         let audio = try Self.toneWAV(rate: 48_000, channels: channels, seconds: 0.5, in: dir)
         let decision = try OutputAudio.decide(audio: audio, scratchDirectory: dir.url.path)
         #expect(decision.channels >= 1 && decision.channels <= 8)
-        if channels <= 8 { #expect(decision.channels == channels || decision.channels == 2) } else { #expect(decision.channels <= 8) }
+        if channels <= 8 {
+            #expect(decision.channels == channels || decision.channels == 2)
+        } else {
+            #expect(decision.channels <= 8)
+        }
         let out = dir.path("out.mp4")
         _ = try Stitcher.stitch(plan: Self.onePlan(for: audio), clips: [Fixture.path("clip-a.mp4")], audio: audio, output: out)
         #expect(try Demuxer(path: out).bestStream(.audio).channels == decision.channels)
@@ -108,8 +113,12 @@ struct OutputAudioTests {
         let audio = try Demuxer(path: dir.path("out.mp4")).bestStream(.audio)
         #expect(audio.codecName == "aac" && audio.sampleRate == 8_000)
         // The decision was reported before anything was generated.
-        let decided = all.firstIndex { if case .outputAudio = $0 { return true }; return false }
-        let generated = all.firstIndex { if case .segment = $0 { return true }; return false }
+        let decided = all.firstIndex {
+            if case .outputAudio = $0 { return true }; return false
+        }
+        let generated = all.firstIndex {
+            if case .segment = $0 { return true }; return false
+        }
         #expect(decided != nil && generated != nil && decided! < generated!)
     }
 
@@ -126,9 +135,13 @@ struct OutputAudioTests {
         // stitch reads the same JSON (it ignores the extra key).
         try json.stdout.write(to: URL(fileURLWithPath: dir.path("plan.json")))
         #expect(try Plan.from(json: json.stdout).totalFrames > 0)
-        let dry = try runProcess(infinistitchBinary, [Fixture.path("speech.mp3"), "--image", Fixture.path("portrait.jpg"),
-                                                      "--dry-run", "--backend", "preview", "-o", dir.path("o.mp4")],
-                                 environment: ["HOME": dir.url.path, "PATH": "/usr/bin:/bin"])
+        let dry = try runProcess(
+            infinistitchBinary,
+            [
+                Fixture.path("speech.mp3"), "--image", Fixture.path("portrait.jpg"),
+                "--dry-run", "--backend", "preview", "-o", dir.path("o.mp4"),
+            ],
+            environment: ["HOME": dir.url.path, "PATH": "/usr/bin:/bin"])
         #expect(dry.status == 0)
         #expect(String(decoding: dry.stderr, as: UTF8.self).contains("output audio: copy mp3, 44100 Hz, 2 ch"))
         #expect(!FileManager.default.fileExists(atPath: dir.path("o.mp4")))

@@ -3,6 +3,7 @@
 
 import Foundation
 import Testing
+
 @testable import InfiniPipeline
 
 /// Real speech (the committed fixture), decoded with the project's own reader, and the
@@ -77,9 +78,10 @@ enum RealSpeech {
 
     static func plan(_ audio: Audio, maxFrames: Int) throws -> (plan: Plan, envelope: LoudnessEnvelope) {
         let envelope = envelope(audio)
-        let plan = try SegmentPlanner.plan(samples: audio.samples.count / audio.channels, sampleRate: audio.sampleRate,
-                                           channels: audio.channels, envelope: envelope,
-                                           options: PlanningOptions(maxFrames: maxFrames))
+        let plan = try SegmentPlanner.plan(
+            samples: audio.samples.count / audio.channels, sampleRate: audio.sampleRate,
+            channels: audio.channels, envelope: envelope,
+            options: PlanningOptions(maxFrames: maxFrames))
         return (plan, envelope)
     }
 }
@@ -92,8 +94,10 @@ struct PauseDetectionTests {
     /// Checks that `plan` cuts where `reference` does (same count, each within 2 frames), that
     /// every cut lies in a pause of the reference recording, and that every cut is at least
     /// 25 dB below the speech.
-    static func expectSameCuts(_ plan: Plan, as reference: Plan, referencePauses: [ClosedRange<Double>],
-                               label: String) {
+    static func expectSameCuts(
+        _ plan: Plan, as reference: Plan, referencePauses: [ClosedRange<Double>],
+        label: String
+    ) {
         let cuts = cutFrames(plan), expected = cutFrames(reference)
         #expect(cuts.count == expected.count, "\(label): \(cuts) vs \(expected) at 0 dB")
         for (cut, want) in zip(cuts, expected) {

@@ -2,6 +2,7 @@ import FakeFal
 import Foundation
 import Logging
 import Testing
+
 @testable import InfiniPipeline
 @testable import InfiniStitchCLI
 
@@ -42,9 +43,11 @@ struct PipelineAPITests {
     }
 
     @Test func segmentEventsKeepTheirNDJSONKeys() throws {
-        let progress = RunProgress(segmentsDone: 1, segmentsTotal: 3, framesDone: 200, framesTotal: 600,
-                                   committedCost: 1.64, elapsedSeconds: 2, estimatedRemainingSeconds: 4)
-        let queued = PipelineEvent.segment(SegmentEvent(index: 2, phase: .queued(requestId: "r-2", position: 5), progress: progress))
+        let progress = RunProgress(
+            segmentsDone: 1, segmentsTotal: 3, framesDone: 200, framesTotal: 600,
+            committedCost: 1.64, elapsedSeconds: 2, estimatedRemainingSeconds: 4)
+        let queued = PipelineEvent.segment(
+            SegmentEvent(index: 2, phase: .queued(requestId: "r-2", position: 5), progress: progress))
         let object = try #require(try JSONSerialization.jsonObject(with: Data(queued.jsonLine().utf8)) as? [String: Any])
         #expect(object["event"] as? String == "segment")
         #expect(object["index"] as? Int == 2 && object["state"] as? String == "queued")
@@ -152,7 +155,8 @@ struct PipelineAPITests {
         let error = PipelineError(.overBudget, "the estimated cost $3.00 is over maxCost $1.00", option: "maxCost")
         #expect(ErrorReport.line(for: error) == "the estimated cost $3.00 is over --max-cost $1.00")
         #expect(ErrorReport.exitCode(for: error) == 2)
-        #expect(ErrorReport.withFlag("crossfadeFrames -3 must not be negative", option: "crossfadeFrames")
+        #expect(
+            ErrorReport.withFlag("crossfadeFrames -3 must not be negative", option: "crossfadeFrames")
                 == "--crossfade -3 must not be negative")
         #expect(ErrorReport.exitCode(for: PipelineError(.interrupted, "x")) == 130)
         #expect(ErrorReport.exitCode(for: PipelineError(.generationFailed, "x")) == 1)
@@ -162,16 +166,21 @@ struct PipelineAPITests {
         let long = String(repeating: "x", count: 300)
         #expect(ProgressReporter.fit(long, columns: 80).count == 79)
         #expect(ProgressReporter.fit("short", columns: 80) == "short")
-        let progress = RunProgress(segmentsDone: 13, segmentsTotal: 29, framesDone: 4210, framesTotal: 17261,
-                                   committedCost: 16.84, elapsedSeconds: 100, estimatedRemainingSeconds: 300)
+        let progress = RunProgress(
+            segmentsDone: 13, segmentsTotal: 29, framesDone: 4210, framesTotal: 17261,
+            committedCost: 16.84, elapsedSeconds: 100, estimatedRemainingSeconds: 300)
         let event = SegmentEvent(index: 12, phase: .done(.generated, requestId: "r"), progress: progress)
-        #expect(ProgressReporter.line(event, preview: false) == "segment 12 done, 13/29 segments, 4210/17261 frames, $16.84 committed")
+        #expect(
+            ProgressReporter.line(event, preview: false) == "segment 12 done, 13/29 segments, 4210/17261 frames, $16.84 committed"
+        )
         // A narrow terminal keeps the numbers and drops the bar first.
         let plan = try SegmentPlanner.plan(audioFile: Fixture.path("speech.mp3"))
         for columns in [40, 60, 80, 120, 200] {
-            let lines = ProgressReporter.display(plan: plan, progress: progress, progressAge: 0, elapsed: 100, stage: "generating",
-                                                 phases: [12: .running(requestId: "r", log: nil)], preview: false, columns: columns)
-                .map { ProgressReporter.fit($0, columns: columns) }
+            let lines = ProgressReporter.display(
+                plan: plan, progress: progress, progressAge: 0, elapsed: 100, stage: "generating",
+                phases: [12: .running(requestId: "r", log: nil)], preview: false, columns: columns
+            )
+            .map { ProgressReporter.fit($0, columns: columns) }
             #expect(lines.allSatisfy { $0.count < columns })
             if columns >= 60 { #expect(lines[0].contains("$16.84") && lines[0].contains("ETA 5:00"), "\(lines[0])") }
         }
@@ -194,8 +203,10 @@ struct CapturingLogHandler: LogHandler {
         get { metadata[key] }
         set { metadata[key] = newValue }
     }
-    func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String,
-             function: String, line: UInt) {
+    func log(
+        level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String,
+        function: String, line: UInt
+    ) {
         lines.add("\(level) \(message) \(metadata ?? [:])")
     }
 }

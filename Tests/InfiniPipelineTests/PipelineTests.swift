@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import InfiniPipeline
 
 /// A backend for pipeline tests: renders real clips with the preview renderer, counts every
@@ -27,7 +28,9 @@ final class ScriptedBackend: ClipBackend, @unchecked Sendable {
     var identity: String { "scripted" }
     var totalSubmits: Int { lock.withLock { submits.values.reduce(0, +) } }
 
-    func stageImage(png: [UInt8], fileName: String) async throws -> String { try await preview.stageImage(png: png, fileName: fileName) }
+    func stageImage(png: [UInt8], fileName: String) async throws -> String {
+        try await preview.stageImage(png: png, fileName: fileName)
+    }
     func stageAudio(file: URL) async throws -> String { file.path }
 
     func submit(_ request: ClipRequest) async throws -> SubmittedRequest {
@@ -35,8 +38,10 @@ final class ScriptedBackend: ClipBackend, @unchecked Sendable {
         return try await preview.submit(request)
     }
 
-    func waitForResult(_ submitted: SubmittedRequest, request: ClipRequest,
-                       progress: @escaping @Sendable (BackendProgress) -> Void) async throws -> String {
+    func waitForResult(
+        _ submitted: SubmittedRequest, request: ClipRequest,
+        progress: @escaping @Sendable (BackendProgress) -> Void
+    ) async throws -> String {
         let index = request.segment.index
         let (fail, broken, stalled): (Bool, Bool, Bool) = lock.withLock {
             waits.append(submitted.requestId)
@@ -89,7 +94,11 @@ struct PipelineTests {
         defer { dir.cleanup() }
         let pipeline = Pipeline(options: Self.options(dir))
         let (summary, events) = try await runCollectingEvents(pipeline)
-        guard case .plan(let plan)? = events.first(where: { if case .plan = $0 { return true }; return false }) else {
+        guard
+            case .plan(let plan)? = events.first(where: {
+                if case .plan = $0 { return true }; return false
+            })
+        else {
             Issue.record("no plan event")
             return
         }

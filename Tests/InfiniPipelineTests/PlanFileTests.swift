@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import InfiniPipeline
 
 /// Plans read from JSON (hand-edited, truncated, from another tool) are checked before use:
@@ -8,8 +9,9 @@ import Testing
 struct PlanFileTests {
     /// A real plan of `speech.mp3` in small requests, as a mutable JSON object.
     static func planObject() throws -> [String: Any] {
-        let plan = try SegmentPlanner.plan(AudioAnalysis.analyze(path: Fixture.path("speech.mp3")),
-                                           options: PlanningOptions(maxFrames: 41))
+        let plan = try SegmentPlanner.plan(
+            AudioAnalysis.analyze(path: Fixture.path("speech.mp3")),
+            options: PlanningOptions(maxFrames: 41))
         return try #require(try JSONSerialization.jsonObject(with: plan.jsonData()) as? [String: Any])
     }
 
@@ -37,8 +39,9 @@ struct PlanFileTests {
     }
 
     @Test func aSavedPlanReadsBackUnchanged() throws {
-        let plan = try SegmentPlanner.plan(AudioAnalysis.analyze(path: Fixture.path("speech.mp3")),
-                                           options: PlanningOptions(maxFrames: 41))
+        let plan = try SegmentPlanner.plan(
+            AudioAnalysis.analyze(path: Fixture.path("speech.mp3")),
+            options: PlanningOptions(maxFrames: 41))
         #expect(try Plan.from(json: plan.jsonData()) == plan)
     }
 
@@ -56,8 +59,10 @@ struct PlanFileTests {
         (2, "index", "7", "segments[2].index", .invalidValue),
         (1, "frameCount", "\"forty\"", "segments[1].frameCount", .wrongType),
     ])
-    func aBadSegmentIsNamed(_ index: Int, _ key: String, _ value: String, _ path: String,
-                            _ kind: PlanFileError.Kind) throws {
+    func aBadSegmentIsNamed(
+        _ index: Int, _ key: String, _ value: String, _ path: String,
+        _ kind: PlanFileError.Kind
+    ) throws {
         let problem = Self.error(try Self.edited(Self.editSegment(index, key, try Self.json(value))))
         #expect(problem?.key == path, "\(String(describing: problem))")
         #expect(problem?.kind == kind, "\(String(describing: problem))")
@@ -90,7 +95,9 @@ struct PlanFileTests {
         #expect(Self.error(data)?.key == "segments")
     }
 
-    @Test(arguments: [("fps", "30"), ("totalFrames", "5"), ("maxFrames", "100"), ("pricePerSecond", "-1"), ("resolution", "\"1080p\"")])
+    @Test(arguments: [
+        ("fps", "30"), ("totalFrames", "5"), ("maxFrames", "100"), ("pricePerSecond", "-1"), ("resolution", "\"1080p\""),
+    ])
     func aBadTopLevelValueIsNamed(_ key: String, _ value: String) throws {
         let parsed = try Self.json(value)
         #expect(Self.error(try Self.edited { $0[key] = parsed })?.key == key)
@@ -105,8 +112,10 @@ struct PlanFileTests {
         #expect(Self.error(data)?.key == "audio.sampleRate")
     }
 
-    @Test(arguments: [("1e30", "segments[1].frameCount: 1e+30 is not an integer"),
-                      ("40.5", "segments[1].frameCount: 40.5 is not an integer")])
+    @Test(arguments: [
+        ("1e30", "segments[1].frameCount: 1e+30 is not an integer"),
+        ("40.5", "segments[1].frameCount: 40.5 is not an integer"),
+    ])
     func aNumberThatIsNotAnIntegerIsNamed(_ value: String, _ message: String) throws {
         #expect(Self.error(try Self.edited(Self.editSegment(1, "frameCount", try Self.json(value))))?.description == message)
     }
@@ -139,8 +148,9 @@ struct PlanFileTests {
         var plan = try StitchTests.plan([(41, 41), (45, 45)])
         plan.segments[1].frameCount = -5
         #expect(throws: PlanFileError.self) {
-            try Stitcher.stitch(plan: plan, clips: ["clip-a.mp4", "clip-b.mp4"].map(Fixture.path),
-                                audio: Fixture.path("speech.m4a"), output: dir.path("out.mp4"))
+            try Stitcher.stitch(
+                plan: plan, clips: ["clip-a.mp4", "clip-b.mp4"].map(Fixture.path),
+                audio: Fixture.path("speech.m4a"), output: dir.path("out.mp4"))
         }
     }
 
@@ -148,8 +158,12 @@ struct PlanFileTests {
     func aPlanOnADeviceIsRefusedNotRead() throws {
         let dir = try TempDir()
         defer { dir.cleanup() }
-        let result = try runProcess(infinistitchBinary, ["stitch", "--plan", "/dev/zero", "--audio", Fixture.path("speech.mp3"),
-                                                         "-o", dir.path("out.mp4"), Fixture.path("clip-a.mp4")])
+        let result = try runProcess(
+            infinistitchBinary,
+            [
+                "stitch", "--plan", "/dev/zero", "--audio", Fixture.path("speech.mp3"),
+                "-o", dir.path("out.mp4"), Fixture.path("clip-a.mp4"),
+            ])
         #expect(result.status == 2)
         #expect(String(decoding: result.stderr, as: UTF8.self) == "infinistitch: /dev/zero: the plan is not a regular file\n")
     }
@@ -160,8 +174,12 @@ struct PlanFileTests {
         let planPath = dir.path("plan.json")
         try Self.edited(Self.editSegment(1, "frameCount", -5)).write(to: URL(fileURLWithPath: planPath))
         let clips = (0..<5).map { _ in Fixture.path("clip-a.mp4") }
-        let result = try runProcess(infinistitchBinary, ["stitch", "--plan", planPath, "--audio", Fixture.path("speech.mp3"),
-                                                         "-o", dir.path("out.mp4")] + clips)
+        let result = try runProcess(
+            infinistitchBinary,
+            [
+                "stitch", "--plan", planPath, "--audio", Fixture.path("speech.mp3"),
+                "-o", dir.path("out.mp4"),
+            ] + clips)
         #expect(result.status == 2)
         let stderr = String(decoding: result.stderr, as: UTF8.self)
         #expect(stderr == "infinistitch: \(planPath): segments[1].frameCount: -5 must be at least 1\n")

@@ -2,6 +2,7 @@
 
 import Foundation
 import Testing
+
 @testable import InfiniPipeline
 
 // MARK: - Helpers
@@ -17,8 +18,10 @@ enum PlannerSynth {
     static let hop = 0.01
 
     /// Speech-like: voiced stretches at −20 dBFS ± 5 dB alternating with pauses at −70 dBFS.
-    static func speech(seconds: Double, voiced: ClosedRange<Double>, pause: ClosedRange<Double>,
-                       leadingPause: Bool = false, rng: inout TestRandom) -> PlannerSyntheticAudio {
+    static func speech(
+        seconds: Double, voiced: ClosedRange<Double>, pause: ClosedRange<Double>,
+        leadingPause: Bool = false, rng: inout TestRandom
+    ) -> PlannerSyntheticAudio {
         let hops = max(1, Int((seconds / hop).rounded()))
         var levels = [Float](repeating: 0, count: hops)
         var pauses: [ClosedRange<Double>] = []
@@ -34,7 +37,7 @@ enum PlannerSynth {
                     i += 1
                     j += 1
                 }
-                if i - start >= 20 { pauses.append(Double(start) * hop ... Double(i) * hop) }
+                if i - start >= 20 { pauses.append(Double(start) * hop...Double(i) * hop) }
             } else {
                 let length = max(1, Int((rng.uniform(voiced) / hop).rounded()))
                 var j = 0
@@ -60,8 +63,9 @@ enum PlannerSynth {
     /// A steady tone at −3.01 dBFS: every boundary is equally loud.
     static func tone(seconds: Double) -> PlannerSyntheticAudio {
         let hops = max(1, Int((seconds / hop).rounded()))
-        return PlannerSyntheticAudio(envelope: LoudnessEnvelope(hopDuration: hop, meanSquares: [Double](repeating: 0.5, count: hops)),
-                              pauses: [])
+        return PlannerSyntheticAudio(
+            envelope: LoudnessEnvelope(hopDuration: hop, meanSquares: [Double](repeating: 0.5, count: hops)),
+            pauses: [])
     }
 }
 
@@ -160,16 +164,18 @@ func checkPlanContract(_ plan: Plan, total: Int, maxFrames: Int, price: Double, 
         #expect(segment.index == i, "\(label)")
         #expect(segment.startFrame == position, "\(label): segment \(i) is not contiguous")
         #expect(segment.frameCount >= 1, "\(label)")
-        #expect(ModelLimits.isValidRequestSize(segment.numFrames) && segment.numFrames <= maxFrames,
-                "\(label): segment \(i) requests \(segment.numFrames)")
+        #expect(
+            ModelLimits.isValidRequestSize(segment.numFrames) && segment.numFrames <= maxFrames,
+            "\(label): segment \(i) requests \(segment.numFrames)")
         #expect(segment.numFrames >= segment.frameCount, "\(label)")
         #expect(segment.startTime == Double(segment.startFrame) / 25, "\(label)")
         #expect(segment.endTime == Double(segment.startFrame + segment.frameCount) / 25, "\(label)")
         #expect((segment.cutLoudnessDb == nil) == (i == 0), "\(label): cut loudness of segment \(i)")
         if let speech = plan.speechLevelDb, let loudness = segment.cutLoudnessDb {
             // The relative level is the loudness less the speech level (each rounded to 0.01 dB).
-            #expect(abs((segment.cutLevelRelativeDb ?? .nan) - (loudness - speech)) <= 0.011,
-                    "\(label): relative cut level of segment \(i)")
+            #expect(
+                abs((segment.cutLevelRelativeDb ?? .nan) - (loudness - speech)) <= 0.011,
+                "\(label): relative cut level of segment \(i)")
         } else {
             #expect(segment.cutLevelRelativeDb == nil, "\(label): relative cut level of segment \(i)")
         }
@@ -232,7 +238,8 @@ struct ModelLimitsTests {
     @Test func representabilityMatchesBruteForce() {
         for maxFrames in [41, 45, 49, 97, 201, 721] {
             for total in 1...1200 {
-                #expect(ModelLimits.isRepresentable(total, maxFrames: maxFrames)
+                #expect(
+                    ModelLimits.isRepresentable(total, maxFrames: maxFrames)
                         == PlannerReference.representable(total, maxFrames: maxFrames), "T=\(total) M=\(maxFrames)")
             }
         }
@@ -290,15 +297,18 @@ struct TimelineTests {
             try SegmentPlanner.plan(samples: 16000, sampleRate: 16000, channels: 0, envelope: empty)
         }
         #expect(throws: PlanningError.invalidPrice(-1)) {
-            try SegmentPlanner.plan(samples: 16000, sampleRate: 16000, channels: 1, envelope: empty,
-                                    options: PlanningOptions(pricePerSecond: -1))
+            try SegmentPlanner.plan(
+                samples: 16000, sampleRate: 16000, channels: 1, envelope: empty,
+                options: PlanningOptions(pricePerSecond: -1))
         }
         let price = PlanningError.invalidPrice(.nan)
         #expect(price.kind == .invalidPrice && price.option == "pricePerSecond")
         #expect(price.description.hasPrefix("pricePerSecond nan "))
         // Errors about the audio name no option; every kind matches as a pattern.
         let audio = PlanningError.invalidSampleRate(0)
-        #expect(audio.option == nil && audio.kind == .invalidSampleRate && audio.description == "invalid sample rate 0 Hz: it must be at least 1")
+        #expect(
+            audio.option == nil && audio.kind == .invalidSampleRate
+                && audio.description == "invalid sample rate 0 Hz: it must be at least 1")
         switch audio as any Error {
         case PlanningError.Kind.invalidSampleRate: break
         default: Issue.record("\(audio) did not match .invalidSampleRate")
@@ -314,8 +324,9 @@ struct SegmentPlannerTests {
     @Test func maxFramesOption() throws {
         let audio = PlannerSynth.tone(seconds: 60)
         #expect(throws: PlanningError.maxFramesBelowMinimum(40)) {
-            try SegmentPlanner.plan(samples: 60 * 16000, sampleRate: 16000, channels: 1, envelope: audio.envelope,
-                                    options: PlanningOptions(maxFrames: 40))
+            try SegmentPlanner.plan(
+                samples: 60 * 16000, sampleRate: 16000, channels: 1, envelope: audio.envelope,
+                options: PlanningOptions(maxFrames: 40))
         }
         let error = PlanningError.maxFramesBelowMinimum(40)
         #expect(error.description == "maxFrames 40 is below the model's minimum of 41")
@@ -328,8 +339,9 @@ struct SegmentPlannerTests {
         #expect(throws: PlanningError.invalidPrice(-1)) {
             try SegmentPlanner.plan(audioFile: "/nonexistent/talk.mp3", options: PlanningOptions(pricePerSecond: -1))
         }
-        let plan = try SegmentPlanner.plan(samples: 60 * 16000, sampleRate: 16000, channels: 1, envelope: audio.envelope,
-                                           options: PlanningOptions(maxFrames: 100))
+        let plan = try SegmentPlanner.plan(
+            samples: 60 * 16000, sampleRate: 16000, channels: 1, envelope: audio.envelope,
+            options: PlanningOptions(maxFrames: 100))
         #expect(plan.maxFrames == 97)
         checkPlanContract(plan, total: 1500, maxFrames: 97, price: 0.20, label: "maxFrames 100")
         #expect(try SegmentPlanner.effectiveMaxFrames(100) == 97)
@@ -340,8 +352,9 @@ struct SegmentPlannerTests {
         let tone = PlannerSynth.tone(seconds: 30)
         func plan(_ frames: Int, maxFrames: Int = 721) throws -> Plan {
             // 40 samples per frame at 1000 Hz.
-            try SegmentPlanner.plan(samples: frames * 40, sampleRate: 1000, channels: 1, envelope: tone.envelope,
-                                    options: PlanningOptions(maxFrames: maxFrames))
+            try SegmentPlanner.plan(
+                samples: frames * 40, sampleRate: 1000, channels: 1, envelope: tone.envelope,
+                options: PlanningOptions(maxFrames: maxFrames))
         }
         let one = try plan(1)
         #expect(one.layout == .singleTrimmed)
@@ -374,8 +387,9 @@ struct SegmentPlannerTests {
             let fewest = PlannerReference.fewestPaidFramesAnySplit(upTo: 700, maxFrames: maxFrames)
             var layouts = Set<Plan.Layout>()
             for total in 1...700 {
-                let plan = try SegmentPlanner.plan(samples: total * 40, sampleRate: 1000, channels: 1,
-                                                   envelope: audio.envelope, options: PlanningOptions(maxFrames: maxFrames))
+                let plan = try SegmentPlanner.plan(
+                    samples: total * 40, sampleRate: 1000, channels: 1,
+                    envelope: audio.envelope, options: PlanningOptions(maxFrames: maxFrames))
                 checkPlanContract(plan, total: total, maxFrames: maxFrames, price: 0.20, label: "T=\(total) M=\(maxFrames)")
                 layouts.insert(plan.layout)
                 if plan.layout != .wholeClips {
@@ -388,13 +402,15 @@ struct SegmentPlannerTests {
 
     @Test func costFollowsResolutionAndOverride() throws {
         let tone = PlannerSynth.tone(seconds: 60)
-        let p720 = try SegmentPlanner.plan(samples: 1442 * 40, sampleRate: 1000, channels: 2, envelope: tone.envelope,
-                                           options: PlanningOptions(resolution: .p720))
+        let p720 = try SegmentPlanner.plan(
+            samples: 1442 * 40, sampleRate: 1000, channels: 2, envelope: tone.envelope,
+            options: PlanningOptions(resolution: .p720))
         #expect(p720.paidFrames == 1442)
         #expect(p720.pricePerSecond == 0.40)
         #expect(p720.estimatedCost == 23.072)
-        let custom = try SegmentPlanner.plan(samples: 1442 * 40, sampleRate: 1000, channels: 2, envelope: tone.envelope,
-                                             options: PlanningOptions(resolution: .p720, pricePerSecond: 0.25))
+        let custom = try SegmentPlanner.plan(
+            samples: 1442 * 40, sampleRate: 1000, channels: 2, envelope: tone.envelope,
+            options: PlanningOptions(resolution: .p720, pricePerSecond: 0.25))
         #expect(custom.pricePerSecond == 0.25)
         #expect(custom.estimatedCost == 14.42)
     }
@@ -409,7 +425,7 @@ struct SegmentPlannerTests {
             let speech = rng.int(600...1100)
             for _ in 0..<speech { levels.append(Float(-20 + rng.uniform(-5...5))) }
             let pause = rng.int(30...60)
-            pauses.append(Double(levels.count) / 100 ... Double(levels.count + pause) / 100)
+            pauses.append(Double(levels.count) / 100...Double(levels.count + pause) / 100)
             for _ in 0..<pause { levels.append(-70) }
         }
         let envelope = LoudnessEnvelope(levelsDb: levels)
@@ -455,7 +471,7 @@ struct SegmentPlannerTests {
             // 300 ms at −38 dBFS: quieter than the speech but not a pause (only 18 dB below it:
             // as the dips are 4 % of the hops, the noise floor estimate is −38, which lifts the
             // threshold to −32, but never within 25 dB of the speech, so it stays at −45).
-            dips.append(Double(levels.count) / 100 ... Double(levels.count + 30) / 100)
+            dips.append(Double(levels.count) / 100...Double(levels.count + 30) / 100)
             for _ in 0..<30 { levels.append(-38) }
         }
         let envelope = LoudnessEnvelope(levelsDb: levels)
@@ -493,22 +509,26 @@ struct SegmentPlannerTests {
             let kind = rng.int(0...3)
             let audio: PlannerSyntheticAudio
             switch kind {
-            case 0, 1: // ordinary speech: a pause at least every 5 s
-                audio = PlannerSynth.speech(seconds: seconds, voiced: 0.3...4.7, pause: 0.25...1.0,
-                                     leadingPause: rng.int(0...1) == 0, rng: &rng)
-            case 2: // sparse pauses: at least one every 20 s
+            case 0, 1:  // ordinary speech: a pause at least every 5 s
+                audio = PlannerSynth.speech(
+                    seconds: seconds, voiced: 0.3...4.7, pause: 0.25...1.0,
+                    leadingPause: rng.int(0...1) == 0, rng: &rng)
+            case 2:  // sparse pauses: at least one every 20 s
                 audio = PlannerSynth.speech(seconds: seconds, voiced: 2...19.5, pause: 0.25...1.5, rng: &rng)
-            default: // no pauses at all
-                audio = rng.int(0...1) == 0 ? PlannerSynth.noise(seconds: seconds, rng: &rng) : PlannerSynth.tone(seconds: seconds)
+            default:  // no pauses at all
+                audio =
+                    rng.int(0...1) == 0 ? PlannerSynth.noise(seconds: seconds, rng: &rng) : PlannerSynth.tone(seconds: seconds)
             }
             let resolution: Resolution = rng.int(0...1) == 0 ? .p480 : .p720
             let options = PlanningOptions(maxFrames: requested, resolution: resolution)
             let label = "case \(caseIndex): \(seconds) s, kind \(kind), maxFrames \(requested)"
-            let plan = try SegmentPlanner.plan(samples: samples, sampleRate: rate, channels: 1,
-                                               envelope: audio.envelope, options: options)
+            let plan = try SegmentPlanner.plan(
+                samples: samples, sampleRate: rate, channels: 1,
+                envelope: audio.envelope, options: options)
             let total = try SegmentPlanner.totalFrames(samples: samples, sampleRate: rate)
-            let cuts = checkPlanContract(plan, total: total, maxFrames: maxFrames,
-                                     price: resolution.pricePerSecond, label: label)
+            let cuts = checkPlanContract(
+                plan, total: total, maxFrames: maxFrames,
+                price: resolution.pricePerSecond, label: label)
             guard kind <= 2, plan.layout == .wholeClips else { continue }
             let allowed = PlannerReference.boundariesInPauses(total: total, pauses: audio.pauses)
             guard let fewest = PlannerReference.fewestSegments(total: total, maxFrames: maxFrames, allowed: allowed) else {
@@ -572,16 +592,21 @@ struct PlanOutputTests {
         #expect(try JSONDecoder().decode(Plan.self, from: data) == plan)
 
         let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
-        #expect(Set(object.keys) == ["fps", "totalFrames", "maxFrames", "resolution", "pricePerSecond", "layout",
-                                     "audio", "segments", "paidFrames", "estimatedCost", "speechLevelDb", "noiseFloorDb"])
+        #expect(
+            Set(object.keys) == [
+                "fps", "totalFrames", "maxFrames", "resolution", "pricePerSecond", "layout",
+                "audio", "segments", "paidFrames", "estimatedCost", "speechLevelDb", "noiseFloorDb",
+            ])
         // Speech at −20 ± 5 dBFS between pauses at −70.
         #expect(abs((object["speechLevelDb"] as? Double ?? 0) - -20) < 1)
         #expect(object["noiseFloorDb"] as? Double == -70)
         let audio = try #require(object["audio"] as? [String: Any])
         #expect(Set(audio.keys) == ["sampleRate", "channels", "samples", "duration"])
         let segments = try #require(object["segments"] as? [[String: Any]])
-        let segmentKeys: Set<String> = ["index", "startFrame", "frameCount", "numFrames", "startTime", "endTime",
-                                        "cutLoudnessDb", "cutLevelRelativeDb"]
+        let segmentKeys: Set<String> = [
+            "index", "startFrame", "frameCount", "numFrames", "startTime", "endTime",
+            "cutLoudnessDb", "cutLevelRelativeDb",
+        ]
         for segment in segments { #expect(Set(segment.keys) == segmentKeys) }
         #expect(segments[0]["cutLoudnessDb"] is NSNull)
         #expect(segments[1]["cutLoudnessDb"] is NSNumber)
@@ -598,12 +623,12 @@ struct PlanOutputTests {
     /// or `cutLevelRelativeDb`) still decode, with those values absent.
     @Test func plansWithoutLevelsDecode() throws {
         let json = """
-        {"audio":{"channels":1,"duration":3.28,"sampleRate":16000,"samples":52480},"estimatedCost":0.656,
-         "fps":25,"layout":"wholeClips","maxFrames":721,"paidFrames":82,"pricePerSecond":0.2,"resolution":"480p",
-         "segments":[{"cutLoudnessDb":null,"endTime":1.64,"frameCount":41,"index":0,"numFrames":41,"startFrame":0,"startTime":0},
-                     {"cutLoudnessDb":-61.5,"endTime":3.28,"frameCount":41,"index":1,"numFrames":41,"startFrame":41,"startTime":1.64}],
-         "totalFrames":82}
-        """
+            {"audio":{"channels":1,"duration":3.28,"sampleRate":16000,"samples":52480},"estimatedCost":0.656,
+             "fps":25,"layout":"wholeClips","maxFrames":721,"paidFrames":82,"pricePerSecond":0.2,"resolution":"480p",
+             "segments":[{"cutLoudnessDb":null,"endTime":1.64,"frameCount":41,"index":0,"numFrames":41,"startFrame":0,"startTime":0},
+                         {"cutLoudnessDb":-61.5,"endTime":3.28,"frameCount":41,"index":1,"numFrames":41,"startFrame":41,"startTime":1.64}],
+             "totalFrames":82}
+            """
         let plan = try Plan.from(json: Data(json.utf8))
         #expect(plan.speechLevelDb == nil && plan.noiseFloorDb == nil)
         #expect(plan.segments.map(\.cutLoudnessDb) == [nil, -61.5])

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import InfiniPipeline
 
 /// Bugs a tester found running `infinistitch` on real media, each pinned by the input that
@@ -10,8 +11,10 @@ struct RealMediaRegressionTests {
 
     /// Tone bursts with pauses between them (so the planner has places to cut), `seconds` long,
     /// at any rate and channel count, as a 16-bit WAV. Every channel has its own level.
-    static func burstsWAV(rate: Int, channels: Int = 1, seconds: Double = 4.0, frequency: Double = 440,
-                          in dir: TempDir) throws -> String {
+    static func burstsWAV(
+        rate: Int, channels: Int = 1, seconds: Double = 4.0, frequency: Double = 440,
+        in dir: TempDir
+    ) throws -> String {
         let frames = Int(Double(rate) * seconds)
         var samples = [Float](repeating: 0, count: frames * channels)
         for i in 0..<frames {
@@ -61,8 +64,12 @@ struct RealMediaRegressionTests {
             #expect(stream.sampleRate == fileRate)
             #expect(stream.channels == channels)
             let frames = try AudioReader(path: wav).read { _ in }
-            #expect(frames == SegmentAudio.sampleRange(startFrame: segment.startFrame, numFrames: segment.numFrames,
-                                                       sampleRate: fileRate).count)
+            #expect(
+                frames
+                    == SegmentAudio.sampleRange(
+                        startFrame: segment.startFrame, numFrames: segment.numFrames,
+                        sampleRate: fileRate
+                    ).count)
         }
     }
 
@@ -106,8 +113,9 @@ struct RealMediaRegressionTests {
         // And audio that is not audio names the audio file.
         let notAudio = Fixture.path("not-audio.mp3")
         #expect {
-            try PreviewRenderer(image: image).render(segment: segment, segmentCount: 1, audioFile: notAudio,
-                                                     output: dir.path("clip.mp4"))
+            try PreviewRenderer(image: image).render(
+                segment: segment, segmentCount: 1, audioFile: notAudio,
+                output: dir.path("clip.mp4"))
         } throws: { error in
             (error as? MediaError)?.file == notAudio
         }
@@ -135,8 +143,12 @@ struct RealMediaRegressionTests {
             let a = try AudioReader(path: highFiles[segment.index]!.path).readAll()
             let b = try AudioReader(path: lowFiles[segment.index]!.path).readAll()
             #expect(a.count == b.count)
-            #expect(a.count == SegmentAudio.sampleRange(startFrame: segment.startFrame, numFrames: segment.numFrames,
-                                                        sampleRate: 48_000).count)
+            #expect(
+                a.count
+                    == SegmentAudio.sampleRange(
+                        startFrame: segment.startFrame, numFrames: segment.numFrames,
+                        sampleRate: 48_000
+                    ).count)
             // Away from the edges, where the filter meets the cut.
             let inner = 64..<(min(a.count, b.count) - 64)
             let diff = inner.reduce(0.0) { $0 + Double(a[$1] - b[$1]) * Double(a[$1] - b[$1]) }
@@ -182,8 +194,10 @@ struct RealMediaRegressionTests {
         try #require(all.count >= 4)
         var offsets: [Int] = []
         for (index, page) in all.enumerated() where index == all.count - 1 || (index == all.count - 2 && index >= 3) {
-            offsets += [page.start + 1, page.start + 3, page.start + 20, page.start + page.header - 1,
-                        page.start + page.header + 1, (page.start + page.header + page.end) / 2, page.end - 1]
+            offsets += [
+                page.start + 1, page.start + 3, page.start + 20, page.start + page.header - 1,
+                page.start + page.header + 1, (page.start + page.header + page.end) / 2, page.end - 1,
+            ]
         }
         return Array(Set(offsets)).sorted()
     }

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOHTTP1
 import Testing
+
 @testable import InfiniPipeline
 
 /// The retry rules without sockets: scripted replies and failures, a sleep that records.
@@ -48,38 +49,48 @@ struct RetryEngineTests {
             case .reply(let status, let headers, let body):
                 return HTTPReply(status: status, headers: HTTPHeaders(headers), body: Array(body.utf8))
             case .refused:
-                throw TransportFailure(error: FalError(.transport, method: call.methodName, url: call.url,
-                                                       reason: "could not connect: connection refused"),
-                                       notSent: true, brief: "could not connect")
+                throw TransportFailure(
+                    error: FalError(
+                        .transport, method: call.methodName, url: call.url,
+                        reason: "could not connect: connection refused"),
+                    notSent: true, brief: "could not connect")
             case .reset:
-                throw TransportFailure(error: FalError(.transport, method: call.methodName, url: call.url,
-                                                       reason: "the connection failed: connection reset"),
-                                       notSent: false, brief: "connection reset")
+                throw TransportFailure(
+                    error: FalError(
+                        .transport, method: call.methodName, url: call.url,
+                        reason: "the connection failed: connection reset"),
+                    notSent: false, brief: "connection reset")
             }
         }
     }
 
     private static let quiet = Logger(label: "retry-test") { _ in SwiftLogNoOpLogHandler() }
 
-    private static let submitCall = HTTPCall(method: .POST, url: "https://queue.fal.run/fal-ai/infinitalk",
-                                             role: "queue submit URL", operation: "submit", authorized: true,
-                                             body: Array("{}".utf8), contentType: "application/json",
-                                             timeout: .seconds(10))
-    private static let statusCall = HTTPCall(method: .GET, url: "https://queue.fal.run/fal-ai/infinitalk/requests/r1/status",
-                                             role: "status_url", operation: "status", authorized: true,
-                                             timeout: .seconds(10), requestID: "r1")
+    private static let submitCall = HTTPCall(
+        method: .POST, url: "https://queue.fal.run/fal-ai/infinitalk",
+        role: "queue submit URL", operation: "submit", authorized: true,
+        body: Array("{}".utf8), contentType: "application/json",
+        timeout: .seconds(10))
+    private static let statusCall = HTTPCall(
+        method: .GET, url: "https://queue.fal.run/fal-ai/infinitalk/requests/r1/status",
+        role: "status_url", operation: "status", authorized: true,
+        timeout: .seconds(10), requestID: "r1")
 
     /// No jitter, so the delays are exact: 1 s, 2 s, 4 s, … up to 8 s; Retry-After up to 60 s.
-    private static let policy = RetryPolicy(maxAttempts: 4, initialDelay: .seconds(1), multiplier: 2,
-                                            maxDelay: .seconds(8), jitter: 0, maxTotalTime: .seconds(600),
-                                            maxRetryAfter: .seconds(60))
+    private static let policy = RetryPolicy(
+        maxAttempts: 4, initialDelay: .seconds(1), multiplier: 2,
+        maxDelay: .seconds(8), jitter: 0, maxTotalTime: .seconds(600),
+        maxRetryAfter: .seconds(60))
 
-    private func run(_ steps: [Step], call: HTTPCall = RetryEngineTests.statusCall, kind: RetryKind = .idempotent,
-                     policy: RetryPolicy = RetryEngineTests.policy) async throws -> (HTTPReply, Script, [Duration], [FalEvent]) {
+    private func run(
+        _ steps: [Step], call: HTTPCall = RetryEngineTests.statusCall, kind: RetryKind = .idempotent,
+        policy: RetryPolicy = RetryEngineTests.policy
+    ) async throws -> (HTTPReply, Script, [Duration], [FalEvent]) {
         let sleeps = Sleeps()
         let events = Events()
-        let engine = RetryEngine(policy: policy, sleep: sleeps.sleep, logger: RetryEngineTests.quiet,
-                                 redactor: Redactor(credentials: nil))
+        let engine = RetryEngine(
+            policy: policy, sleep: sleeps.sleep, logger: RetryEngineTests.quiet,
+            redactor: Redactor(credentials: nil))
         let script = Script(steps, call: call)
         let reply = try await engine.run(call, kind: kind, onEvent: events.add) { try script.next($0) }
         return (reply, script, sleeps.all, events.all)
@@ -93,11 +104,14 @@ struct RetryEngineTests {
     }
 
     /// Runs and expects a FalError.
-    private func failure(_ steps: [Step], call: HTTPCall = RetryEngineTests.statusCall, kind: RetryKind = .idempotent,
-                         policy: RetryPolicy = RetryEngineTests.policy) async -> (FalError?, attempts: Int) {
+    private func failure(
+        _ steps: [Step], call: HTTPCall = RetryEngineTests.statusCall, kind: RetryKind = .idempotent,
+        policy: RetryPolicy = RetryEngineTests.policy
+    ) async -> (FalError?, attempts: Int) {
         let sleeps = Sleeps()
-        let engine = RetryEngine(policy: policy, sleep: sleeps.sleep, logger: RetryEngineTests.quiet,
-                                 redactor: Redactor(credentials: nil))
+        let engine = RetryEngine(
+            policy: policy, sleep: sleeps.sleep, logger: RetryEngineTests.quiet,
+            redactor: Redactor(credentials: nil))
         let script = Script(steps, call: call)
         do {
             let reply = try await engine.run(call, kind: kind) { try script.next($0) }
@@ -115,8 +129,11 @@ struct RetryEngineTests {
         #expect(reply.status == 200 && reply.note == nil)
         #expect(script.attempts == 3)
         #expect(sleeps == [.seconds(1), .seconds(2)])
-        #expect(events == [.retrying(operation: "status", attempt: 2, delay: .seconds(1), reason: "HTTP 503"),
-                           .retrying(operation: "status", attempt: 3, delay: .seconds(2), reason: "HTTP 503")])
+        #expect(
+            events == [
+                .retrying(operation: "status", attempt: 2, delay: .seconds(1), reason: "HTTP 503"),
+                .retrying(operation: "status", attempt: 3, delay: .seconds(2), reason: "HTTP 503"),
+            ])
     }
 
     @Test func retryAfterIsHonouredAndCapped() async throws {
@@ -134,8 +151,9 @@ struct RetryEngineTests {
     }
 
     @Test func userTimeout504IsNotRetried() async throws {
-        let (reply, script, sleeps, _) = try await run([.reply(504, [("X-Fal-Request-Timeout-Type", "user")])],
-                                                       kind: .result)
+        let (reply, script, sleeps, _) = try await run(
+            [.reply(504, [("X-Fal-Request-Timeout-Type", "user")])],
+            kind: .result)
         #expect(reply.status == 504 && reply.note == nil)
         #expect(script.attempts == 1 && sleeps.isEmpty)
         // Any other 504 is.
@@ -147,16 +165,18 @@ struct RetryEngineTests {
     }
 
     @Test func submit500WithRequestIDMayHaveBeenAccepted() async throws {
-        let (error, attempts) = await failure([.reply(500, [("x-fal-request-id", "abc-123")], body: #"{"detail":"boom"}"#)],
-                                              call: Self.submitCall, kind: .submit)
+        let (error, attempts) = await failure(
+            [.reply(500, [("x-fal-request-id", "abc-123")], body: #"{"detail":"boom"}"#)],
+            call: Self.submitCall, kind: .submit)
         let unknown = try #require(error)
         #expect(unknown.kind == .submitOutcomeUnknown && unknown.mayHaveBeenAccepted)
         #expect(unknown.requestID == "abc-123" && unknown.statusCode == 500 && unknown.detail == "boom")
         #expect(unknown.description.contains("(x-fal-request-id abc-123)"))
         #expect(attempts == 1, "a submit that may have been queued is never sent again")
         // The same 503 with a request id came from behind the ingress: not retried either.
-        let (behind, behindAttempts) = await failure([.reply(503, [("x-fal-request-id", "abc-124")])],
-                                                     call: Self.submitCall, kind: .submit)
+        let (behind, behindAttempts) = await failure(
+            [.reply(503, [("x-fal-request-id", "abc-124")])],
+            call: Self.submitCall, kind: .submit)
         #expect(behind?.kind == .submitOutcomeUnknown && behindAttempts == 1)
         // A 503 from the ingress (no request id) is retried.
         let (reply, script, _, _) = try await run([.reply(503), .reply(200)], call: Self.submitCall, kind: .submit)
@@ -164,8 +184,9 @@ struct RetryEngineTests {
     }
 
     @Test func submitConnectFailureIsRetried() async throws {
-        let (reply, script, sleeps, events) = try await run([.refused, .refused, .reply(200)], call: Self.submitCall,
-                                                            kind: .submit)
+        let (reply, script, sleeps, events) = try await run(
+            [.refused, .refused, .reply(200)], call: Self.submitCall,
+            kind: .submit)
         #expect(reply.status == 200 && script.attempts == 3)
         #expect(sleeps == [.seconds(1), .seconds(2)])
         #expect(events.count == 2)
@@ -180,11 +201,13 @@ struct RetryEngineTests {
 
     @Test func exhaustedAttemptsNameTheAttempts() async throws {
         // Transport failures: the last one is thrown, saying how many attempts were made.
-        let (error, attempts) = await failure([.refused, .refused, .refused, .refused, .refused],
-                                              call: Self.submitCall, kind: .submit)
+        let (error, attempts) = await failure(
+            [.refused, .refused, .refused, .refused, .refused],
+            call: Self.submitCall, kind: .submit)
         let transport = try #require(error)
         #expect(transport.kind == .transport && attempts == 4)
-        #expect(transport.reason == "could not connect: connection refused; the request was not submitted (gave up after 4 attempts)")
+        #expect(
+            transport.reason == "could not connect: connection refused; the request was not submitted (gave up after 4 attempts)")
         // Answers: the last one comes back with the same note, for the caller's error.
         let (reply, script, sleeps, _) = try await run([.reply(502), .reply(502), .reply(502), .reply(502), .reply(200)])
         #expect(reply.status == 502 && script.attempts == 4)
@@ -201,8 +224,9 @@ struct RetryEngineTests {
         let (reply, script, _, _) = try await run([.reply(500, body: body)], kind: .result)
         #expect(reply.status == 500 && script.attempts == 1)
         // …unless fal says it may be retried.
-        let (retried, again, _, _) = try await run([.reply(500, [("X-Fal-Retryable", "true")], body: body), .reply(200)],
-                                                   kind: .result)
+        let (retried, again, _, _) = try await run(
+            [.reply(500, [("X-Fal-Retryable", "true")], body: body), .reply(200)],
+            kind: .result)
         #expect(retried.status == 200 && again.attempts == 2)
         // A failed request's result is retried only for 429.
         let (failed, once, _, _) = try await run([.reply(503)], kind: .failedResult)
@@ -210,8 +234,9 @@ struct RetryEngineTests {
     }
 
     @Test func cancellationStopsTheRetries() async throws {
-        let engine = RetryEngine(policy: Self.policy, sleep: { _ in throw CancellationError() },
-                                 logger: RetryEngineTests.quiet, redactor: Redactor(credentials: nil))
+        let engine = RetryEngine(
+            policy: Self.policy, sleep: { _ in throw CancellationError() },
+            logger: RetryEngineTests.quiet, redactor: Redactor(credentials: nil))
         let script = Script([.reply(503), .reply(200)], call: Self.statusCall)
         await #expect(throws: CancellationError.self) {
             _ = try await engine.run(Self.statusCall, kind: .idempotent) { try script.next($0) }
@@ -221,9 +246,10 @@ struct RetryEngineTests {
 
     @Test func retriesLogAtNoticeAndGivingUpAtWarning() async throws {
         let lines = LogLines()
-        let engine = RetryEngine(policy: RetryPolicy(maxAttempts: 2, initialDelay: .seconds(1), jitter: 0),
-                                 sleep: Sleeps().sleep, logger: Logger(label: "retry-test") { _ in LogLines.Handler(lines: lines) },
-                                 redactor: Redactor(credentials: nil))
+        let engine = RetryEngine(
+            policy: RetryPolicy(maxAttempts: 2, initialDelay: .seconds(1), jitter: 0),
+            sleep: Sleeps().sleep, logger: Logger(label: "retry-test") { _ in LogLines.Handler(lines: lines) },
+            redactor: Redactor(credentials: nil))
         let script = Script([.reply(503), .reply(503)], call: Self.statusCall)
         let reply = try await engine.run(Self.statusCall, kind: .idempotent) { try script.next($0) }
         #expect(reply.status == 503)

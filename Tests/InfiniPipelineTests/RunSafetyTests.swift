@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import InfiniPipeline
 
 /// A run never pays twice and never builds a wrong video from what it finds in its work dir:
@@ -48,14 +49,19 @@ struct RunSafetyTests {
             try await Pipeline(options: Self.options(dir), backend: backend).run()
         } throws: { error in
             guard let error = error as? PipelineError else { return false }
-            return error.kind == .workDirInUse && error.message.contains("in use") && error.message.contains("process \(getpid())")
+            return error.kind == .workDirInUse && error.message.contains("in use")
+                && error.message.contains("process \(getpid())")
         }
         #expect(backend.totalSubmits == 0)
         // Another process (the binary) is refused the same way, with exit code 2.
-        let cli = try runProcess(infinistitchBinary, [Fixture.path("speech.mp3"), "--image", Fixture.path("portrait.jpg"),
-                                                      "--backend", "preview", "--max-frames", "41", "--no-cache",
-                                                      "--work-dir", workDir.path, "-o", dir.path("cli.mp4")],
-                                 environment: ["HOME": dir.url.path, "PATH": "/usr/bin:/bin"])
+        let cli = try runProcess(
+            infinistitchBinary,
+            [
+                Fixture.path("speech.mp3"), "--image", Fixture.path("portrait.jpg"),
+                "--backend", "preview", "--max-frames", "41", "--no-cache",
+                "--work-dir", workDir.path, "-o", dir.path("cli.mp4"),
+            ],
+            environment: ["HOME": dir.url.path, "PATH": "/usr/bin:/bin"])
         #expect(cli.status == 2)
         #expect(String(decoding: cli.stderr, as: UTF8.self).contains("process \(getpid())"))
         held.release()
@@ -73,7 +79,10 @@ struct RunSafetyTests {
         var results: [Result<PipelineSummary, any Error>] = []
         for run in runs { results.append(await run.result) }
         // Whichever ran second either found the work dir busy or found every clip finished.
-        #expect(results.contains { if case .success = $0 { return true }; return false })
+        #expect(
+            results.contains {
+                if case .success = $0 { return true }; return false
+            })
         #expect(backend.submits.values.allSatisfy { $0 == 1 }, "\(backend.submits)")
     }
 
@@ -187,7 +196,9 @@ struct RunSafetyTests {
         text = text.replacingOccurrences(of: "\"submits\" : 1", with: "\"submits\" : \"one\"")
         try text.write(to: Self.manifestURL(dir), atomically: true, encoding: .utf8)
         await #expect {
-            try await Pipeline(options: Self.options(dir), backend: ScriptedBackend(directory: dir.url.appendingPathComponent("b1"))).run()
+            try await Pipeline(
+                options: Self.options(dir), backend: ScriptedBackend(directory: dir.url.appendingPathComponent("b1"))
+            ).run()
         } throws: { error in
             (error as? PipelineError)?.message.contains("segments[0].submits") == true
         }
@@ -218,11 +229,17 @@ struct RunSafetyTests {
         let dir = try TempDir()
         defer { dir.cleanup() }
         let cut = try AudioAcceptanceTests.cutMP3(dir)
-        for (audio, image) in [(cut, Fixture.path("portrait.jpg")), (Fixture.path("speech.mp3"), Fixture.path("truncated.png")),
-                               (Fixture.path("not-audio.mp3"), Fixture.path("portrait.jpg"))] {
-            let result = try runProcess(infinistitchBinary, [audio, "--image", image, "--backend", "preview",
-                                                             "-o", dir.path("out.mp4"), "--work-dir", dir.path("w")],
-                                        environment: ["HOME": dir.url.path, "PATH": "/usr/bin:/bin"])
+        for (audio, image) in [
+            (cut, Fixture.path("portrait.jpg")), (Fixture.path("speech.mp3"), Fixture.path("truncated.png")),
+            (Fixture.path("not-audio.mp3"), Fixture.path("portrait.jpg")),
+        ] {
+            let result = try runProcess(
+                infinistitchBinary,
+                [
+                    audio, "--image", image, "--backend", "preview",
+                    "-o", dir.path("out.mp4"), "--work-dir", dir.path("w"),
+                ],
+                environment: ["HOME": dir.url.path, "PATH": "/usr/bin:/bin"])
             #expect(result.status == 2, "\(audio) \(image)")
             let stderr = String(decoding: result.stderr, as: UTF8.self)
             #expect(stderr.split(separator: "\n").count == 1, "\(stderr)")
@@ -244,14 +261,17 @@ struct DiskSpaceTests {
         var plan = try StitchTests.plan([(41, 41)])
         plan.totalFrames = frames
         #expect {
-            try DiskSpace.check(plan: plan, framesToMake: frames, workDir: dir.url.path, outputDirectory: dir.url.path,
-                                resolution: .p480)
+            try DiskSpace.check(
+                plan: plan, framesToMake: frames, workDir: dir.url.path, outputDirectory: dir.url.path,
+                resolution: .p480)
         } throws: { error in
-            (error as? PipelineError)?.kind == .insufficientDiskSpace && (error as? PipelineError)?.message.contains("disk space") == true
+            (error as? PipelineError)?.kind == .insufficientDiskSpace
+                && (error as? PipelineError)?.message.contains("disk space") == true
         }
         // A normal run fits.
-        try DiskSpace.check(plan: try StitchTests.plan([(41, 41)]), framesToMake: 41, workDir: dir.url.path,
-                            outputDirectory: dir.url.path, resolution: .p480)
+        try DiskSpace.check(
+            plan: try StitchTests.plan([(41, 41)]), framesToMake: 41, workDir: dir.url.path,
+            outputDirectory: dir.url.path, resolution: .p480)
     }
 }
 
@@ -282,9 +302,13 @@ struct OutputPathTests {
         let targets = Self.specialFiles(dir)
         try #require(!targets.isEmpty)
         for target in targets {
-            let run = try runProcess(infinistitchBinary, [Fixture.path("speech.mp3"), "--image", Fixture.path("portrait.jpg"),
-                                                          "--backend", "preview", "-o", target, "--work-dir", dir.path("w")],
-                                     environment: env)
+            let run = try runProcess(
+                infinistitchBinary,
+                [
+                    Fixture.path("speech.mp3"), "--image", Fixture.path("portrait.jpg"),
+                    "--backend", "preview", "-o", target, "--work-dir", dir.path("w"),
+                ],
+                environment: env)
             #expect(run.status == 2)
             let stderr = String(decoding: run.stderr, as: UTF8.self)
             #expect(stderr == "infinistitch: \(target): is not a regular file (a device, pipe or socket); name a file to write\n")
@@ -297,8 +321,9 @@ struct OutputPathTests {
         defer { dir.cleanup() }
         for target in Self.specialFiles(dir) + [dir.url.path] {
             #expect {
-                try Stitcher.stitch(plan: StitchTests.plan([(41, 41)]), clips: [Fixture.path("clip-a.mp4")],
-                                    audio: Fixture.path("speech.m4a"), output: target)
+                try Stitcher.stitch(
+                    plan: StitchTests.plan([(41, 41)]), clips: [Fixture.path("clip-a.mp4")],
+                    audio: Fixture.path("speech.m4a"), output: target)
             } throws: { error in
                 (error as? MediaError)?.isBadInput == true && (error as? MediaError)?.file == target
             }

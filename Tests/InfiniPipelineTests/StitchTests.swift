@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import InfiniPipeline
 
 @Suite("Stitcher", .timeLimit(.minutes(3)))
@@ -11,13 +12,17 @@ struct StitchTests {
         var start = 0
         var segments: [Plan.Segment] = []
         for (i, size) in sizes.enumerated() {
-            segments.append(Plan.Segment(index: i, startFrame: start, frameCount: size.0, numFrames: size.1, cutLoudnessDb: i == 0 ? nil : -80))
+            segments.append(
+                Plan.Segment(
+                    index: i, startFrame: start, frameCount: size.0, numFrames: size.1, cutLoudnessDb: i == 0 ? nil : -80))
             start += size.0
         }
-        return Plan(totalFrames: start, maxFrames: 721, resolution: .p480, pricePerSecond: 0.2, layout: .wholeClips,
-                    audio: Plan.Audio(sampleRate: analysis.format.sampleRate, channels: analysis.format.channels,
-                                      samples: analysis.samples, duration: analysis.duration),
-                    segments: segments)
+        return Plan(
+            totalFrames: start, maxFrames: 721, resolution: .p480, pricePerSecond: 0.2, layout: .wholeClips,
+            audio: Plan.Audio(
+                sampleRate: analysis.format.sampleRate, channels: analysis.format.channels,
+                samples: analysis.samples, duration: analysis.duration),
+            segments: segments)
     }
 
     /// Decodes a video and returns (barcode index, clip colour) per frame.
@@ -49,9 +54,10 @@ struct StitchTests {
         let dir = try TempDir()
         defer { dir.cleanup() }
         let out = dir.path("out.mp4")
-        let result = try Stitcher.stitch(plan: Self.plan([(41, 41), (45, 45), (41, 41)], audio: "speech.wav"),
-                                         clips: ["clip-a.mp4", "clip-b.mp4", "clip-c.mp4"].map(Fixture.path),
-                                         audio: Fixture.path("speech.wav"), output: out)
+        let result = try Stitcher.stitch(
+            plan: Self.plan([(41, 41), (45, 45), (41, 41)], audio: "speech.wav"),
+            clips: ["clip-a.mp4", "clip-b.mp4", "clip-c.mp4"].map(Fixture.path),
+            audio: Fixture.path("speech.wav"), output: out)
         #expect(result.videoPath == .copy)
         #expect(result.totalFrames == 127)
         #expect(!result.audioCopied)
@@ -83,8 +89,9 @@ struct StitchTests {
         defer { dir.cleanup() }
         let out = dir.path("out.mp4")
         // 74 frames (2.96 s): the shortest audio here, talk-video.mp4's, lasts 3.02 s.
-        let result = try Stitcher.stitch(plan: Self.plan([(41, 41), (33, 45)], audio: name),
-                                         clips: ["clip-a.mp4", "clip-b.mp4"].map(Fixture.path), audio: Fixture.path(name), output: out)
+        let result = try Stitcher.stitch(
+            plan: Self.plan([(41, 41), (33, 45)], audio: name),
+            clips: ["clip-a.mp4", "clip-b.mp4"].map(Fixture.path), audio: Fixture.path(name), output: out)
         let codec = try Demuxer(path: Fixture.path(name)).bestStream(.audio).codecName
         #expect(result.audioCopied == (codec == "aac" || codec == "mp3"))
         let original = try AudioReader(path: Fixture.path(name), channels: 1).readAll()
@@ -101,8 +108,9 @@ struct StitchTests {
         defer { dir.cleanup() }
         let out = dir.path("out.mp4")
         // The last segment keeps 42 of clip-b's 45 frames (a trimmed request).
-        let result = try Stitcher.stitch(plan: Self.plan([(41, 41), (42, 45)]), clips: ["clip-a.mp4", "clip-b.mp4"].map(Fixture.path),
-                                         audio: Fixture.path("speech.m4a"), output: out)
+        let result = try Stitcher.stitch(
+            plan: Self.plan([(41, 41), (42, 45)]), clips: ["clip-a.mp4", "clip-b.mp4"].map(Fixture.path),
+            audio: Fixture.path("speech.m4a"), output: out)
         let marks = try Self.markers(out)
         #expect(marks.count == 83)
         #expect(marks.map(\.0) == Array(0..<41) + Array(0..<42))
@@ -116,9 +124,10 @@ struct StitchTests {
         let dir = try TempDir()
         defer { dir.cleanup() }
         let out = dir.path("out.mp4")
-        let result = try Stitcher.stitch(plan: Self.plan([(41, 41), (45, 45)]), clips: ["clip-a.mp4", "clip-b.mp4"].map(Fixture.path),
-                                         audio: Fixture.path("speech.m4a"), output: out,
-                                         options: StitchOptions(crf: 16, preset: "ultrafast", crossfadeFrames: 4))
+        let result = try Stitcher.stitch(
+            plan: Self.plan([(41, 41), (45, 45)]), clips: ["clip-a.mp4", "clip-b.mp4"].map(Fixture.path),
+            audio: Fixture.path("speech.m4a"), output: out,
+            options: StitchOptions(crf: 16, preset: "ultrafast", crossfadeFrames: 4))
         #expect(result.videoPath == .reencode)
         #expect(result.reencodeReason == "a crossfade needs re-encoding")
         let marks = try Self.markers(out)
@@ -137,8 +146,9 @@ struct StitchTests {
         defer { dir.cleanup() }
         let out = dir.path("out.mp4")
         var warnings: [String] = []
-        let result = try Stitcher.stitch(plan: Self.plan([(41, 41), (41, 41)]), clips: ["clip-a.mp4", "clip-short.mp4"].map(Fixture.path),
-                                         audio: Fixture.path("speech.m4a"), output: out, warning: { warnings.append($0) })
+        let result = try Stitcher.stitch(
+            plan: Self.plan([(41, 41), (41, 41)]), clips: ["clip-a.mp4", "clip-short.mp4"].map(Fixture.path),
+            audio: Fixture.path("speech.m4a"), output: out, warning: { warnings.append($0) })
         #expect(result.videoPath == .reencode)
         #expect(warnings.count == 1 && warnings[0].contains("segment 1"))
         let marks = try Self.markers(out)
@@ -159,8 +169,9 @@ struct StitchTests {
         defer { dir.cleanup() }
         let out = dir.path("out.mp4")
         #expect {
-            try Stitcher.stitch(plan: Self.plan([(41, 41), (45, 45)]), clips: [Fixture.path("clip-a.mp4"), Fixture.path(clip)],
-                                audio: Fixture.path("speech.m4a"), output: out)
+            try Stitcher.stitch(
+                plan: Self.plan([(41, 41), (45, 45)]), clips: [Fixture.path("clip-a.mp4"), Fixture.path(clip)],
+                audio: Fixture.path("speech.m4a"), output: out)
         } throws: { error in
             guard let e = error as? ClipError else { return false }
             return e.segment == 1 && e.clip.hasSuffix(clip) && e.description.contains(reason)
@@ -188,8 +199,9 @@ struct StitchTests {
         let dir = try TempDir()
         defer { dir.cleanup() }
         #expect {
-            try Stitcher.stitch(plan: Self.plan([(41, 41), (41, 41), (41, 41)]),
-                                clips: [paths[0], paths[3], paths[1]], audio: Fixture.path("speech.m4a"), output: dir.path("o.mp4"))
+            try Stitcher.stitch(
+                plan: Self.plan([(41, 41), (41, 41), (41, 41)]),
+                clips: [paths[0], paths[3], paths[1]], audio: Fixture.path("speech.m4a"), output: dir.path("o.mp4"))
         } throws: { error in
             (error as? ClipError)?.segment == 1
         }
@@ -198,9 +210,10 @@ struct StitchTests {
     @Test func reencodingOnRequestSaysSoInValues() throws {
         let dir = try TempDir()
         defer { dir.cleanup() }
-        let result = try Stitcher.stitch(plan: Self.plan([(41, 41)]), clips: [Fixture.path("clip-a.mp4")],
-                                         audio: Fixture.path("speech.m4a"), output: dir.path("out.mp4"),
-                                         options: StitchOptions(reencode: true, preset: "ultrafast"))
+        let result = try Stitcher.stitch(
+            plan: Self.plan([(41, 41)]), clips: [Fixture.path("clip-a.mp4")],
+            audio: Fixture.path("speech.m4a"), output: dir.path("out.mp4"),
+            options: StitchOptions(reencode: true, preset: "ultrafast"))
         #expect(result.videoPath == .reencode)
         #expect(result.reencodeReason == "reencode was requested")
         #expect(try VideoReader(path: dir.path("out.mp4")).countFrames() == 41)
@@ -219,8 +232,9 @@ struct StitchTests {
         defer { dir.cleanup() }
         #expect(throws: StitchError.self) { try options.validate() }
         #expect {
-            try Stitcher.stitch(plan: Self.plan([(41, 41)]), clips: [Fixture.path("clip-a.mp4")],
-                                audio: Fixture.path("speech.m4a"), output: dir.path("out.mp4"), options: options)
+            try Stitcher.stitch(
+                plan: Self.plan([(41, 41)]), clips: [Fixture.path("clip-a.mp4")],
+                audio: Fixture.path("speech.m4a"), output: dir.path("out.mp4"), options: options)
         } throws: { error in
             guard let e = error as? StitchError, case StitchError.Kind.invalidOption = error else { return false }
             return e.option == option && e.description.hasPrefix(text) && !e.description.contains("--")
@@ -233,8 +247,9 @@ struct StitchTests {
         let dir = try TempDir()
         defer { dir.cleanup() }
         #expect {
-            try Stitcher.stitch(plan: Self.plan([(41, 41), (41, 41)]), clips: [Fixture.path("clip-a.mp4")],
-                                audio: Fixture.path("speech.m4a"), output: dir.path("out.mp4"))
+            try Stitcher.stitch(
+                plan: Self.plan([(41, 41), (41, 41)]), clips: [Fixture.path("clip-a.mp4")],
+                audio: Fixture.path("speech.m4a"), output: dir.path("out.mp4"))
         } throws: { error in
             guard let e = error as? StitchError else { return false }
             return e.kind == .clipCountMismatch && e.option == nil
@@ -244,15 +259,17 @@ struct StitchTests {
 
     @Test func unwritableOutputLeavesNothing() throws {
         #expect(throws: MediaError.self) {
-            try Stitcher.stitch(plan: Self.plan([(41, 41)]), clips: [Fixture.path("clip-a.mp4")],
-                                audio: Fixture.path("speech.m4a"), output: "/nonexistent-dir/out.mp4")
+            try Stitcher.stitch(
+                plan: Self.plan([(41, 41)]), clips: [Fixture.path("clip-a.mp4")],
+                audio: Fixture.path("speech.m4a"), output: "/nonexistent-dir/out.mp4")
         }
         let dir = try TempDir()
         defer { dir.cleanup() }
         // A bad audio file fails before anything is written.
         #expect(throws: MediaError.self) {
-            try Stitcher.stitch(plan: Self.plan([(41, 41)]), clips: [Fixture.path("clip-a.mp4")],
-                                audio: Fixture.path("not-audio.mp3"), output: dir.path("out.mp4"))
+            try Stitcher.stitch(
+                plan: Self.plan([(41, 41)]), clips: [Fixture.path("clip-a.mp4")],
+                audio: Fixture.path("not-audio.mp3"), output: dir.path("out.mp4"))
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.url.path).isEmpty)
     }
@@ -261,32 +278,49 @@ struct StitchTests {
         let dir = try TempDir()
         defer { dir.cleanup() }
         // The real plan of speech.mp3 in 41-frame requests (202 frames: 4 whole, 1 trimmed).
-        let plan = try SegmentPlanner.plan(AudioAnalysis.analyze(path: Fixture.path("speech.mp3")),
-                                           options: PlanningOptions(maxFrames: 41))
+        let plan = try SegmentPlanner.plan(
+            AudioAnalysis.analyze(path: Fixture.path("speech.mp3")),
+            options: PlanningOptions(maxFrames: 41))
         try plan.jsonData().write(to: dir.url.appendingPathComponent("plan.json"))
         let clips = plan.segments.map { _ in Fixture.path("clip-a.mp4") }
         let out = dir.path("talk.mp4")
-        let ok = try runProcess(infinistitchBinary, ["stitch", "--plan", dir.path("plan.json"), "--audio", Fixture.path("speech.mp3"),
-                                                     "-o", out] + clips)
+        let ok = try runProcess(
+            infinistitchBinary,
+            [
+                "stitch", "--plan", dir.path("plan.json"), "--audio", Fixture.path("speech.mp3"),
+                "-o", out,
+            ] + clips)
         #expect(ok.status == 0, "\(String(decoding: ok.stderr, as: UTF8.self))")
         #expect(String(decoding: ok.stdout, as: UTF8.self).contains("\(plan.totalFrames) frames"))
         #expect(try VideoReader(path: out).countFrames() == plan.totalFrames)
 
         var oddOne = clips
         oddOne[1] = Fixture.path("clip-odd-size.mp4")
-        let bad = try runProcess(infinistitchBinary, ["stitch", "--plan", dir.path("plan.json"), "--audio", Fixture.path("speech.mp3"),
-                                                      "-o", dir.path("bad.mp4")] + oddOne)
+        let bad = try runProcess(
+            infinistitchBinary,
+            [
+                "stitch", "--plan", dir.path("plan.json"), "--audio", Fixture.path("speech.mp3"),
+                "-o", dir.path("bad.mp4"),
+            ] + oddOne)
         #expect(bad.status == 1)
         #expect(String(decoding: bad.stderr, as: UTF8.self).contains("segment 1"))
         #expect(!FileManager.default.fileExists(atPath: dir.path("bad.mp4")))
 
-        let count = try runProcess(infinistitchBinary, ["stitch", "--plan", dir.path("plan.json"), "--audio", Fixture.path("speech.mp3"),
-                                                        "-o", dir.path("bad.mp4"), Fixture.path("clip-a.mp4")])
+        let count = try runProcess(
+            infinistitchBinary,
+            [
+                "stitch", "--plan", dir.path("plan.json"), "--audio", Fixture.path("speech.mp3"),
+                "-o", dir.path("bad.mp4"), Fixture.path("clip-a.mp4"),
+            ])
         #expect(count.status == 2)
 
         // Audio that is not the plan's (another file, twice as long) is refused in one line.
-        let other = try runProcess(infinistitchBinary, ["stitch", "--plan", dir.path("plan.json"), "--audio",
-                                                        Fixture.path("speech-long.mp3"), "-o", dir.path("bad.mp4")] + clips)
+        let other = try runProcess(
+            infinistitchBinary,
+            [
+                "stitch", "--plan", dir.path("plan.json"), "--audio",
+                Fixture.path("speech-long.mp3"), "-o", dir.path("bad.mp4"),
+            ] + clips)
         #expect(other.status == 2)
         let stderr = String(decoding: other.stderr, as: UTF8.self)
         #expect(stderr.contains("the plan was made for \(String(format: "%.2f", plan.audio.duration)) s of audio"), "\(stderr)")

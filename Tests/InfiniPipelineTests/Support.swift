@@ -1,10 +1,12 @@
 import FakeFal
 import Foundation
+import Testing
+
+@testable import InfiniPipeline
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import Testing
-@testable import InfiniPipeline
 
 /// Paths of the committed fixtures (Fixtures/ at the repository root).
 enum Fixture {
@@ -35,9 +37,11 @@ struct TempDir {
 /// Runs a program and returns its exit status and standard output / error. A program still
 /// running after `timeout` is killed and the test fails (a hung child must not hang the suite).
 @discardableResult
-func runProcess(_ executable: String, _ arguments: [String], environment: [String: String]? = nil,
-                currentDirectory: String? = nil, timeout: Duration = .seconds(180),
-                sourceLocation: SourceLocation = #_sourceLocation) throws -> (status: Int32, stdout: Data, stderr: Data) {
+func runProcess(
+    _ executable: String, _ arguments: [String], environment: [String: String]? = nil,
+    currentDirectory: String? = nil, timeout: Duration = .seconds(180),
+    sourceLocation: SourceLocation = #_sourceLocation
+) throws -> (status: Int32, stdout: Data, stderr: Data) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
@@ -50,8 +54,9 @@ func runProcess(_ executable: String, _ arguments: [String], environment: [Strin
     let watchdog = DispatchWorkItem {
         guard process.isRunning else { return }
         kill(process.processIdentifier, SIGKILL)
-        Issue.record("\(URL(fileURLWithPath: executable).lastPathComponent) \(arguments.joined(separator: " ")) ran longer than \(timeout); killed",
-                     sourceLocation: sourceLocation)
+        Issue.record(
+            "\(URL(fileURLWithPath: executable).lastPathComponent) \(arguments.joined(separator: " ")) ran longer than \(timeout); killed",
+            sourceLocation: sourceLocation)
     }
     let (seconds, attoseconds) = timeout.components
     DispatchQueue.global().asyncAfter(deadline: .now() + Double(seconds) + Double(attoseconds) / 1e18, execute: watchdog)
@@ -72,8 +77,10 @@ func runProcess(_ executable: String, _ arguments: [String], environment: [Strin
 
 /// Waits until `condition` holds, checking every few milliseconds; fails the test (and stops
 /// waiting) after `timeout`.
-func waitUntil(_ what: String, timeout: Duration = .seconds(30), sourceLocation: SourceLocation = #_sourceLocation,
-               _ condition: () async throws -> Bool) async throws {
+func waitUntil(
+    _ what: String, timeout: Duration = .seconds(30), sourceLocation: SourceLocation = #_sourceLocation,
+    _ condition: () async throws -> Bool
+) async throws {
     let deadline = ContinuousClock.now + timeout
     while try await !condition() {
         guard ContinuousClock.now < deadline else {

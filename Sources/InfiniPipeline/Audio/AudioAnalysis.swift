@@ -29,7 +29,8 @@ public struct AudioAnalysis: Sendable, Equatable {
         var builder = LoudnessEnvelopeBuilder(sampleRate: reader.outputFormat.sampleRate)
         let channels = reader.outputFormat.channels
         let samples = try reader.read { chunk in builder.append(chunk, channels: channels) }
-        return AudioAnalysis(source: path, format: reader.outputFormat, samples: samples, envelope: builder.finish(),
-                             warnings: reader.warnings)
+        return AudioAnalysis(
+            source: path, format: reader.outputFormat, samples: samples, envelope: builder.finish(),
+            warnings: reader.warnings)
     }
 }

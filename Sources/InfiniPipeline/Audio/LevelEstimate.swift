@@ -44,8 +44,9 @@ struct LevelEstimate: Sendable, Equatable {
     /// Estimates the levels from a histogram of hop levels; `nil` when no hop is sounding.
     static func estimate(_ histogram: LevelHistogram) -> LevelEstimate? {
         guard let loud = histogram.percentile(speechGatePercentile),
-              let quiet = histogram.percentile(noiseFloorPercentile),
-              let speech = histogram.median(above: loud - speechGateDb) else { return nil }
+            let quiet = histogram.percentile(noiseFloorPercentile),
+            let speech = histogram.median(above: loud - speechGateDb)
+        else { return nil }
         return LevelEstimate(speechDb: speech, noiseFloorDb: min(quiet, speech))
     }
 }

@@ -38,9 +38,11 @@ public struct LoudnessEnvelope: Sendable, Equatable, Codable {
     ///   - hopDuration: Seconds per hop, greater than zero.
     ///   - levelsDb: The RMS level of each hop, in dBFS.
     public init(hopDuration: Double = 0.01, levelsDb: [Float]) {
-        self.init(hopDuration: hopDuration, meanSquares: levelsDb.map { level in
-            level <= LoudnessEnvelope.silenceFloorDb ? 0 : pow(10, Double(level) / 10)
-        })
+        self.init(
+            hopDuration: hopDuration,
+            meanSquares: levelsDb.map { level in
+                level <= LoudnessEnvelope.silenceFloorDb ? 0 : pow(10, Double(level) / 10)
+            })
     }
 
     /// RMS level in dBFS of each hop, clamped below at ``silenceFloorDb`` (−120).
@@ -65,14 +67,17 @@ public struct LoudnessEnvelope: Sendable, Equatable, Codable {
     ///   - t1: End of the window, in seconds.
     public func rmsDb(from t0: Double, to t1: Double) -> Float? {
         meanSquares.withUnsafeBufferPointer { buffer in
-            LoudnessEnvelope.windowMeanSquare(buffer, hopDuration: hopDuration, duration: duration,
-                                              from: t0, to: t1)
+            LoudnessEnvelope.windowMeanSquare(
+                buffer, hopDuration: hopDuration, duration: duration,
+                from: t0, to: t1)
         }.map(LoudnessEnvelope.decibels(meanSquare:))
     }
 
     /// Weighted mean square over `[t0, t1)`; shared by ``rmsDb(from:to:)`` and the planner's inner loop.
-    static func windowMeanSquare(_ hops: UnsafeBufferPointer<Double>, hopDuration: Double,
-                                 duration: Double, from t0: Double, to t1: Double) -> Double? {
+    static func windowMeanSquare(
+        _ hops: UnsafeBufferPointer<Double>, hopDuration: Double,
+        duration: Double, from t0: Double, to t1: Double
+    ) -> Double? {
         let start = max(t0, 0)
         let end = min(t1, duration)
         guard end > start, hops.count > 0 else { return nil }
@@ -140,8 +145,9 @@ struct LoudnessEnvelopeBuilder {
     /// The chunk need not hold whole frames: a trailing partial frame is completed by the next call.
     mutating func append(_ samples: UnsafeBufferPointer<Float>, channels: Int) {
         precondition(channels > 0, "LoudnessEnvelopeBuilder: channels must be positive")
-        precondition(self.channels == 0 || self.channels == channels,
-                     "LoudnessEnvelopeBuilder: channel count changed from \(self.channels) to \(channels)")
+        precondition(
+            self.channels == 0 || self.channels == channels,
+            "LoudnessEnvelopeBuilder: channel count changed from \(self.channels) to \(channels)")
         self.channels = channels
         guard let base = samples.baseAddress, samples.count > 0 else { return }
         let count = samples.count
@@ -195,8 +201,9 @@ struct LoudnessEnvelopeBuilder {
         var squares = meanSquares
         if hopFill > 0 { squares.append(hopSum / Double(hopFill)) }
         let hopDuration = Double(hopLength) / Double(sampleRate)
-        return LoudnessEnvelope(hopDuration: hopDuration, meanSquares: squares,
-                                duration: Double(totalFrames) / Double(sampleRate))
+        return LoudnessEnvelope(
+            hopDuration: hopDuration, meanSquares: squares,
+            duration: Double(totalFrames) / Double(sampleRate))
     }
 
     private mutating func addFrame(_ mono: Double) {

@@ -63,18 +63,25 @@ enum SegmentAudio {
     /// - Throws: `MediaError` when the file cannot be decoded or no longer matches `format`
     ///   and `samples`, `.misuse` for a cut that is empty, negative or given twice.
     @discardableResult
-    static func export(source: String, format expected: AudioFormat, samples expectedSamples: Int, cuts: [Cut],
-                       to directory: URL, fileName: (Int) -> String = SegmentAudio.fileName) throws -> [Int: URL] {
+    static func export(
+        source: String, format expected: AudioFormat, samples expectedSamples: Int, cuts: [Cut],
+        to directory: URL, fileName: (Int) -> String = SegmentAudio.fileName
+    ) throws -> [Int: URL] {
         guard Set(cuts.map(\.index)).count == cuts.count else {
             throw MediaError(.misuse, file: source, "the same segment's audio was asked for twice")
         }
         if let bad = cuts.first(where: { $0.startFrame < 0 || $0.numFrames < 1 }) {
-            throw MediaError(.misuse, file: source, "segment \(bad.index)'s audio cut (frame \(bad.startFrame), \(bad.numFrames) frames) is empty or negative")
+            throw MediaError(
+                .misuse, file: source,
+                "segment \(bad.index)'s audio cut (frame \(bad.startFrame), \(bad.numFrames) frames) is empty or negative")
         }
         let reader = try AudioReader(path: source)
         let format = reader.outputFormat
         guard format == expected else {
-            throw MediaError(.invalidData, file: source, "the file no longer matches the plan (\(format.sampleRate) Hz, \(format.channels) ch; the plan says \(expected.sampleRate) Hz, \(expected.channels) ch)")
+            throw MediaError(
+                .invalidData, file: source,
+                "the file no longer matches the plan (\(format.sampleRate) Hz, \(format.channels) ch; the plan says \(expected.sampleRate) Hz, \(expected.channels) ch)"
+            )
         }
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         var writers: [SegmentWriter] = []
@@ -86,10 +93,12 @@ enum SegmentAudio {
         for cut in cuts.sorted(by: { $0.startFrame < $1.startFrame }) {
             let range = sampleRange(startFrame: cut.startFrame, numFrames: cut.numFrames, sampleRate: format.sampleRate)
             let frames = sampleRange(startFrame: cut.startFrame, numFrames: cut.numFrames, sampleRate: fileRate).count
-            writers.append(try SegmentWriter(index: cut.index, range: range, source: format,
-                                             file: AudioFormat(sampleRate: fileRate, channels: format.channels),
-                                             frames: frames, url: directory.appendingPathComponent(fileName(cut.index)),
-                                             sourcePath: source))
+            writers.append(
+                try SegmentWriter(
+                    index: cut.index, range: range, source: format,
+                    file: AudioFormat(sampleRate: fileRate, channels: format.channels),
+                    frames: frames, url: directory.appendingPathComponent(fileName(cut.index)),
+                    sourcePath: source))
         }
         var position = 0  // sample frames delivered so far
         var firstOpen = 0  // writers before it are complete (the writers are in order of start)
@@ -103,14 +112,17 @@ enum SegmentAudio {
                 let w = writers[i]
                 let lo = max(w.range.lowerBound, chunkRange.lowerBound), hi = min(w.range.upperBound, chunkRange.upperBound)
                 if lo < hi {
-                    try w.append(UnsafeBufferPointer(rebasing: chunk[((lo - position) * channels)..<((hi - position) * channels)]))
+                    try w.append(
+                        UnsafeBufferPointer(rebasing: chunk[((lo - position) * channels)..<((hi - position) * channels)]))
                 }
                 i += 1
             }
             position += frames
         }
         guard total == expectedSamples else {
-            throw MediaError(.invalidData, file: source, "the file decodes to \(total) samples but the plan was made for \(expectedSamples): plan it again")
+            throw MediaError(
+                .invalidData, file: source,
+                "the file decodes to \(total) samples but the plan was made for \(expectedSamples): plan it again")
         }
         var result: [Int: URL] = [:]
         for w in writers {
@@ -141,18 +153,23 @@ private final class SegmentWriter {
     private var written = 0
     private var buffer: [UInt8] = []
 
-    init(index: Int, range: Range<Int>, source: AudioFormat, file: AudioFormat, frames: Int, url: URL,
-         sourcePath: String) throws {
+    init(
+        index: Int, range: Range<Int>, source: AudioFormat, file: AudioFormat, frames: Int, url: URL,
+        sourcePath: String
+    ) throws {
         self.index = index
         self.range = range
         self.url = url
         self.frames = frames
         channels = file.channels
-        resampler = file.sampleRate == source.sampleRate ? nil
+        resampler =
+            file.sampleRate == source.sampleRate
+            ? nil
             : try SampleConverter(interleavedChannels: channels, from: source.sampleRate, to: file.sampleRate, file: sourcePath)
         temp = AtomicFile.temporaryPath(for: url.path)
         guard FileManager.default.createFile(atPath: temp, contents: nil),
-              let h = FileHandle(forWritingAtPath: temp) else {
+            let h = FileHandle(forWritingAtPath: temp)
+        else {
             throw MediaError(.writeFailed, file: url.path, "cannot create the segment audio file")
         }
         handle = h

@@ -76,14 +76,17 @@ public protocol ClipBackend: Sendable {
     func submit(_ request: ClipRequest) async throws -> SubmittedRequest
     /// Waits until the request completes; returns the URL of the clip.
     /// - Throws: ``GenerationFailure`` when the generation failed; `CancellationError`.
-    func waitForResult(_ submitted: SubmittedRequest, request: ClipRequest,
-                       progress: @escaping @Sendable (BackendProgress) -> Void) async throws -> String
+    func waitForResult(
+        _ submitted: SubmittedRequest, request: ClipRequest,
+        progress: @escaping @Sendable (BackendProgress) -> Void
+    ) async throws -> String
     /// Downloads the clip at `url` to `destination`.
     func download(_ url: String, to destination: URL) async throws
     /// Downloads the clip at `url` to `destination`, passing each retry of an interrupted
     /// download to `onRetry`. By default, ``download(_:to:)`` (which reports none).
-    func download(_ url: String, to destination: URL,
-                  onRetry: @escaping @Sendable (DownloadRetry) -> Void) async throws
+    func download(
+        _ url: String, to destination: URL,
+        onRetry: @escaping @Sendable (DownloadRetry) -> Void) async throws
     /// Cancels a queued request (best effort; never throws).
     func cancel(_ submitted: SubmittedRequest) async
     /// Releases the backend's resources (connections) after the run.
@@ -93,8 +96,10 @@ public protocol ClipBackend: Sendable {
 extension ClipBackend {
     public func close() async {}
 
-    public func download(_ url: String, to destination: URL,
-                         onRetry: @escaping @Sendable (DownloadRetry) -> Void) async throws {
+    public func download(
+        _ url: String, to destination: URL,
+        onRetry: @escaping @Sendable (DownloadRetry) -> Void
+    ) async throws {
         try await download(url, to: destination)
     }
 }

@@ -40,21 +40,25 @@ public final class FalBackend: ClipBackend {
     /// Submits a request to fal's queue (never retried once it may have been accepted).
     public func submit(_ request: ClipRequest) async throws -> SubmittedRequest {
         let handle = try await Self.mapped { try await client.submit(request.input) }
-        return SubmittedRequest(requestId: handle.requestID, statusURL: handle.statusURL, responseURL: handle.responseURL,
-                                cancelURL: handle.cancelURL)
+        return SubmittedRequest(
+            requestId: handle.requestID, statusURL: handle.statusURL, responseURL: handle.responseURL,
+            cancelURL: handle.cancelURL)
     }
 
     private func handle(_ submitted: SubmittedRequest) throws -> FalRequestHandle {
         if let status = submitted.statusURL, let response = submitted.responseURL, let cancel = submitted.cancelURL {
-            return FalRequestHandle(requestID: submitted.requestId, endpointID: client.endpoint, statusURL: status,
-                                    responseURL: response, cancelURL: cancel)
+            return FalRequestHandle(
+                requestID: submitted.requestId, endpointID: client.endpoint, statusURL: status,
+                responseURL: response, cancelURL: cancel)
         }
         return try client.handle(forRequestID: submitted.requestId)
     }
 
     /// Follows a submitted request to its result, reporting queue position, start and log lines.
-    public func waitForResult(_ submitted: SubmittedRequest, request: ClipRequest,
-                              progress: @escaping @Sendable (BackendProgress) -> Void) async throws -> String {
+    public func waitForResult(
+        _ submitted: SubmittedRequest, request: ClipRequest,
+        progress: @escaping @Sendable (BackendProgress) -> Void
+    ) async throws -> String {
         let handle = try handle(submitted)
         let response = try await Self.mapped {
             try await client.resume(handle) { event in
@@ -77,8 +81,10 @@ public final class FalBackend: ClipBackend {
     /// Downloads the clip, retrying for the client's download budget and resuming with `Range`;
     /// every retry is passed to `onRetry`. A budget that runs out stops the run (the result stays
     /// recorded, so the next run downloads it again) rather than paying for the clip twice.
-    public func download(_ url: String, to destination: URL,
-                         onRetry: @escaping @Sendable (DownloadRetry) -> Void) async throws {
+    public func download(
+        _ url: String, to destination: URL,
+        onRetry: @escaping @Sendable (DownloadRetry) -> Void
+    ) async throws {
         _ = try await Self.mapped {
             try await client.download(FalFile(url: url), to: destination.path) { event in
                 if case .downloadRetrying(let retry) = event { onRetry(retry) }

@@ -23,8 +23,10 @@ public struct PreviewBackend: ClipBackend {
         SubmittedRequest(requestId: "preview-\(request.segment.index)-\(UUID().uuidString.prefix(8))")
     }
 
-    public func waitForResult(_ submitted: SubmittedRequest, request: ClipRequest,
-                              progress: @escaping @Sendable (BackendProgress) -> Void) async throws -> String {
+    public func waitForResult(
+        _ submitted: SubmittedRequest, request: ClipRequest,
+        progress: @escaping @Sendable (BackendProgress) -> Void
+    ) async throws -> String {
         progress(.running)
         try Task.checkCancellation()
         let output = directory.appendingPathComponent("\(submitted.requestId).mp4").path
@@ -32,8 +34,9 @@ public struct PreviewBackend: ClipBackend {
         try await runBlocking {
             let image = try ImageCodec.decode(path: imagePath)
             let rgb = image.format == .rgb8 ? image : image.flattenedToRGB()
-            try PreviewRenderer(image: rgb).render(segment: request.segment, segmentCount: request.segmentCount,
-                                                   audioFile: request.input.audioURL, output: output)
+            try PreviewRenderer(image: rgb).render(
+                segment: request.segment, segmentCount: request.segmentCount,
+                audioFile: request.input.audioURL, output: output)
         }
         return URL(fileURLWithPath: output).absoluteString
     }

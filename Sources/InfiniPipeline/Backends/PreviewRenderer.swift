@@ -60,20 +60,26 @@ struct PreviewRenderer: Sendable {
                 lastError = error
             }
         }
-        throw MediaError(.unsupported, file: audioFile,
-                         "cannot make AAC audio for the preview clip from \(source.sampleRate) Hz, \(source.channels) ch: \(lastError?.reason ?? "unknown reason")")
+        throw MediaError(
+            .unsupported, file: audioFile,
+            "cannot make AAC audio for the preview clip from \(source.sampleRate) Hz, \(source.channels) ch: \(lastError?.reason ?? "unknown reason")"
+        )
     }
 
-    private func render(segment: Plan.Segment, segmentCount: Int, samples: [Float], audio: AudioEncoderSettings,
-                        output: String) throws {
+    private func render(
+        segment: Plan.Segment, segmentCount: Int, samples: [Float], audio: AudioEncoderSettings,
+        output: String
+    ) throws {
         let format = AudioFormat(sampleRate: audio.sampleRate, channels: audio.channels)
         let fps = ModelLimits.fps
         // The clip's audio runs as long as its frames, like the model's.
         let clipSamples = min(samples.count / format.channels, segment.numFrames * format.sampleRate / fps)
-        let writer = try MP4Writer(path: output,
-                                   video: VideoEncoderSettings(width: image.width, height: image.height, frameRate: fps,
-                                                               crf: crf, preset: preset, threads: 2),
-                                   audio: audio)
+        let writer = try MP4Writer(
+            path: output,
+            video: VideoEncoderSettings(
+                width: image.width, height: image.height, frameRate: fps,
+                crf: crf, preset: preset, threads: 2),
+            audio: audio)
         let scale = max(2, image.height / 160)
         let meterHeight = max(8, image.height / 24)
         for k in 0..<segment.numFrames {
@@ -96,7 +102,8 @@ struct PreviewRenderer: Sendable {
             let caption1 = "PREVIEW SEGMENT \(segment.index + 1)/\(segmentCount)"
             let caption2 = Self.timecode(frame: segment.startFrame + k) + (k >= segment.frameCount ? " -" : "")
             let lineHeight = (BitmapFont.glyphHeight + 3) * scale
-            let boxWidth = max(BitmapFont.width(of: caption1, scale: scale), BitmapFont.width(of: caption2, scale: scale)) + 2 * scale
+            let boxWidth =
+                max(BitmapFont.width(of: caption1, scale: scale), BitmapFont.width(of: caption2, scale: scale)) + 2 * scale
             BitmapFont.shade(&frame, x: 0, y: 0, width: boxWidth + scale, height: 2 * lineHeight + scale)
             BitmapFont.draw(caption1, into: &frame, x: scale, y: scale, scale: scale, color: (255, 255, 255))
             BitmapFont.draw(caption2, into: &frame, x: scale, y: scale + lineHeight, scale: scale, color: (255, 230, 120))

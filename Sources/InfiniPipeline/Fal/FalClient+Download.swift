@@ -58,8 +58,10 @@ extension FalClient {
     ///   bytes received), `.httpStatus` for an answer that is not retried, `.invalidVideo` when the
     ///   file is not an MP4 with a video stream, `.fileError`; `CancellationError`.
     @discardableResult
-    public func download(_ file: FalFile, to destination: String,
-                         onEvent: @escaping @Sendable (FalEvent) -> Void = { _ in }) async throws -> DownloadedVideo {
+    public func download(
+        _ file: FalFile, to destination: String,
+        onEvent: @escaping @Sendable (FalEvent) -> Void = { _ in }
+    ) async throws -> DownloadedVideo {
         let shown = redactor.url(file.url)
         try URLRules.check(file.url, role: "video url", redactor: redactor)
         let target = URL(fileURLWithPath: destination)
@@ -83,8 +85,9 @@ extension FalClient {
                     throw error
                 }
                 if let expected = file.fileSize, expected > 0, bytes < expected {
-                    throw FalError(.invalidVideo, method: "GET", url: shown,
-                                   reason: "got \(bytes) bytes but the result says file_size \(expected): the download is incomplete")
+                    throw FalError(
+                        .invalidVideo, method: "GET", url: shown,
+                        reason: "got \(bytes) bytes but the result says file_size \(expected): the download is incomplete")
                 }
                 return (bytes, try await FalClient.inspectVideo(temp, shown: shown))
             }
@@ -105,13 +108,15 @@ extension FalClient {
             do {
                 let demuxer = try Demuxer(path: path)
                 guard demuxer.formatName.split(separator: ",").contains("mp4") else {
-                    throw FalError(.invalidVideo, method: "GET", url: shown,
-                                   reason: "the download is not an MP4 (FFmpeg reads it as \(demuxer.formatName))")
+                    throw FalError(
+                        .invalidVideo, method: "GET", url: shown,
+                        reason: "the download is not an MP4 (FFmpeg reads it as \(demuxer.formatName))")
                 }
                 return try demuxer.bestStream(.video)
             } catch let error as MediaError {
-                throw FalError(.invalidVideo, method: "GET", url: shown,
-                               reason: "the download is not an MP4 with a video stream: \(error.reason)")
+                throw FalError(
+                    .invalidVideo, method: "GET", url: shown,
+                    reason: "the download is not an MP4 with a video stream: \(error.reason)")
             }
         }
     }
@@ -138,8 +143,10 @@ extension FalClient {
 
     /// Downloads `url` into `file`, attempt after attempt, until it is complete or the budget
     /// is spent. Returns the size.
-    private func fetch(_ url: String, into file: DownloadFile,
-                       onEvent: @escaping @Sendable (FalEvent) -> Void) async throws -> Int64 {
+    private func fetch(
+        _ url: String, into file: DownloadFile,
+        onEvent: @escaping @Sendable (FalEvent) -> Void
+    ) async throws -> Int64 {
         let policy = configuration.download
         let clock = ContinuousClock()
         let start = clock.now
@@ -171,18 +178,24 @@ extension FalClient {
             let elapsed = clock.now - start
             if elapsed + delay > policy.budget {
                 let got = "\(state.received)\(state.total.map { " of \($0)" } ?? "") bytes received"
-                let reason = "gave up downloading after \(attempt) attempt\(attempt == 1 ? "" : "s") in "
+                let reason =
+                    "gave up downloading after \(attempt) attempt\(attempt == 1 ? "" : "s") in "
                     + String(format: "%.1f s", elapsed.seconds)
                     + " (the download budget is \(FalClient.seconds(policy.budget))): last \(interruption.reason); \(got)"
                 logger.warning("download gave up", metadata: ["url": "\(redactor.url(url))", "why": "\(reason)"])
-                throw FalError(.downloadIncomplete, method: "GET", url: redactor.url(url), reason: reason,
-                               statusCode: interruption.statusCode)
+                throw FalError(
+                    .downloadIncomplete, method: "GET", url: redactor.url(url), reason: reason,
+                    statusCode: interruption.statusCode)
             }
-            let retry = DownloadRetry(url: redactor.url(url), attempt: attempt + 1, bytesReceived: state.received,
-                                      totalBytes: state.total, elapsed: elapsed, delay: delay, reason: interruption.reason)
-            logger.notice("download interrupted", metadata: [
-                "url": "\(retry.url)", "attempt": "\(retry.attempt)", "bytes": "\(retry.bytesReceived)",
-                "delay_s": "\(String(format: "%.3f", delay.seconds))", "reason": "\(retry.reason)"])
+            let retry = DownloadRetry(
+                url: redactor.url(url), attempt: attempt + 1, bytesReceived: state.received,
+                totalBytes: state.total, elapsed: elapsed, delay: delay, reason: interruption.reason)
+            logger.notice(
+                "download interrupted",
+                metadata: [
+                    "url": "\(retry.url)", "attempt": "\(retry.attempt)", "bytes": "\(retry.bytesReceived)",
+                    "delay_s": "\(String(format: "%.3f", delay.seconds))", "reason": "\(retry.reason)",
+                ])
             onEvent(.downloadRetrying(retry))
             try await configuration.sleep(delay)
             attempt += 1
@@ -206,9 +219,10 @@ extension FalClient {
                 headers.append(("Range", "bytes=\(resumeFrom)-"))
                 if let etag = state.etag { headers.append(("If-Range", etag)) }
             }
-            let call = HTTPCall(method: .GET, url: current, role: "video url", operation: "download",
-                                authorized: false, accept: "*/*", timeout: configuration.transferTimeout,
-                                headers: headers)
+            let call = HTTPCall(
+                method: .GET, url: current, role: "video url", operation: "download",
+                authorized: false, accept: "*/*", timeout: configuration.transferTimeout,
+                headers: headers)
             let response: HTTPClientResponse
             do {
                 response = try await transport.execute(call)
@@ -218,8 +232,9 @@ extension FalClient {
             let status = Int(response.status.code)
             if [301, 302, 303, 307, 308].contains(status), let location = response.headers.first(name: "location") {
                 guard let next = URL(string: location, relativeTo: URL(string: current))?.absoluteString else {
-                    throw FalError(.invalidURL, method: "GET", url: redactor.url(current),
-                                   reason: "the redirect Location is not a URL")
+                    throw FalError(
+                        .invalidURL, method: "GET", url: redactor.url(current),
+                        reason: "the redirect Location is not a URL")
                 }
                 current = next
                 continue
@@ -235,16 +250,19 @@ extension FalClient {
             case 206:
                 let header = response.headers.first(name: "content-range")
                 guard ranged, let range = ContentRange(header), range.first == resumeFrom,
-                      range.total == nil || state.total == nil || range.total == state.total else {
+                    range.total == nil || state.total == nil || range.total == state.total
+                else {
                     // Not the part asked for: keep nothing of it and start over.
                     try startOver()
-                    throw DownloadInterruption(reason: "the server sent a part that was not asked for"
-                                                   + " (Content-Range \(header.map { redactor.text($0, limit: 60) } ?? "missing")); starting over")
+                    throw DownloadInterruption(
+                        reason: "the server sent a part that was not asked for"
+                            + " (Content-Range \(header.map { redactor.text($0, limit: 60) } ?? "missing")); starting over")
                 }
                 if let total = range.total {
                     guard total <= cap else {
-                        throw FalError(.downloadTooLarge, method: "GET", url: redactor.url(current),
-                                       reason: "the video is \(total) bytes, over the \(cap)-byte download limit")
+                        throw FalError(
+                            .downloadTooLarge, method: "GET", url: redactor.url(current),
+                            reason: "the video is \(total) bytes, over the \(cap)-byte download limit")
                     }
                     state.total = total
                 }
@@ -252,17 +270,23 @@ extension FalClient {
             case 200..<300:
                 if resumeFrom > 0 {
                     // The whole file again: the server ignores ranges, or the file changed.
-                    logger.info("download starts over", metadata: ["url": "\(redactor.url(current))", "status": "\(status)",
-                                                                  "discarded": "\(resumeFrom)"])
+                    logger.info(
+                        "download starts over",
+                        metadata: [
+                            "url": "\(redactor.url(current))", "status": "\(status)",
+                            "discarded": "\(resumeFrom)",
+                        ])
                     try startOver()
                 }
                 let length = response.headers.first(name: "content-length").flatMap { Int64($0) }
                 if let length, length > cap {
-                    throw FalError(.downloadTooLarge, method: "GET", url: redactor.url(current),
-                                   reason: "the video is \(length) bytes, over the \(cap)-byte download limit")
+                    throw FalError(
+                        .downloadTooLarge, method: "GET", url: redactor.url(current),
+                        reason: "the video is \(length) bytes, over the \(cap)-byte download limit")
                 }
                 state.total = length
-                state.rangesRefused = response.headers.first(name: "accept-ranges")?.lowercased()
+                state.rangesRefused =
+                    response.headers.first(name: "accept-ranges")?.lowercased()
                     .trimmingCharacters(in: .whitespaces) == "none"
                 state.etag = response.headers.first(name: "etag").flatMap { tag in
                     // Only a strong validator may go in If-Range.
@@ -272,17 +296,20 @@ extension FalClient {
             case 416 where ranged:
                 // We asked from a byte past the end: either we already have it all, or the file changed.
                 if let total = ContentRange.unsatisfiedTotal(response.headers.first(name: "content-range")),
-                   total == resumeFrom, state.total == nil || state.total == total {
+                    total == resumeFrom, state.total == nil || state.total == total
+                {
                     state.total = total
                     return true
                 }
                 try startOver()
-                throw DownloadInterruption(reason: "HTTP 416 for the bytes from \(resumeFrom) on; starting over",
-                                           statusCode: 416)
+                throw DownloadInterruption(
+                    reason: "HTTP 416 for the bytes from \(resumeFrom) on; starting over",
+                    statusCode: 416)
             default:
                 let body = try? await response.body.collect(upTo: 64 * 1024)
-                let reply = HTTPReply(status: status, headers: response.headers,
-                                      body: body.map { Array($0.readableBytesView) } ?? [])
+                let reply = HTTPReply(
+                    status: status, headers: response.headers,
+                    body: body.map { Array($0.readableBytesView) } ?? [])
                 if let verdict = engine.verdict(reply, kind: .idempotent) {
                     throw DownloadInterruption(reason: verdict.reason, statusCode: status, retryAfter: verdict.retryAfter)
                 }
@@ -292,8 +319,9 @@ extension FalClient {
                 for try await chunk in response.body {
                     let size = Int64(chunk.readableBytes)
                     if state.received + size > cap {
-                        throw FalError(.downloadTooLarge, method: "GET", url: redactor.url(current),
-                                       reason: "the video exceeds the \(cap)-byte download limit")
+                        throw FalError(
+                            .downloadTooLarge, method: "GET", url: redactor.url(current),
+                            reason: "the video exceeds the \(cap)-byte download limit")
                     }
                     if let end, state.received + size > end {
                         try startOver()
@@ -381,7 +409,8 @@ extension FalClient {
             self.path = path
             fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
             guard fd >= 0 else {
-                throw FalError(.fileError, url: path, reason: "cannot create the download file: \(String(cString: strerror(errno)))")
+                throw FalError(
+                    .fileError, url: path, reason: "cannot create the download file: \(String(cString: strerror(errno)))")
             }
         }
 
@@ -395,7 +424,8 @@ extension FalClient {
                     let n = pwrite(fd, raw.baseAddress! + done, raw.count - done, off_t(offset) + off_t(done))
                     if n < 0 {
                         if errno == EINTR { continue }
-                        throw FalError(.fileError, url: path, reason: "cannot write the download: \(String(cString: strerror(errno)))")
+                        throw FalError(
+                            .fileError, url: path, reason: "cannot write the download: \(String(cString: strerror(errno)))")
                     }
                     done += n
                 }

@@ -17,13 +17,16 @@ extension FalClient {
     /// - Returns: the handle to follow it by.
     /// - Throws: ``FalError``: `.invalidRequest` (nothing sent), `.validationFailed` (422),
     ///   `.submitOutcomeUnknown` (may have been accepted: not resubmitted), `.httpStatus`, `.transport`.
-    public func submit(_ request: InfiniTalkRequest,
-                       onEvent: @escaping @Sendable (FalEvent) -> Void = { _ in }) async throws -> FalRequestHandle {
+    public func submit(
+        _ request: InfiniTalkRequest,
+        onEvent: @escaping @Sendable (FalEvent) -> Void = { _ in }
+    ) async throws -> FalRequestHandle {
         try FalClient.validate(request)
         let body = try FalClient.json.encode(request)
-        let call = HTTPCall(method: .POST, url: "\(queueBase)/\(endpoint.rawValue)", role: "queue submit URL",
-                            operation: "submit", authorized: true, body: [UInt8](body), contentType: "application/json",
-                            timeout: configuration.requestTimeout)
+        let call = HTTPCall(
+            method: .POST, url: "\(queueBase)/\(endpoint.rawValue)", role: "queue submit URL",
+            operation: "submit", authorized: true, body: [UInt8](body), contentType: "application/json",
+            timeout: configuration.requestTimeout)
         // The retry engine throws `.submitOutcomeUnknown` for a failure that may have reached the
         // queue; what comes back is a success, or a failure the queue certainly did not accept.
         let reply = try await send(call, kind: .submit, onEvent: onEvent)
@@ -33,17 +36,20 @@ extension FalClient {
             throw FalError.httpStatus(call, reply, what: "submit failed (not queued)", redactor: redactor)
         }
         guard let parsed = try? JSONDecoder().decode(SubmitReply.self, from: Data(reply.body)),
-              FalRequestHandle.isValidRequestID(parsed.request_id) else {
-            throw FalError(.submitOutcomeUnknown, method: call.methodName, url: redactor.url(call.url),
-                           reason: "the submit response has no usable request_id; the request may have been accepted"
-                               + " (and billed), so it was not resubmitted",
-                           statusCode: reply.status, requestID: headerID, mayHaveBeenAccepted: true)
+            FalRequestHandle.isValidRequestID(parsed.request_id)
+        else {
+            throw FalError(
+                .submitOutcomeUnknown, method: call.methodName, url: redactor.url(call.url),
+                reason: "the submit response has no usable request_id; the request may have been accepted"
+                    + " (and billed), so it was not resubmitted",
+                statusCode: reply.status, requestID: headerID, mayHaveBeenAccepted: true)
         }
         let rebuilt = try FalRequestHandle(requestID: parsed.request_id, endpointID: endpoint, queueBaseURL: queueBase)
-        let handle = FalRequestHandle(requestID: parsed.request_id, endpointID: endpoint,
-                                      statusURL: parsed.status_url ?? rebuilt.statusURL,
-                                      responseURL: parsed.response_url ?? rebuilt.responseURL,
-                                      cancelURL: parsed.cancel_url ?? rebuilt.cancelURL)
+        let handle = FalRequestHandle(
+            requestID: parsed.request_id, endpointID: endpoint,
+            statusURL: parsed.status_url ?? rebuilt.statusURL,
+            responseURL: parsed.response_url ?? rebuilt.responseURL,
+            cancelURL: parsed.cancel_url ?? rebuilt.cancelURL)
         logger.debug("submitted", metadata: ["request": "\(handle.requestID)", "endpoint": "\(endpoint)"])
         onEvent(.submitted(handle))
         return handle
@@ -56,12 +62,15 @@ extension FalClient {
     /// - Returns: where the request stands.
     /// - Throws: ``FalError``: `.insecureURL` when the status URL is plain http to another host,
     ///   `.httpStatus`, `.transport`, `.unexpectedResponse`.
-    public func status(_ handle: FalRequestHandle,
-                       onEvent: @escaping @Sendable (FalEvent) -> Void = { _ in }) async throws -> FalStatus {
+    public func status(
+        _ handle: FalRequestHandle,
+        onEvent: @escaping @Sendable (FalEvent) -> Void = { _ in }
+    ) async throws -> FalStatus {
         let separator = handle.statusURL.contains("?") ? "&" : "?"
-        let call = HTTPCall(method: .GET, url: handle.statusURL + separator + "logs=1", role: "status_url",
-                            operation: "status", authorized: true, timeout: configuration.requestTimeout,
-                            requestID: handle.requestID)
+        let call = HTTPCall(
+            method: .GET, url: handle.statusURL + separator + "logs=1", role: "status_url",
+            operation: "status", authorized: true, timeout: configuration.requestTimeout,
+            requestID: handle.requestID)
         let reply = try await send(call, kind: .idempotent, onEvent: onEvent)
         guard reply.isSuccess else { throw FalError.httpStatus(call, reply, what: "status request failed", redactor: redactor) }
         guard let json = JSONValue.parse(reply.body), let status = json["status"]?.string else {
@@ -79,11 +88,14 @@ extension FalClient {
             case nil, .null?: error = nil
             case let value?: error = value.string ?? value.text
             }
-            return .completed(FalCompletion(logs: logs, inferenceTime: json["metrics"]?["inference_time"]?.double,
-                                            error: error, errorType: json["error_type"]?.string))
+            return .completed(
+                FalCompletion(
+                    logs: logs, inferenceTime: json["metrics"]?["inference_time"]?.double,
+                    error: error, errorType: json["error_type"]?.string))
         default:
-            throw FalError.unexpected(call, reply, "unknown request status \"\(redactor.text(status, limit: 40))\"",
-                                     redactor: redactor)
+            throw FalError.unexpected(
+                call, reply, "unknown request status \"\(redactor.text(status, limit: 40))\"",
+                redactor: redactor)
         }
     }
 
@@ -97,8 +109,10 @@ extension FalClient {
     ///   does not throw for that; ``generate(_:onEvent:)`` and ``resume(_:onEvent:)`` do).
     /// - Throws: ``FalError`` (`.timedOut` after `poll.maxWait`, and as ``status(_:onEvent:)``);
     ///   `CancellationError`.
-    public func waitForCompletion(_ handle: FalRequestHandle, pollImmediately: Bool = true,
-                                  onEvent: @escaping @Sendable (FalEvent) -> Void = { _ in }) async throws -> FalCompletion {
+    public func waitForCompletion(
+        _ handle: FalRequestHandle, pollImmediately: Bool = true,
+        onEvent: @escaping @Sendable (FalEvent) -> Void = { _ in }
+    ) async throws -> FalCompletion {
         let policy = configuration.poll
         let clock = ContinuousClock()
         let start = clock.now
@@ -118,7 +132,8 @@ extension FalClient {
             case .inQueue(let position):
                 if lastPosition != .some(position) {
                     lastPosition = .some(position)
-                    logger.debug("queued", metadata: ["request": "\(handle.requestID)", "position": "\(position.map(String.init) ?? "?")"])
+                    logger.debug(
+                        "queued", metadata: ["request": "\(handle.requestID)", "position": "\(position.map(String.init) ?? "?")"])
                     onEvent(.queued(requestID: handle.requestID, position: position))
                 }
             case .inProgress(let logs):
@@ -130,16 +145,21 @@ extension FalClient {
                 report(logs)
             case .completed(let completion):
                 report(completion.logs)
-                logger.debug("completed", metadata: ["request": "\(handle.requestID)",
-                                                    "failed": "\(completion.error != nil)"])
+                logger.debug(
+                    "completed",
+                    metadata: [
+                        "request": "\(handle.requestID)",
+                        "failed": "\(completion.error != nil)",
+                    ])
                 onEvent(.completed(requestID: handle.requestID, inferenceTime: completion.inferenceTime))
                 return completion
             }
             if let maxWait = policy.maxWait, clock.now - start + interval > maxWait {
-                throw FalError(.timedOut, method: "GET", url: redactor.url(handle.statusURL),
-                               reason: "request \(handle.requestID) did not complete within \(Int(maxWait.seconds)) s;"
-                                   + " it may still run on fal: resume or cancel it by its id",
-                               requestID: handle.requestID)
+                throw FalError(
+                    .timedOut, method: "GET", url: redactor.url(handle.statusURL),
+                    reason: "request \(handle.requestID) did not complete within \(Int(maxWait.seconds)) s;"
+                        + " it may still run on fal: resume or cancel it by its id",
+                    requestID: handle.requestID)
             }
             try await configuration.sleep(interval)
             interval = policy.next(after: interval)
@@ -154,10 +174,13 @@ extension FalClient {
     /// - Throws: ``FalError``: `.generationFailed` for any non-2xx answer (with fal's `detail`
     ///   and `error_type`), `.validationFailed` for a 422, `.unexpectedResponse` when the output
     ///   has no video, and the transport kinds.
-    public func result(_ handle: FalRequestHandle,
-                       onEvent: @escaping @Sendable (FalEvent) -> Void = { _ in }) async throws -> InfiniTalkResponse {
-        let call = HTTPCall(method: .GET, url: handle.responseURL, role: "response_url", operation: "result",
-                            authorized: true, timeout: configuration.requestTimeout, requestID: handle.requestID)
+    public func result(
+        _ handle: FalRequestHandle,
+        onEvent: @escaping @Sendable (FalEvent) -> Void = { _ in }
+    ) async throws -> InfiniTalkResponse {
+        let call = HTTPCall(
+            method: .GET, url: handle.responseURL, role: "response_url", operation: "result",
+            authorized: true, timeout: configuration.requestTimeout, requestID: handle.requestID)
         let reply = try await send(call, kind: .result, onEvent: onEvent)
         guard reply.isSuccess else {
             throw FalError.resultFailed(call, reply, requestID: handle.requestID, redactor: redactor)
@@ -165,15 +188,17 @@ extension FalClient {
         do {
             return try JSONDecoder().decode(InfiniTalkResponse.self, from: Data(reply.body))
         } catch {
-            throw FalError.unexpected(call, reply, "the result of request \(handle.requestID) has no video",
-                                     redactor: redactor)
+            throw FalError.unexpected(
+                call, reply, "the result of request \(handle.requestID) has no video",
+                redactor: redactor)
         }
     }
 
     /// Fetches the result of a request known to have failed, once, for its explanation.
     func resultFailure(_ handle: FalRequestHandle) async throws -> FalError? {
-        let call = HTTPCall(method: .GET, url: handle.responseURL, role: "response_url", operation: "result",
-                            authorized: true, timeout: configuration.requestTimeout, requestID: handle.requestID)
+        let call = HTTPCall(
+            method: .GET, url: handle.responseURL, role: "response_url", operation: "result",
+            authorized: true, timeout: configuration.requestTimeout, requestID: handle.requestID)
         do {
             let reply = try await send(call, kind: .failedResult, onEvent: { _ in })
             return reply.isSuccess ? nil : FalError.resultFailed(call, reply, requestID: handle.requestID, redactor: redactor)
@@ -191,13 +216,17 @@ extension FalClient {
     /// - Returns: what fal reported (`ALREADY_COMPLETED` and `NOT_FOUND` are answers, not errors).
     /// - Throws: ``FalError``: `.insecureURL`, `.httpStatus`, `.transport`.
     @discardableResult
-    public func cancel(_ handle: FalRequestHandle,
-                       onEvent: @escaping @Sendable (FalEvent) -> Void = { _ in }) async throws -> FalCancelOutcome {
-        let call = HTTPCall(method: .PUT, url: handle.cancelURL, role: "cancel_url", operation: "cancel",
-                            authorized: true, timeout: configuration.requestTimeout, requestID: handle.requestID)
+    public func cancel(
+        _ handle: FalRequestHandle,
+        onEvent: @escaping @Sendable (FalEvent) -> Void = { _ in }
+    ) async throws -> FalCancelOutcome {
+        let call = HTTPCall(
+            method: .PUT, url: handle.cancelURL, role: "cancel_url", operation: "cancel",
+            authorized: true, timeout: configuration.requestTimeout, requestID: handle.requestID)
         let reply = try await send(call, kind: .idempotent, onEvent: onEvent)
         if let parsed = try? JSONDecoder().decode(CancelReply.self, from: Data(reply.body)),
-           let outcome = FalCancelOutcome(rawValue: parsed.status) {
+            let outcome = FalCancelOutcome(rawValue: parsed.status)
+        {
             logger.info("cancel", metadata: ["request": "\(handle.requestID)", "outcome": "\(outcome.rawValue)"])
             return outcome
         }
@@ -217,17 +246,19 @@ extension FalClient {
             let fields = problems.map {
                 FalError.FieldError(location: ["body", $0.field], message: $0.reason, type: "value_error")
             }
-            throw FalError(.invalidRequest,
-                           reason: "invalid \(InfiniTalk.endpoint) input: " + fields.map(\.description).joined(separator: "; "),
-                           fieldErrors: fields)
+            throw FalError(
+                .invalidRequest,
+                reason: "invalid \(InfiniTalk.endpoint) input: " + fields.map(\.description).joined(separator: "; "),
+                fieldErrors: fields)
         }
     }
 
     private static func logs(_ value: JSONValue?) -> [FalLogEntry] {
         guard let items = value?.array else { return [] }
         return items.map { item in
-            FalLogEntry(message: item["message"]?.string ?? item.text, level: item["level"]?.string,
-                        source: item["source"]?.string, timestamp: item["timestamp"]?.string)
+            FalLogEntry(
+                message: item["message"]?.string ?? item.text, level: item["level"]?.string,
+                source: item["source"]?.string, timestamp: item["timestamp"]?.string)
         }
     }
 }

@@ -12,8 +12,10 @@ extension FalClient {
     ///   - onEvent: receives retries and the upload (``FalEvent/uploaded(fileName:bytes:url:)``).
     /// - Returns: the URL to put in the request.
     /// - Throws: ``FalError``: `.inlineTooLarge`, the HTTP and transport kinds.
-    public func upload(_ data: [UInt8], contentType: String, fileName: String,
-                       onEvent: @escaping @Sendable (FalEvent) -> Void = { _ in }) async throws -> String {
+    public func upload(
+        _ data: [UInt8], contentType: String, fileName: String,
+        onEvent: @escaping @Sendable (FalEvent) -> Void = { _ in }
+    ) async throws -> String {
         switch configuration.uploadMode {
         case .inline:
             let uri = try FalClient.dataURI(data, contentType: contentType, fileName: fileName)
@@ -35,18 +37,22 @@ extension FalClient {
     /// - Returns: the URL to put in the request.
     /// - Throws: ``FalError``: `.fileError` when the file cannot be read, and as
     ///   ``upload(_:contentType:fileName:onEvent:)``.
-    public func upload(file path: String, contentType: String? = nil,
-                       onEvent: @escaping @Sendable (FalEvent) -> Void = { _ in }) async throws -> String {
+    public func upload(
+        file path: String, contentType: String? = nil,
+        onEvent: @escaping @Sendable (FalEvent) -> Void = { _ in }
+    ) async throws -> String {
         let data: Data
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
         } catch {
-            throw FalError(.fileError, url: path,
-                           reason: "cannot read the file to upload: \(Redactor(credentials: nil).text(error.localizedDescription))")
+            throw FalError(
+                .fileError, url: path,
+                reason: "cannot read the file to upload: \(Redactor(credentials: nil).text(error.localizedDescription))")
         }
         let name = (path as NSString).lastPathComponent
-        return try await upload([UInt8](data), contentType: contentType ?? FalClient.mimeType(forFileName: name),
-                                fileName: name, onEvent: onEvent)
+        return try await upload(
+            [UInt8](data), contentType: contentType ?? FalClient.mimeType(forFileName: name),
+            fileName: name, onEvent: onEvent)
     }
 
     /// `data:<mime>;base64,…` for `data`.
@@ -59,9 +65,11 @@ extension FalClient {
         let prefix = "data:\(contentType);base64,"
         let length = prefix.utf8.count + (data.count + 2) / 3 * 4
         guard length <= maxInlineURILength else {
-            throw FalError(.inlineTooLarge, url: fileName, reason: String(
-                format: "%.1f MiB as a data: URI is over fal's 10 MiB inline limit; upload it to fal storage instead",
-                Double(length) / 1_048_576))
+            throw FalError(
+                .inlineTooLarge, url: fileName,
+                reason: String(
+                    format: "%.1f MiB as a data: URI is over fal's 10 MiB inline limit; upload it to fal storage instead",
+                    Double(length) / 1_048_576))
         }
         return prefix + Data(data).base64EncodedString()
     }
@@ -94,29 +102,42 @@ extension FalClient {
     }
 
     /// `storage/upload/initiate`, then the PUT of the bytes (without the key) to the URL it names.
-    private func uploadToStorage(_ data: [UInt8], contentType: String, fileName: String,
-                                 onEvent: @escaping @Sendable (FalEvent) -> Void) async throws -> String {
+    private func uploadToStorage(
+        _ data: [UInt8], contentType: String, fileName: String,
+        onEvent: @escaping @Sendable (FalEvent) -> Void
+    ) async throws -> String {
         let initiateURL = restBase + "/storage/upload/initiate?storage_type=fal-cdn-v3"
         let body = try FalClient.json.encode(InitiateBody(content_type: contentType, file_name: fileName))
-        let call = HTTPCall(method: .POST, url: initiateURL, role: "storage initiate URL", operation: "upload initiate",
-                            authorized: true, body: [UInt8](body), contentType: "application/json",
-                            timeout: configuration.requestTimeout)
+        let call = HTTPCall(
+            method: .POST, url: initiateURL, role: "storage initiate URL", operation: "upload initiate",
+            authorized: true, body: [UInt8](body), contentType: "application/json",
+            timeout: configuration.requestTimeout)
         let reply = try await send(call, kind: .idempotent, onEvent: onEvent)
-        guard reply.isSuccess else { throw FalError.httpStatus(call, reply, what: "storage upload initiate failed", redactor: redactor) }
+        guard reply.isSuccess else {
+            throw FalError.httpStatus(call, reply, what: "storage upload initiate failed", redactor: redactor)
+        }
         guard let target = try? JSONDecoder().decode(InitiateReply.self, from: Data(reply.body)) else {
-            throw FalError.unexpected(call, reply, "the upload initiate response has no upload_url and file_url",
-                                     redactor: redactor)
+            throw FalError.unexpected(
+                call, reply, "the upload initiate response has no upload_url and file_url",
+                redactor: redactor)
         }
         // The storage host is not fal's API: it must not see the key, and gets the bytes only
         // over https (or loopback http).
         try URLRules.check(target.file_url, role: "file_url", redactor: redactor)
-        let put = HTTPCall(method: .PUT, url: target.upload_url, role: "upload_url", operation: "upload",
-                           authorized: false, body: data, contentType: contentType, accept: nil,
-                           timeout: configuration.transferTimeout)
+        let put = HTTPCall(
+            method: .PUT, url: target.upload_url, role: "upload_url", operation: "upload",
+            authorized: false, body: data, contentType: contentType, accept: nil,
+            timeout: configuration.transferTimeout)
         let putReply = try await send(put, kind: .idempotent, onEvent: onEvent)
-        guard putReply.isSuccess else { throw FalError.httpStatus(put, putReply, what: "uploading \(fileName) failed", redactor: redactor) }
-        logger.debug("uploaded", metadata: ["file": "\(fileName)", "bytes": "\(data.count)",
-                                            "url": "\(redactor.url(target.file_url))"])
+        guard putReply.isSuccess else {
+            throw FalError.httpStatus(put, putReply, what: "uploading \(fileName) failed", redactor: redactor)
+        }
+        logger.debug(
+            "uploaded",
+            metadata: [
+                "file": "\(fileName)", "bytes": "\(data.count)",
+                "url": "\(redactor.url(target.file_url))",
+            ])
         return target.file_url
     }
 }

@@ -65,11 +65,14 @@ public final class FalClient: Sendable, CustomReflectable {
     ///     `configuration.maxRequestsInFlight`.
     ///   - logger: where requests, retries and polls are logged (never the key).
     /// - Throws: ``FalError`` when a base URL or the model id is invalid or insecure.
-    public convenience init(credentials: FalCredentials, configuration: FalConfiguration = FalConfiguration(),
-                            limiter: RequestLimiter? = nil,
-                            logger: Logger = Logger(label: "infinipipeline.fal")) throws {
-        try self.init(credentials: credentials, configuration: configuration, http: nil, limiter: limiter,
-                      logger: logger)
+    public convenience init(
+        credentials: FalCredentials, configuration: FalConfiguration = FalConfiguration(),
+        limiter: RequestLimiter? = nil,
+        logger: Logger = Logger(label: "infinipipeline.fal")
+    ) throws {
+        try self.init(
+            credentials: credentials, configuration: configuration, http: nil, limiter: limiter,
+            logger: logger)
     }
 
     /// Creates a client that sends its requests through an `HTTPClient` the app owns.
@@ -89,17 +92,22 @@ public final class FalClient: Sendable, CustomReflectable {
     ///     `configuration.maxRequestsInFlight`.
     ///   - logger: where requests, retries and polls are logged (never the key).
     /// - Throws: ``FalError`` when a base URL or the model id is invalid or insecure.
-    public convenience init(credentials: FalCredentials, configuration: FalConfiguration = FalConfiguration(),
-                            httpClient: HTTPClient, limiter: RequestLimiter? = nil,
-                            logger: Logger = Logger(label: "infinipipeline.fal")) throws {
-        try self.init(credentials: credentials, configuration: configuration, http: httpClient, limiter: limiter,
-                      logger: logger)
+    public convenience init(
+        credentials: FalCredentials, configuration: FalConfiguration = FalConfiguration(),
+        httpClient: HTTPClient, limiter: RequestLimiter? = nil,
+        logger: Logger = Logger(label: "infinipipeline.fal")
+    ) throws {
+        try self.init(
+            credentials: credentials, configuration: configuration, http: httpClient, limiter: limiter,
+            logger: logger)
     }
 
     /// Checks everything that can fail first, so that an `HTTPClient` is made only for a client
     /// that exists (an `HTTPClient` must be shut down).
-    private init(credentials: FalCredentials, configuration: FalConfiguration, http: HTTPClient?,
-                 limiter: RequestLimiter?, logger: Logger) throws {
+    private init(
+        credentials: FalCredentials, configuration: FalConfiguration, http: HTTPClient?,
+        limiter: RequestLimiter?, logger: Logger
+    ) throws {
         try configuration.validate()
         self.configuration = configuration
         self.credentials = credentials
@@ -112,10 +120,14 @@ public final class FalClient: Sendable, CustomReflectable {
         restBase = FalClient.trimmed(configuration.restBaseURL)
         engine = RetryEngine(policy: configuration.retry, sleep: configuration.sleep, logger: logger, redactor: redactor)
         ownsHTTPClient = http == nil
-        let client = http ?? HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup,
-                                        configuration: FalClient.httpClientConfiguration(for: configuration))
-        transport = FalTransport(http: client, credentials: credentials, userAgent: configuration.userAgent,
-                                 maxResponseBytes: configuration.maxResponseBytes, redactor: redactor, logger: logger)
+        let client =
+            http
+            ?? HTTPClient(
+                eventLoopGroup: HTTPClient.defaultEventLoopGroup,
+                configuration: FalClient.httpClientConfiguration(for: configuration))
+        transport = FalTransport(
+            http: client, credentials: credentials, userAgent: configuration.userAgent,
+            maxResponseBytes: configuration.maxResponseBytes, redactor: redactor, logger: logger)
     }
 
     /// The `HTTPClient` settings the client makes its own `HTTPClient` with: no redirects (the
@@ -126,10 +138,12 @@ public final class FalClient: Sendable, CustomReflectable {
     /// - Returns: a configuration for an `HTTPClient` to pass to
     ///   ``init(credentials:configuration:httpClient:limiter:logger:)``.
     public static func httpClientConfiguration(for configuration: FalConfiguration) -> HTTPClient.Configuration {
-        var http = HTTPClient.Configuration(redirectConfiguration: .disallow,
-                                            timeout: .init(connect: .init(configuration.connectTimeout),
-                                                           read: .init(configuration.readTimeout)),
-                                            decompression: .disabled)
+        var http = HTTPClient.Configuration(
+            redirectConfiguration: .disallow,
+            timeout: .init(
+                connect: .init(configuration.connectTimeout),
+                read: .init(configuration.readTimeout)),
+            decompression: .disabled)
         // We retry ourselves, and must know whether a failed submit was ever sent: a refused
         // connection has to fail at once, not be retried inside the pool.
         http.connectionPool.retryConnectionEstablishment = false
@@ -141,8 +155,12 @@ public final class FalClient: Sendable, CustomReflectable {
 
     /// What `dump` and debuggers show: the endpoints, never the key or the HTTP machinery.
     public var customMirror: Mirror {
-        Mirror(self, children: ["endpoint": endpoint.rawValue, "queueBaseURL": queueBase, "restBaseURL": restBase,
-                                "credentials": credentials], displayStyle: .class)
+        Mirror(
+            self,
+            children: [
+                "endpoint": endpoint.rawValue, "queueBaseURL": queueBase, "restBaseURL": restBase,
+                "credentials": credentials,
+            ], displayStyle: .class)
     }
 
     /// Shuts down the `HTTPClient` the client made. Call once, after the last request. An
@@ -182,8 +200,10 @@ public final class FalClient: Sendable, CustomReflectable {
     /// - Throws: ``FalError``: `.invalidRequest` before anything is sent, `.generationFailed` when
     ///   the model failed, `.submitOutcomeUnknown` when a submit may have been accepted, and the
     ///   transport and HTTP kinds; `CancellationError`.
-    public func generate(_ request: InfiniTalkRequest,
-                         onEvent: @escaping @Sendable (FalEvent) -> Void = { _ in }) async throws -> Generation {
+    public func generate(
+        _ request: InfiniTalkRequest,
+        onEvent: @escaping @Sendable (FalEvent) -> Void = { _ in }
+    ) async throws -> Generation {
         try FalClient.validate(request)
         try await limiter.acquire()
         do {
@@ -206,8 +226,10 @@ public final class FalClient: Sendable, CustomReflectable {
     ///   - onEvent: receives every step as it happens.
     /// - Returns: the model's output.
     /// - Throws: as ``generate(_:onEvent:)``.
-    public func resume(_ handle: FalRequestHandle,
-                       onEvent: @escaping @Sendable (FalEvent) -> Void = { _ in }) async throws -> InfiniTalkResponse {
+    public func resume(
+        _ handle: FalRequestHandle,
+        onEvent: @escaping @Sendable (FalEvent) -> Void = { _ in }
+    ) async throws -> InfiniTalkResponse {
         try await limiter.acquire()
         do {
             logger.debug("following", metadata: ["request": "\(handle.requestID)"])
@@ -229,18 +251,21 @@ public final class FalClient: Sendable, CustomReflectable {
         try FalRequestHandle(requestID: requestID, endpointID: endpoint, queueBaseURL: queueBase)
     }
 
-    private func follow(_ handle: FalRequestHandle, pollImmediately: Bool,
-                        onEvent: @escaping @Sendable (FalEvent) -> Void) async throws -> InfiniTalkResponse {
+    private func follow(
+        _ handle: FalRequestHandle, pollImmediately: Bool,
+        onEvent: @escaping @Sendable (FalEvent) -> Void
+    ) async throws -> InfiniTalkResponse {
         let completion = try await waitForCompletion(handle, pollImmediately: pollImmediately, onEvent: onEvent)
         if let error = completion.error {
             // The result usually explains more ("detail"); its failure is the failure.
             let failure = try await resultFailure(handle)
-            throw FalError(.generationFailed, method: "GET", url: redactor.url(handle.responseURL),
-                           reason: "generation failed: \(failure?.detail ?? redactor.text(error))"
-                               + " (error_type \(failure?.errorType ?? completion.errorType ?? "unknown"), request \(handle.requestID))",
-                           statusCode: failure?.statusCode, requestID: handle.requestID,
-                           errorType: failure?.errorType ?? completion.errorType,
-                           detail: failure?.detail ?? redactor.text(error), fieldErrors: failure?.fieldErrors ?? [])
+            throw FalError(
+                .generationFailed, method: "GET", url: redactor.url(handle.responseURL),
+                reason: "generation failed: \(failure?.detail ?? redactor.text(error))"
+                    + " (error_type \(failure?.errorType ?? completion.errorType ?? "unknown"), request \(handle.requestID))",
+                statusCode: failure?.statusCode, requestID: handle.requestID,
+                errorType: failure?.errorType ?? completion.errorType,
+                detail: failure?.detail ?? redactor.text(error), fieldErrors: failure?.fieldErrors ?? [])
         }
         return try await result(handle)
     }

@@ -26,9 +26,11 @@ public struct RetryPolicy: Sendable, Equatable {
     public var maxRetryAfter: Duration
 
     /// Creates a policy. The defaults suit fal: 6 attempts, 0.5 s doubling to 30 s, within 3 minutes.
-    public init(maxAttempts: Int = 6, initialDelay: Duration = .milliseconds(500), multiplier: Double = 2,
-                maxDelay: Duration = .seconds(30), jitter: Double = 0.25, maxTotalTime: Duration = .seconds(180),
-                maxRetryAfter: Duration = .seconds(120)) {
+    public init(
+        maxAttempts: Int = 6, initialDelay: Duration = .milliseconds(500), multiplier: Double = 2,
+        maxDelay: Duration = .seconds(30), jitter: Double = 0.25, maxTotalTime: Duration = .seconds(180),
+        maxRetryAfter: Duration = .seconds(120)
+    ) {
         self.maxAttempts = max(1, maxAttempts)
         self.initialDelay = initialDelay
         self.multiplier = max(1, multiplier)
@@ -51,8 +53,9 @@ public struct RetryPolicy: Sendable, Equatable {
     /// The delay before retry number `retry`, jittered, and stretched to `retryAfter` when the
     /// server asked for longer.
     func delay(retry: Int, retryAfter: Duration?) -> Duration {
-        Backoff.delay(retry: retry, initialDelay: initialDelay, multiplier: multiplier, maxDelay: maxDelay,
-                      jitter: jitter, retryAfter: retryAfter)
+        Backoff.delay(
+            retry: retry, initialDelay: initialDelay, multiplier: multiplier, maxDelay: maxDelay,
+            jitter: jitter, retryAfter: retryAfter)
     }
 }
 
@@ -78,8 +81,10 @@ public struct DownloadRetryPolicy: Sendable, Equatable {
     public var jitter: Double
 
     /// Creates a policy: by default 0.5 s doubling to 30 s, ±25 %, for 10 minutes.
-    public init(budget: Duration = .seconds(600), initialDelay: Duration = .milliseconds(500), multiplier: Double = 2,
-                maxDelay: Duration = .seconds(30), jitter: Double = 0.25) {
+    public init(
+        budget: Duration = .seconds(600), initialDelay: Duration = .milliseconds(500), multiplier: Double = 2,
+        maxDelay: Duration = .seconds(30), jitter: Double = 0.25
+    ) {
         self.budget = max(budget, .zero)
         self.initialDelay = max(initialDelay, .zero)
         self.multiplier = max(1, multiplier)
@@ -93,8 +98,9 @@ public struct DownloadRetryPolicy: Sendable, Equatable {
     /// The delay before retry number `retry` (1-based since the last progress), jittered, and
     /// stretched to `retryAfter` when the server asked for longer.
     func delay(retry: Int, retryAfter: Duration?) -> Duration {
-        Backoff.delay(retry: retry, initialDelay: initialDelay, multiplier: multiplier, maxDelay: maxDelay,
-                      jitter: jitter, retryAfter: retryAfter)
+        Backoff.delay(
+            retry: retry, initialDelay: initialDelay, multiplier: multiplier, maxDelay: maxDelay,
+            jitter: jitter, retryAfter: retryAfter)
     }
 }
 
@@ -107,8 +113,10 @@ enum Backoff {
 
     /// The base delay times a random factor in `1 ± jitter`, at most `maxDelay`, stretched to
     /// `retryAfter` when the server asked for longer.
-    static func delay(retry: Int, initialDelay: Duration, multiplier: Double, maxDelay: Duration, jitter: Double,
-                      retryAfter: Duration?) -> Duration {
+    static func delay(
+        retry: Int, initialDelay: Duration, multiplier: Double, maxDelay: Duration, jitter: Double,
+        retryAfter: Duration?
+    ) -> Duration {
         let base = base(retry: retry, initialDelay: initialDelay, multiplier: multiplier, maxDelay: maxDelay).seconds
         var seconds = min(base * Double.random(in: (1 - jitter)...(1 + jitter)), maxDelay.seconds)
         if let retryAfter { seconds = max(seconds, retryAfter.seconds) }
@@ -132,8 +140,10 @@ public struct PollPolicy: Sendable, Equatable {
     public var maxWait: Duration?
 
     /// Creates a policy: by default 0.5 s growing by 1.5× to 5 s, giving up after 3 hours.
-    public init(initialInterval: Duration = .milliseconds(500), multiplier: Double = 1.5,
-                maxInterval: Duration = .seconds(5), maxWait: Duration? = .seconds(3 * 3600)) {
+    public init(
+        initialInterval: Duration = .milliseconds(500), multiplier: Double = 1.5,
+        maxInterval: Duration = .seconds(5), maxWait: Duration? = .seconds(3 * 3600)
+    ) {
         self.initialInterval = initialInterval
         self.multiplier = max(1, multiplier)
         self.maxInterval = maxInterval
@@ -207,22 +217,24 @@ public struct FalConfiguration: Sendable {
     public static let downloadBudgetVariable = "INFINISTITCH_DOWNLOAD_BUDGET"
 
     /// Creates a configuration; every value has fal's default.
-    public init(queueBaseURL: String = FalConfiguration.defaultQueueBaseURL,
-                restBaseURL: String = FalConfiguration.defaultRestBaseURL,
-                modelID: String = FalConfiguration.defaultModelID,
-                uploadMode: FalUploadMode = .storage,
-                retry: RetryPolicy = .default,
-                download: DownloadRetryPolicy = .default,
-                poll: PollPolicy = PollPolicy(),
-                maxRequestsInFlight: Int = 4,
-                maxDownloadBytes: Int64 = 2 << 30,
-                maxResponseBytes: Int = 8 << 20,
-                connectTimeout: Duration = .seconds(10),
-                readTimeout: Duration = .seconds(60),
-                requestTimeout: Duration = .seconds(120),
-                transferTimeout: Duration = .seconds(1800),
-                userAgent: String = "infinipipeline/\(InfiniPipelineVersion.string)",
-                sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }) {
+    public init(
+        queueBaseURL: String = FalConfiguration.defaultQueueBaseURL,
+        restBaseURL: String = FalConfiguration.defaultRestBaseURL,
+        modelID: String = FalConfiguration.defaultModelID,
+        uploadMode: FalUploadMode = .storage,
+        retry: RetryPolicy = .default,
+        download: DownloadRetryPolicy = .default,
+        poll: PollPolicy = PollPolicy(),
+        maxRequestsInFlight: Int = 4,
+        maxDownloadBytes: Int64 = 2 << 30,
+        maxResponseBytes: Int = 8 << 20,
+        connectTimeout: Duration = .seconds(10),
+        readTimeout: Duration = .seconds(60),
+        requestTimeout: Duration = .seconds(120),
+        transferTimeout: Duration = .seconds(1800),
+        userAgent: String = "infinipipeline/\(InfiniPipelineVersion.string)",
+        sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }
+    ) {
         self.queueBaseURL = queueBaseURL
         self.restBaseURL = restBaseURL
         self.modelID = modelID
@@ -257,9 +269,12 @@ public struct FalConfiguration: Sendable {
         }
         if let budget = env[downloadBudgetVariable], !budget.isEmpty {
             guard let seconds = Double(budget.trimmingCharacters(in: .whitespaces)), seconds.isFinite, seconds > 0,
-                  seconds <= 7 * 24 * 3600 else {
-                throw FalError(.invalidConfiguration, reason: "\(downloadBudgetVariable)=\"\(budget.prefix(40))\""
-                                   + " is not a number of seconds greater than 0 (up to a week)")
+                seconds <= 7 * 24 * 3600
+            else {
+                throw FalError(
+                    .invalidConfiguration,
+                    reason: "\(downloadBudgetVariable)=\"\(budget.prefix(40))\""
+                        + " is not a number of seconds greater than 0 (up to a week)")
             }
             configuration.download.budget = .seconds(seconds)
         }

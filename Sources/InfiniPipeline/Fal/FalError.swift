@@ -113,9 +113,11 @@ public struct FalError: Error, Sendable, CustomStringConvertible {
     /// True when a submit may have been accepted by the queue despite the error (and so billed).
     public let mayHaveBeenAccepted: Bool
 
-    init(_ kind: Kind, method: String? = nil, url: String? = nil, reason: String, statusCode: Int? = nil,
-         requestID: String? = nil, errorType: String? = nil, detail: String? = nil,
-         fieldErrors: [FieldError] = [], mayHaveBeenAccepted: Bool = false) {
+    init(
+        _ kind: Kind, method: String? = nil, url: String? = nil, reason: String, statusCode: Int? = nil,
+        requestID: String? = nil, errorType: String? = nil, detail: String? = nil,
+        fieldErrors: [FieldError] = [], mayHaveBeenAccepted: Bool = false
+    ) {
         self.code = kind.code
         self.method = method
         self.url = url
@@ -131,8 +133,8 @@ public struct FalError: Error, Sendable, CustomStringConvertible {
     /// `"<METHOD> <url>: <reason>"`, one line; the parts that are unknown are left out.
     public var description: String {
         switch (method, url) {
-        case let (method?, url?): return "\(method) \(url): \(reason)"
-        case let (nil, url?): return "\(url): \(reason)"
+        case (let method?, let url?): return "\(method) \(url): \(reason)"
+        case (nil, let url?): return "\(url): \(reason)"
         default: return reason
         }
     }
@@ -141,7 +143,7 @@ public struct FalError: Error, Sendable, CustomStringConvertible {
     public var isBadInput: Bool {
         switch code {
         case .missingCredentials, .invalidURL, .insecureURL, .invalidRequest, .inlineTooLarge, .validationFailed,
-             .invalidConfiguration:
+            .invalidConfiguration:
             return true
         default:
             return false
@@ -150,8 +152,9 @@ public struct FalError: Error, Sendable, CustomStringConvertible {
 
     /// The same error with another reason (used to add context such as the attempt count).
     func with(reason: String) -> FalError {
-        FalError(kind, method: method, url: url, reason: reason, statusCode: statusCode, requestID: requestID,
-                 errorType: errorType, detail: detail, fieldErrors: fieldErrors,
-                 mayHaveBeenAccepted: mayHaveBeenAccepted)
+        FalError(
+            kind, method: method, url: url, reason: reason, statusCode: statusCode, requestID: requestID,
+            errorType: errorType, detail: detail, fieldErrors: fieldErrors,
+            mayHaveBeenAccepted: mayHaveBeenAccepted)
     }
 }

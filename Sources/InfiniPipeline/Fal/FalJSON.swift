@@ -14,12 +14,19 @@ enum JSONValue: Decodable, Sendable, Equatable {
 
     init(from decoder: any Swift.Decoder) throws {
         let c = try decoder.singleValueContainer()
-        if c.decodeNil() { self = .null }
-        else if let v = try? c.decode(Bool.self) { self = .bool(v) }
-        else if let v = try? c.decode(Double.self) { self = .number(v) }
-        else if let v = try? c.decode(String.self) { self = .string(v) }
-        else if let v = try? c.decode([JSONValue].self) { self = .array(v) }
-        else { self = .object(try c.decode([String: JSONValue].self)) }
+        if c.decodeNil() {
+            self = .null
+        } else if let v = try? c.decode(Bool.self) {
+            self = .bool(v)
+        } else if let v = try? c.decode(Double.self) {
+            self = .number(v)
+        } else if let v = try? c.decode(String.self) {
+            self = .string(v)
+        } else if let v = try? c.decode([JSONValue].self) {
+            self = .array(v)
+        } else {
+            self = .object(try c.decode([String: JSONValue].self))
+        }
     }
 
     /// Parses bytes; nil when they are not JSON.
@@ -88,9 +95,11 @@ struct FalErrorBody {
             for item in items {
                 let location = item["loc"]?.array?.map(\.text) ?? []
                 let message = item["msg"]?.string ?? item.text
-                fieldErrors.append(FalError.FieldError(location: location.map { redactor.text($0, limit: 80) },
-                                                       message: redactor.text(message, limit: 200),
-                                                       type: item["type"]?.string))
+                fieldErrors.append(
+                    FalError.FieldError(
+                        location: location.map { redactor.text($0, limit: 80) },
+                        message: redactor.text(message, limit: 200),
+                        type: item["type"]?.string))
             }
             detail = fieldErrors.map(\.description).joined(separator: "; ")
         case let value?:

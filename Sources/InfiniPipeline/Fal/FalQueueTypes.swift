@@ -20,13 +20,16 @@ public struct FalEndpointID: Sendable, Hashable, Codable, CustomStringConvertibl
         while value.hasPrefix("/") { value.removeFirst() }
         while value.hasSuffix("/") { value.removeLast() }
         let allowed = value.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "-_./".contains($0)) }
-        guard !value.isEmpty, allowed, !value.contains("//"), !value.split(separator: "/").contains(where: { $0 == "." || $0 == ".." }) else {
+        guard !value.isEmpty, allowed, !value.contains("//"),
+            !value.split(separator: "/").contains(where: { $0 == "." || $0 == ".." })
+        else {
             throw FalError(.invalidURL, reason: "\"\(id)\" is not a fal endpoint id like \"fal-ai/infinitalk\"")
         }
         if !value.contains("/") {
             // Legacy numeric app ids: "123-foo" means "123/foo".
             if let dash = value.firstIndex(of: "-"), !value[..<dash].isEmpty, value[..<dash].allSatisfy(\.isNumber),
-               value.index(after: dash) < value.endIndex {
+                value.index(after: dash) < value.endIndex
+            {
                 value = value[..<dash] + "/" + value[value.index(after: dash)...]
             } else {
                 throw FalError(.invalidURL, reason: "\"\(id)\" is not a fal endpoint id like \"fal-ai/infinitalk\" (owner/alias)")
@@ -88,16 +91,19 @@ public struct FalRequestHandle: Sendable, Hashable, Codable {
     /// Rebuilds the URLs of a request recorded in an earlier run from its id, following fal's
     /// rule: `{queue}/{[namespace/]owner/alias}/requests/{id}[/status|/cancel]`.
     /// - Throws: ``FalError`` (`.invalidURL`) when the id is not a plain path segment.
-    public init(requestID: String, endpointID: FalEndpointID,
-                queueBaseURL: String = FalConfiguration.defaultQueueBaseURL) throws {
+    public init(
+        requestID: String, endpointID: FalEndpointID,
+        queueBaseURL: String = FalConfiguration.defaultQueueBaseURL
+    ) throws {
         guard FalRequestHandle.isValidRequestID(requestID) else {
             throw FalError(.invalidURL, reason: "\"\(requestID)\" is not a fal request id (letters, digits, - and _ only)")
         }
         var base = queueBaseURL
         while base.hasSuffix("/") { base.removeLast() }
         let request = "\(base)/\(endpointID.appID)/requests/\(requestID)"
-        self.init(requestID: requestID, endpointID: endpointID, statusURL: request + "/status",
-                  responseURL: request, cancelURL: request + "/cancel")
+        self.init(
+            requestID: requestID, endpointID: endpointID, statusURL: request + "/status",
+            responseURL: request, cancelURL: request + "/cancel")
     }
 
     /// fal request ids are UUIDs; we accept any non-empty run of letters, digits, `-` and `_`.
@@ -216,8 +222,10 @@ public struct DownloadRetry: Sendable, Equatable {
     public var reason: String
 
     /// Creates a record.
-    public init(url: String, attempt: Int, bytesReceived: Int64, totalBytes: Int64?, elapsed: Duration,
-                delay: Duration, reason: String) {
+    public init(
+        url: String, attempt: Int, bytesReceived: Int64, totalBytes: Int64?, elapsed: Duration,
+        delay: Duration, reason: String
+    ) {
         self.url = url
         self.attempt = attempt
         self.bytesReceived = bytesReceived

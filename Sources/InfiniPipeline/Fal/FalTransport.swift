@@ -101,15 +101,21 @@ struct FalTransport: Sendable {
         do {
             body = try await response.body.collect(upTo: maxResponseBytes)
         } catch is NIOTooManyBytesError {
-            throw FalError(.unexpectedResponse, method: call.methodName, url: redactor.url(call.url),
-                           reason: "the response is larger than \(maxResponseBytes) bytes")
+            throw FalError(
+                .unexpectedResponse, method: call.methodName, url: redactor.url(call.url),
+                reason: "the response is larger than \(maxResponseBytes) bytes")
         } catch {
             throw FalTransport.transportFailure(error, call: call, redactor: redactor)
         }
-        let reply = HTTPReply(status: Int(response.status.code), headers: response.headers,
-                              body: Array(body.readableBytesView))
-        logger.debug("http", metadata: ["method": "\(call.methodName)", "url": "\(redactor.url(call.url))",
-                                        "status": "\(reply.status)"])
+        let reply = HTTPReply(
+            status: Int(response.status.code), headers: response.headers,
+            body: Array(body.readableBytesView))
+        logger.debug(
+            "http",
+            metadata: [
+                "method": "\(call.methodName)", "url": "\(redactor.url(call.url))",
+                "status": "\(reply.status)",
+            ])
         return reply
     }
 
@@ -119,8 +125,9 @@ struct FalTransport: Sendable {
         let notSent = isConnectFailure(error)
         let what = notSent ? "could not connect" : "the connection failed"
         return TransportFailure(
-            error: FalError(.transport, method: call.methodName, url: redactor.url(call.url),
-                            reason: "\(what): \(redactor.text(describe(error), limit: 200))", requestID: call.requestID),
+            error: FalError(
+                .transport, method: call.methodName, url: redactor.url(call.url),
+                reason: "\(what): \(redactor.text(describe(error), limit: 200))", requestID: call.requestID),
             notSent: notSent, brief: brief(error, redactor: redactor))
     }
 
@@ -153,8 +160,10 @@ struct FalTransport: Sendable {
     static func isConnectFailure(_ error: any Error) -> Bool {
         if error is NIOConnectionError { return true }
         if let error = error as? HTTPClientError {
-            return [.connectTimeout, .getConnectionFromPoolTimeout, .tlsHandshakeTimeout, .socksHandshakeTimeout,
-                    .httpProxyHandshakeTimeout].contains(error)
+            return [
+                .connectTimeout, .getConnectionFromPoolTimeout, .tlsHandshakeTimeout, .socksHandshakeTimeout,
+                .httpProxyHandshakeTimeout,
+            ].contains(error)
         }
         if let error = error as? ChannelError, case .connectTimeout(_) = error { return true }
         if let error = error as? IOError {

@@ -55,8 +55,10 @@ struct RetryEngine: Sendable {
     /// - Throws: the last transport failure's ``FalError`` when retrying stopped, naming the
     ///   attempts; ``FalError/Kind/submitOutcomeUnknown`` per the submit rule above; what
     ///   `attempt` throws otherwise; `CancellationError`.
-    func run(_ call: HTTPCall, kind: RetryKind, onEvent: @escaping @Sendable (FalEvent) -> Void = { _ in },
-             attempt: (_ number: Int) async throws -> HTTPReply) async throws -> HTTPReply {
+    func run(
+        _ call: HTTPCall, kind: RetryKind, onEvent: @escaping @Sendable (FalEvent) -> Void = { _ in },
+        attempt: (_ number: Int) async throws -> HTTPReply
+    ) async throws -> HTTPReply {
         let clock = ContinuousClock()
         let start = clock.now
         var number = 1
@@ -82,7 +84,8 @@ struct RetryEngine: Sendable {
                     // The request left this machine: the queue may have it. Never resubmit.
                     throw FalError.submitOutcomeUnknown(after: failure)
                 }
-                let error = kind == .submit
+                let error =
+                    kind == .submit
                     ? failure.error.with(reason: failure.error.reason + "; the request was not submitted")
                     : failure.error
                 reason = failure.error.reason
@@ -97,15 +100,21 @@ struct RetryEngine: Sendable {
                 return try stop("gave up after \(number) attempt\(number == 1 ? "" : "s")")
             }
             if let retryAfter, retryAfter > policy.maxRetryAfter {
-                return try stop("the server asked to retry after \(Int(retryAfter.seconds)) s, more than the \(Int(policy.maxRetryAfter.seconds)) s we wait")
+                return try stop(
+                    "the server asked to retry after \(Int(retryAfter.seconds)) s, more than the \(Int(policy.maxRetryAfter.seconds)) s we wait"
+                )
             }
             let delay = policy.delay(retry: number, retryAfter: retryAfter)
             if clock.now - start + delay > policy.maxTotalTime {
                 return try stop("gave up after \(number) attempts in \(String(format: "%.1f", (clock.now - start).seconds)) s")
             }
-            logger.notice("retrying", metadata: ["operation": "\(call.operation)", "attempt": "\(number + 1)",
-                                                 "delay_s": "\(String(format: "%.3f", delay.seconds))",
-                                                 "reason": "\(reason)"])
+            logger.notice(
+                "retrying",
+                metadata: [
+                    "operation": "\(call.operation)", "attempt": "\(number + 1)",
+                    "delay_s": "\(String(format: "%.3f", delay.seconds))",
+                    "reason": "\(reason)",
+                ])
             onEvent(.retrying(operation: call.operation, attempt: number + 1, delay: delay, reason: reason))
             try await sleep(delay)
             number += 1
@@ -147,8 +156,9 @@ struct RetryEngine: Sendable {
         case .result:
             guard [408, 409, 429, 500, 502, 503, 504].contains(status) else { return nil }
             if status >= 500, headers.first(name: "x-fal-retryable")?.lowercased() != "true" {
-                let body = FalErrorBody(bytes: reply.body, headerErrorType: headers.first(name: "x-fal-error-type"),
-                                        redactor: redactor)
+                let body = FalErrorBody(
+                    bytes: reply.body, headerErrorType: headers.first(name: "x-fal-error-type"),
+                    redactor: redactor)
                 if body.errorType != nil { return nil }
             }
             return (reason, retryAfter)

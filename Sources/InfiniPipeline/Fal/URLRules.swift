@@ -25,8 +25,11 @@ enum URLRules {
     static func check(_ raw: String, role: String, redactor: Redactor) throws {
         let parsed = try parse(raw, role: role, redactor: redactor)
         if parsed.scheme == "http" && !isLoopback(parsed.host) {
-            throw FalError(.insecureURL, url: redactor.url(raw),
-                           reason: "refusing plain http to \(parsed.host) for the \(role): http is allowed only to loopback (127.0.0.0/8, ::1, localhost); use https")
+            throw FalError(
+                .insecureURL, url: redactor.url(raw),
+                reason:
+                    "refusing plain http to \(parsed.host) for the \(role): http is allowed only to loopback (127.0.0.0/8, ::1, localhost); use https"
+            )
         }
     }
 
@@ -41,7 +44,8 @@ enum URLRules {
         var values: [Int] = []
         for octet in octets {
             guard !octet.isEmpty, octet.count <= 3, octet.allSatisfy({ $0.isASCII && $0.isNumber }),
-                  let v = Int(octet), v <= 255 else { return false }
+                let v = Int(octet), v <= 255
+            else { return false }
             values.append(v)
         }
         return values[0] == 127

@@ -56,7 +56,8 @@ public struct RGBColor: Sendable, Hashable, Codable, CustomStringConvertible {
             var values: [UInt8] = []
             for part in parts {
                 guard !part.isEmpty, part.allSatisfy({ $0.isASCII && $0.isNumber }),
-                      part.count <= 3, let v = Int(part), v <= 255 else {
+                    part.count <= 3, let v = Int(part), v <= 255
+                else {
                     throw ImageFitError.invalidColor(text)
                 }
                 values.append(UInt8(v))
@@ -66,7 +67,8 @@ public struct RGBColor: Sendable, Hashable, Codable, CustomStringConvertible {
         }
         let hex = trimmed.hasPrefix("#") ? String(trimmed.dropFirst()) : trimmed
         guard hex.count == 6, hex.allSatisfy({ $0.isHexDigit && $0.isASCII }),
-              let v = UInt32(hex, radix: 16) else {
+            let v = UInt32(hex, radix: 16)
+        else {
             throw ImageFitError.invalidColor(text)
         }
         self.init(red: UInt8(v >> 16), green: UInt8((v >> 8) & 0xFF), blue: UInt8(v & 0xFF))

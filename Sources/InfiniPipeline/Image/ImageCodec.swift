@@ -74,18 +74,24 @@ package enum ImageCodec {
         switch sniff(data) {
         case .png:
             var info = CMediaShims_png_info()
-            let rc = data.withUnsafeBufferPointer { CMediaShims_png_read_header($0.baseAddress!, $0.count, &info, &err, err.count) }
+            let rc = data.withUnsafeBufferPointer {
+                CMediaShims_png_read_header($0.baseAddress!, $0.count, &info, &err, err.count)
+            }
             if rc == CMEDIASHIMS_NEED_MORE_DATA && !isWholeFile { return nil }
             if rc != 0 { throw MediaError(.invalidData, file: name, "invalid PNG: \(FFmpeg.cString(err))") }
-            return ImageHeader(format: .png, width: Int(info.width), height: Int(info.height),
-                               hasAlpha: info.has_alpha != 0, isGray: info.has_color == 0)
+            return ImageHeader(
+                format: .png, width: Int(info.width), height: Int(info.height),
+                hasAlpha: info.has_alpha != 0, isGray: info.has_color == 0)
         case .jpeg:
             var info = CMediaShims_jpeg_info()
-            let rc = data.withUnsafeBufferPointer { CMediaShims_jpeg_read_header($0.baseAddress!, $0.count, &info, &err, err.count) }
+            let rc = data.withUnsafeBufferPointer {
+                CMediaShims_jpeg_read_header($0.baseAddress!, $0.count, &info, &err, err.count)
+            }
             if rc == CMEDIASHIMS_NEED_MORE_DATA && !isWholeFile { return nil }
             if rc != 0 { throw MediaError(.invalidData, file: name, "invalid JPEG: \(FFmpeg.cString(err))") }
-            return ImageHeader(format: .jpeg, width: Int(info.width), height: Int(info.height),
-                               hasAlpha: false, isGray: info.output_components == 1)
+            return ImageHeader(
+                format: .jpeg, width: Int(info.width), height: Int(info.height),
+                hasAlpha: false, isGray: info.output_components == 1)
         case nil:
             throw MediaError(.invalidData, file: name, "not a PNG or JPEG image")
         }
@@ -128,9 +134,11 @@ package enum ImageCodec {
             throw MediaError(.invalidData, file: name, "the image has no pixels (\(header.width)x\(header.height))")
         }
         if header.pixelCount > maxPixels {
-            throw MediaError(.tooLarge, file: name, String(
-                format: "the image is %dx%d (%.1f megapixels), over the limit of %.0f megapixels",
-                header.width, header.height, Double(header.pixelCount) / 1e6, Double(maxPixels) / 1e6))
+            throw MediaError(
+                .tooLarge, file: name,
+                String(
+                    format: "the image is %dx%d (%.1f megapixels), over the limit of %.0f megapixels",
+                    header.width, header.height, Double(header.pixelCount) / 1e6, Double(maxPixels) / 1e6))
         }
     }
 
@@ -142,8 +150,10 @@ package enum ImageCodec {
     ///
     /// - Parameter atLeast: when given, a JPEG may be decoded shrunk by 2, 4 or 8 in the DCT
     ///   domain (much faster for large photos) as long as the result stays at least this size.
-    package static func decode(data: [UInt8], name: String, maxPixels: Int = defaultMaxPixels,
-                              atLeast minimum: (width: Int, height: Int)? = nil) throws -> PixelBuffer {
+    package static func decode(
+        data: [UInt8], name: String, maxPixels: Int = defaultMaxPixels,
+        atLeast minimum: (width: Int, height: Int)? = nil
+    ) throws -> PixelBuffer {
         let header = try readHeader(data: data, name: name)
         try checkSize(header, name: name, maxPixels: maxPixels)
         var err = [CChar](repeating: 0, count: 256)
@@ -153,8 +163,9 @@ package enum ImageCodec {
             var out = [UInt8](repeating: 0, count: header.pixelCount * format.channels)
             let rc = data.withUnsafeBufferPointer { src in
                 out.withUnsafeMutableBufferPointer { dst in
-                    CMediaShims_png_decode(src.baseAddress!, src.count, Int32(format.channels), dst.baseAddress!, dst.count,
-                                           &err, err.count)
+                    CMediaShims_png_decode(
+                        src.baseAddress!, src.count, Int32(format.channels), dst.baseAddress!, dst.count,
+                        &err, err.count)
                 }
             }
             if rc != 0 { throw MediaError(.invalidData, file: name, "invalid PNG: \(FFmpeg.cString(err))") }
@@ -163,7 +174,8 @@ package enum ImageCodec {
             let format: PixelBuffer.Format = header.isGray ? .gray8 : .rgb8
             var denominator = 1
             if let minimum {
-                for d in [8, 4, 2] where (header.width + d - 1) / d >= minimum.width && (header.height + d - 1) / d >= minimum.height {
+                for d in [8, 4, 2]
+                where (header.width + d - 1) / d >= minimum.width && (header.height + d - 1) / d >= minimum.height {
                     denominator = d
                     break
                 }
@@ -173,13 +185,15 @@ package enum ImageCodec {
             var info = CMediaShims_jpeg_info()
             let rc = data.withUnsafeBufferPointer { src in
                 out.withUnsafeMutableBufferPointer { dst in
-                    CMediaShims_jpeg_decode(src.baseAddress!, src.count, Int32(denominator), dst.baseAddress!, dst.count,
-                                            &info, &err, err.count)
+                    CMediaShims_jpeg_decode(
+                        src.baseAddress!, src.count, Int32(denominator), dst.baseAddress!, dst.count,
+                        &info, &err, err.count)
                 }
             }
             if rc != 0 { throw MediaError(.invalidData, file: name, "invalid JPEG: \(FFmpeg.cString(err))") }
             guard Int(info.width) == width, Int(info.height) == height else {
-                throw MediaError(.invalidData, file: name, "the JPEG decoded to \(info.width)x\(info.height), not \(width)x\(height)")
+                throw MediaError(
+                    .invalidData, file: name, "the JPEG decoded to \(info.width)x\(info.height), not \(width)x\(height)")
             }
             return PixelBuffer(width: width, height: height, format: format, bytes: out)
         }
@@ -196,8 +210,9 @@ package enum ImageCodec {
         var size = 0
         var err = [CChar](repeating: 0, count: 256)
         let rc = image.bytes.withUnsafeBufferPointer {
-            CMediaShims_png_encode($0.baseAddress!, Int32(image.width), Int32(image.height), Int32(image.format.channels),
-                                   &out, &size, &err, err.count)
+            CMediaShims_png_encode(
+                $0.baseAddress!, Int32(image.width), Int32(image.height), Int32(image.format.channels),
+                &out, &size, &err, err.count)
         }
         defer { CMediaShims_free(out) }
         if rc != 0 || out == nil { throw MediaError(.encodeFailed, file: nil, "PNG encoding failed: \(FFmpeg.cString(err))") }
@@ -221,8 +236,9 @@ package enum ImageCodec {
         var size = 0
         var err = [CChar](repeating: 0, count: 256)
         let rc = source.bytes.withUnsafeBufferPointer {
-            CMediaShims_jpeg_encode($0.baseAddress!, Int32(source.width), Int32(source.height), Int32(source.format.channels),
-                                    Int32(quality), &out, &size, &err, err.count)
+            CMediaShims_jpeg_encode(
+                $0.baseAddress!, Int32(source.width), Int32(source.height), Int32(source.format.channels),
+                Int32(quality), &out, &size, &err, err.count)
         }
         defer { CMediaShims_free(out) }
         if rc != 0 || out == nil { throw MediaError(.encodeFailed, file: nil, "JPEG encoding failed: \(FFmpeg.cString(err))") }

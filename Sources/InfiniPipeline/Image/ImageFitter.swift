@@ -73,32 +73,37 @@ public struct ImageFitError: Error, Sendable, Equatable, CustomStringConvertible
 
     /// A background colour that could not be parsed.
     static func invalidColor(_ text: String) -> ImageFitError {
-        ImageFitError(.invalidColor, option: "background", value: text,
-                      reason: "expected #RRGGBB, RRGGBB, white, black or r,g,b with each part 0…255")
+        ImageFitError(
+            .invalidColor, option: "background", value: text,
+            reason: "expected #RRGGBB, RRGGBB, white, black or r,g,b with each part 0…255")
     }
 
     /// An aspect that could not be parsed.
     static func invalidAspect(_ text: String) -> ImageFitError {
-        ImageFitError(.invalidAspect, option: "aspect", value: text,
-                      reason: "expected W:H with two positive numbers, e.g. 16:9")
+        ImageFitError(
+            .invalidAspect, option: "aspect", value: text,
+            reason: "expected W:H with two positive numbers, e.g. 16:9")
     }
 
     /// A crop anchor that is not two numbers.
     static func malformedCropAnchor(_ text: String) -> ImageFitError {
-        ImageFitError(.malformedCropAnchor, option: "cropAnchor", value: text,
-                      reason: "expected two fractions x,y, e.g. 0.5,0.3")
+        ImageFitError(
+            .malformedCropAnchor, option: "cropAnchor", value: text,
+            reason: "expected two fractions x,y, e.g. 0.5,0.3")
     }
 
     /// A crop anchor outside the image.
     static func cropAnchorOutOfRange(_ text: String) -> ImageFitError {
-        ImageFitError(.cropAnchorOutOfRange, option: "cropAnchor", value: text,
-                      reason: "each fraction must be between 0 and 1")
+        ImageFitError(
+            .cropAnchorOutOfRange, option: "cropAnchor", value: text,
+            reason: "each fraction must be between 0 and 1")
     }
 
     /// An image under ``ImageFitter/minimumSide`` on a side, `width`×`height` upright.
     static func imageTooSmall(width: Int, height: Int, file: String? = nil) -> ImageFitError {
-        ImageFitError(.imageTooSmall, file: file,
-                      reason: "image is \(width)x\(height) pixels; it must be at least \(ImageFitter.minimumSide) pixels on each side")
+        ImageFitError(
+            .imageTooSmall, file: file,
+            reason: "image is \(width)x\(height) pixels; it must be at least \(ImageFitter.minimumSide) pixels on each side")
     }
 
     /// The same error, naming `file`.
@@ -112,7 +117,8 @@ enum ImageFitText {
     /// `text` without leading or trailing whitespace.
     static func trimmed(_ text: String) -> String {
         guard let first = text.firstIndex(where: { !$0.isWhitespace }),
-              let last = text.lastIndex(where: { !$0.isWhitespace }) else { return "" }
+            let last = text.lastIndex(where: { !$0.isWhitespace })
+        else { return "" }
         return String(text[first...last])
     }
 
@@ -149,8 +155,9 @@ public struct ImageFitter: Sendable {
         ///   - height: The height part.
         /// - Precondition: both parts are finite and positive.
         public init(width: Double, height: Double) {
-            precondition(width > 0 && height > 0 && width.isFinite && height.isFinite,
-                         "ImageFitter.Aspect: parts must be positive")
+            precondition(
+                width > 0 && height > 0 && width.isFinite && height.isFinite,
+                "ImageFitter.Aspect: parts must be positive")
             self.width = width
             self.height = height
         }
@@ -161,9 +168,10 @@ public struct ImageFitter: Sendable {
         public init(parsing text: String) throws {
             let parts = text.split(separator: ":", omittingEmptySubsequences: false)
             guard parts.count == 2,
-                  let w = ImageFitText.finiteNumber(String(parts[0])),
-                  let h = ImageFitText.finiteNumber(String(parts[1])),
-                  w > 0, h > 0 else {
+                let w = ImageFitText.finiteNumber(String(parts[0])),
+                let h = ImageFitText.finiteNumber(String(parts[1])),
+                w > 0, h > 0
+            else {
                 throw ImageFitError.invalidAspect(text)
             }
             self.init(width: w, height: h)
@@ -195,8 +203,9 @@ public struct ImageFitter: Sendable {
         ///   - y: Vertical fraction: 0 keeps the top edge, 1 the bottom edge.
         /// - Precondition: both fractions are in 0…1.
         public init(x: Double, y: Double) {
-            precondition((0...1).contains(x) && (0...1).contains(y),
-                         "ImageFitter.CropAnchor: fractions must be in 0...1")
+            precondition(
+                (0...1).contains(x) && (0...1).contains(y),
+                "ImageFitter.CropAnchor: fractions must be in 0...1")
             self.x = x
             self.y = y
         }
@@ -211,8 +220,9 @@ public struct ImageFitter: Sendable {
         public init(parsing text: String) throws {
             let parts = text.split(separator: ",", omittingEmptySubsequences: false)
             guard parts.count == 2,
-                  let x = ImageFitText.finiteNumber(String(parts[0])),
-                  let y = ImageFitText.finiteNumber(String(parts[1])) else {
+                let x = ImageFitText.finiteNumber(String(parts[0])),
+                let y = ImageFitText.finiteNumber(String(parts[1]))
+            else {
                 throw ImageFitError.malformedCropAnchor(text)
             }
             guard (0...1).contains(x), (0...1).contains(y) else {
@@ -259,8 +269,10 @@ public struct ImageFitter: Sendable {
     ///   - cropAnchor: Where the crop window sits; centre by default.
     ///   - background: The colour transparent pixels are composited over; white by default.
     ///   - filter: The resampling kernel; Lanczos-3 by default.
-    public init(resolution: Resolution, aspect: Aspect? = nil, cropAnchor: CropAnchor = .center,
-                background: RGBColor = .white, filter: ResamplingFilter = .lanczos3) {
+    public init(
+        resolution: Resolution, aspect: Aspect? = nil, cropAnchor: CropAnchor = .center,
+        background: RGBColor = .white, filter: ResamplingFilter = .lanczos3
+    ) {
         self.resolution = resolution
         self.aspect = aspect
         self.cropAnchor = cropAnchor
@@ -297,10 +309,12 @@ public struct ImageFitter: Sendable {
         let cropX = Int((cropAnchor.x * Double(coverW - tw)).rounded(.toNearestOrEven))
         let cropY = Int((cropAnchor.y * Double(coverH - th)).rounded(.toNearestOrEven))
         let sx = Double(w) / Double(coverW), sy = Double(h) / Double(coverH)
-        let window = Resampler.Window(x: Double(cropX) * sx, y: Double(cropY) * sy,
-                                      width: Double(tw) * sx, height: Double(th) * sy)
-        return Geometry(bucket: bucket, coverWidth: coverW, coverHeight: coverH,
-                        cropX: cropX, cropY: cropY, sourceWindow: window)
+        let window = Resampler.Window(
+            x: Double(cropX) * sx, y: Double(cropY) * sy,
+            width: Double(tw) * sx, height: Double(th) * sy)
+        return Geometry(
+            bucket: bucket, coverWidth: coverW, coverHeight: coverH,
+            cropX: cropX, cropY: cropY, sourceWindow: window)
     }
 
     /// Fits a decoded image to its bucket.
@@ -323,17 +337,21 @@ public struct ImageFitter: Sendable {
         let geometry = self.geometry(sourceWidth: uprightW, sourceHeight: uprightH)
         // Resample the stored pixels directly and orient only the small result: the kernel is
         // symmetric and separable, so this equals orienting first, without copying the full image.
-        let storedWindow = orientation.storedWindow(ofUpright: geometry.sourceWindow,
-                                                    storedWidth: image.width, storedHeight: image.height)
+        let storedWindow = orientation.storedWindow(
+            ofUpright: geometry.sourceWindow,
+            storedWidth: image.width, storedHeight: image.height)
         let outW = orientation.swapsDimensions ? geometry.bucket.height : geometry.bucket.width
         let outH = orientation.swapsDimensions ? geometry.bucket.width : geometry.bucket.height
         // gray8 and rgba8 are converted (alpha flattened over the background) row by row as the
         // resampler reads them, so a large photo is never copied in full.
-        let pixels = Resampler.resample(image, window: storedWindow, width: outW, height: outH,
-                                        filter: filter, background: background)
-            .applying(orientation)
-        return FittedImage(pixels: pixels, bucket: geometry.bucket,
-                           sourceWidth: uprightW, sourceHeight: uprightH, geometry: geometry)
+        let pixels = Resampler.resample(
+            image, window: storedWindow, width: outW, height: outH,
+            filter: filter, background: background
+        )
+        .applying(orientation)
+        return FittedImage(
+            pixels: pixels, bucket: geometry.bucket,
+            sourceWidth: uprightW, sourceHeight: uprightH, geometry: geometry)
     }
 }
 
@@ -357,8 +375,10 @@ public struct FittedImage: Sendable {
     ///   - sourceWidth: Width of the source image after orientation was applied.
     ///   - sourceHeight: Height of the source image after orientation was applied.
     ///   - geometry: How the source was scaled and cropped.
-    public init(pixels: PixelBuffer, bucket: AspectBuckets.Bucket, sourceWidth: Int, sourceHeight: Int,
-                geometry: ImageFitter.Geometry) {
+    public init(
+        pixels: PixelBuffer, bucket: AspectBuckets.Bucket, sourceWidth: Int, sourceHeight: Int,
+        geometry: ImageFitter.Geometry
+    ) {
         self.pixels = pixels
         self.bucket = bucket
         self.sourceWidth = sourceWidth

@@ -33,8 +33,10 @@ public enum ExifOrientation: Int, Sendable, Codable, CaseIterable {
     ///   - storedWidth: Width of the stored image.
     ///   - storedHeight: Height of the stored image.
     /// - Returns: The stored pixel shown at (`x`, `y`).
-    func storedCoordinate(ofDisplayedX x: Int, y: Int,
-                                 storedWidth w: Int, storedHeight h: Int) -> (x: Int, y: Int) {
+    func storedCoordinate(
+        ofDisplayedX x: Int, y: Int,
+        storedWidth w: Int, storedHeight h: Int
+    ) -> (x: Int, y: Int) {
         switch self {
         case .up: return (x, y)
         case .upMirrored: return (w - 1 - x, y)
@@ -53,8 +55,10 @@ extension ExifOrientation {
     ///
     /// Coordinates are pixel edges, so the mapping is exact: mirroring sends edge `u` to
     /// `size − u`, transposing swaps the axes.
-    func storedWindow(ofUpright window: Resampler.Window,
-                             storedWidth w: Int, storedHeight h: Int) -> Resampler.Window {
+    func storedWindow(
+        ofUpright window: Resampler.Window,
+        storedWidth w: Int, storedHeight h: Int
+    ) -> Resampler.Window {
         let W = Double(w), H = Double(h)
         let x0 = window.x, x1 = window.x + window.width
         let y0 = window.y, y1 = window.y + window.height
@@ -160,9 +164,10 @@ extension ExifOrientation {
             let payloadStart = i + 2
             let payloadEnd = i + length
             if marker == 0xE1, payloadEnd - payloadStart >= 6,
-               data[payloadStart] == 0x45, data[payloadStart + 1] == 0x78,     // "Ex"
-               data[payloadStart + 2] == 0x69, data[payloadStart + 3] == 0x66, // "if"
-               data[payloadStart + 4] == 0, data[payloadStart + 5] == 0 {
+                data[payloadStart] == 0x45, data[payloadStart + 1] == 0x78,  // "Ex"
+                data[payloadStart + 2] == 0x69, data[payloadStart + 3] == 0x66,  // "if"
+                data[payloadStart + 4] == 0, data[payloadStart + 5] == 0
+            {
                 return exifOrientation(fromTIFF: data[(payloadStart + 6)..<payloadEnd])
             }
             i = payloadEnd
@@ -217,7 +222,7 @@ extension ExifOrientation {
         let bigEndian: Bool
         switch (block[start], block[start + 1]) {
         case (0x49, 0x49): bigEndian = false  // "II"
-        case (0x4D, 0x4D): bigEndian = true   // "MM"
+        case (0x4D, 0x4D): bigEndian = true  // "MM"
         default: return nil
         }
         // Offsets are relative to the TIFF header; every read checks `offset + size <= n`.
@@ -228,7 +233,8 @@ extension ExifOrientation {
         }
         func u32(_ offset: Int) -> Int? {
             guard let hi = u16(bigEndian ? offset : offset + 2),
-                  let lo = u16(bigEndian ? offset + 2 : offset) else { return nil }
+                let lo = u16(bigEndian ? offset + 2 : offset)
+            else { return nil }
             return hi << 16 | lo
         }
         guard u16(2) == 42, let ifd0 = u32(4), let count = u16(ifd0) else { return nil }
@@ -239,8 +245,8 @@ extension ExifOrientation {
             guard let type = u16(e + 2), let valueCount = u32(e + 4), valueCount >= 1 else { return nil }
             let value: Int?
             switch type {
-            case 3: value = u16(e + 8)   // SHORT, stored left-justified in the value field.
-            case 4: value = u32(e + 8)   // LONG.
+            case 3: value = u16(e + 8)  // SHORT, stored left-justified in the value field.
+            case 4: value = u32(e + 8)  // LONG.
             default: value = nil
             }
             return value.flatMap { ExifOrientation(rawValue: $0) }

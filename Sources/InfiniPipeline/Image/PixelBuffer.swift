@@ -38,8 +38,9 @@ public struct PixelBuffer: Sendable, Equatable {
     /// Wraps existing pixel bytes.
     /// - Precondition: `bytes.count == width * height * format.channels`.
     public init(width: Int, height: Int, format: Format, bytes: [UInt8]) {
-        precondition(width >= 0 && height >= 0 && bytes.count == width * height * format.channels,
-                     "PixelBuffer: \(bytes.count) bytes do not make a \(width)x\(height) \(format) image")
+        precondition(
+            width >= 0 && height >= 0 && bytes.count == width * height * format.channels,
+            "PixelBuffer: \(bytes.count) bytes do not make a \(width)x\(height) \(format) image")
         self.width = width
         self.height = height
         self.format = format
@@ -48,7 +49,8 @@ public struct PixelBuffer: Sendable, Equatable {
 
     /// A buffer of the given size with every byte set to `fill`.
     public init(width: Int, height: Int, format: Format, fill: UInt8 = 0) {
-        self.init(width: width, height: height, format: format,
-                  bytes: [UInt8](repeating: fill, count: width * height * format.channels))
+        self.init(
+            width: width, height: height, format: format,
+            bytes: [UInt8](repeating: fill, count: width * height * format.channels))
     }
 }

@@ -1,6 +1,7 @@
 // InfiniPipeline: separable, anti-aliased resampling to rgb8.
 
 import Dispatch
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -184,22 +185,27 @@ enum Resampler {
     /// - Precondition: A non-empty image, a finite window of positive
     ///   size, positive output size. A window reaching past the image edges is allowed: edge
     ///   taps are dropped and the rest renormalised.
-    static func resample(_ image: PixelBuffer, window: Window? = nil,
-                                width: Int, height: Int,
-                                filter: ResamplingFilter = .lanczos3,
-                                background: RGBColor = .white,
-                                parallel: Bool = true) -> PixelBuffer {
+    static func resample(
+        _ image: PixelBuffer, window: Window? = nil,
+        width: Int, height: Int,
+        filter: ResamplingFilter = .lanczos3,
+        background: RGBColor = .white,
+        parallel: Bool = true
+    ) -> PixelBuffer {
         precondition(image.width > 0 && image.height > 0, "Resampler: empty source image")
         precondition(width > 0 && height > 0, "Resampler: output size must be positive")
         let win = window ?? Window(x: 0, y: 0, width: Double(image.width), height: Double(image.height))
-        precondition(win.width > 0 && win.height > 0 && win.width.isFinite && win.height.isFinite
-                     && win.x.isFinite && win.y.isFinite,
-                     "Resampler: window must be finite with positive size")
+        precondition(
+            win.width > 0 && win.height > 0 && win.width.isFinite && win.height.isFinite
+                && win.x.isFinite && win.y.isFinite,
+            "Resampler: window must be finite with positive size")
 
-        let horizontal = ResampleWeights(inSize: image.width, outSize: width,
-                                         origin: win.x, span: win.width, filter: filter)
-        let vertical = ResampleWeights(inSize: image.height, outSize: height,
-                                       origin: win.y, span: win.height, filter: filter)
+        let horizontal = ResampleWeights(
+            inSize: image.width, outSize: width,
+            origin: win.x, span: win.width, filter: filter)
+        let vertical = ResampleWeights(
+            inSize: image.height, outSize: height,
+            origin: win.y, span: win.height, filter: filter)
         let firstRow = vertical.lowestSource
         let rowCount = vertical.highestSource - firstRow
         let rowLength = width * 3

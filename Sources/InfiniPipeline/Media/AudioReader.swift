@@ -86,12 +86,16 @@ package final class AudioReader {
             if converter == nil {
                 var layout = f.pointee.ch_layout
                 if layout.nb_channels == 0 { layout.nb_channels = decoder.context!.pointee.ch_layout.nb_channels }
-                converter = try SampleConverter(input: layout, format: AVSampleFormat(rawValue: f.pointee.format),
-                                                inputRate: Int(f.pointee.sample_rate), outputChannels: outputFormat.channels,
-                                                outputRate: outputFormat.sampleRate, file: source)
-                (inputRate, inputChannels, inputSampleFormat) = (f.pointee.sample_rate, f.pointee.ch_layout.nb_channels, f.pointee.format)
+                converter = try SampleConverter(
+                    input: layout, format: AVSampleFormat(rawValue: f.pointee.format),
+                    inputRate: Int(f.pointee.sample_rate), outputChannels: outputFormat.channels,
+                    outputRate: outputFormat.sampleRate, file: source)
+                (inputRate, inputChannels, inputSampleFormat) = (
+                    f.pointee.sample_rate, f.pointee.ch_layout.nb_channels, f.pointee.format
+                )
             } else if f.pointee.sample_rate != inputRate || f.pointee.ch_layout.nb_channels != inputChannels
-                        || f.pointee.format != inputSampleFormat {
+                || f.pointee.format != inputSampleFormat
+            {
                 throw MediaError(.unsupported, file: source, "the audio format changes in mid-stream")
             }
             let planes = UnsafeMutableRawPointer(f.pointee.extended_data!).assumingMemoryBound(to: UnsafePointer<UInt8>?.self)
@@ -109,7 +113,9 @@ package final class AudioReader {
             throw MediaError(.invalidData, file: source, reason)
         }
         if report.failedPackets > 0 {
-            warnings.append("\(source): \(report.failedPackets) damaged audio packet\(report.failedPackets == 1 ? "" : "s") could not be decoded and were skipped")
+            warnings.append(
+                "\(source): \(report.failedPackets) damaged audio packet\(report.failedPackets == 1 ? "" : "s") could not be decoded and were skipped"
+            )
         }
         if let note = durationMismatch(samples: total) { warnings.append(note) }
         return total
@@ -142,7 +148,8 @@ package final class AudioReader {
         guard let declared = stream.duration ?? demuxer.duration, declared > 0 else { return nil }
         let decoded = Double(samples) / Double(outputFormat.sampleRate)
         guard abs(decoded - declared) > max(0.1, declared * 0.02) else { return nil }
-        return String(format: "%@: the header says %.2f s of audio but %.2f s decode; using the decoded length",
-                      source, declared, decoded)
+        return String(
+            format: "%@: the header says %.2f s of audio but %.2f s decode; using the decoded length",
+            source, declared, decoded)
     }
 }

@@ -15,8 +15,9 @@ final class StreamDecoder {
         let stream = demuxer.avStream(streamIndex)
         let par = stream.pointee.codecpar!
         guard let codec = avcodec_find_decoder(par.pointee.codec_id) else {
-            throw MediaError(.unsupported, file: demuxer.source,
-                             "no decoder for codec \(FFmpeg.codecName(par.pointee.codec_id))")
+            throw MediaError(
+                .unsupported, file: demuxer.source,
+                "no decoder for codec \(FFmpeg.codecName(par.pointee.codec_id))")
         }
         let ctx = try FFmpeg.allocated(avcodec_alloc_context3(codec), "a decoder", file: demuxer.source)
         context = ctx

@@ -83,8 +83,9 @@ package final class Demuxer {
         var ctx: UnsafeMutablePointer<AVFormatContext>? = nil
         let rc = avformat_open_input(&ctx, path, nil, nil)
         if rc < 0 {
-            throw MediaError(.invalidData, file: path,
-                             "not a media file FFmpeg can read (\(FFmpeg.errorString(rc)))", averror: rc)
+            throw MediaError(
+                .invalidData, file: path,
+                "not a media file FFmpeg can read (\(FFmpeg.errorString(rc)))", averror: rc)
         }
         try self.init(context: ctx!, memory: nil, source: path)
         if formatName == "wav", let handle = FileHandle(forReadingAtPath: path) {
@@ -139,8 +140,9 @@ package final class Demuxer {
         if rc < 0 {
             // avformat_open_input frees the context on failure; the AVIO context is ours.
             memory.freeIOContext()
-            throw MediaError(.invalidData, file: name,
-                             "not media FFmpeg can read (\(FFmpeg.errorString(rc)))", averror: rc)
+            throw MediaError(
+                .invalidData, file: name,
+                "not media FFmpeg can read (\(FFmpeg.errorString(rc)))", averror: rc)
         }
         ctx = optional!
         try self.init(context: ctx, memory: memory, source: name)
@@ -166,7 +168,8 @@ package final class Demuxer {
         }
         streams = infos
         formatName = String(cString: ctx.pointee.iformat.pointee.name)
-        duration = ctx.pointee.duration == FFmpeg.noPTS || ctx.pointee.duration <= 0
+        duration =
+            ctx.pointee.duration == FFmpeg.noPTS || ctx.pointee.duration <= 0
             ? nil : Double(ctx.pointee.duration) / Double(AV_TIME_BASE)
     }
 
@@ -183,7 +186,9 @@ package final class Demuxer {
         let type: AVMediaType = kind == .audio ? AVMEDIA_TYPE_AUDIO : AVMEDIA_TYPE_VIDEO
         let index = av_find_best_stream(context, type, -1, -1, nil, 0)
         if index < 0 {
-            let have = streams.isEmpty ? "no streams at all"
+            let have =
+                streams.isEmpty
+                ? "no streams at all"
                 : streams.map { "\($0.kind.rawValue) (\($0.codecName))" }.joined(separator: ", ")
             throw MediaError(.noStream, file: source, "no \(kind.rawValue) stream (the file has: \(have))")
         }
@@ -265,7 +270,8 @@ enum Ogg {
         var candidate = n - 4
         while candidate >= 0 {
             if isCapture(tail, at: candidate), let end = pageEnd(tail, at: candidate), end <= n,
-               crcMatches(tail, page: candidate..<end) {
+                crcMatches(tail, page: candidate..<end)
+            {
                 return walkEndsInsidePage(tail, from: end)
             }
             candidate -= 1
@@ -378,32 +384,33 @@ private final class MemoryInput {
         let size = 64 * 1024
         guard let buffer = av_malloc(size) else { return nil }
         let opaque = Unmanaged.passUnretained(self).toOpaque()
-        io = avio_alloc_context(buffer.assumingMemoryBound(to: UInt8.self), Int32(size), 0, opaque,
-                                { opaque, buf, size in
-                                    let me = Unmanaged<MemoryInput>.fromOpaque(opaque!).takeUnretainedValue()
-                                    let n = min(Int(size), me.bytes.count - me.position)
-                                    if n <= 0 { return CFFmpeg_AVERROR_EOF }
-                                    me.bytes.withUnsafeBufferPointer { src in
-                                        buf!.update(from: src.baseAddress! + me.position, count: n)
-                                    }
-                                    me.position += n
-                                    return Int32(n)
-                                }, nil,
-                                { opaque, offset, whence in
-                                    let me = Unmanaged<MemoryInput>.fromOpaque(opaque!).takeUnretainedValue()
-                                    if whence & AVSEEK_SIZE != 0 { return Int64(me.bytes.count) }
-                                    let base: Int
-                                    switch whence & ~AVSEEK_FORCE {
-                                    case SEEK_SET: base = 0
-                                    case SEEK_CUR: base = me.position
-                                    case SEEK_END: base = me.bytes.count
-                                    default: return Int64(CFFmpeg_AVERROR_EINVAL())
-                                    }
-                                    let target = base + Int(offset)
-                                    if target < 0 || target > me.bytes.count { return Int64(CFFmpeg_AVERROR_EINVAL()) }
-                                    me.position = target
-                                    return Int64(target)
-                                })
+        io = avio_alloc_context(
+            buffer.assumingMemoryBound(to: UInt8.self), Int32(size), 0, opaque,
+            { opaque, buf, size in
+                let me = Unmanaged<MemoryInput>.fromOpaque(opaque!).takeUnretainedValue()
+                let n = min(Int(size), me.bytes.count - me.position)
+                if n <= 0 { return CFFmpeg_AVERROR_EOF }
+                me.bytes.withUnsafeBufferPointer { src in
+                    buf!.update(from: src.baseAddress! + me.position, count: n)
+                }
+                me.position += n
+                return Int32(n)
+            }, nil,
+            { opaque, offset, whence in
+                let me = Unmanaged<MemoryInput>.fromOpaque(opaque!).takeUnretainedValue()
+                if whence & AVSEEK_SIZE != 0 { return Int64(me.bytes.count) }
+                let base: Int
+                switch whence & ~AVSEEK_FORCE {
+                case SEEK_SET: base = 0
+                case SEEK_CUR: base = me.position
+                case SEEK_END: base = me.bytes.count
+                default: return Int64(CFFmpeg_AVERROR_EINVAL())
+                }
+                let target = base + Int(offset)
+                if target < 0 || target > me.bytes.count { return Int64(CFFmpeg_AVERROR_EINVAL()) }
+                me.position = target
+                return Int64(target)
+            })
         if io == nil { av_free(buffer) }
         return io
     }

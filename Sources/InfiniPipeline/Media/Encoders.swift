@@ -20,8 +20,10 @@ package struct VideoEncoderSettings: Sendable, Equatable {
     package var threads: Int
 
     /// Creates settings.
-    package init(width: Int, height: Int, frameRate: Int, crf: Int, preset: String, keyFrameInterval: Int? = nil,
-                 threads: Int = 0) {
+    package init(
+        width: Int, height: Int, frameRate: Int, crf: Int, preset: String, keyFrameInterval: Int? = nil,
+        threads: Int = 0
+    ) {
         self.width = width
         self.height = height
         self.frameRate = frameRate
@@ -56,8 +58,10 @@ class CodecEncoder {
     private let packet: Packet
     private var flushed = false
 
-    init(codecName: String, label: String, configure: (UnsafeMutablePointer<AVCodecContext>) throws -> Void,
-         options: [String: String] = [:]) throws {
+    init(
+        codecName: String, label: String, configure: (UnsafeMutablePointer<AVCodecContext>) throws -> Void,
+        options: [String: String] = [:]
+    ) throws {
         self.label = label
         packet = try Packet()
         _ = MediaLog.silenceByDefault
@@ -124,16 +128,18 @@ final class VideoEncoder: CodecEncoder {
         self.settings = settings
         var options = ["preset": settings.preset, "crf": String(settings.crf)]
         if settings.threads > 0 { options["threads"] = String(settings.threads) }
-        try super.init(codecName: "libx264", label: "H.264", configure: { ctx in
-            ctx.pointee.width = Int32(settings.width)
-            ctx.pointee.height = Int32(settings.height)
-            ctx.pointee.time_base = AVRational(num: 1, den: Int32(settings.frameRate))
-            ctx.pointee.framerate = AVRational(num: Int32(settings.frameRate), den: 1)
-            ctx.pointee.pix_fmt = AV_PIX_FMT_YUV420P
-            ctx.pointee.sample_aspect_ratio = AVRational(num: 1, den: 1)
-            if let gop = settings.keyFrameInterval { ctx.pointee.gop_size = Int32(gop) }
-            if globalHeader { CFFmpeg_codec_set_global_header(ctx) }
-        }, options: options)
+        try super.init(
+            codecName: "libx264", label: "H.264",
+            configure: { ctx in
+                ctx.pointee.width = Int32(settings.width)
+                ctx.pointee.height = Int32(settings.height)
+                ctx.pointee.time_base = AVRational(num: 1, den: Int32(settings.frameRate))
+                ctx.pointee.framerate = AVRational(num: Int32(settings.frameRate), den: 1)
+                ctx.pointee.pix_fmt = AV_PIX_FMT_YUV420P
+                ctx.pointee.sample_aspect_ratio = AVRational(num: 1, den: 1)
+                if let gop = settings.keyFrameInterval { ctx.pointee.gop_size = Int32(gop) }
+                if globalHeader { CFFmpeg_codec_set_global_header(ctx) }
+            }, options: options)
     }
 
     deinit {
@@ -159,9 +165,10 @@ final class VideoEncoder: CodecEncoder {
         let target = try stagingFrame()
         if scaler == nil || scalerKey != (s.width, s.height, s.format) {
             sws_freeContext(scaler)
-            scaler = sws_getContext(s.width, s.height, AVPixelFormat(rawValue: s.format),
-                                    Int32(settings.width), Int32(settings.height), AV_PIX_FMT_YUV420P,
-                                    SWS_BICUBIC | SWS_ACCURATE_RND, nil, nil, nil)
+            scaler = sws_getContext(
+                s.width, s.height, AVPixelFormat(rawValue: s.format),
+                Int32(settings.width), Int32(settings.height), AV_PIX_FMT_YUV420P,
+                SWS_BICUBIC | SWS_ACCURATE_RND, nil, nil, nil)
             scalerKey = (s.width, s.height, s.format)
             if scaler == nil { throw MediaError(.unsupported, file: nil, "cannot convert \(s.width)x\(s.height) frames") }
         }
@@ -183,14 +190,17 @@ final class VideoEncoder: CodecEncoder {
         let staged = try Frame.video(width: frame.width, height: frame.height, format: frame.pixelFormat.av)
         let sizes = frame.pixelFormat.planeSizes(width: frame.width, height: frame.height)
         guard !sizes.isEmpty, frame.planes.count == sizes.count,
-              zip(frame.planes, sizes).allSatisfy({ $0.count == $1.byteCount }) else {
-            throw MediaError(.misuse, file: nil, "a \(frame.width)x\(frame.height) \(frame.pixelFormat) frame has the wrong plane sizes")
+            zip(frame.planes, sizes).allSatisfy({ $0.count == $1.byteCount })
+        else {
+            throw MediaError(
+                .misuse, file: nil, "a \(frame.width)x\(frame.height) \(frame.pixelFormat) frame has the wrong plane sizes")
         }
         staged.withPlanes { output in
             for (plane, size) in sizes.enumerated() {
                 frame.planes[plane].withUnsafeBufferPointer { input in
-                    av_image_copy_plane(output.data[plane], output.linesize[plane], input.baseAddress, Int32(size.bytesPerRow),
-                                        Int32(size.bytesPerRow), Int32(size.rows))
+                    av_image_copy_plane(
+                        output.data[plane], output.linesize[plane], input.baseAddress, Int32(size.bytesPerRow),
+                        Int32(size.bytesPerRow), Int32(size.rows))
                 }
             }
         }
@@ -220,20 +230,23 @@ final class AudioEncoder: CodecEncoder {
 
     init(_ settings: AudioEncoderSettings, globalHeader: Bool) throws {
         guard settings.sampleRate > 0, (1...8).contains(settings.channels), settings.bitRate > 0 else {
-            throw MediaError(.misuse, file: nil,
-                             "cannot encode AAC at \(settings.sampleRate) Hz, \(settings.channels) channels, \(settings.bitRate) b/s")
+            throw MediaError(
+                .misuse, file: nil,
+                "cannot encode AAC at \(settings.sampleRate) Hz, \(settings.channels) channels, \(settings.bitRate) b/s")
         }
         self.settings = settings
-        try super.init(codecName: "aac", label: "AAC", configure: { ctx in
-            ctx.pointee.sample_rate = Int32(settings.sampleRate)
-            ctx.pointee.sample_fmt = AV_SAMPLE_FMT_FLTP
-            ctx.pointee.bit_rate = Int64(settings.bitRate)
-            ctx.pointee.time_base = AVRational(num: 1, den: Int32(settings.sampleRate))
-            ctx.pointee.profile = FF_PROFILE_AAC_LOW
-            av_channel_layout_uninit(&ctx.pointee.ch_layout)
-            av_channel_layout_default(&ctx.pointee.ch_layout, Int32(settings.channels))
-            if globalHeader { CFFmpeg_codec_set_global_header(ctx) }
-        })
+        try super.init(
+            codecName: "aac", label: "AAC",
+            configure: { ctx in
+                ctx.pointee.sample_rate = Int32(settings.sampleRate)
+                ctx.pointee.sample_fmt = AV_SAMPLE_FMT_FLTP
+                ctx.pointee.bit_rate = Int64(settings.bitRate)
+                ctx.pointee.time_base = AVRational(num: 1, den: Int32(settings.sampleRate))
+                ctx.pointee.profile = FF_PROFILE_AAC_LOW
+                av_channel_layout_uninit(&ctx.pointee.ch_layout)
+                av_channel_layout_default(&ctx.pointee.ch_layout, Int32(settings.channels))
+                if globalHeader { CFFmpeg_codec_set_global_header(ctx) }
+            })
         frameSize = Int(context!.pointee.frame_size > 0 ? context!.pointee.frame_size : 1024)
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -39,7 +40,8 @@ package enum FileChecks {
     package static func replace(_ path: String, with temp: String) throws {
         try requireReplaceableFile(path)
         guard rename(temp, path) == 0 else {
-            throw MediaError(.writeFailed, file: path, "cannot move the finished file into place (\(String(cString: strerror(errno))))")
+            throw MediaError(
+                .writeFailed, file: path, "cannot move the finished file into place (\(String(cString: strerror(errno))))")
         }
     }
 }

@@ -68,8 +68,10 @@ package enum Remuxer {
     /// - Returns: the number of packets copied per output stream.
     /// - Throws: `MediaError` naming the input or output file.
     @discardableResult
-    package static func copy(from input: String, to output: String, streams: [Int]? = nil,
-                            format: String = "mp4") throws -> [Int] {
+    package static func copy(
+        from input: String, to output: String, streams: [Int]? = nil,
+        format: String = "mp4"
+    ) throws -> [Int] {
         let demuxer = try Demuxer(path: input)
         let chosen = streams ?? demuxer.streams.filter { $0.kind == .audio || $0.kind == .video }.map(\.index)
         guard !chosen.isEmpty else { throw MediaError(.noStream, file: input, "no audio or video stream to copy") }

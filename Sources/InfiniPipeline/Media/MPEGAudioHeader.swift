@@ -10,7 +10,7 @@ struct MPEGAudioHeader: Equatable {
     init?(_ bytes: some Collection<UInt8>) {
         let b = Array(bytes.prefix(4))
         guard b.count == 4, b[0] == 0xFF, b[1] & 0xE0 == 0xE0 else { return nil }
-        let version = Int(b[1] >> 3) & 3   // 0: MPEG-2.5, 2: MPEG-2, 3: MPEG-1
+        let version = Int(b[1] >> 3) & 3  // 0: MPEG-2.5, 2: MPEG-2, 3: MPEG-1
         let layer = 4 - (Int(b[1] >> 1) & 3)  // 1, 2 or 3 (4 is reserved)
         let bitRateIndex = Int(b[2] >> 4)
         let rateIndex = Int(b[2] >> 2) & 3

@@ -12,8 +12,10 @@ final class SampleConverter {
     /// A converter from `input` (an unknown-order layout is taken as FFmpeg's default for its
     /// channel count) in `format` at `inputRate`, to `outputChannels` at `outputRate`.
     /// - Throws: `MediaError` naming `file` when libswresample refuses the conversion.
-    init(input: AVChannelLayout, format: AVSampleFormat, inputRate: Int, outputChannels: Int, outputRate: Int,
-         file: String?) throws {
+    init(
+        input: AVChannelLayout, format: AVSampleFormat, inputRate: Int, outputChannels: Int, outputRate: Int,
+        file: String?
+    ) throws {
         channels = outputChannels
         self.file = file
         var inputLayout = AVChannelLayout(), outputLayout = AVChannelLayout()
@@ -28,8 +30,9 @@ final class SampleConverter {
             av_channel_layout_uninit(&inputLayout)
             av_channel_layout_uninit(&outputLayout)
         }
-        var rc = swr_alloc_set_opts2(&context, &outputLayout, AV_SAMPLE_FMT_FLT, Int32(outputRate),
-                                     &inputLayout, format, Int32(inputRate), 0, nil)
+        var rc = swr_alloc_set_opts2(
+            &context, &outputLayout, AV_SAMPLE_FMT_FLT, Int32(outputRate),
+            &inputLayout, format, Int32(inputRate), 0, nil)
         let inCount = Int(inputLayout.nb_channels)
         if rc >= 0, inputLayout.order == AV_CHANNEL_ORDER_UNSPEC, inCount != outputChannels {
             // Channels with no known positions (a 12-channel WAV): every output channel is the
@@ -39,8 +42,9 @@ final class SampleConverter {
         }
         if rc >= 0 { rc = swr_init(context) }
         if rc < 0 {
-            throw MediaError.ffmpeg(.decodeFailed, file: file,
-                                    "cannot set up conversion from \(inputRate) to \(outputRate) Hz", rc)
+            throw MediaError.ffmpeg(
+                .decodeFailed, file: file,
+                "cannot set up conversion from \(inputRate) to \(outputRate) Hz", rc)
         }
     }
 
@@ -49,8 +53,9 @@ final class SampleConverter {
         var layout = AVChannelLayout()
         av_channel_layout_default(&layout, Int32(channels))
         defer { av_channel_layout_uninit(&layout) }
-        try self.init(input: layout, format: AV_SAMPLE_FMT_FLT, inputRate: inputRate, outputChannels: channels,
-                      outputRate: outputRate, file: file)
+        try self.init(
+            input: layout, format: AV_SAMPLE_FMT_FLT, inputRate: inputRate, outputChannels: channels,
+            outputRate: outputRate, file: file)
     }
 
     deinit { swr_free(&context) }
@@ -58,15 +63,19 @@ final class SampleConverter {
     /// Converts `count` input sample frames from `planes` (one pointer per plane; one for
     /// interleaved formats) and hands what comes out to `body`. Returns the frames produced.
     @discardableResult
-    func convert(planes: UnsafeMutablePointer<UnsafePointer<UInt8>?>, count: Int,
-                 _ body: (UnsafeBufferPointer<Float>) throws -> Void) throws -> Int {
+    func convert(
+        planes: UnsafeMutablePointer<UnsafePointer<UInt8>?>, count: Int,
+        _ body: (UnsafeBufferPointer<Float>) throws -> Void
+    ) throws -> Int {
         try run(planes, count, body)
     }
 
     /// Converts interleaved float samples (channels as the converter was made for).
     @discardableResult
-    func convert(interleaved samples: UnsafeBufferPointer<Float>,
-                 _ body: (UnsafeBufferPointer<Float>) throws -> Void) throws -> Int {
+    func convert(
+        interleaved samples: UnsafeBufferPointer<Float>,
+        _ body: (UnsafeBufferPointer<Float>) throws -> Void
+    ) throws -> Int {
         guard let base = samples.baseAddress else { return 0 }
         var plane: UnsafePointer<UInt8>? = UnsafeRawPointer(base).assumingMemoryBound(to: UInt8.self)
         return try withUnsafeMutablePointer(to: &plane) { try run($0, samples.count / channels, body) }
@@ -83,8 +92,10 @@ final class SampleConverter {
         }
     }
 
-    private func run(_ planes: UnsafeMutablePointer<UnsafePointer<UInt8>?>?, _ count: Int,
-                     _ body: (UnsafeBufferPointer<Float>) throws -> Void) throws -> Int {
+    private func run(
+        _ planes: UnsafeMutablePointer<UnsafePointer<UInt8>?>?, _ count: Int,
+        _ body: (UnsafeBufferPointer<Float>) throws -> Void
+    ) throws -> Int {
         let capacity = Int(swr_get_out_samples(context, Int32(count))) + 32
         if capacity <= 0 { return 0 }
         if output.count < capacity * channels { output = [Float](repeating: 0, count: capacity * channels) }

@@ -37,8 +37,10 @@ package struct VideoFrame: Sendable, Equatable {
     package var isKeyFrame: Bool
 
     /// A frame of the given planes (their sizes are checked when the frame is encoded).
-    package init(width: Int, height: Int, pixelFormat: VideoPixelFormat, planes: [[UInt8]], time: Double? = nil,
-                 isKeyFrame: Bool = false) {
+    package init(
+        width: Int, height: Int, pixelFormat: VideoPixelFormat, planes: [[UInt8]], time: Double? = nil,
+        isKeyFrame: Bool = false
+    ) {
         self.width = width
         self.height = height
         self.pixelFormat = pixelFormat
@@ -137,8 +139,9 @@ package final class VideoReader {
         let width = Int(f.width), height = Int(f.height)
         if scaler == nil || scalerKey != (f.width, f.height, f.format) {
             sws_freeContext(scaler)
-            scaler = sws_getContext(f.width, f.height, AVPixelFormat(rawValue: f.format), f.width, f.height,
-                                    pixelFormat.av, SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT, nil, nil, nil)
+            scaler = sws_getContext(
+                f.width, f.height, AVPixelFormat(rawValue: f.format), f.width, f.height,
+                pixelFormat.av, SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT, nil, nil, nil)
             scalerKey = (f.width, f.height, f.format)
             guard scaler != nil else {
                 throw MediaError(.unsupported, file: source, "cannot convert \(width)x\(height) frames to \(pixelFormat)")
@@ -169,8 +172,9 @@ package final class VideoReader {
         var time: Double? = nil
         let pts = f.best_effort_timestamp
         if pts != FFmpeg.noPTS { time = Double(pts) * stream.timeBase.value }
-        return VideoFrame(width: width, height: height, pixelFormat: pixelFormat, planes: planes, time: time,
-                          isKeyFrame: CFFmpeg_frame_is_key(frame.pointer) != 0)
+        return VideoFrame(
+            width: width, height: height, pixelFormat: pixelFormat, planes: planes, time: time,
+            isKeyFrame: CFFmpeg_frame_is_key(frame.pointer) != 0)
     }
 
     /// The next frame, converted; nil after the last one.
@@ -187,4 +191,3 @@ package final class VideoReader {
         return n
     }
 }
-

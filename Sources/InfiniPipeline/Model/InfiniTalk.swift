@@ -46,9 +46,11 @@ public struct InfiniTalkRequest: Sendable, Hashable, Codable {
     }
 
     /// Creates a request; the defaults are the endpoint's.
-    public init(imageURL: String, audioURL: String, prompt: String, numFrames: Int = InfiniTalk.defaultNumFrames,
-                resolution: Resolution = InfiniTalk.defaultResolution, seed: Int = InfiniTalk.defaultSeed,
-                acceleration: Acceleration = InfiniTalk.defaultAcceleration) {
+    public init(
+        imageURL: String, audioURL: String, prompt: String, numFrames: Int = InfiniTalk.defaultNumFrames,
+        resolution: Resolution = InfiniTalk.defaultResolution, seed: Int = InfiniTalk.defaultSeed,
+        acceleration: Acceleration = InfiniTalk.defaultAcceleration
+    ) {
         self.imageURL = imageURL
         self.audioURL = audioURL
         self.prompt = prompt
@@ -93,7 +95,10 @@ public struct InfiniTalkRequest: Sendable, Hashable, Codable {
     public var problems: [Problem] {
         var problems: [Problem] = []
         if !ModelLimits.isValidRequestSize(numFrames) {
-            problems.append(Problem(field: "num_frames", reason: "\(numFrames) is not 4n+1 between \(ModelLimits.minimumFrames) and \(ModelLimits.maximumFrames)"))
+            problems.append(
+                Problem(
+                    field: "num_frames",
+                    reason: "\(numFrames) is not 4n+1 between \(ModelLimits.minimumFrames) and \(ModelLimits.maximumFrames)"))
         }
         if prompt.allSatisfy(\.isWhitespace) { problems.append(Problem(field: "prompt", reason: "must not be empty")) }
         for (field, value) in [("image_url", imageURL), ("audio_url", audioURL)] {

@@ -1,4 +1,5 @@
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -40,9 +41,11 @@ enum DiskSpace {
         }
         for need in needs {
             guard let free = available(at: need.path), free < need.bytes else { continue }
-            throw PipelineError(.insufficientDiskSpace, String(
-                format: "%@: about %.0f MB of disk space is needed for this run's clips and output, but only %.0f MB is free",
-                need.path, Double(need.bytes) / 1e6, Double(free) / 1e6), file: need.path)
+            throw PipelineError(
+                .insufficientDiskSpace,
+                String(
+                    format: "%@: about %.0f MB of disk space is needed for this run's clips and output, but only %.0f MB is free",
+                    need.path, Double(need.bytes) / 1e6, Double(free) / 1e6), file: need.path)
         }
     }
 }

@@ -10,8 +10,10 @@ extension PipelineOptions {
         do {
             let credentials = try self.credentials ?? FalCredentials.fromEnvironment(environment)
             guard let credentials else {
-                throw PipelineError(.missingCredentials,
-                                    "FAL_KEY is not set: export FAL_KEY (or FAL_KEY_ID and FAL_KEY_SECRET), or use the preview backend or a dry run")
+                throw PipelineError(
+                    .missingCredentials,
+                    "FAL_KEY is not set: export FAL_KEY (or FAL_KEY_ID and FAL_KEY_SECRET), or use the preview backend or a dry run"
+                )
             }
             var configuration = try FalConfiguration.fromEnvironment(environment)
             if let queueURL { configuration.queueBaseURL = queueURL }

@@ -1,4 +1,5 @@
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -98,13 +99,19 @@ struct Manifest: Codable, Sendable, Equatable {
         var byIndex = [SegmentRecord?](repeating: nil, count: count)
         for (position, record) in segments.enumerated() {
             guard (0..<count).contains(record.index) else {
-                throw PipelineError(.invalidWorkDir, "\(manifestPath): segments[\(position)].index is \(record.index), but the plan has segments 0…\(count - 1); remove the work dir to start over")
+                throw PipelineError(
+                    .invalidWorkDir,
+                    "\(manifestPath): segments[\(position)].index is \(record.index), but the plan has segments 0…\(count - 1); remove the work dir to start over"
+                )
             }
             guard byIndex[record.index] == nil else {
-                throw PipelineError(.invalidWorkDir, "\(manifestPath): segment \(record.index) has two records; remove the work dir to start over")
+                throw PipelineError(
+                    .invalidWorkDir, "\(manifestPath): segment \(record.index) has two records; remove the work dir to start over"
+                )
             }
             if record.index != position {
-                notes.append("\(manifestPath): the record of segment \(record.index) was at position \(position); put back in order")
+                notes.append(
+                    "\(manifestPath): the record of segment \(record.index) was at position \(position); put back in order")
             }
             byIndex[record.index] = record
         }
@@ -117,13 +124,15 @@ struct Manifest: Codable, Sendable, Equatable {
                 continue
             }
             if let clip = record.clipPath, clip != Self.clipPath(index, workDir: workDir) {
-                notes.append("segment \(index): the manifest names \(clip) as its clip, not this work dir's file; making it again")
+                notes.append(
+                    "segment \(index): the manifest names \(clip) as its clip, not this work dir's file; making it again")
                 // A finished record without its clip is made again the usual way (cache first).
                 record.clipPath = nil
                 record.clipSHA256 = nil
             }
             if let audio = record.audioFile, audio != Self.audioPath(index, workDir: workDir) {
-                notes.append("segment \(index): the manifest names \(audio) as its audio, not this work dir's file; cutting it again")
+                notes.append(
+                    "segment \(index): the manifest names \(audio) as its audio, not this work dir's file; cutting it again")
                 record.audioFile = nil
                 record.audioSHA256 = nil
                 record.audioURL = nil
@@ -157,14 +166,16 @@ actor ManifestStore {
         do {
             data = try Data(contentsOf: url)
         } catch {
-            throw PipelineError(.failed, "\(url.path): cannot read the manifest (\(Pipeline.reason(error)))", file: url.path, underlying: error)
+            throw PipelineError(
+                .failed, "\(url.path): cannot read the manifest (\(Pipeline.reason(error)))", file: url.path, underlying: error)
         }
         do {
             return try JSONDecoder().decode(Manifest.self, from: data)
         } catch let error as DecodingError {
             let problem = PlanFileError(decoding: error)
-            throw PipelineError(.invalidWorkDir, "\(url.path): the manifest is damaged (\(problem)); remove the work dir to start over",
-                                file: url.path, underlying: error)
+            throw PipelineError(
+                .invalidWorkDir, "\(url.path): the manifest is damaged (\(problem)); remove the work dir to start over",
+                file: url.path, underlying: error)
         }
     }
 
@@ -176,8 +187,9 @@ actor ManifestStore {
         do {
             try AtomicFile.write(data, to: url.path)
         } catch {
-            throw PipelineError(.failed, "\(url.path): cannot save the manifest (\(Pipeline.reason(error)))", file: url.path,
-                                underlying: error)
+            throw PipelineError(
+                .failed, "\(url.path): cannot save the manifest (\(Pipeline.reason(error)))", file: url.path,
+                underlying: error)
         }
     }
 

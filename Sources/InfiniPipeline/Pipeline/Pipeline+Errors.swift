@@ -10,18 +10,21 @@ extension PipelineError {
         case is CancellationError:
             return .interrupted
         case let error as MediaError:
-            return PipelineError(error.isBadInput ? .invalidInput : .failed, error.description, file: error.file,
-                                 underlying: error)
+            return PipelineError(
+                error.isBadInput ? .invalidInput : .failed, error.description, file: error.file,
+                underlying: error)
         case let error as PlanningError:
-            return PipelineError(error.option == nil ? .invalidInput : .invalidOption, error.description, option: error.option,
-                                 underlying: error)
+            return PipelineError(
+                error.option == nil ? .invalidInput : .invalidOption, error.description, option: error.option,
+                underlying: error)
         case let error as ImageFitError:
             if let option = error.option {
                 return PipelineError(.invalidOption, error.description, option: option, underlying: error)
             }
             let image = options.absolute(options.image)
-            return PipelineError(.invalidInput, error.file == nil ? "\(image): \(error.description)" : error.description,
-                                 file: error.file ?? image, underlying: error)
+            return PipelineError(
+                .invalidInput, error.file == nil ? "\(image): \(error.description)" : error.description,
+                file: error.file ?? image, underlying: error)
         case let error as StitchError:
             return PipelineError(.invalidOption, error.description, option: error.option, underlying: error)
         case let error as FalError:

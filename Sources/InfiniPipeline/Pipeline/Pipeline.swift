@@ -48,20 +48,26 @@ public final class Pipeline: Sendable {
     ///     pipeline does not shut a client it was given down.
     ///   - logger: where the pipeline and the fal client it makes log (stages, requests,
     ///     retries; never the key). Progress and warnings go to ``events``, not here.
-    public convenience init(options: PipelineOptions, backend: (any ClipBackend)? = nil, falClient: FalClient? = nil,
-                            logger: Logger = Logger(label: "infinipipeline")) {
-        self.init(options: options, backend: backend, falClient: falClient, logger: logger, eventBufferLimit: Self.eventBufferLimit)
+    public convenience init(
+        options: PipelineOptions, backend: (any ClipBackend)? = nil, falClient: FalClient? = nil,
+        logger: Logger = Logger(label: "infinipipeline")
+    ) {
+        self.init(
+            options: options, backend: backend, falClient: falClient, logger: logger, eventBufferLimit: Self.eventBufferLimit)
     }
 
     /// A pipeline whose event stream keeps at most `eventBufferLimit` unread events (tests).
-    init(options: PipelineOptions, backend: (any ClipBackend)? = nil, falClient: FalClient? = nil,
-         logger: Logger = Logger(label: "infinipipeline"), eventBufferLimit: Int) {
+    init(
+        options: PipelineOptions, backend: (any ClipBackend)? = nil, falClient: FalClient? = nil,
+        logger: Logger = Logger(label: "infinipipeline"), eventBufferLimit: Int
+    ) {
         self.options = options
         self.backendOverride = backend
         self.falClient = falClient
         self.logger = logger
-        (events, continuation) = AsyncStream.makeStream(of: PipelineEvent.self,
-                                                        bufferingPolicy: .bufferingNewest(eventBufferLimit))
+        (events, continuation) = AsyncStream.makeStream(
+            of: PipelineEvent.self,
+            bufferingPolicy: .bufferingNewest(eventBufferLimit))
     }
 
     private func emit(_ event: PipelineEvent) { continuation.yield(event) }
@@ -103,28 +109,34 @@ public final class Pipeline: Sendable {
         emit(.plan(plan))
         emit(.outputAudio(inputs.outputAudio))
         if let maxCost = o.maxCost, plan.estimatedCost > maxCost + 1e-9 {
-            throw PipelineError(.overBudget, String(format: "the estimated cost $%.2f is over maxCost $%.2f", plan.estimatedCost, maxCost),
-                                option: "maxCost")
+            throw PipelineError(
+                .overBudget, String(format: "the estimated cost $%.2f is over maxCost $%.2f", plan.estimatedCost, maxCost),
+                option: "maxCost")
         }
         if o.dryRun {
-            let summary = PipelineSummary(output: nil, duration: plan.audio.duration, frames: plan.totalFrames,
-                                          segments: plan.segments.count, paidSeconds: 0, cost: 0,
-                                          plannedSeconds: plan.paidSeconds, estimatedCost: plan.estimatedCost,
-                                          reusedSegments: 0, wallTime: Date().timeIntervalSince(started), workDir: nil,
-                                          videoPath: nil, dryRun: true, outputAudio: inputs.outputAudio)
+            let summary = PipelineSummary(
+                output: nil, duration: plan.audio.duration, frames: plan.totalFrames,
+                segments: plan.segments.count, paidSeconds: 0, cost: 0,
+                plannedSeconds: plan.paidSeconds, estimatedCost: plan.estimatedCost,
+                reusedSegments: 0, wallTime: Date().timeIntervalSince(started), workDir: nil,
+                videoPath: nil, dryRun: true, outputAudio: inputs.outputAudio)
             emit(.summary(summary))
             return summary
         }
 
-        let identity = backendOverride?.identity ?? (o.backend == .preview ? "preview" : (falClient?.endpoint.rawValue ?? o.endpoint))
-        let workDir = try await WorkDir.open(options: o, inputs: inputs, identity: identity, warn: { [continuation] in
-            continuation.yield(.warning($0))
-        })
+        let identity =
+            backendOverride?.identity ?? (o.backend == .preview ? "preview" : (falClient?.endpoint.rawValue ?? o.endpoint))
+        let workDir = try await WorkDir.open(
+            options: o, inputs: inputs, identity: identity,
+            warn: { [continuation] in
+                continuation.yield(.warning($0))
+            })
         defer { workDir.lock.release() }
         let backend = try backendOverride ?? makeBackend(workDir: workDir.url)
         let ownsBackend = backendOverride == nil
         do {
-            let summary = try await generateAndStitch(inputs, workDir: workDir, backend: backend, identity: identity, started: started)
+            let summary = try await generateAndStitch(
+                inputs, workDir: workDir, backend: backend, identity: identity, started: started)
             if ownsBackend { await backend.close() }
             return summary
         } catch {
@@ -133,8 +145,10 @@ public final class Pipeline: Sendable {
         }
     }
 
-    private func generateAndStitch(_ inputs: RunInputs, workDir: WorkDir, backend: any ClipBackend, identity: String,
-                                   started: Date) async throws -> PipelineSummary {
+    private func generateAndStitch(
+        _ inputs: RunInputs, workDir: WorkDir, backend: any ClipBackend, identity: String,
+        started: Date
+    ) async throws -> PipelineSummary {
         let o = options, plan = inputs.plan, store = workDir.store
         let tracker = ProgressTracker(plan: plan, billed: identity != "preview", started: started)
         try await cutSegmentAudio(inputs, workDir: workDir)
@@ -176,12 +190,16 @@ public final class Pipeline: Sendable {
         var needed: [Int] = []
         for record in await store.manifest.segments {
             if record.state == .done, let clip = record.clipPath, FileManager.default.fileExists(atPath: clip) { continue }
-            if let file = record.audioFile, let sha = record.audioSHA256, (try? await Hashing.sha256(fileAt: file)) == sha { continue }
+            if let file = record.audioFile, let sha = record.audioSHA256, (try? await Hashing.sha256(fileAt: file)) == sha {
+                continue
+            }
             needed.append(record.index)
         }
         guard !needed.isEmpty else { return }
         emit(.stage(.cuttingAudio))
-        let (source, plan, directory, wanted) = (inputs.audioPath, inputs.plan, workDir.url.appendingPathComponent("audio"), needed)
+        let (source, plan, directory, wanted) = (
+            inputs.audioPath, inputs.plan, workDir.url.appendingPathComponent("audio"), needed
+        )
         let files = try await runBlocking { try SegmentAudio.export(source: source, plan: plan, segments: wanted, to: directory) }
         for index in needed {
             guard let url = files[index] else { continue }
@@ -230,9 +248,10 @@ public final class Pipeline: Sendable {
         if failures.count == 1 { throw first.error }
         let errors = failures.map { PipelineError.from($0.error, options: options) }
         let invalid = errors.allSatisfy { $0.kind == .invalidInput }
-        throw PipelineError(invalid ? .invalidInput : .generationFailed,
-                            "\(failures.count) segments failed: " + errors.map(\.message).joined(separator: "; "),
-                            segments: failures.map(\.index), underlying: first.error)
+        throw PipelineError(
+            invalid ? .invalidInput : .generationFailed,
+            "\(failures.count) segments failed: " + errors.map(\.message).joined(separator: "; "),
+            segments: failures.map(\.index), underlying: first.error)
     }
 
     /// Stitches; a clip the stitcher rejects is made again, within the attempt limit.
@@ -245,7 +264,8 @@ public final class Pipeline: Sendable {
             let clips = await context.store.manifest.segments.map { $0.clipPath ?? "" }
             do {
                 return try await runBlocking {
-                    try Stitcher.stitch(plan: plan, clips: clips, audio: audio, output: output, options: stitchOptions, warning: warn)
+                    try Stitcher.stitch(
+                        plan: plan, clips: clips, audio: audio, output: output, options: stitchOptions, warning: warn)
                 }
             } catch let error as ClipError {
                 emit(.warning(error.description))
@@ -273,8 +293,9 @@ public final class Pipeline: Sendable {
         case .fal:
             if let falClient { return FalBackend(client: falClient, ownsClient: false) }
             let settings = try options.falClientSettings()
-            let client = try FalClient(credentials: settings.credentials, configuration: settings.configuration,
-                                       logger: logger)
+            let client = try FalClient(
+                credentials: settings.credentials, configuration: settings.configuration,
+                logger: logger)
             return FalBackend(client: client, ownsClient: true)
         }
     }
@@ -284,5 +305,9 @@ public final class Pipeline: Sendable {
 private final class StartOnce: @unchecked Sendable {
     private let lock = NSLock()
     private var claimed = false
-    func claim() -> Bool { lock.withLock { defer { claimed = true }; return !claimed } }
+    func claim() -> Bool {
+        lock.withLock {
+            defer { claimed = true }; return !claimed
+        }
+    }
 }

@@ -83,8 +83,10 @@ public struct PipelineError: Error, CustomStringConvertible, Sendable {
     public let underlying: (any Error)?
 
     /// Creates an error.
-    public init(_ kind: Kind, _ message: String, option: String? = nil, file: String? = nil, segments: [Int] = [],
-                underlying: (any Error)? = nil) {
+    public init(
+        _ kind: Kind, _ message: String, option: String? = nil, file: String? = nil, segments: [Int] = [],
+        underlying: (any Error)? = nil
+    ) {
         self.kind = kind
         self.message = message
         self.option = option

@@ -112,8 +112,10 @@ public struct RunProgress: Sendable, Equatable, Codable {
     public var estimatedRemainingSeconds: Double?
 
     /// Creates a snapshot.
-    public init(segmentsDone: Int, segmentsTotal: Int, framesDone: Int, framesTotal: Int, committedCost: Double,
-                elapsedSeconds: Double, estimatedRemainingSeconds: Double?) {
+    public init(
+        segmentsDone: Int, segmentsTotal: Int, framesDone: Int, framesTotal: Int, committedCost: Double,
+        elapsedSeconds: Double, estimatedRemainingSeconds: Double?
+    ) {
         self.segmentsDone = segmentsDone
         self.segmentsTotal = segmentsTotal
         self.framesDone = framesDone

@@ -9,7 +9,9 @@ extension PipelineOptions {
             PipelineError(.invalidOption, "\(option) \(text)", option: option)
         }
         guard Self.concurrencyRange.contains(concurrency) else {
-            throw invalid("concurrency", "\(concurrency) must be between \(Self.concurrencyRange.lowerBound) and \(Self.concurrencyRange.upperBound)")
+            throw invalid(
+                "concurrency",
+                "\(concurrency) must be between \(Self.concurrencyRange.lowerBound) and \(Self.concurrencyRange.upperBound)")
         }
         if let maxCost, !(maxCost.isFinite && maxCost >= 0) {
             throw invalid("maxCost", "\(maxCost) must be a number ≥ 0")

@@ -11,7 +11,8 @@ public enum BackendKind: String, Codable, Sendable, CaseIterable {
 /// Everything a run needs. The defaults are the command line's.
 public struct PipelineOptions: Sendable {
     /// The prompt used when none is given.
-    public static let defaultPrompt = "A person talking naturally to the camera, with lip movements in sync with the speech, subtle head motion and natural facial expressions."
+    public static let defaultPrompt =
+        "A person talking naturally to the camera, with lip movements in sync with the speech, subtle head motion and natural facial expressions."
 
     /// The default number of requests in flight.
     public static let defaultConcurrency = 4

@@ -53,9 +53,10 @@ final class ProgressTracker: @unchecked Sendable {
             let rate = Double(framesMade) / max(now.timeIntervalSince(generationStarted), 0.001)
             remaining = Double(max(0, plan.totalFrames - framesDone)) / rate
         }
-        return RunProgress(segmentsDone: done.count, segmentsTotal: plan.segments.count, framesDone: framesDone,
-                           framesTotal: plan.totalFrames,
-                           committedCost: Plan.cost(paidFrames: committedFrames, pricePerSecond: pricePerSecond),
-                           elapsedSeconds: now.timeIntervalSince(started), estimatedRemainingSeconds: remaining)
+        return RunProgress(
+            segmentsDone: done.count, segmentsTotal: plan.segments.count, framesDone: framesDone,
+            framesTotal: plan.totalFrames,
+            committedCost: Plan.cost(paidFrames: committedFrames, pricePerSecond: pricePerSecond),
+            elapsedSeconds: now.timeIntervalSince(started), estimatedRemainingSeconds: remaining)
     }
 }

@@ -44,15 +44,18 @@ struct RunInputs: Sendable {
         let analysis = try await runBlocking { try AudioAnalysis.analyze(path: audioPath) }
         let planning = PlanningOptions(maxFrames: o.maxFrames, resolution: o.resolution, pricePerSecond: o.pricePerSecond)
         let plan = try SegmentPlanner.plan(analysis, options: planning)
-        return RunInputs(audioPath: audioPath, imagePath: imagePath, output: output, outputDirectory: outputDirectory,
-                         outputAudio: outputAudio, bucket: (fitted.bucket.width, fitted.bucket.height), png: png,
-                         imageSHA: Hashing.sha256(png), analysis: analysis, plan: plan)
+        return RunInputs(
+            audioPath: audioPath, imagePath: imagePath, output: output, outputDirectory: outputDirectory,
+            outputAudio: outputAudio, bucket: (fitted.bucket.width, fitted.bucket.height), png: png,
+            imageSHA: Hashing.sha256(png), analysis: analysis, plan: plan)
     }
 
     static func checkInputFile(_ path: String, role: String) throws {
         func invalid(_ text: String) -> PipelineError { PipelineError(.invalidInput, "\(path): \(text)", file: path) }
         var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw invalid("no such \(role) file") }
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw invalid("no such \(role) file")
+        }
         guard !isDirectory.boolValue else { throw invalid("is a directory, not an \(role) file") }
         do {
             try FileChecks.requireRegularFile(path)
@@ -68,7 +71,9 @@ struct RunInputs: Sendable {
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw invalid("the directory \(directory) does not exist")
         }
-        guard FileManager.default.isWritableFile(atPath: directory) else { throw invalid("the directory \(directory) is not writable") }
+        guard FileManager.default.isWritableFile(atPath: directory) else {
+            throw invalid("the directory \(directory) is not writable")
+        }
         guard !inputs.contains(output) else { throw invalid("the output would overwrite an input") }
         do {
             try FileChecks.requireReplaceableFile(output)

@@ -60,8 +60,10 @@ struct SegmentJob {
             throw PipelineError(.failed, "segment \(index): its audio file is missing from the work dir", segments: [index])
         }
         let o = context.options
-        let cacheKey = Hashing.key(["clip-v1", context.imageSHA, audioSHA, o.prompt, String(segment.numFrames),
-                                    o.resolution.rawValue, String(o.seed), o.acceleration.rawValue, context.identity])
+        let cacheKey = Hashing.key([
+            "clip-v1", context.imageSHA, audioSHA, o.prompt, String(segment.numFrames),
+            o.resolution.rawValue, String(o.seed), o.acceleration.rawValue, context.identity,
+        ])
         if record.request == nil, try await fromCache(cacheKey) { return }
         try await generate(record, audioFile: audioFile, cacheKey: cacheKey)
     }
@@ -73,7 +75,8 @@ struct SegmentJob {
     private func reuseFinished(_ record: SegmentRecord) async throws -> Bool {
         let clip = clipURL.path
         if record.state == .done, let path = record.clipPath, let sha = record.clipSHA256,
-           FileManager.default.fileExists(atPath: path), (try? await Hashing.sha256(fileAt: path)) == sha {
+            FileManager.default.fileExists(atPath: path), (try? await Hashing.sha256(fileAt: path)) == sha
+        {
             context.reused.add(1)
             context.report(index, .done(.workDir, requestId: record.request?.requestId))
             return true
@@ -81,7 +84,8 @@ struct SegmentJob {
         // Downloaded, checked and moved into place just before the last run stopped: only the
         // record is missing. (A clip the stitcher rejected is deleted, so this is this request's clip.)
         if record.state == .completed, FileManager.default.fileExists(atPath: clip),
-           (try? await checkClip(clip)) != nil {
+            (try? await checkClip(clip)) != nil
+        {
             let sha = try await Hashing.sha256(fileAt: clip)
             try await store.update(index) { r in
                 r.clipPath = clip
@@ -142,8 +146,9 @@ struct SegmentJob {
                     let last = record.failures.last ?? "unknown reason"
                     try await store.update(index) { $0.state = .failed }
                     context.report(index, .failed(reason: last))
-                    throw PipelineError(.generationFailed, "segment \(index) failed \(attempts) times; last: \(last)",
-                                        segments: [index])
+                    throw PipelineError(
+                        .generationFailed, "segment \(index) failed \(attempts) times; last: \(last)",
+                        segments: [index])
                 }
                 record = try await submit(record)
                 attempts += 1
@@ -157,8 +162,10 @@ struct SegmentJob {
                     do {
                         try await download(known, submitted: submitted, cacheKey: cacheKey)
                         return
-                    } catch where !(error is CancellationError) && !Task.isCancelled {
-                        context.warn("segment \(index): the recorded result could not be downloaded (\(Pipeline.describe(error))); asking the queue again")
+                    } catch  where !(error is CancellationError) && !Task.isCancelled {
+                        context.warn(
+                            "segment \(index): the recorded result could not be downloaded (\(Pipeline.describe(error))); asking the queue again"
+                        )
                         record = try await store.update(index) { r in
                             r.resultURL = nil
                             r.state = .submitted
@@ -180,7 +187,8 @@ struct SegmentJob {
                     r.state = .uploaded
                 }
                 let willRetry = attempts < context.options.maxAttempts
-                context.report(index, willRetry ? .retrying(reason: failure.reason, attempt: attempts + 1) : .failed(reason: failure.reason))
+                context.report(
+                    index, willRetry ? .retrying(reason: failure.reason, attempt: attempts + 1) : .failed(reason: failure.reason))
                 context.warn("segment \(index): generation failed (\(failure.reason))\(willRetry ? "; submitting it again" : "")")
             } catch {
                 guard Task.isCancelled else { throw error }
@@ -204,7 +212,9 @@ struct SegmentJob {
             }
         }
         if record.state == .submitting {
-            context.warn("segment \(index): an earlier run stopped while submitting it; if that submit reached the queue it was paid for once already")
+            context.warn(
+                "segment \(index): an earlier run stopped while submitting it; if that submit reached the queue it was paid for once already"
+            )
         }
         try Task.checkCancellation()
         let request = clipRequest(imageURL: imageURL, audioURL: record.audioURL!)
@@ -219,8 +229,10 @@ struct SegmentJob {
         return record
     }
 
-    private func waitForResult(_ submitted: SubmittedRequest, record: SegmentRecord, audioFile: String,
-                               queued: QueueFlag) async throws -> String {
+    private func waitForResult(
+        _ submitted: SubmittedRequest, record: SegmentRecord, audioFile: String,
+        queued: QueueFlag
+    ) async throws -> String {
         let request = clipRequest(imageURL: try await stagedImageURL(), audioURL: record.audioURL ?? audioFile)
         let (index, report, id) = (index, context.report, submitted.requestId)
         return try await context.backend.waitForResult(submitted, request: request) { progress in
@@ -277,7 +289,8 @@ struct SegmentJob {
         let context = context
         return try await context.imageURL.get {
             if let url = await context.store.manifest.imageURL { return url }
-            let url = try await context.backend.stageImage(png: context.png, fileName: "portrait-\(context.imageSHA.prefix(12)).png")
+            let url = try await context.backend.stageImage(
+                png: context.png, fileName: "portrait-\(context.imageSHA.prefix(12)).png")
             try await context.store.setImageURL(url)
             return url
         }
@@ -285,10 +298,12 @@ struct SegmentJob {
 
     private func clipRequest(imageURL: String, audioURL: String) -> ClipRequest {
         let o = context.options
-        return ClipRequest(segment: segment, segmentCount: context.plan.segments.count,
-                           input: InfiniTalkRequest(imageURL: imageURL, audioURL: audioURL, prompt: o.prompt,
-                                                    numFrames: segment.numFrames, resolution: o.resolution, seed: o.seed,
-                                                    acceleration: o.acceleration))
+        return ClipRequest(
+            segment: segment, segmentCount: context.plan.segments.count,
+            input: InfiniTalkRequest(
+                imageURL: imageURL, audioURL: audioURL, prompt: o.prompt,
+                numFrames: segment.numFrames, resolution: o.resolution, seed: o.seed,
+                acceleration: o.acceleration))
     }
 
     /// A clip must decode, run at 25 fps and hold the segment's frames (or be short by at most

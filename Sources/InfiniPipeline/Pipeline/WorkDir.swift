@@ -10,22 +10,28 @@ struct WorkDir: Sendable {
 
     /// Opens (or makes) the work dir for this job.
     /// - Parameter warn: notes about a manifest that was put back in order.
-    static func open(options o: PipelineOptions, inputs: RunInputs, identity: String,
-                     warn: (String) -> Void) async throws -> WorkDir {
+    static func open(
+        options o: PipelineOptions, inputs: RunInputs, identity: String,
+        warn: (String) -> Void
+    ) async throws -> WorkDir {
         let plan = inputs.plan
         let audioSHA = try await Hashing.sha256(fileAt: inputs.audioPath)
-        let runKey = Hashing.key(["run-v1", audioSHA, inputs.imageSHA, o.prompt, o.resolution.rawValue, String(o.seed),
-                                  o.acceleration.rawValue, String(plan.maxFrames), identity])
+        let runKey = Hashing.key([
+            "run-v1", audioSHA, inputs.imageSHA, o.prompt, o.resolution.rawValue, String(o.seed),
+            o.acceleration.rawValue, String(plan.maxFrames), identity,
+        ])
         let cacheRoot = ClipCache.defaultRoot(environment: o.environment)
-        let url = o.workDir.map { URL(fileURLWithPath: o.absolute($0)) }
+        let url =
+            o.workDir.map { URL(fileURLWithPath: o.absolute($0)) }
             ?? cacheRoot.appendingPathComponent("work").appendingPathComponent(String(runKey.prefix(16)))
         do {
             for sub in ["clips", "audio"] {
                 try FileManager.default.createDirectory(at: url.appendingPathComponent(sub), withIntermediateDirectories: true)
             }
         } catch {
-            throw PipelineError(.invalidWorkDir, "\(url.path): cannot create the work dir (\(Pipeline.reason(error)))",
-                                option: o.workDir == nil ? nil : "workDir", file: url.path, underlying: error)
+            throw PipelineError(
+                .invalidWorkDir, "\(url.path): cannot create the work dir (\(Pipeline.reason(error)))",
+                option: o.workDir == nil ? nil : "workDir", file: url.path, underlying: error)
         }
         // One run per work dir: a second run of the same job stops here, before it reads the
         // manifest or sends anything (the kernel releases the lock when a process dies).
@@ -38,9 +44,10 @@ struct WorkDir: Sendable {
                 // another version, and do not matter to what was paid for).
                 func requests(_ p: Plan) -> [[Int]] { p.segments.map { [$0.index, $0.startFrame, $0.frameCount, $0.numFrames] } }
                 guard existing.runKey == runKey, requests(existing.plan) == requests(plan) else {
-                    throw PipelineError(.invalidWorkDir,
-                                        "\(url.path): this work dir belongs to another run (different inputs or options); choose another work dir",
-                                        option: "workDir", file: url.path)
+                    throw PipelineError(
+                        .invalidWorkDir,
+                        "\(url.path): this work dir belongs to another run (different inputs or options); choose another work dir",
+                        option: "workDir", file: url.path)
                 }
                 let (checked, notes) = try existing.reconciled(workDir: url, manifestPath: manifestURL.path)
                 notes.forEach(warn)
@@ -48,14 +55,16 @@ struct WorkDir: Sendable {
                 manifest.audio = inputs.audioPath
                 manifest.image = inputs.imagePath
             } else {
-                manifest = Manifest(runKey: runKey, audio: inputs.audioPath, image: inputs.imagePath, backend: identity, plan: plan,
-                                    imageSHA256: inputs.imageSHA, imageURL: nil,
-                                    segments: plan.segments.map { SegmentRecord(index: $0.index) })
+                manifest = Manifest(
+                    runKey: runKey, audio: inputs.audioPath, image: inputs.imagePath, backend: identity, plan: plan,
+                    imageSHA256: inputs.imageSHA, imageURL: nil,
+                    segments: plan.segments.map { SegmentRecord(index: $0.index) })
             }
             // Room for what is still to be made, before anything is paid for.
             let framesToMake = zip(plan.segments, manifest.segments).reduce(0) { $0 + ($1.1.state == .done ? 0 : $1.0.numFrames) }
-            try DiskSpace.check(plan: plan, framesToMake: framesToMake, workDir: url.path,
-                                outputDirectory: inputs.outputDirectory, resolution: o.resolution)
+            try DiskSpace.check(
+                plan: plan, framesToMake: framesToMake, workDir: url.path,
+                outputDirectory: inputs.outputDirectory, resolution: o.resolution)
             let store = try ManifestStore(manifest: manifest, url: manifestURL)
             return WorkDir(url: url, cacheRoot: cacheRoot, lock: lock, store: store)
         } catch {

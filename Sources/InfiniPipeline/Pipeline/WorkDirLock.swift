@@ -1,4 +1,5 @@
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -20,7 +21,8 @@ final class WorkDirLock: @unchecked Sendable {
         let path = directory.appendingPathComponent("lock").path
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
-            throw PipelineError(.invalidWorkDir, "\(path): cannot create the work dir's lock file (\(String(cString: strerror(errno))))")
+            throw PipelineError(
+                .invalidWorkDir, "\(path): cannot create the work dir's lock file (\(String(cString: strerror(errno))))")
         }
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
             let error = errno
@@ -30,9 +32,13 @@ final class WorkDirLock: @unchecked Sendable {
             guard error == EWOULDBLOCK else {
                 throw PipelineError(.failed, "\(path): cannot lock the work dir (\(String(cString: strerror(error))))")
             }
-            let pid = count > 0 ? String(decoding: bytes[0..<count], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : ""
+            let pid =
+                count > 0 ? String(decoding: bytes[0..<count], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : ""
             let holder = Int(pid).map { "process \($0)" } ?? "another process"
-            throw PipelineError(.workDirInUse, "\(directory.path): the work dir is in use by another run of this job (\(holder)); wait for it to finish or stop it, then run again")
+            throw PipelineError(
+                .workDirInUse,
+                "\(directory.path): the work dir is in use by another run of this job (\(holder)); wait for it to finish or stop it, then run again"
+            )
         }
         let text = Array("\(getpid())\n".utf8)
         _ = ftruncate(fd, 0)

@@ -41,8 +41,10 @@ public struct PauseDetector: Sendable, Equatable {
     ///   - minimumBelowSpeechDb: The threshold's least distance below the speech level, in dB.
     ///   - maximumBlipDuration: Longest blip inside a pause, in seconds.
     ///   - blipAllowanceDb: How far above the threshold a blip may reach, in dB.
-    public init(minimumDuration: Double = 0.2, belowSpeechDb: Float = 30, aboveNoiseFloorDb: Float = 6,
-                minimumBelowSpeechDb: Float = 25, maximumBlipDuration: Double = 0.02, blipAllowanceDb: Float = 6) {
+    public init(
+        minimumDuration: Double = 0.2, belowSpeechDb: Float = 30, aboveNoiseFloorDb: Float = 6,
+        minimumBelowSpeechDb: Float = 25, maximumBlipDuration: Double = 0.02, blipAllowanceDb: Float = 6
+    ) {
         self.minimumDuration = minimumDuration
         self.belowSpeechDb = belowSpeechDb
         self.aboveNoiseFloorDb = aboveNoiseFloorDb
@@ -93,8 +95,8 @@ public struct PauseDetector: Sendable, Equatable {
             if stop - start >= minimumDuration - 1e-9 { result.append(start...stop) }
         }
         var runStart = -1  // first hop of the current run, or −1
-        var runEnd = 0     // one past its last quiet hop
-        var blip = 0       // hops since runEnd, all within the blip allowance
+        var runEnd = 0  // one past its last quiet hop
+        var blip = 0  // hops since runEnd, all within the blip allowance
         levels.withUnsafeBufferPointer { levels in
             for i in 0..<count {
                 let level = levels[i]

@@ -23,7 +23,8 @@ extension Plan {
             // Foundation calls valid JSON with a number out of place "not valid JSON" and
             // names enum values in Swift's words: look at the parsed JSON to name the key.
             if let object = try? JSONSerialization.jsonObject(with: data, options: .fragmentsAllowed),
-               let problem = PlanFileError.typeProblem(in: object) {
+                let problem = PlanFileError.typeProblem(in: object)
+            {
                 throw problem
             }
             throw PlanFileError(decoding: error)
@@ -44,18 +45,27 @@ extension Plan {
         guard (1...768_000).contains(audio.sampleRate) else {
             throw fail("audio.sampleRate", "\(audio.sampleRate) Hz is not a sample rate (1…768000)")
         }
-        guard (1...64).contains(audio.channels) else { throw fail("audio.channels", "\(audio.channels) is not a channel count (1…64)") }
+        guard (1...64).contains(audio.channels) else {
+            throw fail("audio.channels", "\(audio.channels) is not a channel count (1…64)")
+        }
         guard audio.samples >= 1 else { throw fail("audio.samples", "\(audio.samples): the audio must have samples") }
         let (scaled, overflow) = audio.samples.multipliedReportingOverflow(by: ModelLimits.fps)
         guard !overflow else { throw fail("audio.samples", "\(audio.samples) is too large") }
         let expectedFrames = scaled / audio.sampleRate + (scaled % audio.sampleRate == 0 ? 0 : 1)
         guard totalFrames == expectedFrames else {
-            throw fail("totalFrames", "\(totalFrames), but \(audio.samples) samples at \(audio.sampleRate) Hz make \(expectedFrames) frames")
+            throw fail(
+                "totalFrames",
+                "\(totalFrames), but \(audio.samples) samples at \(audio.sampleRate) Hz make \(expectedFrames) frames")
         }
         guard ModelLimits.isValidRequestSize(maxFrames) else {
-            throw fail("maxFrames", "\(maxFrames) is not a valid request size (4n + 1 within \(ModelLimits.minimumFrames)…\(ModelLimits.maximumFrames))")
+            throw fail(
+                "maxFrames",
+                "\(maxFrames) is not a valid request size (4n + 1 within \(ModelLimits.minimumFrames)…\(ModelLimits.maximumFrames))"
+            )
         }
-        guard pricePerSecond.isFinite, pricePerSecond >= 0 else { throw fail("pricePerSecond", "\(pricePerSecond) must be a number ≥ 0") }
+        guard pricePerSecond.isFinite, pricePerSecond >= 0 else {
+            throw fail("pricePerSecond", "\(pricePerSecond) must be a number ≥ 0")
+        }
         let rebuilt = try checkedSegments()
         var plan = self
         plan.segments = rebuilt
@@ -82,17 +92,22 @@ extension Plan {
                 throw fail("\(key).index", "\(segment.index): segments must be numbered 0, 1, 2, … in order")
             }
             guard segment.startFrame == next else {
-                throw fail("\(key).startFrame", "\(segment.startFrame): segment \(position) must start at frame \(next), where the one before it ends")
+                throw fail(
+                    "\(key).startFrame",
+                    "\(segment.startFrame): segment \(position) must start at frame \(next), where the one before it ends")
             }
             guard segment.frameCount >= 1 else { throw fail("\(key).frameCount", "\(segment.frameCount) must be at least 1") }
             guard segment.frameCount <= totalFrames - next else {
                 throw fail("\(key).frameCount", "\(segment.frameCount) runs past totalFrames \(totalFrames)")
             }
             guard ModelLimits.isValidRequestSize(segment.numFrames), segment.numFrames <= maxFrames else {
-                throw fail("\(key).numFrames", "\(segment.numFrames) is not a valid request size (4n + 1 within \(ModelLimits.minimumFrames)…\(maxFrames))")
+                throw fail(
+                    "\(key).numFrames",
+                    "\(segment.numFrames) is not a valid request size (4n + 1 within \(ModelLimits.minimumFrames)…\(maxFrames))")
             }
             guard segment.numFrames >= segment.frameCount else {
-                throw fail("\(key).numFrames", "\(segment.numFrames) is less than the \(segment.frameCount) frames the segment keeps")
+                throw fail(
+                    "\(key).numFrames", "\(segment.numFrames) is less than the \(segment.frameCount) frames the segment keeps")
             }
             if let level = segment.cutLoudnessDb, !level.isFinite {
                 throw fail("\(key).cutLoudnessDb", "\(level) is not a level")
@@ -177,7 +192,9 @@ public struct PlanFileError: Error, CustomStringConvertible, Sendable, Equatable
             guard let text = value as? String, !allowed.contains(text) else { return nil }
             return PlanFileError(.wrongType, key: key, reason: "\"\(text)\" is not one of \(allowed.joined(separator: ", "))")
         }
-        guard let plan = object as? [String: Any] else { return PlanFileError(.notAPlan, key: "", reason: "not a plan (a JSON object is needed)") }
+        guard let plan = object as? [String: Any] else {
+            return PlanFileError(.notAPlan, key: "", reason: "not a plan (a JSON object is needed)")
+        }
         for key in ["fps", "totalFrames", "maxFrames", "paidFrames"] {
             if let problem = integer(plan[key], key) { return problem }
         }

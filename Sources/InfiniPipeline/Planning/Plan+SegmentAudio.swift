@@ -28,11 +28,14 @@ extension SegmentAudio {
     /// - Returns: The written file URLs, by segment index.
     /// - Throws: `MediaError` when the file cannot be decoded or no longer matches the plan.
     @discardableResult
-    static func export(source: String, plan: Plan, segments: [Int]? = nil, to directory: URL,
-                       fileName: (Int) -> String = SegmentAudio.fileName) throws -> [Int: URL] {
-        try export(source: source, format: AudioFormat(sampleRate: plan.audio.sampleRate, channels: plan.audio.channels),
-                   samples: plan.audio.samples, cuts: plan.audioCuts(segments: segments), to: directory,
-                   fileName: fileName)
+    static func export(
+        source: String, plan: Plan, segments: [Int]? = nil, to directory: URL,
+        fileName: (Int) -> String = SegmentAudio.fileName
+    ) throws -> [Int: URL] {
+        try export(
+            source: source, format: AudioFormat(sampleRate: plan.audio.sampleRate, channels: plan.audio.channels),
+            samples: plan.audio.samples, cuts: plan.audioCuts(segments: segments), to: directory,
+            fileName: fileName)
     }
 }
 

@@ -82,8 +82,10 @@ public struct Plan: Codable, Sendable, Equatable {
         ///   - numFrames: `num_frames` of the request.
         ///   - cutLoudnessDb: RMS in dBFS around the seam at the segment's start, when known.
         ///   - cutLevelRelativeDb: The same relative to the speech level, when known.
-        public init(index: Int, startFrame: Int, frameCount: Int, numFrames: Int, cutLoudnessDb: Double?,
-                    cutLevelRelativeDb: Double? = nil) {
+        public init(
+            index: Int, startFrame: Int, frameCount: Int, numFrames: Int, cutLoudnessDb: Double?,
+            cutLevelRelativeDb: Double? = nil
+        ) {
             self.index = index
             self.startFrame = startFrame
             self.frameCount = frameCount
@@ -172,9 +174,11 @@ public struct Plan: Codable, Sendable, Equatable {
     ///   - segments: The segments, contiguous and in order.
     ///   - speechLevelDb: The recording's speech level in dBFS, when known.
     ///   - noiseFloorDb: The recording's noise floor in dBFS, when known.
-    public init(totalFrames: Int, maxFrames: Int, resolution: Resolution, pricePerSecond: Double,
-                layout: Layout, audio: Audio, segments: [Segment], speechLevelDb: Double? = nil,
-                noiseFloorDb: Double? = nil) {
+    public init(
+        totalFrames: Int, maxFrames: Int, resolution: Resolution, pricePerSecond: Double,
+        layout: Layout, audio: Audio, segments: [Segment], speechLevelDb: Double? = nil,
+        noiseFloorDb: Double? = nil
+    ) {
         self.fps = ModelLimits.fps
         self.totalFrames = totalFrames
         self.maxFrames = maxFrames
@@ -192,7 +196,7 @@ public struct Plan: Codable, Sendable, Equatable {
 
     private enum CodingKeys: String, CodingKey {
         case fps, totalFrames, maxFrames, resolution, pricePerSecond, layout, audio, segments, paidFrames,
-             estimatedCost, speechLevelDb, noiseFloorDb
+            estimatedCost, speechLevelDb, noiseFloorDb
     }
 
     /// Encodes every key, writing `speechLevelDb` and `noiseFloorDb` as an explicit `null`
@@ -262,11 +266,13 @@ public struct Plan: Codable, Sendable, Equatable {
         lines.append("")
         lines.append("total frames: \(totalFrames)  segments: \(segments.count)  paid: \(paidFrames) frames = \(paid) s")
         if let speechLevelDb, let noiseFloorDb {
-            lines.append("speech level: " + String(format: "%.1f", speechLevelDb) + " dBFS  noise floor: "
-                         + String(format: "%.1f", noiseFloorDb) + " dBFS")
+            lines.append(
+                "speech level: " + String(format: "%.1f", speechLevelDb) + " dBFS  noise floor: "
+                    + String(format: "%.1f", noiseFloorDb) + " dBFS")
         }
-        lines.append("estimated cost: $" + String(format: "%.2f", estimatedCost)
-                     + " (\(resolution.rawValue), $" + String(format: "%.2f", pricePerSecond) + "/s)")
+        lines.append(
+            "estimated cost: $" + String(format: "%.2f", estimatedCost)
+                + " (\(resolution.rawValue), $" + String(format: "%.2f", pricePerSecond) + "/s)")
         return lines.joined(separator: "\n") + "\n"
     }
 

@@ -7,8 +7,9 @@ extension SegmentPlanner {
     ///   - options: The largest request, resolution, price and pause detection.
     /// - Throws: ``PlanningError`` for bad options or audio without samples.
     public static func plan(_ analysis: AudioAnalysis, options: PlanningOptions = PlanningOptions()) throws -> Plan {
-        try plan(samples: analysis.samples, sampleRate: analysis.format.sampleRate, channels: analysis.format.channels,
-                 envelope: analysis.envelope, options: options)
+        try plan(
+            samples: analysis.samples, sampleRate: analysis.format.sampleRate, channels: analysis.format.channels,
+            envelope: analysis.envelope, options: options)
     }
 
     /// Decodes and plans an audio file.

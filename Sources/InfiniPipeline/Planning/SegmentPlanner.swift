@@ -76,14 +76,16 @@ public struct PlanningError: Error, Sendable, Equatable, CustomStringConvertible
 
     /// `maxFrames` below the model's minimum request.
     static func maxFramesBelowMinimum(_ n: Int) -> PlanningError {
-        PlanningError(.maxFramesBelowMinimum, option: "maxFrames",
-                      "maxFrames \(n) is below the model's minimum of \(ModelLimits.minimumFrames)")
+        PlanningError(
+            .maxFramesBelowMinimum, option: "maxFrames",
+            "maxFrames \(n) is below the model's minimum of \(ModelLimits.minimumFrames)")
     }
 
     /// A negative, infinite or NaN price.
     static func invalidPrice(_ price: Double) -> PlanningError {
-        PlanningError(.invalidPrice, option: "pricePerSecond",
-                      "pricePerSecond \(price) is not a price: it must be a finite number ≥ 0")
+        PlanningError(
+            .invalidPrice, option: "pricePerSecond",
+            "pricePerSecond \(price) is not a price: it must be a finite number ≥ 0")
     }
 
     /// `samples · 25` overflows.
@@ -110,8 +112,10 @@ public struct PlanningOptions: Sendable, Equatable {
     ///   - resolution: Output resolution; sets the default price (480p).
     ///   - pricePerSecond: Overrides the resolution's price, in US dollars per second.
     ///   - pauseDetector: How pauses are found.
-    public init(maxFrames: Int = ModelLimits.maximumFrames, resolution: Resolution = .p480,
-                pricePerSecond: Double? = nil, pauseDetector: PauseDetector = PauseDetector()) {
+    public init(
+        maxFrames: Int = ModelLimits.maximumFrames, resolution: Resolution = .p480,
+        pricePerSecond: Double? = nil, pauseDetector: PauseDetector = PauseDetector()
+    ) {
         self.maxFrames = maxFrames
         self.resolution = resolution
         self.pricePerSecond = pricePerSecond
@@ -221,8 +225,10 @@ public enum SegmentPlanner {
     ///   - envelope: The loudness of the same audio.
     ///   - options: The largest request, resolution, price and pause detection.
     /// - Throws: ``PlanningError`` for empty audio, invalid rates, channels, price or `maxFrames`.
-    public static func plan(samples: Int, sampleRate: Int, channels: Int,
-                            envelope: LoudnessEnvelope, options: PlanningOptions = PlanningOptions()) throws -> Plan {
+    public static func plan(
+        samples: Int, sampleRate: Int, channels: Int,
+        envelope: LoudnessEnvelope, options: PlanningOptions = PlanningOptions()
+    ) throws -> Plan {
         let total = try totalFrames(samples: samples, sampleRate: sampleRate)
         guard channels > 0 else { throw PlanningError.invalidChannelCount(channels) }
         let (maxFrames, price) = try checked(options)
@@ -271,17 +277,21 @@ public enum SegmentPlanner {
                     if let speech = estimate?.speechDb { cutRelative = hundredths(Double(db) - Double(speech)) }
                 }
             }
-            segments.append(Plan.Segment(index: index, startFrame: start, frameCount: size.frameCount,
-                                         numFrames: size.numFrames, cutLoudnessDb: cutLoudness,
-                                         cutLevelRelativeDb: cutRelative))
+            segments.append(
+                Plan.Segment(
+                    index: index, startFrame: start, frameCount: size.frameCount,
+                    numFrames: size.numFrames, cutLoudnessDb: cutLoudness,
+                    cutLevelRelativeDb: cutRelative))
             start += size.frameCount
         }
-        let audio = Plan.Audio(sampleRate: sampleRate, channels: channels, samples: samples,
-                               duration: Double(samples) / Double(sampleRate))
-        return Plan(totalFrames: total, maxFrames: maxFrames, resolution: options.resolution,
-                    pricePerSecond: price, layout: layout, audio: audio, segments: segments,
-                    speechLevelDb: estimate.map { hundredths(Double($0.speechDb)) },
-                    noiseFloorDb: estimate.map { hundredths(Double($0.noiseFloorDb)) })
+        let audio = Plan.Audio(
+            sampleRate: sampleRate, channels: channels, samples: samples,
+            duration: Double(samples) / Double(sampleRate))
+        return Plan(
+            totalFrames: total, maxFrames: maxFrames, resolution: options.resolution,
+            pricePerSecond: price, layout: layout, audio: audio, segments: segments,
+            speechLevelDb: estimate.map { hundredths(Double($0.speechDb)) },
+            noiseFloorDb: estimate.map { hundredths(Double($0.noiseFloorDb)) })
     }
 
     /// The effective `maxFrames` and the price of `options`, after checking both.
@@ -331,8 +341,9 @@ public enum SegmentPlanner {
     /// The cost of a seam at every frame boundary `0...totalFrames` (the ends are never cuts).
     static func cutCosts(totalFrames: Int, envelope: LoudnessEnvelope, loudness: Loudness) -> [Double] {
         let threshold = Double(loudness.thresholdDb)
-        let pauses = loudness.detector.pauses(levels: loudness.levels, threshold: loudness.thresholdDb,
-                                              envelope: envelope)
+        let pauses = loudness.detector.pauses(
+            levels: loudness.levels, threshold: loudness.thresholdDb,
+            envelope: envelope)
         var costs = [Double](repeating: Weights.seam, count: totalFrames + 1)
         let fps = Double(ModelLimits.fps)
         let half = cutWindowHalfWidth
@@ -347,20 +358,24 @@ public enum SegmentPlanner {
                     var excess = 0.0
                     if let meanSquare = LoudnessEnvelope.windowMeanSquare(
                         hops, hopDuration: envelope.hopDuration, duration: envelope.duration,
-                        from: t - half, to: t + half) {
+                        from: t - half, to: t + half)
+                    {
                         excess = max(0, Double(LoudnessEnvelope.decibels(meanSquare: meanSquare)) - threshold)
                     }
                     var cost = Weights.seam
                     if inPause {
                         let pause = pauses[pauseIndex]
                         let halfLength = (pause.upperBound - pause.lowerBound) / 2
-                        let offCentre = halfLength > 0
+                        let offCentre =
+                            halfLength > 0
                             ? min(1, abs(t - (pause.lowerBound + halfLength)) / halfLength) : 0
                         let shortness = max(0, 1 - 2 * halfLength / Weights.fullPauseSeconds)
-                        cost += Weights.insidePer10Db * min(excess, Weights.insideCapDb) / 10
+                        cost +=
+                            Weights.insidePer10Db * min(excess, Weights.insideCapDb) / 10
                             + Weights.offCentre * offCentre + Weights.shortPause * shortness
                     } else {
-                        cost += Weights.outsidePause
+                        cost +=
+                            Weights.outsidePause
                             + Weights.outsidePer10Db * min(excess, Weights.outsideCapDb) / 10
                     }
                     out[p] = cost

@@ -11,25 +11,33 @@ extension Stitcher {
     static func checkAudioMatchesPlan(_ audio: String, seconds: Double, slack: Double, plan: Plan) throws {
         let video = ModelLimits.seconds(forFrames: plan.totalFrames)
         if seconds + 0.1 < ModelLimits.seconds(forFrames: plan.totalFrames - 1) {
-            throw MediaError(.invalidData, file: audio, String(
-                format: "the audio lasts %.2f s but the video is %.2f s (%d frames): is this the file the plan was made for?",
-                seconds, video, plan.totalFrames))
+            throw MediaError(
+                .invalidData, file: audio,
+                String(
+                    format: "the audio lasts %.2f s but the video is %.2f s (%d frames): is this the file the plan was made for?",
+                    seconds, video, plan.totalFrames))
         }
         if abs(seconds - plan.audio.duration) > 0.1 + slack {
-            throw MediaError(.invalidData, file: audio, String(
-                format: "the audio lasts %.2f s but the plan was made for %.2f s of audio: is this the file the plan was made for?",
-                seconds, plan.audio.duration))
+            throw MediaError(
+                .invalidData, file: audio,
+                String(
+                    format:
+                        "the audio lasts %.2f s but the plan was made for %.2f s of audio: is this the file the plan was made for?",
+                    seconds, plan.audio.duration))
         }
     }
 
     /// Encodes the audio to AAC in an M4A, decoding it by the acceptance rule every reader
     /// applies, and checks it is the plan's audio. Returns the reader's warnings.
-    static func encodeAudio(from source: String, to path: String, as audio: OutputAudio, bitRate: Int,
-                            plan: Plan) throws -> [String] {
+    static func encodeAudio(
+        from source: String, to path: String, as audio: OutputAudio, bitRate: Int,
+        plan: Plan
+    ) throws -> [String] {
         let reader = try AudioReader(path: source, sampleRate: audio.sampleRate, channels: audio.channels)
         let format = reader.outputFormat
-        let writer = try MP4Writer(path: path, video: nil,
-                                   audio: AudioEncoderSettings(sampleRate: format.sampleRate, channels: format.channels, bitRate: bitRate))
+        let writer = try MP4Writer(
+            path: path, video: nil,
+            audio: AudioEncoderSettings(sampleRate: format.sampleRate, channels: format.channels, bitRate: bitRate))
         let samples = try reader.read { try writer.append(audio: $0) }
         try checkAudioMatchesPlan(source, seconds: Double(samples) / Double(format.sampleRate), slack: 0, plan: plan)
         try writer.finish()
@@ -123,7 +131,8 @@ final class AudioPump {
         }
         let tb = timeBase
         let seconds = { (ticks: Int64) in Double(ticks) * Double(tb.num) / Double(tb.den) }
-        try Stitcher.checkAudioMatchesPlan(checking.file, seconds: seconds(end), slack: 2 * seconds(lastDuration),
-                                           plan: checking.plan)
+        try Stitcher.checkAudioMatchesPlan(
+            checking.file, seconds: seconds(end), slack: 2 * seconds(lastDuration),
+            plan: checking.plan)
     }
 }

@@ -75,10 +75,11 @@ struct ClipInspection: Sendable, Equatable {
         }
         var rate = video.frameRate
         if rate.num == 0 || rate.den == 0 { rate = Rational(demuxer.avStream(video.index).pointee.r_frame_rate) }
-        return ClipInspection(path: path, frameCount: frames, width: video.width, height: video.height, frameRate: rate,
-                              codecName: video.codecName, extradata: video.extradata, timeBase: video.timeBase,
-                              pixelFormat: video.formatName, hasAudio: demuxer.streams.contains { $0.kind == .audio },
-                              sortedPTS: pts.sorted())
+        return ClipInspection(
+            path: path, frameCount: frames, width: video.width, height: video.height, frameRate: rate,
+            codecName: video.codecName, extradata: video.extradata, timeBase: video.timeBase,
+            pixelFormat: video.formatName, hasAudio: demuxer.streams.contains { $0.kind == .audio },
+            sortedPTS: pts.sorted())
     }
 
     /// Inspects several clips, as many at a time as there are cores; one result per path, in order.

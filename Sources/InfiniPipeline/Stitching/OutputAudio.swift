@@ -46,7 +46,6 @@ public struct OutputAudio: Codable, Sendable, Equatable {
         return "encode to AAC, \(sampleRate) Hz, \(channels) ch\(tail)"
     }
 
-
     /// Decides how the output will carry the audio of `path`, and proves the MP4 muxer takes it.
     /// - Parameters:
     ///   - path: the audio file (or a video carrying it).
@@ -55,8 +54,10 @@ public struct OutputAudio: Codable, Sendable, Equatable {
     ///   - bitRate: the AAC bit rate when encoding.
     /// - Throws: `MediaError` naming the audio file when no output audio can be made, or naming
     ///   `scratchDirectory` when no file can be created there.
-    public static func decide(audio path: String, scratchDirectory: String,
-                              bitRate: Int = StitchOptions.defaultAudioBitRate) throws -> OutputAudio {
+    public static func decide(
+        audio path: String, scratchDirectory: String,
+        bitRate: Int = StitchOptions.defaultAudioBitRate
+    ) throws -> OutputAudio {
         let demuxer = try Demuxer(path: path)
         let stream = try demuxer.bestStream(.audio)
         // The decoder must open (as it will when the audio is decoded for planning or encoding).
@@ -73,11 +74,14 @@ public struct OutputAudio: Codable, Sendable, Equatable {
         if stream.codecName == "aac" || stream.codecName == "mp3" {
             do {
                 try proveCopy(demuxer: demuxer, index: stream.index, scratch: scratch)
-                return OutputAudio(strategy: .copy, codec: stream.codecName, sampleRate: sourceRate,
-                                   channels: sourceChannels, sourceCodec: stream.codecName,
-                                   sourceSampleRate: sourceRate, sourceChannels: sourceChannels, reason: nil)
-            } catch let error as MediaError where error.code == .writeFailed && error.file == scratch
-                                                    && error.reason.hasPrefix("cannot open for writing") {
+                return OutputAudio(
+                    strategy: .copy, codec: stream.codecName, sampleRate: sourceRate,
+                    channels: sourceChannels, sourceCodec: stream.codecName,
+                    sourceSampleRate: sourceRate, sourceChannels: sourceChannels, reason: nil)
+            } catch let error as MediaError
+                where error.code == .writeFailed && error.file == scratch
+                && error.reason.hasPrefix("cannot open for writing")
+            {
                 throw MediaError(.writeFailed, file: scratchDirectory, "cannot create files in this directory (\(error.reason))")
             } catch let error as MediaError {
                 reason = "the MP4 muxer does not take this \(stream.codecName) stream as it is (\(error.reason))"
@@ -91,18 +95,22 @@ public struct OutputAudio: Codable, Sendable, Equatable {
         for channels in AudioEncoderSettings.aacChannelCandidates(forSource: sourceChannels) {
             do {
                 try proveEncode(sampleRate: rate, channels: channels, bitRate: bitRate, scratch: scratch)
-                return OutputAudio(strategy: .encode, codec: "aac", sampleRate: rate, channels: channels,
-                                   sourceCodec: stream.codecName, sourceSampleRate: sourceRate,
-                                   sourceChannels: sourceChannels, reason: reason)
+                return OutputAudio(
+                    strategy: .encode, codec: "aac", sampleRate: rate, channels: channels,
+                    sourceCodec: stream.codecName, sourceSampleRate: sourceRate,
+                    sourceChannels: sourceChannels, reason: reason)
             } catch let error as MediaError {
                 if error.file == scratch && error.reason.hasPrefix("cannot open for writing") {
-                    throw MediaError(.writeFailed, file: scratchDirectory, "cannot create files in this directory (\(error.reason))")
+                    throw MediaError(
+                        .writeFailed, file: scratchDirectory, "cannot create files in this directory (\(error.reason))")
                 }
                 lastError = error
             }
         }
-        throw MediaError(.unsupported, file: path,
-                         "cannot make AAC audio for the output from \(stream.codecName) at \(sourceRate) Hz, \(sourceChannels) ch: \(lastError?.reason ?? "unknown reason")")
+        throw MediaError(
+            .unsupported, file: path,
+            "cannot make AAC audio for the output from \(stream.codecName) at \(sourceRate) Hz, \(sourceChannels) ch: \(lastError?.reason ?? "unknown reason")"
+        )
     }
 
     /// Writes a scratch MP4 with copies of the first audio packets and one video frame.
@@ -133,8 +141,9 @@ public struct OutputAudio: Codable, Sendable, Equatable {
     private static func proveEncode(sampleRate: Int, channels: Int, bitRate: Int, scratch: String) throws {
         let muxer = try Muxer(path: scratch, format: "mp4")
         let video = try scratchVideo(muxer)
-        let encoder = try AudioEncoder(AudioEncoderSettings(sampleRate: sampleRate, channels: channels, bitRate: bitRate),
-                                       globalHeader: muxer.wantsGlobalHeader)
+        let encoder = try AudioEncoder(
+            AudioEncoderSettings(sampleRate: sampleRate, channels: channels, bitRate: bitRate),
+            globalHeader: muxer.wantsGlobalHeader)
         let out = try muxer.addStream(encoder: encoder)
         try muxer.writeHeader(fastStart: true)
         let silence = [Float](repeating: 0, count: 3 * 1024 * channels)
@@ -147,17 +156,22 @@ public struct OutputAudio: Codable, Sendable, Equatable {
 
     /// A tiny H.264 stream like the output's (the model's clips are H.264; so is a re-encode).
     private static func scratchVideo(_ muxer: Muxer) throws -> (encoder: VideoEncoder, stream: Int) {
-        let encoder = try VideoEncoder(VideoEncoderSettings(width: 64, height: 64, frameRate: ModelLimits.fps, crf: 30,
-                                                            preset: "ultrafast", threads: 1),
-                                       globalHeader: muxer.wantsGlobalHeader)
+        let encoder = try VideoEncoder(
+            VideoEncoderSettings(
+                width: 64, height: 64, frameRate: ModelLimits.fps, crf: 30,
+                preset: "ultrafast", threads: 1),
+            globalHeader: muxer.wantsGlobalHeader)
         return (encoder, try muxer.addStream(encoder: encoder))
     }
 
     private static func finishScratchVideo(_ video: (encoder: VideoEncoder, stream: Int), muxer: Muxer) throws {
-        let gray = VideoFrame(width: 64, height: 64, pixelFormat: .yuv420p,
-                              planes: [[UInt8](repeating: 128, count: 64 * 64), [UInt8](repeating: 128, count: 32 * 32),
-                                       [UInt8](repeating: 128, count: 32 * 32)],
-                              time: nil, isKeyFrame: true)
+        let gray = VideoFrame(
+            width: 64, height: 64, pixelFormat: .yuv420p,
+            planes: [
+                [UInt8](repeating: 128, count: 64 * 64), [UInt8](repeating: 128, count: 32 * 32),
+                [UInt8](repeating: 128, count: 32 * 32),
+            ],
+            time: nil, isKeyFrame: true)
         let sink: (Packet) throws -> Void = { try muxer.write($0, stream: video.stream, timeBase: video.encoder.timeBase) }
         try video.encoder.encode(gray, index: 0, sink)
         try video.encoder.finish(sink)

@@ -55,8 +55,9 @@ public struct StitchError: Error, Sendable, CustomStringConvertible {
 
     /// The clips do not match the plan's segments one to one.
     static func clipCountMismatch(segments: Int, clips: Int) -> StitchError {
-        StitchError(.clipCountMismatch, option: nil,
-                    reason: "the plan has \(segments) segments but \(clips) clips were given")
+        StitchError(
+            .clipCountMismatch, option: nil,
+            reason: "the plan has \(segments) segments but \(clips) clips were given")
     }
 
     /// One line: `"crf 60 is outside 0…51"`, or the reason alone when no option is at fault.

@@ -11,8 +11,10 @@ extension Stitcher {
     /// cores) while this one encodes and muxes; a few decoded frames wait in between. The
     /// decoding thread is this stitch's own, not one of the blocking pool's (see `runBlocking`),
     /// and sees the same cancellation as this one.
-    static func reencodeVideo(plan: Plan, inspections: [ClipInspection], encoder: VideoEncoder, muxer: Muxer,
-                              stream: Int, pump: AudioPump, crossfade: Int) throws -> Int {
+    static func reencodeVideo(
+        plan: Plan, inspections: [ClipInspection], encoder: VideoEncoder, muxer: Muxer,
+        stream: Int, pump: AudioPump, crossfade: Int
+    ) throws -> Int {
         var written = 0
         let tb = encoder.timeBase
         let sink: (Packet) throws -> Void = { packet in
@@ -51,8 +53,10 @@ extension Stitcher {
     /// The decoding side of the re-encode path: exactly `frames` frames per clip, in order, the
     /// first `crossfade` of each blended with the previous clip's last frame, a clip short by
     /// a frame or two (checked during inspection) padded by repeating its last frame.
-    private static func decodeClips(_ jobs: [(segment: Int, frames: Int, clip: String)], crossfade: Int,
-                                    into handoff: FrameHandoff) throws {
+    private static func decodeClips(
+        _ jobs: [(segment: Int, frames: Int, clip: String)], crossfade: Int,
+        into handoff: FrameHandoff
+    ) throws {
         var previousLast: Frame? = nil
         for job in jobs {
             try BlockingWork.checkCancellation()
@@ -88,7 +92,8 @@ extension Stitcher {
     private static func blend(into frame: Frame, from other: Frame, weight: Double) throws {
         let f = frame.pointer.pointee, o = other.pointer.pointee
         guard f.width == o.width, f.height == o.height, f.format == o.format,
-              f.format == AV_PIX_FMT_YUV420P.rawValue || f.format == AV_PIX_FMT_YUVJ420P.rawValue else { return }
+            f.format == AV_PIX_FMT_YUV420P.rawValue || f.format == AV_PIX_FMT_YUVJ420P.rawValue
+        else { return }
         let rc = av_frame_make_writable(frame.pointer)
         if rc < 0 { throw MediaError.ffmpeg(.encodeFailed, file: nil, "cannot blend frames", rc) }
         let w = Int32(weight * 256)

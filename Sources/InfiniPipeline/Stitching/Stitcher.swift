@@ -12,8 +12,10 @@ public struct StitchOptions: Sendable, Equatable {
     /// The CRFs libx264 takes (8-bit video).
     public static let crfRange = 0...51
     /// libx264's presets, fastest first.
-    public static let presets = ["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower",
-                                 "veryslow", "placebo"]
+    public static let presets = [
+        "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower",
+        "veryslow", "placebo",
+    ]
 
     /// Re-encode the video even when the clips could be joined losslessly.
     public var reencode: Bool
@@ -37,8 +39,10 @@ public struct StitchOptions: Sendable, Equatable {
     ///   - audioBitRate: AAC bit rate, ``defaultAudioBitRate`` by default.
     ///   - crossfadeFrames: frames blended across each seam; 0 cuts.
     ///   - maxPaddedFrames: how many missing frames a clip may have (padded by repeating its last).
-    public init(reencode: Bool = false, crf: Int = StitchOptions.defaultCRF, preset: String = StitchOptions.defaultPreset,
-                audioBitRate: Int = StitchOptions.defaultAudioBitRate, crossfadeFrames: Int = 0, maxPaddedFrames: Int = 2) {
+    public init(
+        reencode: Bool = false, crf: Int = StitchOptions.defaultCRF, preset: String = StitchOptions.defaultPreset,
+        audioBitRate: Int = StitchOptions.defaultAudioBitRate, crossfadeFrames: Int = 0, maxPaddedFrames: Int = 2
+    ) {
         self.reencode = reencode
         self.crf = crf
         self.preset = preset
@@ -55,7 +59,8 @@ public struct StitchOptions: Sendable, Equatable {
             throw StitchError.invalidOption("crf", "\(crf) is outside \(Self.crfRange.lowerBound)…\(Self.crfRange.upperBound)")
         }
         guard Self.presets.contains(preset) else {
-            throw StitchError.invalidOption("preset", "\"\(preset)\" is not an x264 preset (\(Self.presets.joined(separator: ", ")))")
+            throw StitchError.invalidOption(
+                "preset", "\"\(preset)\" is not an x264 preset (\(Self.presets.joined(separator: ", ")))")
         }
         guard audioBitRate > 0 else {
             throw StitchError.invalidOption("audioBitRate", "\(audioBitRate) must be positive")
@@ -124,9 +129,11 @@ public enum Stitcher {
     ///   plan's; `PlanFileError` for an inconsistent plan; ``ClipError`` naming the segment and
     ///   clip when a clip is unusable (the pipeline re-requests it); `MediaError` for the audio
     ///   or the output.
-    public static func stitch(plan: Plan, clips: [String], audio: String, output: String,
-                              options: StitchOptions = StitchOptions(),
-                              warning: (String) -> Void = { _ in }) throws -> StitchResult {
+    public static func stitch(
+        plan: Plan, clips: [String], audio: String, output: String,
+        options: StitchOptions = StitchOptions(),
+        warning: (String) -> Void = { _ in }
+    ) throws -> StitchResult {
         try options.validate()
         // A plan built in code gets the same checks as one read from a file (no trap on a
         // negative or huge frame count).
@@ -158,7 +165,9 @@ public enum Stitcher {
         var encodedAudio: String? = nil
         defer { if let encodedAudio { try? FileManager.default.removeItem(atPath: encodedAudio) } }
         if outputAudio.strategy == .encode {
-            let path = directory.appendingPathComponent(".\(URL(fileURLWithPath: output).lastPathComponent).audio-\(getpid()).m4a").path
+            let path = directory.appendingPathComponent(
+                ".\(URL(fileURLWithPath: output).lastPathComponent).audio-\(getpid()).m4a"
+            ).path
             encodedAudio = path
             for note in try encodeAudio(from: audio, to: path, as: outputAudio, bitRate: options.audioBitRate, plan: plan) {
                 warn(note)
@@ -172,25 +181,30 @@ public enum Stitcher {
         var path: StitchResult.VideoPath = reason == nil ? .copy : .reencode
         try AtomicFile.produce(output) { temp in
             do {
-                try write(plan: plan, inspections: inspections, path: path, audio: audioFile, checking: checking,
-                          to: temp, options: options)
+                try write(
+                    plan: plan, inspections: inspections, path: path, audio: audioFile, checking: checking,
+                    to: temp, options: options)
             } catch is CopyPathUnsafe {
                 // Timestamps that cannot be joined as they are: fall back to re-encoding.
                 reason = "the clips' timestamps cannot be joined without re-encoding"
                 path = .reencode
                 try? FileManager.default.removeItem(atPath: temp)
-                try write(plan: plan, inspections: inspections, path: path, audio: audioFile, checking: checking,
-                          to: temp, options: options)
+                try write(
+                    plan: plan, inspections: inspections, path: path, audio: audioFile, checking: checking,
+                    to: temp, options: options)
             }
         }
-        return StitchResult(output: output, totalFrames: plan.totalFrames, videoPath: path, reencodeReason: reason,
-                            audio: outputAudio, width: first.width, height: first.height, warnings: warnings)
+        return StitchResult(
+            output: output, totalFrames: plan.totalFrames, videoPath: path, reencodeReason: reason,
+            audio: outputAudio, width: first.width, height: first.height, warnings: warnings)
     }
 
     /// Inspects every clip (several at a time: each is a read of the whole file and one decoded
     /// frame) and checks it fits its segment; problems are reported in segment order.
-    private static func inspect(clips: [String], plan: Plan, options: StitchOptions,
-                                warn: (String) -> Void) throws -> [ClipInspection] {
+    private static func inspect(
+        clips: [String], plan: Plan, options: StitchOptions,
+        warn: (String) -> Void
+    ) throws -> [ClipInspection] {
         var inspections: [ClipInspection] = []
         for (segment, (path, result)) in zip(plan.segments, zip(clips, ClipInspection.inspectAll(paths: clips))) {
             let info: ClipInspection
@@ -199,20 +213,25 @@ public enum Stitcher {
             case .failure(let error): throw ClipError(segment: segment.index, clip: path, reason: error.reason)
             }
             guard info.isModelFrameRate else {
-                throw ClipError(segment: segment.index, clip: path,
-                                reason: String(format: "runs at %.3f fps, not %d", info.frameRate.value, ModelLimits.fps))
+                throw ClipError(
+                    segment: segment.index, clip: path,
+                    reason: String(format: "runs at %.3f fps, not %d", info.frameRate.value, ModelLimits.fps))
             }
             if let first = inspections.first, first.width != info.width || first.height != info.height {
-                throw ClipError(segment: segment.index, clip: path,
-                                reason: "is \(info.width)x\(info.height) but the clip for segment 0 is \(first.width)x\(first.height)")
+                throw ClipError(
+                    segment: segment.index, clip: path,
+                    reason: "is \(info.width)x\(info.height) but the clip for segment 0 is \(first.width)x\(first.height)")
             }
             let missing = segment.frameCount - info.frameCount
             if missing > options.maxPaddedFrames {
-                throw ClipError(segment: segment.index, clip: path,
-                                reason: "has \(info.frameCount) frames, needs \(segment.frameCount)")
+                throw ClipError(
+                    segment: segment.index, clip: path,
+                    reason: "has \(info.frameCount) frames, needs \(segment.frameCount)")
             }
             if missing > 0 {
-                warn("clip for segment \(segment.index) has \(info.frameCount) frames, \(missing) short of \(segment.frameCount): repeating its last frame")
+                warn(
+                    "clip for segment \(segment.index) has \(info.frameCount) frames, \(missing) short of \(segment.frameCount): repeating its last frame"
+                )
             }
             inspections.append(info)
         }
@@ -237,7 +256,8 @@ public enum Stitcher {
         }
         for (segment, info) in zip(plan.segments, inspections) where info.frameCount > segment.frameCount {
             if try !tailCutKeepsFramesIdentical(info, keep: segment.frameCount) {
-                return "cutting the clip for segment \(segment.index) to \(segment.frameCount) frames would change its kept frames"
+                return
+                    "cutting the clip for segment \(segment.index) to \(segment.frameCount) frames would change its kept frames"
             }
         }
         return nil
@@ -246,8 +266,10 @@ public enum Stitcher {
     /// Writes the MP4 to `temp`, its video by `path` and its audio copied from `audio`.
     /// `checking` names the original audio when its packets are copied: the copy then applies
     /// the acceptance rule and checks the audio is the plan's.
-    private static func write(plan: Plan, inspections: [ClipInspection], path: StitchResult.VideoPath,
-                              audio: String, checking: String?, to temp: String, options: StitchOptions) throws {
+    private static func write(
+        plan: Plan, inspections: [ClipInspection], path: StitchResult.VideoPath,
+        audio: String, checking: String?, to temp: String, options: StitchOptions
+    ) throws {
         let muxer = try Muxer(path: temp, format: "mp4")
         let videoOut: Int
         var encoder: VideoEncoder? = nil
@@ -257,9 +279,11 @@ public enum Stitcher {
             let d = try Demuxer(path: inspections[0].path)
             videoOut = try muxer.addStream(copying: try d.bestStream(.video).index, of: d)
         case .reencode:
-            let e = try VideoEncoder(VideoEncoderSettings(width: inspections[0].width, height: inspections[0].height,
-                                                          frameRate: ModelLimits.fps, crf: options.crf, preset: options.preset),
-                                     globalHeader: muxer.wantsGlobalHeader)
+            let e = try VideoEncoder(
+                VideoEncoderSettings(
+                    width: inspections[0].width, height: inspections[0].height,
+                    frameRate: ModelLimits.fps, crf: options.crf, preset: options.preset),
+                globalHeader: muxer.wantsGlobalHeader)
             encoder = e
             videoOut = try muxer.addStream(encoder: e)
         }
@@ -267,13 +291,15 @@ public enum Stitcher {
         let audioIndex = try audioDemuxer.bestStream(.audio).index
         let audioOut = try muxer.addStream(copying: audioIndex, of: audioDemuxer)
         try muxer.writeHeader(fastStart: true)
-        let pump = try AudioPump(demuxer: audioDemuxer, index: audioIndex, muxer: muxer, outStream: audioOut,
-                                 checking: checking.map { (file: $0, plan: plan) })
+        let pump = try AudioPump(
+            demuxer: audioDemuxer, index: audioIndex, muxer: muxer, outStream: audioOut,
+            checking: checking.map { (file: $0, plan: plan) })
 
         let written: Int
         if let encoder {
-            written = try reencodeVideo(plan: plan, inspections: inspections, encoder: encoder, muxer: muxer, stream: videoOut,
-                                        pump: pump, crossfade: options.crossfadeFrames)
+            written = try reencodeVideo(
+                plan: plan, inspections: inspections, encoder: encoder, muxer: muxer, stream: videoOut,
+                pump: pump, crossfade: options.crossfadeFrames)
         } else {
             written = try copyVideo(plan: plan, inspections: inspections, muxer: muxer, stream: videoOut, pump: pump)
         }

@@ -11,6 +11,7 @@
 import Dispatch
 import FakeFal
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -74,9 +75,10 @@ nonisolated func stopSignals() -> (AsyncStream<Int32>, [DispatchSourceSignal]) {
 }
 let (stops, signalSources) = stopSignals()
 
-let server = FakeFalServer(options: FakeFalServer.Options(
-    clipWidth: width, clipHeight: height, processingTime: .milliseconds(Int((latency * 1000).rounded())),
-    renderOnSubmit: renderOnSubmit, clipAudio: clipAudio))
+let server = FakeFalServer(
+    options: FakeFalServer.Options(
+        clipWidth: width, clipHeight: height, processingTime: .milliseconds(Int((latency * 1000).rounded())),
+        renderOnSubmit: renderOnSubmit, clipAudio: clipAudio))
 let url: URL
 do {
     url = try await server.start(port: port)
@@ -89,5 +91,8 @@ FileHandle.standardOutput.write(Data((url.absoluteString + "\n").utf8))
 for await _ in stops { break }
 await server.stop()
 for source in signalSources { source.cancel() }
-FileHandle.standardError.write(Data("fake-fal-server: stopped after \(server.requestIDs.count) generations (peak \(server.peakConcurrentRequests) at once)\n".utf8))
+FileHandle.standardError.write(
+    Data(
+        "fake-fal-server: stopped after \(server.requestIDs.count) generations (peak \(server.peakConcurrentRequests) at once)\n"
+            .utf8))
 exit(0)

@@ -32,7 +32,8 @@ while let argument = arguments.popFirst() {
     case "--max": maximum = Double(arguments.popFirst() ?? "") ?? maximum
     case "--verbose": verbose = true
     default:
-        FileHandle.standardError.write(Data("usage: plan-efficiency [--count N] [--seed S] [--min S] [--max S] [--verbose]\n".utf8))
+        FileHandle.standardError.write(
+            Data("usage: plan-efficiency [--count N] [--seed S] [--min S] [--max S] [--verbose]\n".utf8))
         exit(2)
     }
 }
@@ -73,16 +74,22 @@ for _ in 0..<count {
     // Log-uniform, so short audio (where whole-clip plans can be impossible) is sampled too.
     let duration = exp(Double.random(in: log(minimum)...log(maximum), using: &rng))
     let samples = Int((duration * Double(sampleRate)).rounded())
-    let plan = try SegmentPlanner.plan(samples: samples, sampleRate: sampleRate, channels: 1,
-                                       envelope: syntheticEnvelope(seconds: Double(samples) / Double(sampleRate), using: &rng))
-    let row = Row(duration: Double(samples) / Double(sampleRate), totalFrames: plan.totalFrames, paidFrames: plan.paidFrames,
-                  segments: plan.segments.count, layout: plan.layout.rawValue,
-                  ratio: Double(plan.paidFrames) / Double(plan.totalFrames))
+    let plan = try SegmentPlanner.plan(
+        samples: samples, sampleRate: sampleRate, channels: 1,
+        envelope: syntheticEnvelope(seconds: Double(samples) / Double(sampleRate), using: &rng))
+    let row = Row(
+        duration: Double(samples) / Double(sampleRate), totalFrames: plan.totalFrames, paidFrames: plan.paidFrames,
+        segments: plan.segments.count, layout: plan.layout.rawValue,
+        ratio: Double(plan.paidFrames) / Double(plan.totalFrames))
     rows.append(row)
     if verbose {
-        FileHandle.standardError.write(Data(String(format: "%9.2f s  T=%6d  paid=%6d  %3d segments  %@  %.4f\n",
-                                                   row.duration, row.totalFrames, row.paidFrames, row.segments,
-                                                   row.layout, row.ratio).utf8))
+        FileHandle.standardError.write(
+            Data(
+                String(
+                    format: "%9.2f s  T=%6d  paid=%6d  %3d segments  %@  %.4f\n",
+                    row.duration, row.totalFrames, row.paidFrames, row.segments,
+                    row.layout, row.ratio
+                ).utf8))
     }
 }
 let elapsed = Date().timeIntervalSince(started)
@@ -110,12 +117,13 @@ struct Summary: Codable {
     var shortestDuration: Double
     var seconds: Double
 }
-let summary = Summary(count: rows.count, seed: seed, minSeconds: minimum, maxSeconds: maximum,
-                      ratioMin: ratios.first!, ratioMedian: median, ratioMean: ratios.reduce(0, +) / Double(ratios.count),
-                      ratioMax: ratios.last!, ratioOverall: Double(totalPaid) / Double(totalNeeded),
-                      wholeClipPlans: whole.count, wholeClipPlansExact: whole.allSatisfy { $0.paidFrames == $0.totalFrames },
-                      otherPlans: other, longestDuration: rows.map(\.duration).max()!, shortestDuration: rows.map(\.duration).min()!,
-                      seconds: elapsed)
+let summary = Summary(
+    count: rows.count, seed: seed, minSeconds: minimum, maxSeconds: maximum,
+    ratioMin: ratios.first!, ratioMedian: median, ratioMean: ratios.reduce(0, +) / Double(ratios.count),
+    ratioMax: ratios.last!, ratioOverall: Double(totalPaid) / Double(totalNeeded),
+    wholeClipPlans: whole.count, wholeClipPlansExact: whole.allSatisfy { $0.paidFrames == $0.totalFrames },
+    otherPlans: other, longestDuration: rows.map(\.duration).max()!, shortestDuration: rows.map(\.duration).min()!,
+    seconds: elapsed)
 let encoder = JSONEncoder()
 encoder.outputFormatting = [.sortedKeys]
 print(String(decoding: try encoder.encode(summary), as: UTF8.self))
