@@ -58,11 +58,7 @@ enum ErrorReport {
     /// stages directly): 2 when the input is bad, 1 otherwise.
     static func exitCode(forStage error: any Error) -> Int32? {
         switch error {
-        case let media as MediaError:
-            switch media.code {
-            case .cannotOpen, .empty, .invalidData, .noStream, .unsupported, .tooLarge, .tooSmall: return 2
-            default: return 1
-            }
+        case let media as MediaError: return media.isInputProblem ? 2 : 1
         case is ClipError: return 1
         case is ImageFitError, is PlanningError, is PlanFileError, is StitchError: return 2
         default: return nil

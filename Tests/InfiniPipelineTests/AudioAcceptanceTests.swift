@@ -63,7 +63,7 @@ struct AudioAcceptanceTests {
             try AudioAnalysis.analyze(path: cut)
         } throws: { error in
             reasons[0] = (error as? MediaError)?.reason ?? ""
-            return (error as? MediaError)?.isBadInput == true && (error as? MediaError)?.file == cut
+            return (error as? MediaError)?.isInputProblem == true && (error as? MediaError)?.file == cut
         }
         let plan = try SegmentPlanner.plan(
             AudioAnalysis.analyze(path: Fixture.path(whole)),
@@ -130,7 +130,7 @@ struct AudioAcceptanceTests {
             try AudioAnalysis.analyze(path: path)
         } throws: { error in
             guard let error = error as? MediaError else { return false }
-            return error.isBadInput && error.file == path
+            return error.isInputProblem && error.file == path
         }
         let cli = try runProcess(infinistitchBinary, ["plan", path])
         #expect(cli.status == 2)

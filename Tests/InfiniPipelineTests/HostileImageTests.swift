@@ -331,7 +331,7 @@ struct HostileImageTests {
             _ = try ImageCodec.decode(data: data, name: name)
             Issue.record("\(name) decoded", sourceLocation: sourceLocation)
         } catch let error as MediaError {
-            #expect(error.code == .invalidData && error.isBadInput, sourceLocation: sourceLocation)
+            #expect(error.code == .invalidData && error.isInputProblem, sourceLocation: sourceLocation)
             #expect(error.description.hasPrefix("\(name): invalid JPEG: "), "\(error)", sourceLocation: sourceLocation)
             #expect(error.description.contains(reason), "\(error)", sourceLocation: sourceLocation)
             #expect(!error.description.contains("\n"), sourceLocation: sourceLocation)

@@ -73,7 +73,7 @@ struct ImageCodecTests {
             _ = try ImageCodec.decode(path: Fixture.path(name))
             Issue.record("\(name) decoded")
         } catch let error as MediaError {
-            #expect(error.isBadInput)
+            #expect(error.isInputProblem)
             #expect(error.description.contains(name))
             #expect(!error.description.contains("\n"))
         } catch {

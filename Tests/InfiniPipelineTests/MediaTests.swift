@@ -110,7 +110,7 @@ struct MediaTests {
             Issue.record("\(name) decoded without an error")
         } catch let error as MediaError {
             #expect(error.description.contains(name))
-            #expect(error.isBadInput, "\(error)")
+            #expect(error.isInputProblem, "\(error)")
             #expect(!error.description.contains("\n"))
         }
     }
@@ -259,7 +259,7 @@ struct MediaTests {
         } throws: { error in
             let e = error as? MediaError
             return e?.code == .outOfMemory && e?.description == "x.mp4: out of memory allocating a packet"
-                && e?.isBadInput == false
+                && e?.isInputProblem == false
         }
     }
 

@@ -227,7 +227,7 @@ struct RealMediaRegressionTests {
                 try AudioAnalysis.analyze(path: path)
             } throws: { error in
                 guard let error = error as? MediaError else { return false }
-                return error.file == path && error.isBadInput && error.reason == "the file ends early (truncated or corrupt)"
+                return error.file == path && error.isInputProblem && error.reason == "the file ends early (truncated or corrupt)"
             }
             #expect(throws: MediaError.self, "\(name) cut to \(offset) bytes, in memory") {
                 try AudioReader(data: cut, name: "cut").read { _ in }

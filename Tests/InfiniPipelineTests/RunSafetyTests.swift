@@ -325,7 +325,7 @@ struct OutputPathTests {
                     plan: StitchTests.plan([(41, 41)]), clips: [Fixture.path("clip-a.mp4")],
                     audio: Fixture.path("speech.m4a"), output: target)
             } throws: { error in
-                (error as? MediaError)?.isBadInput == true && (error as? MediaError)?.file == target
+                (error as? MediaError)?.isInputProblem == true && (error as? MediaError)?.file == target
             }
             if target != dir.url.path { #expect(Self.isUntouched(target)) }
         }

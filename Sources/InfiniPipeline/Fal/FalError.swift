@@ -139,17 +139,6 @@ public struct FalError: Error, Sendable, CustomStringConvertible {
         }
     }
 
-    /// Whether the input, not fal or the network, is at fault (the CLI exits 2 for these).
-    public var isBadInput: Bool {
-        switch code {
-        case .missingCredentials, .invalidURL, .insecureURL, .invalidRequest, .inlineTooLarge, .validationFailed,
-            .invalidConfiguration:
-            return true
-        default:
-            return false
-        }
-    }
-
     /// The same error with another reason (used to add context such as the attempt count).
     func with(reason: String) -> FalError {
         FalError(

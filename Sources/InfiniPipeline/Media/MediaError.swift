@@ -62,8 +62,9 @@ public struct MediaError: Error, CustomStringConvertible, Sendable, Equatable {
         return reason
     }
 
-    /// Whether the input, not the machine or our code, is at fault (the CLI exits 2 for these).
-    public var isBadInput: Bool {
+    /// Whether the file given is what cannot be used (missing, unreadable, corrupt, cut off,
+    /// unsupported, too large or too small), rather than a failure while writing or of our own.
+    public var isInputProblem: Bool {
         switch code {
         case .cannotOpen, .empty, .invalidData, .noStream, .unsupported, .tooLarge, .tooSmall: return true
         default: return false

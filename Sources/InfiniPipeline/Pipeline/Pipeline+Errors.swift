@@ -11,7 +11,7 @@ extension PipelineError {
             return .interrupted
         case let error as MediaError:
             return PipelineError(
-                error.isBadInput ? .invalidInput : .failed, error.description, file: error.file,
+                error.isInputProblem ? .invalidInput : .failed, error.description, file: error.file,
                 underlying: error)
         case let error as PlanningError:
             return PipelineError(
