@@ -83,6 +83,29 @@ struct StitchTests {
         #expect(abs((video.duration ?? 0) - 127.0 / 25) < 1e-6)
     }
 
+    /// Apps stitch from async code without blocking the cooperative pool; the output is the
+    /// blocking call's, and media errors match by code in a catch.
+    @Test func asyncStitchMatchesTheBlockingOne() async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let plan = try Self.plan([(41, 41), (45, 45)], audio: "speech.wav")
+        let clips = ["clip-a.mp4", "clip-b.mp4"].map(Fixture.path)
+        let result = try await Stitcher.stitch(
+            plan: plan, clips: clips, audio: Fixture.path("speech.wav"), output: dir.path("a.mp4"))
+        // A synchronous context gets the blocking call.
+        let blocking = try {
+            try Stitcher.stitch(plan: plan, clips: clips, audio: Fixture.path("speech.wav"), output: dir.path("b.mp4"))
+        }()
+        #expect(result.totalFrames == blocking.totalFrames && result.videoPath == blocking.videoPath)
+        #expect(try Self.markers(dir.path("a.mp4")).map(\.0) == (try Self.markers(dir.path("b.mp4")).map(\.0)))
+        do {
+            _ = try await Stitcher.stitch(plan: plan, clips: clips, audio: dir.path("missing.wav"), output: dir.path("c.mp4"))
+            Issue.record("a missing audio file must be refused")
+        } catch MediaError.Code.cannotOpen {
+        }
+        #expect(!FileManager.default.fileExists(atPath: dir.path("c.mp4")))
+    }
+
     @Test(arguments: ["speech.mp3", "speech.m4a", "speech.wav", "speech.ogg", "talk-video.mp4"])
     func originalAudioIsInSync(_ name: String) throws {
         let dir = try TempDir()

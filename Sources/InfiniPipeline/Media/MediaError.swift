@@ -13,6 +13,11 @@ public struct MediaError: Error, CustomStringConvertible, Sendable, Equatable {
         /// The code's name, e.g. `"invalidData"`.
         public var description: String { name }
 
+        /// Matches an error against a code: `catch MediaError.Code.invalidData`.
+        public static func ~= (code: Code, error: any Error) -> Bool {
+            (error as? MediaError)?.code == code
+        }
+
         /// The file does not exist or cannot be read.
         public static let cannotOpen = Code("cannotOpen")
         /// The file is empty, or holds no samples or frames.

@@ -51,7 +51,7 @@ public struct StitchOptions: Sendable, Equatable {
         self.maxPaddedFrames = maxPaddedFrames
     }
 
-    /// Checks every value, as ``Stitcher/stitch(plan:clips:audio:output:options:warning:)`` does
+    /// Checks every value, as ``Stitcher``'s `stitch` does
     /// before it reads anything; call it to refuse bad options before generating clips.
     /// - Throws: ``StitchError`` `.invalidOption` naming the first property out of range.
     public func validate() throws {
@@ -116,8 +116,8 @@ public struct StitchResult: Sendable, Equatable {
 /// parameters, cuts that keep frames intact), and re-encoded with libx264 otherwise or when
 /// asked (`reencode`, a crossfade).
 public enum Stitcher {
-    /// Stitches. Blocking: it decodes and encodes for as long as the video takes, so call it
-    /// from a thread of your own, not from Swift's cooperative pool.
+    /// Stitches, on the library's pool for blocking work (never Swift's cooperative pool);
+    /// cancelling the task stops the work at the next frame or packet.
     /// - Parameters:
     ///   - plan: the plan the clips were generated for.
     ///   - clips: one clip path per segment, in segment order.
@@ -129,6 +129,19 @@ public enum Stitcher {
     ///   plan's; `PlanFileError` for an inconsistent plan; ``ClipError`` naming the segment and
     ///   clip when a clip is unusable (the pipeline re-requests it); `MediaError` for the audio
     ///   or the output.
+    public static func stitch(
+        plan: Plan, clips: [String], audio: String, output: String,
+        options: StitchOptions = StitchOptions(),
+        warning: @escaping @Sendable (String) -> Void = { _ in }
+    ) async throws -> StitchResult {
+        try await runBlocking {
+            try stitch(plan: plan, clips: clips, audio: audio, output: output, options: options, warning: warning)
+        }
+    }
+
+    /// Stitches on the calling thread, blocking until the output is written (it decodes and
+    /// encodes for as long as the video takes): for callers on a thread of their own. The
+    /// parameters, result and errors are the asynchronous `stitch`'s.
     public static func stitch(
         plan: Plan, clips: [String], audio: String, output: String,
         options: StitchOptions = StitchOptions(),
