@@ -32,15 +32,12 @@ enum ErrorReport {
 
     /// A pipeline error as the command line says it: flags for option names, and what to do.
     static func line(for error: PipelineError) -> String {
-        var message = withFlag(error.message, option: error.option)
-        if error.kind == .missingCredentials && error.message.contains("FAL_KEY is not set") {
-            message = message.replacingOccurrences(
-                of: "or use the preview backend or a dry run", with: "or use --backend preview or --dry-run")
+        let message = withFlag(error.message, option: error.option)
+        switch (error.kind, error.option) {
+        case (.missingCredentials, "credentials"): return message + ", or use --backend preview or --dry-run"
+        case (.invalidWorkDir, "workDir"): return message + "; choose another --work-dir"
+        default: return message
         }
-        if error.kind == .invalidWorkDir {
-            message = message.replacingOccurrences(of: "choose another work dir", with: "choose another --work-dir")
-        }
-        return message
     }
 
     /// The exit code of a pipeline error: 2 bad input or usage, 130 interrupted, 1 failure.

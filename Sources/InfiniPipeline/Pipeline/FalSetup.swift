@@ -12,7 +12,7 @@ extension PipelineOptions {
             guard let credentials else {
                 throw PipelineError(
                     .missingCredentials,
-                    "FAL_KEY is not set: export FAL_KEY (or FAL_KEY_ID and FAL_KEY_SECRET), or use the preview backend or a dry run"
+                    "FAL_KEY is not set: export FAL_KEY (or FAL_KEY_ID and FAL_KEY_SECRET)", option: "credentials"
                 )
             }
             var configuration = try FalConfiguration.fromEnvironment(environment)

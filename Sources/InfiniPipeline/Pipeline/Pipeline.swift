@@ -150,7 +150,8 @@ public final class Pipeline: Sendable {
         started: Date
     ) async throws -> PipelineSummary {
         let o = options, plan = inputs.plan, store = workDir.store
-        let tracker = ProgressTracker(plan: plan, billed: identity != "preview", started: started)
+        let billed = identity != "preview"  // the preview backend costs nothing
+        let tracker = ProgressTracker(plan: plan, billed: billed, started: started)
         try await cutSegmentAudio(inputs, workDir: workDir)
 
         let context = RunContext(
@@ -170,7 +171,6 @@ public final class Pipeline: Sendable {
         let result = try await stitch(inputs, context: context)
         let records = await store.manifest.segments
         let paid = tracker.paidFrames
-        let billed = identity != "preview"
         let summary = PipelineSummary(
             output: inputs.output, duration: plan.audio.duration, frames: result.totalFrames, segments: plan.segments.count,
             paidSeconds: billed ? ModelLimits.seconds(forFrames: paid) : 0,

@@ -71,8 +71,10 @@ public struct PipelineError: Error, CustomStringConvertible, Sendable {
     public let kind: Kind
     /// One line: what happened, to which file, value or segment.
     public let message: String
-    /// The ``PipelineOptions`` property whose value is wrong, for ``Kind/invalidOption``
-    /// (a command line maps it to its flag).
+    /// The ``PipelineOptions`` property whose value is wrong (``Kind/invalidOption``,
+    /// ``Kind/overBudget``), or the one that would let the run start (`credentials` for
+    /// ``Kind/missingCredentials`` without a key, `workDir` for a work dir of another run).
+    /// A command line maps it to its flag.
     public let option: String?
     /// The file the error is about, when there is one.
     public let file: String?

@@ -31,7 +31,7 @@ struct WorkDir: Sendable {
         } catch {
             throw PipelineError(
                 .invalidWorkDir, "\(url.path): cannot create the work dir (\(Pipeline.reason(error)))",
-                option: o.workDir == nil ? nil : "workDir", file: url.path, underlying: error)
+                file: url.path, underlying: error)
         }
         // One run per work dir: a second run of the same job stops here, before it reads the
         // manifest or sends anything (the kernel releases the lock when a process dies).
@@ -46,7 +46,7 @@ struct WorkDir: Sendable {
                 guard existing.runKey == runKey, requests(existing.plan) == requests(plan) else {
                     throw PipelineError(
                         .invalidWorkDir,
-                        "\(url.path): this work dir belongs to another run (different inputs or options); choose another work dir",
+                        "\(url.path): this work dir belongs to another run (different inputs or options)",
                         option: "workDir", file: url.path)
                 }
                 let (checked, notes) = try existing.reconciled(workDir: url, manifestPath: manifestURL.path)
