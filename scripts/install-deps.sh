@@ -7,6 +7,7 @@ PACKAGES=(
     pkg-config
     libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev
     libpng-dev libjpeg-dev
+    libopencv-dev opencv-data
     ffmpeg espeak-ng valgrind time
     lame opus-tools vorbis-tools flac sox
 )

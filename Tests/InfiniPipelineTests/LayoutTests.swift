@@ -10,10 +10,11 @@ struct LayoutTests {
     /// Each folder's layer: a folder may use only folders of lower layers.
     static let layers: [String: Int] = [
         "Model": 0, "Media": 0,
-        "Image": 1, "Audio": 1, "Fal": 1,
-        "Planning": 2,
-        "Backends": 3, "Stitching": 3,
-        "Pipeline": 4,
+        "Vision": 1,
+        "Image": 2, "Audio": 2, "Fal": 2,
+        "Planning": 3,
+        "Backends": 4, "Stitching": 4,
+        "Pipeline": 5,
     ]
 
     static var sources: URL {
