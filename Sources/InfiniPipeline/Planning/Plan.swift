@@ -73,6 +73,9 @@ public struct Plan: Codable, Sendable, Equatable {
         /// segment 0, when ``cutLoudnessDb`` is `nil`, or when the audio has no speech level
         /// (nothing but digital silence).
         public var cutLevelRelativeDb: Double?
+        /// The speaker on screen in a multi-speaker plan (a name in ``Plan/speakers``); `nil`
+        /// in a single-speaker plan, where the key is left out of the JSON.
+        public var speaker: String?
 
         /// A segment; the times are derived from the frames.
         /// - Parameters:
@@ -82,9 +85,10 @@ public struct Plan: Codable, Sendable, Equatable {
         ///   - numFrames: `num_frames` of the request.
         ///   - cutLoudnessDb: RMS in dBFS around the seam at the segment's start, when known.
         ///   - cutLevelRelativeDb: The same relative to the speech level, when known.
+        ///   - speaker: The speaker on screen, in a multi-speaker plan.
         public init(
             index: Int, startFrame: Int, frameCount: Int, numFrames: Int, cutLoudnessDb: Double?,
-            cutLevelRelativeDb: Double? = nil
+            cutLevelRelativeDb: Double? = nil, speaker: String? = nil
         ) {
             self.index = index
             self.startFrame = startFrame
@@ -94,6 +98,7 @@ public struct Plan: Codable, Sendable, Equatable {
             self.endTime = Double(startFrame + frameCount) / Double(ModelLimits.fps)
             self.cutLoudnessDb = cutLoudnessDb
             self.cutLevelRelativeDb = cutLevelRelativeDb
+            self.speaker = speaker
         }
 
         /// First output frame after this segment.
@@ -101,6 +106,7 @@ public struct Plan: Codable, Sendable, Equatable {
 
         private enum CodingKeys: String, CodingKey {
             case index, startFrame, frameCount, numFrames, startTime, endTime, cutLoudnessDb, cutLevelRelativeDb
+            case speaker
         }
 
         /// Encodes every key, writing `cutLoudnessDb` and `cutLevelRelativeDb` as an explicit
@@ -116,6 +122,7 @@ public struct Plan: Codable, Sendable, Equatable {
             // An Optional encodes itself: nil is written as an explicit null.
             try container.encode(cutLoudnessDb, forKey: .cutLoudnessDb)
             try container.encode(cutLevelRelativeDb, forKey: .cutLevelRelativeDb)
+            try container.encodeIfPresent(speaker, forKey: .speaker)
         }
 
         /// Decodes a segment; `cutLoudnessDb` and `cutLevelRelativeDb` may be `null` or missing.
@@ -129,6 +136,24 @@ public struct Plan: Codable, Sendable, Equatable {
             endTime = try container.decode(Double.self, forKey: .endTime)
             cutLoudnessDb = try container.decodeIfPresent(Double.self, forKey: .cutLoudnessDb)
             cutLevelRelativeDb = try container.decodeIfPresent(Double.self, forKey: .cutLevelRelativeDb)
+            speaker = try container.decodeIfPresent(String.self, forKey: .speaker)
+        }
+    }
+
+    /// A voice of a multi-speaker plan and the portrait shown while it speaks.
+    public struct Speaker: Codable, Sendable, Equatable {
+        /// The speaker's name (from `--speaker NAME=IMAGE`, the RTTM file, the track or channel).
+        public var name: String
+        /// The portrait's path, as given.
+        public var image: String
+
+        /// A speaker.
+        /// - Parameters:
+        ///   - name: The speaker's name.
+        ///   - image: The portrait's path.
+        public init(name: String, image: String) {
+            self.name = name
+            self.image = image
         }
     }
 
@@ -160,6 +185,9 @@ public struct Plan: Codable, Sendable, Equatable {
     /// The recording's noise floor in dBFS (to 0.01 dB), estimated likewise; `nil` as
     /// ``speechLevelDb``.
     public var noiseFloorDb: Double?
+    /// The voices of a multi-speaker plan, in the order given; `nil` for a single speaker
+    /// (the key is then left out of the JSON). Each segment's ``Segment/speaker`` is one of them.
+    public var speakers: [Speaker]?
 
     /// A plan from its parts; ``paidFrames`` and ``estimatedCost`` are computed from the segments.
     ///
@@ -174,10 +202,11 @@ public struct Plan: Codable, Sendable, Equatable {
     ///   - segments: The segments, contiguous and in order.
     ///   - speechLevelDb: The recording's speech level in dBFS, when known.
     ///   - noiseFloorDb: The recording's noise floor in dBFS, when known.
+    ///   - speakers: The voices of a multi-speaker plan.
     public init(
         totalFrames: Int, maxFrames: Int, resolution: Resolution, pricePerSecond: Double,
         layout: Layout, audio: Audio, segments: [Segment], speechLevelDb: Double? = nil,
-        noiseFloorDb: Double? = nil
+        noiseFloorDb: Double? = nil, speakers: [Speaker]? = nil
     ) {
         self.fps = ModelLimits.fps
         self.totalFrames = totalFrames
@@ -192,11 +221,12 @@ public struct Plan: Codable, Sendable, Equatable {
         self.estimatedCost = Plan.cost(paidFrames: paid, pricePerSecond: pricePerSecond)
         self.speechLevelDb = speechLevelDb
         self.noiseFloorDb = noiseFloorDb
+        self.speakers = speakers
     }
 
     private enum CodingKeys: String, CodingKey {
         case fps, totalFrames, maxFrames, resolution, pricePerSecond, layout, audio, segments, paidFrames,
-            estimatedCost, speechLevelDb, noiseFloorDb
+            estimatedCost, speechLevelDb, noiseFloorDb, speakers
     }
 
     /// Encodes every key, writing `speechLevelDb` and `noiseFloorDb` as an explicit `null`
@@ -215,6 +245,7 @@ public struct Plan: Codable, Sendable, Equatable {
         try container.encode(estimatedCost, forKey: .estimatedCost)
         try container.encode(speechLevelDb, forKey: .speechLevelDb)
         try container.encode(noiseFloorDb, forKey: .noiseFloorDb)
+        try container.encodeIfPresent(speakers, forKey: .speakers)
     }
 
     /// Seconds of video paid for: `paidFrames / 25`.
