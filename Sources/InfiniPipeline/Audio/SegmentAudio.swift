@@ -28,7 +28,15 @@ enum SegmentAudio {
         var startFrame: Int
         /// The frames the request renders (`num_frames`), ≥ 1.
         var numFrames: Int
+        /// Only this channel of the source (from 0), written as mono; all channels when `nil`.
+        var channel: Int? = nil
+        /// Stretches of the source's timeline, in seconds, written as silence (another voice's
+        /// turns, so that an avatar does not mouth them); the edges fade over ``fadeSeconds``.
+        var silenced: [Range<Double>] = []
     }
+
+    /// The ramp at each edge of a silenced stretch (no click where a voice is cut out).
+    static let fadeSeconds = 0.01
 
     /// The name ``export(source:format:samples:cuts:to:fileName:)`` gives cut `index`'s WAV.
     static func fileName(_ index: Int) -> String { String(format: "segment-%04d.wav", index) }
@@ -55,8 +63,10 @@ enum SegmentAudio {
     /// (written under a temporary name and renamed when complete, see `AtomicFile`).
     /// - Parameters:
     ///   - source: The audio file.
-    ///   - format: The rate and channel count the file must decode to.
-    ///   - samples: The sample frames the file must decode to: the cuts were made for that length.
+    ///   - format: The rate and channel count the file must decode to; any when `nil` (a
+    ///     speaker's own track, which has its own format).
+    ///   - samples: The sample frames the file must decode to: the cuts were made for that
+    ///     length; any when `nil`.
     ///   - cuts: The pieces to write, in any order; indexes must differ.
     ///   - directory: Where the files go; created when missing.
     /// - Returns: The written file URLs, by cut index.
@@ -64,7 +74,7 @@ enum SegmentAudio {
     ///   and `samples`, `.misuse` for a cut that is empty, negative or given twice.
     @discardableResult
     static func export(
-        source: String, format expected: AudioFormat, samples expectedSamples: Int, cuts: [Cut],
+        source: String, format expected: AudioFormat?, samples expectedSamples: Int?, cuts: [Cut],
         to directory: URL, fileName: (Int) -> String = SegmentAudio.fileName
     ) throws -> [Int: URL] {
         guard Set(cuts.map(\.index)).count == cuts.count else {
@@ -77,10 +87,16 @@ enum SegmentAudio {
         }
         let reader = try AudioReader(path: source)
         let format = reader.outputFormat
-        guard format == expected else {
+        if let expected, format != expected {
             throw MediaError(
                 .invalidData, file: source,
                 "the file no longer matches the plan (\(format.sampleRate) Hz, \(format.channels) ch; the plan says \(expected.sampleRate) Hz, \(expected.channels) ch)"
+            )
+        }
+        if let bad = cuts.first(where: { ($0.channel ?? 0) < 0 || ($0.channel ?? 0) >= format.channels }) {
+            throw MediaError(
+                .invalidData, file: source,
+                "segment \(bad.index) asks for channel \(bad.channel ?? 0), but the file has \(format.channels) (0…\(format.channels - 1))"
             )
         }
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -95,8 +111,13 @@ enum SegmentAudio {
             let frames = sampleRange(startFrame: cut.startFrame, numFrames: cut.numFrames, sampleRate: fileRate).count
             writers.append(
                 try SegmentWriter(
-                    index: cut.index, range: range, source: format,
-                    file: AudioFormat(sampleRate: fileRate, channels: format.channels),
+                    index: cut.index, range: range, source: format, channel: cut.channel,
+                    silenced: cut.silenced.map {
+                        Int(
+                            ($0.lowerBound * Double(format.sampleRate)).rounded())..<Int(
+                                ($0.upperBound * Double(format.sampleRate)).rounded())
+                    },
+                    file: AudioFormat(sampleRate: fileRate, channels: cut.channel == nil ? format.channels : 1),
                     frames: frames, url: directory.appendingPathComponent(fileName(cut.index)),
                     sourcePath: source))
         }
@@ -113,13 +134,13 @@ enum SegmentAudio {
                 let lo = max(w.range.lowerBound, chunkRange.lowerBound), hi = min(w.range.upperBound, chunkRange.upperBound)
                 if lo < hi {
                     try w.append(
-                        UnsafeBufferPointer(rebasing: chunk[((lo - position) * channels)..<((hi - position) * channels)]))
+                        UnsafeBufferPointer(rebasing: chunk[((lo - position) * channels)..<((hi - position) * channels)]), at: lo)
                 }
                 i += 1
             }
             position += frames
         }
-        guard total == expectedSamples else {
+        if let expectedSamples, total != expectedSamples {
             throw MediaError(
                 .invalidData, file: source,
                 "the file decodes to \(total) samples but the plan was made for \(expectedSamples): plan it again")
@@ -145,6 +166,14 @@ private final class SegmentWriter {
     let range: Range<Int>
     let url: URL
     let channels: Int
+    /// The source's channels per sample frame.
+    let sourceChannels: Int
+    /// The one source channel written, or all when `nil`.
+    let channel: Int?
+    /// Source sample ranges written as silence (with ramps), sorted.
+    let silenced: [Range<Int>]
+    /// Samples of each ramp at the source's rate.
+    let ramp: Int
     /// Sample frames the file holds, at its own rate.
     let frames: Int
     private let temp: String
@@ -154,11 +183,15 @@ private final class SegmentWriter {
     private var buffer: [UInt8] = []
 
     init(
-        index: Int, range: Range<Int>, source: AudioFormat, file: AudioFormat, frames: Int, url: URL,
-        sourcePath: String
+        index: Int, range: Range<Int>, source: AudioFormat, channel: Int? = nil, silenced: [Range<Int>] = [],
+        file: AudioFormat, frames: Int, url: URL, sourcePath: String
     ) throws {
         self.index = index
         self.range = range
+        self.sourceChannels = source.channels
+        self.channel = channel
+        self.silenced = silenced.filter { !$0.isEmpty && $0.overlaps(range) }.sorted { $0.lowerBound < $1.lowerBound }
+        self.ramp = max(1, Int((SegmentAudio.fadeSeconds * Double(source.sampleRate)).rounded()))
         self.url = url
         self.frames = frames
         channels = file.channels
@@ -181,8 +214,37 @@ private final class SegmentWriter {
         }
     }
 
-    /// Takes the segment's next source samples.
-    func append(_ samples: UnsafeBufferPointer<Float>) throws {
+    /// Takes the segment's next source samples, the first of which is source sample frame `position`.
+    func append(_ input: UnsafeBufferPointer<Float>, at position: Int) throws {
+        guard channel != nil || !silenced.isEmpty else { return try append(input) }
+        let frameCount = input.count / sourceChannels
+        var picked = [Float](repeating: 0, count: frameCount * channels)
+        for f in 0..<frameCount {
+            let gain = self.gain(at: position + f)
+            if let channel {
+                picked[f] = input[f * sourceChannels + channel] * gain
+            } else {
+                for c in 0..<channels { picked[f * channels + c] = input[f * channels + c] * gain }
+            }
+        }
+        try picked.withUnsafeBufferPointer { try append($0) }
+    }
+
+    /// 0 inside a silenced stretch, 1 away from one, a linear ramp over ``ramp`` samples at
+    /// each edge (outside the stretch, so the silence itself is whole).
+    private func gain(at sample: Int) -> Float {
+        var gain: Float = 1
+        for r in silenced {
+            if r.lowerBound - ramp > sample { break }
+            if r.contains(sample) { return 0 }
+            let distance = sample < r.lowerBound ? r.lowerBound - sample : sample - r.upperBound + 1
+            if distance < ramp { gain = min(gain, Float(distance) / Float(ramp)) }
+        }
+        return gain
+    }
+
+    /// Takes samples laid out as the file's channels.
+    private func append(_ samples: UnsafeBufferPointer<Float>) throws {
         if let resampler {
             try resampler.convert(interleaved: samples) { try write($0) }
         } else {

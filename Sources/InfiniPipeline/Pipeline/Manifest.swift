@@ -73,6 +73,8 @@ struct Manifest: Codable, Sendable, Equatable {
     var imageSHA256: String
     /// The staged image URL: uploaded once per run.
     var imageURL: String?
+    /// A multi-speaker run's staged portraits, by speaker name (each uploaded once per run).
+    var speakerImageURLs: [String: String]?
     /// One record per segment.
     var segments: [SegmentRecord]
 
@@ -201,10 +203,19 @@ actor ManifestStore {
         return manifest.segments[index]
     }
 
-    /// Records the staged image URL and saves.
-    func setImageURL(_ url: String) throws {
-        manifest.imageURL = url
+    /// Records the staged image URL (of `speaker`'s portrait in a multi-speaker run) and saves.
+    func setImageURL(_ url: String, speaker: String? = nil) throws {
+        if let speaker {
+            manifest.speakerImageURLs = (manifest.speakerImageURLs ?? [:]).merging([speaker: url]) { $1 }
+        } else {
+            manifest.imageURL = url
+        }
         try Self.write(manifest, to: self.url)
+    }
+
+    /// The staged image URL of `speaker`'s portrait (the one portrait when `nil`), if recorded.
+    func imageURL(speaker: String?) -> String? {
+        speaker.map { manifest.speakerImageURLs?[$0] } ?? manifest.imageURL
     }
 
     func record(_ index: Int) -> SegmentRecord { manifest.segments[index] }

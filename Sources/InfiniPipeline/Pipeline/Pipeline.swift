@@ -119,7 +119,8 @@ public final class Pipeline: Sendable {
                 segments: plan.segments.count, paidSeconds: 0, cost: 0,
                 plannedSeconds: plan.paidSeconds, estimatedCost: plan.estimatedCost,
                 reusedSegments: 0, wallTime: Date().timeIntervalSince(started), workDir: nil,
-                videoPath: nil, dryRun: true, outputAudio: inputs.outputAudio)
+                videoPath: nil, dryRun: true, outputAudio: inputs.outputAudio,
+                speakers: ProgressTracker(plan: plan, billed: false, started: started).speakerTotals())
             emit(.summary(summary))
             return summary
         }
@@ -157,9 +158,13 @@ public final class Pipeline: Sendable {
         let context = RunContext(
             plan: plan, backend: backend, store: store, workDir: workDir.url,
             cache: o.useCache ? ClipCache(directory: workDir.cacheRoot.appendingPathComponent("clips")) : nil,
-            imageSHA: inputs.imageSHA, png: inputs.png, options: o, identity: identity,
+            portraits: inputs.portraits, options: o, identity: identity,
             report: { [continuation] index, phase in
-                continuation.yield(.segment(SegmentEvent(index: index, phase: phase, progress: tracker.record(index, phase))))
+                continuation.yield(
+                    .segment(
+                        SegmentEvent(
+                            index: index, speaker: plan.segments[index].speaker, phase: phase,
+                            progress: tracker.record(index, phase))))
             },
             warn: { [continuation] in continuation.yield(.warning($0)) },
             downloadRetry: { [continuation] index, retry in continuation.yield(.downloadRetry(index: index, retry)) })
@@ -178,7 +183,7 @@ public final class Pipeline: Sendable {
             plannedSeconds: plan.paidSeconds, estimatedCost: plan.estimatedCost,
             reusedSegments: records.filter { $0.fromCache }.count + context.reused.value,
             wallTime: Date().timeIntervalSince(started), workDir: workDir.url.path, videoPath: result.videoPath.rawValue,
-            dryRun: false, outputAudio: result.audio)
+            dryRun: false, outputAudio: result.audio, speakers: tracker.speakerTotals())
         emit(.summary(summary))
         return summary
     }

@@ -110,11 +110,13 @@ public struct RunProgress: Sendable, Equatable, Codable {
     /// Seconds the generation still needs, estimated from this run's rate so far; nil until
     /// the run has made a clip.
     public var estimatedRemainingSeconds: Double?
+    /// The same per speaker, in the plan's order, in a multi-speaker run; nil for one speaker.
+    public var speakers: [SpeakerTotals]?
 
     /// Creates a snapshot.
     public init(
         segmentsDone: Int, segmentsTotal: Int, framesDone: Int, framesTotal: Int, committedCost: Double,
-        elapsedSeconds: Double, estimatedRemainingSeconds: Double?
+        elapsedSeconds: Double, estimatedRemainingSeconds: Double?, speakers: [SpeakerTotals]? = nil
     ) {
         self.segmentsDone = segmentsDone
         self.segmentsTotal = segmentsTotal
@@ -123,6 +125,35 @@ public struct RunProgress: Sendable, Equatable, Codable {
         self.committedCost = committedCost
         self.elapsedSeconds = elapsedSeconds
         self.estimatedRemainingSeconds = estimatedRemainingSeconds
+        self.speakers = speakers
+    }
+}
+
+/// One speaker's share of a multi-speaker run: the frames on screen and what they cost.
+public struct SpeakerTotals: Sendable, Equatable, Codable {
+    /// The speaker's name.
+    public var name: String
+    /// Video frames showing this speaker whose clips are finished.
+    public var framesDone: Int
+    /// Video frames showing this speaker in the output.
+    public var framesTotal: Int
+    /// Frames the plan requests for this speaker (the sum of their segments' `numFrames`).
+    public var plannedFrames: Int
+    /// The plan's estimated cost of those frames, US dollars.
+    public var estimatedCost: Double
+    /// US dollars committed (or, in a summary, paid) for this speaker by this run.
+    public var cost: Double
+
+    /// A speaker's totals.
+    public init(
+        name: String, framesDone: Int, framesTotal: Int, plannedFrames: Int, estimatedCost: Double, cost: Double
+    ) {
+        self.name = name
+        self.framesDone = framesDone
+        self.framesTotal = framesTotal
+        self.plannedFrames = plannedFrames
+        self.estimatedCost = estimatedCost
+        self.cost = cost
     }
 }
 
@@ -130,6 +161,8 @@ public struct RunProgress: Sendable, Equatable, Codable {
 public struct SegmentEvent: Sendable, Equatable {
     /// The plan segment's index.
     public var index: Int
+    /// The speaker on screen in the segment, in a multi-speaker run.
+    public var speaker: String? = nil
     /// Its new phase.
     public var phase: SegmentPhase
     /// The whole run, after this change.
@@ -167,6 +200,8 @@ public struct PipelineSummary: Sendable, Equatable, Codable {
     public var dryRun: Bool
     /// How the output carries (or, in a dry run, would carry) the audio.
     public var outputAudio: OutputAudio?
+    /// Per speaker, in a multi-speaker run: frames on screen, planned and paid; nil for one speaker.
+    public var speakers: [SpeakerTotals]? = nil
 }
 
 /// What a running pipeline reports, in order.
@@ -194,9 +229,11 @@ public enum PipelineEvent: Sendable, Equatable {
     /// - `plan`: the plan as `plan --json` writes it
     /// - `outputAudio`: the output audio decision
     /// - `stage`: `message` ("cutting segment audio", "generating", "stitching")
-    /// - `segment`: `index`, `state` (``SegmentPhase/name``), `queuePosition`, `requestId`,
-    ///   `detail`, and the run's progress: `segmentsDone`, `segmentsTotal`, `framesDone`,
-    ///   `framesTotal`, `committedCost`, `elapsedSeconds`, `estimatedRemainingSeconds`
+    /// - `segment`: `index`, `speaker` (multi-speaker runs), `state` (``SegmentPhase/name``),
+    ///   `queuePosition`, `requestId`, `detail`, and the run's progress: `segmentsDone`,
+    ///   `segmentsTotal`, `framesDone`, `framesTotal`, `committedCost`, `elapsedSeconds`,
+    ///   `estimatedRemainingSeconds`, `speakers` (multi-speaker runs: per speaker `name`,
+    ///   `framesDone`, `framesTotal`, `plannedFrames`, `estimatedCost`, `cost`)
     /// - `download_retry`: `index`, `attempt`, `bytesReceived`, `totalBytes`, `elapsedSeconds`,
     ///   `delaySeconds`, `reason`, `url`
     /// - `warning`: `message`
@@ -244,6 +281,7 @@ private struct Size: Encodable { let width: Int; let height: Int }
 
 private struct SegmentJSON: Encodable {
     let index: Int
+    let speaker: String?
     let state: String
     let queuePosition: Int?
     let requestId: String?
@@ -251,16 +289,18 @@ private struct SegmentJSON: Encodable {
     let progress: RunProgress
     init(_ s: SegmentEvent) {
         index = s.index
+        speaker = s.speaker
         state = s.phase.name
         if case .queued(_, let position) = s.phase { queuePosition = position } else { queuePosition = nil }
         requestId = s.phase.requestId
         detail = s.phase.detail
         progress = s.progress
     }
-    enum CodingKeys: String, CodingKey { case index, state, queuePosition, requestId, detail }
+    enum CodingKeys: String, CodingKey { case index, speaker, state, queuePosition, requestId, detail }
     func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(index, forKey: .index)
+        try c.encodeIfPresent(speaker, forKey: .speaker)
         try c.encode(state, forKey: .state)
         try c.encodeIfPresent(queuePosition, forKey: .queuePosition)
         try c.encodeIfPresent(requestId, forKey: .requestId)

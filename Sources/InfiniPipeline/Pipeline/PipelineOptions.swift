@@ -23,8 +23,11 @@ public struct PipelineOptions: Sendable {
 
     /// The audio file (any format FFmpeg reads).
     public var audio: String
-    /// The portrait (PNG or JPEG).
+    /// The portrait (PNG or JPEG) of a single-speaker run; unused when ``speakers`` are given.
     public var image: String
+    /// The voices of a multi-speaker run (2 to 4), each with its portrait; empty for one speaker.
+    /// All portraits are fitted to one bucket, chosen by the first one (or ``aspect``).
+    public var speakers: [Plan.Speaker] = []
     /// The MP4 to write; nil means the audio's base name with `.mp4` in the current directory.
     public var output: String?
     /// Text prompt for the model.

@@ -9,6 +9,8 @@ final class ProgressTracker: @unchecked Sendable {
     private let started: Date
     private var phases: [Int: SegmentPhase] = [:]
     private var committedFrames = 0
+    /// Requested frames committed per speaker (multi-speaker runs).
+    private var committedBySpeaker: [String: Int] = [:]
     private var generationStarted: Date?
     private var framesMade = 0
 
@@ -31,8 +33,12 @@ final class ProgressTracker: @unchecked Sendable {
             let frames = plan.segments[index].frameCount, requested = plan.segments[index].numFrames
             let previous = phases[index]
             switch phase {
-            case .submitted: committedFrames += requested
-            case .cancelled: committedFrames -= requested
+            case .submitted:
+                committedFrames += requested
+                if let speaker = plan.segments[index].speaker { committedBySpeaker[speaker, default: 0] += requested }
+            case .cancelled:
+                committedFrames -= requested
+                if let speaker = plan.segments[index].speaker { committedBySpeaker[speaker, default: 0] -= requested }
             case .done(.generated, _) where !(previous?.isFinished ?? false): framesMade += frames
             default: break
             }
@@ -43,6 +49,26 @@ final class ProgressTracker: @unchecked Sendable {
 
     /// The run's progress now.
     func progress() -> RunProgress { lock.withLock { snapshot() } }
+
+    /// Per speaker (multi-speaker plans): frames done and on screen, planned, and committed cost.
+    func speakerTotals() -> [SpeakerTotals]? {
+        lock.withLock { speakers(done: phases.filter { $0.value.isFinished }.map(\.key)) }
+    }
+
+    private func speakers(done: [Int]) -> [SpeakerTotals]? {
+        guard let speakers = plan.speakers else { return nil }
+        let finished = Set(done)
+        return speakers.map { speaker in
+            let mine = plan.segments.filter { $0.speaker == speaker.name }
+            let planned = mine.reduce(0) { $0 + $1.numFrames }
+            return SpeakerTotals(
+                name: speaker.name,
+                framesDone: mine.filter { finished.contains($0.index) }.reduce(0) { $0 + $1.frameCount },
+                framesTotal: mine.reduce(0) { $0 + $1.frameCount }, plannedFrames: planned,
+                estimatedCost: Plan.cost(paidFrames: planned, pricePerSecond: plan.pricePerSecond),
+                cost: Plan.cost(paidFrames: committedBySpeaker[speaker.name] ?? 0, pricePerSecond: pricePerSecond))
+        }
+    }
 
     private func snapshot() -> RunProgress {
         let done = phases.filter { $0.value.isFinished }.map(\.key)
@@ -57,6 +83,7 @@ final class ProgressTracker: @unchecked Sendable {
             segmentsDone: done.count, segmentsTotal: plan.segments.count, framesDone: framesDone,
             framesTotal: plan.totalFrames,
             committedCost: Plan.cost(paidFrames: committedFrames, pricePerSecond: pricePerSecond),
-            elapsedSeconds: now.timeIntervalSince(started), estimatedRemainingSeconds: remaining)
+            elapsedSeconds: now.timeIntervalSince(started), estimatedRemainingSeconds: remaining,
+            speakers: speakers(done: done))
     }
 }

@@ -1,5 +1,15 @@
 import Foundation
 
+/// A fitted portrait as the model gets it: PNG bytes and their SHA-256.
+struct Portrait: Sendable {
+    /// The speaker it shows in a multi-speaker run; `nil` for the one portrait of a single-speaker run.
+    let speaker: String?
+    /// The image file it was fitted from.
+    let path: String
+    let png: [UInt8]
+    let sha: String
+}
+
 /// A run's inputs, checked and read whole before anything is reported or sent: bad input of any
 /// kind (an audio file the output cannot carry, a corrupt image, cut-off audio, a bad option)
 /// ends the run with one error and nothing else.
@@ -12,8 +22,9 @@ struct RunInputs: Sendable {
     /// so that no run pays for clips and then fails to write its output.
     let outputAudio: OutputAudio
     let bucket: (width: Int, height: Int)
-    /// The fitted portrait as PNG, and its SHA-256.
-    let png: [UInt8]
+    /// The fitted portraits: one, or one per speaker in the order given, all in one bucket.
+    let portraits: [Portrait]
+    /// Identifies the pictures (and, with several speakers, who is on screen when) for the run key.
     let imageSHA: String
     let analysis: AudioAnalysis
     let plan: Plan
@@ -21,11 +32,14 @@ struct RunInputs: Sendable {
     /// Checks the options and paths, then reads the inputs.
     /// - Parameter checkBackend: checks, without any network traffic, that the backend can start.
     static func read(_ o: PipelineOptions, checkBackend: () throws -> Void) async throws -> RunInputs {
-        let audioPath = o.absolute(o.audio), imagePath = o.absolute(o.image), output = o.resolvedOutput
+        let audioPath = o.absolute(o.audio), output = o.resolvedOutput
+        let images: [(speaker: String?, path: String)] =
+            o.speakers.isEmpty ? [(nil, o.absolute(o.image))] : o.speakers.map { ($0.name, o.absolute($0.image)) }
+        let imagePath = images[0].path
         try checkInputFile(audioPath, role: "audio")
-        try checkInputFile(imagePath, role: "image")
+        for image in images { try checkInputFile(image.path, role: "image") }
         let outputDirectory = URL(fileURLWithPath: output).deletingLastPathComponent().path
-        try checkOutput(output, directory: outputDirectory, inputs: [audioPath, imagePath])
+        try checkOutput(output, directory: outputDirectory, inputs: [audioPath] + images.map(\.path))
         try o.validate()
         try checkBackend()
 
@@ -33,21 +47,31 @@ struct RunInputs: Sendable {
         let outputAudio = try await runBlocking {
             try OutputAudio.decide(audio: audioPath, scratchDirectory: outputDirectory, bitRate: bitRate)
         }
-        let fitter = ImageFitter(resolution: o.resolution, aspect: o.aspect, cropAnchor: o.cropAnchor, background: o.background)
-        let fitted: FittedImage
-        do {
-            fitted = try await runBlocking { try fitter.fit(path: imagePath) }
-        } catch let error as ImageFitError {
-            throw PipelineError.from(error, options: o)
+        // The first portrait chooses the bucket (or `aspect` does); the others are fitted to it,
+        // each cropped around its own anchor.
+        var portraits: [Portrait] = []
+        var bucket: AspectBuckets.Bucket? = nil
+        for image in images {
+            let aspect = bucket.map { ImageFitter.Aspect(width: Double($0.width), height: Double($0.height)) } ?? o.aspect
+            let fitter = ImageFitter(resolution: o.resolution, aspect: aspect, cropAnchor: o.cropAnchor, background: o.background)
+            let fitted: FittedImage
+            do {
+                fitted = try await runBlocking { try fitter.fit(path: image.path) }
+            } catch let error as ImageFitError {
+                throw PipelineError.from(error, options: o)
+            }
+            bucket = bucket ?? fitted.bucket
+            let png = Array(try fitted.pngData())
+            portraits.append(Portrait(speaker: image.speaker, path: image.path, png: png, sha: Hashing.sha256(png)))
         }
-        let png = Array(try fitted.pngData())
         let analysis = try await runBlocking { try AudioAnalysis.analyze(path: audioPath) }
         let planning = PlanningOptions(maxFrames: o.maxFrames, resolution: o.resolution, pricePerSecond: o.pricePerSecond)
         let plan = try SegmentPlanner.plan(analysis, options: planning)
         return RunInputs(
             audioPath: audioPath, imagePath: imagePath, output: output, outputDirectory: outputDirectory,
-            outputAudio: outputAudio, bucket: (fitted.bucket.width, fitted.bucket.height), png: png,
-            imageSHA: Hashing.sha256(png), analysis: analysis, plan: plan)
+            outputAudio: outputAudio, bucket: (bucket!.width, bucket!.height), portraits: portraits,
+            imageSHA: portraits.count == 1 ? portraits[0].sha : Hashing.key(portraits.flatMap { [$0.speaker ?? "", $0.sha] }),
+            analysis: analysis, plan: plan)
     }
 
     static func checkInputFile(_ path: String, role: String) throws {

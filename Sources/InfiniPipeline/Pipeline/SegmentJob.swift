@@ -7,12 +7,12 @@ struct RunContext: Sendable {
     let store: ManifestStore
     let workDir: URL
     let cache: ClipCache?
-    let imageSHA: String
-    let png: [UInt8]
+    /// The fitted portraits: one, or one per speaker.
+    let portraits: [Portrait]
     let options: PipelineOptions
     let identity: String
     let reused = Counter()
-    let imageURL = ImageURLBox()
+    let imageURLs = ImageURLBox()
     /// Reports a segment's new phase.
     let report: @Sendable (Int, SegmentPhase) -> Void
     /// Reports a warning.
@@ -34,6 +34,8 @@ struct SegmentJob {
     let context: RunContext
 
     private var segment: Plan.Segment { context.plan.segments[index] }
+    /// The portrait of the speaker on screen (the one portrait of a single-speaker run).
+    private var portrait: Portrait { context.portraits.first { $0.speaker == segment.speaker } ?? context.portraits[0] }
     private var store: ManifestStore { context.store }
     private var clipURL: URL { URL(fileURLWithPath: Manifest.clipPath(index, workDir: context.workDir)) }
 
@@ -61,7 +63,7 @@ struct SegmentJob {
         }
         let o = context.options
         let cacheKey = Hashing.key([
-            "clip-v1", context.imageSHA, audioSHA, o.prompt, String(segment.numFrames),
+            "clip-v1", portrait.sha, audioSHA, o.prompt, String(segment.numFrames),
             o.resolution.rawValue, String(o.seed), o.acceleration.rawValue, context.identity,
         ])
         if record.request == nil, try await fromCache(cacheKey) { return }
@@ -284,14 +286,14 @@ struct SegmentJob {
         context.report(index, .done(.generated, requestId: submitted.requestId))
     }
 
-    /// The staged image URL, staging the image on first use (once per run, recorded).
+    /// The staged URL of the segment's portrait, staging it on first use (once per run, recorded).
     private func stagedImageURL() async throws -> String {
-        let context = context
-        return try await context.imageURL.get {
-            if let url = await context.store.manifest.imageURL { return url }
+        let (context, portrait) = (context, portrait)
+        return try await context.imageURLs.get(portrait.sha) {
+            if let url = await context.store.imageURL(speaker: portrait.speaker) { return url }
             let url = try await context.backend.stageImage(
-                png: context.png, fileName: "portrait-\(context.imageSHA.prefix(12)).png")
-            try await context.store.setImageURL(url)
+                png: portrait.png, fileName: "portrait-\(portrait.sha.prefix(12)).png")
+            try await context.store.setImageURL(url, speaker: portrait.speaker)
             return url
         }
     }
@@ -343,17 +345,17 @@ final class QueueFlag: @unchecked Sendable {
     var value: Bool { lock.withLock { isQueued } }
 }
 
-/// Stages the image once even when several segments ask at the same time.
+/// Stages each image once even when several segments ask at the same time.
 actor ImageURLBox {
-    private var task: Task<String, any Error>?
-    func get(_ make: @escaping @Sendable () async throws -> String) async throws -> String {
-        if let task { return try await task.value }
+    private var tasks: [String: Task<String, any Error>] = [:]
+    func get(_ key: String, _ make: @escaping @Sendable () async throws -> String) async throws -> String {
+        if let task = tasks[key] { return try await task.value }
         let t = Task { try await make() }
-        task = t
+        tasks[key] = t
         do {
             return try await t.value
         } catch {
-            task = nil
+            tasks[key] = nil
             throw error
         }
     }
