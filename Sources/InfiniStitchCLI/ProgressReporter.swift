@@ -107,9 +107,11 @@ final class ProgressReporter: @unchecked Sendable {
     }
 
     /// One segment change, saying where the run stands:
-    /// "segment 12 done, 13/29 segments, 4210/17261 frames, $16.84 committed".
+    /// "segment 12 done, 13/29 segments, 4210/17261 frames, $16.84 committed"
+    /// ("segment 12 (alice) done, …" with several speakers).
     static func line(_ event: SegmentEvent, preview: Bool) -> String {
         var line = "segment \(event.index) \(event.phase.name)"
+        if let speaker = event.speaker { line = "segment \(event.index) (\(speaker)) \(event.phase.name)" }
         if case .queued(_, let position?) = event.phase { line += " (queue position \(position))" }
         if case .submitted(let id) = event.phase { line += " as \(id)" }
         if let detail = event.phase.detail { line += ": \(detail)" }
@@ -234,6 +236,7 @@ final class ProgressReporter: @unchecked Sendable {
                 String(
                     format: "dry run: nothing sent. %d segments, %d frames; would pay %.2f s of video, about $%.2f\n",
                     s.segments, s.frames, s.plannedSeconds, s.estimatedCost))
+            writeStdout(Self.speakerLines(s.speakers, paid: false))
             return
         }
         var text = "\(s.output ?? "")\n"
@@ -247,7 +250,20 @@ final class ProgressReporter: @unchecked Sendable {
             text += String(format: "  paid %.2f s of video, $%.2f\n", s.paidSeconds, s.cost)
         }
         text += "  video \(s.videoPath ?? "?"), wall time \(Self.clock(s.wallTime))\n"
+        text += Self.speakerLines(s.speakers, paid: !preview)
         writeStdout(text)
+    }
+
+    /// One line per speaker of a multi-speaker run: time on screen, and what it cost (or would).
+    static func speakerLines(_ speakers: [SpeakerTotals]?, paid: Bool) -> String {
+        guard let speakers else { return "" }
+        let width = speakers.map(\.name.count).max() ?? 0
+        return speakers.map { s in
+            let name = s.name.padding(toLength: width, withPad: " ", startingAt: 0)
+            let money = paid ? String(format: "paid $%.2f", s.cost) : String(format: "about $%.2f", s.estimatedCost)
+            let screen = String(format: "%.2f s on screen (%d frames)", ModelLimits.seconds(forFrames: s.framesTotal), s.framesTotal)
+            return "  \(name)  \(screen), \(money)\n"
+        }.joined()
     }
 }
 
