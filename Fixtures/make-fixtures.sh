@@ -295,6 +295,9 @@ python3 "$TMP/frames.py" 128 128 75 128 128 128 |
 echo "== audio from other encoders"
 "$HERE/make-encoder-fixtures.sh"
 
+echo "== a two-person conversation"
+"$HERE/make-conversation-fixtures.sh"
+
 echo "== verify"
 for n in 1 2 3 4 5 6 7 8; do
   psnr=$(convert "orient-$n.jpg" -auto-orient png:- | compare -metric PSNR - orient-upright.png null: 2>&1 || true)

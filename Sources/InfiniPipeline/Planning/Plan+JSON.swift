@@ -37,7 +37,8 @@ extension Plan {
     /// `totalFrames` is `ceil(samples · 25 / sampleRate)`; `maxFrames` is a valid request size;
     /// the price is finite and ≥ 0; the segments are numbered from 0 and contiguous from frame
     /// 0, each keeps at least one frame from a valid request (`4n + 1` frames within 41 …
-    /// `maxFrames`) of at least that many frames, and together they keep exactly `totalFrames`.
+    /// `maxFrames`) of at least that many frames, and together they keep exactly `totalFrames`;
+    /// in a multi-speaker plan (one with `speakers`) every segment names one of the speakers.
     /// - Throws: ``PlanFileError`` naming the first key that breaks a rule.
     public func validated() throws -> Plan {
         func fail(_ key: String, _ reason: String) -> PlanFileError { PlanFileError(.invalidValue, key: key, reason: reason) }
@@ -67,6 +68,7 @@ extension Plan {
             throw fail("pricePerSecond", "\(pricePerSecond) must be a number ≥ 0")
         }
         let rebuilt = try checkedSegments()
+        try checkSpeakers()
         var plan = self
         plan.segments = rebuilt
         plan.paidFrames = rebuilt.reduce(0) { $0 + $1.numFrames }

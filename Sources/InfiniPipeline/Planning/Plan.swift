@@ -261,13 +261,15 @@ public struct Plan: Codable, Sendable, Equatable {
     ///
     /// Columns: index, start frame, frames kept, `num_frames`, start–end time as
     /// `h:mm:ss.cc`, the cut loudness in dBFS and relative to the speech level in dB (`-` for
-    /// segment 0 or when unknown). Totals: frames, segments, paid seconds, the speech level
+    /// segment 0 or when unknown), and in a multi-speaker plan the segment's speaker, with a
+    /// line listing the shot changes' times before the totals. Totals: frames, segments, paid seconds, the speech level
     /// and noise floor when known, and the estimated cost in dollars with 2 decimals.
     public func renderTable() -> String {
-        let header = ["#", "start frame", "frames", "num_frames", "start", "end", "cut dBFS", "cut rel dB"]
+        var header = ["#", "start frame", "frames", "num_frames", "start", "end", "cut dBFS", "cut rel dB"]
+        if speakers != nil { header.append("speaker") }
         var rows: [[String]] = [header]
         for segment in segments {
-            rows.append([
+            var row = [
                 String(segment.index),
                 String(segment.startFrame),
                 String(segment.frameCount),
@@ -276,7 +278,9 @@ public struct Plan: Codable, Sendable, Equatable {
                 Plan.clock(frames: segment.endFrame),
                 segment.cutLoudnessDb.map { String(format: "%.1f", $0) } ?? "-",
                 segment.cutLevelRelativeDb.map { String(format: "%.1f", $0) } ?? "-",
-            ])
+            ]
+            if speakers != nil { row.append(segment.speaker ?? "-") }
+            rows.append(row)
         }
         var widths = [Int](repeating: 0, count: header.count)
         for row in rows {
@@ -288,13 +292,15 @@ public struct Plan: Codable, Sendable, Equatable {
             for (column, cell) in row.enumerated() {
                 let padding = String(repeating: " ", count: widths[column] - cell.count)
                 // Times read left to right; numbers line up on the right.
-                cells.append(column == 4 || column == 5 ? cell + padding : padding + cell)
+                // The speaker, last, needs no padding.
+                cells.append(column == 8 ? cell : column == 4 || column == 5 ? cell + padding : padding + cell)
             }
             lines.append(cells.joined(separator: "  "))
         }
         let centiseconds = paidFrames * (100 / ModelLimits.fps)
         let paid = "\(centiseconds / 100).\(Plan.twoDigits(centiseconds % 100))"
         lines.append("")
+        lines.append(contentsOf: shotChangeLines())
         lines.append("total frames: \(totalFrames)  segments: \(segments.count)  paid: \(paidFrames) frames = \(paid) s")
         if let speechLevelDb, let noiseFloorDb {
             lines.append(

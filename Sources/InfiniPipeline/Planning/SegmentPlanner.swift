@@ -388,13 +388,15 @@ public enum SegmentPlanner {
 
     // MARK: - Dynamic programme
 
-    /// The interior cut positions minimising the summed cut costs.
+    /// The dynamic programme's table: `best[p]`, the least summed cost of whole segments
+    /// covering `[0, p)` (infinite when none do), and `predecessor[p]`, the start of the last one.
     ///
-    /// With `trimmedLast == false` every segment, the last included, is a valid size ≤
-    /// `maxFrames`; the caller guarantees `totalFrames` is representable. With
-    /// `trimmedLast == true` the returned cuts end at the start of a trimmed last segment
-    /// of `f` frames, `f` chosen first to minimise the waste `v(f) − f`, then by cost.
-    static func bestCuts(totalFrames: Int, maxFrames: Int, costs: [Double], trimmedLast: Bool) -> [Int] {
+    /// With `earliestPredecessor`, a segment ending at `p` starts no earlier than
+    /// `earliestPredecessor[p]` (a limit that never decreases with `p`): how a multi-speaker
+    /// plan keeps each segment inside one shot.
+    static func cutTable(
+        totalFrames: Int, maxFrames: Int, costs: [Double], earliestPredecessor: [Int32]? = nil
+    ) -> (best: [Double], predecessor: [Int32]) {
         let total = totalFrames
         let minimum = ModelLimits.minimumFrames
         var best = [Double](repeating: .infinity, count: total + 1)
@@ -414,6 +416,7 @@ public enum SegmentPlanner {
                             while p <= total {
                                 // q = p − 41 becomes a candidate for p and every later p ≡ p (mod 4).
                                 let q = p - minimum
+                                let lowest = earliestPredecessor.map { Int($0[p]) } ?? 0
                                 let cls = (p - 1) & 3
                                 let offset = cls * capacity
                                 var head = ends[cls]
@@ -427,7 +430,7 @@ public enum SegmentPlanner {
                                     queue[offset + tail] = Int32(q)
                                     tail += 1
                                 }
-                                while head < tail && Int(queue[offset + head]) < p - maxFrames {
+                                while head < tail && Int(queue[offset + head]) < max(p - maxFrames, lowest) {
                                     head += 1
                                 }
                                 if head < tail {
@@ -445,6 +448,18 @@ public enum SegmentPlanner {
             }
         }
 
+        return (best, predecessor)
+    }
+
+    /// The interior cut positions minimising the summed cut costs.
+    ///
+    /// With `trimmedLast == false` every segment, the last included, is a valid size ≤
+    /// `maxFrames`; the caller guarantees `totalFrames` is representable. With
+    /// `trimmedLast == true` the returned cuts end at the start of a trimmed last segment
+    /// of `f` frames, `f` chosen first to minimise the waste `v(f) − f`, then by cost.
+    static func bestCuts(totalFrames: Int, maxFrames: Int, costs: [Double], trimmedLast: Bool) -> [Int] {
+        let total = totalFrames
+        let (best, predecessor) = cutTable(totalFrames: total, maxFrames: maxFrames, costs: costs)
         var end = total
         if trimmedLast {
             // The trimmed last segment: least waste first, then least cost, then shortest.
