@@ -244,7 +244,7 @@ struct FitGeometryTests {
 
     @Test("matches the reference's Python arithmetic", arguments: cases)
     func matchesReference(_ c: GeometryCase) {
-        let g = ImageFitter(resolution: c.resolution).geometry(sourceWidth: c.w, sourceHeight: c.h)
+        let g = ImageFitter(resolution: c.resolution, cropAnchor: .center).geometry(sourceWidth: c.w, sourceHeight: c.h)
         #expect(g.bucket.width == c.tw && g.bucket.height == c.th)
         #expect(g.coverWidth == c.coverW && g.coverHeight == c.coverH)
         #expect(g.cropX == c.left && g.cropY == c.top)
@@ -900,7 +900,9 @@ struct ImageFitterTests {
         #expect(a.x == 0.5 && a.y == 0.3)
         #expect(try ImageFitter.CropAnchor(parsing: "0,0") == ImageFitter.CropAnchor(x: 0, y: 0))
         #expect(try ImageFitter.CropAnchor(parsing: " 1 , 1 ") == ImageFitter.CropAnchor(x: 1, y: 1))
-        #expect(ImageFitter(resolution: .p480).cropAnchor == ImageFitter.CropAnchor(x: 0.5, y: 0.5))
+        // The default finds the face; its fallback is the centre.
+        #expect(ImageFitter(resolution: .p480).cropAnchor == .face)
+        #expect(ImageFitter.CropAnchor.face.x == 0.5 && ImageFitter.CropAnchor.face.y == 0.5)
         for bad in ["2,0", "-0.1,0.5", "0.5,1.01"] {
             #expect(throws: ImageFitError.cropAnchorOutOfRange(bad)) { try ImageFitter.CropAnchor(parsing: bad) }
         }

@@ -88,7 +88,7 @@ struct ImageStageTests {
         ("portrait-interlaced.png", 640, 640),
     ])
     func fixtureFitsItsBucketWithReferencePixels(_ name: String, _ width: Int, _ height: Int) throws {
-        let fitter = ImageFitter(resolution: .p480)
+        let fitter = ImageFitter(resolution: .p480, cropAnchor: .center)
         let fitted = try fitter.fit(path: Fixture.path(name))
         #expect(fitted.bucket.width == width && fitted.bucket.height == height)
         #expect(fitted.pixels.width == width && fitted.pixels.height == height && fitted.pixels.format == .rgb8)

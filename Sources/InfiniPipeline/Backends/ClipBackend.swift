@@ -9,12 +9,22 @@ public struct ClipRequest: Codable, Sendable, Equatable {
     /// The model input: image and audio URLs (uploaded, `data:` URIs, or local paths for the
     /// preview backend), prompt, `num_frames`, resolution, seed, acceleration.
     public var input: InfiniTalkRequest
+    /// The speaker on screen in a multi-speaker run (the segment's ``Plan/Segment/speaker``);
+    /// `nil` for one speaker. The preview backend writes it into each frame; the JSON key is
+    /// left out when `nil`.
+    public var speaker: String?
 
     /// A request for `segment` of a plan of `segmentCount` segments.
-    public init(segment: Plan.Segment, segmentCount: Int, input: InfiniTalkRequest) {
+    /// - Parameters:
+    ///   - segment: The segment being generated.
+    ///   - segmentCount: Segments in the plan.
+    ///   - input: The model input.
+    ///   - speaker: The speaker on screen, in a multi-speaker run.
+    public init(segment: Plan.Segment, segmentCount: Int, input: InfiniTalkRequest, speaker: String? = nil) {
         self.segment = segment
         self.segmentCount = segmentCount
         self.input = input
+        self.speaker = speaker
     }
 }
 

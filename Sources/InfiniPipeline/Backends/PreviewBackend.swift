@@ -2,6 +2,10 @@ import Foundation
 
 /// The offline preview backend: clips rendered locally from the fitted portrait. Needs no key and
 /// no network; costs nothing.
+///
+/// Each clip starts from the portrait and drifts away from it (a slow zoom and pan), as the
+/// model's clips do, so seams and their transitions show in a free preview; the request's
+/// ``ClipRequest/speaker``, when set, is written into every frame.
 public struct PreviewBackend: ClipBackend {
     /// The directory where staged files and rendered clips go.
     public let directory: URL
@@ -36,6 +40,7 @@ public struct PreviewBackend: ClipBackend {
             let rgb = image.format == .rgb8 ? image : image.flattenedToRGB()
             try PreviewRenderer(image: rgb).render(
                 segment: request.segment, segmentCount: request.segmentCount,
+                speaker: request.speaker ?? request.segment.speaker,
                 audioFile: request.input.audioURL, output: output)
         }
         return URL(fileURLWithPath: output).absoluteString

@@ -1,10 +1,14 @@
 import Foundation
 
 /// Renders stand-in clips locally, for the offline preview backend: the fitted image with an
-/// audio-level meter, the segment number and the timecode, exactly `numFrames` frames at
-/// 25 fps, H.264 plus the segment's audio in AAC (resampled and mixed down as the output's
-/// audio would be when AAC cannot take it as it is). A user checks framing, cuts and sync
-/// before paying.
+/// audio-level meter, the segment number, the timecode and the speaker's name (when the
+/// request names one), exactly `numFrames` frames at 25 fps, H.264 plus the segment's audio in
+/// AAC (resampled and mixed down as the output's audio would be when AAC cannot take it as it
+/// is). A user checks framing, cuts, shots and sync before paying.
+///
+/// Like the model, every clip starts from the portrait and drifts away from it: a slow zoom
+/// and pan of the fitted image (see ``drift(frame:segmentIndex:)``), restarting at each
+/// segment, so the seams jump as the model's do and transitions can be judged for free.
 struct PreviewRenderer: Sendable {
     /// The fitted image every frame starts from (rgb8, the bucket size).
     let image: PixelBuffer
@@ -23,16 +27,21 @@ struct PreviewRenderer: Sendable {
     /// - Parameters:
     ///   - segment: the plan segment.
     ///   - segmentCount: how many segments the plan has (for the caption).
+    ///   - speaker: the speaker on screen, written into every frame; `nil` writes no name.
     ///   - audioFile: the segment's audio (as `SegmentAudio.export` writes it).
     ///   - output: the MP4 to write (written whole; the caller renames it into place).
     /// - Throws: `MediaError` naming the audio file (it cannot be read, or no AAC can be made
     ///   from it) or the output clip (it cannot be encoded or written).
-    func render(segment: Plan.Segment, segmentCount: Int, audioFile: String, output: String) throws {
+    func render(
+        segment: Plan.Segment, segmentCount: Int, speaker: String? = nil, audioFile: String, output: String
+    ) throws {
         let settings = try Self.clipAudio(for: audioFile)
         let reader = try AudioReader(path: audioFile, sampleRate: settings.sampleRate, channels: settings.channels)
         let samples = try reader.readAll()
         do {
-            try render(segment: segment, segmentCount: segmentCount, samples: samples, audio: settings, output: output)
+            try render(
+                segment: segment, segmentCount: segmentCount, speaker: speaker, samples: samples, audio: settings,
+                output: output)
         } catch let error as MediaError where error.file == nil {
             // The encoders know no file names: the clip being written is the one to name.
             throw MediaError(error.code, file: output, error.reason, averror: error.averror)
@@ -67,7 +76,7 @@ struct PreviewRenderer: Sendable {
     }
 
     private func render(
-        segment: Plan.Segment, segmentCount: Int, samples: [Float], audio: AudioEncoderSettings,
+        segment: Plan.Segment, segmentCount: Int, speaker: String?, samples: [Float], audio: AudioEncoderSettings,
         output: String
     ) throws {
         let format = AudioFormat(sampleRate: audio.sampleRate, channels: audio.channels)
@@ -80,10 +89,8 @@ struct PreviewRenderer: Sendable {
                 width: image.width, height: image.height, frameRate: fps,
                 crf: crf, preset: preset, threads: 2),
             audio: audio)
-        let scale = max(2, image.height / 160)
-        let meterHeight = max(8, image.height / 24)
+        var drifted = image
         for k in 0..<segment.numFrames {
-            var frame = image
             // Loudness of the audio under this frame (RMS of all channels).
             let lo = k * format.sampleRate / fps, hi = min(clipSamples, (k + 1) * format.sampleRate / fps)
             var sum = 0.0
@@ -93,26 +100,132 @@ struct PreviewRenderer: Sendable {
             }
             let db = sum > 0 ? 10 * log10(sum) : -120
             let level = max(0, min(1, (db + 60) / 60))
-            // Meter along the bottom edge: green, then yellow, then red toward full scale.
-            BitmapFont.shade(&frame, x: 0, y: image.height - meterHeight, width: image.width, height: meterHeight)
-            let filled = Int(level * Double(image.width))
-            let color: (UInt8, UInt8, UInt8) = level > 0.9 ? (230, 40, 40) : level > 0.7 ? (230, 200, 40) : (40, 200, 80)
-            BitmapFont.fill(&frame, x: 0, y: image.height - meterHeight + 2, width: filled, height: meterHeight - 4, color: color)
-            // Captions: segment and absolute timecode.
-            let caption1 = "PREVIEW SEGMENT \(segment.index + 1)/\(segmentCount)"
-            let caption2 = Self.timecode(frame: segment.startFrame + k) + (k >= segment.frameCount ? " -" : "")
-            let lineHeight = (BitmapFont.glyphHeight + 3) * scale
-            let boxWidth =
-                max(BitmapFont.width(of: caption1, scale: scale), BitmapFont.width(of: caption2, scale: scale)) + 2 * scale
-            BitmapFont.shade(&frame, x: 0, y: 0, width: boxWidth + scale, height: 2 * lineHeight + scale)
-            BitmapFont.draw(caption1, into: &frame, x: scale, y: scale, scale: scale, color: (255, 255, 255))
-            BitmapFont.draw(caption2, into: &frame, x: scale, y: scale + lineHeight, scale: scale, color: (255, 230, 120))
-            try writer.append(video: VideoFrame(width: frame.width, height: frame.height, rgb24: frame.bytes))
+            render(frame: k, of: segment, segmentCount: segmentCount, speaker: speaker, level: level, into: &drifted)
+            try writer.append(video: VideoFrame(width: drifted.width, height: drifted.height, rgb24: drifted.bytes))
         }
         try samples.withUnsafeBufferPointer { all in
             try writer.append(audio: UnsafeBufferPointer(rebasing: all[0..<(clipSamples * format.channels)]))
         }
         try writer.finish()
+    }
+
+    /// Frame `k` of a segment's clip, drawn into `frame` (any previous content is replaced; a
+    /// buffer of the image's size is reused): the drifted portrait, the level meter along the
+    /// bottom, the segment and timecode at the top left, the speaker's name above the meter.
+    /// - Parameters:
+    ///   - k: The frame within the clip, from 0.
+    ///   - segment: The plan segment.
+    ///   - segmentCount: Segments in the plan.
+    ///   - speaker: The name to write, or `nil`.
+    ///   - level: The audio level under the frame, 0…1.
+    func render(
+        frame k: Int, of segment: Plan.Segment, segmentCount: Int, speaker: String?, level: Double,
+        into frame: inout PixelBuffer
+    ) {
+        let drift = Self.drift(frame: k, segmentIndex: segment.index)
+        Self.warp(image, zoom: drift.zoom, panX: drift.panX, panY: drift.panY, into: &frame)
+        let scale = max(2, image.height / 160)
+        let meterHeight = max(8, image.height / 24)
+        // Meter along the bottom edge: green, then yellow, then red toward full scale.
+        BitmapFont.shade(&frame, x: 0, y: image.height - meterHeight, width: image.width, height: meterHeight)
+        let filled = Int(max(0, min(1, level)) * Double(image.width))
+        let color: (UInt8, UInt8, UInt8) = level > 0.9 ? (230, 40, 40) : level > 0.7 ? (230, 200, 40) : (40, 200, 80)
+        BitmapFont.fill(&frame, x: 0, y: image.height - meterHeight + 2, width: filled, height: meterHeight - 4, color: color)
+        // Captions: segment and absolute timecode.
+        let caption1 = "PREVIEW SEGMENT \(segment.index + 1)/\(segmentCount)"
+        let caption2 = Self.timecode(frame: segment.startFrame + k) + (k >= segment.frameCount ? " -" : "")
+        let lineHeight = (BitmapFont.glyphHeight + 3) * scale
+        let boxWidth =
+            max(BitmapFont.width(of: caption1, scale: scale), BitmapFont.width(of: caption2, scale: scale)) + 2 * scale
+        BitmapFont.shade(&frame, x: 0, y: 0, width: boxWidth + scale, height: 2 * lineHeight + scale)
+        BitmapFont.draw(caption1, into: &frame, x: scale, y: scale, scale: scale, color: (255, 255, 255))
+        BitmapFont.draw(caption2, into: &frame, x: scale, y: scale + lineHeight, scale: scale, color: (255, 230, 120))
+        // The speaker on screen, larger, above the meter (a lower third, as a show would caption it).
+        if let speaker, let area = Self.speakerArea(imageWidth: image.width, imageHeight: image.height) {
+            let name = BitmapFont.fitting(speaker, width: area.width - 2 * area.scale, scale: area.scale)
+            let width = BitmapFont.width(of: name, scale: area.scale) + 2 * area.scale
+            BitmapFont.shade(&frame, x: area.x, y: area.y, width: width, height: area.height)
+            BitmapFont.draw(
+                name, into: &frame, x: area.x + area.scale, y: area.y + area.scale, scale: area.scale,
+                color: (255, 255, 255))
+        }
+    }
+
+    /// Where the speaker's name goes: a band above the meter, from the left edge; `nil` when
+    /// the frame is too small to hold it.
+    static func speakerArea(imageWidth: Int, imageHeight: Int) -> (x: Int, y: Int, width: Int, height: Int, scale: Int)? {
+        let meterHeight = max(8, imageHeight / 24)
+        let scale = max(2, imageHeight / 100)
+        let height = (BitmapFont.glyphHeight + 2) * scale
+        let y = imageHeight - meterHeight - height - scale
+        guard y > 0, imageWidth > 4 * scale else { return nil }
+        return (0, y, imageWidth, height, scale)
+    }
+
+    /// How far frame `k` of a clip has drifted from the portrait: a zoom about the centre
+    /// (1 at the first frame, 1.08 at the longest clip's last) and a pan within what the zoom
+    /// leaves (fractions of the width and height, 0 at the first frame) in a direction that
+    /// turns by the golden angle from one segment to the next. Deterministic.
+    static func drift(frame k: Int, segmentIndex: Int) -> (zoom: Double, panX: Double, panY: Double) {
+        let t = Double(max(0, k)) / Double(ModelLimits.maximumFrames - 1)
+        let zoom = 1 + 0.08 * t
+        // The zoomed window may move by (1 − 1/zoom) / 2 of the frame before it shows an edge.
+        let room = 0.8 * (1 - 1 / zoom) / 2
+        let angle = Double(segmentIndex) * 2.399963229728653
+        return (zoom, room * cos(angle), room * sin(angle))
+    }
+
+    /// `source` zoomed by `zoom` about its centre moved by (`panX`, `panY`) (fractions of the
+    /// width and height), bilinear, into `output` (same size and format, rgb8). Zoom 1 and no
+    /// pan copy the source exactly.
+    static func warp(_ source: PixelBuffer, zoom: Double, panX: Double, panY: Double, into output: inout PixelBuffer) {
+        precondition(source.format == .rgb8 && zoom >= 1)
+        if output.width != source.width || output.height != source.height || output.format != .rgb8 {
+            output = source
+        }
+        if zoom == 1 && panX == 0 && panY == 0 {
+            output.bytes = source.bytes
+            return
+        }
+        let w = source.width, h = source.height
+        // Source position of output pixel centre i: c + (i + ½ − size/2) / zoom − ½, as taps
+        // (first index, weight of the second in 1/256).
+        func taps(_ size: Int, _ pan: Double) -> (index: [Int], weight: [Int]) {
+            var index = [Int](repeating: 0, count: size), weight = [Int](repeating: 0, count: size)
+            let centre = Double(size) / 2 + pan * Double(size)
+            for i in 0..<size {
+                let u = min(max(centre + (Double(i) + 0.5 - Double(size) / 2) / zoom - 0.5, 0), Double(size - 1))
+                let first = min(Int(u), size - 2 < 0 ? 0 : size - 2)
+                index[i] = first
+                weight[i] = Int(((u - Double(first)) * 256).rounded())
+            }
+            return (index, weight)
+        }
+        let xs = taps(w, panX), ys = taps(h, panY)
+        let stride = w * 3
+        source.bytes.withUnsafeBufferPointer { src in
+            output.bytes.withUnsafeMutableBufferPointer { dst in
+                xs.index.withUnsafeBufferPointer { xi in
+                    xs.weight.withUnsafeBufferPointer { xw in
+                        for y in 0..<h {
+                            let r0 = ys.index[y] * stride, r1 = min(ys.index[y] + 1, h - 1) * stride
+                            let wy = ys.weight[y], vy = 256 - wy
+                            var d = y * stride
+                            for x in 0..<w {
+                                let c0 = xi[x] * 3, c1 = min(xi[x] + 1, w - 1) * 3
+                                let wx = xw[x], vx = 256 - wx
+                                for c in 0..<3 {
+                                    let top = Int(src[r0 + c0 + c]) * vx + Int(src[r0 + c1 + c]) * wx
+                                    let bottom = Int(src[r1 + c0 + c]) * vx + Int(src[r1 + c1 + c]) * wx
+                                    dst[d + c] = UInt8((top * vy + bottom * wy + 32768) >> 16)
+                                }
+                                d += 3
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// `hh:mm:ss.ff` for a frame number at 25 fps (ff = frame within the second).

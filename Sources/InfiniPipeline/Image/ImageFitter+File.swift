@@ -7,6 +7,9 @@ extension ImageFitter {
 
     /// Reads a PNG or JPEG file, decodes it, and fits it upright to its bucket.
     ///
+    /// The result's face box and crop window are in the full-size upright picture's pixels;
+    /// its warnings name the file.
+    ///
     /// The EXIF orientation comes from the JPEG APP1 segment or the PNG `eXIf` chunk; files
     /// without one are taken as upright.
     /// - Parameters:
@@ -39,8 +42,24 @@ extension ImageFitter {
         let image = try ImageCodec.decode(data: data, name: path, maxPixels: maxPixels, atLeast: minimum)
         do {
             var fitted = try fitter.fit(image, orientation: orientation)
+            // Provenance in the full-size picture's pixels, however small it was decoded.
+            let fx = Double(uprightW) / Double(fitted.sourceWidth)
+            let fy = Double(uprightH) / Double(fitted.sourceHeight)
+            if fx != 1 || fy != 1 {
+                let w = fitted.geometry.sourceWindow
+                fitted.geometry.sourceWindow = Resampler.Window(
+                    x: w.x * fx, y: w.y * fy, width: w.width * fx, height: w.height * fy)
+                fitted.face = fitted.face.map { face in
+                    let x = Int((Double(face.x) * fx).rounded()), y = Int((Double(face.y) * fy).rounded())
+                    return PixelRect(
+                        x: x, y: y,
+                        width: min(Int((Double(face.x + face.width) * fx).rounded()), uprightW) - x,
+                        height: min(Int((Double(face.y + face.height) * fy).rounded()), uprightH) - y)
+                }
+            }
             fitted.sourceWidth = uprightW
             fitted.sourceHeight = uprightH
+            fitted.warnings = fitted.warnings.map { "\(path): \($0)" }
             return fitted
         } catch let error as ImageFitError {
             throw error.naming(file: path)

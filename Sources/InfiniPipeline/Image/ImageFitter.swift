@@ -31,7 +31,7 @@ public struct ImageFitError: Error, Sendable, Equatable, CustomStringConvertible
         public static let invalidColor = Kind(.invalidColor)
         /// An aspect that is not `W:H` with two positive numbers.
         public static let invalidAspect = Kind(.invalidAspect)
-        /// A crop anchor that is not two comma-separated numbers.
+        /// A crop anchor that is not `face`, `center` or two comma-separated numbers.
         public static let malformedCropAnchor = Kind(.malformedCropAnchor)
         /// A crop anchor with a fraction outside 0…1.
         public static let cropAnchorOutOfRange = Kind(.cropAnchorOutOfRange)
@@ -85,11 +85,11 @@ public struct ImageFitError: Error, Sendable, Equatable, CustomStringConvertible
             reason: "expected W:H with two positive numbers, e.g. 16:9")
     }
 
-    /// A crop anchor that is not two numbers.
+    /// A crop anchor that is not `face`, `center` or two numbers.
     static func malformedCropAnchor(_ text: String) -> ImageFitError {
         ImageFitError(
             .malformedCropAnchor, option: "cropAnchor", value: text,
-            reason: "expected two fractions x,y, e.g. 0.5,0.3")
+            reason: "expected face, center or two fractions x,y, e.g. 0.5,0.3")
     }
 
     /// A crop anchor outside the image.
@@ -136,8 +136,9 @@ enum ImageFitText {
 /// The geometry is the reference's `resize_and_centercrop`: pick the bucket nearest the
 /// image's height ÷ width (or a forced aspect), scale by `max(th/h, tw/w)` to a covering
 /// size `ceil(scale·h) × ceil(scale·w)`, then cut the bucket out of it. The crop window is
-/// placed by ``cropAnchor`` (centre by default, matching torchvision's `center_crop`) and
-/// only that window is resampled, straight from the source.
+/// placed by ``cropAnchor``: around the largest frontal face by default (found with
+/// ``FaceDetector`` on the upright picture), else at given fractions (the centre matches
+/// torchvision's `center_crop`); only that window is resampled, straight from the source.
 public struct ImageFitter: Sendable {
     /// The smallest accepted image side, in pixels.
     public static let minimumSide = 64
@@ -189,15 +190,21 @@ public struct ImageFitter: Sendable {
         }
     }
 
-    /// Where the crop window sits within the scaled, covering image, as fractions of the
-    /// slack on each axis: 0 keeps the left/top edge, 1 the right/bottom edge.
+    /// Where the crop window sits within the scaled, covering image.
+    ///
+    /// Either fractions of the slack on each axis (0 keeps the left/top edge, 1 the
+    /// right/bottom edge), or ``face``: the window is placed around the largest frontal face
+    /// (horizontally centred, the eyes about a third from the top when the crop allows),
+    /// falling back to ``x`` and ``y`` (the centre) when no face is found.
     public struct CropAnchor: Sendable, Hashable, Codable, CustomStringConvertible {
-        /// Horizontal fraction, 0…1.
+        /// Horizontal fraction, 0…1 (for ``face``, the fallback when no face is found).
         public var x: Double
-        /// Vertical fraction, 0…1.
+        /// Vertical fraction, 0…1 (for ``face``, the fallback when no face is found).
         public var y: Double
+        /// Whether the window is placed around the largest frontal face found in the image.
+        public private(set) var findsFace: Bool = false
 
-        /// Creates an anchor.
+        /// Creates an anchor from fractions.
         /// - Parameters:
         ///   - x: Horizontal fraction: 0 keeps the left edge, 1 the right edge.
         ///   - y: Vertical fraction: 0 keeps the top edge, 1 the bottom edge.
@@ -213,11 +220,25 @@ public struct ImageFitter: Sendable {
         /// The centre, 0.5, 0.5: the reference's centre crop.
         public static let center = CropAnchor(x: 0.5, y: 0.5)
 
-        /// Parses an anchor written `"x,y"`, e.g. `"0.5,0.3"`.
-        /// - Parameter text: The two fractions; spaces around them are ignored.
+        /// Around the largest frontal face (the default): horizontally centred on it, its eyes
+        /// about a third from the top when the crop allows, clamped to the image; the centre
+        /// when no face is found (the fit then says so in ``FittedImage/warnings``).
+        public static let face: CropAnchor = {
+            var anchor = CropAnchor(x: 0.5, y: 0.5)
+            anchor.findsFace = true
+            return anchor
+        }()
+
+        /// Parses an anchor written `"face"`, `"center"` (or `"centre"`) or `"x,y"`, e.g. `"0.5,0.3"`.
+        /// - Parameter text: The anchor; case and spaces around it are ignored.
         /// - Throws: ``ImageFitError`` of kind `malformedCropAnchor` or `cropAnchorOutOfRange`,
         ///   option `cropAnchor`.
         public init(parsing text: String) throws {
+            switch ImageFitText.trimmed(text).lowercased() {
+            case "face": self = .face; return
+            case "center", "centre": self = .center; return
+            default: break
+            }
             let parts = text.split(separator: ",", omittingEmptySubsequences: false)
             guard parts.count == 2,
                 let x = ImageFitText.finiteNumber(String(parts[0])),
@@ -231,8 +252,37 @@ public struct ImageFitter: Sendable {
             self.init(x: x, y: y)
         }
 
-        /// `"x,y"`.
-        public var description: String { "\(x),\(y)" }
+        private enum CodingKeys: String, CodingKey { case x, y, face }
+
+        /// Decodes `{"x": …, "y": …}`, with `"face": true` for ``face``.
+        /// - Throws: `DecodingError` when a fraction is outside 0…1.
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            let x = try container.decode(Double.self, forKey: .x)
+            let y = try container.decode(Double.self, forKey: .y)
+            guard (0...1).contains(x), (0...1).contains(y) else {
+                throw DecodingError.dataCorruptedError(
+                    forKey: (0...1).contains(x) ? .y : .x, in: container,
+                    debugDescription: "each fraction must be between 0 and 1")
+            }
+            self.init(x: x, y: y)
+            findsFace = try container.decodeIfPresent(Bool.self, forKey: .face) ?? false
+        }
+
+        /// Encodes `{"x": …, "y": …}`, adding `"face": true` for ``face``.
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(x, forKey: .x)
+            try container.encode(y, forKey: .y)
+            if findsFace { try container.encode(true, forKey: .face) }
+        }
+
+        /// `"face"`, `"center"`, or `"x,y"`: a form ``init(parsing:)`` reads back.
+        public var description: String {
+            if findsFace { return "face" }
+            if x == 0.5 && y == 0.5 { return "center" }
+            return "\(x),\(y)"
+        }
     }
 
     /// Where the output comes from, for logs and dry runs.
@@ -255,22 +305,24 @@ public struct ImageFitter: Sendable {
     public var resolution: Resolution
     /// A forced aspect; `nil` picks the bucket nearest the image's own shape.
     public var aspect: Aspect?
-    /// Where the crop window sits; centre by default.
+    /// Where the crop window sits; around the face by default.
     public var cropAnchor: CropAnchor
     /// The colour transparent pixels are composited over; white by default.
     public var background: RGBColor
     /// The resampling kernel; Lanczos-3 by default.
     public var filter: ResamplingFilter
+    /// The face cascade for ``CropAnchor/face``; `nil` looks in ``FaceDetector/defaultCascadePaths``.
+    var faceCascadePath: String? = nil
 
     /// Creates a fitter.
     /// - Parameters:
     ///   - resolution: Which bucket table to use.
     ///   - aspect: A forced aspect; `nil` picks the bucket nearest the image's own shape.
-    ///   - cropAnchor: Where the crop window sits; centre by default.
+    ///   - cropAnchor: Where the crop window sits; around the face by default.
     ///   - background: The colour transparent pixels are composited over; white by default.
     ///   - filter: The resampling kernel; Lanczos-3 by default.
     public init(
-        resolution: Resolution, aspect: Aspect? = nil, cropAnchor: CropAnchor = .center,
+        resolution: Resolution, aspect: Aspect? = nil, cropAnchor: CropAnchor = .face,
         background: RGBColor = .white, filter: ResamplingFilter = .lanczos3
     ) {
         self.resolution = resolution
@@ -290,7 +342,9 @@ public struct ImageFitter: Sendable {
         return AspectBuckets.bucket(forAspect: ratio, resolution: resolution)
     }
 
-    /// The full fitting geometry for an upright image of this size.
+    /// The full fitting geometry for an upright image of this size, with the window placed by
+    /// the anchor's fractions (for ``CropAnchor/face``, its fallback, the centre: no pixels
+    /// are searched here; see ``geometry(sourceWidth:sourceHeight:face:)``).
     ///
     /// Reproduces the reference's arithmetic in `Double`, including `ceil(scale·h)` (which can
     /// exceed the bucket by a pixel when `scale·h` rounds up), and centres like torchvision's
@@ -300,15 +354,42 @@ public struct ImageFitter: Sendable {
     ///   - h: The upright image's height in pixels.
     /// - Precondition: both sizes are positive.
     public func geometry(sourceWidth w: Int, sourceHeight h: Int) -> Geometry {
+        geometry(sourceWidth: w, sourceHeight: h, face: nil)
+    }
+
+    /// The full fitting geometry for an upright image of this size, with the window placed
+    /// around `face` when one is given, else by the anchor's fractions.
+    ///
+    /// Around a face, the window is centred on it horizontally and puts its eyes (taken as 40%
+    /// down the face box) a third from the top; then it is moved as little as needed to keep
+    /// the whole face inside (when the face fits), and clamped to the image.
+    /// - Parameters:
+    ///   - w: The upright image's width in pixels.
+    ///   - h: The upright image's height in pixels.
+    ///   - face: A face in upright source pixels, or `nil`.
+    /// - Precondition: both sizes are positive.
+    public func geometry(sourceWidth w: Int, sourceHeight h: Int, face: PixelRect?) -> Geometry {
         precondition(w > 0 && h > 0, "ImageFitter: empty image")
         let bucket = self.bucket(sourceWidth: w, sourceHeight: h)
         let th = bucket.height, tw = bucket.width
         let scale = max(Double(th) / Double(h), Double(tw) / Double(w))
         let coverH = max(Int((scale * Double(h)).rounded(.up)), th)
         let coverW = max(Int((scale * Double(w)).rounded(.up)), tw)
-        let cropX = Int((cropAnchor.x * Double(coverW - tw)).rounded(.toNearestOrEven))
-        let cropY = Int((cropAnchor.y * Double(coverH - th)).rounded(.toNearestOrEven))
         let sx = Double(w) / Double(coverW), sy = Double(h) / Double(coverH)
+        let cropX: Int, cropY: Int
+        if let face {
+            // The face in covering-image pixels.
+            let left = Double(face.x) / sx, right = Double(face.x + face.width) / sx
+            let top = Double(face.y) / sy, bottom = Double(face.y + face.height) / sy
+            cropX = Self.place(
+                ideal: (left + right) / 2 - Double(tw) / 2, keeping: left, right, span: tw, slack: coverW - tw)
+            let eyes = top + 0.4 * (bottom - top)
+            cropY = Self.place(
+                ideal: eyes - Double(th) / 3, keeping: top, bottom, span: th, slack: coverH - th)
+        } else {
+            cropX = Int((cropAnchor.x * Double(coverW - tw)).rounded(.toNearestOrEven))
+            cropY = Int((cropAnchor.y * Double(coverH - th)).rounded(.toNearestOrEven))
+        }
         let window = Resampler.Window(
             x: Double(cropX) * sx, y: Double(cropY) * sy,
             width: Double(tw) * sx, height: Double(th) * sy)
@@ -317,12 +398,30 @@ public struct ImageFitter: Sendable {
             cropX: cropX, cropY: cropY, sourceWindow: window)
     }
 
+    /// The start of a `span`-long window on one axis: `ideal`, moved as little as needed to
+    /// hold `low…high` inside (centred on it when it is longer than the span), within `0…slack`.
+    private static func place(ideal: Double, keeping low: Double, _ high: Double, span: Int, slack: Int) -> Int {
+        var start = ideal
+        if high - low <= Double(span) {
+            start = min(max(start, high - Double(span)), low)
+        } else {
+            start = (low + high) / 2 - Double(span) / 2
+        }
+        return min(max(Int(start.rounded()), 0), max(slack, 0))
+    }
+
     /// Fits a decoded image to its bucket.
     ///
-    /// Steps: refuse images under ``minimumSide``; compute the geometry on the upright image;
-    /// resample the crop window straight to the bucket size, widening gray to rgb and
-    /// compositing alpha over ``background`` as rows are read; orientation is applied to the
-    /// small result, which is equivalent to applying it to the source first.
+    /// Steps: refuse images under ``minimumSide``; with ``CropAnchor/face``, search the upright
+    /// picture (at most ``FaceDetector/searchSize`` pixels on its longer side) for the largest
+    /// frontal face; compute the geometry on the upright image; resample the crop window
+    /// straight to the bucket size, widening gray to rgb and compositing alpha over
+    /// ``background`` as rows are read; orientation is applied to the small result, which is
+    /// equivalent to applying it to the source first.
+    ///
+    /// A face anchor never fails a fit: with no face found, or no way to search (the cascade
+    /// file is missing), the window falls back to the anchor's fractions (the centre) and
+    /// ``FittedImage/warnings`` says why.
     ///
     /// - Parameters:
     ///   - image: The decoded image in any ``PixelBuffer/Format``, as stored in the file.
@@ -334,7 +433,25 @@ public struct ImageFitter: Sendable {
         guard uprightW >= Self.minimumSide, uprightH >= Self.minimumSide else {
             throw ImageFitError.imageTooSmall(width: uprightW, height: uprightH)
         }
-        let geometry = self.geometry(sourceWidth: uprightW, sourceHeight: uprightH)
+        var face: PixelRect? = nil
+        var anchorUsed = cropAnchor
+        var warnings: [String] = []
+        if cropAnchor.findsFace {
+            let fallback = CropAnchor(x: cropAnchor.x, y: cropAnchor.y)
+            let placed = fallback == .center ? "the crop is centred" : "the crop is placed at \(fallback)"
+            do {
+                face = try FaceSearch.largestFace(
+                    in: image, orientation: orientation, background: background, cascadePath: faceCascadePath)
+                if face == nil {
+                    anchorUsed = fallback
+                    warnings.append("no face found; \(placed)")
+                }
+            } catch let error as VisionError {
+                anchorUsed = fallback
+                warnings.append("cannot search for a face (\(error.description)); \(placed)")
+            }
+        }
+        let geometry = self.geometry(sourceWidth: uprightW, sourceHeight: uprightH, face: face)
         // Resample the stored pixels directly and orient only the small result: the kernel is
         // symmetric and separable, so this equals orienting first, without copying the full image.
         let storedWindow = orientation.storedWindow(
@@ -351,7 +468,8 @@ public struct ImageFitter: Sendable {
         .applying(orientation)
         return FittedImage(
             pixels: pixels, bucket: geometry.bucket,
-            sourceWidth: uprightW, sourceHeight: uprightH, geometry: geometry)
+            sourceWidth: uprightW, sourceHeight: uprightH, geometry: geometry,
+            face: face, cropAnchor: anchorUsed, warnings: warnings)
     }
 }
 
@@ -367,6 +485,14 @@ public struct FittedImage: Sendable {
     public var sourceHeight: Int
     /// How the source was scaled and cropped.
     public var geometry: ImageFitter.Geometry
+    /// The largest frontal face found, in upright source pixels; `nil` when none was found or
+    /// the anchor did not look for one.
+    public var face: PixelRect?
+    /// The anchor that placed the crop: ``ImageFitter/CropAnchor/face`` when a face placed
+    /// it, its fallback (the centre) when none was found, else the anchor asked for.
+    public var cropAnchor: ImageFitter.CropAnchor
+    /// What the fit could not do as asked, one line each (no face found, no face cascade).
+    public var warnings: [String]
 
     /// Bundles a fitted image with its provenance.
     /// - Parameters:
@@ -375,15 +501,32 @@ public struct FittedImage: Sendable {
     ///   - sourceWidth: Width of the source image after orientation was applied.
     ///   - sourceHeight: Height of the source image after orientation was applied.
     ///   - geometry: How the source was scaled and cropped.
+    ///   - face: The face that placed the crop, in upright source pixels.
+    ///   - cropAnchor: The anchor that placed the crop.
+    ///   - warnings: What the fit could not do as asked.
     public init(
         pixels: PixelBuffer, bucket: AspectBuckets.Bucket, sourceWidth: Int, sourceHeight: Int,
-        geometry: ImageFitter.Geometry
+        geometry: ImageFitter.Geometry, face: PixelRect? = nil, cropAnchor: ImageFitter.CropAnchor = .center,
+        warnings: [String] = []
     ) {
         self.pixels = pixels
         self.bucket = bucket
         self.sourceWidth = sourceWidth
         self.sourceHeight = sourceHeight
         self.geometry = geometry
+        self.face = face
+        self.cropAnchor = cropAnchor
+        self.warnings = warnings
+    }
+
+    /// The crop window in upright source pixels (rounded outward to whole pixels): what the
+    /// fitted frame shows of the source.
+    public var cropWindow: PixelRect {
+        let w = geometry.sourceWindow
+        let x0 = Int(w.x.rounded(.down)), y0 = Int(w.y.rounded(.down))
+        let x1 = min(Int((w.x + w.width - 1e-6).rounded(.up)), sourceWidth)
+        let y1 = min(Int((w.y + w.height - 1e-6).rounded(.up)), sourceHeight)
+        return PixelRect(x: x0, y: y0, width: x1 - x0, height: y1 - y0)
     }
 
     /// The fitted image as a PNG file's bytes, with no metadata: what the pipeline uploads.
