@@ -12,6 +12,7 @@ enum ErrorReport {
         "workDir": "--work-dir", "aspect": "--aspect", "cropAnchor": "--crop-anchor", "background": "--background",
         "crf": "--crf", "preset": "--preset", "audioBitRate": "--audio-bitrate", "crossfadeFrames": "--crossfade",
         "reencode": "--reencode", "endpoint": "--endpoint", "queueURL": "--queue-url", "restURL": "--rest-url",
+        "minShot": "--min-shot", "speakers": "--speaker",
     ]
 
     /// `message` with the option's property name replaced by its flag (the first time it
@@ -57,7 +58,7 @@ enum ErrorReport {
         switch error {
         case let media as MediaError: return media.isInputProblem ? 2 : 1
         case is ClipError: return 1
-        case is ImageFitError, is PlanningError, is PlanFileError, is StitchError: return 2
+        case is ImageFitError, is PlanningError, is PlanFileError, is StitchError, is SpeakerError: return 2
         default: return nil
         }
     }
@@ -68,6 +69,7 @@ enum ErrorReport {
         case let e as ImageFitError: return withFlag(e.description, option: e.option)
         case let e as PlanningError: return withFlag(e.description, option: e.option)
         case let e as StitchError: return withFlag(e.description, option: e.option)
+        case let e as SpeakerError: return withFlag(e.description, option: e.option)
         default: return "\(error)"
         }
     }

@@ -43,6 +43,7 @@ struct PlanCommand: AsyncParsableCommand {
             Examples:
               infinistitch plan lecture.mp3
               infinistitch plan podcast.m4a --resolution 720p --json > plan.json
+              infinistitch plan podcast.mp3 --speaker ann=ann.jpg --speaker bob=bob.jpg --diarization podcast.rttm
             """
     )
 
@@ -51,6 +52,8 @@ struct PlanCommand: AsyncParsableCommand {
 
     @OptionGroup var planning: PlanningArguments
 
+    @OptionGroup var speakers: SpeakerArguments
+
     @Flag(help: "Print the plan as JSON (the format `infinistitch stitch --plan` reads).")
     var json = false
 
@@ -58,11 +61,18 @@ struct PlanCommand: AsyncParsableCommand {
         let audio = self.audio
         let options = planning.options
         _ = try SegmentPlanner.effectiveMaxFrames(options.maxFrames)
+        let multi = try speakers.parsed()
+        let minShot = speakers.minShot
         let (plan, outputAudio, warnings) = try await runBlocking {
             // The output's audio is decided (and proven with a scratch MP4) as a run would.
             let outputAudio = try OutputAudio.decide(audio: audio, scratchDirectory: NSTemporaryDirectory())
             let analysis = try AudioAnalysis.analyze(path: audio)
-            return (try SegmentPlanner.plan(analysis, options: options), outputAudio, analysis.warnings)
+            guard let (list, source) = multi else {
+                return (try SegmentPlanner.plan(analysis, options: options), outputAudio, analysis.warnings)
+            }
+            let (plan, timeline) = try SegmentPlanner.plan(
+                analysis, speakers: list, source: source, minShot: minShot, options: options)
+            return (plan, outputAudio, analysis.warnings + timeline.warnings)
         }
         for warning in warnings { writeStderr("warning: \(warning)\n") }
         if json {

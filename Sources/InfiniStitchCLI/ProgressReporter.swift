@@ -261,7 +261,8 @@ final class ProgressReporter: @unchecked Sendable {
         return speakers.map { s in
             let name = s.name.padding(toLength: width, withPad: " ", startingAt: 0)
             let money = paid ? String(format: "paid $%.2f", s.cost) : String(format: "about $%.2f", s.estimatedCost)
-            let screen = String(format: "%.2f s on screen (%d frames)", ModelLimits.seconds(forFrames: s.framesTotal), s.framesTotal)
+            let screen = String(
+                format: "%.2f s on screen (%d frames)", ModelLimits.seconds(forFrames: s.framesTotal), s.framesTotal)
             return "  \(name)  \(screen), \(money)\n"
         }.joined()
     }

@@ -24,6 +24,8 @@ struct RunCommand: AsyncParsableCommand {
               infinistitch talk.m4a --image me.png --dry-run               # plan and price only
               infinistitch talk.m4a --image me.png --backend preview       # free local preview
               infinistitch talk.m4a --image me.png --resolution 720p --max-cost 50 -o talk-720p.mp4
+              infinistitch podcast.mp3 --speaker ann=ann.jpg --speaker bob=bob.jpg --diarization podcast.rttm
+              infinistitch interview.wav --speaker ann=ann.jpg --speaker bob=bob.jpg --speaker-channel ann=0 --speaker-channel bob=1
 
             Running the same command again after a crash or Ctrl-C resumes: finished clips are
             reused and submitted requests are fetched by their id, never paid for twice.
@@ -34,8 +36,10 @@ struct RunCommand: AsyncParsableCommand {
     @Argument(help: "The audio file (any format FFmpeg reads; a video's audio track works too).")
     var audio: String
 
-    @Option(help: "The portrait (PNG or JPEG).")
-    var image: String
+    @Option(help: "The portrait (PNG or JPEG); with several voices, give --speaker instead.")
+    var image: String?
+
+    @OptionGroup var speakers: SpeakerArguments
 
     @Option(help: "Text prompt for the model.")
     var prompt: String = PipelineOptions.defaultPrompt
@@ -102,6 +106,14 @@ struct RunCommand: AsyncParsableCommand {
 
     /// The library checks the values; the command line names them by their flags.
     func validate() throws {
+        switch (image, speakers.isMultiSpeaker) {
+        case (nil, false):
+            throw ValidationError("Missing expected argument '--image <image>' (or --speaker NAME=IMAGE for each voice)")
+        case (_?, true):
+            throw ValidationError(
+                "--image and --speaker are alternatives: give --image for one voice, --speaker for each of several")
+        default: break
+        }
         if let logLevel, Logger.Level(rawValue: logLevel) == nil {
             let levels = Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")
             throw ValidationError("--log-level \(logLevel) is not a level (\(levels))")
@@ -114,7 +126,11 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     func makeOptions() throws -> PipelineOptions {
-        var o = PipelineOptions(audio: audio, image: image)
+        var o = PipelineOptions(audio: audio, image: image ?? "")
+        if let (list, source) = try speakers.parsed() {
+            o = PipelineOptions(audio: audio, speakers: list, source: source)
+            o.minShot = speakers.minShot
+        }
         o.output = output
         o.prompt = prompt
         o.resolution = planning.resolution

@@ -25,6 +25,12 @@ extension PipelineError {
             return PipelineError(
                 .invalidInput, error.file == nil ? "\(image): \(error.description)" : error.description,
                 file: error.file ?? image, underlying: error)
+        case let error as SpeakerError:
+            return PipelineError(
+                error.option == nil ? .invalidInput : .invalidOption, error.description, option: error.option,
+                underlying: error)
+        case let error as VisionError:
+            return PipelineError(.failed, error.description, underlying: error)
         case let error as StitchError:
             return PipelineError(.invalidOption, error.description, option: error.option, underlying: error)
         case let error as FalError:

@@ -105,7 +105,7 @@ public final class Pipeline: Sendable {
         logger.debug("planned", metadata: ["segments": "\(plan.segments.count)", "frames": "\(plan.totalFrames)"])
 
         emit(.image(width: inputs.bucket.width, height: inputs.bucket.height))
-        for warning in inputs.analysis.warnings { emit(.warning(warning)) }
+        for warning in inputs.warnings { emit(.warning(warning)) }
         emit(.plan(plan))
         emit(.outputAudio(inputs.outputAudio))
         if let maxCost = o.maxCost, plan.estimatedCost > maxCost + 1e-9 {
@@ -202,10 +202,16 @@ public final class Pipeline: Sendable {
         }
         guard !needed.isEmpty else { return }
         emit(.stage(.cuttingAudio))
-        let (source, plan, directory, wanted) = (
-            inputs.audioPath, inputs.plan, workDir.url.appendingPathComponent("audio"), needed
+        let (source, plan, directory, wanted, speakers) = (
+            inputs.audioPath, inputs.plan, workDir.url.appendingPathComponent("audio"), needed, inputs.speakers
         )
-        let files = try await runBlocking { try SegmentAudio.export(source: source, plan: plan, segments: wanted, to: directory) }
+        let files = try await runBlocking {
+            guard let speakers else {
+                return try SegmentAudio.export(source: source, plan: plan, segments: wanted, to: directory)
+            }
+            return try SpeakerAudio.export(
+                mix: source, plan: plan, source: speakers.source, timeline: speakers.timeline, segments: wanted, to: directory)
+        }
         for index in needed {
             guard let url = files[index] else { continue }
             let sha = try await Hashing.sha256(fileAt: url.path)
@@ -263,7 +269,7 @@ public final class Pipeline: Sendable {
     private func stitch(_ inputs: RunInputs, context: RunContext) async throws -> StitchResult {
         let (plan, audio, output, stitchOptions) = (inputs.plan, inputs.audioPath, inputs.output, options.stitch)
         // The audio's own warnings were given when it was planned.
-        let known = Set(inputs.analysis.warnings)
+        let known = Set(inputs.warnings)
         let warn: @Sendable (String) -> Void = { [continuation] in if !known.contains($0) { continuation.yield(.warning($0)) } }
         for _ in 0...options.maxAttempts {
             let clips = await context.store.manifest.segments.map { $0.clipPath ?? "" }

@@ -21,11 +21,65 @@ extension PipelineOptions {
         }
         guard seed >= 0 else { throw invalid("seed", "\(seed) must not be negative") }
         guard maxAttempts >= 1 else { throw invalid("maxAttempts", "\(maxAttempts) must be at least 1") }
+        try validateSpeakers()
         do {
             _ = try SegmentPlanner.effectiveMaxFrames(maxFrames)
             try stitch.validate()
         } catch {
             throw PipelineError.from(error, options: self)
         }
+    }
+
+    /// Speakers need a source of who speaks when, and a source needs speakers.
+    private func validateSpeakers() throws {
+        func invalid(_ option: String, _ text: String) -> PipelineError {
+            PipelineError(.invalidOption, "\(option) \(text)", option: option)
+        }
+        guard !speakers.isEmpty else {
+            if speakerSource != nil {
+                throw invalid("speakerSource", "needs the speakers: give each one's name and portrait")
+            }
+            return
+        }
+        let range = Self.speakerCountRange
+        guard range.contains(speakers.count) else {
+            throw invalid(
+                "speakers",
+                "has \(speakers.count): a multi-speaker run has \(range.lowerBound) to \(range.upperBound) speakers")
+        }
+        let names = speakers.map(\.name)
+        if let bad = names.first(where: { $0.trimmingCharacters(in: .whitespaces).isEmpty || $0.contains(where: \.isWhitespace) })
+        {
+            throw invalid("speakers", "name \"\(bad)\" is empty or has spaces (RTTM names have none)")
+        }
+        if let twice = names.first(where: { name in names.filter { $0 == name }.count > 1 }) {
+            throw invalid("speakers", "name \(twice) is given twice")
+        }
+        guard let source = speakerSource else {
+            throw invalid("speakerSource", "is missing: a multi-speaker run needs to know who speaks when")
+        }
+        switch source {
+        case .diarization: break
+        case .tracks(let files):
+            if let extra = files.keys.sorted().first(where: { !names.contains($0) }) {
+                throw invalid(
+                    "speakerSource", "has a track for \(extra), who is not a speaker (\(names.joined(separator: ", ")))")
+            }
+            if let missing = names.first(where: { files[$0] == nil }) {
+                throw invalid("speakerSource", "has no track for speaker \(missing): give one per speaker")
+            }
+        case .channels(let channels):
+            if let extra = channels.keys.sorted().first(where: { !names.contains($0) }) {
+                throw invalid(
+                    "speakerSource", "has a channel for \(extra), who is not a speaker (\(names.joined(separator: ", ")))")
+            }
+            if let missing = names.first(where: { channels[$0] == nil }) {
+                throw invalid("speakerSource", "has no channel for speaker \(missing): give one per speaker")
+            }
+            if let (name, n) = channels.sorted(by: { $0.key < $1.key }).first(where: { $0.value < 0 }) {
+                throw invalid("speakerSource", "channel \(n) of \(name) is negative: channels count from 0")
+            }
+        }
+        guard minShot.isFinite, minShot >= 0 else { throw invalid("minShot", "\(minShot) must be a number of seconds ≥ 0") }
     }
 }

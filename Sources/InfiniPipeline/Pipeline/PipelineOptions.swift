@@ -20,6 +20,8 @@ public struct PipelineOptions: Sendable {
     public static let concurrencyRange = 1...64
     /// The default number of submits per segment.
     public static let defaultMaxAttempts = 3
+    /// The numbers of speakers a multi-speaker run takes.
+    public static let speakerCountRange = 2...4
 
     /// The audio file (any format FFmpeg reads).
     public var audio: String
@@ -28,6 +30,11 @@ public struct PipelineOptions: Sendable {
     /// The voices of a multi-speaker run (2 to 4), each with its portrait; empty for one speaker.
     /// All portraits are fitted to one bucket, chosen by the first one (or ``aspect``).
     public var speakers: [Plan.Speaker] = []
+    /// Who speaks when, in a multi-speaker run (required with ``speakers``); file paths in it
+    /// resolve against ``currentDirectory``.
+    public var speakerSource: SpeakerSource?
+    /// In a multi-speaker run, a turn shorter than this (seconds) stays in the current shot.
+    public var minShot: Double = SpeakerTimeline.defaultMinShot
     /// The MP4 to write; nil means the audio's base name with `.mp4` in the current directory.
     public var output: String?
     /// Text prompt for the model.
@@ -66,8 +73,8 @@ public struct PipelineOptions: Sendable {
     public var stitch = StitchOptions()
     /// Forced aspect ratio for the image.
     public var aspect: ImageFitter.Aspect?
-    /// Crop window anchor for the image.
-    public var cropAnchor: ImageFitter.CropAnchor = .center
+    /// Crop window anchor for the image: around the face by default (the centre when none is found).
+    public var cropAnchor: ImageFitter.CropAnchor = .face
     /// Background under transparent image parts.
     public var background: RGBColor = .white
     /// Submits per segment before the run gives up on it (1 + 2 resubmissions).
@@ -84,6 +91,28 @@ public struct PipelineOptions: Sendable {
     public init(audio: String, image: String) {
         self.audio = audio
         self.image = image
+    }
+
+    /// Options for a multi-speaker run of `audio`: each speaker's portrait is shown while they
+    /// speak, as `source` says.
+    /// - Parameters:
+    ///   - audio: The final mix: what the output carries and what the timeline is measured on.
+    ///   - speakers: The voices (2 to 4, ``speakerCountRange``), each with its portrait.
+    ///   - source: Who speaks when.
+    public init(audio: String, speakers: [Plan.Speaker], source: SpeakerSource) {
+        self.audio = audio
+        self.image = speakers.first?.image ?? ""
+        self.speakers = speakers
+        self.speakerSource = source
+    }
+
+    /// ``speakerSource`` with its paths made absolute.
+    var resolvedSpeakerSource: SpeakerSource? {
+        switch speakerSource {
+        case .diarization(let path)?: return .diarization(path: absolute(path))
+        case .tracks(let files)?: return .tracks(files.mapValues { absolute($0) })
+        case let other: return other
+        }
     }
 
     /// The output path: `output`, or the audio's base name with `.mp4` in the current directory.

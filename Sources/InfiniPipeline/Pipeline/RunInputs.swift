@@ -28,6 +28,12 @@ struct RunInputs: Sendable {
     let imageSHA: String
     let analysis: AudioAnalysis
     let plan: Plan
+    /// Who speaks when, in a multi-speaker run (the source with absolute paths, and what it said).
+    let speakers: (source: SpeakerSource, timeline: SpeakerTimeline)?
+    /// What fitting the portraits noticed (no face found: the crop is centred), one line each.
+    let imageWarnings: [String]
+    /// Warnings about the inputs (the portraits', the audio's, the speaker source's), one line each.
+    var warnings: [String] { imageWarnings + analysis.warnings + (speakers?.timeline.warnings ?? []) }
 
     /// Checks the options and paths, then reads the inputs.
     /// - Parameter checkBackend: checks, without any network traffic, that the backend can start.
@@ -36,10 +42,18 @@ struct RunInputs: Sendable {
         let images: [(speaker: String?, path: String)] =
             o.speakers.isEmpty ? [(nil, o.absolute(o.image))] : o.speakers.map { ($0.name, o.absolute($0.image)) }
         let imagePath = images[0].path
+        let source = o.resolvedSpeakerSource
+        var sourceFiles: [(path: String, role: String)] = []
+        switch source {
+        case .diarization(let path)?: sourceFiles = [(path, "diarization")]
+        case .tracks(let files)?: sourceFiles = files.keys.sorted().map { (files[$0]!, "speaker track") }
+        default: break
+        }
         try checkInputFile(audioPath, role: "audio")
         for image in images { try checkInputFile(image.path, role: "image") }
+        for file in sourceFiles { try checkInputFile(file.path, role: file.role) }
         let outputDirectory = URL(fileURLWithPath: output).deletingLastPathComponent().path
-        try checkOutput(output, directory: outputDirectory, inputs: [audioPath] + images.map(\.path))
+        try checkOutput(output, directory: outputDirectory, inputs: [audioPath] + images.map(\.path) + sourceFiles.map(\.path))
         try o.validate()
         try checkBackend()
 
@@ -50,6 +64,7 @@ struct RunInputs: Sendable {
         // The first portrait chooses the bucket (or `aspect` does); the others are fitted to it,
         // each cropped around its own anchor.
         var portraits: [Portrait] = []
+        var imageWarnings: [String] = []
         var bucket: AspectBuckets.Bucket? = nil
         for image in images {
             let aspect = bucket.map { ImageFitter.Aspect(width: Double($0.width), height: Double($0.height)) } ?? o.aspect
@@ -61,17 +76,40 @@ struct RunInputs: Sendable {
                 throw PipelineError.from(error, options: o)
             }
             bucket = bucket ?? fitted.bucket
+            imageWarnings += fitted.warnings
             let png = Array(try fitted.pngData())
             portraits.append(Portrait(speaker: image.speaker, path: image.path, png: png, sha: Hashing.sha256(png)))
         }
         let analysis = try await runBlocking { try AudioAnalysis.analyze(path: audioPath) }
         let planning = PlanningOptions(maxFrames: o.maxFrames, resolution: o.resolution, pricePerSecond: o.pricePerSecond)
-        let plan = try SegmentPlanner.plan(analysis, options: planning)
+        let plan: Plan
+        var speakers: (source: SpeakerSource, timeline: SpeakerTimeline)? = nil
+        var sourceKey: [String] = []
+        if let source {
+            let (list, minShot) = (o.speakers, o.minShot)
+            let (made, timeline) = try await runBlocking {
+                try SegmentPlanner.plan(analysis, speakers: list, source: source, minShot: minShot, options: planning)
+            }
+            plan = made
+            speakers = (source, timeline)
+            // Who is on screen when, and what each request hears, follow from these.
+            sourceKey = ["speakers-v1", String(minShot)]
+            switch source {
+            case .diarization(let path): sourceKey += ["rttm", try await Hashing.sha256(fileAt: path)]
+            case .tracks(let files):
+                for name in files.keys.sorted() { sourceKey += ["track", name, try await Hashing.sha256(fileAt: files[name]!)] }
+            case .channels(let channels):
+                for name in channels.keys.sorted() { sourceKey += ["channel", name, String(channels[name]!)] }
+            }
+        } else {
+            plan = try SegmentPlanner.plan(analysis, options: planning)
+        }
         return RunInputs(
             audioPath: audioPath, imagePath: imagePath, output: output, outputDirectory: outputDirectory,
             outputAudio: outputAudio, bucket: (bucket!.width, bucket!.height), portraits: portraits,
-            imageSHA: portraits.count == 1 ? portraits[0].sha : Hashing.key(portraits.flatMap { [$0.speaker ?? "", $0.sha] }),
-            analysis: analysis, plan: plan)
+            imageSHA: speakers == nil
+                ? portraits[0].sha : Hashing.key(portraits.flatMap { [$0.speaker ?? "", $0.sha] } + sourceKey),
+            analysis: analysis, plan: plan, speakers: speakers, imageWarnings: imageWarnings)
     }
 
     static func checkInputFile(_ path: String, role: String) throws {
@@ -80,7 +118,8 @@ struct RunInputs: Sendable {
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw invalid("no such \(role) file")
         }
-        guard !isDirectory.boolValue else { throw invalid("is a directory, not an \(role) file") }
+        let article = "aeiou".contains(role.first ?? "x") ? "an" : "a"
+        guard !isDirectory.boolValue else { throw invalid("is a directory, not \(article) \(role) file") }
         do {
             try FileChecks.requireRegularFile(path)
         } catch let error as MediaError {

@@ -62,10 +62,15 @@ struct SegmentJob {
             throw PipelineError(.failed, "segment \(index): its audio file is missing from the work dir", segments: [index])
         }
         let o = context.options
-        let cacheKey = Hashing.key([
-            "clip-v1", portrait.sha, audioSHA, o.prompt, String(segment.numFrames),
-            o.resolution.rawValue, String(o.seed), o.acceleration.rawValue, context.identity,
-        ])
+        // The model's clip follows from its request alone; a preview clip also shows the
+        // segment's place (its drift and timecode) and the speaker's name.
+        let previewParts =
+            context.identity == "preview" ? ["preview-v2", String(index), String(segment.startFrame), segment.speaker ?? ""] : []
+        let cacheKey = Hashing.key(
+            [
+                "clip-v1", portrait.sha, audioSHA, o.prompt, String(segment.numFrames),
+                o.resolution.rawValue, String(o.seed), o.acceleration.rawValue, context.identity,
+            ] + previewParts)
         if record.request == nil, try await fromCache(cacheKey) { return }
         try await generate(record, audioFile: audioFile, cacheKey: cacheKey)
     }
@@ -305,7 +310,8 @@ struct SegmentJob {
             input: InfiniTalkRequest(
                 imageURL: imageURL, audioURL: audioURL, prompt: o.prompt,
                 numFrames: segment.numFrames, resolution: o.resolution, seed: o.seed,
-                acceleration: o.acceleration))
+                acceleration: o.acceleration),
+            speaker: segment.speaker)
     }
 
     /// A clip must decode, run at 25 fps and hold the segment's frames (or be short by at most
