@@ -293,4 +293,24 @@ struct SpeakerTimelineTests {
             #expect(error.description.hasPrefix("minShot -1.0 "))
         }
     }
+
+    @Test func manyShortTurnsAreQuick() throws {
+        // 20 000 alternating turns, each shorter than the one before (the worst order for the
+        // one-neighbourhood-at-a-time passes), then one long turn each.
+        var voiced: [[Range<Double>]] = [[], []]
+        var t = 0.0
+        for i in 0..<20_000 {
+            let length = 1.9 - Double(i) * 0.00008
+            voiced[i % 2].append(t..<(t + length))
+            t += length + 0.3
+        }
+        voiced[0].append(t..<(t + 30))
+        voiced[1].append((t + 30.5)..<(t + 60))
+        let timeline = SpeakerTimeline(speakers: ["A", "B"], voiced: voiced, duration: t + 61)
+        let started = ContinuousClock.now
+        let shots = try timeline.shots(totalFrames: Int((t + 61) * 25))
+        #expect(ContinuousClock.now - started < .seconds(10))
+        #expect(shots.map(\.speaker) == ["A", "B"])
+        #expect(shots[1].start == Int(((t + 30) * 25).rounded(.up))...Int(((t + 30.5) * 25).rounded(.down)))
+    }
 }

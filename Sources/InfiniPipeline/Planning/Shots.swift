@@ -32,6 +32,9 @@ extension SpeakerTimeline {
     /// The default minimum shot, in seconds (2.0): shorter turns do not cut away.
     public static let defaultMinShot = 2.0
 
+    /// Passes that drop interjections one neighbourhood at a time before the rest go at once.
+    static let interjectionPasses = 64
+
     /// The edit: the shots, in order, covering output frames `0..<totalFrames`.
     ///
     /// Turns are read in time order. A speaker holds the floor from their first voice until
@@ -55,20 +58,35 @@ extension SpeakerTimeline {
         }
         intervals.sort { ($0.range.lowerBound, $0.speaker) < ($1.range.lowerBound, $1.speaker) }
 
-        // Interjections: while some turn's voice lasts less than minShot, the shortest goes
-        // (its voice stays in whatever shot is on screen) and the turns are read again, so an
-        // interjection never splits the turn it interrupts.
+        // Interjections: while some turn's voice lasts less than minShot, the short turns no
+        // longer than their neighbours go (their voice stays in whatever shot is on screen) and
+        // the turns are read again, so an interjection never splits the turn it interrupts.
+        // Each pass drops at least the shortest turn, and usually most short ones; after
+        // ``interjectionPasses`` passes (a long run of ever shorter turns) every short turn left
+        // goes at once, so the work stays linear in the number of turns.
         var turns = SpeakerTimeline.floorTurns(intervals)
+        var passes = 0
         while turns.count > 1 {
-            var shortest = -1
-            for (index, turn) in turns.enumerated() where turn.last - turn.first < minShot {
-                if shortest < 0 || turn.last - turn.first < turns[shortest].last - turns[shortest].first {
-                    shortest = index
+            let length = turns.map { $0.last - $0.first }
+            let lastPass = passes >= SpeakerTimeline.interjectionPasses
+            passes += 1
+            var dropped = Set<Int>()
+            for index in turns.indices where length[index] < minShot {
+                let before = index > 0 ? length[index - 1] : .infinity
+                let after = index + 1 < turns.count ? length[index + 1] : .infinity
+                if lastPass || (length[index] <= before && length[index] <= after) {
+                    dropped.formUnion(turns[index].members)
                 }
             }
-            guard shortest >= 0 else { break }
-            let dropped = turns[shortest].members
-            intervals = intervals.enumerated().filter { !dropped.contains($0.offset) }.map(\.element)
+            guard !dropped.isEmpty else { break }
+            let remaining = intervals.enumerated().filter { !dropped.contains($0.offset) }.map(\.element)
+            // Keep one turn at least: with every voice short, the longest holds the only shot.
+            guard !remaining.isEmpty else {
+                let longest = length.indices.max { length[$0] < length[$1] }!
+                turns = [turns[longest]]
+                break
+            }
+            intervals = remaining
             turns = SpeakerTimeline.floorTurns(intervals)
         }
         let kept = turns
