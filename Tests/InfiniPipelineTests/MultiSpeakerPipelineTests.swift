@@ -278,4 +278,41 @@ struct MultiSpeakerPipelineTests {
         #expect(server.requests.isEmpty)
         #expect(!FileManager.default.fileExists(atPath: dir.path("out.mp4")))
     }
+
+    /// Resume and cache hold in multi-speaker mode: the same job again pays for nothing, and the
+    /// preview writes each segment's speaker.
+    @Test func aSecondRunPaysForNothing() async throws {
+        let server = FakeFalServer(options: FakeFalServer.Options())
+        let url = try await server.start()
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        var o = PipelineOptions(
+            audio: Fixture.path("conversation-mix.opus"), speakers: Self.speakers,
+            source: .diarization(path: Fixture.path("conversation.rttm")))
+        o.output = dir.path("out.mp4")
+        o.workDir = dir.path("work")
+        o.environment = ["XDG_CACHE_HOME": dir.path("cache"), "HOME": dir.url.path]
+        o.queueURL = url.absoluteString
+        o.restURL = url.absoluteString
+        o.credentials = try FalCredentials(key: "fake-key-id-0123456789:fake-key-secret-abcdefghijklmnop")
+        let first: PipelineSummary, second: PipelineSummary, third: PipelineSummary
+        do {
+            first = try await Pipeline(options: o).run()
+            try FileManager.default.removeItem(atPath: dir.path("out.mp4"))
+            second = try await Pipeline(options: o).run()
+            // Another work dir: the clip cache serves every segment.
+            o.workDir = dir.path("work2")
+            try FileManager.default.removeItem(atPath: dir.path("out.mp4"))
+            third = try await Pipeline(options: o).run()
+        } catch {
+            await server.stop()
+            throw error
+        }
+        await server.stop()
+        #expect(server.requests(to: .submit).count == first.segments)
+        #expect(first.cost > 0 && second.cost == 0 && third.cost == 0)
+        #expect(second.reusedSegments == second.segments && third.reusedSegments == third.segments)
+        // Two portraits uploaded once each, in the first run only.
+        #expect(server.storedFiles.filter { $0.contentType == "image/png" }.count == 2)
+    }
 }
