@@ -88,6 +88,44 @@ void warp_maps(const cv::Mat &flow, double k, cv::Mat &map) {
     }
 }
 
+/// `m` moved by (`x`, `y`): out(p) = m(p + (x, y)).
+cv::Mat sampled_at_offset(const cv::Mat &m, double x, double y) {
+    cv::Mat out;
+    cv::Mat to_source = (cv::Mat_<double>(2, 3) << 1, 0, x, 0, 1, y);
+    cv::warpAffine(m, out, to_source, m.size(), cv::INTER_LINEAR | cv::WARP_INVERSE_MAP, cv::BORDER_REPLICATE);
+    return out;
+}
+
+/// The flow from `a` to `b` (a(p) ≈ b(p + ab(p))) and from `b` to `a`.
+///
+/// DIS alone (coarse to fine) loses its way when the whole picture moves by more than about
+/// 15 px, which a seam does; so the dominant shift `s` is found first by phase correlation,
+/// `a` is moved by it, DIS finds the rest (rotation, local motion), and the two are composed:
+/// ab(p) = s + r(p + s), where r is the flow from `a` moved to `b`. A weak correlation peak (a
+/// picture without texture) means no shift.
+void dense_flow(const cv::Mat &a, const cv::Mat &b, cv::Mat &ab, cv::Mat &ba) {
+    cv::Mat fa, fb, window;
+    a.convertTo(fa, CV_32F);
+    b.convertTo(fb, CV_32F);
+    cv::createHanningWindow(window, a.size(), CV_32F);
+    double response = 0;
+    cv::Point2d shift = cv::phaseCorrelate(fa, fb, window, &response);
+    if (!(response >= 0.05) || !std::isfinite(shift.x) || !std::isfinite(shift.y)) shift = cv::Point2d(0, 0);
+    // PRESET_FAST at the finest scale: the medium preset's variational refinement and a
+    // coarser finest scale both smear the flow of fine texture (measured on synthetic seams).
+    cv::Ptr<cv::DISOpticalFlow> dis = cv::DISOpticalFlow::create(cv::DISOpticalFlow::PRESET_FAST);
+    dis->setFinestScale(0);
+    cv::Mat residual;
+    // a moved: a'(q) = a(q − s) ≈ b(q).
+    dis->calc(sampled_at_offset(a, -shift.x, -shift.y), b, residual);
+    ab = sampled_at_offset(residual, shift.x, shift.y);
+    ab += cv::Scalar(shift.x, shift.y);
+    // b moved the other way: b'(q) = b(q + s) ≈ a(q).
+    dis->calc(sampled_at_offset(b, shift.x, shift.y), a, residual);
+    ba = sampled_at_offset(residual, -shift.x, -shift.y);
+    ba += cv::Scalar(-shift.x, -shift.y);
+}
+
 }  // namespace
 
 cvision_morph *cvision_morph_create(const cvision_yuv420 *a, const cvision_yuv420 *b,
@@ -113,10 +151,8 @@ cvision_morph *cvision_morph_create(const cvision_yuv420 *a, const cvision_yuv42
             cv::resize(m->a[0], small_a, size, 0, 0, cv::INTER_AREA);
             cv::resize(m->b[0], small_b, size, 0, 0, cv::INTER_AREA);
         }
-        cv::Ptr<cv::DISOpticalFlow> dis = cv::DISOpticalFlow::create(cv::DISOpticalFlow::PRESET_MEDIUM);
         cv::Mat ab, ba;
-        dis->calc(small_a, small_b, ab);
-        dis->calc(small_b, small_a, ba);
+        dense_flow(small_a, small_b, ab, ba);
         m->ab[0] = scaled_flow(ab, full);
         m->ba[0] = scaled_flow(ba, full);
         m->ab[1] = scaled_flow(ab, m->a[1].size());

@@ -31,8 +31,9 @@ typedef struct cvision_yuv420_out {
 typedef struct cvision_morph cvision_morph;
 
 /// Copies `a` (the picture before the transition) and `b` (the one after it, same size) and
-/// computes the dense flow on their luma in both directions (DIS optical flow), at a size whose
-/// longer side is at most `flow_max_side` pixels (0: full size); the flow is scaled back up.
+/// computes the dense flow on their luma in both directions (the dominant shift by phase
+/// correlation, the rest by DIS optical flow), at a size whose longer side is at most
+/// `flow_max_side` pixels (0: full size); the flow is scaled back up.
 /// Returns NULL with one line of reason in `error` on bad arguments or an OpenCV error.
 cvision_morph *cvision_morph_create(const cvision_yuv420 *a, const cvision_yuv420 *b,
                                     int32_t flow_max_side, char *error, size_t error_size);

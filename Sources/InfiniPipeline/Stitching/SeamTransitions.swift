@@ -106,13 +106,20 @@ struct SeamTransitions: Sendable, Equatable {
 /// Where a zoomed segment is centred: the largest face on its first frame, found with the
 /// Haar cascade (``FaceDetector``), or the picture's centre when there is no face or no cascade.
 struct FaceCentre {
+    /// Faces smaller than this fraction of the frame's shorter side are not centred on.
+    static let minimumFaceFraction = 0.15
     private var detector: FaceDetector?? = .none
 
     /// The centre of the largest face on `frame`'s luma, in pixels, or the frame's centre.
     mutating func centre(of frame: Frame) -> (x: Double, y: Double) {
         let f = frame.pointer.pointee
         let middle = (x: Double(f.width) / 2, y: Double(f.height) / 2)
-        if detector == nil { detector = .some(try? FaceDetector()) }
+        if detector == nil {
+            // A talking head's face is large: smaller finds are texture mistaken for a face.
+            var made = try? FaceDetector()
+            made?.minimumFaceFraction = Self.minimumFaceFraction
+            detector = .some(made)
+        }
         guard let found = detector, let detector = found else { return middle }
         let luma = YUV420.luma(of: frame)
         guard luma.width > 0,
