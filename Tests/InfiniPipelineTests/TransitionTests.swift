@@ -74,6 +74,14 @@ struct TransitionTests {
         #expect(FrameMeasure.meanAbsoluteDifference(m.frames[36], c.frames[36]) < 1)
         #expect(FrameMeasure.meanAbsoluteDifference(m.frames[45], c.frames[45]) < 1.5)
         let around = (try Self.sharpness(m.frames[36], m.width, m.height) + Self.sharpness(m.frames[45], m.width, m.height)) / 2
+        let kept = try (37...44).map { try Self.sharpness(m.frames[$0], m.width, m.height) / around }
+        if ProcessInfo.processInfo.environment["SEAM_FIGURES"] == "1" {
+            // bench/seams collects these lines for BENCHMARKS.md.
+            print(
+                String(
+                    format: "seam-figure motion=%g,%g,%g jump=%.2f largest-step=%.2f step-ratio=%.3f min-sharpness=%.3f",
+                    motion.0, motion.1, motion.2, jump, step, step / jump, kept.min() ?? 0))
+        }
         for i in 37...44 {
             let s = try Self.sharpness(m.frames[i], m.width, m.height)
             #expect(s >= 0.8 * around, "motion \(motion): frame \(i) sharpness \(s) vs \(around) around it")
@@ -94,6 +102,9 @@ struct TransitionTests {
         // Frames 41…48 fade from clip a's last frame; the middle ones are half of each.
         let ratios = try (41...48).map { try Self.sharpness(f.frames[$0], f.width, f.height) / around }
         #expect((0.35...0.6).contains(ratios.min() ?? 0), "crossfade sharpness ratios \(ratios)")
+        if ProcessInfo.processInfo.environment["SEAM_FIGURES"] == "1" {
+            print(String(format: "seam-figure crossfade motion=12,6,3 min-sharpness=%.3f", ratios.min() ?? 0))
+        }
     }
 
     /// `zoom` shows alternate segments punched in 1.12×, centred on the face the cascade finds
