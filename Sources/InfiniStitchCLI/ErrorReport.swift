@@ -11,6 +11,7 @@ enum ErrorReport {
         "maxAttempts": "--max-attempts", "maxFrames": "--max-frames", "pricePerSecond": "--price-per-second",
         "workDir": "--work-dir", "aspect": "--aspect", "cropAnchor": "--crop-anchor", "background": "--background",
         "crf": "--crf", "preset": "--preset", "audioBitRate": "--audio-bitrate", "crossfadeFrames": "--crossfade",
+        "transition": "--transition", "transitionFrames": "--transition-frames",
         "reencode": "--reencode", "endpoint": "--endpoint", "queueURL": "--queue-url", "restURL": "--rest-url",
         "minShot": "--min-shot", "speakers": "--speaker",
     ]

@@ -92,6 +92,8 @@ struct RunCommand: AsyncParsableCommand {
 
     @OptionGroup var stitching: StitchArguments
 
+    @OptionGroup var transitions: TransitionOptions
+
     @Flag(help: "Write NDJSON events to standard output (plan, segment states, warnings, summary).")
     var json = false
 
@@ -148,7 +150,7 @@ struct RunCommand: AsyncParsableCommand {
         o.useCache = !noCache
         o.dryRun = dryRun
         o.maxCost = maxCost
-        o.stitch = stitching.options
+        o.stitch = transitions.applied(to: stitching.options, default: .morph)
         (o.aspect, o.cropAnchor, o.background) = try fit.parsed()
         return o
     }

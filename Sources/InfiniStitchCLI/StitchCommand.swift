@@ -2,7 +2,8 @@ import ArgumentParser
 import Foundation
 import InfiniPipeline
 
-/// Options of the stitch stage, shared by `stitch` and the main command.
+/// Options of the stitch stage, shared by `stitch` and the main command (the seams'
+/// transitions are ``TransitionOptions``).
 struct StitchArguments: ParsableArguments {
     @Flag(help: "Re-encode the video even when the clips could be joined without re-encoding.")
     var reencode = false
@@ -16,16 +17,11 @@ struct StitchArguments: ParsableArguments {
     @Option(help: ArgumentHelp("AAC bit rate when the audio must be encoded, e.g. 192k.", valueName: "RATE"))
     var audioBitrate: String = "\(StitchOptions.defaultAudioBitRate / 1000)k"
 
-    @Option(
-        parsing: .unconditional, help: ArgumentHelp("Blend N frames across each seam (re-encodes the video).", valueName: "N"))
-    var crossfade: Int = 0
-
     /// The library checks the values (and names them); the command line says the flags.
     func validate() throws {
         guard Self.bitRate(audioBitrate) != nil else {
             throw ValidationError("--audio-bitrate \(audioBitrate) is not a bit rate like 192k")
         }
-        if crossfade > 100 { throw ValidationError("--crossfade \(crossfade) must be between 0 and 100") }
         do {
             try options.validate()
         } catch let error as StitchError {
@@ -51,8 +47,7 @@ struct StitchArguments: ParsableArguments {
     var options: StitchOptions {
         StitchOptions(
             reencode: reencode, crf: crf, preset: preset,
-            audioBitRate: Self.bitRate(audioBitrate) ?? StitchOptions.defaultAudioBitRate,
-            crossfadeFrames: crossfade)
+            audioBitRate: Self.bitRate(audioBitrate) ?? StitchOptions.defaultAudioBitRate)
     }
 }
 
@@ -83,6 +78,8 @@ struct StitchCommand: AsyncParsableCommand {
 
     @OptionGroup var stitching: StitchArguments
 
+    @OptionGroup var transitions: TransitionOptions
+
     @Argument(help: "One clip per segment, in segment order.")
     var clips: [String] = []
 
@@ -108,7 +105,9 @@ struct StitchCommand: AsyncParsableCommand {
         guard clips.count == parsed.segments.count else {
             throw CLIError.badInput("\(plan) has \(parsed.segments.count) segments but \(clips.count) clips were given")
         }
-        let (clips, audio, output, options) = (self.clips, self.audio, self.output, stitching.options)
+        let (clips, audio, output, options) = (
+            self.clips, self.audio, self.output, transitions.applied(to: stitching.options, default: .cut)
+        )
         let result = try await runBlocking {
             try Stitcher.stitch(
                 plan: parsed, clips: clips, audio: audio, output: output, options: options,

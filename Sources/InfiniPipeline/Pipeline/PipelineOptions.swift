@@ -69,8 +69,9 @@ public struct PipelineOptions: Sendable {
     public var dryRun: Bool = false
     /// Refuse to start when the estimate is higher (US dollars).
     public var maxCost: Double?
-    /// How to stitch.
-    public var stitch = StitchOptions()
+    /// How to stitch; the seams are morphed by default (the video is made to be watched;
+    /// ``StitchOptions/Transition/cut`` keeps the lossless copy path).
+    public var stitch = StitchOptions(transition: .morph)
     /// Forced aspect ratio for the image.
     public var aspect: ImageFitter.Aspect?
     /// Crop window anchor for the image: around the face by default (the centre when none is found).

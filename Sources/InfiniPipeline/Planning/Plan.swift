@@ -76,6 +76,12 @@ public struct Plan: Codable, Sendable, Equatable {
         /// The speaker on screen in a multi-speaker plan (a name in ``Plan/speakers``); `nil`
         /// in a single-speaker plan, where the key is left out of the JSON.
         public var speaker: String?
+        /// Quiet frames just before the seam at this segment's start (the part of the pause
+        /// it sits in that precedes it; 0 when the cut is not in a pause); `nil` for segment 0,
+        /// and in a plan that does not record it (the key is then left out of the JSON).
+        public var pauseFramesBefore: Int?
+        /// Quiet frames from the seam at this segment's start on; `nil` as ``pauseFramesBefore``.
+        public var pauseFramesAfter: Int?
 
         /// A segment; the times are derived from the frames.
         /// - Parameters:
@@ -107,6 +113,7 @@ public struct Plan: Codable, Sendable, Equatable {
         private enum CodingKeys: String, CodingKey {
             case index, startFrame, frameCount, numFrames, startTime, endTime, cutLoudnessDb, cutLevelRelativeDb
             case speaker
+            case pauseFramesBefore, pauseFramesAfter
         }
 
         /// Encodes every key, writing `cutLoudnessDb` and `cutLevelRelativeDb` as an explicit
@@ -123,6 +130,8 @@ public struct Plan: Codable, Sendable, Equatable {
             try container.encode(cutLoudnessDb, forKey: .cutLoudnessDb)
             try container.encode(cutLevelRelativeDb, forKey: .cutLevelRelativeDb)
             try container.encodeIfPresent(speaker, forKey: .speaker)
+            try container.encodeIfPresent(pauseFramesBefore, forKey: .pauseFramesBefore)
+            try container.encodeIfPresent(pauseFramesAfter, forKey: .pauseFramesAfter)
         }
 
         /// Decodes a segment; `cutLoudnessDb` and `cutLevelRelativeDb` may be `null` or missing.
@@ -137,6 +146,8 @@ public struct Plan: Codable, Sendable, Equatable {
             cutLoudnessDb = try container.decodeIfPresent(Double.self, forKey: .cutLoudnessDb)
             cutLevelRelativeDb = try container.decodeIfPresent(Double.self, forKey: .cutLevelRelativeDb)
             speaker = try container.decodeIfPresent(String.self, forKey: .speaker)
+            pauseFramesBefore = try container.decodeIfPresent(Int.self, forKey: .pauseFramesBefore)
+            pauseFramesAfter = try container.decodeIfPresent(Int.self, forKey: .pauseFramesAfter)
         }
     }
 

@@ -267,6 +267,10 @@ public enum SegmentPlanner {
 
         var segments: [Plan.Segment] = []
         var start = 0
+        // The pauses again, to record how much quiet surrounds each seam (for its transition).
+        let pauses =
+            sizes.count > 1
+            ? loudness.detector.pauses(levels: loudness.levels, threshold: loudness.thresholdDb, envelope: envelope) : []
         for (index, size) in sizes.enumerated() {
             var cutLoudness: Double?
             var cutRelative: Double?
@@ -277,11 +281,19 @@ public enum SegmentPlanner {
                     if let speech = estimate?.speechDb { cutRelative = hundredths(Double(db) - Double(speech)) }
                 }
             }
-            segments.append(
-                Plan.Segment(
-                    index: index, startFrame: start, frameCount: size.frameCount,
-                    numFrames: size.numFrames, cutLoudnessDb: cutLoudness,
-                    cutLevelRelativeDb: cutRelative))
+            var segment = Plan.Segment(
+                index: index, startFrame: start, frameCount: size.frameCount,
+                numFrames: size.numFrames, cutLoudnessDb: cutLoudness,
+                cutLevelRelativeDb: cutRelative)
+            if index > 0 {
+                let t = Double(start) / Double(ModelLimits.fps)
+                let pause = pauses.first { $0.contains(t) }
+                segment.pauseFramesBefore =
+                    pause.map { Int(((t - $0.lowerBound) * Double(ModelLimits.fps) + 1e-6).rounded(.down)) } ?? 0
+                segment.pauseFramesAfter =
+                    pause.map { Int((($0.upperBound - t) * Double(ModelLimits.fps) + 1e-6).rounded(.down)) } ?? 0
+            }
+            segments.append(segment)
             start += size.frameCount
         }
         let audio = Plan.Audio(

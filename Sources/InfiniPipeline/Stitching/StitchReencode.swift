@@ -1,11 +1,12 @@
 import CFFmpeg
 import Foundation
 
-// The re-encode path: the clips decoded in order (padded, blended across seams) and encoded
+// The re-encode path: the clips decoded in order (padded, with the seams' transitions) and encoded
 // again with libx264.
 
 extension Stitcher {
-    /// Decodes, optionally blends, and encodes the clips' frames; returns the packets written.
+    /// Decodes the clips' frames, applies the seams' transitions, and encodes them; returns the
+    /// packets written.
     ///
     /// A second thread decodes (one decoder thread per clip, so that libx264 has the other
     /// cores) while this one encodes and muxes; a few decoded frames wait in between. The
@@ -13,7 +14,7 @@ extension Stitcher {
     /// and sees the same cancellation as this one.
     static func reencodeVideo(
         plan: Plan, inspections: [ClipInspection], encoder: VideoEncoder, muxer: Muxer,
-        stream: Int, pump: AudioPump, crossfade: Int
+        stream: Int, pump: AudioPump, seams: SeamTransitions
     ) throws -> Int {
         var written = 0
         let tb = encoder.timeBase
@@ -30,7 +31,7 @@ extension Stitcher {
         Thread.detachNewThread {
             defer { decoded.signal() }
             do {
-                try BlockingWork.run(with: cancellation) { try decodeClips(jobs, crossfade: crossfade, into: handoff) }
+                try BlockingWork.run(with: cancellation) { try decodeClips(jobs, seams: seams, into: handoff) }
                 handoff.finish(error: nil)
             } catch {
                 handoff.finish(error: error)
@@ -50,40 +51,89 @@ extension Stitcher {
         return written
     }
 
-    /// The decoding side of the re-encode path: exactly `frames` frames per clip, in order, the
-    /// first `crossfade` of each blended with the previous clip's last frame, a clip short by
-    /// a frame or two (checked during inspection) padded by repeating its last frame.
+    /// The decoding side of the re-encode path: exactly `frames` frames per clip, in order, a
+    /// clip short by a frame or two (checked during inspection) padded by repeating its last
+    /// frame, and each seam's transition (``SeamTransitions``) applied on the way:
+    /// - a crossfade blends the clip's first frames with the previous clip's last frame;
+    /// - a morph leaves out the previous clip's last `before` frames (they are never decoded)
+    ///   and this clip's first `after`, and puts in their place the pictures interpolated
+    ///   between the frames on either side, so only those two frames are ever held;
+    /// - a zoomed clip is punched in around the face found on its first frame.
     private static func decodeClips(
-        _ jobs: [(segment: Int, frames: Int, clip: String)], crossfade: Int,
+        _ jobs: [(segment: Int, frames: Int, clip: String)], seams: SeamTransitions,
         into handoff: FrameHandoff
     ) throws {
         var previousLast: Frame? = nil
-        for job in jobs {
+        var faces = FaceCentre()
+        for (position, job) in jobs.enumerated() {
             try BlockingWork.checkCancellation()
             let reader = try VideoReader(demuxer: Demuxer(path: job.clip), pixelFormat: .yuv420p, threads: 1)
-            var taken = 0
-            var last: Frame? = nil
-            while taken < job.frames {
-                let frame = try Frame()
-                guard try reader.nextDecodedFrame(into: frame) else { break }
-                if crossfade > 0, taken < crossfade, let previous = previousLast {
-                    try blend(into: frame, from: previous, weight: Double(taken + 1) / Double(crossfade + 1))
+            // Frames of this clip in the output: the morph at the next seam replaces the rest.
+            let kept = job.frames - seams.heldBack(segment: position)
+            let seam = seams.seams[position]
+            let zoomCentre: (x: Double, y: Double)?
+            var exhausted = false
+            var lastDecoded: Frame? = nil
+            // The clip's next frame, its last one repeated once it runs out.
+            func source() throws -> Frame {
+                if !exhausted {
+                    let frame = try Frame()
+                    if try reader.nextDecodedFrame(into: frame) {
+                        lastDecoded = try frame.newReference()
+                        return frame
+                    }
+                    exhausted = true
                 }
+                guard let lastDecoded else {
+                    throw ClipError(segment: job.segment, clip: job.clip, reason: "no frame decodes")
+                }
+                return try lastDecoded.newReference()
+            }
+            var taken = 0
+            var first = try source()
+            zoomCentre = seams.zoomed[position] ? faces.centre(of: first) : nil
+            if case .morph(let before, let after) = seam, let previous = previousLast {
+                // The frames inside the window are skipped; the first after it is the morph's end.
+                while taken < after {
+                    first = try source()
+                    taken += 1
+                }
+                guard try morphFrames(from: previous, to: first, count: before + after, emit: handoff.put) else { return }
+            }
+            var next: Frame? = first
+            while taken < kept {
+                var frame = try next ?? source()
+                next = nil
+                if case .crossfade(let frames) = seam, taken < frames, let previous = previousLast {
+                    try blend(into: frame, from: previous, weight: Double(taken + 1) / Double(frames + 1))
+                }
+                if let zoomCentre { frame = try YUV420.zoomed(frame, scale: SeamTransitions.zoomScale, center: zoomCentre) }
                 // The encoding thread sets the timestamp of the frames it is given: this side
                 // keeps its own reference to the pixels instead.
-                last = try frame.newReference()
+                previousLast = try frame.newReference()
                 guard handoff.put(frame) else { return }
                 taken += 1
             }
-            guard let lastFrame = last else {
-                throw ClipError(segment: job.segment, clip: job.clip, reason: "no frame decodes")
-            }
-            while taken < job.frames {
-                guard handoff.put(try lastFrame.newReference()) else { return }
-                taken += 1
-            }
-            previousLast = lastFrame
         }
+    }
+
+    /// Passes to `emit`, one at a time, the `count` pictures between `a` and `b` at
+    /// t = k / (count + 1), by optical flow. If the frames cannot be morphed (not 8-bit YUV
+    /// 4:2:0), the window becomes a hard cut at its middle: `a` repeated, then `b`. Returns
+    /// false as soon as `emit` does.
+    static func morphFrames(from a: Frame, to b: Frame, count: Int, emit: (Frame) -> Bool) throws -> Bool {
+        guard count > 0 else { return true }
+        guard YUV420.isYUV420(a), YUV420.isYUV420(b) else {
+            for k in 0..<count where !emit(try (k < count / 2 ? a : b).newReference()) { return false }
+            return true
+        }
+        let morph = try SeamMorph(from: a, to: b)
+        for k in 1...count {
+            let frame = try YUV420.blankFrame(like: b)
+            try morph.render(at: Double(k) / Double(count + 1), into: frame)
+            guard emit(frame) else { return false }
+        }
+        return true
     }
 
     /// Mixes `frame` toward itself with `weight` and toward `other` with `1 - weight`, per

@@ -9,6 +9,10 @@ public struct StitchOptions: Sendable, Equatable {
     public static let defaultPreset = "veryfast"
     /// The default AAC bit rate, in bits per second, when the audio must be encoded.
     public static let defaultAudioBitRate = 192_000
+    /// The default length of a seam transition: 8 frames, 0.32 s.
+    public static let defaultTransitionFrames = 8
+    /// The transition lengths accepted, in frames (up to 2 s).
+    public static let transitionFrameRange = 0...50
     /// The CRFs libx264 takes (8-bit video).
     public static let crfRange = 0...51
     /// libx264's presets, fastest first.
@@ -26,8 +30,17 @@ public struct StitchOptions: Sendable, Equatable {
     /// AAC bit rate in bits per second when the original audio is neither AAC nor MP3 and must
     /// be encoded.
     public var audioBitRate: Int
-    /// Frames blended across each seam (re-encode path; 0 = hard cut).
+    /// Frames blended across each seam (re-encode path; 0 = hard cut): the older spelling of
+    /// a crossfade. When it is above 0 it takes precedence over ``transition`` and
+    /// ``transitionFrames``: the seams are crossfaded over this many frames.
     public var crossfadeFrames: Int
+    /// How each seam looks (``Transition``); ``Transition/cut`` by default. A seam where the
+    /// plan's ``Plan/Segment/speaker`` changes is always a hard cut.
+    public var transition: Transition
+    /// Frames each seam's transition lasts (``transitionFrameRange``; 8 = 0.32 s by default),
+    /// kept inside the pause the seam sits in when the plan records it (shortened when the
+    /// pause is shorter). Ignored by ``Transition/cut`` and ``Transition/zoom``.
+    public var transitionFrames: Int
     /// A clip short by at most this many frames is padded by repeating its last frame.
     public var maxPaddedFrames: Int
 
@@ -39,9 +52,12 @@ public struct StitchOptions: Sendable, Equatable {
     ///   - audioBitRate: AAC bit rate, ``defaultAudioBitRate`` by default.
     ///   - crossfadeFrames: frames blended across each seam; 0 cuts.
     ///   - maxPaddedFrames: how many missing frames a clip may have (padded by repeating its last).
+    ///   - transition: how each seam looks, ``Transition/cut`` by default.
+    ///   - transitionFrames: how long a transition lasts, ``defaultTransitionFrames`` by default.
     public init(
         reencode: Bool = false, crf: Int = StitchOptions.defaultCRF, preset: String = StitchOptions.defaultPreset,
-        audioBitRate: Int = StitchOptions.defaultAudioBitRate, crossfadeFrames: Int = 0, maxPaddedFrames: Int = 2
+        audioBitRate: Int = StitchOptions.defaultAudioBitRate, crossfadeFrames: Int = 0, maxPaddedFrames: Int = 2,
+        transition: Transition = .cut, transitionFrames: Int = StitchOptions.defaultTransitionFrames
     ) {
         self.reencode = reencode
         self.crf = crf
@@ -49,6 +65,15 @@ public struct StitchOptions: Sendable, Equatable {
         self.audioBitRate = audioBitRate
         self.crossfadeFrames = crossfadeFrames
         self.maxPaddedFrames = maxPaddedFrames
+        self.transition = transition
+        self.transitionFrames = transitionFrames
+    }
+
+    /// The transition the seams get and its length in frames, after the ``crossfadeFrames``
+    /// alias: a crossfade of `crossfadeFrames` when that is above 0, otherwise ``transition``
+    /// over ``transitionFrames``.
+    public var effectiveTransition: (transition: Transition, frames: Int) {
+        crossfadeFrames > 0 ? (.crossfade, crossfadeFrames) : (transition, transitionFrames)
     }
 
     /// Checks every value, as ``Stitcher``'s `stitch` does
@@ -67,6 +92,11 @@ public struct StitchOptions: Sendable, Equatable {
         }
         guard crossfadeFrames >= 0 else {
             throw StitchError.invalidOption("crossfadeFrames", "\(crossfadeFrames) must not be negative")
+        }
+        guard Self.transitionFrameRange.contains(transitionFrames) else {
+            throw StitchError.invalidOption(
+                "transitionFrames",
+                "\(transitionFrames) is outside \(Self.transitionFrameRange.lowerBound)…\(Self.transitionFrameRange.upperBound)")
         }
         guard maxPaddedFrames >= 0 else {
             throw StitchError.invalidOption("maxPaddedFrames", "\(maxPaddedFrames) must not be negative")
@@ -256,7 +286,9 @@ public enum Stitcher {
     /// must be padded, or cutting a clip's tail would change the frames it keeps.
     static func copyPathObstacle(plan: Plan, inspections: [ClipInspection], options: StitchOptions) throws -> String? {
         if options.reencode { return "reencode was requested" }
-        if options.crossfadeFrames > 0 { return "a crossfade needs re-encoding" }
+        if let transition = SeamTransitions.reencodingTransition(plan: plan, options: options) {
+            return "a \(transition.rawValue) needs re-encoding"
+        }
         let first = inspections[0]
         if let bad = inspections.first(where: { $0.codecName != "h264" }) { return "\(bad.path) is \(bad.codecName), not H.264" }
         if let bad = inspections.first(where: {
@@ -312,7 +344,7 @@ public enum Stitcher {
         if let encoder {
             written = try reencodeVideo(
                 plan: plan, inspections: inspections, encoder: encoder, muxer: muxer, stream: videoOut,
-                pump: pump, crossfade: options.crossfadeFrames)
+                pump: pump, seams: SeamTransitions(plan: plan, options: options))
         } else {
             written = try copyVideo(plan: plan, inspections: inspections, muxer: muxer, stream: videoOut, pump: pump)
         }
