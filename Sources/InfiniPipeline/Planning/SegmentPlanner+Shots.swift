@@ -91,8 +91,11 @@ extension SegmentPlanner {
             for margin in shotChangeMargins {
                 if let cuts = shotCuts(shots: shots, total: total, maxFrames: single.maxFrames, costs: baseCosts, margin: margin)
                 {
+                    let pauses = loudness.detector.pauses(
+                        levels: loudness.levels, threshold: loudness.thresholdDb, envelope: envelope)
                     return shotPlan(
-                        single, cuts: cuts.cuts, changes: cuts.changes, shots: shots, envelope: envelope, estimate: estimate)
+                        single, cuts: cuts.cuts, changes: cuts.changes, shots: shots, envelope: envelope, estimate: estimate,
+                        pauses: pauses)
                 }
             }
             // No margin works (a shot shorter than the smallest request): merge the shortest shot.
@@ -165,26 +168,17 @@ extension SegmentPlanner {
     /// The single-speaker plan's frame with the shot-aware cuts and each segment's speaker.
     private static func shotPlan(
         _ single: Plan, cuts: [Int], changes: [Int], shots: [Shot], envelope: LoudnessEnvelope,
-        estimate: LevelEstimate?
+        estimate: LevelEstimate?, pauses: [ClosedRange<Double>]
     ) -> Plan {
         var segments: [Plan.Segment] = []
         var start = 0
         var shot = 0
         for (index, end) in (cuts + [single.totalFrames]).enumerated() {
             while shot < changes.count && changes[shot] <= start { shot += 1 }
-            var cutLoudness: Double?
-            var cutRelative: Double?
-            if index > 0 {
-                let t = Double(start) / Double(ModelLimits.fps)
-                if let db = envelope.rmsDb(from: t - cutWindowHalfWidth, to: t + cutWindowHalfWidth) {
-                    cutLoudness = (Double(db) * 100).rounded() / 100
-                    if let speech = estimate?.speechDb { cutRelative = ((Double(db) - Double(speech)) * 100).rounded() / 100 }
-                }
-            }
             segments.append(
-                Plan.Segment(
-                    index: index, startFrame: start, frameCount: end - start, numFrames: end - start,
-                    cutLoudnessDb: cutLoudness, cutLevelRelativeDb: cutRelative, speaker: shots[shot].speaker))
+                segment(
+                    index: index, start: start, frameCount: end - start, numFrames: end - start,
+                    speaker: shots[shot].speaker, envelope: envelope, estimate: estimate, pauses: pauses))
             start = end
         }
         return Plan(

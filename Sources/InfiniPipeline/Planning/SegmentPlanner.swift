@@ -272,28 +272,10 @@ public enum SegmentPlanner {
             sizes.count > 1
             ? loudness.detector.pauses(levels: loudness.levels, threshold: loudness.thresholdDb, envelope: envelope) : []
         for (index, size) in sizes.enumerated() {
-            var cutLoudness: Double?
-            var cutRelative: Double?
-            if index > 0 {
-                let t = Double(start) / Double(ModelLimits.fps)
-                if let db = envelope.rmsDb(from: t - cutWindowHalfWidth, to: t + cutWindowHalfWidth) {
-                    cutLoudness = hundredths(Double(db))
-                    if let speech = estimate?.speechDb { cutRelative = hundredths(Double(db) - Double(speech)) }
-                }
-            }
-            var segment = Plan.Segment(
-                index: index, startFrame: start, frameCount: size.frameCount,
-                numFrames: size.numFrames, cutLoudnessDb: cutLoudness,
-                cutLevelRelativeDb: cutRelative)
-            if index > 0 {
-                let t = Double(start) / Double(ModelLimits.fps)
-                let pause = pauses.first { $0.contains(t) }
-                segment.pauseFramesBefore =
-                    pause.map { Int(((t - $0.lowerBound) * Double(ModelLimits.fps) + 1e-6).rounded(.down)) } ?? 0
-                segment.pauseFramesAfter =
-                    pause.map { Int((($0.upperBound - t) * Double(ModelLimits.fps) + 1e-6).rounded(.down)) } ?? 0
-            }
-            segments.append(segment)
+            segments.append(
+                segment(
+                    index: index, start: start, frameCount: size.frameCount, numFrames: size.numFrames,
+                    envelope: envelope, estimate: estimate, pauses: pauses))
             start += size.frameCount
         }
         let audio = Plan.Audio(
@@ -331,6 +313,29 @@ public enum SegmentPlanner {
         static let offCentre = 0.01
         static let shortPause = 0.05
         static let fullPauseSeconds = 1.0
+    }
+
+    /// The segment from frame `start`, with what is known of the seam there (none for the
+    /// first): its loudness (absolute and relative to the speech) and the quiet frames on each
+    /// side of it, inside the pause (of `pauses`, in seconds) that holds it.
+    static func segment(
+        index: Int, start: Int, frameCount: Int, numFrames: Int, speaker: String? = nil,
+        envelope: LoudnessEnvelope, estimate: LevelEstimate?, pauses: [ClosedRange<Double>]
+    ) -> Plan.Segment {
+        var segment = Plan.Segment(
+            index: index, startFrame: start, frameCount: frameCount, numFrames: numFrames, cutLoudnessDb: nil,
+            speaker: speaker)
+        guard index > 0 else { return segment }
+        let t = Double(start) / Double(ModelLimits.fps)
+        if let db = envelope.rmsDb(from: t - cutWindowHalfWidth, to: t + cutWindowHalfWidth) {
+            segment.cutLoudnessDb = hundredths(Double(db))
+            if let speech = estimate?.speechDb { segment.cutLevelRelativeDb = hundredths(Double(db) - Double(speech)) }
+        }
+        let pause = pauses.first { $0.contains(t) }
+        let fps = Double(ModelLimits.fps)
+        segment.pauseFramesBefore = pause.map { Int(((t - $0.lowerBound) * fps + 1e-6).rounded(.down)) } ?? 0
+        segment.pauseFramesAfter = pause.map { Int((($0.upperBound - t) * fps + 1e-6).rounded(.down)) } ?? 0
+        return segment
     }
 
     /// What the cut costs are measured against, derived once per plan: the hop levels and
