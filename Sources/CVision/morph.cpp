@@ -187,9 +187,9 @@ int32_t cvision_morph_frame(const cvision_morph *m, double t, const cvision_yuv4
             const int f = i == 0 ? 0 : 1;
             // a's content moves forward by t along a→b; b's comes back by 1 − t along b→a.
             warp_maps(m->ab[f], t, map);
-            cv::remap(m->a[i], warped_a, map, cv::noArray(), cv::INTER_CUBIC, cv::BORDER_REPLICATE);
+            cv::remap(m->a[i], warped_a, map, cv::noArray(), cv::INTER_LINEAR, cv::BORDER_REPLICATE);
             warp_maps(m->ba[f], 1 - t, map);
-            cv::remap(m->b[i], warped_b, map, cv::noArray(), cv::INTER_CUBIC, cv::BORDER_REPLICATE);
+            cv::remap(m->b[i], warped_b, map, cv::noArray(), cv::INTER_LINEAR, cv::BORDER_REPLICATE);
             cv::Mat target = view(out, i);
             cv::addWeighted(warped_a, 1 - t, warped_b, t, 0, target);
         }

@@ -13,7 +13,7 @@ import Foundation
 final class SeamMorph {
     /// The longer side, in pixels, at which the flow is computed by default: at 480p and 720p
     /// this halves the flow's cost for no visible loss (the motion at seams is smooth).
-    static let defaultFlowSide = 512
+    static let defaultFlowSide = 256
 
     private let handle: OpaquePointer
     let width: Int
