@@ -88,6 +88,26 @@ for round in 0..<iterations {
     }
     _ = try ImageCodec.probe(path: fixture("portrait.png"))
     _ = try ImageCodec.probe(path: fixture("portrait-exif6.jpg"))
+
+    // Vision (OpenCV objects made and freed in CVision): the face crop, with a face and without,
+    // a missing cascade, and the morph and zoom transitions of a stitch.
+    _ = try ImageFitter(resolution: .p480).fit(path: fixture("portrait-exif6.jpg"))
+    _ = try FaceDetector().faces(gray: [UInt8](repeating: 90, count: 96 * 64), width: 96, height: 64)
+    expectFailure("an unreadable cascade") {
+        _ = try FaceDetector(cascadePath: fixture("not-an-image.png")).faces(
+            gray: [UInt8](repeating: 0, count: 64 * 64), width: 64, height: 64)
+    }
+    var plan = try SegmentPlanner.plan(audioFile: fixture("silence-1s.wav"))
+    plan.segments = [
+        Plan.Segment(index: 0, startFrame: 0, frameCount: 12, numFrames: 41, cutLoudnessDb: nil),
+        Plan.Segment(index: 1, startFrame: 12, frameCount: 13, numFrames: 41, cutLoudnessDb: nil),
+    ]
+    for transition in [StitchOptions.Transition.morph, .zoom] {
+        _ = try Stitcher.stitch(
+            plan: plan, clips: [fixture("clip-a.mp4"), fixture("clip-b.mp4")], audio: fixture("silence-1s.wav"),
+            output: temp.appendingPathComponent("\(transition)\(round).mp4").path,
+            options: StitchOptions(preset: "ultrafast", transition: transition))
+    }
 }
 print(failures == 0 ? "media-leak-check: \(iterations) rounds done" : "media-leak-check: \(failures) unexpected results")
 exit(failures == 0 ? 0 : 1)
