@@ -32,7 +32,8 @@ struct MultiSpeakerPipelineTests {
         func alone(_ speaker: String) -> [Range<Double>] {
             let mine = utterances.filter { $0.speaker == speaker }.map { $0.start..<$0.end }
             let others = utterances.filter { $0.speaker != speaker }.map { $0.start..<$0.end }
-            return SpeakerAudio.subtract(SpeakerAudio.merge(mine), SpeakerAudio.merge(others))
+            return SpeakerAudio.subtract(
+                SpeakerTimeline.normalized(mine, duration: duration), SpeakerTimeline.normalized(others, duration: duration))
         }
     }
 

@@ -123,6 +123,21 @@ struct SpeakerTimelineTests {
         #expect(lenient.warnings.contains { $0.contains("past the end") })
     }
 
+    /// A file saved by a Windows editor: every line ends in CR LF.
+    @Test func rttmWithWindowsLineEnds() throws {
+        let base = try SpeakerTimeline.diarization(rttm: Self.rttm, file: "talk.rttm", speakers: ["A", "B"], duration: 10)
+        let crlf = Self.rttm.split(separator: "\n").joined(separator: "\r\n") + "\r\n"
+        #expect(try SpeakerTimeline.diarization(rttm: crlf, file: "talk.rttm", speakers: ["A", "B"], duration: 10) == base)
+        do {
+            _ = try SpeakerTimeline.diarization(
+                rttm: "SPEAKER talk 1 0.5 2.0 <NA> <NA> A <NA> <NA>\r\n\r\nSPEAKER talk 1 3.0 -1.2 <NA> <NA> B <NA> <NA>\r\n",
+                file: "talk.rttm", speakers: ["A", "B"], duration: 10)
+            Issue.record("a negative duration was accepted")
+        } catch let error as SpeakerError {
+            #expect(error.description == "talk.rttm:3: duration \"-1.2\" is negative")
+        }
+    }
+
     @Test func rttmErrorsNameTheLine() {
         func failure(_ text: String) -> SpeakerError? {
             do {

@@ -39,20 +39,16 @@ enum SpeakerAudio {
             var written: [Int: URL] = [:]
             let bySpeaker = Dictionary(grouping: chosen) { $0.speaker ?? "" }
             for (speaker, segments) in bySpeaker.sorted(by: { $0.key < $1.key }) {
-                guard let track = files[speaker] else {
-                    // A segment without a speaker (not made by the speaker planner) hears the mix.
-                    let cuts = segments.map {
-                        SegmentAudio.Cut(index: $0.index, startFrame: $0.startFrame, numFrames: $0.numFrames)
-                    }
-                    written.merge(
-                        try SegmentAudio.export(
-                            source: mix, format: mixFormat, samples: plan.audio.samples, cuts: cuts, to: directory)
-                    ) { $1 }
-                    continue
-                }
                 let cuts = segments.map { SegmentAudio.Cut(index: $0.index, startFrame: $0.startFrame, numFrames: $0.numFrames) }
-                // A track has its own format and (within the tolerance checked when planning) length.
-                written.merge(try SegmentAudio.export(source: track, format: nil, samples: nil, cuts: cuts, to: directory)) { $1 }
+                // A track has its own format and (within the tolerance checked when planning)
+                // length; a segment without a speaker (a plan not made by the speaker planner)
+                // hears the mix.
+                let track = files[speaker]
+                written.merge(
+                    try SegmentAudio.export(
+                        source: track ?? mix, format: track == nil ? mixFormat : nil,
+                        samples: track == nil ? plan.audio.samples : nil, cuts: cuts, to: directory)
+                ) { $1 }
             }
             return written
         }
@@ -64,22 +60,12 @@ enum SpeakerAudio {
         let start = Double(segment.startFrame) / Double(ModelLimits.fps)
         let end = Double(segment.startFrame + segment.numFrames) / Double(ModelLimits.fps) + SegmentAudio.tailSeconds
         let window = start..<end
-        let others = timeline.speakers.filter { $0 != speaker }.flatMap { timeline.voiced($0) }
-            .map { $0.clamped(to: window) }.filter { !$0.isEmpty }
-        return subtract(merge(others), merge(timeline.voiced(speaker).map { $0.clamped(to: window) }.filter { !$0.isEmpty }))
-    }
-
-    /// Sorted, overlapping or touching ranges joined.
-    static func merge(_ ranges: [Range<Double>]) -> [Range<Double>] {
-        var result: [Range<Double>] = []
-        for r in ranges.sorted(by: { $0.lowerBound < $1.lowerBound }) {
-            if let last = result.last, r.lowerBound <= last.upperBound {
-                result[result.count - 1] = last.lowerBound..<max(last.upperBound, r.upperBound)
-            } else {
-                result.append(r)
-            }
+        // Clamped to the window, sorted and merged (empty ranges dropped).
+        func inWindow(_ ranges: [Range<Double>]) -> [Range<Double>] {
+            SpeakerTimeline.normalized(ranges.map { $0.clamped(to: window) }, duration: end)
         }
-        return result
+        let others = timeline.speakers.filter { $0 != speaker }.flatMap { timeline.voiced($0) }
+        return subtract(inWindow(others), inWindow(timeline.voiced(speaker)))
     }
 
     /// `ranges` with every part covered by `holes` (both sorted and disjoint) taken out.

@@ -192,7 +192,9 @@ public struct SpeakerTimeline: Sendable, Equatable {
         var voiced = [[Range<Double>]](repeating: [], count: speakers.count)
         var past = false
         var number = 0
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        // By newline, not by "\n": in a Swift string a Windows line end "\r\n" is one
+        // character, which is not "\n".
+        for line in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
             number += 1
             let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" })
             guard let type = fields.first, !type.hasPrefix(";;"), !type.hasPrefix("#") else { continue }
