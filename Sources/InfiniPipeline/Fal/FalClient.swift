@@ -50,8 +50,9 @@ public final class FalClient: Sendable, CustomReflectable {
     let transport: FalTransport
     /// Decides which failed API calls are repeated.
     let engine: RetryEngine
-    /// Whether ``shutdown()`` shuts the `HTTPClient` down (the client made it).
-    let ownsHTTPClient: Bool
+    /// The `HTTPClient` the client made (nil when the app passed its own): shut down by
+    /// ``shutdown()``, or when the client is released without that call.
+    let ownedHTTPClient: OwnedHTTPClient?
 
     /// fal's limit on a `data:` URI (`MAX_DATA_URI_LENGTH` in fal's toolkit), in characters.
     public static let maxInlineURILength = 10 * 1024 * 1024
@@ -119,14 +120,10 @@ public final class FalClient: Sendable, CustomReflectable {
         queueBase = FalClient.trimmed(configuration.queueBaseURL)
         restBase = FalClient.trimmed(configuration.restBaseURL)
         engine = RetryEngine(policy: configuration.retry, sleep: configuration.sleep, logger: logger, redactor: redactor)
-        ownsHTTPClient = http == nil
-        let client =
-            http
-            ?? HTTPClient(
-                eventLoopGroup: HTTPClient.defaultEventLoopGroup,
-                configuration: FalClient.httpClientConfiguration(for: configuration))
+        ownedHTTPClient =
+            http == nil ? OwnedHTTPClient(configuration: FalClient.httpClientConfiguration(for: configuration)) : nil
         transport = FalTransport(
-            http: client, credentials: credentials, userAgent: configuration.userAgent,
+            http: http ?? ownedHTTPClient!.http, credentials: credentials, userAgent: configuration.userAgent,
             maxResponseBytes: configuration.maxResponseBytes, redactor: redactor, logger: logger)
     }
 
@@ -163,13 +160,14 @@ public final class FalClient: Sendable, CustomReflectable {
             ], displayStyle: .class)
     }
 
-    /// Shuts down the `HTTPClient` the client made. Call once, after the last request. An
+    /// Shuts down the `HTTPClient` the client made, waiting for its connections to close. Call
+    /// once, after the last request. A client released without this call shuts its `HTTPClient`
+    /// down by itself (without waiting), so dropping one, on an error path say, is harmless. An
     /// `HTTPClient` passed to ``init(credentials:configuration:httpClient:limiter:logger:)`` is
     /// left running (its owner shuts it down).
     /// - Throws: AsyncHTTPClient's error when the `HTTPClient` was shut down already.
     public func shutdown() async throws {
-        guard ownsHTTPClient else { return }
-        try await transport.http.shutdown()
+        try await ownedHTTPClient?.shutdown()
     }
 
     /// Sends a call, retrying per `kind` and ``FalConfiguration/retry``.
