@@ -1,11 +1,12 @@
-import Crypto
 import Foundation
 
-/// SHA-256 helpers (swift-crypto) for cache keys, checksums and work-dir names.
+/// SHA-256 helpers (libavutil's, through ``SHA256``) for cache keys, checksums and work-dir names.
 enum Hashing {
     /// Hex SHA-256 of bytes.
     static func sha256(_ data: some DataProtocol) -> String {
-        SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+        let hasher = SHA256()
+        hasher.update(data)
+        return hasher.hexDigest()
     }
 
     /// Hex SHA-256 of a file, read in 1 MiB chunks (never whole in memory).
@@ -17,14 +18,14 @@ enum Hashing {
             throw MediaError(.cannotOpen, file: path, "cannot open to compute its checksum")
         }
         defer { try? handle.close() }
-        var hasher = SHA256()
+        let hasher = SHA256()
         while true {
             try BlockingWork.checkCancellation()
             let chunk = try handle.read(upToCount: 1 << 20) ?? Data()
             if chunk.isEmpty { break }
-            hasher.update(data: chunk)
+            hasher.update(chunk)
         }
-        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        return hasher.hexDigest()
     }
 
     /// ``sha256(file:)`` off the cooperative pool (through ``runBlocking(_:)``).
