@@ -239,6 +239,34 @@ int32_t cvision_zoom(const cvision_yuv420 *in, double scale, double center_x, do
     }
 }
 
+int32_t cvision_zoom_pan_rgb(const uint8_t *in, uint8_t *out, int32_t width, int32_t height, double zoom,
+                             double pan_x, double pan_y, char *error, size_t error_size) {
+    if (in == nullptr || out == nullptr || in == out || width < 1 || height < 1 || !(zoom >= 1 && zoom <= 8) ||
+        !std::isfinite(pan_x) || !std::isfinite(pan_y)) {
+        cvision::set_error(error, error_size, "invalid arguments to cvision_zoom_pan_rgb");
+        return -1;
+    }
+    try {
+        const cv::Mat source(height, width, CV_8UC3, const_cast<uint8_t *>(in));
+        cv::Mat target(height, width, CV_8UC3, out);
+        // u = c + (i + 1/2 - size/2) / zoom - 1/2 = i / zoom + offset, with c = size/2 + pan * size.
+        auto offset = [zoom](double size, double pan) {
+            return size / 2 + pan * size + (0.5 - size / 2) / zoom - 0.5;
+        };
+        cv::Mat to_source =
+            (cv::Mat_<double>(2, 3) << 1 / zoom, 0, offset(width, pan_x), 0, 1 / zoom, offset(height, pan_y));
+        cv::warpAffine(source, target, to_source, target.size(), cv::INTER_LINEAR | cv::WARP_INVERSE_MAP,
+                       cv::BORDER_REPLICATE);
+        return 0;
+    } catch (const std::exception &e) {
+        cvision::set_error(error, error_size, std::string("zoom failed: ") + e.what());
+        return -1;
+    } catch (...) {
+        cvision::set_error(error, error_size, "zoom failed");
+        return -1;
+    }
+}
+
 double cvision_sharpness(const uint8_t *gray, int32_t width, int32_t height, int32_t stride,
                          double sigma, char *error, size_t error_size) {
     if (gray == nullptr || width <= 2 || height <= 2 || stride < width || !(sigma >= 0)) {

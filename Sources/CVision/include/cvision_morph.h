@@ -57,6 +57,14 @@ void cvision_morph_free(cvision_morph *morph);
 int32_t cvision_zoom(const cvision_yuv420 *in, double scale, double center_x, double center_y,
                      const cvision_yuv420_out *out, char *error, size_t error_size);
 
+/// Writes into `out` (packed 8-bit RGB, `width`×`height`, rows of `width`×3 bytes, not
+/// overlapping `in`) the picture `in` (same layout) enlarged by `zoom` ≥ 1 about its centre moved
+/// by (`pan_x`, `pan_y`) (fractions of the width and height): output pixel centre i shows
+/// source position c + (i + ½ − size/2) / zoom − ½, bilinear, edges repeated. Returns 0, or -1
+/// with a reason.
+int32_t cvision_zoom_pan_rgb(const uint8_t *in, uint8_t *out, int32_t width, int32_t height, double zoom,
+                             double pan_x, double pan_y, char *error, size_t error_size);
+
 /// The sharpness of an 8-bit grayscale picture: the variance of its Laplacian after a Gaussian
 /// blur of standard deviation `sigma` pixels (0: no blur). Returns a value ≥ 0, or -1 with a
 /// reason in `error`.

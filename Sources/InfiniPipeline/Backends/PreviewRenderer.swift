@@ -100,7 +100,7 @@ struct PreviewRenderer: Sendable {
             }
             let db = sum > 0 ? 10 * log10(sum) : -120
             let level = max(0, min(1, (db + 60) / 60))
-            render(frame: k, of: segment, segmentCount: segmentCount, speaker: speaker, level: level, into: &drifted)
+            try render(frame: k, of: segment, segmentCount: segmentCount, speaker: speaker, level: level, into: &drifted)
             try writer.append(video: VideoFrame(width: drifted.width, height: drifted.height, rgb24: drifted.bytes))
         }
         try samples.withUnsafeBufferPointer { all in
@@ -118,12 +118,13 @@ struct PreviewRenderer: Sendable {
     ///   - segmentCount: Segments in the plan.
     ///   - speaker: The name to write, or `nil`.
     ///   - level: The audio level under the frame, 0…1.
+    /// - Throws: ``VisionError`` when the drift's warp fails (out of memory).
     func render(
         frame k: Int, of segment: Plan.Segment, segmentCount: Int, speaker: String?, level: Double,
         into frame: inout PixelBuffer
-    ) {
+    ) throws {
         let drift = Self.drift(frame: k, segmentIndex: segment.index)
-        Self.warp(image, zoom: drift.zoom, panX: drift.panX, panY: drift.panY, into: &frame)
+        try Self.warp(image, zoom: drift.zoom, panX: drift.panX, panY: drift.panY, into: &frame)
         let scale = max(2, image.height / 160)
         let meterHeight = max(8, image.height / 24)
         // Meter along the bottom edge: green, then yellow, then red toward full scale.
@@ -178,7 +179,8 @@ struct PreviewRenderer: Sendable {
     /// `source` zoomed by `zoom` about its centre moved by (`panX`, `panY`) (fractions of the
     /// width and height), bilinear, into `output` (same size and format, rgb8). Zoom 1 and no
     /// pan copy the source exactly.
-    static func warp(_ source: PixelBuffer, zoom: Double, panX: Double, panY: Double, into output: inout PixelBuffer) {
+    /// - Throws: ``VisionError`` when OpenCV fails (out of memory).
+    static func warp(_ source: PixelBuffer, zoom: Double, panX: Double, panY: Double, into output: inout PixelBuffer) throws {
         precondition(source.format == .rgb8 && zoom >= 1)
         if output.width != source.width || output.height != source.height || output.format != .rgb8 {
             output = source
@@ -187,45 +189,9 @@ struct PreviewRenderer: Sendable {
             output.bytes = source.bytes
             return
         }
-        let w = source.width, h = source.height
-        // Source position of output pixel centre i: c + (i + ½ − size/2) / zoom − ½, as taps
-        // (first index, weight of the second in 1/256).
-        func taps(_ size: Int, _ pan: Double) -> (index: [Int], weight: [Int]) {
-            var index = [Int](repeating: 0, count: size), weight = [Int](repeating: 0, count: size)
-            let centre = Double(size) / 2 + pan * Double(size)
-            for i in 0..<size {
-                let u = min(max(centre + (Double(i) + 0.5 - Double(size) / 2) / zoom - 0.5, 0), Double(size - 1))
-                let first = min(Int(u), size - 2 < 0 ? 0 : size - 2)
-                index[i] = first
-                weight[i] = Int(((u - Double(first)) * 256).rounded())
-            }
-            return (index, weight)
-        }
-        let xs = taps(w, panX), ys = taps(h, panY)
-        let stride = w * 3
-        source.bytes.withUnsafeBufferPointer { src in
-            output.bytes.withUnsafeMutableBufferPointer { dst in
-                xs.index.withUnsafeBufferPointer { xi in
-                    xs.weight.withUnsafeBufferPointer { xw in
-                        for y in 0..<h {
-                            let r0 = ys.index[y] * stride, r1 = min(ys.index[y] + 1, h - 1) * stride
-                            let wy = ys.weight[y], vy = 256 - wy
-                            var d = y * stride
-                            for x in 0..<w {
-                                let c0 = xi[x] * 3, c1 = min(xi[x] + 1, w - 1) * 3
-                                let wx = xw[x], vx = 256 - wx
-                                for c in 0..<3 {
-                                    let top = Int(src[r0 + c0 + c]) * vx + Int(src[r0 + c1 + c]) * wx
-                                    let bottom = Int(src[r1 + c0 + c]) * vx + Int(src[r1 + c1 + c]) * wx
-                                    dst[d + c] = UInt8((top * vy + bottom * wy + 32768) >> 16)
-                                }
-                                d += 3
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        try ZoomPan.rgb(
+            source.bytes, width: source.width, height: source.height, zoom: zoom, panX: panX, panY: panY,
+            into: &output.bytes)
     }
 
     /// `hh:mm:ss.ff` for a frame number at 25 fps (ff = frame within the second).
