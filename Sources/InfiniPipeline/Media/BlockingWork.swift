@@ -17,11 +17,17 @@ import NIOPosix
 /// A body must not wait for other `runBlocking` work (there is none today): with every thread
 /// of the pool waiting, the work it waits for would never start. Helper threads a body needs
 /// for itself (the stitcher's decoding thread) are its own, not the pool's.
-package func runBlocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+/// - Parameters:
+///   - pool: where the work runs: the package's pool unless a test brings its own (so that what
+///     it measures does not depend on the other work in the process).
+///   - body: the blocking work.
+package func runBlocking<T: Sendable>(
+    on pool: NIOThreadPool = BlockingWork.pool, _ body: @escaping @Sendable () throws -> T
+) async throws -> T {
     let flag = BlockingWork.Flag()
     return try await withTaskCancellationHandler {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
-            BlockingWork.pool.submit { state in
+            pool.submit { state in
                 guard case .active = state else {
                     // Only a pool that was shut down cancels work, and this one never is.
                     continuation.resume(throwing: CancellationError())
