@@ -89,7 +89,7 @@ struct FakeFalHandler: Sendable {
                 status: .serviceUnavailable, headers: [.contentType: "text/plain"],
                 body: .init(byteBuffer: ByteBuffer(string: "503 Service Unavailable: upstream busy\n")))
         }
-        var response = answer(route: route, path: path, body: Array(body.readableBytesView), headers: request.headers)
+        var response = await answer(route: route, path: path, body: Array(body.readableBytesView), headers: request.headers)
         if let planned, let length = response.body.contentLength, length > 1, (200..<300).contains(response.status.code) {
             // Cut the body: send the head (with the full Content-Length) and `sent` bytes of it.
             let sent = planned.bytes ?? max(1, min(length - 1, Int(planned.fraction * Double(length))))
@@ -106,7 +106,7 @@ struct FakeFalHandler: Sendable {
     }
 
     /// The normal answer to a request (after any fault).
-    private func answer(route: FakeFalServer.Route, path: String, body bytes: [UInt8], headers: HTTPFields) -> Response {
+    private func answer(route: FakeFalServer.Route, path: String, body bytes: [UInt8], headers: HTTPFields) async -> Response {
         if [.initiate, .submit, .status, .result, .cancel].contains(route), let key = server.options.expectedKey,
             headers[.authorization] != "Key \(key)"
         {
@@ -118,7 +118,7 @@ struct FakeFalHandler: Sendable {
         case .storedFile: return storedFile(path: path)
         case .submit: return submit(path: path, bytes: bytes)
         case .status: return status(path: path)
-        case .result: return result(path: path)
+        case .result: return await result(path: path)
         case .cancel: return cancel(path: path)
         case .video: return video(path: path, headers: headers)
         case .unknown: return json(404, ["detail": "Not found"])
@@ -360,7 +360,7 @@ struct FakeFalHandler: Sendable {
         }
     }
 
-    private func result(path: String) -> Response {
+    private func result(path: String) async -> Response {
         guard let id = jobID(path), let job = server.state.withLockedValue({ $0.jobs[id] }) else {
             return json(404, ["detail": "Request not found"])
         }
@@ -379,7 +379,7 @@ struct FakeFalHandler: Sendable {
         }
         let clip: [UInt8]
         do {
-            clip = try clipBytes(for: job)
+            clip = try await renderedClip(for: job)
         } catch {
             return json(
                 500, ["detail": "fake server could not render the clip: \(error)", "error_type": "internal_error"],
@@ -395,6 +395,15 @@ struct FakeFalHandler: Sendable {
                 ],
                 "seed": job.input.seed,
             ], headers: ["x-fal-request-id": id])
+    }
+
+    /// ``clipBytes(for:)`` on a dispatch queue, not on the task's thread: a render blocks for
+    /// most of a second, and on the cooperative pool (one thread per core) it would stall every
+    /// request the server (and everything else in the process) answers meanwhile.
+    private func renderedClip(for job: ServerState.Job) async throws -> [UInt8] {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global(qos: .utility).async { continuation.resume(with: Result { try self.clipBytes(for: job) }) }
+        }
     }
 
     private func clipBytes(for job: ServerState.Job) throws -> [UInt8] {
