@@ -4,38 +4,40 @@ import Testing
 
 @testable import InfiniStitchCLI
 
-@Suite("infinistitch command")
-struct CLITests {
-    @Test func versionAndHelp() throws {
-        let version = try runProcess(infinistitchBinary, ["--version"])
-        #expect(version.status == 0)
-        #expect(
-            String(decoding: version.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-                == InfiniPipelineVersion.string)
-        let help = try runProcess(infinistitchBinary, ["--help"])
-        #expect(help.status == 0)
-        #expect(String(decoding: help.stdout, as: UTF8.self).contains("USAGE: infinistitch"))
-    }
+extension Serial {
+    @Suite("infinistitch command")
+    struct CLITests {
+        @Test func versionAndHelp() throws {
+            let version = try runProcess(infinistitchBinary, ["--version"])
+            #expect(version.status == 0)
+            #expect(
+                String(decoding: version.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+                    == InfiniPipelineVersion.string)
+            let help = try runProcess(infinistitchBinary, ["--help"])
+            #expect(help.status == 0)
+            #expect(String(decoding: help.stdout, as: UTF8.self).contains("USAGE: infinistitch"))
+        }
 
-    @Test func unknownOptionIsAUsageError() throws {
-        let result = try runProcess(infinistitchBinary, ["talk.mp3", "--image", "me.jpg", "--no-such-option"])
-        #expect(result.status == 2)
-        let stderr = String(decoding: result.stderr, as: UTF8.self)
-        #expect(stderr.contains("--no-such-option"))
-        #expect(stderr.split(separator: "\n").count == 1, "\(stderr)")
-    }
+        @Test func unknownOptionIsAUsageError() throws {
+            let result = try runProcess(infinistitchBinary, ["talk.mp3", "--image", "me.jpg", "--no-such-option"])
+            #expect(result.status == 2)
+            let stderr = String(decoding: result.stderr, as: UTF8.self)
+            #expect(stderr.contains("--no-such-option"))
+            #expect(stderr.split(separator: "\n").count == 1, "\(stderr)")
+        }
 
-    @Test(arguments: [["--seed", "-1"], ["--max-cost", "-1"], ["--crossfade", "-3"], ["--concurrency", "0"]])
-    func aBadNumberIsNamedInOneLine(_ option: [String]) throws {
-        let result = try runProcess(infinistitchBinary, ["talk.mp3", "--image", "me.jpg"] + option)
-        #expect(result.status == 2)
-        let stderr = String(decoding: result.stderr, as: UTF8.self)
-        #expect(stderr.contains("\(option[0]) \(option[1])"), "\(stderr)")
-        #expect(stderr.split(separator: "\n").count == 1, "\(stderr)")
+        @Test(arguments: [["--seed", "-1"], ["--max-cost", "-1"], ["--crossfade", "-3"], ["--concurrency", "0"]])
+        func aBadNumberIsNamedInOneLine(_ option: [String]) throws {
+            let result = try runProcess(infinistitchBinary, ["talk.mp3", "--image", "me.jpg"] + option)
+            #expect(result.status == 2)
+            let stderr = String(decoding: result.stderr, as: UTF8.self)
+            #expect(stderr.contains("\(option[0]) \(option[1])"), "\(stderr)")
+            #expect(stderr.split(separator: "\n").count == 1, "\(stderr)")
+        }
     }
 }
 
-@Suite("README")
+@Suite("README", .ownThreads)
 struct ReadmeTests {
     /// The README shows Examples/PreviewExample verbatim, and that file is compiled with the
     /// package, so the README's library example cannot go stale.

@@ -15,7 +15,7 @@ func lumaBytes(_ image: PixelBuffer) -> [UInt8] {
     return out
 }
 
-@Suite struct FaceDetectorTests {
+@Suite(.ownThreads) struct FaceDetectorTests {
     @Test func findsTheFaceInThePortrait() throws {
         let image = try ImageCodec.decode(path: Fixture.path("portrait.png"))
         let faces = try FaceDetector().faces(gray: lumaBytes(image), width: image.width, height: image.height)

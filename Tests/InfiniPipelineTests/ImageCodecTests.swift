@@ -3,7 +3,7 @@ import Testing
 
 @testable import InfiniPipeline
 
-@Suite("PNG and JPEG codecs")
+@Suite("PNG and JPEG codecs", .ownThreads)
 struct ImageCodecTests {
     @Test(arguments: [
         ("portrait.png", 384, 384, PixelBuffer.Format.rgb8),

@@ -100,7 +100,7 @@ private func meanAndStdDev(_ bytes: [UInt8]) -> (mean: Double, std: Double) {
 
 // MARK: - Aspect buckets
 
-@Suite("Aspect buckets")
+@Suite("Aspect buckets", .ownThreads)
 struct AspectBucketTests {
     /// (width:height of the source, resolution, expected bucket width, height).
     @Test(
@@ -189,7 +189,7 @@ struct GeometryCase: Sendable, CustomStringConvertible {
     var description: String { "\(w)x\(h)@\(resolution.rawValue)" }
 }
 
-@Suite("Fit geometry")
+@Suite("Fit geometry", .ownThreads)
 struct FitGeometryTests {
     static let cases: [GeometryCase] = [
         GeometryCase(.p480, 1920, 1080, 896, 448, 896, 504, 0, 28),
@@ -288,7 +288,7 @@ struct FitGeometryTests {
 
 // MARK: - Orientation
 
-@Suite("EXIF orientation")
+@Suite("EXIF orientation", .ownThreads)
 struct OrientationTests {
     /// Stored 3×2 image with distinct pixels:
     ///     a b c
@@ -375,7 +375,7 @@ struct OrientationTests {
 
 // MARK: - EXIF parsing
 
-@Suite("EXIF parser")
+@Suite("EXIF parser", .ownThreads)
 struct ExifParserTests {
     /// A TIFF block holding IFD0 with a Make entry and an Orientation entry.
     static func tiff(bigEndian: Bool, orientation: Int, type: Int = 3) -> [UInt8] {
@@ -554,7 +554,7 @@ struct ExifParserTests {
 
 // MARK: - Compositing
 
-@Suite("Compositing")
+@Suite("Compositing", .ownThreads)
 struct CompositingTests {
     @Test func parsesColours() throws {
         #expect(try RGBColor(parsing: "#FF8000") == RGBColor(red: 255, green: 128, blue: 0))
@@ -608,7 +608,7 @@ struct CompositingTests {
 
 // MARK: - Resampler
 
-@Suite("Resampler")
+@Suite("Resampler", .ownThreads)
 struct ResamplerTests {
     private static let smooth = rgbImage(width: 97, height: 83) { x, y, c in
         UInt8(smoothValue(Double(x), Double(y), c).rounded())
@@ -779,7 +779,7 @@ struct ResamplerTests {
 
 // MARK: - ImageFitter
 
-@Suite("ImageFitter")
+@Suite("ImageFitter", .ownThreads)
 struct ImageFitterTests {
     @Test func outputIsExactlyTheBucket() throws {
         let cases: [(Int, Int, PixelBuffer.Format, Resolution, Int, Int)] = [

@@ -5,7 +5,7 @@ import Testing
 /// the stages above them, the backends and the stitcher above those, the pipeline on top.
 /// Computed from the sources: a folder uses another when one of its files names a type or
 /// function declared there.
-@Suite("Source layout")
+@Suite("Source layout", .ownThreads)
 struct LayoutTests {
     /// Each folder's layer: a folder may use only folders of lower layers.
     static let layers: [String: Int] = [
@@ -105,8 +105,20 @@ struct LayoutTests {
     }
 
     /// `swift test --filter LayoutTests/printGraph` prints the graph (for notes and reviews).
+    /// It checks that the graph covers the library: every folder of Swift sources has a layer,
+    /// every layer names a folder that exists, and every folder that uses another is in it.
     @Test func printGraph() throws {
-        for (folder, targets) in try Self.dependencies().sorted(by: { $0.key < $1.key }) {
+        let fm = FileManager.default
+        let folders = try fm.contentsOfDirectory(atPath: Self.sources.path).filter { name in
+            let dir = Self.sources.appendingPathComponent(name)
+            let files = (try? fm.contentsOfDirectory(atPath: dir.path)) ?? []
+            return !name.hasSuffix(".docc") && files.contains { $0.hasSuffix(".swift") }
+        }
+        #expect(Set(folders) == Set(Self.layers.keys), "folders \(folders.sorted()), layers \(Self.layers.keys.sorted())")
+        let graph = try Self.dependencies()
+        #expect(Set(graph.keys).isSubset(of: Set(folders)))
+        #expect(graph.count >= folders.count - 2, "only \(graph.keys.sorted()) use another folder")
+        for (folder, targets) in graph.sorted(by: { $0.key < $1.key }) {
             print("\(folder) → \(targets.keys.sorted().joined(separator: ", "))")
         }
     }

@@ -5,7 +5,7 @@ import Testing
 
 @testable import InfiniPipeline
 
-@Suite("Loudness envelope")
+@Suite("Loudness envelope", .ownThreads)
 struct LoudnessEnvelopeTests {
     /// Interleaved stereo: a 1 kHz sine on the left, noise on the right, with a silent stretch.
     static func stereoSignal(frames: Int, sampleRate: Int) -> [Float] {

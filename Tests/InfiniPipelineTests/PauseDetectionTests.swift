@@ -89,7 +89,7 @@ enum RealSpeech {
 /// The interior cut positions of a plan, in frames.
 func cutFrames(_ plan: Plan) -> [Int] { plan.segments.dropFirst().map(\.startFrame) }
 
-@Suite("Pause detection relative to the recording")
+@Suite("Pause detection relative to the recording", .ownThreads)
 struct PauseDetectionTests {
     /// Checks that `plan` cuts where `reference` does (same count, each within 2 frames), that
     /// every cut lies in a pause of the reference recording, and that every cut is at least

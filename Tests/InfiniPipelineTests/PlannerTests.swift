@@ -206,7 +206,7 @@ func checkPlanContract(_ plan: Plan, total: Int, maxFrames: Int, price: Double, 
 
 // MARK: - Model limits and timeline
 
-@Suite("Model limits")
+@Suite("Model limits", .ownThreads)
 struct ModelLimitsTests {
     @Test func validSizes() {
         #expect(ModelLimits.isValidRequestSize(41))
@@ -254,7 +254,7 @@ struct ModelLimitsTests {
     }
 }
 
-@Suite("Timeline")
+@Suite("Timeline", .ownThreads)
 struct TimelineTests {
     @Test func exactFrameCounts() throws {
         #expect(try SegmentPlanner.totalFrames(samples: 22050 * 8 + 1, sampleRate: 22050) == 201)
@@ -319,7 +319,7 @@ struct TimelineTests {
 
 // MARK: - Planner
 
-@Suite("Segment planner")
+@Suite("Segment planner", .ownThreads)
 struct SegmentPlannerTests {
     @Test func maxFramesOption() throws {
         let audio = PlannerSynth.tone(seconds: 60)
@@ -559,25 +559,20 @@ struct SegmentPlannerTests {
         #expect(countBoundChecks >= 10)
     }
 
-    /// A 3-hour plan (T = 270 000) stays fast even in a debug build.
-    @Test func threeHourPlanIsFast() throws {
+    /// A 3-hour plan (T = 270 000) keeps the contract. Its speed is bench/run's to measure; the
+    /// time limit (far above the few seconds it takes in a debug build on a loaded machine) only
+    /// catches a planner that turned quadratic.
+    @Test(.timeLimit(.minutes(2))) func threeHourPlanKeepsTheContract() throws {
         var rng = TestRandom(seed: 5)
         let audio = PlannerSynth.speech(seconds: 10_800, voiced: 0.3...4.7, pause: 0.25...1, rng: &rng)
-        let clock = ContinuousClock()
-        var plan: Plan?
-        let elapsed = try clock.measure {
-            plan = try SegmentPlanner.plan(samples: 10_800 * 48000, sampleRate: 48000, channels: 2, envelope: audio.envelope)
-        }
-        let result = try #require(plan)
+        let result = try SegmentPlanner.plan(samples: 10_800 * 48000, sampleRate: 48000, channels: 2, envelope: audio.envelope)
         checkPlanContract(result, total: 270_000, maxFrames: 721, price: 0.20, label: "3 h")
-        print("3-hour plan: \(result.segments.count) segments in \(elapsed)")
-        #expect(elapsed < .seconds(10))
     }
 }
 
 // MARK: - Plan JSON and table
 
-@Suite("Plan output")
+@Suite("Plan output", .ownThreads)
 struct PlanOutputTests {
     static func samplePlan() throws -> Plan {
         var rng = TestRandom(seed: 21)

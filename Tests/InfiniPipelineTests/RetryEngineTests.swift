@@ -6,7 +6,7 @@ import Testing
 @testable import InfiniPipeline
 
 /// The retry rules without sockets: scripted replies and failures, a sleep that records.
-@Suite("fal retry engine")
+@Suite("fal retry engine", .ownThreads)
 struct RetryEngineTests {
     /// Records every wait the engine asks for and returns at once.
     private final class Sleeps: @unchecked Sendable {

@@ -52,7 +52,7 @@ enum SyntheticConversation {
     }
 }
 
-@Suite("Shot planning")
+@Suite("Shot planning", .ownThreads)
 struct ShotPlanningTests {
     /// Checks a multi-speaker plan: the plan contract, every segment's speaker, speakers change
     /// only at cuts, each change in (or within `margin` frames of) its shot's range, in order,

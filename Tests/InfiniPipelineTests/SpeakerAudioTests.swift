@@ -5,7 +5,7 @@ import Testing
 
 /// The audio a multi-speaker request carries: one channel of the source, or the mix with other
 /// voices' stretches silenced.
-@Suite struct SpeakerAudioTests {
+@Suite(.ownThreads) struct SpeakerAudioTests {
     /// A stereo WAV: a 440 Hz tone on the left, 1 kHz on the right, `seconds` long at 16 kHz.
     static func stereoTones(seconds: Double, in dir: TempDir) throws -> String {
         let rate = 16_000, frames = Int(seconds * Double(rate))

@@ -76,7 +76,7 @@ enum Conversation {
     }
 }
 
-@Suite("Speaker timeline")
+@Suite("Speaker timeline", .ownThreads)
 struct SpeakerTimelineTests {
     static let rttm = """
         SPEAKER talk 1 0.50 2.00 <NA> <NA> A <NA> <NA>
@@ -309,7 +309,9 @@ struct SpeakerTimelineTests {
         }
     }
 
-    @Test func manyShortTurnsAreQuick() throws {
+    /// The time limit (far above the time it takes in a debug build on a loaded machine) only
+    /// catches passes that turned quadratic; speed is bench/run's to measure.
+    @Test(.timeLimit(.minutes(2))) func manyShortTurnsAreQuick() throws {
         // 20 000 alternating turns, each shorter than the one before (the worst order for the
         // one-neighbourhood-at-a-time passes), then one long turn each.
         var voiced: [[Range<Double>]] = [[], []]
@@ -322,9 +324,7 @@ struct SpeakerTimelineTests {
         voiced[0].append(t..<(t + 30))
         voiced[1].append((t + 30.5)..<(t + 60))
         let timeline = SpeakerTimeline(speakers: ["A", "B"], voiced: voiced, duration: t + 61)
-        let started = ContinuousClock.now
         let shots = try timeline.shots(totalFrames: Int((t + 61) * 25))
-        #expect(ContinuousClock.now - started < .seconds(10))
         #expect(shots.map(\.speaker) == ["A", "B"])
         #expect(shots[1].start == Int(((t + 30) * 25).rounded(.up))...Int(((t + 30.5) * 25).rounded(.down)))
     }

@@ -1,0 +1,86 @@
+import Foundation
+import Testing
+
+// Where and when tests run, so that a busy machine makes the suite slower but never fails it.
+//
+// Swift's cooperative pool has one thread per core: two on the machines we test on. A test that
+// blocks its thread (decoding, encoding, waiting for a child process) takes that thread from every
+// other test, and from the fake servers' handlers and the HTTP client's callbacks, whose requests
+// then time out although nothing is wrong. Two rules keep that from happening:
+//
+// - Every suite has the `.ownThreads` trait: its tests run on threads of their own, outside the
+//   cooperative pool, so blocking work never holds up async work.
+// - Suites that start processes (`infinistitch`, the ffmpeg tool) or render, stitch or run whole
+//   pipelines are nested in `Serial`, which runs one test at a time: they do not compete with each
+//   other for the cores, and each one's time limit starts when it starts (a limit counts from the
+//   test's start, so a test must never wait for a turn inside its limit).
+
+/// The suites whose tests start processes or render and stitch clips: one test at a time.
+@Suite(.serialized, .ownThreads)
+enum Serial {}
+
+extension Trait where Self == OwnThreadsTrait {
+    /// Runs each test on threads of its own, outside Swift's cooperative pool.
+    static var ownThreads: Self { OwnThreadsTrait() }
+}
+
+/// Runs a test's body (synchronous parts included) with ``TestThreads/shared`` as its task
+/// executor, so that blocking calls in tests never occupy the cooperative pool.
+struct OwnThreadsTrait: SuiteTrait, TestTrait, TestScoping {
+    var isRecursive: Bool { true }
+
+    func provideScope(
+        for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void
+    ) async throws {
+        guard testCase != nil else { return try await function() }
+        try await withTaskExecutorPreference(TestThreads.shared) { try await function() }
+    }
+}
+
+/// A task executor that runs each job on a thread of its own pool, starting a thread whenever
+/// every thread it has is busy (so a job never waits behind a blocked one) and ending threads
+/// that stay idle for 10 s.
+final class TestThreads: TaskExecutor, @unchecked Sendable {
+    static let shared = TestThreads()
+
+    // Every stored property below is guarded by `condition`.
+    private let condition = NSCondition()
+    private var jobs: [UnownedJob] = []
+    private var idle = 0
+    private var started = 0
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        condition.lock()
+        jobs.append(job)
+        // Each queued job needs a waiting thread to take it; start one when there are too few.
+        if jobs.count > idle {
+            started += 1
+            let thread = Thread { [self] in work() }
+            thread.name = "test-thread-\(started)"
+            thread.stackSize = 8 << 20
+            thread.start()
+        } else {
+            condition.signal()
+        }
+        condition.unlock()
+    }
+
+    private func work() {
+        condition.lock()
+        while true {
+            if !jobs.isEmpty {
+                let job = jobs.removeFirst()
+                condition.unlock()
+                job.runSynchronously(on: asUnownedTaskExecutor())
+                condition.lock()
+                continue
+            }
+            idle += 1
+            let signalled = condition.wait(until: Date().addingTimeInterval(10))
+            idle -= 1
+            if !signalled && jobs.isEmpty { break }
+        }
+        condition.unlock()
+    }
+}
