@@ -10,7 +10,7 @@ import Glibc
 
 extension Serial {
     /// The `infinistitch` binary end to end against the fake fal server on 127.0.0.1.
-    @Suite("infinistitch against the fake fal server", .timeLimit(.minutes(3)))
+    @Suite("infinistitch against the fake fal server")
     struct FalPipelineTests {
         static let key = "fake-key-id-0123456789:fake-key-secret-abcdefghijklmnop"
 
@@ -123,7 +123,7 @@ extension Serial {
             }
         }
 
-        @Test func happyPath() async throws {
+        @Test(.timeLimit(.minutes(3))) func happyPath() async throws {
             try await Self.withServer { run in
                 let result = try run.run()
                 #expect(result.status == 0, "\(result.stderr)")
@@ -150,7 +150,7 @@ extension Serial {
             }
         }
 
-        @Test func retriesAndResubmitsAfterFaults() async throws {
+        @Test(.timeLimit(.minutes(3))) func retriesAndResubmitsAfterFaults() async throws {
             try await Self.withServer { run in
                 run.server.inject([.rateLimited(retryAfter: "0"), .ingressError(503)], on: .submit)
                 run.server.script([.failing()])
@@ -167,7 +167,7 @@ extension Serial {
             }
         }
 
-        @Test func killedRunResumesWithoutPayingTwice() async throws {
+        @Test(.timeLimit(.minutes(3))) func killedRunResumesWithoutPayingTwice() async throws {
             try await Self.withServer(FakeFalServer.Options(processingTime: .seconds(3))) { run in
                 let process = Process()
                 process.executableURL = URL(fileURLWithPath: infinistitchBinary)
@@ -198,7 +198,7 @@ extension Serial {
             }
         }
 
-        @Test func ctrlCCancelsQueuedRequests() async throws {
+        @Test(.timeLimit(.minutes(3))) func ctrlCCancelsQueuedRequests() async throws {
             try await Self.withServer(FakeFalServer.Options(queuePolls: 1000)) { run in
                 let process = Process()
                 process.executableURL = URL(fileURLWithPath: infinistitchBinary)
@@ -223,7 +223,7 @@ extension Serial {
             }
         }
 
-        @Test func badInputSendsNothing() async throws {
+        @Test(.timeLimit(.minutes(3))) func badInputSendsNothing() async throws {
             try await Self.withServer { run in
                 var env = run.environment
                 env["FAL_KEY"] = nil
@@ -265,6 +265,8 @@ extension Serial {
         /// segment once, and reports each retry as an NDJSON event. Seeds 1…5; to measure a success
         /// rate, `INFINISTITCH_FAULT_SEEDS=N` runs seeds 1…N, `INFINISTITCH_FAULT_RATE=R` sets
         /// another rate (0…1) and `INFINISTITCH_DOWNLOAD_BUDGET=S` another budget (60 s here).
+        // 5 seeds take about 20 s on a loaded machine; the limit leaves room for
+        // INFINISTITCH_FAULT_SEEDS in the hundreds (each run is also bounded by its own watchdog).
         @Test(.timeLimit(.minutes(60)))
         func runsSucceedAtThirtyPercentDownloadFaults() async throws {
             let environment = ProcessInfo.processInfo.environment

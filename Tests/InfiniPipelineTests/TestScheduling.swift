@@ -84,3 +84,60 @@ final class TestThreads: TaskExecutor, @unchecked Sendable {
         condition.unlock()
     }
 }
+
+/// The rules above, checked on the test sources, so that a new suite cannot break them quietly.
+@Suite("Test rules", .ownThreads)
+struct TestRuleTests {
+    static var testSources: [(name: String, lines: [String])] {
+        get throws {
+            let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            return try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted()
+                .filter { $0.hasSuffix(".swift") }
+                .map { name in
+                    let text = try String(contentsOf: dir.appendingPathComponent(name), encoding: .utf8)
+                    return (name, text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init))
+                }
+        }
+    }
+
+    /// The minutes of a `.timeLimit(.minutes(N))` on a line, if any.
+    static func minutes(_ line: String) -> Int? {
+        guard let range = line.range(of: ".timeLimit(.minutes(") else { return nil }
+        return Int(line[range.upperBound...].prefix { $0.isNumber })
+    }
+
+    @Test func everySuiteRunsOnItsOwnThreadsOrInSerial() throws {
+        var suites = 0
+        for (name, lines) in try Self.testSources {
+            var inSerial = false
+            for (number, line) in lines.enumerated() {
+                if line.hasPrefix("extension Serial {") { inSerial = true }
+                if line == "}" { inSerial = false }
+                guard line.trimmingCharacters(in: .whitespaces).hasPrefix("@Suite") else { continue }
+                suites += 1
+                #expect(
+                    line.contains(".ownThreads") || (inSerial && line.hasPrefix("    @Suite")),
+                    "\(name):\(number + 1): a suite outside Serial without .ownThreads")
+            }
+        }
+        #expect(suites > 40)
+    }
+
+    /// A test's time limit longer than its suite's never applies (the shorter one wins).
+    @Test func noTestLimitIsLongerThanItsSuites() throws {
+        var limits = 0
+        for (name, lines) in try Self.testSources {
+            var suiteLimit: Int?
+            for (number, line) in lines.enumerated() {
+                let trimmed = line.trimmingCharacters(in: .whitespaces)
+                if trimmed.hasPrefix("@Suite") { suiteLimit = Self.minutes(line) }
+                guard trimmed.hasPrefix("@Test"), let limit = Self.minutes(line) else { continue }
+                limits += 1
+                if let suiteLimit {
+                    #expect(limit <= suiteLimit, "\(name):\(number + 1): \(limit) min inside a suite limited to \(suiteLimit)")
+                }
+            }
+        }
+        #expect(limits > 10)
+    }
+}
