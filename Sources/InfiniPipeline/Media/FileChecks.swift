@@ -35,6 +35,25 @@ package enum FileChecks {
         throw MediaError(.unsupported, file: path, "is not a regular file (a device, pipe or socket); name a file to write")
     }
 
+    /// Whether two paths name one file: the same path, or the same file reached by another
+    /// name (`./`, `..`, a symbolic or hard link).
+    package static func sameFile(_ a: String, _ b: String) -> Bool {
+        if URL(fileURLWithPath: a).standardizedFileURL.path == URL(fileURLWithPath: b).standardizedFileURL.path {
+            return true
+        }
+        var infoA = stat(), infoB = stat()
+        guard stat(a, &infoA) == 0, stat(b, &infoB) == 0 else { return false }
+        return infoA.st_dev == infoB.st_dev && infoA.st_ino == infoB.st_ino
+    }
+
+    /// Throws when writing `output` would replace one of `inputs` (see ``sameFile(_:_:)``).
+    /// Each input is a path and its role in words (`"audio"`, `"plan"`), which the error names.
+    package static func requireNotAnInput(_ output: String, inputs: [(path: String, role: String)]) throws {
+        if let input = inputs.first(where: { sameFile(output, $0.path) }) {
+            throw MediaError(.unsupported, file: output, "the output would overwrite an input (the \(input.role))")
+        }
+    }
+
     /// Moves a finished temporary file onto `path` in one step (rename(2)): readers see the old
     /// file or the new one, never none or half of one.
     package static func replace(_ path: String, with temp: String) throws {

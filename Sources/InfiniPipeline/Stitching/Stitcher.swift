@@ -158,7 +158,7 @@ public enum Stitcher {
     /// - Throws: ``StitchError`` for options out of range or a clip count that is not the
     ///   plan's; `PlanFileError` for an inconsistent plan; ``ClipError`` naming the segment and
     ///   clip when a clip is unusable (the pipeline re-requests it); `MediaError` for the audio
-    ///   or the output.
+    ///   or the output (also when the output is the audio or a clip: it is never overwritten).
     public static func stitch(
         plan: Plan, clips: [String], audio: String, output: String,
         options: StitchOptions = StitchOptions(),
@@ -182,6 +182,8 @@ public enum Stitcher {
         // negative or huge frame count).
         _ = try plan.checkedSegments()
         try FileChecks.requireReplaceableFile(output)
+        try FileChecks.requireNotAnInput(
+            output, inputs: [(audio, "audio")] + clips.enumerated().map { ($1, "clip for segment \($0)") })
         guard clips.count == plan.segments.count, !clips.isEmpty else {
             throw StitchError.clipCountMismatch(segments: plan.segments.count, clips: clips.count)
         }

@@ -1,0 +1,104 @@
+import Foundation
+import Testing
+
+@testable import InfiniPipeline
+@testable import InfiniStitchCLI
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs `infinistitch` with a clean environment; its output as text.
+func infinistitch(_ arguments: [String], in dir: TempDir) throws -> (status: Int32, stdout: String, stderr: String) {
+    let r = try runProcess(
+        infinistitchBinary, arguments,
+        environment: ["HOME": dir.url.path, "XDG_CACHE_HOME": dir.path("cache"), "PATH": "/usr/bin:/bin"])
+    return (r.status, String(decoding: r.stdout, as: UTF8.self), String(decoding: r.stderr, as: UTF8.self))
+}
+
+/// Real inputs that used to break (issue 22), each refused or handled as the README says:
+/// bad input is one line naming the file or value, exit 2, nothing written.
+@Suite("Real inputs", .timeLimit(.minutes(3)))
+struct RealInputTests {
+    /// Expects a refusal: exit 2, one line on standard error containing `expected`, nothing on
+    /// standard output.
+    static func expectRefused(
+        _ r: (status: Int32, stdout: String, stderr: String), _ expected: String,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) {
+        #expect(r.status == 2, "\(r.stderr)", sourceLocation: sourceLocation)
+        #expect(r.stderr.contains(expected), "\(r.stderr)", sourceLocation: sourceLocation)
+        #expect(r.stderr.split(separator: "\n").count == 1, "\(r.stderr)", sourceLocation: sourceLocation)
+        #expect(r.stdout.isEmpty, "\(r.stdout)", sourceLocation: sourceLocation)
+    }
+
+    /// speech.mp3 planned in 41-frame requests (5 segments), written to `plan.json` in `dir`,
+    /// with copies of the audio and a clip in `dir` as the stitch's inputs.
+    static func stitchInputs(_ dir: TempDir) throws -> (plan: String, audio: String, clips: [String]) {
+        let plan = try SegmentPlanner.plan(
+            AudioAnalysis.analyze(path: Fixture.path("speech.mp3")), options: PlanningOptions(maxFrames: 41))
+        try plan.jsonData().write(to: URL(fileURLWithPath: dir.path("plan.json")))
+        try FileManager.default.copyItem(atPath: Fixture.path("speech.mp3"), toPath: dir.path("talk.mp3"))
+        try FileManager.default.copyItem(atPath: Fixture.path("clip-a.mp4"), toPath: dir.path("clip.mp4"))
+        return (dir.path("plan.json"), dir.path("talk.mp3"), plan.segments.map { _ in dir.path("clip.mp4") })
+    }
+
+    // MARK: 1. An output that is one of the inputs
+
+    @Test func stitchNeverWritesOverItsInputs() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let (plan, audio, clips) = try Self.stitchInputs(dir)
+        try FileManager.default.createSymbolicLink(atPath: dir.path("link.mp4"), withDestinationPath: dir.path("clip.mp4"))
+        let before = try [plan, audio, clips[0]].map { try Data(contentsOf: URL(fileURLWithPath: $0)) }
+        for (target, role) in [
+            (audio, "audio"), (plan, "plan"), (clips[0], "clip for segment 0"),
+            (dir.url.path + "/./talk.mp3", "audio"), (dir.path("link.mp4"), "clip for segment 0"),
+        ] {
+            let r = try infinistitch(["stitch", "--plan", plan, "--audio", audio, "-o", target] + clips, in: dir)
+            Self.expectRefused(r, "\(target): the output would overwrite an input (the \(role))")
+        }
+        let after = try [plan, audio, clips[0]].map { try Data(contentsOf: URL(fileURLWithPath: $0)) }
+        #expect(after == before)
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: dir.url.path).sorted() == [
+                "clip.mp4", "link.mp4", "plan.json", "talk.mp3",
+            ])
+        // The library refuses too.
+        #expect {
+            try Stitcher.stitch(
+                plan: Plan.from(json: Data(contentsOf: URL(fileURLWithPath: plan))), clips: clips, audio: audio,
+                output: audio)
+        } throws: { error in
+            (error as? MediaError)?.isInputProblem == true && "\(error)".contains("would overwrite an input (the audio)")
+        }
+    }
+
+    @Test func fitImageNeverWritesOverItsSource() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let image = dir.path("me.jpg")
+        try FileManager.default.copyItem(atPath: Fixture.path("portrait.jpg"), toPath: image)
+        let before = try Data(contentsOf: URL(fileURLWithPath: image))
+        for target in [image, dir.url.path + "/../\(dir.url.lastPathComponent)/me.jpg"] {
+            let r = try infinistitch(["fit-image", image, "-o", target], in: dir)
+            Self.expectRefused(r, "\(target): the output would overwrite an input (the image)")
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: image)) == before)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.url.path) == ["me.jpg"])
+    }
+
+    @Test func theMainCommandKnowsAnInputByAnyName() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        try FileManager.default.copyItem(atPath: Fixture.path("speech.mp3"), toPath: dir.path("talk.mp3"))
+        let before = try Data(contentsOf: URL(fileURLWithPath: dir.path("talk.mp3")))
+        let r = try infinistitch(
+            [
+                dir.path("talk.mp3"), "--image", Fixture.path("portrait.jpg"), "--backend", "preview",
+                "-o", dir.url.path + "/./talk.mp3", "--work-dir", dir.path("w"),
+            ], in: dir)
+        Self.expectRefused(r, "the output would overwrite an input (the audio)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: dir.path("talk.mp3"))) == before)
+    }
+}
