@@ -101,4 +101,24 @@ struct RealInputTests {
         Self.expectRefused(r, "the output would overwrite an input (the audio)")
         #expect(try Data(contentsOf: URL(fileURLWithPath: dir.path("talk.mp3"))) == before)
     }
+
+    // MARK: 2. One limit for both spellings of a transition's length
+
+    @Test func crossfadeHasTheTransitionFramesLimit() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let (plan, audio, clips) = try Self.stitchInputs(dir)
+        for (flags, expected) in [
+            (["--crossfade", "51"], "--crossfade 51 is outside 0…50"),
+            (["--crossfade", "100"], "--crossfade 100 is outside 0…50"),
+            (["--transition", "crossfade", "--transition-frames", "100"], "--transition-frames 100 is outside 0…50"),
+        ] {
+            let r = try infinistitch(
+                ["stitch", "--plan", plan, "--audio", audio, "-o", dir.path("out.mp4")] + flags + clips, in: dir)
+            Self.expectRefused(r, expected)
+            #expect(!FileManager.default.fileExists(atPath: dir.path("out.mp4")))
+        }
+        #expect(throws: Never.self) { try TransitionOptions.parse(["--crossfade", "50"]) }
+        #expect(throws: StitchError.self) { try StitchOptions(crossfadeFrames: 100).validate() }
+    }
 }

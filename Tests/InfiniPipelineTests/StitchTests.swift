@@ -247,7 +247,9 @@ struct StitchTests {
         (StitchOptions(crf: -1), "crf", "crf -1 is outside 0…51"),
         (StitchOptions(preset: "warp"), "preset", "preset \"warp\" is not an x264 preset"),
         (StitchOptions(audioBitRate: 0), "audioBitRate", "audioBitRate 0 must be positive"),
-        (StitchOptions(crossfadeFrames: -3), "crossfadeFrames", "crossfadeFrames -3 must not be negative"),
+        (StitchOptions(crossfadeFrames: -3), "crossfadeFrames", "crossfadeFrames -3 is outside 0…50"),
+        (StitchOptions(crossfadeFrames: 51), "crossfadeFrames", "crossfadeFrames 51 is outside 0…50"),
+        (StitchOptions(transitionFrames: 51), "transitionFrames", "transitionFrames 51 is outside 0…50"),
         (StitchOptions(maxPaddedFrames: -1), "maxPaddedFrames", "maxPaddedFrames -1 must not be negative"),
     ])
     func optionsOutOfRangeAreNamedByProperty(_ options: StitchOptions, _ option: String, _ text: String) throws {

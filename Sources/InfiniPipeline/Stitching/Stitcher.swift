@@ -30,8 +30,9 @@ public struct StitchOptions: Sendable, Equatable {
     /// AAC bit rate in bits per second when the original audio is neither AAC nor MP3 and must
     /// be encoded.
     public var audioBitRate: Int
-    /// Frames blended across each seam (re-encode path; 0 = hard cut): the older spelling of
-    /// a crossfade. When it is above 0 it takes precedence over ``transition`` and
+    /// Frames blended across each seam (re-encode path; 0 = hard cut; at most the top of
+    /// ``transitionFrameRange``, as for ``transitionFrames``): the older spelling of a
+    /// crossfade. When it is above 0 it takes precedence over ``transition`` and
     /// ``transitionFrames``: the seams are crossfaded over this many frames.
     public var crossfadeFrames: Int
     /// How each seam looks (``Transition``); ``Transition/cut`` by default. A seam where the
@@ -90,13 +91,13 @@ public struct StitchOptions: Sendable, Equatable {
         guard audioBitRate > 0 else {
             throw StitchError.invalidOption("audioBitRate", "\(audioBitRate) must be positive")
         }
-        guard crossfadeFrames >= 0 else {
-            throw StitchError.invalidOption("crossfadeFrames", "\(crossfadeFrames) must not be negative")
-        }
-        guard Self.transitionFrameRange.contains(transitionFrames) else {
-            throw StitchError.invalidOption(
-                "transitionFrames",
-                "\(transitionFrames) is outside \(Self.transitionFrameRange.lowerBound)…\(Self.transitionFrameRange.upperBound)")
+        // One rule for both spellings of a transition's length (`crossfadeFrames` is the older one).
+        for (option, frames) in [("crossfadeFrames", crossfadeFrames), ("transitionFrames", transitionFrames)] {
+            guard Self.transitionFrameRange.contains(frames) else {
+                throw StitchError.invalidOption(
+                    option,
+                    "\(frames) is outside \(Self.transitionFrameRange.lowerBound)…\(Self.transitionFrameRange.upperBound)")
+            }
         }
         guard maxPaddedFrames >= 0 else {
             throw StitchError.invalidOption("maxPaddedFrames", "\(maxPaddedFrames) must not be negative")
