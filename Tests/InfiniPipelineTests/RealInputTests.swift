@@ -121,4 +121,35 @@ struct RealInputTests {
         #expect(throws: Never.self) { try TransitionOptions.parse(["--crossfade", "50"]) }
         #expect(throws: StitchError.self) { try StitchOptions(crossfadeFrames: 100).validate() }
     }
+
+    // MARK: 3, 4. Files that do not exist
+
+    @Test func aMissingDiarizationFileIsSaidToBeMissing() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let missing = dir.path("nowhere.rttm")
+        let r = try infinistitch(
+            [
+                "plan", Fixture.path("conversation-mix.opus"), "--speaker", "A=\(Fixture.path("portrait.jpg"))",
+                "--speaker", "B=\(Fixture.path("portrait.jpg"))", "--diarization", missing,
+            ], in: dir)
+        Self.expectRefused(r, "\(missing): no such diarization file")
+        #expect {
+            try SpeakerTimeline.load(.diarization(path: missing), speakers: ["A", "B"], audio: Conversation.mix())
+        } throws: { error in
+            "\(error)" == "\(missing): no such diarization file"
+        }
+    }
+
+    @Test func planRefusesAPortraitThatDoesNotExist() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let missing = dir.path("ann.jpg")
+        let r = try infinistitch(
+            [
+                "plan", Fixture.path("conversation-mix.opus"), "--speaker", "A=\(missing)",
+                "--speaker", "B=\(Fixture.path("portrait.jpg"))", "--diarization", Fixture.path("conversation.rttm"),
+            ], in: dir)
+        Self.expectRefused(r, "\(missing): no such image file")
+    }
 }

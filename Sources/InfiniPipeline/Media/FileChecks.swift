@@ -23,6 +23,24 @@ package enum FileChecks {
         }
     }
 
+    /// Throws unless `path` is an input file we can read: it exists, is a regular file (not a
+    /// directory, device or pipe) and is readable. `role` names it in the error, e.g.
+    /// `"ann.jpg: no such image file"`.
+    package static func requireInputFile(_ path: String, role: String) throws {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw MediaError(.cannotOpen, file: path, "no such \(role) file")
+        }
+        let article = "aeiou".contains(role.first ?? "x") ? "an" : "a"
+        guard !isDirectory.boolValue else {
+            throw MediaError(.cannotOpen, file: path, "is a directory, not \(article) \(role) file")
+        }
+        try requireRegularFile(path)
+        guard FileManager.default.isReadableFile(atPath: path) else {
+            throw MediaError(.cannotOpen, file: path, "the \(role) file is not readable")
+        }
+    }
+
     /// Throws unless `path` may receive an output file: nothing there yet, or a regular file
     /// (which the finished output replaces). A device, pipe, socket or directory is never
     /// written over: renaming a finished file onto `/dev/zero` would replace the device.

@@ -115,19 +115,11 @@ struct RunInputs: Sendable {
     }
 
     static func checkInputFile(_ path: String, role: String) throws {
-        func invalid(_ text: String) -> PipelineError { PipelineError(.invalidInput, "\(path): \(text)", file: path) }
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw invalid("no such \(role) file")
-        }
-        let article = "aeiou".contains(role.first ?? "x") ? "an" : "a"
-        guard !isDirectory.boolValue else { throw invalid("is a directory, not \(article) \(role) file") }
         do {
-            try FileChecks.requireRegularFile(path)
+            try FileChecks.requireInputFile(path, role: role)
         } catch let error as MediaError {
             throw PipelineError(.invalidInput, error.description, file: path, underlying: error)
         }
-        guard FileManager.default.isReadableFile(atPath: path) else { throw invalid("the \(role) file is not readable") }
     }
 
     static func checkOutput(_ output: String, directory: String, inputs: [(path: String, role: String)]) throws {

@@ -115,6 +115,7 @@ public struct SpeakerTimeline: Sendable, Equatable {
         try check(speakers: speakers)
         switch source {
         case .diarization(let path):
+            try FileChecks.requireInputFile(path, role: "diarization")
             let text: String
             do {
                 text = try String(contentsOfFile: path, encoding: .utf8)
