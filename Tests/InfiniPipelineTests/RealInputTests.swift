@@ -152,4 +152,17 @@ struct RealInputTests {
             ], in: dir)
         Self.expectRefused(r, "\(missing): no such image file")
     }
+
+    // MARK: 5. A bad clip is bad input
+
+    @Test func stitchRefusesABadClipWithExitCode2() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let (plan, audio, clips) = try Self.stitchInputs(dir)
+        var bad = clips
+        bad[2] = Fixture.path("clip-corrupt.mp4")
+        let r = try infinistitch(["stitch", "--plan", plan, "--audio", audio, "-o", dir.path("out.mp4")] + bad, in: dir)
+        Self.expectRefused(r, "clip for segment 2 (\(bad[2]))")
+        #expect(!FileManager.default.fileExists(atPath: dir.path("out.mp4")))
+    }
 }

@@ -327,7 +327,8 @@ struct StitchTests {
                 "stitch", "--plan", dir.path("plan.json"), "--audio", Fixture.path("speech.mp3"),
                 "-o", dir.path("bad.mp4"),
             ] + oddOne)
-        #expect(bad.status == 1)
+        // A clip that cannot be used is bad input, like any other file given.
+        #expect(bad.status == 2)
         #expect(String(decoding: bad.stderr, as: UTF8.self).contains("segment 1"))
         #expect(!FileManager.default.fileExists(atPath: dir.path("bad.mp4")))
 
