@@ -84,13 +84,19 @@ struct SpeakerArguments: ParsableArguments {
         return (list, .channels(channels))
     }
 
-    /// `NAME=VALUE`, both non-empty.
+    /// `NAME=VALUE`, both non-empty, the name without control characters.
     static func pair(_ arg: String, flag: String, value: String) throws -> (String, String) {
+        // An argument with a control character is shown escaped (`"a\nb=x"`), never raw.
+        let shown = SpeakerTimeline.hasControlCharacters(arg) ? arg.debugDescription : arg
         guard let eq = arg.firstIndex(of: "="), eq != arg.startIndex, arg.index(after: eq) != arg.endIndex else {
-            throw ValidationError("\(flag) \(arg) is not NAME=\(value)")
+            throw ValidationError("\(flag) \(shown) is not NAME=\(value)")
         }
         let name = String(arg[..<eq]).trimmingCharacters(in: .whitespaces)
-        guard !name.isEmpty else { throw ValidationError("\(flag) \(arg) is not NAME=\(value)") }
+        guard !name.isEmpty else { throw ValidationError("\(flag) \(shown) is not NAME=\(value)") }
+        guard !SpeakerTimeline.hasControlCharacters(name) else {
+            throw ValidationError(
+                "\(flag) \(shown): the name \(name.debugDescription) holds a control character; names are single-line text")
+        }
         return (name, String(arg[arg.index(after: eq)...]))
     }
 

@@ -165,4 +165,39 @@ struct RealInputTests {
         Self.expectRefused(r, "clip for segment 2 (\(bad[2]))")
         #expect(!FileManager.default.fileExists(atPath: dir.path("out.mp4")))
     }
+
+    // MARK: 6. Control characters in speaker names
+
+    @Test(arguments: ["A\nB", "A\u{1B}[31mred", "A\tB"])
+    func aSpeakerNameWithAControlCharacterIsRefusedEscaped(_ name: String) throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let portrait = Fixture.path("portrait.jpg")
+        let speakers = ["--speaker", "\(name)=\(portrait)", "--speaker", "B=\(portrait)"]
+        let rttm = ["--diarization", Fixture.path("conversation.rttm")]
+        for arguments in [
+            ["plan", Fixture.path("conversation-mix.opus")] + speakers + rttm,
+            [Fixture.path("conversation-mix.opus")] + speakers + rttm + ["--backend", "preview", "-o", dir.path("o.mp4")],
+        ] {
+            let r = try infinistitch(arguments, in: dir)
+            Self.expectRefused(r, name.debugDescription)
+            #expect(r.stderr.contains("control character"), "\(r.stderr)")
+            #expect(!r.stderr.contains(name), "the raw name is echoed: \(r.stderr.debugDescription)")
+            #expect(!r.stderr.contains("\u{1B}"), "\(r.stderr.debugDescription)")
+        }
+        // The library refuses it in one line too.
+        var options = PipelineOptions(
+            audio: "a.mp3", speakers: [Plan.Speaker(name: name, image: "a.png"), Plan.Speaker(name: "B", image: "b.png")],
+            source: .diarization(path: "a.rttm"))
+        options.output = dir.path("o.mp4")
+        #expect {
+            try options.validate()
+        } throws: { error in
+            !"\(error)".contains(name) && !"\(error)".contains("\n") && "\(error)".contains(name.debugDescription)
+        }
+        #expect(
+            speakerErrorKind {
+                _ = try SpeakerTimeline.diarization(rttm: "", file: "a.rttm", speakers: [name, "B"], duration: 10)
+            } == .invalidSpeakers)
+    }
 }

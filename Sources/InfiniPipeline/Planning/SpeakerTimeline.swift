@@ -76,13 +76,27 @@ public struct SpeakerTimeline: Sendable, Equatable {
         return merged
     }
 
-    /// Checks a list of speaker names: at least one, none empty, no two alike.
+    /// Whether `name` holds a control character (a newline, a tab, an escape, …): such a name
+    /// would break the one-line messages and files it appears in, and could drive a terminal.
+    package static func hasControlCharacters(_ name: String) -> Bool {
+        name.unicodeScalars.contains {
+            [.control, .lineSeparator, .paragraphSeparator].contains($0.properties.generalCategory)
+        }
+    }
+
+    /// Checks a list of speaker names: at least one, none empty, none with control characters,
+    /// no two alike.
     /// - Throws: ``SpeakerError`` of kind `invalidSpeakers`.
     static func check(speakers: [String]) throws {
         guard !speakers.isEmpty else { throw SpeakerError.invalidSpeakers("no speakers: at least one is needed") }
         var seen = Set<String>()
         for name in speakers {
             guard !name.isEmpty else { throw SpeakerError.invalidSpeakers("a speaker has an empty name") }
+            guard !hasControlCharacters(name) else {
+                // Shown escaped (`"a\nb"`): the raw name would break the line or reach the terminal.
+                throw SpeakerError.invalidSpeakers(
+                    "speaker name \(name.debugDescription) holds a control character: names are single-line text")
+            }
             guard seen.insert(name).inserted else {
                 throw SpeakerError.invalidSpeakers("two speakers are named \"\(name)\": names must differ")
             }
