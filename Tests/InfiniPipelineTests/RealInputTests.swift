@@ -200,4 +200,50 @@ struct RealInputTests {
                 _ = try SpeakerTimeline.diarization(rttm: "", file: "a.rttm", speakers: [name, "B"], duration: 10)
             } == .invalidSpeakers)
     }
+
+    // MARK: 7. Speakers who would never be on screen
+
+    @Test func twoSpeakersCannotShareAChannelOrATrack() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let stereo = try AudioAnalysis.analyze(path: Fixture.path("conversation-stereo.mp3"))
+        #expect(
+            speakerErrorKind { _ = try SpeakerTimeline.load(.channels(["A": 1, "B": 1]), speakers: ["A", "B"], audio: stereo) }
+                == .sharedSource)
+        let track = Fixture.path("conversation-a.opus")
+        let alias = Fixture.directory.path + "/./conversation-a.opus"
+        for tracks in [["A": track, "B": track], ["A": track, "B": alias]] {
+            #expect(
+                speakerErrorKind {
+                    _ = try SpeakerTimeline.load(.tracks(tracks), speakers: ["A", "B"], audio: Conversation.mix())
+                } == .sharedSource)
+        }
+        let portrait = Fixture.path("portrait.jpg")
+        let r = try infinistitch(
+            [
+                "plan", Fixture.path("conversation-stereo.mp3"), "--speaker", "A=\(portrait)", "--speaker", "B=\(portrait)",
+                "--speaker-channel", "A=0", "--speaker-channel", "B=0",
+            ], in: dir)
+        Self.expectRefused(r, "speakers \"A\" and \"B\" are both given channel 0")
+        let t = try infinistitch(
+            [
+                "plan", Fixture.path("conversation-mix.opus"), "--speaker", "A=\(portrait)", "--speaker", "B=\(portrait)",
+                "--speaker-track", "A=\(track)", "--speaker-track", "B=\(alias)",
+            ], in: dir)
+        Self.expectRefused(t, "speakers \"A\" and \"B\" are both given the same track")
+    }
+
+    @Test func anRTTMSpeakerWhollyPastTheEndIsNeverOnScreen() throws {
+        let rttm = """
+            SPEAKER talk 1 0.50 4.00 <NA> <NA> A <NA> <NA>
+            SPEAKER talk 1 12.00 2.00 <NA> <NA> B <NA> <NA>
+            SPEAKER talk 1 10.00 1.50 <NA> <NA> B <NA> <NA>
+            """
+        let timeline = try SpeakerTimeline.diarization(rttm: rttm, file: "t.rttm", speakers: ["A", "B"], duration: 10)
+        #expect(timeline.voiced("B").isEmpty)
+        #expect(
+            timeline.warnings.contains { $0.hasPrefix("t.rttm:") && $0.contains("\"B\"") && $0.contains("never on screen") },
+            "\(timeline.warnings)")
+        #expect(!timeline.warnings.contains { $0.contains("\"A\"") })
+    }
 }

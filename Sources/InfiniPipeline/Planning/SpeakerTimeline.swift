@@ -141,6 +141,13 @@ public struct SpeakerTimeline: Sendable, Equatable {
             try checkNames(Array(files.keys), speakers: speakers, what: "a speaker track")
             var envelopes: [LoudnessEnvelope] = []
             for name in speakers {
+                try FileChecks.requireInputFile(files[name]!, role: "speaker track")
+            }
+            if let (first, second) = sameFile(speakers.map { files[$0]! }) {
+                throw SpeakerError.sharedSource(
+                    speakers[first], speakers[second], "the same track \(files[speakers[second]]!)")
+            }
+            for name in speakers {
                 let file = files[name]!
                 let loudness = try ChannelLoudness.read(path: file, mono: true)
                 if abs(loudness.duration - audio.duration) > trackLengthTolerance {
@@ -152,6 +159,11 @@ public struct SpeakerTimeline: Sendable, Equatable {
             return fromActivity(envelopes, speakers: speakers, duration: audio.duration, detector: detector)
         case .channels(let numbers):
             try checkNames(Array(numbers.keys), speakers: speakers, what: "a channel")
+            for (i, name) in speakers.enumerated() {
+                if let other = speakers[..<i].first(where: { numbers[$0] == numbers[name] }) {
+                    throw SpeakerError.sharedSource(other, name, "channel \(numbers[name]!)")
+                }
+            }
             let channels = audio.format.channels
             for name in speakers where !(0..<channels).contains(numbers[name]!) {
                 throw SpeakerError.missingChannel(numbers[name]!, file: audio.source, channels: channels)
@@ -160,6 +172,14 @@ public struct SpeakerTimeline: Sendable, Equatable {
             let envelopes = speakers.map { loudness.channels[numbers[$0]!] }
             return fromActivity(envelopes, speakers: speakers, duration: audio.duration, detector: detector)
         }
+    }
+
+    /// The first two of `paths` that name one file, as indexes.
+    private static func sameFile(_ paths: [String]) -> (Int, Int)? {
+        for j in paths.indices {
+            if let i = paths[..<j].indices.first(where: { FileChecks.sameFile(paths[$0], paths[j]) }) { return (i, j) }
+        }
+        return nil
     }
 
     /// How far a speaker track's length may differ from the audio's, in seconds (0.05).
@@ -190,8 +210,9 @@ public struct SpeakerTimeline: Sendable, Equatable {
     /// Each `SPEAKER <file> <channel> <start> <duration> <NA> <NA> <name> <NA> <NA>` line says
     /// that `name` speaks from `start` for `duration` seconds. Lines may come in any order and
     /// may overlap (overlapping speech); blank lines, comments (`;;` or `#`) and other record
-    /// types (`SPKR-INFO`, …) are skipped. A speaker with no line at all is accepted, with a
-    /// warning; ranges past the end of the audio are clipped, with a warning.
+    /// types (`SPKR-INFO`, …) are skipped. A speaker with no line within the audio (none at all,
+    /// or all past its end) is accepted, with a warning that they are never on screen; ranges
+    /// past the end of the audio are clipped, with a warning.
     /// - Parameters:
     ///   - text: The file's contents.
     ///   - file: The file's name, for messages.
@@ -238,8 +259,15 @@ public struct SpeakerTimeline: Sendable, Equatable {
             voiced[index].append(start..<(start + length))
         }
         var warnings: [String] = []
-        for (index, name) in speakers.enumerated() where voiced[index].isEmpty {
-            warnings.append("\(file): no line for speaker \"\(name)\", who is then never on screen")
+        let timeline = SpeakerTimeline(speakers: speakers, voiced: voiced, duration: duration)
+        for (index, name) in speakers.enumerated() where timeline.voiced[index].isEmpty {
+            if voiced[index].isEmpty {
+                warnings.append("\(file): no line for speaker \"\(name)\", who is then never on screen")
+            } else {
+                warnings.append(
+                    "\(file): no line of speaker \"\(name)\" speaks within the audio (\(String(format: "%.3f", duration)) s), who is then never on screen"
+                )
+            }
         }
         if past {
             warnings.append(
