@@ -246,4 +246,41 @@ struct RealInputTests {
             "\(timeline.warnings)")
         #expect(!timeline.warnings.contains { $0.contains("\"A\"") })
     }
+
+    // MARK: 8. Audio the output cannot hold
+
+    @Test func audioTooShortToConvertIsRefusedBeforeAnyRequest() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        // 10 samples (8 ms) at 1234 Hz: libswresample gives nothing at the output's 8 kHz.
+        let tiny = dir.path("tiny.wav")
+        let tone = (0..<10).map { Float(0.3 * sin(Double($0))) }
+        try WAV.file(tone, sampleRate: 1234, channels: 1).write(to: URL(fileURLWithPath: tiny))
+        #expect {
+            try OutputAudio.decide(audio: tiny, scratchDirectory: dir.url.path)
+        } throws: { error in
+            (error as? MediaError)?.code == .tooSmall && (error as? MediaError)?.file == tiny
+                && "\(error)".contains("too short to convert")
+        }
+        let run = try infinistitch(
+            [
+                tiny, "--image", Fixture.path("portrait.jpg"), "--backend", "preview", "-o", dir.path("out.mp4"),
+                "--work-dir", dir.path("w"),
+            ], in: dir)
+        Self.expectRefused(run, "\(tiny): holds 10 samples (8.1 ms at 1234 Hz), too short to convert")
+        #expect(!FileManager.default.fileExists(atPath: dir.path("out.mp4")))
+        #expect(!FileManager.default.fileExists(atPath: dir.path("w")))
+        Self.expectRefused(try infinistitch(["plan", tiny], in: dir), "\(tiny): holds 10 samples")
+        // A second at that rate converts.
+        let second = dir.path("second.wav")
+        try WAV.file([Float](repeating: 0.1, count: 1234), sampleRate: 1234, channels: 1).write(to: URL(fileURLWithPath: second))
+        let decided = try OutputAudio.decide(audio: second, scratchDirectory: dir.url.path)
+        #expect(decided.strategy == .encode && decided.sampleRate == 8_000)
+        // A file with no samples at all is still said to be empty.
+        #expect {
+            try OutputAudio.decide(audio: Fixture.path("zero-length.wav"), scratchDirectory: dir.url.path)
+        } throws: { error in
+            !"\(error)".contains("too short to convert")
+        }
+    }
 }
