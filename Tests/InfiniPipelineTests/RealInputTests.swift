@@ -283,4 +283,50 @@ struct RealInputTests {
             !"\(error)".contains("too short to convert")
         }
     }
+
+    // MARK: 9. Leftovers of killed processes
+
+    /// The id of a process that has ended (and been reaped).
+    static func deadPID() throws -> pid_t {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/true")
+        try p.run()
+        p.waitUntilExit()
+        return p.processIdentifier
+    }
+
+    @Test func aStitchRemovesWhatKilledStitchesLeftBesideItsOutput() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let out = dir.path("out.mp4")
+        let dead = try Self.deadPID()
+        #expect(!AtomicFile.isAlive(dead))
+        // Another process, alive while the stitch runs: its files are never touched.
+        let sleeper = Process()
+        sleeper.executableURL = URL(fileURLWithPath: "/bin/sleep")
+        sleeper.arguments = ["60"]
+        try sleeper.run()
+        defer {
+            // SIGKILL: the test runner's children may inherit an ignored SIGTERM.
+            kill(sleeper.processIdentifier, SIGKILL)
+            sleeper.waitUntilExit()
+        }
+        let live = sleeper.processIdentifier
+        let me = "partial-\(getpid())-"
+        func partial(_ pid: pid_t) -> String {
+            AtomicFile.temporaryPath(for: out).replacingOccurrences(of: me, with: "partial-\(pid)-")
+        }
+        let leftovers = [
+            partial(dead), dir.path(".out.mp4.audio-\(dead).m4a"), dir.path(".infinistitch-audio-check-\(dead)-0badf00d.mp4"),
+        ]
+        let kept = [partial(live), dir.path(".out.mp4.audio-\(live).m4a"), dir.path(".other.mp4.partial-\(dead)-7")]
+        for path in leftovers + kept { #expect(FileManager.default.createFile(atPath: path, contents: Data(count: 1000))) }
+        // speech.wav is PCM: the stitch encodes it to a temporary M4A too.
+        _ = try Stitcher.stitch(
+            plan: StitchTests.plan([(41, 41)], audio: "speech.wav"), clips: [Fixture.path("clip-a.mp4")],
+            audio: Fixture.path("speech.wav"), output: out)
+        for path in leftovers { #expect(!FileManager.default.fileExists(atPath: path), "\(path) was left") }
+        for path in kept { #expect(FileManager.default.fileExists(atPath: path), "\(path) was removed") }
+        #expect(FileManager.default.fileExists(atPath: out))
+    }
 }

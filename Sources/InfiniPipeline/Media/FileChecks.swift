@@ -88,11 +88,39 @@ package enum FileChecks {
 /// temporary name beside its destination and renamed into place (rename(2) is atomic within a
 /// directory). The only write-temp-then-rename in the package.
 package enum AtomicFile {
-    /// A hidden temporary path beside `path`, unique to this process and call.
+    /// A hidden temporary path beside `path`, unique to this process and call:
+    /// `.NAME.partial-PID-N`. The process id in the name tells a later run whether the file is
+    /// still being written or was left by a process that no longer exists (see
+    /// ``removeLeftovers(in:prefixes:)``), which it removes first.
     package static func temporaryPath(for path: String) -> String {
         let url = URL(fileURLWithPath: path)
+        let directory = url.deletingLastPathComponent()
+        removeLeftovers(in: directory.path, prefixes: [".\(url.lastPathComponent).partial-"])
         let name = ".\(url.lastPathComponent).partial-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        return url.deletingLastPathComponent().appendingPathComponent(name).path
+        return directory.appendingPathComponent(name).path
+    }
+
+    /// Removes the temporary files in `directory` left by processes that no longer exist (a
+    /// `kill -9`, a crash, a power cut): the names that start with one of `prefixes` followed
+    /// by the process id of their writer (`.talk.mp4.partial-` then `4242-…`). A file whose
+    /// process is alive (or whose id cannot be read) is never touched. Returns the paths removed.
+    @discardableResult
+    package static func removeLeftovers(in directory: String, prefixes: [String]) -> [String] {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return [] }
+        var removed: [String] = []
+        for name in names {
+            guard let prefix = prefixes.first(where: { name.hasPrefix($0) }) else { continue }
+            let digits = name.dropFirst(prefix.count).prefix { $0.isASCII && $0.isNumber }
+            guard let pid = pid_t(digits), pid > 0, !isAlive(pid) else { continue }
+            let path = URL(fileURLWithPath: directory).appendingPathComponent(name).path
+            if (try? FileManager.default.removeItem(atPath: path)) != nil { removed.append(path) }
+        }
+        return removed
+    }
+
+    /// Whether process `pid` exists (one we may not signal exists too).
+    package static func isAlive(_ pid: pid_t) -> Bool {
+        kill(pid, 0) == 0 || errno != ESRCH
     }
 
     /// Makes the file at `path` with `body`, which writes the temporary path it is given. The

@@ -66,8 +66,11 @@ public struct OutputAudio: Codable, Sendable, Equatable {
         let decodedChannels = Int(decoder.context!.pointee.ch_layout.nb_channels)
         let sourceRate = stream.sampleRate > 0 ? stream.sampleRate : decodedRate
         let sourceChannels = stream.channels > 0 ? stream.channels : decodedChannels
+        // Named with the process id: proofs left by killed processes are removed first.
+        let prefix = ".infinistitch-audio-check-"
+        AtomicFile.removeLeftovers(in: scratchDirectory, prefixes: [prefix])
         let scratch = URL(fileURLWithPath: scratchDirectory)
-            .appendingPathComponent(".infinistitch-audio-check-\(getpid())-\(UUID().uuidString.prefix(8)).mp4").path
+            .appendingPathComponent("\(prefix)\(getpid())-\(UUID().uuidString.prefix(8)).mp4").path
         defer { try? FileManager.default.removeItem(atPath: scratch) }
 
         var reason: String

@@ -211,9 +211,11 @@ public enum Stitcher {
         var encodedAudio: String? = nil
         defer { if let encodedAudio { try? FileManager.default.removeItem(atPath: encodedAudio) } }
         if outputAudio.strategy == .encode {
-            let path = directory.appendingPathComponent(
-                ".\(URL(fileURLWithPath: output).lastPathComponent).audio-\(getpid()).m4a"
-            ).path
+            // Named with the process id, like AtomicFile's temporary files, so that a later
+            // stitch removes what a killed one left.
+            let prefix = ".\(URL(fileURLWithPath: output).lastPathComponent).audio-"
+            AtomicFile.removeLeftovers(in: directory.path, prefixes: [prefix])
+            let path = directory.appendingPathComponent("\(prefix)\(getpid()).m4a").path
             encodedAudio = path
             for note in try encodeAudio(from: audio, to: path, as: outputAudio, bitRate: options.audioBitRate, plan: plan) {
                 warn(note)
