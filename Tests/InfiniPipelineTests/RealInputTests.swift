@@ -329,4 +329,29 @@ struct RealInputTests {
         for path in kept { #expect(FileManager.default.fileExists(atPath: path), "\(path) was removed") }
         #expect(FileManager.default.fileExists(atPath: out))
     }
+
+    // MARK: 10. Clips with a display matrix
+
+    @Test(.enabled(if: ffmpegTool != nil))
+    func aRotatedClipIsRefusedBeforeStitching() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let rotated = dir.path("rotated.mp4")
+        let made = try runProcess(
+            ffmpegTool!,
+            ["-v", "error", "-y", "-i", Fixture.path("clip-a.mp4"), "-c", "copy", "-metadata:s:v:0", "rotate=90", rotated])
+        try #require(made.status == 0)
+        #expect {
+            try Stitcher.stitch(
+                plan: StitchTests.plan([(41, 41)]), clips: [rotated], audio: Fixture.path("speech.m4a"),
+                output: dir.path("out.mp4"))
+        } throws: { error in
+            guard let clip = error as? ClipError else { return false }
+            return clip.segment == 0 && clip.clip == rotated && clip.reason.contains("rotation")
+                && !clip.description.contains("\n")
+        }
+        #expect(!FileManager.default.fileExists(atPath: dir.path("out.mp4")))
+        // An upright clip has no such complaint.
+        #expect(throws: Never.self) { try ClipInspection.inspect(path: Fixture.path("clip-a.mp4")) }
+    }
 }
