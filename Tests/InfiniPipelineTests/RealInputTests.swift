@@ -354,4 +354,36 @@ struct RealInputTests {
         // An upright clip has no such complaint.
         #expect(throws: Never.self) { try ClipInspection.inspect(path: Fixture.path("clip-a.mp4")) }
     }
+
+    // MARK: 11. Speaker tracks: the other voices' turns silenced
+
+    @Test func aSpeakerTrackIsSilencedWhereTheTimelineGivesTheOtherVoice() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        // A's microphone: A's voice (440 Hz) for 0–2 s, then B's voice bleeding in (1 kHz, lower).
+        let rate = 16_000
+        func track(_ name: String, _ level: (Double) -> Double) throws -> String {
+            let samples = (0..<(4 * rate)).map { i -> Float in
+                let t = Double(i) / Double(rate)
+                return Float(level(t) * sin(2 * .pi * (t < 2 ? 440 : 1000) * t))
+            }
+            let path = dir.path("\(name).wav")
+            try WAV.file(samples, sampleRate: rate, channels: 1).write(to: URL(fileURLWithPath: path))
+            return path
+        }
+        let a = try track("a") { $0 < 2 ? 0.5 : 0.1 }
+        let b = try track("b") { $0 < 2 ? 0.1 : 0.5 }
+        let timeline = SpeakerTimeline(speakers: ["A", "B"], voiced: [[0..<2], [2..<4]], duration: 4)
+        let plan = Plan(
+            totalFrames: 100, maxFrames: 721, resolution: .p480, pricePerSecond: 0.2, layout: .wholeClips,
+            audio: Plan.Audio(sampleRate: rate, channels: 1, samples: 4 * rate, duration: 4),
+            segments: [Plan.Segment(index: 0, startFrame: 0, frameCount: 81, numFrames: 81, cutLoudnessDb: nil, speaker: "A")])
+        let files = try SpeakerAudio.export(
+            mix: a, plan: plan, source: .tracks(["A": a, "B": b]), timeline: timeline, segments: [0],
+            to: dir.url.appendingPathComponent("out"))
+        let pcm = try AudioReader(path: files[0]!.path).readAll()
+        func peak(_ from: Double, _ to: Double) -> Float { pcm[Int(from * 16_000)..<Int(to * 16_000)].map(abs).max() ?? 0 }
+        #expect(peak(0.1, 1.98) > 0.45)
+        #expect(peak(2.0, 3.4) == 0, "B's voice bleeding into A's track is sent with A's request")
+    }
 }
