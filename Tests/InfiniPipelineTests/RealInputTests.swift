@@ -386,4 +386,68 @@ struct RealInputTests {
         #expect(peak(0.1, 1.98) > 0.45)
         #expect(peak(2.0, 3.4) == 0, "B's voice bleeding into A's track is sent with A's request")
     }
+
+    // MARK: 12. Face search: two people, a small and a large one
+
+    /// A 1600×1066 picture of two people, the way group photos go wrong: the portrait at 1.8×
+    /// at the bottom left (the large person) and at 0.6× a third of the way down on the right
+    /// (the small one, further away). The Haar cascade boxes the small one's head about four
+    /// times too large, a box larger than the large person's face.
+    static func twoPeople(smallScale: Double = 0.6) throws -> (image: PixelBuffer, large: PixelRect, small: PixelRect) {
+        let (portrait, face) = try FramingPictures.portrait()
+        // A soft gray texture, free of faces.
+        var canvas = PixelBuffer(width: 1600, height: 1066, format: .rgb8)
+        for y in 0..<canvas.height {
+            for x in 0..<canvas.width {
+                let v = UInt8(150 + 18 * sin(Double(x + 2 * y) / 37) + 12 * cos(Double(3 * x - y) / 53))
+                for c in 0..<3 { canvas.bytes[(y * canvas.width + x) * 3 + c] = v }
+            }
+        }
+        func paste(scale: Double, x: Int, y: Int) -> PixelRect {
+            let w = Int(Double(portrait.width) * scale), h = Int(Double(portrait.height) * scale)
+            let person = Resampler.resample(portrait, width: w, height: h)
+            for row in 0..<h {
+                let from = row * w * 3, to = ((y + row) * canvas.width + x) * 3
+                canvas.bytes.replaceSubrange(to..<(to + w * 3), with: person.bytes[from..<(from + w * 3)])
+            }
+            return PixelRect(
+                x: x + Int(Double(face.x) * scale), y: y + Int(Double(face.y) * scale),
+                width: Int(Double(face.width) * scale), height: Int(Double(face.height) * scale))
+        }
+        let large = paste(scale: 1.8, x: 20, y: 1066 - Int(384 * 1.8))
+        let small = paste(
+            scale: smallScale, x: 1200 - Int(384 * smallScale / 2), y: max(0, 355 - Int(384 * smallScale / 2)))
+        return (canvas, large, small)
+    }
+
+    @Test func aFaceBoxFarLargerThanItsFaceIsNotTakenForTheFace() throws {
+        let (picture, large, small) = try Self.twoPeople()
+        let faces = try FaceDetector().faces(gray: lumaBytes(picture), width: picture.width, height: picture.height)
+        // Every face kept is a face, not a box around a head four times its size.
+        for face in faces {
+            let matches = [large, small].contains { face.overlap($0) > 0.3 }
+            #expect(matches, "\(face) is no face (faces at \(large) and \(small)); found \(faces)")
+        }
+        let first = try #require(faces.first)
+        #expect(first.overlap(large) > 0.3, "the largest face is \(first), not the large person's \(large)")
+        // The crop goes around the large person, and says that there was more than one face.
+        let fitted = try ImageFitter(resolution: .p480, aspect: try ImageFitter.Aspect(parsing: "9:16")).fit(picture)
+        let face = try #require(fitted.face)
+        #expect(face.overlap(large) > 0.3, "\(face)")
+        if faces.count > 1 {
+            #expect(fitted.warnings.contains { $0.contains("\(faces.count) faces") }, "\(fitted.warnings)")
+        }
+    }
+
+    @Test func twoFacesFoundAreSaidInAWarning() throws {
+        // Both people near enough to be found: the crop goes around the larger, and says so.
+        let (picture, large, small) = try Self.twoPeople(smallScale: 1.5)
+        let faces = try FaceDetector().faces(gray: lumaBytes(picture), width: picture.width, height: picture.height)
+        #expect(faces.count == 2, "\(faces)")
+        #expect(faces.first.map { $0.overlap(large) > 0.3 } == true, "\(faces)")
+        #expect(faces.last.map { $0.overlap(small) > 0.3 } == true, "\(faces)")
+        let fitted = try ImageFitter(resolution: .p480).fit(picture)
+        #expect(fitted.face.map { $0.overlap(large) > 0.3 } == true)
+        #expect(fitted.warnings.contains { $0.hasPrefix("2 faces found; the crop is around the largest") }, "\(fitted.warnings)")
+    }
 }

@@ -440,9 +440,15 @@ public struct ImageFitter: Sendable {
             let fallback = CropAnchor(x: cropAnchor.x, y: cropAnchor.y)
             let placed = fallback == .center ? "the crop is centred" : "the crop is placed at \(fallback)"
             do {
-                face = try FaceSearch.largestFace(
+                let faces = try FaceSearch.faces(
                     in: image, orientation: orientation, background: background, cascadePath: faceCascadePath)
-                if face == nil {
+                face = faces.first
+                if let face, faces.count > 1 {
+                    // A group picture: the largest face may not be the one meant.
+                    warnings.append(
+                        "\(faces.count) faces found; the crop is around the largest, at \(face) (WxH+X+Y); anchor the crop at X,Y to frame another"
+                    )
+                } else if face == nil {
                     anchorUsed = fallback
                     warnings.append("no face found; \(placed)")
                 }
