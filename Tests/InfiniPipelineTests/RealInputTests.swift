@@ -330,6 +330,41 @@ struct RealInputTests {
         #expect(FileManager.default.fileExists(atPath: out))
     }
 
+    @Test func theStitchAfterAKilledOneLeavesNoPartialFile() async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        // 70 s in 41-frame requests, morphed at every seam: a few seconds of stitching to kill.
+        let plan = try SegmentPlanner.plan(
+            AudioAnalysis.analyze(path: Fixture.path("speech-long.mp3")), options: PlanningOptions(maxFrames: 41))
+        try plan.jsonData().write(to: URL(fileURLWithPath: dir.path("plan.json")))
+        let arguments =
+            [
+                "stitch", "--plan", dir.path("plan.json"), "--audio", Fixture.path("speech-long.mp3"),
+                "-o", dir.path("talk.mp4"), "--transition", "morph",
+            ] + plan.segments.map { _ in Fixture.path("clip-a.mp4") }
+        func hidden() throws -> [String] {
+            try FileManager.default.contentsOfDirectory(atPath: dir.url.path).filter { $0.hasPrefix(".") }
+        }
+        let stitch = Process()
+        stitch.executableURL = URL(fileURLWithPath: infinistitchBinary)
+        stitch.arguments = arguments
+        stitch.standardOutput = FileHandle.nullDevice
+        stitch.standardError = FileHandle.nullDevice
+        try stitch.run()
+        try await waitUntil("the stitch's partial output") { try hidden().contains { $0.hasPrefix(".talk.mp4.partial-") } }
+        kill(stitch.processIdentifier, SIGKILL)
+        stitch.waitUntilExit()
+        let killed = stitch.processIdentifier
+        try #require(try hidden().contains { $0.hasPrefix(".talk.mp4.partial-\(killed)-") })
+        #expect(!FileManager.default.fileExists(atPath: dir.path("talk.mp4")))
+        // The next stitch of the same output removes what the killed one left.
+        let again = try infinistitch(arguments, in: dir)
+        #expect(again.status == 0, "\(again.stderr)")
+        let left = try hidden()
+        #expect(left.isEmpty, "\(left)")
+        #expect(FileManager.default.fileExists(atPath: dir.path("talk.mp4")))
+    }
+
     // MARK: 10. Clips with a display matrix
 
     @Test(.enabled(if: ffmpegTool != nil))
