@@ -86,8 +86,7 @@ struct SpeakerArguments: ParsableArguments {
 
     /// `NAME=VALUE`, both non-empty, the name without control characters.
     static func pair(_ arg: String, flag: String, value: String) throws -> (String, String) {
-        // An argument with a control character is shown escaped (`"a\nb=x"`), never raw.
-        let shown = SpeakerTimeline.hasControlCharacters(arg) ? arg.debugDescription : arg
+        let shown = Self.shown(arg)
         guard let eq = arg.firstIndex(of: "="), eq != arg.startIndex, arg.index(after: eq) != arg.endIndex else {
             throw ValidationError("\(flag) \(shown) is not NAME=\(value)")
         }
@@ -100,6 +99,12 @@ struct SpeakerArguments: ParsableArguments {
         return (name, String(arg[arg.index(after: eq)...]))
     }
 
+    /// `text` as an error shows it: escaped (`"a\nb=x"`) when it holds a control character,
+    /// which must never reach the terminal raw (nor break the one-line error).
+    static func shown(_ text: String) -> String {
+        SpeakerTimeline.hasControlCharacters(text) ? text.debugDescription : text
+    }
+
     /// One `NAME=VALUE` per speaker, each NAME a speaker's, in the speakers' order.
     static func perSpeaker<T>(
         _ args: [String], flag: String, value: String, names: [String], parse: (String) -> T?
@@ -108,11 +113,11 @@ struct SpeakerArguments: ParsableArguments {
         for arg in args {
             let (name, text) = try pair(arg, flag: flag, value: value)
             guard names.contains(name) else {
-                throw ValidationError("\(flag) \(arg): \(name) is not a speaker (\(names.joined(separator: ", ")))")
+                throw ValidationError("\(flag) \(shown(arg)): \(name) is not a speaker (\(names.joined(separator: ", ")))")
             }
             guard byName[name] == nil else { throw ValidationError("\(flag) \(name) is given twice") }
             guard let parsed = parse(text) else {
-                throw ValidationError("\(flag) \(arg): \(text) is not a channel number (0, 1, …)")
+                throw ValidationError("\(flag) \(shown(arg)): \(shown(text)) is not a channel number (0, 1, …)")
             }
             byName[name] = parsed
         }

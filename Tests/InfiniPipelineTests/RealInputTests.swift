@@ -201,6 +201,19 @@ struct RealInputTests {
             } == .invalidSpeakers)
     }
 
+    @Test func aSpeakerSourceValueWithAControlCharacterIsShownEscaped() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let portrait = Fixture.path("portrait.jpg")
+        let r = try infinistitch(
+            [
+                "plan", Fixture.path("conversation-stereo.mp3"), "--speaker", "A=\(portrait)", "--speaker", "B=\(portrait)",
+                "--speaker-channel", "A=0\u{1B}[2J", "--speaker-channel", "B=1",
+            ], in: dir)
+        Self.expectRefused(r, "\"A=0\\u{1B}[2J\": \"0\\u{1B}[2J\" is not a channel number")
+        #expect(!r.stderr.contains("\u{1B}"), "\(r.stderr.debugDescription)")
+    }
+
     // MARK: 7. Speakers who would never be on screen
 
     @Test func twoSpeakersCannotShareAChannelOrATrack() throws {
