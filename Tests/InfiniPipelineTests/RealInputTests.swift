@@ -447,7 +447,9 @@ struct RealInputTests {
     /// at the bottom left (the large person) and at 0.6× a third of the way down on the right
     /// (the small one, further away). The Haar cascade boxes the small one's head about four
     /// times too large, a box larger than the large person's face.
-    static func twoPeople(smallScale: Double = 0.6) throws -> (image: PixelBuffer, large: PixelRect, small: PixelRect) {
+    static func twoPeople(smallScale: Double = 0.6, largeScale: Double = 1.8) throws -> (
+        image: PixelBuffer, large: PixelRect, small: PixelRect
+    ) {
         let (portrait, face) = try FramingPictures.portrait()
         // A soft gray texture, free of faces.
         var canvas = PixelBuffer(width: 1600, height: 1066, format: .rgb8)
@@ -468,7 +470,7 @@ struct RealInputTests {
                 x: x + Int(Double(face.x) * scale), y: y + Int(Double(face.y) * scale),
                 width: Int(Double(face.width) * scale), height: Int(Double(face.height) * scale))
         }
-        let large = paste(scale: 1.8, x: 20, y: 1066 - Int(384 * 1.8))
+        let large = paste(scale: largeScale, x: 20, y: 1066 - Int(384 * largeScale))
         let small = paste(
             scale: smallScale, x: 1200 - Int(384 * smallScale / 2), y: max(0, 355 - Int(384 * smallScale / 2)))
         return (canvas, large, small)
@@ -503,5 +505,16 @@ struct RealInputTests {
         let fitted = try ImageFitter(resolution: .p480).fit(picture)
         #expect(fitted.face.map { $0.overlap(large) > 0.3 } == true)
         #expect(fitted.warnings.contains { $0.hasPrefix("2 faces found; the crop is around the largest") }, "\(fitted.warnings)")
+    }
+
+    @Test func aPassedOverBoxIsNamedWhenNoFaceIsLeft() throws {
+        // The small person alone (the large one too small to be searched for): the only box is
+        // the one around the small person's head, four times too large, and it is passed over.
+        let (picture, _, _) = try Self.twoPeople(smallScale: 0.6, largeScale: 0.3)
+        let fitted = try ImageFitter(resolution: .p480).fit(picture)
+        #expect(fitted.face == nil, "\(String(describing: fitted.face))")
+        #expect(
+            fitted.warnings.contains { $0.hasPrefix("no face found (1 face-like area without a face's eyes passed over)") },
+            "\(fitted.warnings)")
     }
 }

@@ -10,23 +10,24 @@ enum FaceSearch {
     /// `background`) to less than twice the detector's ``FaceDetector/searchSize`` on its
     /// longer side, turned upright (the cascade finds upright faces only), searched (at the
     /// search size; boxes without a face's eyes are dropped), and the faces mapped back exactly
-    /// through the shrink and the orientation.
+    /// through the shrink and the orientation. `passedOver` counts the boxes dropped for want
+    /// of a face's eyes.
     /// - Throws: ``VisionError`` when there is no cascade file or OpenCV fails.
     static func faces(
         in image: PixelBuffer, orientation: ExifOrientation, background: RGBColor, cascadePath: String?
-    ) throws -> [PixelRect] {
+    ) throws -> (faces: [PixelRect], passedOver: Int) {
         let detector = try FaceDetector(cascadePath: cascadePath)
         // A whole-factor shrink to between one and two search sizes; the detector's area
         // resize takes it the rest of the way, so every picture is searched at the same size.
         let factor = max(1, max(image.width, image.height) / max(1, detector.searchSize))
         let small = shrunkLuma(image, by: factor, background: background)
         // Too thin a picture to hold a face at the detector's smallest size.
-        guard small.width >= 24, small.height >= 24 else { return [] }
+        guard small.width >= 24, small.height >= 24 else { return ([], 0) }
         let upright = small.applying(orientation)
-        let found = try detector.faces(gray: upright.bytes, width: upright.width, height: upright.height)
+        let (found, passedOver) = try detector.search(gray: upright.bytes, width: upright.width, height: upright.height)
         let uprightW = orientation.swapsDimensions ? image.height : image.width
         let uprightH = orientation.swapsDimensions ? image.width : image.height
-        return found.map { found in
+        let faces = found.map { found in
             // Upright small → stored small → stored full size → upright full size.
             let inSmall = orientation.storedWindow(
                 ofUpright: Resampler.Window(
@@ -42,6 +43,7 @@ enum FaceSearch {
                 width: min(Int((window.x + window.width).rounded()), uprightW) - x,
                 height: min(Int((window.y + window.height).rounded()), uprightH) - y)
         }
+        return (faces, passedOver)
     }
 
     /// The luma of `image` (stored orientation), each `factor`×`factor` block averaged: a gray8
