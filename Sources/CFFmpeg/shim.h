@@ -9,6 +9,7 @@
 #include <libavcodec/avcodec.h>
 #include <libavutil/avutil.h>
 #include <libavutil/channel_layout.h>
+#include <libavutil/display.h>
 #include <libavutil/error.h>
 #include <libavutil/imgutils.h>
 #include <libavutil/mathematics.h>
@@ -30,6 +31,20 @@ static const int CFFmpeg_AVERROR_DECODER_NOT_FOUND = AVERROR_DECODER_NOT_FOUND;
 static const int CFFmpeg_AVERROR_ENCODER_NOT_FOUND = AVERROR_ENCODER_NOT_FOUND;
 static const int CFFmpeg_AVERROR_STREAM_NOT_FOUND = AVERROR_STREAM_NOT_FOUND;
 static const int64_t CFFmpeg_AV_NOPTS_VALUE = AV_NOPTS_VALUE;
+
+/// The display matrix a stream declares (9 int32_t: how to turn or mirror the picture for
+/// display), or NULL when it has none. It moved into the codec parameters in FFmpeg 6.1.
+static inline const int32_t *CFFmpeg_stream_display_matrix(const AVStream *stream) {
+#if LIBAVCODEC_VERSION_MAJOR > 60 || (LIBAVCODEC_VERSION_MAJOR == 60 && LIBAVCODEC_VERSION_MINOR >= 31)
+    const AVPacketSideData *sd = av_packet_side_data_get(
+        stream->codecpar->coded_side_data, stream->codecpar->nb_coded_side_data, AV_PKT_DATA_DISPLAYMATRIX);
+    return (sd != NULL && sd->size >= 9 * sizeof(int32_t)) ? (const int32_t *)sd->data : NULL;
+#else
+    size_t size = 0;
+    const uint8_t *data = av_stream_get_side_data(stream, AV_PKT_DATA_DISPLAYMATRIX, &size);
+    return (data != NULL && size >= 9 * sizeof(int32_t)) ? (const int32_t *)data : NULL;
+#endif
+}
 
 /// Whether a decoded frame is a key frame (the field moved into `flags` in FFmpeg 6.1).
 static inline int CFFmpeg_frame_is_key(const AVFrame *frame) {

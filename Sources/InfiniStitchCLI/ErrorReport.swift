@@ -54,12 +54,12 @@ enum ErrorReport {
     }
 
     /// The exit code of a stage's error (the `plan`, `fit-image` and `stitch` commands call the
-    /// stages directly): 2 when the input is bad, 1 otherwise.
+    /// stages directly): 2 when the input is bad (a clip given to `stitch` that cannot be used
+    /// is too), 1 otherwise.
     static func exitCode(forStage error: any Error) -> Int32? {
         switch error {
         case let media as MediaError: return media.isInputProblem ? 2 : 1
-        case is ClipError: return 1
-        case is ImageFitError, is PlanningError, is PlanFileError, is StitchError, is SpeakerError: return 2
+        case is ImageFitError, is ClipError, is PlanningError, is PlanFileError, is StitchError, is SpeakerError: return 2
         default: return nil
         }
     }

@@ -83,6 +83,7 @@ struct FitImageCommand: AsyncParsableCommand {
         let (aspect, anchor, background) = try fit.parsed()
         let fitter = ImageFitter(resolution: resolution, aspect: aspect, cropAnchor: anchor, background: background)
         let (image, output, quality) = (self.image, self.output, self.quality)
+        try FileChecks.requireNotAnInput(output, inputs: [(image, "image")])
         try FileChecks.requireReplaceableFile(output)
         let fitted = try await runBlocking { try fitter.fit(path: image) }
         let jpeg = URL(fileURLWithPath: output).pathExtension.lowercased() != "png"

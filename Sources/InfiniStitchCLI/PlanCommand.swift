@@ -62,6 +62,16 @@ struct PlanCommand: AsyncParsableCommand {
         let options = planning.options
         _ = try SegmentPlanner.effectiveMaxFrames(options.maxFrames)
         let multi = try speakers.parsed()
+        if let (list, source) = multi {
+            // What the run would refuse before reading anything, plan refuses too.
+            for speaker in list { try FileChecks.requireInputFile(speaker.image, role: "image") }
+            switch source {
+            case .diarization(let path): try FileChecks.requireInputFile(path, role: "diarization")
+            case .tracks(let files):
+                for name in files.keys.sorted() { try FileChecks.requireInputFile(files[name]!, role: "speaker track") }
+            case .channels: break
+            }
+        }
         let minShot = speakers.minShot
         let (plan, outputAudio, warnings) = try await runBlocking {
             // The output's audio is decided (and proven with a scratch MP4) as a run would.

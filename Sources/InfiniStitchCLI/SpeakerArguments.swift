@@ -84,14 +84,25 @@ struct SpeakerArguments: ParsableArguments {
         return (list, .channels(channels))
     }
 
-    /// `NAME=VALUE`, both non-empty.
+    /// `NAME=VALUE`, both non-empty, the name without control characters.
     static func pair(_ arg: String, flag: String, value: String) throws -> (String, String) {
+        let shown = Self.shown(arg)
         guard let eq = arg.firstIndex(of: "="), eq != arg.startIndex, arg.index(after: eq) != arg.endIndex else {
-            throw ValidationError("\(flag) \(arg) is not NAME=\(value)")
+            throw ValidationError("\(flag) \(shown) is not NAME=\(value)")
         }
         let name = String(arg[..<eq]).trimmingCharacters(in: .whitespaces)
-        guard !name.isEmpty else { throw ValidationError("\(flag) \(arg) is not NAME=\(value)") }
+        guard !name.isEmpty else { throw ValidationError("\(flag) \(shown) is not NAME=\(value)") }
+        guard !SpeakerTimeline.hasControlCharacters(name) else {
+            throw ValidationError(
+                "\(flag) \(shown): the name \(name.debugDescription) holds a control character; names are single-line text")
+        }
         return (name, String(arg[arg.index(after: eq)...]))
+    }
+
+    /// `text` as an error shows it: escaped (`"a\nb=x"`) when it holds a control character,
+    /// which must never reach the terminal raw (nor break the one-line error).
+    static func shown(_ text: String) -> String {
+        SpeakerTimeline.hasControlCharacters(text) ? text.debugDescription : text
     }
 
     /// One `NAME=VALUE` per speaker, each NAME a speaker's, in the speakers' order.
@@ -102,11 +113,11 @@ struct SpeakerArguments: ParsableArguments {
         for arg in args {
             let (name, text) = try pair(arg, flag: flag, value: value)
             guard names.contains(name) else {
-                throw ValidationError("\(flag) \(arg): \(name) is not a speaker (\(names.joined(separator: ", ")))")
+                throw ValidationError("\(flag) \(shown(arg)): \(name) is not a speaker (\(names.joined(separator: ", ")))")
             }
             guard byName[name] == nil else { throw ValidationError("\(flag) \(name) is given twice") }
             guard let parsed = parse(text) else {
-                throw ValidationError("\(flag) \(arg): \(text) is not a channel number (0, 1, …)")
+                throw ValidationError("\(flag) \(shown(arg)): \(shown(text)) is not a channel number (0, 1, …)")
             }
             byName[name] = parsed
         }

@@ -84,6 +84,10 @@ struct StitchCommand: AsyncParsableCommand {
     var clips: [String] = []
 
     func run() async throws {
+        // Nothing given to read is ever written over.
+        try FileChecks.requireNotAnInput(
+            output,
+            inputs: [(plan, "plan"), (audio, "audio")] + clips.enumerated().map { ($1, "clip for segment \($0)") })
         // A plan is a small regular file: never read a device or a pipe (it may never end).
         let attributes = try? FileManager.default.attributesOfItem(atPath: plan)
         guard let attributes else { throw CLIError.badInput("\(plan): no such plan file") }

@@ -29,7 +29,6 @@ struct TransitionOptions: ParsableArguments {
 
     /// The library checks the values (and names them); the command line says the flags.
     func validate() throws {
-        if crossfade > 100 { throw ValidationError("--crossfade \(crossfade) must be between 0 and 100") }
         if crossfade > 0, let transition, transition != .crossfade {
             throw ValidationError(
                 "--crossfade \(crossfade) asks for a crossfade but --transition is \(transition.rawValue): give one of them")

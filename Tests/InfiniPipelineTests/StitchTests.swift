@@ -249,7 +249,9 @@ extension Serial {
             (StitchOptions(crf: -1), "crf", "crf -1 is outside 0…51"),
             (StitchOptions(preset: "warp"), "preset", "preset \"warp\" is not an x264 preset"),
             (StitchOptions(audioBitRate: 0), "audioBitRate", "audioBitRate 0 must be positive"),
-            (StitchOptions(crossfadeFrames: -3), "crossfadeFrames", "crossfadeFrames -3 must not be negative"),
+            (StitchOptions(crossfadeFrames: -3), "crossfadeFrames", "crossfadeFrames -3 is outside 0…50"),
+            (StitchOptions(crossfadeFrames: 51), "crossfadeFrames", "crossfadeFrames 51 is outside 0…50"),
+            (StitchOptions(transitionFrames: 51), "transitionFrames", "transitionFrames 51 is outside 0…50"),
             (StitchOptions(maxPaddedFrames: -1), "maxPaddedFrames", "maxPaddedFrames -1 must not be negative"),
         ])
         func optionsOutOfRangeAreNamedByProperty(_ options: StitchOptions, _ option: String, _ text: String) throws {
@@ -327,7 +329,8 @@ extension Serial {
                     "stitch", "--plan", dir.path("plan.json"), "--audio", Fixture.path("speech.mp3"),
                     "-o", dir.path("bad.mp4"),
                 ] + oddOne)
-            #expect(bad.status == 1)
+            // A clip that cannot be used is bad input, like any other file given.
+            #expect(bad.status == 2)
             #expect(String(decoding: bad.stderr, as: UTF8.self).contains("segment 1"))
             #expect(!FileManager.default.fileExists(atPath: dir.path("bad.mp4")))
 

@@ -1,45 +1,49 @@
 // InfiniPipeline: finding the portrait's face for the crop (a small upright luma copy, searched
 // with the Vision layer's FaceDetector).
 
-/// Finds the largest frontal face of a decoded picture, in its upright pixels.
+/// Finds the frontal faces of a decoded picture, in its upright pixels.
 enum FaceSearch {
-    /// The largest frontal face of `image` shown with `orientation`, in upright source pixels,
-    /// or `nil` when there is none.
+    /// The frontal faces of `image` shown with `orientation`, in upright source pixels, largest
+    /// first (empty when there is none).
     ///
     /// The picture is shrunk by a whole factor (box-averaged luma, alpha flattened over
     /// `background`) to less than twice the detector's ``FaceDetector/searchSize`` on its
     /// longer side, turned upright (the cascade finds upright faces only), searched (at the
-    /// search size), and the face mapped back exactly through the shrink and the orientation.
+    /// search size; boxes without a face's eyes are dropped), and the faces mapped back exactly
+    /// through the shrink and the orientation. `passedOver` counts the boxes dropped for want
+    /// of a face's eyes.
     /// - Throws: ``VisionError`` when there is no cascade file or OpenCV fails.
-    static func largestFace(
+    static func faces(
         in image: PixelBuffer, orientation: ExifOrientation, background: RGBColor, cascadePath: String?
-    ) throws -> PixelRect? {
+    ) throws -> (faces: [PixelRect], passedOver: Int) {
         let detector = try FaceDetector(cascadePath: cascadePath)
         // A whole-factor shrink to between one and two search sizes; the detector's area
         // resize takes it the rest of the way, so every picture is searched at the same size.
         let factor = max(1, max(image.width, image.height) / max(1, detector.searchSize))
         let small = shrunkLuma(image, by: factor, background: background)
         // Too thin a picture to hold a face at the detector's smallest size.
-        guard small.width >= 24, small.height >= 24 else { return nil }
+        guard small.width >= 24, small.height >= 24 else { return ([], 0) }
         let upright = small.applying(orientation)
-        guard let found = try detector.faces(gray: upright.bytes, width: upright.width, height: upright.height).first
-        else { return nil }
-        // Upright small → stored small → stored full size → upright full size.
-        let inSmall = orientation.storedWindow(
-            ofUpright: Resampler.Window(
-                x: Double(found.x), y: Double(found.y), width: Double(found.width), height: Double(found.height)),
-            storedWidth: small.width, storedHeight: small.height)
-        let f = Double(factor)
-        let stored = Resampler.Window(
-            x: inSmall.x * f, y: inSmall.y * f, width: inSmall.width * f, height: inSmall.height * f)
+        let (found, passedOver) = try detector.search(gray: upright.bytes, width: upright.width, height: upright.height)
         let uprightW = orientation.swapsDimensions ? image.height : image.width
         let uprightH = orientation.swapsDimensions ? image.width : image.height
-        let window = orientation.inverse.storedWindow(ofUpright: stored, storedWidth: uprightW, storedHeight: uprightH)
-        let x = Int(window.x.rounded()), y = Int(window.y.rounded())
-        return PixelRect(
-            x: x, y: y,
-            width: min(Int((window.x + window.width).rounded()), uprightW) - x,
-            height: min(Int((window.y + window.height).rounded()), uprightH) - y)
+        let faces = found.map { found in
+            // Upright small → stored small → stored full size → upright full size.
+            let inSmall = orientation.storedWindow(
+                ofUpright: Resampler.Window(
+                    x: Double(found.x), y: Double(found.y), width: Double(found.width), height: Double(found.height)),
+                storedWidth: small.width, storedHeight: small.height)
+            let f = Double(factor)
+            let stored = Resampler.Window(
+                x: inSmall.x * f, y: inSmall.y * f, width: inSmall.width * f, height: inSmall.height * f)
+            let window = orientation.inverse.storedWindow(ofUpright: stored, storedWidth: uprightW, storedHeight: uprightH)
+            let x = Int(window.x.rounded()), y = Int(window.y.rounded())
+            return PixelRect(
+                x: x, y: y,
+                width: min(Int((window.x + window.width).rounded()), uprightW) - x,
+                height: min(Int((window.y + window.height).rounded()), uprightH) - y)
+        }
+        return (faces, passedOver)
     }
 
     /// The luma of `image` (stored orientation), each `factor`×`factor` block averaged: a gray8

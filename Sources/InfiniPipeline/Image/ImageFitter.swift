@@ -440,11 +440,21 @@ public struct ImageFitter: Sendable {
             let fallback = CropAnchor(x: cropAnchor.x, y: cropAnchor.y)
             let placed = fallback == .center ? "the crop is centred" : "the crop is placed at \(fallback)"
             do {
-                face = try FaceSearch.largestFace(
+                let (faces, passedOver) = try FaceSearch.faces(
                     in: image, orientation: orientation, background: background, cascadePath: faceCascadePath)
-                if face == nil {
+                face = faces.first
+                if let face, faces.count > 1 {
+                    // A group picture: the largest face may not be the one meant.
+                    warnings.append(
+                        "\(faces.count) faces found; the crop is around the largest, at \(face) (WxH+X+Y); anchor the crop at X,Y to frame another"
+                    )
+                } else if face == nil {
                     anchorUsed = fallback
-                    warnings.append("no face found; \(placed)")
+                    // A box without a face's eyes is said, so that a real face missed is understood.
+                    let missed =
+                        passedOver == 0
+                        ? "" : " (\(passedOver) face-like area\(passedOver == 1 ? "" : "s") without a face's eyes passed over)"
+                    warnings.append("no face found\(missed); \(placed)")
                 }
             } catch let error as VisionError {
                 anchorUsed = fallback

@@ -48,6 +48,10 @@ extension PipelineOptions {
                 "has \(speakers.count): a multi-speaker run has \(range.lowerBound) to \(range.upperBound) speakers")
         }
         let names = speakers.map(\.name)
+        if let bad = names.first(where: SpeakerTimeline.hasControlCharacters) {
+            // Shown escaped: the raw name would break the line or reach the terminal.
+            throw invalid("speakers", "name \(bad.debugDescription) holds a control character: names are single-line text")
+        }
         if let bad = names.first(where: { $0.trimmingCharacters(in: .whitespaces).isEmpty || $0.contains(where: \.isWhitespace) })
         {
             throw invalid("speakers", "name \"\(bad)\" is empty or has spaces (RTTM names have none)")

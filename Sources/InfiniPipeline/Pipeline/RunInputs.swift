@@ -53,7 +53,9 @@ struct RunInputs: Sendable {
         for image in images { try checkInputFile(image.path, role: "image") }
         for file in sourceFiles { try checkInputFile(file.path, role: file.role) }
         let outputDirectory = URL(fileURLWithPath: output).deletingLastPathComponent().path
-        try checkOutput(output, directory: outputDirectory, inputs: [audioPath] + images.map(\.path) + sourceFiles.map(\.path))
+        try checkOutput(
+            output, directory: outputDirectory,
+            inputs: [(audioPath, "audio")] + images.map { ($0.path, "image") } + sourceFiles)
         try o.validate()
         try checkBackend()
 
@@ -113,22 +115,14 @@ struct RunInputs: Sendable {
     }
 
     static func checkInputFile(_ path: String, role: String) throws {
-        func invalid(_ text: String) -> PipelineError { PipelineError(.invalidInput, "\(path): \(text)", file: path) }
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw invalid("no such \(role) file")
-        }
-        let article = "aeiou".contains(role.first ?? "x") ? "an" : "a"
-        guard !isDirectory.boolValue else { throw invalid("is a directory, not \(article) \(role) file") }
         do {
-            try FileChecks.requireRegularFile(path)
+            try FileChecks.requireInputFile(path, role: role)
         } catch let error as MediaError {
             throw PipelineError(.invalidInput, error.description, file: path, underlying: error)
         }
-        guard FileManager.default.isReadableFile(atPath: path) else { throw invalid("the \(role) file is not readable") }
     }
 
-    static func checkOutput(_ output: String, directory: String, inputs: [String]) throws {
+    static func checkOutput(_ output: String, directory: String, inputs: [(path: String, role: String)]) throws {
         func invalid(_ text: String) -> PipelineError { PipelineError(.invalidOutput, "\(output): \(text)", file: output) }
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
@@ -137,8 +131,8 @@ struct RunInputs: Sendable {
         guard FileManager.default.isWritableFile(atPath: directory) else {
             throw invalid("the directory \(directory) is not writable")
         }
-        guard !inputs.contains(output) else { throw invalid("the output would overwrite an input") }
         do {
+            try FileChecks.requireNotAnInput(output, inputs: inputs)
             try FileChecks.requireReplaceableFile(output)
         } catch let error as MediaError {
             throw PipelineError(.invalidOutput, error.description, file: output, underlying: error)

@@ -3,7 +3,8 @@ import Foundation
 /// What each request of a multi-speaker run hears: the voice of the speaker on screen only, so
 /// that an avatar never mouths another person's words.
 ///
-/// - With one track per speaker: the speaker's own track.
+/// - With one track per speaker: the speaker's own track, with the other speakers' turns
+///   silenced (the bleed of their voices into this microphone).
 /// - With one channel per speaker: that channel of the mix, as mono.
 /// - With a diarization file: the mix with the other speakers' turns silenced (where two voices
 ///   overlap, the speaker's own voice is kept, and so is what overlaps it).
@@ -39,7 +40,13 @@ enum SpeakerAudio {
             var written: [Int: URL] = [:]
             let bySpeaker = Dictionary(grouping: chosen) { $0.speaker ?? "" }
             for (speaker, segments) in bySpeaker.sorted(by: { $0.key < $1.key }) {
-                let cuts = segments.map { SegmentAudio.Cut(index: $0.index, startFrame: $0.startFrame, numFrames: $0.numFrames) }
+                // The timeline gives every stretch to one voice: what it gives the others is
+                // silenced in this speaker's track too (bleed from their microphones).
+                let cuts = segments.map { segment in
+                    SegmentAudio.Cut(
+                        index: segment.index, startFrame: segment.startFrame, numFrames: segment.numFrames,
+                        silenced: segment.speaker.map { silenced(for: $0, in: segment, timeline: timeline) } ?? [])
+                }
                 // A track has its own format and (within the tolerance checked when planning)
                 // length; a segment without a speaker (a plan not made by the speaker planner)
                 // hears the mix.

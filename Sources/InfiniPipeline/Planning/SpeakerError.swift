@@ -11,7 +11,7 @@
 public struct SpeakerError: Error, Sendable, Equatable, CustomStringConvertible {
     fileprivate enum Code: String, Sendable {
         case malformedDiarization, unknownSpeaker, missingSource, trackLength, missingChannel
-        case invalidSpeakers, invalidMinShot
+        case invalidSpeakers, invalidMinShot, sharedSource
     }
 
     /// The kind of a ``SpeakerError``: compare with `==` or match with `~=`.
@@ -42,6 +42,9 @@ public struct SpeakerError: Error, Sendable, Equatable, CustomStringConvertible 
         public static let invalidSpeakers = Kind(.invalidSpeakers)
         /// A minimum shot that is negative, infinite or NaN.
         public static let invalidMinShot = Kind(.invalidMinShot)
+        /// Two speakers given the same channel or the same track: the second would never be on
+        /// screen (a voice belongs to one speaker).
+        public static let sharedSource = Kind(.sharedSource)
     }
 
     private let code: Code
@@ -102,6 +105,14 @@ public struct SpeakerError: Error, Sendable, Equatable, CustomStringConvertible 
     /// Speakers that cannot be told apart.
     static func invalidSpeakers(_ reason: String) -> SpeakerError {
         SpeakerError(.invalidSpeakers, reason)
+    }
+
+    /// Two speakers given the same channel or track (`what`, e.g. `"channel 0"`).
+    static func sharedSource(_ first: String, _ second: String, _ what: String) -> SpeakerError {
+        SpeakerError(
+            .sharedSource,
+            "speakers \"\(first)\" and \"\(second)\" are both given \(what): each speaker needs their own, or one of them is never on screen"
+        )
     }
 
     /// A negative, infinite or NaN minimum shot.

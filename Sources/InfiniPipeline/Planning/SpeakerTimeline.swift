@@ -76,13 +76,27 @@ public struct SpeakerTimeline: Sendable, Equatable {
         return merged
     }
 
-    /// Checks a list of speaker names: at least one, none empty, no two alike.
+    /// Whether `name` holds a control character (a newline, a tab, an escape, …): such a name
+    /// would break the one-line messages and files it appears in, and could drive a terminal.
+    package static func hasControlCharacters(_ name: String) -> Bool {
+        name.unicodeScalars.contains {
+            [.control, .lineSeparator, .paragraphSeparator].contains($0.properties.generalCategory)
+        }
+    }
+
+    /// Checks a list of speaker names: at least one, none empty, none with control characters,
+    /// no two alike.
     /// - Throws: ``SpeakerError`` of kind `invalidSpeakers`.
     static func check(speakers: [String]) throws {
         guard !speakers.isEmpty else { throw SpeakerError.invalidSpeakers("no speakers: at least one is needed") }
         var seen = Set<String>()
         for name in speakers {
             guard !name.isEmpty else { throw SpeakerError.invalidSpeakers("a speaker has an empty name") }
+            guard !hasControlCharacters(name) else {
+                // Shown escaped (`"a\nb"`): the raw name would break the line or reach the terminal.
+                throw SpeakerError.invalidSpeakers(
+                    "speaker name \(name.debugDescription) holds a control character: names are single-line text")
+            }
             guard seen.insert(name).inserted else {
                 throw SpeakerError.invalidSpeakers("two speakers are named \"\(name)\": names must differ")
             }
@@ -115,6 +129,7 @@ public struct SpeakerTimeline: Sendable, Equatable {
         try check(speakers: speakers)
         switch source {
         case .diarization(let path):
+            try FileChecks.requireInputFile(path, role: "diarization")
             let text: String
             do {
                 text = try String(contentsOfFile: path, encoding: .utf8)
@@ -125,6 +140,13 @@ public struct SpeakerTimeline: Sendable, Equatable {
         case .tracks(let files):
             try checkNames(Array(files.keys), speakers: speakers, what: "a speaker track")
             var envelopes: [LoudnessEnvelope] = []
+            for name in speakers {
+                try FileChecks.requireInputFile(files[name]!, role: "speaker track")
+            }
+            if let (first, second) = sameFile(speakers.map { files[$0]! }) {
+                throw SpeakerError.sharedSource(
+                    speakers[first], speakers[second], "the same track \(files[speakers[second]]!)")
+            }
             for name in speakers {
                 let file = files[name]!
                 let loudness = try ChannelLoudness.read(path: file, mono: true)
@@ -137,6 +159,11 @@ public struct SpeakerTimeline: Sendable, Equatable {
             return fromActivity(envelopes, speakers: speakers, duration: audio.duration, detector: detector)
         case .channels(let numbers):
             try checkNames(Array(numbers.keys), speakers: speakers, what: "a channel")
+            for (i, name) in speakers.enumerated() {
+                if let other = speakers[..<i].first(where: { numbers[$0] == numbers[name] }) {
+                    throw SpeakerError.sharedSource(other, name, "channel \(numbers[name]!)")
+                }
+            }
             let channels = audio.format.channels
             for name in speakers where !(0..<channels).contains(numbers[name]!) {
                 throw SpeakerError.missingChannel(numbers[name]!, file: audio.source, channels: channels)
@@ -145,6 +172,14 @@ public struct SpeakerTimeline: Sendable, Equatable {
             let envelopes = speakers.map { loudness.channels[numbers[$0]!] }
             return fromActivity(envelopes, speakers: speakers, duration: audio.duration, detector: detector)
         }
+    }
+
+    /// The first two of `paths` that name one file, as indexes.
+    private static func sameFile(_ paths: [String]) -> (Int, Int)? {
+        for j in paths.indices {
+            if let i = paths[..<j].indices.first(where: { FileChecks.sameFile(paths[$0], paths[j]) }) { return (i, j) }
+        }
+        return nil
     }
 
     /// How far a speaker track's length may differ from the audio's, in seconds (0.05).
@@ -175,8 +210,9 @@ public struct SpeakerTimeline: Sendable, Equatable {
     /// Each `SPEAKER <file> <channel> <start> <duration> <NA> <NA> <name> <NA> <NA>` line says
     /// that `name` speaks from `start` for `duration` seconds. Lines may come in any order and
     /// may overlap (overlapping speech); blank lines, comments (`;;` or `#`) and other record
-    /// types (`SPKR-INFO`, …) are skipped. A speaker with no line at all is accepted, with a
-    /// warning; ranges past the end of the audio are clipped, with a warning.
+    /// types (`SPKR-INFO`, …) are skipped. A speaker with no line within the audio (none at all,
+    /// or all past its end) is accepted, with a warning that they are never on screen; ranges
+    /// past the end of the audio are clipped, with a warning.
     /// - Parameters:
     ///   - text: The file's contents.
     ///   - file: The file's name, for messages.
@@ -223,8 +259,15 @@ public struct SpeakerTimeline: Sendable, Equatable {
             voiced[index].append(start..<(start + length))
         }
         var warnings: [String] = []
-        for (index, name) in speakers.enumerated() where voiced[index].isEmpty {
-            warnings.append("\(file): no line for speaker \"\(name)\", who is then never on screen")
+        let timeline = SpeakerTimeline(speakers: speakers, voiced: voiced, duration: duration)
+        for (index, name) in speakers.enumerated() where timeline.voiced[index].isEmpty {
+            if voiced[index].isEmpty {
+                warnings.append("\(file): no line for speaker \"\(name)\", who is then never on screen")
+            } else {
+                warnings.append(
+                    "\(file): no line of speaker \"\(name)\" speaks within the audio (\(String(format: "%.3f", duration)) s), who is then never on screen"
+                )
+            }
         }
         if past {
             warnings.append(

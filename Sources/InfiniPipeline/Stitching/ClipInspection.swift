@@ -59,6 +59,13 @@ struct ClipInspection: Sendable, Equatable {
     static func inspect(path: String) throws -> ClipInspection {
         let demuxer = try Demuxer(path: path)
         let video = try demuxer.bestStream(.video)
+        if let turn = displayTransform(demuxer.avStream(video.index)) {
+            // The stitcher joins and encodes the stored picture: players would show this clip
+            // turned and the output not. Refused rather than stitched unturned without a word.
+            throw MediaError(
+                .unsupported, file: path,
+                "its display matrix \(turn) the picture, which the stitcher would not: make the clip upright first")
+        }
         let packet = try Packet()
         var pts: [Int64] = []
         while try demuxer.read(into: packet) {
@@ -80,6 +87,22 @@ struct ClipInspection: Sendable, Equatable {
             codecName: video.codecName, extradata: video.extradata, timeBase: video.timeBase,
             pixelFormat: video.formatName, hasAudio: demuxer.streams.contains { $0.kind == .audio },
             sortedPTS: pts.sorted())
+    }
+
+    /// What the stream's display matrix does to the picture, in words (`"turns (rotation 90°)"`,
+    /// the angle as ffprobe shows it, or `"mirrors"`), or `nil` when it has none or it leaves the
+    /// picture as stored.
+    static func displayTransform(_ stream: UnsafeMutablePointer<AVStream>) -> String? {
+        guard let m = CFFmpeg_stream_display_matrix(stream) else { return nil }
+        // The 2×2 part in 16.16 fixed point: a positive diagonal alone leaves the picture upright.
+        let (a, b, c, d) = (Int64(m[0]), Int64(m[1]), Int64(m[3]), Int64(m[4]))
+        if b == 0 && c == 0 && a > 0 && d > 0 { return nil }
+        if a * d - b * c < 0 { return "mirrors" }
+        let degrees = av_display_rotation_get(m)
+        guard degrees.isFinite else { return "transforms" }
+        var angle = Int(degrees.rounded()) % 360
+        if angle > 180 { angle -= 360 } else if angle <= -180 { angle += 360 }
+        return "turns (rotation \(angle)°)"
     }
 
     /// Inspects several clips, as many at a time as there are cores; one result per path, in order.

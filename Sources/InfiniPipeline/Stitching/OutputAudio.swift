@@ -66,8 +66,11 @@ public struct OutputAudio: Codable, Sendable, Equatable {
         let decodedChannels = Int(decoder.context!.pointee.ch_layout.nb_channels)
         let sourceRate = stream.sampleRate > 0 ? stream.sampleRate : decodedRate
         let sourceChannels = stream.channels > 0 ? stream.channels : decodedChannels
+        // Named with the process id: proofs left by killed processes are removed first.
+        let prefix = ".infinistitch-audio-check-"
+        AtomicFile.removeLeftovers(in: scratchDirectory, prefixes: [prefix])
         let scratch = URL(fileURLWithPath: scratchDirectory)
-            .appendingPathComponent(".infinistitch-audio-check-\(getpid())-\(UUID().uuidString.prefix(8)).mp4").path
+            .appendingPathComponent("\(prefix)\(getpid())-\(UUID().uuidString.prefix(8)).mp4").path
         defer { try? FileManager.default.removeItem(atPath: scratch) }
 
         var reason: String
@@ -95,22 +98,52 @@ public struct OutputAudio: Codable, Sendable, Equatable {
         for channels in AudioEncoderSettings.aacChannelCandidates(forSource: sourceChannels) {
             do {
                 try proveEncode(sampleRate: rate, channels: channels, bitRate: bitRate, scratch: scratch)
-                return OutputAudio(
-                    strategy: .encode, codec: "aac", sampleRate: rate, channels: channels,
-                    sourceCodec: stream.codecName, sourceSampleRate: sourceRate,
-                    sourceChannels: sourceChannels, reason: reason)
             } catch let error as MediaError {
                 if error.file == scratch && error.reason.hasPrefix("cannot open for writing") {
                     throw MediaError(
                         .writeFailed, file: scratchDirectory, "cannot create files in this directory (\(error.reason))")
                 }
                 lastError = error
+                continue
             }
+            try proveConverts(audio: path, sampleRate: rate, channels: channels, sourceRate: sourceRate)
+            return OutputAudio(
+                strategy: .encode, codec: "aac", sampleRate: rate, channels: channels,
+                sourceCodec: stream.codecName, sourceSampleRate: sourceRate,
+                sourceChannels: sourceChannels, reason: reason)
         }
         throw MediaError(
             .unsupported, file: path,
             "cannot make AAC audio for the output from \(stream.codecName) at \(sourceRate) Hz, \(sourceChannels) ch: \(lastError?.reason ?? "unknown reason")"
         )
+    }
+
+    /// Decodes the start of the source as the stitcher's encoder will take it (at `sampleRate`,
+    /// `channels`): the samples must come out. libswresample gives nothing at all for a source
+    /// shorter than its filter (a few dozen samples, such as 10 samples at 1234 Hz), which the
+    /// stitcher would find only after every clip is paid for.
+    /// - Throws: `MediaError` `.tooSmall` naming the file when no sample comes out.
+    private static func proveConverts(audio path: String, sampleRate: Int, channels: Int, sourceRate: Int) throws {
+        struct Enough: Error {}
+        let reader = try AudioReader(path: path, sampleRate: sampleRate, channels: channels)
+        do {
+            try reader.read { chunk in if !chunk.isEmpty { throw Enough() } }
+        } catch is Enough {
+            return
+        } catch let error as MediaError where error.code == .empty {
+            // Nothing at all (said as it is), or nothing after the conversion?
+            let samples: Int
+            do {
+                samples = try AudioReader(path: path).read { _ in }
+            } catch let native as MediaError where native.code == .empty {
+                throw error
+            }
+            throw MediaError(
+                .tooSmall, file: path,
+                String(
+                    format: "holds %d samples (%.1f ms at %d Hz), too short to convert to the output's AAC at %d Hz",
+                    samples, Double(samples) * 1000 / Double(max(1, sourceRate)), sourceRate, sampleRate))
+        }
     }
 
     /// Writes a scratch MP4 with copies of the first audio packets and one video frame.

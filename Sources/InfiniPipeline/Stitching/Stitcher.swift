@@ -30,8 +30,9 @@ public struct StitchOptions: Sendable, Equatable {
     /// AAC bit rate in bits per second when the original audio is neither AAC nor MP3 and must
     /// be encoded.
     public var audioBitRate: Int
-    /// Frames blended across each seam (re-encode path; 0 = hard cut): the older spelling of
-    /// a crossfade. When it is above 0 it takes precedence over ``transition`` and
+    /// Frames blended across each seam (re-encode path; 0 = hard cut; at most the top of
+    /// ``transitionFrameRange``, as for ``transitionFrames``): the older spelling of a
+    /// crossfade. When it is above 0 it takes precedence over ``transition`` and
     /// ``transitionFrames``: the seams are crossfaded over this many frames.
     public var crossfadeFrames: Int
     /// How each seam looks (``Transition``); ``Transition/cut`` by default. A seam where the
@@ -90,13 +91,13 @@ public struct StitchOptions: Sendable, Equatable {
         guard audioBitRate > 0 else {
             throw StitchError.invalidOption("audioBitRate", "\(audioBitRate) must be positive")
         }
-        guard crossfadeFrames >= 0 else {
-            throw StitchError.invalidOption("crossfadeFrames", "\(crossfadeFrames) must not be negative")
-        }
-        guard Self.transitionFrameRange.contains(transitionFrames) else {
-            throw StitchError.invalidOption(
-                "transitionFrames",
-                "\(transitionFrames) is outside \(Self.transitionFrameRange.lowerBound)…\(Self.transitionFrameRange.upperBound)")
+        // One rule for both spellings of a transition's length (`crossfadeFrames` is the older one).
+        for (option, frames) in [("crossfadeFrames", crossfadeFrames), ("transitionFrames", transitionFrames)] {
+            guard Self.transitionFrameRange.contains(frames) else {
+                throw StitchError.invalidOption(
+                    option,
+                    "\(frames) is outside \(Self.transitionFrameRange.lowerBound)…\(Self.transitionFrameRange.upperBound)")
+            }
         }
         guard maxPaddedFrames >= 0 else {
             throw StitchError.invalidOption("maxPaddedFrames", "\(maxPaddedFrames) must not be negative")
@@ -158,7 +159,7 @@ public enum Stitcher {
     /// - Throws: ``StitchError`` for options out of range or a clip count that is not the
     ///   plan's; `PlanFileError` for an inconsistent plan; ``ClipError`` naming the segment and
     ///   clip when a clip is unusable (the pipeline re-requests it); `MediaError` for the audio
-    ///   or the output.
+    ///   or the output (also when the output is the audio or a clip: it is never overwritten).
     public static func stitch(
         plan: Plan, clips: [String], audio: String, output: String,
         options: StitchOptions = StitchOptions(),
@@ -182,6 +183,8 @@ public enum Stitcher {
         // negative or huge frame count).
         _ = try plan.checkedSegments()
         try FileChecks.requireReplaceableFile(output)
+        try FileChecks.requireNotAnInput(
+            output, inputs: [(audio, "audio")] + clips.enumerated().map { ($1, "clip for segment \($0)") })
         guard clips.count == plan.segments.count, !clips.isEmpty else {
             throw StitchError.clipCountMismatch(segments: plan.segments.count, clips: clips.count)
         }
@@ -208,9 +211,11 @@ public enum Stitcher {
         var encodedAudio: String? = nil
         defer { if let encodedAudio { try? FileManager.default.removeItem(atPath: encodedAudio) } }
         if outputAudio.strategy == .encode {
-            let path = directory.appendingPathComponent(
-                ".\(URL(fileURLWithPath: output).lastPathComponent).audio-\(getpid()).m4a"
-            ).path
+            // Named with the process id, like AtomicFile's temporary files, so that a later
+            // stitch removes what a killed one left.
+            let prefix = ".\(URL(fileURLWithPath: output).lastPathComponent).audio-"
+            AtomicFile.removeLeftovers(in: directory.path, prefixes: [prefix])
+            let path = directory.appendingPathComponent("\(prefix)\(getpid()).m4a").path
             encodedAudio = path
             for note in try encodeAudio(from: audio, to: path, as: outputAudio, bitRate: options.audioBitRate, plan: plan) {
                 warn(note)
