@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Regenerates every test fixture in this directory.
 #
-# Inputs : the NASA public-domain portrait (default /work/shared/media/portrait.png,
-#          override with PORTRAIT_SRC=/path/to/portrait.png), espeak-ng, ffmpeg.
+# Inputs : the NASA public-domain portrait (default source/portrait-nasa.png beside this
+#          script, override with PORTRAIT_SRC=/path/to/portrait.png), espeak-ng, ffmpeg.
 # Needs  : ffmpeg/ffprobe (libx264, aac, libmp3lame, libvorbis, flac), espeak-ng,
 #          ImageMagick 6 (`convert`, `compare`, `identify`), exiftool, python3 + numpy.
 #
@@ -15,7 +15,7 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")"
 HERE="$(pwd)"
-PORTRAIT_SRC="${PORTRAIT_SRC:-/work/shared/media/portrait.png}"
+PORTRAIT_SRC="${PORTRAIT_SRC:-$HERE/source/portrait-nasa.png}"
 [[ -f "$PORTRAIT_SRC" ]] || { echo "portrait not found: $PORTRAIT_SRC" >&2; exit 1; }
 
 for tool in ffmpeg ffprobe espeak-ng convert compare identify exiftool python3 file; do
