@@ -280,12 +280,9 @@ struct ReporterLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    func log(
-        level: Logger.Level, message: Logger.Message, metadata explicit: Logger.Metadata?, source: String,
-        file: String, function: String, line: UInt
-    ) {
-        let all = metadata.merging(explicit ?? [:]) { $1 }
+    func log(event: LogEvent) {
+        let all = metadata.merging(event.metadata ?? [:]) { $1 }
         let fields = all.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-        reporter.log("\(level): \(message)" + (fields.isEmpty ? "" : " (\(fields))"))
+        reporter.log("\(event.level): \(event.message)" + (fields.isEmpty ? "" : " (\(fields))"))
     }
 }
