@@ -349,3 +349,40 @@ extension Serial {
         }
     }
 }
+
+/// Records that stand for money (the manifest, paid clips) are written whole and flushed.
+@Suite("Durable files", .ownThreads)
+struct DurableFileTests {
+    @Test func aDurableWriteReplacesTheFileWholeAndLeavesNothingBeside() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let path = dir.path("manifest.json")
+        try AtomicFile.write(Data("old".utf8), to: path, durable: true)
+        try AtomicFile.write(Data(repeating: 7, count: 3 << 20), to: path, durable: true)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == Data(repeating: 7, count: 3 << 20))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.url.path) == ["manifest.json"])
+        let clip = dir.path("clip.mp4")
+        let made = try AtomicFile.produce(clip, durable: true) { temp in
+            try Data("clip".utf8).write(to: URL(fileURLWithPath: temp))
+            return temp
+        }
+        #expect(made != clip && !FileManager.default.fileExists(atPath: made))
+        #expect(try String(contentsOfFile: clip, encoding: .utf8) == "clip")
+    }
+
+    @Test func aDurableWriteThatCannotFinishLeavesTheOldFile() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let path = dir.path("manifest.json")
+        try AtomicFile.write(Data("old".utf8), to: path, durable: true)
+        struct Stop: Error {}
+        #expect(throws: Stop.self) {
+            try AtomicFile.produce(path, durable: true) { temp in
+                try Data("half".utf8).write(to: URL(fileURLWithPath: temp))
+                throw Stop()
+            }
+        }
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == "old")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.url.path) == ["manifest.json"])
+    }
+}

@@ -126,11 +126,16 @@ package enum AtomicFile {
     /// Makes the file at `path` with `body`, which writes the temporary path it is given. The
     /// file is moved into place only when `body` returns; when it throws, the temporary file is
     /// removed and `path` is untouched.
-    package static func produce<T>(_ path: String, _ body: (String) throws -> T) throws -> T {
+    /// With `durable`, the file and then its directory are flushed to disk (`fsync`) around the
+    /// rename, so that a power cut after this returns cannot lose the file: for files that stand
+    /// for money (a paid clip), before a record says they exist.
+    package static func produce<T>(_ path: String, durable: Bool = false, _ body: (String) throws -> T) throws -> T {
         let temp = temporaryPath(for: path)
         do {
             let result = try body(temp)
+            if durable { try syncFile(temp, naming: path) }
             try FileChecks.replace(path, with: temp)
+            if durable { try syncDirectory(of: path) }
             return result
         } catch {
             try? FileManager.default.removeItem(atPath: temp)
@@ -139,11 +144,15 @@ package enum AtomicFile {
     }
 
     /// ``produce(_:_:)`` for asynchronous writers (downloads).
-    package static func produce<T>(_ path: String, _ body: (String) async throws -> T) async throws -> T {
+    package static func produce<T>(
+        _ path: String, durable: Bool = false, _ body: (String) async throws -> T
+    ) async throws -> T {
         let temp = temporaryPath(for: path)
         do {
             let result = try await body(temp)
+            if durable { try syncFile(temp, naming: path) }
             try FileChecks.replace(path, with: temp)
+            if durable { try syncDirectory(of: path) }
             return result
         } catch {
             try? FileManager.default.removeItem(atPath: temp)
@@ -152,11 +161,40 @@ package enum AtomicFile {
     }
 
     /// Writes `data` to `path` whole or not at all.
-    package static func write(_ data: Data, to path: String) throws {
-        try produce(path) { temp in
+    /// - Parameter durable: also on disk before returning: the bytes are flushed (`fsync`)
+    ///   before the rename and the directory after it, so that even a power cut leaves the old
+    ///   file or the new one, never an empty one or none. For records that stand for money.
+    package static func write(_ data: Data, to path: String, durable: Bool = false) throws {
+        try produce(path, durable: durable) { temp in
             guard FileManager.default.createFile(atPath: temp, contents: data) else {
                 throw MediaError(.writeFailed, file: path, "cannot write the file (\(String(cString: strerror(errno))))")
             }
+        }
+    }
+
+    /// Flushes the file at `temp` to disk; errors name `path`, the file it becomes.
+    private static func syncFile(_ temp: String, naming path: String) throws {
+        let fd = open(temp, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            throw MediaError(.writeFailed, file: path, "cannot open the file to flush it (\(String(cString: strerror(errno))))")
+        }
+        defer { _ = close(fd) }
+        guard fsync(fd) == 0 else {
+            throw MediaError(.writeFailed, file: path, "cannot flush the file (\(String(cString: strerror(errno))))")
+        }
+    }
+
+    /// Flushes the directory that holds `path`, so that a rename into it is on disk.
+    private static func syncDirectory(of path: String) throws {
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else {
+            throw MediaError(
+                .writeFailed, file: path, "cannot open its directory to flush it (\(String(cString: strerror(errno))))")
+        }
+        defer { _ = close(fd) }
+        guard fsync(fd) == 0 else {
+            throw MediaError(.writeFailed, file: path, "cannot flush its directory (\(String(cString: strerror(errno))))")
         }
     }
 }

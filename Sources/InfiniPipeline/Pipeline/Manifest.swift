@@ -185,9 +185,11 @@ actor ManifestStore {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         let data = try encoder.encode(manifest)
-        // Whole or not at all: a crash leaves the old manifest or the new one.
+        // Whole or not at all, and on disk before the pipeline acts on it: a crash or a power
+        // cut leaves the old manifest or the new one, so a submitted request's id or a finished
+        // clip (both paid for) is never forgotten.
         do {
-            try AtomicFile.write(data, to: url.path)
+            try AtomicFile.write(data, to: url.path, durable: true)
         } catch {
             throw PipelineError(
                 .failed, "\(url.path): cannot save the manifest (\(Pipeline.reason(error)))", file: url.path,

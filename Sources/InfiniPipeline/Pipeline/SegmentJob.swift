@@ -126,7 +126,9 @@ struct SegmentJob {
         }
         let clip = clipURL.path
         try await runBlocking {
-            try AtomicFile.produce(clip) { temp in try FileManager.default.copyItem(atPath: cached.path, toPath: temp) }
+            try AtomicFile.produce(clip, durable: true) { temp in
+                try FileManager.default.copyItem(atPath: cached.path, toPath: temp)
+            }
         }
         let sha = try await Hashing.sha256(fileAt: clip)
         try await store.update(index) { r in
@@ -275,7 +277,9 @@ struct SegmentJob {
         context.report(index, .downloading(requestId: submitted.requestId))
         let clip = clipURL.path
         let (index, backend, onRetry) = (index, context.backend, context.downloadRetry)
-        try await AtomicFile.produce(clip) { temp in
+        // On disk (the clip and its directory entry) before the record says done: a paid clip
+        // must survive a power cut as surely as the record of it.
+        try await AtomicFile.produce(clip, durable: true) { temp in
             try await backend.download(url, to: URL(fileURLWithPath: temp)) { onRetry(index, $0) }
             try await checkClip(temp)
         }
