@@ -19,6 +19,12 @@ final class ScriptedBackend: ClipBackend, @unchecked Sendable {
     var stall = false
     /// Segments whose first download throws a transport-like error (the run stops).
     var breakDownloads: Set<Int> = []
+    /// Segment → how many of its clips are rendered from `oddImage` instead of the request's
+    /// portrait: a clip of another size, which passes the download check and which the
+    /// stitcher rejects.
+    var oddSizeClips: [Int: Int] = [:]
+    /// A PNG of another size than the fitted portrait, for `oddSizeClips`.
+    var oddImage = ""
 
     init(directory: URL) {
         try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -56,6 +62,13 @@ final class ScriptedBackend: ClipBackend, @unchecked Sendable {
             progress(.queued(position: 3))
             while true { try await Task.sleep(for: .milliseconds(20)) }
         }
+        let odd: Bool = lock.withLock {
+            guard (oddSizeClips[index] ?? 0) > 0 else { return false }
+            oddSizeClips[index]! -= 1
+            return true
+        }
+        var request = request
+        if odd { request.input.imageURL = oddImage }
         return try await preview.waitForResult(submitted, request: request, progress: progress)
     }
 

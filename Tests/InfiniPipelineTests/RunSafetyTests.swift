@@ -174,6 +174,33 @@ extension Serial {
             #expect(try Self.frameHashes(dir.path("out.mp4")) == expected)
         }
 
+        /// A clip the stitcher rejects is made again and stitched; when it keeps coming back
+        /// wrong, every regeneration that was paid for is followed by a stitch that tries it,
+        /// and none is made that no stitch would use.
+        @Test func everyRegenerationForTheStitcherIsUsed() async throws {
+            let dir = try TempDir()
+            defer { dir.cleanup() }
+            let small = dir.path("small.png")
+            try Data(ImageCodec.encodePNG(PixelBuffer(width: 320, height: 320, format: .rgb8)))
+                .write(to: URL(fileURLWithPath: small))
+
+            let once = ScriptedBackend(directory: dir.url.appendingPathComponent("b1"))
+            (once.oddImage, once.oddSizeClips) = (small, [2: 1])
+            let summary = try await Pipeline(options: Self.options(dir), backend: once).run()
+            #expect(once.submits[2] == 2)
+            #expect(try VideoReader(path: dir.path("out.mp4")).countFrames() == summary.frames)
+
+            let other = dir.url.appendingPathComponent("again")
+            var options = Self.options(dir)
+            options.workDir = other.appendingPathComponent("work").path
+            options.output = other.appendingPathComponent("out.mp4").path
+            let always = ScriptedBackend(directory: other.appendingPathComponent("b2"))
+            (always.oddImage, always.oddSizeClips) = (small, [2: 100])
+            await #expect(throws: PipelineError.self) { try await Pipeline(options: options, backend: always).run() }
+            #expect(always.submits[2] == 1 + options.maxAttempts)
+            #expect(!FileManager.default.fileExists(atPath: options.output!))
+        }
+
         @Test func aDuplicatedRecordIsBadInput() async throws {
             let dir = try TempDir()
             defer { dir.cleanup() }

@@ -265,13 +265,16 @@ public final class Pipeline: Sendable {
             segments: failures.map(\.index), underlying: first.error)
     }
 
-    /// Stitches; a clip the stitcher rejects is made again, within the attempt limit.
+    /// Stitches; a clip the stitcher rejects is made again, at most ``PipelineOptions/maxAttempts``
+    /// times in all, and each clip made again (paid for) is tried by the next stitch: the last
+    /// rejection stops the run instead of paying for a clip that no stitch would use.
     private func stitch(_ inputs: RunInputs, context: RunContext) async throws -> StitchResult {
         let (plan, audio, output, stitchOptions) = (inputs.plan, inputs.audioPath, inputs.output, options.stitch)
         // The audio's own warnings were given when it was planned.
         let known = Set(inputs.warnings)
         let warn: @Sendable (String) -> Void = { [continuation] in if !known.contains($0) { continuation.yield(.warning($0)) } }
-        for _ in 0...options.maxAttempts {
+        var regenerations = 0
+        while true {
             let clips = await context.store.manifest.segments.map { $0.clipPath ?? "" }
             do {
                 return try await runBlocking {
@@ -280,6 +283,13 @@ public final class Pipeline: Sendable {
                 }
             } catch let error as ClipError {
                 emit(.warning(error.description))
+                guard regenerations < options.maxAttempts else {
+                    throw PipelineError(
+                        .stitchFailed,
+                        "\(output): the clips could not be stitched: \(error.description) (made again \(regenerations) times)",
+                        file: output, segments: [error.segment], underlying: error)
+                }
+                regenerations += 1
                 try? FileManager.default.removeItem(atPath: Manifest.clipPath(error.segment, workDir: context.workDir))
                 try await context.store.update(error.segment) { r in
                     r.failures.append(error.reason)
@@ -292,7 +302,6 @@ public final class Pipeline: Sendable {
                 try await generate([error.segment], context)
             }
         }
-        throw PipelineError(.stitchFailed, "\(output): the clips could not be stitched", file: output)
     }
 
     private func makeBackend(workDir: URL) throws -> any ClipBackend {
