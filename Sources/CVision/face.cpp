@@ -59,7 +59,7 @@ int32_t cvision_detect_faces(const char *cascade_path, const char *eye_cascade_p
         return -1;
     }
     if (rejected != nullptr) *rejected = 0;
-    try {
+    return cvision::guarded(error, error_size, "face detection", int32_t{-1}, [&]() -> int32_t {
         cv::CascadeClassifier cascade;
         if (!cascade.load(cascade_path)) {
             cvision::set_error(error, error_size,
@@ -113,11 +113,5 @@ int32_t cvision_detect_faces(const char *cascade_path, const char *eye_cascade_p
             faces[i] = cvision_rect{r.x, r.y, r.width, r.height};
         }
         return n;
-    } catch (const std::exception &e) {
-        cvision::set_error(error, error_size, std::string("face detection failed: ") + e.what());
-        return -1;
-    } catch (...) {
-        cvision::set_error(error, error_size, "face detection failed");
-        return -1;
-    }
+    });
 }

@@ -181,7 +181,7 @@ int32_t cvision_morph_frame(const cvision_morph *m, double t, const cvision_yuv4
         cvision::set_error(error, error_size, "invalid arguments to cvision_morph_frame");
         return -1;
     }
-    try {
+    return cvision::guarded(error, error_size, "morph", int32_t{-1}, [&]() -> int32_t {
         cv::Mat map, warped_a, warped_b;
         for (int i = 0; i < 3; i++) {
             const int f = i == 0 ? 0 : 1;
@@ -194,13 +194,7 @@ int32_t cvision_morph_frame(const cvision_morph *m, double t, const cvision_yuv4
             cv::addWeighted(warped_a, 1 - t, warped_b, t, 0, target);
         }
         return 0;
-    } catch (const std::exception &e) {
-        cvision::set_error(error, error_size, std::string("morph failed: ") + e.what());
-        return -1;
-    } catch (...) {
-        cvision::set_error(error, error_size, "morph failed");
-        return -1;
-    }
+    });
 }
 
 double cvision_morph_mean_motion(const cvision_morph *m) { return m == nullptr ? 0 : m->mean_motion; }
@@ -214,7 +208,7 @@ int32_t cvision_zoom(const cvision_yuv420 *in, double scale, double center_x, do
         cvision::set_error(error, error_size, "invalid arguments to cvision_zoom");
         return -1;
     }
-    try {
+    return cvision::guarded(error, error_size, "zoom", int32_t{-1}, [&]() -> int32_t {
         const double w = in->width, h = in->height;
         const double window_w = w / scale, window_h = h / scale;
         const double x0 = std::clamp(center_x - window_w / 2, 0.0, w - window_w);
@@ -230,13 +224,7 @@ int32_t cvision_zoom(const cvision_yuv420 *in, double scale, double center_x, do
             result.copyTo(target);
         }
         return 0;
-    } catch (const std::exception &e) {
-        cvision::set_error(error, error_size, std::string("zoom failed: ") + e.what());
-        return -1;
-    } catch (...) {
-        cvision::set_error(error, error_size, "zoom failed");
-        return -1;
-    }
+    });
 }
 
 int32_t cvision_zoom_pan_rgb(const uint8_t *in, uint8_t *out, int32_t width, int32_t height, double zoom,
@@ -246,7 +234,7 @@ int32_t cvision_zoom_pan_rgb(const uint8_t *in, uint8_t *out, int32_t width, int
         cvision::set_error(error, error_size, "invalid arguments to cvision_zoom_pan_rgb");
         return -1;
     }
-    try {
+    return cvision::guarded(error, error_size, "zoom", int32_t{-1}, [&]() -> int32_t {
         const cv::Mat source(height, width, CV_8UC3, const_cast<uint8_t *>(in));
         cv::Mat target(height, width, CV_8UC3, out);
         // u = c + (i + 1/2 - size/2) / zoom - 1/2 = i / zoom + offset, with c = size/2 + pan * size.
@@ -258,13 +246,7 @@ int32_t cvision_zoom_pan_rgb(const uint8_t *in, uint8_t *out, int32_t width, int
         cv::warpAffine(source, target, to_source, target.size(), cv::INTER_LINEAR | cv::WARP_INVERSE_MAP,
                        cv::BORDER_REPLICATE);
         return 0;
-    } catch (const std::exception &e) {
-        cvision::set_error(error, error_size, std::string("zoom failed: ") + e.what());
-        return -1;
-    } catch (...) {
-        cvision::set_error(error, error_size, "zoom failed");
-        return -1;
-    }
+    });
 }
 
 double cvision_sharpness(const uint8_t *gray, int32_t width, int32_t height, int32_t stride,
@@ -273,7 +255,7 @@ double cvision_sharpness(const uint8_t *gray, int32_t width, int32_t height, int
         cvision::set_error(error, error_size, "invalid arguments to cvision_sharpness");
         return -1;
     }
-    try {
+    return cvision::guarded(error, error_size, "sharpness", -1.0, [&]() -> double {
         const cv::Mat image(height, width, CV_8UC1, const_cast<uint8_t *>(gray), static_cast<size_t>(stride));
         cv::Mat blurred, lap;
         if (sigma > 0) {
@@ -286,11 +268,5 @@ double cvision_sharpness(const uint8_t *gray, int32_t width, int32_t height, int
         cv::Scalar mean, deviation;
         cv::meanStdDev(lap, mean, deviation);
         return deviation[0] * deviation[0];
-    } catch (const std::exception &e) {
-        cvision::set_error(error, error_size, std::string("sharpness failed: ") + e.what());
-        return -1;
-    } catch (...) {
-        cvision::set_error(error, error_size, "sharpness failed");
-        return -1;
-    }
+    });
 }
