@@ -32,46 +32,23 @@ enum ErrorReport {
         return message
     }
 
-    /// A pipeline error as the command line says it: flags for option names, and what to do.
-    static func line(for error: PipelineError) -> String {
-        let message = withFlag(error.message, option: error.option)
-        switch (error.kind, error.option) {
-        case (.missingCredentials, "credentials"): return message + ", or use --backend preview or --dry-run"
-        case (.invalidWorkDir, "workDir"): return message + "; choose another --work-dir"
-        default: return message
-        }
+    /// What to do, after the line of an error that names one of these options.
+    static let hints: [String: String] = [
+        "credentials": ", or use --backend preview or --dry-run",
+        "workDir": "; choose another --work-dir",
+    ]
+
+    /// Any error of the library as the command line says it: flags for option names, and what
+    /// to do when an option lets the run start.
+    static func line(for error: any InfiniPipelineError) -> String {
+        withFlag(error.description, option: error.option) + (error.option.flatMap { hints[$0] } ?? "")
     }
 
-    /// The exit code of a pipeline error: 2 bad input or usage, 130 interrupted, 1 failure.
-    static func exitCode(for error: PipelineError) -> Int32 {
-        switch error.kind {
-        case .interrupted: return 130
-        case .invalidInput, .invalidOption, .invalidOutput, .missingCredentials, .workDirInUse, .invalidWorkDir,
-            .overBudget, .insufficientDiskSpace:
-            return 2
-        default: return 1
-        }
-    }
-
-    /// The exit code of a stage's error (the `plan`, `fit-image` and `stitch` commands call the
-    /// stages directly): 2 when the input is bad (a clip given to `stitch` that cannot be used
-    /// is too), 1 otherwise.
-    static func exitCode(forStage error: any Error) -> Int32? {
-        switch error {
-        case let media as MediaError: return media.isInputProblem ? 2 : 1
-        case is ImageFitError, is ClipError, is PlanningError, is PlanFileError, is StitchError, is SpeakerError: return 2
-        default: return nil
-        }
-    }
-
-    /// A stage's error as the command line says it (flags for option names).
-    static func line(forStage error: any Error) -> String {
-        switch error {
-        case let e as ImageFitError: return withFlag(e.description, option: e.option)
-        case let e as PlanningError: return withFlag(e.description, option: e.option)
-        case let e as StitchError: return withFlag(e.description, option: e.option)
-        case let e as SpeakerError: return withFlag(e.description, option: e.option)
-        default: return "\(error)"
-        }
+    /// The exit code of any error of the library: 130 interrupted, 2 when what was given must
+    /// change (an input, an option, the key, the output's place; a clip given to `stitch` that
+    /// cannot be used too), 1 for a failure.
+    static func exitCode(for error: any InfiniPipelineError) -> Int32 {
+        if error.fault == .interrupted { return 130 }
+        return error.isInputProblem ? 2 : 1
     }
 }

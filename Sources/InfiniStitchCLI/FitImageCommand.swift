@@ -30,7 +30,7 @@ struct FitArguments: ParsableArguments {
             )
         } catch let error as ImageFitError {
             // The library names the ImageFitter property (`cropAnchor "2,0": …`); say the flag.
-            throw ValidationError(ErrorReport.withFlag(error.description, option: error.option))
+            throw ValidationError(ErrorReport.line(for: error))
         }
     }
 

@@ -62,13 +62,9 @@ public struct InfiniStitch: AsyncParsableCommand {
             writeStderr("infinistitch: \(cli.message)\n")
             return cli.exitCode
         }
-        if let pipeline = error as? PipelineError {
-            writeStderr("infinistitch: \(ErrorReport.line(for: pipeline))\n")
-            return ErrorReport.exitCode(for: pipeline)
-        }
-        if let code = ErrorReport.exitCode(forStage: error) {
-            writeStderr("infinistitch: \(ErrorReport.line(forStage: error))\n")
-            return code
+        if let error = error as? any InfiniPipelineError {
+            writeStderr("infinistitch: \(ErrorReport.line(for: error))\n")
+            return ErrorReport.exitCode(for: error)
         }
         let code = exitCode(for: error)
         if code == .success {

@@ -25,7 +25,7 @@ struct StitchArguments: ParsableArguments {
         do {
             try options.validate()
         } catch let error as StitchError {
-            throw ValidationError(ErrorReport.withFlag(error.description, option: error.option))
+            throw ValidationError(ErrorReport.line(for: error))
         }
     }
 

@@ -36,7 +36,7 @@ struct TransitionOptions: ParsableArguments {
         do {
             try applied(to: StitchOptions(), default: .cut).validate()
         } catch let error as StitchError {
-            throw ValidationError(ErrorReport.withFlag(error.description, option: error.option))
+            throw ValidationError(ErrorReport.line(for: error))
         }
     }
 

@@ -145,7 +145,7 @@ extension Serial {
             ] {
                 #expect {
                     try SegmentAudio.export(source: source, format: format, samples: plan.audio.samples, cuts: bad, to: dir.url)
-                } throws: { ($0 as? MediaError)?.code == .misuse }
+                } throws: { ($0 as? MediaError)?.kind == .misuse }
             }
             // A format the file does not decode to is refused before anything is written.
             let other = dir.url.appendingPathComponent("other")

@@ -35,7 +35,7 @@ func lumaBytes(_ image: PixelBuffer) -> [UInt8] {
     @Test func aMissingCascadeIsOneLine() {
         #expect(throws: VisionError.self) { try FaceDetector(cascadePath: "/nonexistent/cascade.xml") }
         let unreadable = NSTemporaryDirectory() + "not-a-cascade-\(UUID()).xml"
-        FileManager.default.createFile(atPath: unreadable, contents: Data("<nope".utf8))
+        _ = FileManager.default.createFile(atPath: unreadable, contents: Data("<nope".utf8))
         defer { try? FileManager.default.removeItem(atPath: unreadable) }
         #expect(throws: VisionError.self) {
             try FaceDetector(cascadePath: unreadable).faces(gray: [UInt8](repeating: 0, count: 100), width: 10, height: 10)

@@ -254,7 +254,7 @@ struct FalValueTests {
                 try FalConfiguration.fromEnvironment(["INFINISTITCH_DOWNLOAD_BUDGET": bad])
             }
             #expect(error.kind == .invalidConfiguration)
-            #expect(PipelineError.kind(of: error) == .missingCredentials)  // a run stops before any request
+            #expect(PipelineError.from(error).kind == .missingCredentials)  // a run stops before any request
             #expect(error.description.contains("INFINISTITCH_DOWNLOAD_BUDGET"), "\(error)")
         }
     }
@@ -327,7 +327,7 @@ struct FalValueTests {
         #expect(error.kind == .invalidRequest)
         #expect(error.fieldErrors.map(\.location) == [["body", "prompt"], ["body", "image_url"], ["body", "audio_url"]])
         #expect(bad.problems.map(\.field) == ["prompt", "image_url", "audio_url"])
-        #expect(PipelineError.kind(of: error) == .invalidInput)
+        #expect(PipelineError.from(error).kind == .invalidInput)
         // A malformed http(s) URL is named by the model's own check, as the client's URL rules word it.
         var noHost = ok
         noHost.imageURL = "https://"
@@ -720,7 +720,7 @@ struct FalClientTests {
             #expect(
                 error?.description.hasSuffix("422): body.num_frames: must be 4n+1; body.prompt: field required") == true,
                 "\(String(describing: error))")
-            #expect(error.map(PipelineError.kind(of:)) == .invalidInput)
+            #expect(error.map { PipelineError.from($0).kind } == .invalidInput)
             #expect(h.server.requests(to: .submit).count == 1)
         }
     }

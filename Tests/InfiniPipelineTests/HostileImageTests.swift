@@ -333,7 +333,7 @@ extension Serial {
                 _ = try ImageCodec.decode(data: data, name: name)
                 Issue.record("\(name) decoded", sourceLocation: sourceLocation)
             } catch let error as MediaError {
-                #expect(error.code == .invalidData && error.isInputProblem, sourceLocation: sourceLocation)
+                #expect(error.kind == .invalidData && error.isInputProblem, sourceLocation: sourceLocation)
                 #expect(error.description.hasPrefix("\(name): invalid JPEG: "), "\(error)", sourceLocation: sourceLocation)
                 #expect(error.description.contains(reason), "\(error)", sourceLocation: sourceLocation)
                 #expect(!error.description.contains("\n"), sourceLocation: sourceLocation)
@@ -427,14 +427,14 @@ extension Serial {
         }
 
         @Test(arguments: [
-            ("huge-header.png", MediaError.Code.tooLarge, "over the limit"),
+            ("huge-header.png", MediaError.Kind.tooLarge, "over the limit"),
             ("not-an-image.png", .invalidData, "not a PNG or JPEG"),
             ("empty.png", .empty, "empty"), ("no-such-image.png", .cannotOpen, "no such file"),
             ("speech.mp3", .invalidData, "not a PNG"),
         ])
-        func probeRefusesBadFiles(_ name: String, _ code: MediaError.Code, _ reason: String) {
+        func probeRefusesBadFiles(_ name: String, _ code: MediaError.Kind, _ reason: String) {
             let error = #expect(throws: MediaError.self) { try ImageCodec.probe(path: Fixture.path(name)) }
-            #expect(error?.code == code)
+            #expect(error?.kind == code)
             #expect(
                 error?.description.contains(name) == true && error?.description.contains(reason) == true,
                 "\(String(describing: error))")

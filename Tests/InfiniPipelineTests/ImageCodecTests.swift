@@ -63,7 +63,7 @@ struct ImageCodecTests {
             try ImageCodec.decode(path: Fixture.path("huge-header.png"))
         } throws: { error in
             let e = error as! MediaError
-            return e.code == .tooLarge && e.description.contains("huge-header.png") && e.description.contains("20000x20000")
+            return e.kind == .tooLarge && e.description.contains("huge-header.png") && e.description.contains("20000x20000")
         }
     }
 

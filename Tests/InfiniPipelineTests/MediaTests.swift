@@ -47,7 +47,7 @@ extension Serial {
                 try AudioReader(path: Fixture.path("clip-c.mp4"))
             } throws: { error in
                 let e = error as! MediaError
-                return e.code == .noStream && e.description.contains("clip-c.mp4") && e.description.contains("video (h264)")
+                return e.kind == .noStream && e.description.contains("clip-c.mp4") && e.description.contains("video (h264)")
             }
         }
 
@@ -260,7 +260,7 @@ extension Serial {
             #expect {
                 try writer.append(video: VideoFrame(width: 64, height: 48, rgb24: [UInt8](repeating: 0, count: 64 * 47 * 3)))
             } throws: { error in
-                (error as? MediaError)?.code == .misuse
+                (error as? MediaError)?.kind == .misuse
             }
         }
 
@@ -270,7 +270,7 @@ extension Serial {
                 _ = try FFmpeg.allocated(none, "a packet", file: "x.mp4")
             } throws: { error in
                 let e = error as? MediaError
-                return e?.code == .outOfMemory && e?.description == "x.mp4: out of memory allocating a packet"
+                return e?.kind == .outOfMemory && e?.description == "x.mp4: out of memory allocating a packet"
                     && e?.isInputProblem == false
             }
         }

@@ -283,8 +283,8 @@ extension Serial {
                     Issue.record("\(source) was accepted")
                 } catch let error as PipelineError {
                     #expect(error.kind == .invalidInput, "\(error)")
-                    #expect(error.message.contains(expected), "\(error.message)")
-                    #expect(!error.message.contains("\n"))
+                    #expect(error.description.contains(expected), "\(error.description)")
+                    #expect(!error.description.contains("\n"))
                 }
             }
             await server.stop()

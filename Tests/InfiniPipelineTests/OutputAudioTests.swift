@@ -102,7 +102,7 @@ extension Serial {
                 try OutputAudio.decide(audio: Fixture.path("speech.mp3"), scratchDirectory: "/nonexistent-infinistitch-dir")
             } throws: { error in
                 guard let error = error as? MediaError else { return false }
-                return error.code == .writeFailed && error.file == "/nonexistent-infinistitch-dir"
+                return error.kind == .writeFailed && error.file == "/nonexistent-infinistitch-dir"
             }
         }
 

@@ -105,14 +105,14 @@ extension Serial {
             }
             let concurrency = await failure { $0.concurrency = 0 }
             #expect(concurrency?.kind == .invalidOption && concurrency?.option == "concurrency")
-            #expect(concurrency?.message == "concurrency 0 must be between 1 and 64")
+            #expect(concurrency?.description == "concurrency 0 must be between 1 and 64")
             let image = await failure { $0.image = Fixture.path("speech.mp3") }
             #expect(image?.kind == .invalidInput && image?.underlying != nil)
-            #expect(image?.message.contains("speech.mp3") == true)
+            #expect(image?.description.contains("speech.mp3") == true)
             let missing = await failure { $0.audio = dir.path("nothing.mp3") }
             #expect(missing?.kind == .invalidInput && missing?.file == dir.path("nothing.mp3"))
             let key = await failure { $0.backend = .fal }
-            #expect(key?.kind == .missingCredentials && key?.message.contains("FAL_KEY") == true)
+            #expect(key?.kind == .missingCredentials && key?.description.contains("FAL_KEY") == true)
             // Kinds match in catch clauses too.
             do {
                 var o = PipelineTests.options(dir)
@@ -124,7 +124,7 @@ extension Serial {
                 Issue.record("unexpected \(error)")
             }
             // No library message names a command-line flag.
-            for error in [concurrency, image, missing, key] { #expect(error?.message.contains("--") == false) }
+            for error in [concurrency, image, missing, key] { #expect(error?.description.contains("--") == false) }
         }
 
         @Test func credentialsAndLoggerAreInjected() async throws {

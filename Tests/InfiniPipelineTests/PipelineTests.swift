@@ -233,7 +233,7 @@ extension Serial {
                 Issue.record("the run should fail")
             } catch let error as PipelineError {
                 #expect(error.kind == .generationFailed && error.segments == [1])
-                #expect(error.message.contains("segment 1") && error.message.contains("3 times"))
+                #expect(error.description.contains("segment 1") && error.description.contains("3 times"))
             }
             #expect(broken.submits[1] == 3)
             // Finished clips are kept for the resume.
@@ -290,7 +290,7 @@ extension Serial {
             } throws: { error in
                 // The library names the value; the command line maps it to --max-cost.
                 guard let error = error as? PipelineError else { return false }
-                return error.kind == .overBudget && error.option == "maxCost" && !error.message.contains("--")
+                return error.kind == .overBudget && error.option == "maxCost" && !error.description.contains("--")
             }
         }
     }

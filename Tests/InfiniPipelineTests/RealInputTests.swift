@@ -275,7 +275,7 @@ extension Serial {
             #expect {
                 try OutputAudio.decide(audio: tiny, scratchDirectory: dir.url.path)
             } throws: { error in
-                (error as? MediaError)?.code == .tooSmall && (error as? MediaError)?.file == tiny
+                (error as? MediaError)?.kind == .tooSmall && (error as? MediaError)?.file == tiny
                     && "\(error)".contains("too short to convert")
             }
             let run = try infinistitch(

@@ -50,8 +50,8 @@ extension Serial {
                 try await Pipeline(options: Self.options(dir), backend: backend).run()
             } throws: { error in
                 guard let error = error as? PipelineError else { return false }
-                return error.kind == .workDirInUse && error.message.contains("in use")
-                    && error.message.contains("process \(getpid())")
+                return error.kind == .workDirInUse && error.description.contains("in use")
+                    && error.description.contains("process \(getpid())")
             }
             #expect(backend.totalSubmits == 0)
             // Another process (the binary) is refused the same way, with exit code 2.
@@ -211,8 +211,8 @@ extension Serial {
                 try await Pipeline(options: Self.options(dir), backend: backend).run()
             } throws: { error in
                 guard let error = error as? PipelineError else { return false }
-                return error.kind == .invalidWorkDir && error.message.contains("manifest.json")
-                    && error.message.contains("segment 1")
+                return error.kind == .invalidWorkDir && error.description.contains("manifest.json")
+                    && error.description.contains("segment 1")
             }
             #expect(backend.totalSubmits == 0)
         }
@@ -229,7 +229,7 @@ extension Serial {
                     options: Self.options(dir), backend: ScriptedBackend(directory: dir.url.appendingPathComponent("b1"))
                 ).run()
             } throws: { error in
-                (error as? PipelineError)?.message.contains("segments[0].submits") == true
+                (error as? PipelineError)?.description.contains("segments[0].submits") == true
             }
         }
 
@@ -244,8 +244,8 @@ extension Serial {
                 _ = try await Pipeline(options: o, backend: backend).run()
                 Issue.record("the run should fail")
             } catch let error as PipelineError {
-                #expect(error.message.hasPrefix("2 segments failed"))
-                #expect(error.message.contains("segment 0") && error.message.contains("segment 2"))
+                #expect(error.description.hasPrefix("2 segments failed"))
+                #expect(error.description.contains("segment 0") && error.description.contains("segment 2"))
             }
             let manifest = try PipelineTests.savedManifest(dir)
             // Segment 1 was in flight with the two that failed: it finished and was recorded.
@@ -296,7 +296,7 @@ struct DiskSpaceTests {
                 resolution: .p480)
         } throws: { error in
             (error as? PipelineError)?.kind == .insufficientDiskSpace
-                && (error as? PipelineError)?.message.contains("disk space") == true
+                && (error as? PipelineError)?.description.contains("disk space") == true
         }
         // A normal run fits.
         try DiskSpace.check(

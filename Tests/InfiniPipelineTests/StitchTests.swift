@@ -102,7 +102,7 @@ extension Serial {
             do {
                 _ = try await Stitcher.stitch(plan: plan, clips: clips, audio: dir.path("missing.wav"), output: dir.path("c.mp4"))
                 Issue.record("a missing audio file must be refused")
-            } catch MediaError.Code.cannotOpen {
+            } catch MediaError.Kind.cannotOpen {
             }
             #expect(!FileManager.default.fileExists(atPath: dir.path("c.mp4")))
         }

@@ -59,16 +59,6 @@ public enum BackendProgress: Sendable, Equatable {
     case log(String)
 }
 
-/// A generation that ended without a usable clip (the model failed, the result was an error,
-/// the clip was broken). The pipeline may resubmit it.
-public struct GenerationFailure: Error, CustomStringConvertible, Sendable, Equatable {
-    /// What went wrong, one line.
-    public var reason: String
-    /// Creates a failure.
-    public init(_ reason: String) { self.reason = reason }
-    public var description: String { reason }
-}
-
 /// Where clips come from: the hosted model (`fal`) or the local preview renderer.
 ///
 /// The pipeline drives every backend through the same steps so that the manifest can record

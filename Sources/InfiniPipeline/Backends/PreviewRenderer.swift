@@ -44,7 +44,7 @@ struct PreviewRenderer: Sendable {
                 output: output)
         } catch let error as MediaError where error.file == nil {
             // The encoders know no file names: the clip being written is the one to name.
-            throw MediaError(error.code, file: output, error.reason, averror: error.averror)
+            throw MediaError(error.kind, file: output, error.reason, averror: error.averror)
         }
     }
 

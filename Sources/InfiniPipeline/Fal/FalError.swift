@@ -2,72 +2,15 @@
 
 /// What went wrong talking to fal, to which URL, and what the server said.
 ///
-/// Extensible like AsyncHTTPClient's `HTTPClientError`: a struct over a private code, compared
-/// through ``kind``, so new kinds can be added without breaking callers. ``description`` is one
+/// An ``InfiniPipelineError``, compared through ``kind`` (an ``ErrorKind``), so new kinds can be
+/// added without breaking callers. ``description`` is one
 /// line naming the method and URL (redacted: no user info, no query values, never the API key)
 /// and the reason, for example
 /// `"GET https://queue.fal.run/fal-ai/infinitalk/requests/…: generation failed: Runner disconnected (error_type runner_disconnected)"`.
-public struct FalError: Error, Sendable, CustomStringConvertible {
-    fileprivate enum Code: String, Sendable {
-        case missingCredentials, invalidURL, insecureURL, invalidRequest, inlineTooLarge
-        case validationFailed, httpStatus, transport, submitOutcomeUnknown, generationFailed
-        case unexpectedResponse, timedOut, downloadTooLarge, invalidVideo, fileError
-        case downloadIncomplete, invalidConfiguration
-    }
-
-    /// The kind of a ``FalError``: compare with `==` or match with `~=`.
-    /// New kinds may be added; switch with a `default`.
-    public struct Kind: Hashable, Sendable, CustomStringConvertible {
-        fileprivate let code: Code
-        fileprivate init(_ code: Code) { self.code = code }
-        /// The kind's name, e.g. `generationFailed`.
-        public var description: String { code.rawValue }
-
-        /// Matches an error against a kind: `case FalError.Kind.generationFailed = error`.
-        public static func ~= (kind: Kind, error: any Error) -> Bool {
-            (error as? FalError)?.kind == kind
-        }
-
-        /// No usable API key (empty, malformed, or only half of an id/secret pair).
-        public static let missingCredentials = Kind(.missingCredentials)
-        /// A URL that is not an absolute http(s) URL, or an endpoint id or request id that is malformed.
-        public static let invalidURL = Kind(.invalidURL)
-        /// Plain http to a host that is not loopback: refused before anything was sent.
-        public static let insecureURL = Kind(.insecureURL)
-        /// The model input breaks a rule the server would reject with 422 (checked before sending).
-        public static let invalidRequest = Kind(.invalidRequest)
-        /// A file too large for an inline `data:` URI (fal's 10 MiB limit).
-        public static let inlineTooLarge = Kind(.inlineTooLarge)
-        /// The server rejected the input with 422; see ``FalError/fieldErrors``.
-        public static let validationFailed = Kind(.validationFailed)
-        /// An unexpected HTTP status, after any retries; see ``FalError/statusCode``.
-        public static let httpStatus = Kind(.httpStatus)
-        /// The network failed (connection refused, reset, timed out) after any retries.
-        public static let transport = Kind(.transport)
-        /// A submit failed after it may have reached the queue: it may have been accepted (and
-        /// billed), so it was not resubmitted. ``FalError/requestID`` is set when the server sent one.
-        public static let submitOutcomeUnknown = Kind(.submitOutcomeUnknown)
-        /// The request ran and failed: it ended `COMPLETED` with an `error`, or its result fetch
-        /// was not 2xx. See ``FalError/detail`` and ``FalError/errorType``; the caller decides
-        /// whether to submit again.
-        public static let generationFailed = Kind(.generationFailed)
-        /// A response we could not understand (not JSON, missing fields, unknown status).
-        public static let unexpectedResponse = Kind(.unexpectedResponse)
-        /// Waiting for a request took longer than the configured limit.
-        public static let timedOut = Kind(.timedOut)
-        /// The download is larger than the configured cap.
-        public static let downloadTooLarge = Kind(.downloadTooLarge)
-        /// The downloaded file is not an MP4 with a video stream.
-        public static let invalidVideo = Kind(.invalidVideo)
-        /// A local file could not be read or written.
-        public static let fileError = Kind(.fileError)
-        /// A result's download kept failing until the download budget
-        /// (``DownloadRetryPolicy/budget``) ran out. The file may still be there: nothing about
-        /// the request is lost, and the download can be tried again later.
-        public static let downloadIncomplete = Kind(.downloadIncomplete)
-        /// A configuration value (such as an environment variable) is not usable.
-        public static let invalidConfiguration = Kind(.invalidConfiguration)
-    }
+public struct FalError: InfiniPipelineError {
+    /// The kind of a ``FalError``: compare with `==` or match with `~=`
+    /// (`case FalError.Kind.generationFailed = error`).
+    public typealias Kind = ErrorKind<FalError>
 
     /// One entry of a 422 body: where (`loc`, e.g. `["body", "num_frames"]`) and what (`msg`).
     public struct FieldError: Sendable, Equatable, CustomStringConvertible {
@@ -91,9 +34,8 @@ public struct FalError: Error, Sendable, CustomStringConvertible {
         }
     }
 
-    private let code: Code
     /// The kind of failure.
-    public var kind: Kind { Kind(code) }
+    public let kind: Kind
     /// The HTTP method of the failed call, when one was made or about to be.
     public let method: String?
     /// The URL concerned, redacted for display.
@@ -118,7 +60,7 @@ public struct FalError: Error, Sendable, CustomStringConvertible {
         requestID: String? = nil, errorType: String? = nil, detail: String? = nil,
         fieldErrors: [FieldError] = [], mayHaveBeenAccepted: Bool = false
     ) {
-        self.code = kind.code
+        self.kind = kind
         self.method = method
         self.url = url
         self.reason = reason
@@ -139,6 +81,20 @@ public struct FalError: Error, Sendable, CustomStringConvertible {
         }
     }
 
+    public var kindName: String { kind.name }
+
+    /// ``ErrorFault/credentials`` for a missing or unusable key, URL or setting;
+    /// ``ErrorFault/input`` for an input the model refuses; ``ErrorFault/system`` for a local
+    /// file; ``ErrorFault/generation`` for everything the queue or the network did.
+    public var fault: ErrorFault {
+        switch kind {
+        case .missingCredentials, .invalidURL, .insecureURL, .invalidConfiguration: return .credentials
+        case .invalidRequest, .validationFailed, .inlineTooLarge: return .input
+        case .fileError: return .system
+        default: return .generation
+        }
+    }
+
     /// The same error with another reason (used to add context such as the attempt count).
     func with(reason: String) -> FalError {
         FalError(
@@ -146,4 +102,46 @@ public struct FalError: Error, Sendable, CustomStringConvertible {
             errorType: errorType, detail: detail, fieldErrors: fieldErrors,
             mayHaveBeenAccepted: mayHaveBeenAccepted)
     }
+}
+
+extension ErrorKind where Owner == FalError {
+    /// No usable API key (empty, malformed, or only half of an id/secret pair).
+    public static var missingCredentials: Self { Self("missingCredentials") }
+    /// A URL that is not an absolute http(s) URL, or an endpoint id or request id that is malformed.
+    public static var invalidURL: Self { Self("invalidURL") }
+    /// Plain http to a host that is not loopback: refused before anything was sent.
+    public static var insecureURL: Self { Self("insecureURL") }
+    /// The model input breaks a rule the server would reject with 422 (checked before sending).
+    public static var invalidRequest: Self { Self("invalidRequest") }
+    /// A file too large for an inline `data:` URI (fal's 10 MiB limit).
+    public static var inlineTooLarge: Self { Self("inlineTooLarge") }
+    /// The server rejected the input with 422; see ``FalError/fieldErrors``.
+    public static var validationFailed: Self { Self("validationFailed") }
+    /// An unexpected HTTP status, after any retries; see ``FalError/statusCode``.
+    public static var httpStatus: Self { Self("httpStatus") }
+    /// The network failed (connection refused, reset, timed out) after any retries.
+    public static var transport: Self { Self("transport") }
+    /// A submit failed after it may have reached the queue: it may have been accepted (and
+    /// billed), so it was not resubmitted. ``FalError/requestID`` is set when the server sent one.
+    public static var submitOutcomeUnknown: Self { Self("submitOutcomeUnknown") }
+    /// The request ran and failed: it ended `COMPLETED` with an `error`, or its result fetch
+    /// was not 2xx. See ``FalError/detail`` and ``FalError/errorType``; the caller decides
+    /// whether to submit again.
+    public static var generationFailed: Self { Self("generationFailed") }
+    /// A response we could not understand (not JSON, missing fields, unknown status).
+    public static var unexpectedResponse: Self { Self("unexpectedResponse") }
+    /// Waiting for a request took longer than the configured limit.
+    public static var timedOut: Self { Self("timedOut") }
+    /// The download is larger than the configured cap.
+    public static var downloadTooLarge: Self { Self("downloadTooLarge") }
+    /// The downloaded file is not an MP4 with a video stream.
+    public static var invalidVideo: Self { Self("invalidVideo") }
+    /// A local file could not be read or written.
+    public static var fileError: Self { Self("fileError") }
+    /// A result's download kept failing until the download budget
+    /// (``DownloadRetryPolicy/budget``) ran out. The file may still be there: nothing about
+    /// the request is lost, and the download can be tried again later.
+    public static var downloadIncomplete: Self { Self("downloadIncomplete") }
+    /// A configuration value (such as an environment variable) is not usable.
+    public static var invalidConfiguration: Self { Self("invalidConfiguration") }
 }

@@ -2,116 +2,6 @@
 
 import Foundation
 
-/// Why an image, or a value for fitting one, was refused.
-///
-/// Extensible like ``FalError``: a struct over a private code, compared through ``kind``, so new
-/// kinds can be added without breaking callers. ``description`` is one line that names the
-/// value or the file and the reason, for example
-/// `background "teal": expected #RRGGBB, RRGGBB, white, black or r,g,b with each part 0…255`
-/// or `me.png: the image is 63x500 pixels; it must be at least 64 pixels on each side`.
-public struct ImageFitError: Error, Sendable, Equatable, CustomStringConvertible, LocalizedError {
-    fileprivate enum Code: String, Sendable {
-        case invalidColor, invalidAspect, malformedCropAnchor, cropAnchorOutOfRange, imageTooSmall
-    }
-
-    /// The kind of an ``ImageFitError``: compare with `==` or match with `~=`.
-    /// New kinds may be added; switch with a `default`.
-    public struct Kind: Hashable, Sendable, CustomStringConvertible {
-        fileprivate let code: Code
-        fileprivate init(_ code: Code) { self.code = code }
-        /// The kind's name, e.g. `invalidAspect`.
-        public var description: String { code.rawValue }
-
-        /// Matches an error against a kind: `case ImageFitError.Kind.imageTooSmall = error`.
-        public static func ~= (kind: Kind, error: any Error) -> Bool {
-            (error as? ImageFitError)?.kind == kind
-        }
-
-        /// A colour that is not one of the accepted forms (see ``RGBColor/init(parsing:)``).
-        public static let invalidColor = Kind(.invalidColor)
-        /// An aspect that is not `W:H` with two positive numbers.
-        public static let invalidAspect = Kind(.invalidAspect)
-        /// A crop anchor that is not `face`, `center` or two comma-separated numbers.
-        public static let malformedCropAnchor = Kind(.malformedCropAnchor)
-        /// A crop anchor with a fraction outside 0…1.
-        public static let cropAnchorOutOfRange = Kind(.cropAnchorOutOfRange)
-        /// An image smaller than ``ImageFitter/minimumSide`` on some side.
-        public static let imageTooSmall = Kind(.imageTooSmall)
-    }
-
-    private let code: Code
-    /// The kind of failure.
-    public var kind: Kind { Kind(code) }
-    /// The ``ImageFitter`` property the refused value was meant for (`"background"`, `"aspect"`
-    /// or `"cropAnchor"`); `nil` when the image itself is at fault.
-    public let option: String?
-    /// The refused text, for a value that could not be parsed.
-    public let value: String?
-    /// The image file, when the image itself is at fault and came from a file.
-    public let file: String?
-    /// The reason, in words.
-    public let reason: String
-
-    private init(_ code: Code, option: String? = nil, value: String? = nil, file: String? = nil, reason: String) {
-        self.code = code
-        self.option = option
-        self.value = value
-        self.file = file
-        self.reason = reason
-    }
-
-    /// `"<option> \"<value>\": <reason>"` for a refused value; `"<file>: <reason>"` (or the
-    /// reason alone) for a refused image.
-    public var description: String {
-        if let option, let value { return "\(option) \"\(value)\": \(reason)" }
-        if let file { return "\(file): \(reason)" }
-        return reason
-    }
-
-    /// Same as ``description``, for `localizedDescription`.
-    public var errorDescription: String? { description }
-
-    /// A background colour that could not be parsed.
-    static func invalidColor(_ text: String) -> ImageFitError {
-        ImageFitError(
-            .invalidColor, option: "background", value: text,
-            reason: "expected #RRGGBB, RRGGBB, white, black or r,g,b with each part 0…255")
-    }
-
-    /// An aspect that could not be parsed.
-    static func invalidAspect(_ text: String) -> ImageFitError {
-        ImageFitError(
-            .invalidAspect, option: "aspect", value: text,
-            reason: "expected W:H with two positive numbers, e.g. 16:9")
-    }
-
-    /// A crop anchor that is not `face`, `center` or two numbers.
-    static func malformedCropAnchor(_ text: String) -> ImageFitError {
-        ImageFitError(
-            .malformedCropAnchor, option: "cropAnchor", value: text,
-            reason: "expected face, center or two fractions x,y, e.g. 0.5,0.3")
-    }
-
-    /// A crop anchor outside the image.
-    static func cropAnchorOutOfRange(_ text: String) -> ImageFitError {
-        ImageFitError(
-            .cropAnchorOutOfRange, option: "cropAnchor", value: text,
-            reason: "each fraction must be between 0 and 1")
-    }
-
-    /// An image under ``ImageFitter/minimumSide`` on a side, `width`×`height` upright.
-    static func imageTooSmall(width: Int, height: Int, file: String? = nil) -> ImageFitError {
-        ImageFitError(
-            .imageTooSmall, file: file,
-            reason: "image is \(width)x\(height) pixels; it must be at least \(ImageFitter.minimumSide) pixels on each side")
-    }
-
-    /// The same error, naming `file`.
-    func naming(file: String) -> ImageFitError {
-        ImageFitError(code, option: option, value: value, file: file, reason: reason)
-    }
-}
-
 /// Text helpers shared by the image-stage parsers.
 enum ImageFitText {
     /// `text` without leading or trailing whitespace.
@@ -551,4 +441,17 @@ public struct FittedImage: Sendable {
     public func jpegData(quality: Int = 92) throws -> Data {
         Data(try ImageCodec.encodeJPEG(pixels, quality: min(max(quality, 1), 100)))
     }
+}
+
+extension ErrorKind where Owner == ImageFitError {
+    /// A colour that is not one of the accepted forms (see ``RGBColor/init(parsing:)``).
+    public static var invalidColor: Self { Self("invalidColor") }
+    /// An aspect that is not `W:H` with two positive numbers.
+    public static var invalidAspect: Self { Self("invalidAspect") }
+    /// A crop anchor that is not `face`, `center` or two comma-separated numbers.
+    public static var malformedCropAnchor: Self { Self("malformedCropAnchor") }
+    /// A crop anchor with a fraction outside 0…1.
+    public static var cropAnchorOutOfRange: Self { Self("cropAnchorOutOfRange") }
+    /// An image smaller than ``ImageFitter/minimumSide`` on some side.
+    public static var imageTooSmall: Self { Self("imageTooSmall") }
 }

@@ -1,58 +1,18 @@
 import Foundation
 
 extension PipelineError {
-    /// The pipeline's view of an error from a stage, the system or a backend: its kind, one
-    /// line, and the error itself as ``underlying``.
-    static func from(_ error: any Error, options: PipelineOptions) -> PipelineError {
-        switch error {
-        case let error as PipelineError:
-            return error
-        case is CancellationError:
-            return .interrupted
-        case let error as MediaError:
+    /// The pipeline's view of an error from a stage, the system or a backend: the kind of stop
+    /// its fault stands for, its line, and the error itself as ``underlying``.
+    static func from(_ error: any Error) -> PipelineError {
+        if let error = error as? PipelineError { return error }
+        if error is CancellationError { return .interrupted }
+        if let error = error as? any InfiniPipelineError {
             return PipelineError(
-                error.isInputProblem ? .invalidInput : .failed, error.description, file: error.file,
-                underlying: error)
-        case let error as PlanningError:
-            return PipelineError(
-                error.option == nil ? .invalidInput : .invalidOption, error.description, option: error.option,
-                underlying: error)
-        case let error as ImageFitError:
-            if let option = error.option {
-                return PipelineError(.invalidOption, error.description, option: option, underlying: error)
-            }
-            let image = options.absolute(options.image)
-            return PipelineError(
-                .invalidInput, error.file == nil ? "\(image): \(error.description)" : error.description,
-                file: error.file ?? image, underlying: error)
-        case let error as SpeakerError:
-            return PipelineError(
-                error.option == nil ? .invalidInput : .invalidOption, error.description, option: error.option,
-                underlying: error)
-        case let error as VisionError:
-            return PipelineError(.failed, error.description, underlying: error)
-        case let error as StitchError:
-            return PipelineError(.invalidOption, error.description, option: error.option, underlying: error)
-        case let error as FalError:
-            return PipelineError(kind(of: error), error.description, underlying: error)
-        case let error as ClipError:
-            return PipelineError(.stitchFailed, error.description, segments: [error.segment], underlying: error)
-        case let error as GenerationFailure:
-            return PipelineError(.generationFailed, error.reason, underlying: error)
-        default:
-            if Task.isCancelled { return .interrupted }
-            return PipelineError(.failed, Pipeline.describe(error), underlying: error)
+                Kind(for: error.fault, option: error.option), error.description, option: error.option,
+                file: error.file, underlying: error)
         }
-    }
-
-    /// A fal error's kind of stop: a missing or unusable key or endpoint, an input the model
-    /// refuses, or a failure of the generation.
-    static func kind(of error: FalError) -> Kind {
-        switch error.kind {
-        case .missingCredentials, .invalidURL, .insecureURL, .invalidConfiguration: return .missingCredentials
-        case .invalidRequest, .validationFailed, .inlineTooLarge: return .invalidInput
-        default: return .generationFailed
-        }
+        if Task.isCancelled { return .interrupted }
+        return PipelineError(.failed, Pipeline.describe(error), underlying: error)
     }
 
     /// The run was interrupted; running it again resumes.
@@ -61,24 +21,32 @@ extension PipelineError {
     }
 }
 
-extension Pipeline {
-    /// An error in one line: our own errors say what they are; Foundation's are cut down to
-    /// the system's reason (never an NSError dump).
-    static func describe(_ error: any Error) -> String {
-        switch error {
-        case let e as MediaError: return e.description
-        case let e as PipelineError: return e.description
-        case let e as FalError: return e.description
-        case let e as GenerationFailure: return e.reason
-        case let e as ClipError: return e.description
-        default:
-            let ns = error as NSError
-            if ns.domain == NSCocoaErrorDomain || ns.domain == NSPOSIXErrorDomain {
-                let file = (ns.userInfo[NSFilePathErrorKey] as? String).map { "\($0): " } ?? ""
-                return file + reason(error)
-            }
-            return String(describing: error)
+extension ErrorKind where Owner == PipelineError {
+    /// The kind of stop an error of a stage with this fault makes.
+    init(for fault: ErrorFault, option: String?) {
+        switch fault {
+        case .input: self = option == nil ? .invalidInput : .invalidOption
+        case .option: self = .invalidOption
+        case .credentials: self = .missingCredentials
+        case .output: self = .invalidOutput
+        case .generation: self = .generationFailed
+        case .interrupted: self = .interrupted
+        default: self = .failed
         }
+    }
+}
+
+extension Pipeline {
+    /// An error in one line: the library's errors say what they are; Foundation's are cut down
+    /// to the system's reason (never an NSError dump).
+    static func describe(_ error: any Error) -> String {
+        if let error = error as? any InfiniPipelineError { return error.description }
+        let ns = error as NSError
+        if ns.domain == NSCocoaErrorDomain || ns.domain == NSPOSIXErrorDomain {
+            let file = (ns.userInfo[NSFilePathErrorKey] as? String).map { "\($0): " } ?? ""
+            return file + reason(error)
+        }
+        return String(describing: error)
     }
 
     /// A Foundation error in a few words: the system's reason when there is one.

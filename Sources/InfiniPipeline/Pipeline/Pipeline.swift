@@ -86,7 +86,7 @@ public final class Pipeline: Sendable {
         do {
             return try await execute()
         } catch {
-            let failure = PipelineError.from(error, options: options)
+            let failure = PipelineError.from(error)
             logger.debug("run stopped", metadata: ["kind": "\(failure.kind)"])
             throw failure
         }
@@ -257,11 +257,11 @@ public final class Pipeline: Sendable {
         }
         if Task.isCancelled || failures.contains(where: { $0.error is CancellationError }) { throw CancellationError() }
         if failures.count == 1 { throw first.error }
-        let errors = failures.map { PipelineError.from($0.error, options: options) }
+        let errors = failures.map { PipelineError.from($0.error) }
         let invalid = errors.allSatisfy { $0.kind == .invalidInput }
         throw PipelineError(
             invalid ? .invalidInput : .generationFailed,
-            "\(failures.count) segments failed: " + errors.map(\.message).joined(separator: "; "),
+            "\(failures.count) segments failed: " + errors.map(\.description).joined(separator: "; "),
             segments: failures.map(\.index), underlying: first.error)
     }
 

@@ -3,8 +3,8 @@ import Foundation
 /// Why a run stopped: what kind of stop, one line naming the file, value or segment, and the
 /// error it came from.
 ///
-/// Extensible like AsyncHTTPClient's `HTTPClientError`: a struct over a private code, compared
-/// through ``kind``, so new kinds can be added without breaking callers:
+/// An ``InfiniPipelineError``, compared through ``kind`` (an ``ErrorKind``), so new kinds can be
+/// added without breaking callers:
 ///
 /// ```swift
 /// do {
@@ -15,62 +15,15 @@ import Foundation
 ///     // the user stopped the run; running it again resumes
 /// }
 /// ```
-public struct PipelineError: Error, CustomStringConvertible, Sendable {
-    fileprivate enum Code: String, Sendable {
-        case invalidInput, invalidOption, invalidOutput, missingCredentials, workDirInUse, invalidWorkDir
-        case overBudget, insufficientDiskSpace, generationFailed, stitchFailed, failed, interrupted
-        case alreadyStarted
-    }
-
-    /// The kind of a ``PipelineError``: compare with `==` or match with `~=`.
-    /// New kinds may be added; switch with a `default`.
-    public struct Kind: Hashable, Sendable, CustomStringConvertible {
-        fileprivate let code: Code
-        fileprivate init(_ code: Code) { self.code = code }
-        public var description: String { code.rawValue }
-
-        /// Matches an error against a kind: `catch PipelineError.Kind.interrupted`.
-        public static func ~= (kind: Kind, error: any Error) -> Bool {
-            (error as? PipelineError)?.kind == kind
-        }
-
-        /// An input (the audio, the image, a manifest) is missing, unreadable or unusable;
-        /// ``PipelineError/file`` names it.
-        public static let invalidInput = Kind(.invalidInput)
-        /// An option's value is out of range; ``PipelineError/option`` names the
-        /// ``PipelineOptions`` property.
-        public static let invalidOption = Kind(.invalidOption)
-        /// The output cannot be written where it was asked for (no such directory, not
-        /// writable, a device, or it would overwrite an input).
-        public static let invalidOutput = Kind(.invalidOutput)
-        /// The fal backend has no usable key or configuration.
-        public static let missingCredentials = Kind(.missingCredentials)
-        /// Another run of the same job holds the work dir.
-        public static let workDirInUse = Kind(.workDirInUse)
-        /// The work dir cannot be created, belongs to another run, or its manifest is damaged.
-        public static let invalidWorkDir = Kind(.invalidWorkDir)
-        /// The plan's estimated cost is above ``PipelineOptions/maxCost``.
-        public static let overBudget = Kind(.overBudget)
-        /// The disks of the work dir or the output lack room for what is still to be made.
-        public static let insufficientDiskSpace = Kind(.insufficientDiskSpace)
-        /// One or more segments could not be generated; ``PipelineError/segments`` lists them.
-        /// Finished clips are kept: running the job again resumes.
-        public static let generationFailed = Kind(.generationFailed)
-        /// The clips could not be joined into the output.
-        public static let stitchFailed = Kind(.stitchFailed)
-        /// Anything else that went wrong during the run (a file that could not be written…).
-        public static let failed = Kind(.failed)
-        /// The run's task was cancelled (Ctrl-C, SIGTERM, or the app). Running the job again
-        /// resumes.
-        public static let interrupted = Kind(.interrupted)
-        /// ``Pipeline/run()`` was called a second time on the same pipeline.
-        public static let alreadyStarted = Kind(.alreadyStarted)
-    }
+public struct PipelineError: InfiniPipelineError {
+    /// The kind of a ``PipelineError``: compare with `==` or match with `~=`
+    /// (`case PipelineError.Kind.invalidInput = error`). New kinds may be added; switch with a `default`.
+    public typealias Kind = ErrorKind<PipelineError>
 
     /// The kind of stop.
     public let kind: Kind
     /// One line: what happened, to which file, value or segment.
-    public let message: String
+    public let description: String
     /// The ``PipelineOptions`` property whose value is wrong (``Kind/invalidOption``,
     /// ``Kind/overBudget``), or the one that would let the run start (`credentials` for
     /// ``Kind/missingCredentials`` without a key, `workDir` for a work dir of another run).
@@ -90,13 +43,65 @@ public struct PipelineError: Error, CustomStringConvertible, Sendable {
         underlying: (any Error)? = nil
     ) {
         self.kind = kind
-        self.message = message
+        self.description = message
         self.option = option
         self.file = file
         self.segments = segments
         self.underlying = underlying
     }
 
-    /// ``message``.
-    public var description: String { message }
+    /// The old name of ``description``.
+    @available(*, deprecated, renamed: "description")
+    public var message: String { description }
+
+    public var kindName: String { kind.name }
+
+    /// Whose fault the stop is: an input, an option (``Kind/overBudget`` too), the key, the
+    /// output or work dir (its place, its lock, its disk), the provider, the run's interruption,
+    /// or the machine.
+    public var fault: ErrorFault {
+        switch kind {
+        case .invalidInput: return .input
+        case .invalidOption, .overBudget: return .option
+        case .missingCredentials: return .credentials
+        case .invalidOutput, .workDirInUse, .invalidWorkDir, .insufficientDiskSpace: return .output
+        case .generationFailed: return .generation
+        case .interrupted: return .interrupted
+        default: return .system
+        }
+    }
+}
+
+extension ErrorKind where Owner == PipelineError {
+    /// An input (the audio, the image, a manifest) is missing, unreadable or unusable;
+    /// ``PipelineError/file`` names it.
+    public static var invalidInput: Self { Self("invalidInput") }
+    /// An option's value is out of range; ``PipelineError/option`` names the
+    /// ``PipelineOptions`` property.
+    public static var invalidOption: Self { Self("invalidOption") }
+    /// The output cannot be written where it was asked for (no such directory, not
+    /// writable, a device, or it would overwrite an input).
+    public static var invalidOutput: Self { Self("invalidOutput") }
+    /// The fal backend has no usable key or configuration.
+    public static var missingCredentials: Self { Self("missingCredentials") }
+    /// Another run of the same job holds the work dir.
+    public static var workDirInUse: Self { Self("workDirInUse") }
+    /// The work dir cannot be created, belongs to another run, or its manifest is damaged.
+    public static var invalidWorkDir: Self { Self("invalidWorkDir") }
+    /// The plan's estimated cost is above ``PipelineOptions/maxCost``.
+    public static var overBudget: Self { Self("overBudget") }
+    /// The disks of the work dir or the output lack room for what is still to be made.
+    public static var insufficientDiskSpace: Self { Self("insufficientDiskSpace") }
+    /// One or more segments could not be generated; ``PipelineError/segments`` lists them.
+    /// Finished clips are kept: running the job again resumes.
+    public static var generationFailed: Self { Self("generationFailed") }
+    /// The clips could not be joined into the output.
+    public static var stitchFailed: Self { Self("stitchFailed") }
+    /// Anything else that went wrong during the run (a file that could not be written…).
+    public static var failed: Self { Self("failed") }
+    /// The run's task was cancelled (Ctrl-C, SIGTERM, or the app). Running the job again
+    /// resumes.
+    public static var interrupted: Self { Self("interrupted") }
+    /// ``Pipeline/run()`` was called a second time on the same pipeline.
+    public static var alreadyStarted: Self { Self("alreadyStarted") }
 }

@@ -26,7 +26,7 @@ extension PipelineOptions {
             _ = try SegmentPlanner.effectiveMaxFrames(maxFrames)
             try stitch.validate()
         } catch {
-            throw PipelineError.from(error, options: self)
+            throw PipelineError.from(error)
         }
     }
 

@@ -74,8 +74,8 @@ struct RunInputs: Sendable {
             let fitted: FittedImage
             do {
                 fitted = try await runBlocking { try fitter.fit(path: image.path) }
-            } catch let error as ImageFitError {
-                throw PipelineError.from(error, options: o)
+            } catch let error as ImageFitError where error.option == nil && error.file == nil {
+                throw error.naming(file: image.path)
             }
             bucket = bucket ?? fitted.bucket
             imageWarnings += fitted.warnings

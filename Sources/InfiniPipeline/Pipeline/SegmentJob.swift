@@ -49,7 +49,10 @@ struct SegmentJob {
             if error is CancellationError || Task.isCancelled { throw CancellationError() }
             let reason = Pipeline.describe(error)
             context.report(index, .failed(reason: reason))
-            let kind: PipelineError.Kind = (error as? FalError).map(PipelineError.kind(of:)) ?? .generationFailed
+            // What the user must fix (a key, an input the model refuses) says so; anything else
+            // while making a clip is a failure of its generation.
+            let given = (error as? any InfiniPipelineError).flatMap { $0.isInputProblem ? $0 : nil }
+            let kind = given.map { PipelineError.Kind(for: $0.fault, option: $0.option) } ?? .generationFailed
             throw PipelineError(kind, "segment \(index): \(reason)", segments: [index], underlying: error)
         }
     }

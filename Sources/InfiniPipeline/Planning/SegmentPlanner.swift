@@ -1,99 +1,5 @@
 // InfiniPipeline: cuts the audio timeline into model requests, with the seams in pauses.
 
-/// Why a plan could not be made: the audio's numbers or a planning option.
-///
-/// Extensible like ``FalError``: a struct over a private code, compared through ``kind``, so new
-/// kinds can be added without breaking callers. ``description`` is one line that names the
-/// value and the reason, for example `maxFrames 30 is below the model's minimum of 41`; an
-/// error about a ``PlanningOptions`` value sets ``option`` to the property's name.
-public struct PlanningError: Error, Sendable, Equatable, CustomStringConvertible {
-    fileprivate enum Code: String, Sendable {
-        case zeroLengthAudio, invalidSampleCount, invalidSampleRate, invalidChannelCount
-        case maxFramesBelowMinimum, invalidPrice, audioTooLong
-    }
-
-    /// The kind of a ``PlanningError``: compare with `==` or match with `~=`.
-    /// New kinds may be added; switch with a `default`.
-    public struct Kind: Hashable, Sendable, CustomStringConvertible {
-        fileprivate let code: Code
-        fileprivate init(_ code: Code) { self.code = code }
-        /// The kind's name, e.g. `maxFramesBelowMinimum`.
-        public var description: String { code.rawValue }
-
-        /// Matches an error against a kind: `case PlanningError.Kind.zeroLengthAudio = error`.
-        public static func ~= (kind: Kind, error: any Error) -> Bool {
-            (error as? PlanningError)?.kind == kind
-        }
-
-        /// The decoded audio has no samples.
-        public static let zeroLengthAudio = Kind(.zeroLengthAudio)
-        /// A negative sample count.
-        public static let invalidSampleCount = Kind(.invalidSampleCount)
-        /// A sample rate below 1.
-        public static let invalidSampleRate = Kind(.invalidSampleRate)
-        /// A channel count below 1.
-        public static let invalidChannelCount = Kind(.invalidChannelCount)
-        /// ``PlanningOptions/maxFrames`` below the model's minimum request.
-        public static let maxFramesBelowMinimum = Kind(.maxFramesBelowMinimum)
-        /// A ``PlanningOptions/pricePerSecond`` that is negative, infinite or NaN.
-        public static let invalidPrice = Kind(.invalidPrice)
-        /// `samples · 25` does not fit in an `Int`.
-        public static let audioTooLong = Kind(.audioTooLong)
-    }
-
-    private let code: Code
-    /// The kind of failure.
-    public var kind: Kind { Kind(code) }
-    /// The ``PlanningOptions`` property at fault (`"maxFrames"`, `"pricePerSecond"`); `nil`
-    /// when the audio is.
-    public let option: String?
-    /// One line naming the value and the reason.
-    public let description: String
-
-    private init(_ code: Code, option: String? = nil, _ description: String) {
-        self.code = code
-        self.option = option
-        self.description = description
-    }
-
-    /// The decoded audio has no samples.
-    static let zeroLengthAudio = PlanningError(.zeroLengthAudio, "the audio is empty (0 samples): nothing to plan")
-
-    /// A negative sample count.
-    static func invalidSampleCount(_ n: Int) -> PlanningError {
-        PlanningError(.invalidSampleCount, "invalid sample count \(n): it must not be negative")
-    }
-
-    /// A sample rate below 1.
-    static func invalidSampleRate(_ rate: Int) -> PlanningError {
-        PlanningError(.invalidSampleRate, "invalid sample rate \(rate) Hz: it must be at least 1")
-    }
-
-    /// A channel count below 1.
-    static func invalidChannelCount(_ channels: Int) -> PlanningError {
-        PlanningError(.invalidChannelCount, "invalid channel count \(channels): it must be at least 1")
-    }
-
-    /// `maxFrames` below the model's minimum request.
-    static func maxFramesBelowMinimum(_ n: Int) -> PlanningError {
-        PlanningError(
-            .maxFramesBelowMinimum, option: "maxFrames",
-            "maxFrames \(n) is below the model's minimum of \(ModelLimits.minimumFrames)")
-    }
-
-    /// A negative, infinite or NaN price.
-    static func invalidPrice(_ price: Double) -> PlanningError {
-        PlanningError(
-            .invalidPrice, option: "pricePerSecond",
-            "pricePerSecond \(price) is not a price: it must be a finite number ≥ 0")
-    }
-
-    /// `samples · 25` overflows.
-    static func audioTooLong(samples: Int) -> PlanningError {
-        PlanningError(.audioTooLong, "the audio is too long to plan (\(samples) samples)")
-    }
-}
-
 /// Options of ``SegmentPlanner``.
 public struct PlanningOptions: Sendable, Equatable {
     /// Largest `num_frames` per request; rounded down to `4n + 1`, values above 721 mean 721,
@@ -509,4 +415,21 @@ public enum SegmentPlanner {
         if !trimmedLast { cuts.removeLast() }
         return cuts
     }
+}
+
+extension ErrorKind where Owner == PlanningError {
+    /// The decoded audio has no samples.
+    public static var zeroLengthAudio: Self { Self("zeroLengthAudio") }
+    /// A negative sample count.
+    public static var invalidSampleCount: Self { Self("invalidSampleCount") }
+    /// A sample rate below 1.
+    public static var invalidSampleRate: Self { Self("invalidSampleRate") }
+    /// A channel count below 1.
+    public static var invalidChannelCount: Self { Self("invalidChannelCount") }
+    /// ``PlanningOptions/maxFrames`` below the model's minimum request.
+    public static var maxFramesBelowMinimum: Self { Self("maxFramesBelowMinimum") }
+    /// A ``PlanningOptions/pricePerSecond`` that is negative, infinite or NaN.
+    public static var invalidPrice: Self { Self("invalidPrice") }
+    /// `samples · 25` does not fit in an `Int`.
+    public static var audioTooLong: Self { Self("audioTooLong") }
 }

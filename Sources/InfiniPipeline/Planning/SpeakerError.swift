@@ -3,60 +3,29 @@
 /// Why who-speaks-when could not be established: a bad diarization line, a speaker track or
 /// channel that does not fit the audio, or speakers that cannot be told apart.
 ///
-/// Extensible like ``FalError``: a struct over a private code, compared through ``kind``, so new
-/// kinds can be added without breaking callers. ``description`` is one line naming the file (and
+/// An ``InfiniPipelineError``, compared through ``kind`` (an ``ErrorKind``), so new kinds can be
+/// added without breaking callers. ``description`` is one line naming the file (and
 /// line) or value and the reason, for example
 /// `talk.rttm:7: duration "-1.2" is negative`; an error about an option value sets ``option``
 /// to the property's name (`minShot`) and starts with it.
-public struct SpeakerError: Error, Sendable, Equatable, CustomStringConvertible {
-    fileprivate enum Code: String, Sendable {
-        case malformedDiarization, unknownSpeaker, missingSource, trackLength, missingChannel
-        case invalidSpeakers, invalidMinShot, sharedSource
-    }
+public struct SpeakerError: InfiniPipelineError, Equatable {
+    /// The kind of a ``SpeakerError``: compare with `==` or match with `~=`
+    /// (`case SpeakerError.Kind.malformedDiarization = error`). New kinds may be added; switch with a `default`.
+    public typealias Kind = ErrorKind<SpeakerError>
 
-    /// The kind of a ``SpeakerError``: compare with `==` or match with `~=`.
-    /// New kinds may be added; switch with a `default`.
-    public struct Kind: Hashable, Sendable, CustomStringConvertible {
-        fileprivate let code: Code
-        fileprivate init(_ code: Code) { self.code = code }
-        /// The kind's name, e.g. `malformedDiarization`.
-        public var description: String { code.rawValue }
-
-        /// Matches an error against a kind: `case SpeakerError.Kind.unknownSpeaker = error`.
-        public static func ~= (kind: Kind, error: any Error) -> Bool {
-            (error as? SpeakerError)?.kind == kind
-        }
-
-        /// An RTTM line that cannot be read: too few fields, a start or duration that is not a
-        /// number, or a negative one.
-        public static let malformedDiarization = Kind(.malformedDiarization)
-        /// A name (in the RTTM file, or given a track or channel) that is not one of the speakers.
-        public static let unknownSpeaker = Kind(.unknownSpeaker)
-        /// A speaker without a track or channel when every speaker needs one.
-        public static let missingSource = Kind(.missingSource)
-        /// A speaker track whose length is not the audio's.
-        public static let trackLength = Kind(.trackLength)
-        /// A channel number the audio does not have.
-        public static let missingChannel = Kind(.missingChannel)
-        /// No speakers, or two with the same name, or an empty name.
-        public static let invalidSpeakers = Kind(.invalidSpeakers)
-        /// A minimum shot that is negative, infinite or NaN.
-        public static let invalidMinShot = Kind(.invalidMinShot)
-        /// Two speakers given the same channel or the same track: the second would never be on
-        /// screen (a voice belongs to one speaker).
-        public static let sharedSource = Kind(.sharedSource)
-    }
-
-    private let code: Code
     /// The kind of failure.
-    public var kind: Kind { Kind(code) }
+    public let kind: Kind
     /// The option property at fault (`"minShot"`); `nil` when an input file or name is.
     public let option: String?
     /// One line naming the file (and line) or value, and the reason.
     public let description: String
 
-    private init(_ code: Code, option: String? = nil, _ description: String) {
-        self.code = code
+    public var kindName: String { kind.name }
+    /// ``ErrorFault/option`` when ``option`` names the value at fault, else ``ErrorFault/input``.
+    public var fault: ErrorFault { option == nil ? .input : .option }
+
+    private init(_ kind: Kind, option: String? = nil, _ description: String) {
+        self.kind = kind
         self.option = option
         self.description = description
     }
@@ -120,4 +89,25 @@ public struct SpeakerError: Error, Sendable, Equatable, CustomStringConvertible 
         SpeakerError(
             .invalidMinShot, option: "minShot", "minShot \(value) is not a duration: it must be a finite number of seconds ≥ 0")
     }
+}
+
+extension ErrorKind where Owner == SpeakerError {
+    /// An RTTM line that cannot be read: too few fields, a start or duration that is not a
+    /// number, or a negative one.
+    public static var malformedDiarization: Self { Self("malformedDiarization") }
+    /// A name (in the RTTM file, or given a track or channel) that is not one of the speakers.
+    public static var unknownSpeaker: Self { Self("unknownSpeaker") }
+    /// A speaker without a track or channel when every speaker needs one.
+    public static var missingSource: Self { Self("missingSource") }
+    /// A speaker track whose length is not the audio's.
+    public static var trackLength: Self { Self("trackLength") }
+    /// A channel number the audio does not have.
+    public static var missingChannel: Self { Self("missingChannel") }
+    /// No speakers, or two with the same name, or an empty name.
+    public static var invalidSpeakers: Self { Self("invalidSpeakers") }
+    /// A minimum shot that is negative, infinite or NaN.
+    public static var invalidMinShot: Self { Self("invalidMinShot") }
+    /// Two speakers given the same channel or the same track: the second would never be on
+    /// screen (a voice belongs to one speaker).
+    public static var sharedSource: Self { Self("sharedSource") }
 }

@@ -1,26 +1,6 @@
 import CFFmpeg
 import Foundation
 
-/// A clip that cannot be used for its segment: the pipeline re-requests it.
-public struct ClipError: Error, CustomStringConvertible, Sendable, Equatable {
-    /// The plan segment the clip was generated for.
-    public var segment: Int
-    /// The clip file.
-    public var clip: String
-    /// Why it cannot be used.
-    public var reason: String
-
-    /// Creates an error.
-    public init(segment: Int, clip: String, reason: String) {
-        self.segment = segment
-        self.clip = clip
-        self.reason = reason
-    }
-
-    /// One line: `"clip for segment 3 (seg3.mp4): has 40 frames, needs 45"`.
-    public var description: String { "clip for segment \(segment) (\(clip)): \(reason)" }
-}
-
 /// What a generated clip holds, measured by reading it (never assumed from the request).
 struct ClipInspection: Sendable, Equatable {
     /// The clip file.

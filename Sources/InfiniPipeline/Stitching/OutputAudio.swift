@@ -82,7 +82,7 @@ public struct OutputAudio: Codable, Sendable, Equatable {
                     channels: sourceChannels, sourceCodec: stream.codecName,
                     sourceSampleRate: sourceRate, sourceChannels: sourceChannels, reason: nil)
             } catch let error as MediaError
-                where error.code == .writeFailed && error.file == scratch
+                where error.kind == .writeFailed && error.file == scratch
                 && error.reason.hasPrefix("cannot open for writing")
             {
                 throw MediaError(.writeFailed, file: scratchDirectory, "cannot create files in this directory (\(error.reason))")
@@ -130,12 +130,12 @@ public struct OutputAudio: Codable, Sendable, Equatable {
             try reader.read { chunk in if !chunk.isEmpty { throw Enough() } }
         } catch is Enough {
             return
-        } catch let error as MediaError where error.code == .empty {
+        } catch let error as MediaError where error.kind == .empty {
             // Nothing at all (said as it is), or nothing after the conversion?
             let samples: Int
             do {
                 samples = try AudioReader(path: path).read { _ in }
-            } catch let native as MediaError where native.code == .empty {
+            } catch let native as MediaError where native.kind == .empty {
                 throw error
             }
             throw MediaError(

@@ -2,47 +2,31 @@
 
 /// Stitch options or arguments the ``Stitcher`` refuses before it reads anything.
 ///
-/// Extensible like the package's other errors: a struct over a private code, compared through
-/// ``kind``, so new kinds can be added without breaking callers. An unusable clip is a
+/// An ``InfiniPipelineError``, compared through ``kind`` (an ``ErrorKind``), so new kinds can be
+/// added without breaking callers. An unusable clip is a
 /// ``ClipError``; a problem with the audio or the output file is a `MediaError`.
 ///
 /// ``description`` is one line; for an option it starts with the option's name in
 /// ``StitchOptions``, for example `"crf 60 is outside 0…51"`.
-public struct StitchError: Error, Sendable, CustomStringConvertible {
-    fileprivate enum Code: String, Sendable {
-        case invalidOption, clipCountMismatch
-    }
+public struct StitchError: InfiniPipelineError {
+    /// The kind of a ``StitchError``: compare with `==` or match with `~=`
+    /// (`case StitchError.Kind.invalidOption = error`). New kinds may be added; switch with a `default`.
+    public typealias Kind = ErrorKind<StitchError>
 
-    /// The kind of a ``StitchError``: compare with `==` or match with `~=`.
-    /// New kinds may be added; switch with a `default`.
-    public struct Kind: Hashable, Sendable, CustomStringConvertible {
-        fileprivate let code: Code
-        fileprivate init(_ code: Code) { self.code = code }
-        /// The kind's name, e.g. `"invalidOption"`.
-        public var description: String { code.rawValue }
-
-        /// Matches an error against a kind: `case StitchError.Kind.invalidOption = error`.
-        public static func ~= (kind: Kind, error: any Error) -> Bool {
-            (error as? StitchError)?.kind == kind
-        }
-
-        /// A ``StitchOptions`` value out of range; ``StitchError/option`` names it.
-        public static let invalidOption = Kind(.invalidOption)
-        /// The number of clips is not the plan's number of segments.
-        public static let clipCountMismatch = Kind(.clipCountMismatch)
-    }
-
-    private let code: Code
     /// The kind of failure.
-    public var kind: Kind { Kind(code) }
+    public let kind: Kind
     /// The ``StitchOptions`` property at fault (`"crf"`, `"crossfadeFrames"`, …), for
     /// ``Kind/invalidOption``.
     public let option: String?
     /// The reason, in words; for an option it follows the option's name in ``description``.
     public let reason: String
 
+    public var kindName: String { kind.name }
+    /// ``ErrorFault/option`` for an option's value, ``ErrorFault/input`` for the clips given.
+    public var fault: ErrorFault { option == nil ? .input : .option }
+
     private init(_ kind: Kind, option: String?, reason: String) {
-        self.code = kind.code
+        self.kind = kind
         self.option = option
         self.reason = reason
     }
@@ -65,4 +49,11 @@ public struct StitchError: Error, Sendable, CustomStringConvertible {
         if let option { return "\(option) \(reason)" }
         return reason
     }
+}
+
+extension ErrorKind where Owner == StitchError {
+    /// A ``StitchOptions`` value out of range; ``StitchError/option`` names it.
+    public static var invalidOption: Self { Self("invalidOption") }
+    /// The number of clips is not the plan's number of segments.
+    public static var clipCountMismatch: Self { Self("clipCountMismatch") }
 }
