@@ -58,7 +58,7 @@ struct FitImageCommand: AsyncParsableCommand {
     var image: String
 
     @Option(help: "Output resolution: 480p or 720p.")
-    var resolution: Resolution = .p480
+    var resolution: InfiniTalk.Resolution = .p480
 
     @OptionGroup var fit: FitArguments
 
@@ -129,14 +129,14 @@ private struct FitReport: Encodable {
     var source: Size
     var bucket: Size
     /// The face box in upright source pixels, or `nil` (written as `null`).
-    var face: PixelRect?
+    var face: FaceDetector.Rect?
     /// `face`, `center` or `x,y`: the anchor that placed the crop.
     var cropAnchor: String
     /// The crop window in upright source pixels.
-    var crop: PixelRect
+    var crop: FaceDetector.Rect
     var warnings: [String]
 
-    init(image: String, output: String, resolution: Resolution, fitted: FittedImage) {
+    init(image: String, output: String, resolution: InfiniTalk.Resolution, fitted: FittedImage) {
         self.image = image
         self.output = output
         self.resolution = resolution.rawValue

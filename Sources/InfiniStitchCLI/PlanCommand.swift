@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import InfiniPipeline
 
-extension Resolution: ExpressibleByArgument {}
+extension InfiniTalk.Resolution: ExpressibleByArgument {}
 
 /// Options that decide what a plan costs, shared by `plan` and the main command.
 struct PlanningArguments: ParsableArguments {
@@ -12,7 +12,7 @@ struct PlanningArguments: ParsableArguments {
     var maxFrames: Int = ModelLimits.maximumFrames
 
     @Option(help: "Output resolution: 480p or 720p.")
-    var resolution: Resolution = .p480
+    var resolution: InfiniTalk.Resolution = .p480
 
     @Option(
         parsing: .unconditional,

@@ -10,7 +10,7 @@ import Glibc
 import Darwin
 #endif
 
-extension Acceleration: ExpressibleByArgument {}
+extension InfiniTalk.Acceleration: ExpressibleByArgument {}
 extension BackendKind: ExpressibleByArgument {}
 
 /// `infinistitch AUDIO --image IMAGE`: the whole job.
@@ -53,7 +53,7 @@ struct RunCommand: AsyncParsableCommand {
     var seed: Int = InfiniTalk.defaultSeed
 
     @Option(help: "Model acceleration: none, regular or high.")
-    var acceleration: Acceleration = InfiniTalk.defaultAcceleration
+    var acceleration: InfiniTalk.Acceleration = InfiniTalk.defaultAcceleration
 
     @Option(parsing: .unconditional, help: "Requests in flight at once.")
     var concurrency: Int = PipelineOptions.defaultConcurrency

@@ -7,7 +7,7 @@ import Testing
 /// textured canvas, so where the face is (and where a centre crop would cut it) is known.
 enum FramingPictures {
     /// The fixture portrait and its face box.
-    static func portrait() throws -> (image: PixelBuffer, face: PixelRect) {
+    static func portrait() throws -> (image: PixelBuffer, face: FaceDetector.Rect) {
         let image = try ImageCodec.decode(path: Fixture.path("portrait.png"))
         let face = try #require(
             try FaceDetector().faces(gray: lumaBytes(image), width: image.width, height: image.height).first)
@@ -34,7 +34,7 @@ enum FramingPictures {
     /// - Returns: the picture and where the pasted face box now is.
     static func place(
         on size: (width: Int, height: Int), faceCentre cx: Double, _ cy: Double
-    ) throws -> (image: PixelBuffer, face: PixelRect) {
+    ) throws -> (image: PixelBuffer, face: FaceDetector.Rect) {
         let (portrait, face) = try portrait()
         let margin = face.width * 3 / 4
         let x0 = max(0, face.x - margin), y0 = max(0, face.y - margin)
@@ -52,19 +52,19 @@ enum FramingPictures {
                 for c in 0..<3 { canvas.bytes[(ty * size.width + tx) * 3 + c] = portrait.bytes[(y * portrait.width + x) * 3 + c] }
             }
         }
-        return (canvas, PixelRect(x: faceX, y: faceY, width: face.width, height: face.height))
+        return (canvas, FaceDetector.Rect(x: faceX, y: faceY, width: face.width, height: face.height))
     }
 }
 
-extension PixelRect {
+extension FaceDetector.Rect {
     /// Whether `other` lies inside this rectangle, allowing `slack` pixels on each side.
-    func contains(_ other: PixelRect, slack: Int = 1) -> Bool {
+    func contains(_ other: FaceDetector.Rect, slack: Int = 1) -> Bool {
         other.x >= x - slack && other.y >= y - slack && other.x + other.width <= x + width + slack
             && other.y + other.height <= y + height + slack
     }
 
     /// The overlap ÷ the union.
-    func overlap(_ other: PixelRect) -> Double {
+    func overlap(_ other: FaceDetector.Rect) -> Double {
         let ix = max(0, min(x + width, other.x + other.width) - max(x, other.x))
         let iy = max(0, min(y + height, other.y + other.height) - max(y, other.y))
         let inter = Double(ix * iy)
@@ -129,22 +129,26 @@ extension Serial {
             let fitter = ImageFitter(resolution: .p480, aspect: ImageFitter.Aspect(width: 1, height: 1))
             // A face with centre x = 1500 source px → 960 cover px; the window starts at 960 − 320.
             var g = fitter.geometry(
-                sourceWidth: 2000, sourceHeight: 1000, face: PixelRect(x: 1400, y: 300, width: 200, height: 200))
+                sourceWidth: 2000, sourceHeight: 1000, face: FaceDetector.Rect(x: 1400, y: 300, width: 200, height: 200))
             #expect(g.cropX == 640 && g.cropY == 0)
             // Near the right edge: clamped to the image.
-            g = fitter.geometry(sourceWidth: 2000, sourceHeight: 1000, face: PixelRect(x: 1850, y: 300, width: 140, height: 140))
+            g = fitter.geometry(
+                sourceWidth: 2000, sourceHeight: 1000, face: FaceDetector.Rect(x: 1850, y: 300, width: 140, height: 140))
             #expect(g.cropX == 640)
             // Tall: 1000x3000 cropped square, cover 640x1920. Eyes at 1000 + 0.4·300 = 1120 source
             // px = 716.8 cover px; a third of 640 above them: 503.5.
-            g = fitter.geometry(sourceWidth: 1000, sourceHeight: 3000, face: PixelRect(x: 350, y: 1000, width: 300, height: 300))
+            g = fitter.geometry(
+                sourceWidth: 1000, sourceHeight: 3000, face: FaceDetector.Rect(x: 350, y: 1000, width: 300, height: 300))
             #expect(g.cropX == 0 && g.cropY == 503)
             // A face near the top: the window cannot start above the image.
-            g = fitter.geometry(sourceWidth: 1000, sourceHeight: 3000, face: PixelRect(x: 350, y: 20, width: 300, height: 300))
+            g = fitter.geometry(
+                sourceWidth: 1000, sourceHeight: 3000, face: FaceDetector.Rect(x: 350, y: 20, width: 300, height: 300))
             #expect(g.cropY == 0)
             // A face too tall for its eyes to sit a third down: the window keeps the face's top.
             // Face 1500…2400 → 960…1536 cover px; the eyes' rule would start the window at
             // 960 + 0.4·576 − 213.3 = 977, cutting 17 px off the top, so it starts at 960.
-            g = fitter.geometry(sourceWidth: 1000, sourceHeight: 3000, face: PixelRect(x: 0, y: 1500, width: 1000, height: 900))
+            g = fitter.geometry(
+                sourceWidth: 1000, sourceHeight: 3000, face: FaceDetector.Rect(x: 0, y: 1500, width: 1000, height: 900))
             #expect(g.cropY == 960)
             // No face: the anchor's fractions (the face anchor's are the centre).
             #expect(
@@ -293,7 +297,8 @@ extension Serial {
             let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout)) as? [String: Any])
             #expect(object["cropAnchor"] as? String == "face")
             let box = try #require(object["face"] as? [String: Int])
-            let face = PixelRect(x: box["x"] ?? -1, y: box["y"] ?? -1, width: box["width"] ?? 0, height: box["height"] ?? 0)
+            let face = FaceDetector.Rect(
+                x: box["x"] ?? -1, y: box["y"] ?? -1, width: box["width"] ?? 0, height: box["height"] ?? 0)
             #expect(face.overlap(placed) > 0.6)
             let crop = try #require(object["crop"] as? [String: Int])
             #expect((crop["x"] ?? 9999) <= face.x && (crop["x"] ?? 0) + (crop["width"] ?? 0) >= face.x + face.width)

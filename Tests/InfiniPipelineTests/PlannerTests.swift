@@ -248,9 +248,9 @@ struct ModelLimitsTests {
     }
 
     @Test func prices() {
-        #expect(Resolution.p480.pricePerSecond == 0.20)
-        #expect(Resolution.p720.pricePerSecond == 0.40)
-        #expect(Resolution(rawValue: "720p") == .p720)
+        #expect(InfiniTalk.Resolution.p480.pricePerSecond == 0.20)
+        #expect(InfiniTalk.Resolution.p720.pricePerSecond == 0.40)
+        #expect(InfiniTalk.Resolution(rawValue: "720p") == .p720)
     }
 }
 
@@ -519,7 +519,7 @@ struct SegmentPlannerTests {
                 audio =
                     rng.int(0...1) == 0 ? PlannerSynth.noise(seconds: seconds, rng: &rng) : PlannerSynth.tone(seconds: seconds)
             }
-            let resolution: Resolution = rng.int(0...1) == 0 ? .p480 : .p720
+            let resolution: InfiniTalk.Resolution = rng.int(0...1) == 0 ? .p480 : .p720
             let options = PlanningOptions(maxFrames: requested, resolution: resolution)
             let label = "case \(caseIndex): \(seconds) s, kind \(kind), maxFrames \(requested)"
             let plan = try SegmentPlanner.plan(

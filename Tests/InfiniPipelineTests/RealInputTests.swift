@@ -453,7 +453,7 @@ extension Serial {
         /// (the small one, further away). The Haar cascade boxes the small one's head about four
         /// times too large, a box larger than the large person's face.
         static func twoPeople(smallScale: Double = 0.6, largeScale: Double = 1.8) throws -> (
-            image: PixelBuffer, large: PixelRect, small: PixelRect
+            image: PixelBuffer, large: FaceDetector.Rect, small: FaceDetector.Rect
         ) {
             let (portrait, face) = try FramingPictures.portrait()
             // A soft gray texture, free of faces.
@@ -464,14 +464,14 @@ extension Serial {
                     for c in 0..<3 { canvas.bytes[(y * canvas.width + x) * 3 + c] = v }
                 }
             }
-            func paste(scale: Double, x: Int, y: Int) -> PixelRect {
+            func paste(scale: Double, x: Int, y: Int) -> FaceDetector.Rect {
                 let w = Int(Double(portrait.width) * scale), h = Int(Double(portrait.height) * scale)
                 let person = Resampler.resample(portrait, width: w, height: h)
                 for row in 0..<h {
                     let from = row * w * 3, to = ((y + row) * canvas.width + x) * 3
                     canvas.bytes.replaceSubrange(to..<(to + w * 3), with: person.bytes[from..<(from + w * 3)])
                 }
-                return PixelRect(
+                return FaceDetector.Rect(
                     x: x + Int(Double(face.x) * scale), y: y + Int(Double(face.y) * scale),
                     width: Int(Double(face.width) * scale), height: Int(Double(face.height) * scale))
             }

@@ -58,7 +58,7 @@ struct ShotPlanningTests {
     /// only at cuts, each change in (or within `margin` frames of) its shot's range, in order,
     /// and the money bound against the single-speaker plan of the same audio.
     static func checkShotPlan(
-        _ plan: Plan, shots: [Shot], single: Plan, margin: Int = 25, label: String
+        _ plan: Plan, shots: [SpeakerTimeline.Shot], single: Plan, margin: Int = 25, label: String
     ) {
         checkPlanContract(
             plan, total: single.totalFrames, maxFrames: single.maxFrames, price: single.pricePerSecond, label: label)

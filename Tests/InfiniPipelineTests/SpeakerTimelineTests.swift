@@ -61,7 +61,7 @@ enum Conversation {
 
     /// Checks that `shots` are the truth's: same speakers in order, and each change's range
     /// reaches into the truth's gap (widened by `slack` seconds for measured voice activity).
-    static func expectTruth(_ shots: [Shot], _ truth: Truth, slack: Double, label: String) {
+    static func expectTruth(_ shots: [SpeakerTimeline.Shot], _ truth: Truth, slack: Double, label: String) {
         #expect(shots.map(\.speaker) == truth.shots.map(\.speaker), "\(label): \(shots)")
         guard shots.count == truth.shots.count else { return }
         #expect(shots[0].start == 0...0, "\(label)")

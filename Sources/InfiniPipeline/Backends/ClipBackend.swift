@@ -50,6 +50,7 @@ public struct SubmittedRequest: Codable, Sendable, Equatable {
 }
 
 /// Progress a backend reports while a request waits or runs.
+@nonexhaustive
 public enum BackendProgress: Sendable, Equatable {
     /// Waiting in the queue at this position (0 = next).
     case queued(position: Int?)

@@ -133,6 +133,7 @@ public struct FalLogEntry: Sendable, Hashable, Codable {
 }
 
 /// Where a request stands, as the status URL reports it.
+@nonexhaustive
 public enum FalStatus: Sendable, Equatable {
     /// Waiting; `position` requests are ahead (0 = next), when the server says.
     case inQueue(position: Int?)
@@ -180,6 +181,7 @@ public enum FalCancelOutcome: String, Sendable, Equatable {
 /// A callback rather than a stream so that a caller with many concurrent requests (the
 /// pipeline) can forward every request's events into its own single `AsyncStream`, tagging
 /// each with its segment, without one stream per request to drain.
+@nonexhaustive
 public enum FalEvent: Sendable, Equatable {
     /// An input file was uploaded to fal storage (or encoded inline); `url` is what the model gets
     /// (a `data:` URI is shown shortened).

@@ -15,7 +15,7 @@ enum FaceSearch {
     /// - Throws: ``VisionError`` when there is no cascade file or OpenCV fails.
     static func faces(
         in image: PixelBuffer, orientation: ExifOrientation, background: RGBColor, cascadePath: String?
-    ) throws -> (faces: [PixelRect], passedOver: Int) {
+    ) throws -> (faces: [FaceDetector.Rect], passedOver: Int) {
         let detector = try FaceDetector(cascadePath: cascadePath)
         // A whole-factor shrink to between one and two search sizes; the detector's area
         // resize takes it the rest of the way, so every picture is searched at the same size.
@@ -38,7 +38,7 @@ enum FaceSearch {
                 x: inSmall.x * f, y: inSmall.y * f, width: inSmall.width * f, height: inSmall.height * f)
             let window = orientation.inverse.storedWindow(ofUpright: stored, storedWidth: uprightW, storedHeight: uprightH)
             let x = Int(window.x.rounded()), y = Int(window.y.rounded())
-            return PixelRect(
+            return FaceDetector.Rect(
                 x: x, y: y,
                 width: min(Int((window.x + window.width).rounded()), uprightW) - x,
                 height: min(Int((window.y + window.height).rounded()), uprightH) - y)

@@ -84,3 +84,16 @@ public struct ImageFitError: InfiniPipelineError, Equatable {
         ImageFitError(kind, option: option, value: value, file: file, reason: reason)
     }
 }
+
+extension ErrorKind where Owner == ImageFitError {
+    /// A colour that is not one of the accepted forms (see ``RGBColor/init(parsing:)``).
+    public static var invalidColor: Self { Self("invalidColor") }
+    /// An aspect that is not `W:H` with two positive numbers.
+    public static var invalidAspect: Self { Self("invalidAspect") }
+    /// A crop anchor that is not `face`, `center` or two comma-separated numbers.
+    public static var malformedCropAnchor: Self { Self("malformedCropAnchor") }
+    /// A crop anchor with a fraction outside 0…1.
+    public static var cropAnchorOutOfRange: Self { Self("cropAnchorOutOfRange") }
+    /// An image smaller than ``ImageFitter/minimumSide`` on some side.
+    public static var imageTooSmall: Self { Self("imageTooSmall") }
+}

@@ -51,7 +51,7 @@ extension ImageFitter {
                     x: w.x * fx, y: w.y * fy, width: w.width * fx, height: w.height * fy)
                 fitted.face = fitted.face.map { face in
                     let x = Int((Double(face.x) * fx).rounded()), y = Int((Double(face.y) * fy).rounded())
-                    return PixelRect(
+                    return FaceDetector.Rect(
                         x: x, y: y,
                         width: min(Int((Double(face.x + face.width) * fx).rounded()), uprightW) - x,
                         height: min(Int((Double(face.y + face.height) * fy).rounded()), uprightH) - y)

@@ -51,7 +51,7 @@ public enum AspectBuckets {
     ]
 
     /// All buckets of one resolution, in reference table order.
-    public static func table(for resolution: Resolution) -> [Bucket] {
+    public static func table(for resolution: InfiniTalk.Resolution) -> [Bucket] {
         switch resolution {
         case .p480: return table480p
         case .p720: return table720p
@@ -64,7 +64,7 @@ public enum AspectBuckets {
     /// `min(keys, key=lambda k: abs(float(k) - ratio))` does in the reference: on an exact
     /// tie the bucket that comes first in table order (the smaller key) wins. A NaN ratio
     /// yields the first bucket, as in the reference.
-    public static func bucket(forAspect hOverW: Double, resolution: Resolution) -> Bucket {
+    public static func bucket(forAspect hOverW: Double, resolution: InfiniTalk.Resolution) -> Bucket {
         let buckets = table(for: resolution)
         var best = buckets[0]
         var bestDistance = abs(best.key - hOverW)
@@ -80,7 +80,7 @@ public enum AspectBuckets {
 
     /// The bucket for an image of the given size: ratio `height / width`.
     /// - Precondition: `width > 0`.
-    public static func bucket(width: Int, height: Int, resolution: Resolution) -> Bucket {
+    public static func bucket(width: Int, height: Int, resolution: InfiniTalk.Resolution) -> Bucket {
         precondition(width > 0, "AspectBuckets: width must be positive")
         return bucket(forAspect: Double(height) / Double(width), resolution: resolution)
     }

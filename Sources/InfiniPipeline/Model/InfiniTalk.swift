@@ -9,9 +9,9 @@ public enum InfiniTalk {
     /// The endpoint's default `num_frames`.
     public static let defaultNumFrames = 145
     /// The endpoint's default resolution.
-    public static let defaultResolution = Resolution.p480
+    public static let defaultResolution = InfiniTalk.Resolution.p480
     /// The endpoint's default acceleration.
-    public static let defaultAcceleration = Acceleration.regular
+    public static let defaultAcceleration = InfiniTalk.Acceleration.regular
 }
 
 /// The input of `fal-ai/infinitalk`: one portrait, one audio file, and how to render them.
@@ -20,10 +20,10 @@ public enum InfiniTalk {
 /// otherwise reject with 422; the fal client checks it before every submit.
 public struct InfiniTalkRequest: Sendable, Hashable, Codable {
     /// The output resolution ("480p", "720p").
-    public typealias Resolution = InfiniPipeline.Resolution
+    public typealias Resolution = InfiniTalk.Resolution
 
     /// How much the model trades quality for speed ("none", "regular", "high").
-    public typealias Acceleration = InfiniPipeline.Acceleration
+    public typealias Acceleration = InfiniTalk.Acceleration
 
     /// The portrait: an http(s) URL or a `data:` URI.
     public var imageURL: String
@@ -34,11 +34,11 @@ public struct InfiniTalkRequest: Sendable, Hashable, Codable {
     /// Frames to render at 25 fps: 4n+1, from 41 to 721.
     public var numFrames: Int
     /// 480p (default) or 720p (twice the price).
-    public var resolution: Resolution
+    public var resolution: InfiniTalk.Resolution
     /// The random seed (the endpoint's default is 42).
     public var seed: Int
     /// Speed/quality trade-off (default regular).
-    public var acceleration: Acceleration
+    public var acceleration: InfiniTalk.Acceleration
 
     enum CodingKeys: String, CodingKey {
         case imageURL = "image_url", audioURL = "audio_url", prompt, numFrames = "num_frames"
@@ -48,8 +48,8 @@ public struct InfiniTalkRequest: Sendable, Hashable, Codable {
     /// Creates a request; the defaults are the endpoint's.
     public init(
         imageURL: String, audioURL: String, prompt: String, numFrames: Int = InfiniTalk.defaultNumFrames,
-        resolution: Resolution = InfiniTalk.defaultResolution, seed: Int = InfiniTalk.defaultSeed,
-        acceleration: Acceleration = InfiniTalk.defaultAcceleration
+        resolution: InfiniTalk.Resolution = InfiniTalk.defaultResolution, seed: Int = InfiniTalk.defaultSeed,
+        acceleration: InfiniTalk.Acceleration = InfiniTalk.defaultAcceleration
     ) {
         self.imageURL = imageURL
         self.audioURL = audioURL
@@ -67,9 +67,10 @@ public struct InfiniTalkRequest: Sendable, Hashable, Codable {
         audioURL = try c.decode(String.self, forKey: .audioURL)
         prompt = try c.decode(String.self, forKey: .prompt)
         numFrames = try c.decodeIfPresent(Int.self, forKey: .numFrames) ?? InfiniTalk.defaultNumFrames
-        resolution = try c.decodeIfPresent(Resolution.self, forKey: .resolution) ?? InfiniTalk.defaultResolution
+        resolution = try c.decodeIfPresent(InfiniTalk.Resolution.self, forKey: .resolution) ?? InfiniTalk.defaultResolution
         seed = try c.decodeIfPresent(Int.self, forKey: .seed) ?? InfiniTalk.defaultSeed
-        acceleration = try c.decodeIfPresent(Acceleration.self, forKey: .acceleration) ?? InfiniTalk.defaultAcceleration
+        acceleration =
+            try c.decodeIfPresent(InfiniTalk.Acceleration.self, forKey: .acceleration) ?? InfiniTalk.defaultAcceleration
     }
 
     /// One rule of the endpoint that a request breaks: the field (by its JSON name) and why.

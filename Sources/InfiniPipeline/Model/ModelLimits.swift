@@ -1,30 +1,41 @@
 // InfiniPipeline: the hosted InfiniTalk model's request limits and prices, in one place.
 
-/// An output resolution of the hosted model, with its price.
-public enum Resolution: String, Codable, Sendable, CaseIterable {
-    /// 480p output.
-    case p480 = "480p"
-    /// 720p output.
-    case p720 = "720p"
+extension InfiniTalk {
+    /// An output resolution of the hosted model, with its price.
+    @nonexhaustive
+    public enum Resolution: String, Codable, Sendable, CaseIterable {
+        /// 480p output.
+        case p480 = "480p"
+        /// 720p output.
+        case p720 = "720p"
 
-    /// The list price in US dollars per second of generated video (`num_frames / 25`).
-    public var pricePerSecond: Double {
-        switch self {
-        case .p480: return 0.20
-        case .p720: return 0.40
+        /// The list price in US dollars per second of generated video (`num_frames / 25`).
+        public var pricePerSecond: Double {
+            switch self {
+            case .p480: return 0.20
+            case .p720: return 0.40
+            }
         }
+    }
+
+    /// The model's acceleration setting.
+    public enum Acceleration: String, Codable, Sendable, CaseIterable {
+        /// No acceleration: slowest, best quality.
+        case none
+        /// The endpoint's default.
+        case regular
+        /// Fastest.
+        case high
     }
 }
 
-/// The model's acceleration setting.
-public enum Acceleration: String, Codable, Sendable, CaseIterable {
-    /// No acceleration: slowest, best quality.
-    case none
-    /// The endpoint's default.
-    case regular
-    /// Fastest.
-    case high
-}
+/// The old name of ``InfiniTalk/Resolution``.
+@available(*, deprecated, renamed: "InfiniTalk.Resolution")
+public typealias Resolution = InfiniTalk.Resolution
+
+/// The old name of ``InfiniTalk/Acceleration``.
+@available(*, deprecated, renamed: "InfiniTalk.Acceleration")
+public typealias Acceleration = InfiniTalk.Acceleration
 
 /// The hosted InfiniTalk model's limits: frame rate and valid request sizes.
 ///

@@ -11,7 +11,7 @@ enum DiskSpace {
     /// Bits per second assumed for the model's clips and the stitched video: generous for
     /// InfiniTalk's H.264 (a talking head on a still background), so that a run refused here
     /// would really have run out.
-    static func videoBitRate(_ resolution: Resolution) -> Double {
+    static func videoBitRate(_ resolution: InfiniTalk.Resolution) -> Double {
         resolution == .p720 ? 4_000_000 : 2_000_000
     }
 
@@ -31,7 +31,9 @@ enum DiskSpace {
 
     /// Throws a ``PipelineError/Kind/insufficientDiskSpace`` error when the clips still to be made (in `workDir`) and
     /// the output (in `outputDirectory`) would not fit.
-    static func check(plan: Plan, framesToMake: Int, workDir: String, outputDirectory: String, resolution: Resolution) throws {
+    static func check(plan: Plan, framesToMake: Int, workDir: String, outputDirectory: String, resolution: InfiniTalk.Resolution)
+        throws
+    {
         let rate = videoBitRate(resolution) / 8
         let clipBytes = Int64(Double(framesToMake) / Double(ModelLimits.fps) * rate)
         let outputBytes = Int64(Double(plan.totalFrames) / Double(ModelLimits.fps) * rate)

@@ -1,6 +1,7 @@
 import Foundation
 
 /// Which backend generates the clips.
+@nonexhaustive
 public enum BackendKind: String, Codable, Sendable, CaseIterable {
     /// The hosted model on fal.ai (needs FAL_KEY; costs money).
     case fal
@@ -40,11 +41,11 @@ public struct PipelineOptions: Sendable {
     /// Text prompt for the model.
     public var prompt: String = PipelineOptions.defaultPrompt
     /// Output resolution.
-    public var resolution: Resolution = InfiniTalk.defaultResolution
+    public var resolution: InfiniTalk.Resolution = InfiniTalk.defaultResolution
     /// Generation seed.
     public var seed: Int = InfiniTalk.defaultSeed
     /// Model acceleration.
-    public var acceleration: Acceleration = InfiniTalk.defaultAcceleration
+    public var acceleration: InfiniTalk.Acceleration = InfiniTalk.defaultAcceleration
     /// Largest num_frames per request.
     public var maxFrames: Int = ModelLimits.maximumFrames
     /// Overrides the price per second.

@@ -42,6 +42,7 @@ public struct Plan: Codable, Sendable, Equatable {
     }
 
     /// Which of the planner's three cases produced the plan (see ``SegmentPlanner``).
+    @nonexhaustive
     public enum Layout: String, Codable, Sendable {
         /// Every segment is a whole valid request: `numFrames == frameCount`, nothing is paid twice.
         case wholeClips
@@ -175,7 +176,7 @@ public struct Plan: Codable, Sendable, Equatable {
     /// Largest `num_frames` the plan was allowed to request (a valid size ≤ 721).
     public var maxFrames: Int
     /// Output resolution the cost was computed for.
-    public var resolution: Resolution
+    public var resolution: InfiniTalk.Resolution
     /// US dollars per second of requested video used for ``estimatedCost``.
     public var pricePerSecond: Double
     /// Which planning case applied.
@@ -215,7 +216,7 @@ public struct Plan: Codable, Sendable, Equatable {
     ///   - noiseFloorDb: The recording's noise floor in dBFS, when known.
     ///   - speakers: The voices of a multi-speaker plan.
     public init(
-        totalFrames: Int, maxFrames: Int, resolution: Resolution, pricePerSecond: Double,
+        totalFrames: Int, maxFrames: Int, resolution: InfiniTalk.Resolution, pricePerSecond: Double,
         layout: Layout, audio: Audio, segments: [Segment], speechLevelDb: Double? = nil,
         noiseFloorDb: Double? = nil, speakers: [Speaker]? = nil
     ) {

@@ -53,7 +53,9 @@ public struct PlanFileError: InfiniPipelineError, Equatable {
         for key in ["fps", "totalFrames", "maxFrames", "paidFrames"] {
             if let problem = integer(plan[key], key) { return problem }
         }
-        if let problem = oneOf(plan["resolution"], "resolution", Resolution.allCases.map(\.rawValue)) { return problem }
+        if let problem = oneOf(plan["resolution"], "resolution", InfiniTalk.Resolution.allCases.map(\.rawValue)) {
+            return problem
+        }
         if let problem = oneOf(plan["layout"], "layout", ["wholeClips", "singleTrimmed", "trimmedLast"]) { return problem }
         if let audio = plan["audio"] as? [String: Any] {
             for key in ["sampleRate", "channels", "samples"] {

@@ -66,3 +66,20 @@ public struct PlanningError: InfiniPipelineError, Equatable {
         PlanningError(.audioTooLong, "the audio is too long to plan (\(samples) samples)")
     }
 }
+
+extension ErrorKind where Owner == PlanningError {
+    /// The decoded audio has no samples.
+    public static var zeroLengthAudio: Self { Self("zeroLengthAudio") }
+    /// A negative sample count.
+    public static var invalidSampleCount: Self { Self("invalidSampleCount") }
+    /// A sample rate below 1.
+    public static var invalidSampleRate: Self { Self("invalidSampleRate") }
+    /// A channel count below 1.
+    public static var invalidChannelCount: Self { Self("invalidChannelCount") }
+    /// ``PlanningOptions/maxFrames`` below the model's minimum request.
+    public static var maxFramesBelowMinimum: Self { Self("maxFramesBelowMinimum") }
+    /// A ``PlanningOptions/pricePerSecond`` that is negative, infinite or NaN.
+    public static var invalidPrice: Self { Self("invalidPrice") }
+    /// `samples · 25` does not fit in an `Int`.
+    public static var audioTooLong: Self { Self("audioTooLong") }
+}

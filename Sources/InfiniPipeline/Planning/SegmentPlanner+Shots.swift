@@ -61,7 +61,7 @@ extension SegmentPlanner {
     /// - Throws: ``PlanningError`` for bad audio or options; ``SpeakerError`` for speakers
     ///   that are empty or repeated, or a shot whose speaker is not one of them.
     public static func plan(
-        samples: Int, sampleRate: Int, channels: Int, envelope: LoudnessEnvelope, shots: [Shot],
+        samples: Int, sampleRate: Int, channels: Int, envelope: LoudnessEnvelope, shots: [SpeakerTimeline.Shot],
         speakers: [Plan.Speaker], options: PlanningOptions = PlanningOptions()
     ) throws -> Plan {
         let names = speakers.map(\.name)
@@ -74,7 +74,7 @@ extension SegmentPlanner {
             samples: samples, sampleRate: sampleRate, channels: channels, envelope: envelope, options: options)
         single.speakers = speakers
         let total = single.totalFrames
-        var shots = shots.isEmpty ? [Shot(speaker: names[0], start: 0...0, voice: 0..<0)] : shots
+        var shots = shots.isEmpty ? [SpeakerTimeline.Shot(speaker: names[0], start: 0...0, voice: 0..<0)] : shots
         shots[0].start = 0...0
         guard single.layout == .wholeClips, shots.count > 1 else {
             for index in single.segments.indices {
@@ -121,7 +121,7 @@ extension SegmentPlanner {
     /// `margin` frames each side, at an extra cost outside the gap), and the cut chosen as each
     /// change; `nil` when no such plan exists.
     private static func shotCuts(
-        shots: [Shot], total: Int, maxFrames: Int, costs baseCosts: [Double], margin: Int
+        shots: [SpeakerTimeline.Shot], total: Int, maxFrames: Int, costs baseCosts: [Double], margin: Int
     ) -> (cuts: [Int], changes: [Int])? {
         var costs = baseCosts
         var ranges: [ClosedRange<Int>] = []
@@ -167,7 +167,7 @@ extension SegmentPlanner {
 
     /// The single-speaker plan's frame with the shot-aware cuts and each segment's speaker.
     private static func shotPlan(
-        _ single: Plan, cuts: [Int], changes: [Int], shots: [Shot], envelope: LoudnessEnvelope,
+        _ single: Plan, cuts: [Int], changes: [Int], shots: [SpeakerTimeline.Shot], envelope: LoudnessEnvelope,
         estimate: LevelEstimate?, pauses: [ClosedRange<Double>]
     ) -> Plan {
         var segments: [Plan.Segment] = []
@@ -188,7 +188,7 @@ extension SegmentPlanner {
     }
 
     /// The speaker whose shot covers most of `segment` (shot changes at their ranges' middles).
-    private static func majoritySpeaker(_ segment: Plan.Segment, shots: [Shot], total: Int) -> String {
+    private static func majoritySpeaker(_ segment: Plan.Segment, shots: [SpeakerTimeline.Shot], total: Int) -> String {
         var best = shots[0].speaker
         var bestOverlap = -1
         for (index, shot) in shots.enumerated() {

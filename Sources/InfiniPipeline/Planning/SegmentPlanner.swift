@@ -6,7 +6,7 @@ public struct PlanningOptions: Sendable, Equatable {
     /// below 41 are an error.
     public var maxFrames: Int
     /// Output resolution; sets the default price.
-    public var resolution: Resolution
+    public var resolution: InfiniTalk.Resolution
     /// Overrides the resolution's price, in US dollars per second of requested video.
     public var pricePerSecond: Double?
     /// How pauses are found.
@@ -19,7 +19,7 @@ public struct PlanningOptions: Sendable, Equatable {
     ///   - pricePerSecond: Overrides the resolution's price, in US dollars per second.
     ///   - pauseDetector: How pauses are found.
     public init(
-        maxFrames: Int = ModelLimits.maximumFrames, resolution: Resolution = .p480,
+        maxFrames: Int = ModelLimits.maximumFrames, resolution: InfiniTalk.Resolution = .p480,
         pricePerSecond: Double? = nil, pauseDetector: PauseDetector = PauseDetector()
     ) {
         self.maxFrames = maxFrames
@@ -415,21 +415,4 @@ public enum SegmentPlanner {
         if !trimmedLast { cuts.removeLast() }
         return cuts
     }
-}
-
-extension ErrorKind where Owner == PlanningError {
-    /// The decoded audio has no samples.
-    public static var zeroLengthAudio: Self { Self("zeroLengthAudio") }
-    /// A negative sample count.
-    public static var invalidSampleCount: Self { Self("invalidSampleCount") }
-    /// A sample rate below 1.
-    public static var invalidSampleRate: Self { Self("invalidSampleRate") }
-    /// A channel count below 1.
-    public static var invalidChannelCount: Self { Self("invalidChannelCount") }
-    /// ``PlanningOptions/maxFrames`` below the model's minimum request.
-    public static var maxFramesBelowMinimum: Self { Self("maxFramesBelowMinimum") }
-    /// A ``PlanningOptions/pricePerSecond`` that is negative, infinite or NaN.
-    public static var invalidPrice: Self { Self("invalidPrice") }
-    /// `samples · 25` does not fit in an `Int`.
-    public static var audioTooLong: Self { Self("audioTooLong") }
 }

@@ -1,32 +1,38 @@
 // InfiniPipeline: the edit of a conversation, one shot per speaker turn, changes in the gaps.
 
-/// One shot of a multi-speaker edit: a speaker on screen from a shot change to the next.
-///
-/// A shot change is not a fixed frame but a range: anywhere from the end of the last voice of
-/// the shot before to the start of this shot's speaker's voice (the gap between the two
-/// voices), so the planner can move it to make every shot a whole number of valid requests.
-public struct Shot: Sendable, Equatable {
-    /// The speaker on screen.
-    public var speaker: String
-    /// The output frames at which this shot may start (the first frame it shows): the gap
-    /// before its speaker's voice, `0...0` for the first shot. A gap narrower than a frame, or
-    /// a turn taken over overlapping speech, gives a single frame.
-    public var start: ClosedRange<Int>
-    /// From the first to the last voice heard in the shot, in seconds (interjections it kept
-    /// included).
-    public var voice: Range<Double>
+extension SpeakerTimeline {
+    /// One shot of a multi-speaker edit: a speaker on screen from a shot change to the next.
+    ///
+    /// A shot change is not a fixed frame but a range: anywhere from the end of the last voice of
+    /// the shot before to the start of this shot's speaker's voice (the gap between the two
+    /// voices), so the planner can move it to make every shot a whole number of valid requests.
+    public struct Shot: Sendable, Equatable {
+        /// The speaker on screen.
+        public var speaker: String
+        /// The output frames at which this shot may start (the first frame it shows): the gap
+        /// before its speaker's voice, `0...0` for the first shot. A gap narrower than a frame, or
+        /// a turn taken over overlapping speech, gives a single frame.
+        public var start: ClosedRange<Int>
+        /// From the first to the last voice heard in the shot, in seconds (interjections it kept
+        /// included).
+        public var voice: Range<Double>
 
-    /// A shot.
-    /// - Parameters:
-    ///   - speaker: The speaker on screen.
-    ///   - start: The output frames at which the shot may start.
-    ///   - voice: From the first to the last voice heard in the shot, in seconds.
-    public init(speaker: String, start: ClosedRange<Int>, voice: Range<Double>) {
-        self.speaker = speaker
-        self.start = start
-        self.voice = voice
+        /// A shot.
+        /// - Parameters:
+        ///   - speaker: The speaker on screen.
+        ///   - start: The output frames at which the shot may start.
+        ///   - voice: From the first to the last voice heard in the shot, in seconds.
+        public init(speaker: String, start: ClosedRange<Int>, voice: Range<Double>) {
+            self.speaker = speaker
+            self.start = start
+            self.voice = voice
+        }
     }
 }
+
+/// The old name of ``SpeakerTimeline/Shot``.
+@available(*, deprecated, renamed: "SpeakerTimeline.Shot")
+public typealias Shot = SpeakerTimeline.Shot
 
 extension SpeakerTimeline {
     /// The default minimum shot, in seconds (2.0): shorter turns do not cut away.
@@ -50,7 +56,7 @@ extension SpeakerTimeline {
     ///   - minShot: The shortest turn that gets its own shot, in seconds (2.0).
     /// - Throws: ``SpeakerError`` of kind `invalidMinShot` (option `minShot`) for a negative,
     ///   infinite or NaN `minShot`.
-    public func shots(totalFrames: Int, minShot: Double = SpeakerTimeline.defaultMinShot) throws -> [Shot] {
+    public func shots(totalFrames: Int, minShot: Double = SpeakerTimeline.defaultMinShot) throws -> [SpeakerTimeline.Shot] {
         guard minShot.isFinite, minShot >= 0 else { throw SpeakerError.invalidMinShot(minShot) }
         var intervals: [(speaker: Int, range: Range<Double>)] = []
         for (speaker, ranges) in voiced.enumerated() {
@@ -91,15 +97,15 @@ extension SpeakerTimeline {
         }
         let kept = turns
         guard !kept.isEmpty else {
-            return [Shot(speaker: speakers[0], start: 0...0, voice: 0..<0)]
+            return [SpeakerTimeline.Shot(speaker: speakers[0], start: 0...0, voice: 0..<0)]
         }
 
         let fps = Double(ModelLimits.fps)
-        var shots: [Shot] = []
+        var shots: [SpeakerTimeline.Shot] = []
         for (index, turn) in kept.enumerated() {
             let voice = turn.first..<max(turn.first, turn.last)
             guard index > 0 else {
-                shots.append(Shot(speaker: speakers[turn.speaker], start: 0...0, voice: voice))
+                shots.append(SpeakerTimeline.Shot(speaker: speakers[turn.speaker], start: 0...0, voice: voice))
                 continue
             }
             // The gap: from the last voice of the shot before to this speaker's first voice.
@@ -115,10 +121,10 @@ extension SpeakerTimeline {
             earliest = min(max(earliest, floor), totalFrames - 1)
             latest = min(max(latest, earliest), totalFrames - 1)
             guard earliest >= floor, earliest < totalFrames else { continue }
-            shots.append(Shot(speaker: speakers[turn.speaker], start: earliest...latest, voice: voice))
+            shots.append(SpeakerTimeline.Shot(speaker: speakers[turn.speaker], start: earliest...latest, voice: voice))
         }
         // Merge neighbours of one speaker left by a dropped change.
-        var merged: [Shot] = []
+        var merged: [SpeakerTimeline.Shot] = []
         for shot in shots {
             if let last = merged.last, last.speaker == shot.speaker {
                 merged[merged.count - 1].voice = last.voice.lowerBound..<max(last.voice.upperBound, shot.voice.upperBound)

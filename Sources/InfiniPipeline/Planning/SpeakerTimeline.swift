@@ -4,6 +4,7 @@ import Foundation
 
 /// Where who-speaks-when comes from: exactly one of a diarization file, one recording per
 /// speaker, or one channel of the audio per speaker.
+@nonexhaustive
 public enum SpeakerSource: Sendable, Equatable {
     /// An RTTM file (what pyannote and other diarizers write) whose speaker names are the
     /// speakers' names; its times are on the audio's timeline.

@@ -10,6 +10,7 @@ import Foundation
 /// write its output. The stitcher makes the same decision.
 public struct OutputAudio: Codable, Sendable, Equatable {
     /// Copy or encode.
+    @nonexhaustive
     public enum Strategy: String, Codable, Sendable {
         /// The source's AAC or MP3 packets are copied: no loss, no re-encoding.
         case copy

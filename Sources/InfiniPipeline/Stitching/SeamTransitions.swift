@@ -6,6 +6,7 @@ extension StitchOptions {
     /// Every transition keeps the output's frame count, its timing and the original audio;
     /// only ``cut`` lets the clips be joined without re-encoding. A seam where a multi-speaker
     /// plan's ``Plan/Segment/speaker`` changes is always a hard cut (a shot change).
+    @nonexhaustive
     public enum Transition: String, Sendable, Codable, CaseIterable {
         /// A hard cut: the next clip's first frame follows the previous clip's last.
         case cut

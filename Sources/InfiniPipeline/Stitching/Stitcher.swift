@@ -108,6 +108,7 @@ public struct StitchOptions: Sendable, Equatable {
 /// What a stitch produced.
 public struct StitchResult: Sendable, Equatable {
     /// How the video was made.
+    @nonexhaustive
     public enum VideoPath: String, Sendable, Codable {
         /// Packets copied from the clips, no re-encoding.
         case copy

@@ -2,33 +2,39 @@
 import CVision
 import Foundation
 
-/// A rectangle in an image's pixels, e.g. where a face was found.
-public struct PixelRect: Sendable, Hashable, Codable, CustomStringConvertible {
-    /// Left edge.
-    public var x: Int
-    /// Top edge.
-    public var y: Int
-    /// Width in pixels.
-    public var width: Int
-    /// Height in pixels.
-    public var height: Int
+extension FaceDetector {
+    /// A rectangle in an image's pixels, e.g. where a face was found.
+    public struct Rect: Sendable, Hashable, Codable, CustomStringConvertible {
+        /// Left edge.
+        public var x: Int
+        /// Top edge.
+        public var y: Int
+        /// Width in pixels.
+        public var width: Int
+        /// Height in pixels.
+        public var height: Int
 
-    /// A rectangle.
-    public init(x: Int, y: Int, width: Int, height: Int) {
-        self.x = x
-        self.y = y
-        self.width = width
-        self.height = height
+        /// A rectangle.
+        public init(x: Int, y: Int, width: Int, height: Int) {
+            self.x = x
+            self.y = y
+            self.width = width
+            self.height = height
+        }
+
+        /// Its area in pixels.
+        public var area: Int { width * height }
+        /// Its centre.
+        public var center: (x: Double, y: Double) { (Double(x) + Double(width) / 2, Double(y) + Double(height) / 2) }
+
+        /// `WxH+X+Y`, as image tools write geometry.
+        public var description: String { "\(width)x\(height)+\(x)+\(y)" }
     }
-
-    /// Its area in pixels.
-    public var area: Int { width * height }
-    /// Its centre.
-    public var center: (x: Double, y: Double) { (Double(x) + Double(width) / 2, Double(y) + Double(height) / 2) }
-
-    /// `WxH+X+Y`, as image tools write geometry.
-    public var description: String { "\(width)x\(height)+\(x)+\(y)" }
 }
+
+/// The old name of ``FaceDetector/Rect``.
+@available(*, deprecated, renamed: "FaceDetector.Rect")
+public typealias PixelRect = FaceDetector.Rect
 
 /// Finds frontal faces in a grayscale picture with OpenCV's Haar cascade
 /// (`haarcascade_frontalface_default.xml`, from Debian's `opencv-data`), keeping only boxes
@@ -83,13 +89,14 @@ public struct FaceDetector: Sendable {
     ///   - height: Height in pixels.
     ///   - stride: Bytes from one row to the next (`width` when `nil`).
     /// - Throws: ``VisionError`` `.failed` when OpenCV cannot read a cascade or fails.
-    public func faces(gray: [UInt8], width: Int, height: Int, stride: Int? = nil) throws -> [PixelRect] {
+    public func faces(gray: [UInt8], width: Int, height: Int, stride: Int? = nil) throws -> [FaceDetector.Rect] {
         try search(gray: gray, width: width, height: height, stride: stride).faces
     }
 
     /// ``faces(gray:width:height:stride:)``, and how many boxes of the face cascade were dropped
     /// for want of a face's eyes.
-    func search(gray: [UInt8], width: Int, height: Int, stride: Int? = nil) throws -> (faces: [PixelRect], rejected: Int) {
+    func search(gray: [UInt8], width: Int, height: Int, stride: Int? = nil) throws -> (faces: [FaceDetector.Rect], rejected: Int)
+    {
         let rowBytes = stride ?? width
         guard width > 0, height > 0, rowBytes >= width, gray.count >= rowBytes * (height - 1) + width,
             let w = Int32(exactly: width), let h = Int32(exactly: height), let s = Int32(exactly: rowBytes)
@@ -109,7 +116,7 @@ public struct FaceDetector: Sendable {
             throw VisionError.failed(String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
         }
         let faces = rects.prefix(Int(min(found, Int32(capacity)))).map {
-            PixelRect(x: Int($0.x), y: Int($0.y), width: Int($0.width), height: Int($0.height))
+            FaceDetector.Rect(x: Int($0.x), y: Int($0.y), width: Int($0.width), height: Int($0.height))
         }
         return (faces, Int(rejected))
     }
