@@ -4,12 +4,32 @@ import InfiniPipeline
 
 extension InfiniTalk.Resolution: ExpressibleByArgument {}
 
+extension Provider: ExpressibleByArgument {
+    public init?(argument: String) {
+        guard let provider = Provider.named(argument) else { return nil }
+        self = provider
+    }
+    public static var allValueStrings: [String] { Provider.known.map(\.id) }
+}
+
 /// Options that decide what a plan costs, shared by `plan` and the main command.
 struct PlanningArguments: ParsableArguments {
     @Option(
+        help: ArgumentHelp(
+            "Who generates the clips: fal (default), wavespeed, or preview (offline, free).", valueName: "NAME"))
+    var provider: Provider?
+
+    @Option(
         parsing: .unconditional,
-        help: ArgumentHelp("Largest num_frames per request; rounded down to 4n+1, at least 41.", valueName: "N"))
-    var maxFrames: Int = ModelLimits.maximumFrames
+        help: ArgumentHelp(
+            "The longest request, in seconds (at most the provider's cap: 28.84 s on fal, 600 s on WaveSpeed). Default: the cap on fal; on WaveSpeed, the fewest requests that a multiple of --concurrency allows.",
+            valueName: "SECONDS"))
+    var maxSegment: Double?
+
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp("Largest num_frames per request on fal; rounded down to 4n+1, at least 41.", valueName: "N"))
+    var maxFrames: Int?
 
     @Option(help: "Output resolution: 480p or 720p.")
     var resolution: InfiniTalk.Resolution = .p480
@@ -17,20 +37,40 @@ struct PlanningArguments: ParsableArguments {
     @Option(
         parsing: .unconditional,
         help: ArgumentHelp(
-            "Override the price in US dollars per second of video (default $0.20 at 480p, $0.40 at 720p).", valueName: "USD"))
+            "Override the price in US dollars per second of video (default: the provider's list price).", valueName: "USD"))
     var pricePerSecond: Double?
 
     func validate() throws {
-        if maxFrames < ModelLimits.minimumFrames {
+        if let maxFrames, maxFrames < ModelLimits.minimumFrames {
             throw ValidationError("--max-frames \(maxFrames) is below the model's minimum of \(ModelLimits.minimumFrames)")
+        }
+        if maxFrames != nil && maxSegment != nil {
+            throw ValidationError("--max-frames and --max-segment are alternatives: give one")
+        }
+        if let s = maxSegment {
+            let cap = Double((provider ?? .fal).lengths.maximum) / Double(ModelLimits.fps)
+            guard s.isFinite, s > 0, s <= cap + 1e-9 else {
+                throw ValidationError(
+                    "--max-segment \(s) must be a number of seconds above 0 and at most \(provider ?? .fal)'s cap of \(cap) s")
+            }
         }
         if let p = pricePerSecond, !(p.isFinite && p >= 0) {
             throw ValidationError("--price-per-second \(p) must be a number ≥ 0")
         }
     }
 
-    var options: PlanningOptions {
-        PlanningOptions(maxFrames: maxFrames, resolution: resolution, pricePerSecond: pricePerSecond)
+    /// The longest request in frames: `--max-frames`, `--max-segment` in frames, or the
+    /// provider's default (`Int.max`).
+    var maxFramesValue: Int {
+        if let maxFrames { return maxFrames }
+        if let maxSegment { return Int((maxSegment * Double(ModelLimits.fps) + 1e-9).rounded(.down)) }
+        return .max
+    }
+
+    func options(concurrency: Int = 4) -> PlanningOptions {
+        PlanningOptions(
+            maxFrames: maxFramesValue, resolution: resolution, pricePerSecond: pricePerSecond, provider: provider ?? .fal,
+            concurrency: concurrency)
     }
 }
 
@@ -59,8 +99,8 @@ struct PlanCommand: AsyncParsableCommand {
 
     func run() async throws {
         let audio = self.audio
-        let options = planning.options
-        _ = try SegmentPlanner.effectiveMaxFrames(options.maxFrames)
+        let options = planning.options()
+        if options.provider.lengths.setBy == .numFrames { _ = try SegmentPlanner.effectiveMaxFrames(options.maxFrames) }
         let multi = try speakers.parsed()
         if let (list, source) = multi {
             // What the run would refuse before reading anything, plan refuses too.
@@ -73,37 +113,41 @@ struct PlanCommand: AsyncParsableCommand {
             }
         }
         let minShot = speakers.minShot
-        let (plan, outputAudio, warnings) = try await runBlocking {
+        let (plan, prices, outputAudio, warnings) = try await runBlocking {
             // The output's audio is decided (and proven with a scratch MP4) as a run would.
             let outputAudio = try OutputAudio.decide(audio: audio, scratchDirectory: NSTemporaryDirectory())
             let analysis = try AudioAnalysis.analyze(path: audio)
             guard let (list, source) = multi else {
-                return (try SegmentPlanner.plan(analysis, options: options), outputAudio, analysis.warnings)
+                let plan = try SegmentPlanner.plan(analysis, options: options)
+                let prices = try SegmentPlanner.prices(analysis, plan: plan, options: options)
+                return (plan, prices, outputAudio, analysis.warnings)
             }
             let (plan, timeline) = try SegmentPlanner.plan(
                 analysis, speakers: list, source: source, minShot: minShot, options: options)
-            return (plan, outputAudio, analysis.warnings + timeline.warnings)
+            return (plan, [plan.price], outputAudio, analysis.warnings + timeline.warnings)
         }
         for warning in warnings { writeStderr("warning: \(warning)\n") }
         if json {
             // The plan as `stitch --plan` reads it, plus `outputAudio` (which stitch ignores).
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            let data = try encoder.encode(PlanWithAudio(plan: plan, outputAudio: outputAudio))
+            let data = try encoder.encode(PlanWithAudio(plan: plan, prices: prices, outputAudio: outputAudio))
             writeStdout(String(decoding: data, as: UTF8.self) + "\n")
         } else {
             writeStdout(
                 "\(audio): \(String(format: "%.3f", plan.audio.duration)) s, \(plan.audio.sampleRate) Hz, \(plan.audio.channels) ch\n"
             )
             writeStdout(plan.renderTable())
+            writeStdout("on each provider: " + prices.map(\.summary).joined(separator: " · ") + "\n")
             writeStdout("output audio: \(outputAudio.summary)\n")
         }
     }
 }
 
-/// A plan's JSON with one more top-level key, `outputAudio`.
+/// A plan's JSON with two more top-level keys: `prices` (keyed by provider) and `outputAudio`.
 private struct PlanWithAudio: Encodable {
     let plan: Plan
+    let prices: [ProviderPrice]
     let outputAudio: OutputAudio
 
     private struct Key: CodingKey {
@@ -118,5 +162,7 @@ private struct PlanWithAudio: Encodable {
         try plan.encode(to: encoder)
         var container = encoder.container(keyedBy: Key.self)
         try container.encode(outputAudio, forKey: Key("outputAudio"))
+        try container.encode(
+            Dictionary(prices.map { ($0.provider, $0) }, uniquingKeysWith: { first, _ in first }), forKey: Key("prices"))
     }
 }

@@ -74,6 +74,9 @@ final class ProgressReporter: @unchecked Sendable {
                         format: "plan: %d frames in %d segments, %.2f s paid at most, estimated $%.2f",
                         p.totalFrames, p.segments.count, p.paidSeconds, p.estimatedCost))
             }
+        case .prices(let prices):
+            let line = "on each provider: " + prices.map(\.summary).joined(separator: " · ")
+            if dryRun { writeStdout(line + "\n") } else if prices.count > 1 { say(line) }
         case .image(let w, let h):
             say("image: fitted to \(w)x\(h)")
         case .outputAudio(let audio):

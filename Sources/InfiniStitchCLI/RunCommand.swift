@@ -58,8 +58,8 @@ struct RunCommand: AsyncParsableCommand {
     @Option(parsing: .unconditional, help: "Requests in flight at once.")
     var concurrency: Int = PipelineOptions.defaultConcurrency
 
-    @Option(help: "Where clips come from: fal (the hosted model) or preview (free local stand-ins).")
-    var backend: BackendKind = .fal
+    @Option(help: "The older spelling of --provider: fal, wavespeed or preview.")
+    var backend: BackendKind?
 
     @Option(help: "The model endpoint id.")
     var endpoint: String = InfiniTalk.endpoint
@@ -116,6 +116,9 @@ struct RunCommand: AsyncParsableCommand {
                 "--image and --speaker are alternatives: give --image for one voice, --speaker for each of several")
         default: break
         }
+        if let backend, let provider = planning.provider, backend.rawValue != provider.id {
+            throw ValidationError("--backend \(backend.rawValue) and --provider \(provider.id) disagree: give one")
+        }
         if let logLevel, Logger.Level(rawValue: logLevel) == nil {
             let levels = Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")
             throw ValidationError("--log-level \(logLevel) is not a level (\(levels))")
@@ -136,12 +139,12 @@ struct RunCommand: AsyncParsableCommand {
         o.output = output
         o.prompt = prompt
         o.resolution = planning.resolution
-        o.maxFrames = planning.maxFrames
+        o.maxFrames = planning.maxFramesValue
         o.pricePerSecond = planning.pricePerSecond
         o.seed = seed
         o.acceleration = acceleration
         o.concurrency = concurrency
-        o.backend = backend
+        o.provider = planning.provider ?? backend.flatMap { Provider.named($0.rawValue) } ?? .fal
         o.endpoint = endpoint
         o.queueURL = queueURL
         o.restURL = restURL
@@ -157,7 +160,7 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         let options = try makeOptions()
-        let reporter = ProgressReporter(json: json, dryRun: dryRun, preview: backend == .preview)
+        let reporter = ProgressReporter(json: json, dryRun: dryRun, preview: !options.provider.isBilled)
         let level = logLevel.flatMap(Logger.Level.init(rawValue:)) ?? (verbose ? .debug : .warning)
         let logger = Logger(label: "infinistitch") { _ in ReporterLogHandler(reporter: reporter, logLevel: level) }
         let pipeline = Pipeline(options: options, logger: logger)

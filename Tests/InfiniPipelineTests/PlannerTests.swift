@@ -590,7 +590,7 @@ struct PlanOutputTests {
         #expect(
             Set(object.keys) == [
                 "fps", "totalFrames", "maxFrames", "resolution", "pricePerSecond", "layout",
-                "audio", "segments", "paidFrames", "estimatedCost", "speechLevelDb", "noiseFloorDb",
+                "audio", "segments", "paidFrames", "estimatedCost", "speechLevelDb", "noiseFloorDb", "provider",
             ])
         // Speech at −20 ± 5 dBFS between pauses at −70.
         #expect(abs((object["speechLevelDb"] as? Double ?? 0) - -20) < 1)

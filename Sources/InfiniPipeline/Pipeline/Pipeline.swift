@@ -107,6 +107,7 @@ public final class Pipeline: Sendable {
         emit(.image(width: inputs.bucket.width, height: inputs.bucket.height))
         for warning in inputs.warnings { emit(.warning(warning)) }
         emit(.plan(plan))
+        emit(.prices(try inputs.prices(o)))
         emit(.outputAudio(inputs.outputAudio))
         if let maxCost = o.maxCost, plan.estimatedCost > maxCost + 1e-9 {
             throw PipelineError(
@@ -126,7 +127,8 @@ public final class Pipeline: Sendable {
         }
 
         let identity =
-            backendOverride?.identity ?? (o.backend == .preview ? "preview" : (falClient?.endpoint.rawValue ?? o.endpoint))
+            backendOverride?.identity
+            ?? (o.provider.id == Provider.fal.id ? (falClient?.endpoint.rawValue ?? o.endpoint) : o.provider.model)
         let workDir = try await WorkDir.open(
             options: o, inputs: inputs, identity: identity,
             warn: { [continuation] in
@@ -317,6 +319,8 @@ public final class Pipeline: Sendable {
                 credentials: settings.credentials, configuration: settings.configuration,
                 logger: logger)
             return FalBackend(client: client, ownsClient: true)
+        default:
+            throw PipelineOptions.generationUnavailable(options.provider)
         }
     }
 }

@@ -214,6 +214,8 @@ public enum PipelineEvent: Sendable, Equatable {
     case image(width: Int, height: Int)
     /// The plan, before any generation.
     case plan(Plan)
+    /// What the same job costs on each provider, the run's own first (after ``plan(_:)``).
+    case prices([ProviderPrice])
     /// How the output will carry the audio, decided and proven before any request.
     case outputAudio(OutputAudio)
     /// A step of the run began.
@@ -231,6 +233,8 @@ public enum PipelineEvent: Sendable, Equatable {
     /// The event as one JSON object (an NDJSON line without the newline), with an `event` key:
     /// - `image`: `width`, `height`
     /// - `plan`: the plan as `plan --json` writes it
+    /// - `prices`: `provider` (the run's own) and `prices`, an object keyed by provider of
+    ///   `cost`, `paidSeconds`, `requests`, `seams`
     /// - `outputAudio`: the output audio decision
     /// - `stage`: `message` ("cutting segment audio", "generating", "stitching")
     /// - `segment`: `index`, `speaker` (multi-speaker runs), `state` (``SegmentPhase/name``),
@@ -250,6 +254,13 @@ public enum PipelineEvent: Sendable, Equatable {
         case .plan(let p): data = try? encoder.encode(Tagged(event: "plan", body: p))
         case .image(let w, let h): data = try? encoder.encode(Tagged(event: "image", body: Size(width: w, height: h)))
         case .outputAudio(let a): data = try? encoder.encode(Tagged(event: "outputAudio", body: a))
+        case .prices(let list):
+            data = try? encoder.encode(
+                Tagged(
+                    event: "prices",
+                    body: PricesJSON(
+                        provider: list.first?.provider ?? "",
+                        prices: Dictionary(list.map { ($0.provider, $0) }, uniquingKeysWith: { first, _ in first }))))
         case .segment(let s): data = try? encoder.encode(Tagged(event: "segment", body: SegmentJSON(s)))
         case .warning(let m): data = try? encoder.encode(Tagged(event: "warning", body: Message(message: m)))
         case .stage(let s): data = try? encoder.encode(Tagged(event: "stage", body: Message(message: s.rawValue)))
@@ -281,6 +292,10 @@ private struct Tagged<Body: Encodable>: Encodable {
 }
 
 private struct Message: Encodable { let message: String }
+private struct PricesJSON: Encodable {
+    let provider: String
+    let prices: [String: ProviderPrice]
+}
 private struct Size: Encodable { let width: Int; let height: Int }
 
 private struct SegmentJSON: Encodable {

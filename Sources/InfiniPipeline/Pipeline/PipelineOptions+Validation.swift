@@ -22,12 +22,30 @@ extension PipelineOptions {
         guard seed >= 0 else { throw invalid("seed", "\(seed) must not be negative") }
         guard maxAttempts >= 1 else { throw invalid("maxAttempts", "\(maxAttempts) must be at least 1") }
         try validateSpeakers()
+        if provider.lengths.setBy != .numFrames {
+            if !speakers.isEmpty {
+                throw invalid("provider", "\(provider.id) cannot plan a multi-speaker run yet: use --provider fal")
+            }
+            if !dryRun { throw Self.generationUnavailable(provider) }
+        }
         do {
-            _ = try SegmentPlanner.effectiveMaxFrames(maxFrames)
+            if provider.lengths.setBy == .numFrames {
+                _ = try SegmentPlanner.effectiveMaxFrames(maxFrames)
+            } else if maxFrames < provider.billing.billedFrames(1) {
+                throw PlanningError.maxFramesBelowMinimum(maxFrames, minimum: provider.billing.billedFrames(1))
+            }
             try stitch.validate()
         } catch {
             throw PipelineError.from(error)
         }
+    }
+
+    /// A provider this version plans and prices, but cannot generate with yet.
+    static func generationUnavailable(_ provider: Provider) -> PipelineError {
+        PipelineError(
+            .invalidOption,
+            "provider \(provider.id): this version plans and prices it (plan, --dry-run) but cannot generate with it yet",
+            option: "provider")
     }
 
     /// Speakers need a source of who speaks when, and a source needs speakers.

@@ -1,10 +1,12 @@
 import Foundation
 
-/// Which backend generates the clips.
+/// Which backend generates the clips: the older spelling of ``PipelineOptions/provider``.
 @nonexhaustive
 public enum BackendKind: String, Codable, Sendable, CaseIterable {
     /// The hosted model on fal.ai (needs FAL_KEY; costs money).
     case fal
+    /// The hosted model on WaveSpeed (needs WAVESPEED_API_KEY; costs money).
+    case wavespeed
     /// Local stand-in clips (no key, no network, no cost).
     case preview
 }
@@ -46,14 +48,22 @@ public struct PipelineOptions: Sendable {
     public var seed: Int = InfiniTalk.defaultSeed
     /// Model acceleration.
     public var acceleration: InfiniTalk.Acceleration = InfiniTalk.defaultAcceleration
-    /// Largest num_frames per request.
-    public var maxFrames: Int = ModelLimits.maximumFrames
+    /// The longest request, in frames: on fal, `num_frames` (rounded down to 4n + 1, at most
+    /// 721); on a provider whose clips follow the audio, values at or above its cap mean the
+    /// balanced default (see ``SegmentPlanner/balancedMaxFrames(totalFrames:provider:concurrency:)``).
+    public var maxFrames: Int = .max
     /// Overrides the price per second.
     public var pricePerSecond: Double?
     /// Requests in flight at once, within ``concurrencyRange``.
     public var concurrency: Int = PipelineOptions.defaultConcurrency
-    /// Where clips come from.
-    public var backend: BackendKind = .fal
+    /// Who generates the clips: ``Provider/fal`` (the default), ``Provider/wavespeed``, or the
+    /// offline ``Provider/preview``. The planner, the price, the cache and the work dir follow it.
+    public var provider: Provider = .fal
+    /// Where clips come from: the older spelling of ``provider``.
+    public var backend: BackendKind {
+        get { BackendKind(rawValue: provider.id) ?? .fal }
+        set { provider = Provider.named(newValue.rawValue) ?? .fal }
+    }
     /// The model endpoint id.
     public var endpoint: String = InfiniTalk.endpoint
     /// Queue base URL (nil: INFINISTITCH_QUEUE_URL or fal's).

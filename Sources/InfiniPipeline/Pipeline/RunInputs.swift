@@ -83,7 +83,9 @@ struct RunInputs: Sendable {
             portraits.append(Portrait(speaker: image.speaker, path: image.path, png: png, sha: Hashing.sha256(png)))
         }
         let analysis = try await runBlocking { try AudioAnalysis.analyze(path: audioPath) }
-        let planning = PlanningOptions(maxFrames: o.maxFrames, resolution: o.resolution, pricePerSecond: o.pricePerSecond)
+        let planning = PlanningOptions(
+            maxFrames: o.maxFrames, resolution: o.resolution, pricePerSecond: o.pricePerSecond, provider: o.provider,
+            concurrency: o.concurrency)
         let plan: Plan
         var speakers: (source: SpeakerSource, timeline: SpeakerTimeline)? = nil
         var sourceKey: [String] = []
@@ -112,6 +114,16 @@ struct RunInputs: Sendable {
             imageSHA: speakers == nil
                 ? portraits[0].sha : Hashing.key(portraits.flatMap { [$0.speaker ?? "", $0.sha] } + sourceKey),
             analysis: analysis, plan: plan, speakers: speakers, imageWarnings: imageWarnings)
+    }
+
+    /// What the same job costs on each billed provider, the run's own first (a multi-speaker
+    /// plan is priced on its own provider only).
+    func prices(_ o: PipelineOptions) throws -> [ProviderPrice] {
+        guard speakers == nil else { return [plan.price] }
+        let planning = PlanningOptions(
+            maxFrames: o.maxFrames, resolution: o.resolution, pricePerSecond: o.pricePerSecond, provider: o.provider,
+            concurrency: o.concurrency)
+        return try SegmentPlanner.prices(analysis, plan: plan, options: planning)
     }
 
     static func checkInputFile(_ path: String, role: String) throws {

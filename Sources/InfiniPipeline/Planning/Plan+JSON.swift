@@ -58,11 +58,13 @@ extension Plan {
                 "totalFrames",
                 "\(totalFrames), but \(audio.samples) samples at \(audio.sampleRate) Hz make \(expectedFrames) frames")
         }
-        guard ModelLimits.isValidRequestSize(maxFrames) else {
-            throw fail(
-                "maxFrames",
-                "\(maxFrames) is not a valid request size (4n + 1 within \(ModelLimits.minimumFrames)…\(ModelLimits.maximumFrames))"
-            )
+        if let provider, Provider.named(provider) == nil {
+            let known = Provider.known.map(\.id).joined(separator: ", ")
+            throw PlanFileError(.wrongType, key: "provider", reason: "\"\(provider)\" is not one of \(known)")
+        }
+        let lengths = providerRules.lengths
+        guard lengths.isValid(maxFrames) else {
+            throw fail("maxFrames", "\(maxFrames) is not a valid request size (\(lengths.rule))")
         }
         guard pricePerSecond.isFinite, pricePerSecond >= 0 else {
             throw fail("pricePerSecond", "\(pricePerSecond) must be a number ≥ 0")
@@ -71,7 +73,7 @@ extension Plan {
         try checkSpeakers()
         var plan = self
         plan.segments = rebuilt
-        plan.paidFrames = rebuilt.reduce(0) { $0 + $1.numFrames }
+        plan.paidFrames = rebuilt.reduce(0) { $0 + providerRules.billing.billedFrames($1.numFrames) }
         plan.estimatedCost = Plan.cost(paidFrames: plan.paidFrames, pricePerSecond: pricePerSecond)
         plan.audio.duration = Double(audio.samples) / Double(audio.sampleRate)
         return plan
@@ -102,10 +104,17 @@ extension Plan {
             guard segment.frameCount <= totalFrames - next else {
                 throw fail("\(key).frameCount", "\(segment.frameCount) runs past totalFrames \(totalFrames)")
             }
-            guard ModelLimits.isValidRequestSize(segment.numFrames), segment.numFrames <= maxFrames else {
+            let lengths = providerRules.lengths
+            guard lengths.isValid(segment.numFrames), segment.numFrames <= maxFrames else {
                 throw fail(
                     "\(key).numFrames",
-                    "\(segment.numFrames) is not a valid request size (4n + 1 within \(ModelLimits.minimumFrames)…\(maxFrames))")
+                    "\(segment.numFrames) is not a valid request size (\(lengths.rule(maximum: maxFrames)))")
+            }
+            if lengths.setBy == .audio, segment.numFrames != segment.frameCount {
+                throw fail(
+                    "\(key).numFrames",
+                    "\(segment.numFrames): on \(providerRules.id) a clip is as long as its audio, so it must equal frameCount \(segment.frameCount)"
+                )
             }
             guard segment.numFrames >= segment.frameCount else {
                 throw fail(

@@ -185,7 +185,8 @@ public struct Plan: Codable, Sendable, Equatable {
     public var audio: Audio
     /// The segments, contiguous and in order, covering `[0, totalFrames)`.
     public var segments: [Segment]
-    /// Frames paid for: the sum of `numFrames`.
+    /// Frames paid for: the sum of each request's billed frames (on fal its `numFrames`; on a
+    /// provider that bills whole seconds, each request rounded up and at least the minimum).
     public var paidFrames: Int
     /// `paidFrames / 25 · pricePerSecond` in US dollars, rounded to the micro-dollar
     /// (which removes binary noise such as `…00000002`; ``renderTable()`` shows cents).
@@ -200,6 +201,9 @@ public struct Plan: Codable, Sendable, Equatable {
     /// The voices of a multi-speaker plan, in the order given; `nil` for a single speaker
     /// (the key is then left out of the JSON). Each segment's ``Segment/speaker`` is one of them.
     public var speakers: [Speaker]?
+    /// The id of the provider whose rules the plan follows (``Provider/id``); `nil` in a plan
+    /// written before the key existed, which is a plan for fal.
+    public var provider: String?
 
     /// A plan from its parts; ``paidFrames`` and ``estimatedCost`` are computed from the segments.
     ///
@@ -218,7 +222,7 @@ public struct Plan: Codable, Sendable, Equatable {
     public init(
         totalFrames: Int, maxFrames: Int, resolution: InfiniTalk.Resolution, pricePerSecond: Double,
         layout: Layout, audio: Audio, segments: [Segment], speechLevelDb: Double? = nil,
-        noiseFloorDb: Double? = nil, speakers: [Speaker]? = nil
+        noiseFloorDb: Double? = nil, speakers: [Speaker]? = nil, provider: Provider = .fal
     ) {
         self.fps = ModelLimits.fps
         self.totalFrames = totalFrames
@@ -228,7 +232,8 @@ public struct Plan: Codable, Sendable, Equatable {
         self.layout = layout
         self.audio = audio
         self.segments = segments
-        let paid = segments.reduce(0) { $0 + $1.numFrames }
+        self.provider = provider.id
+        let paid = segments.reduce(0) { $0 + provider.billing.billedFrames($1.numFrames) }
         self.paidFrames = paid
         self.estimatedCost = Plan.cost(paidFrames: paid, pricePerSecond: pricePerSecond)
         self.speechLevelDb = speechLevelDb
@@ -238,7 +243,7 @@ public struct Plan: Codable, Sendable, Equatable {
 
     private enum CodingKeys: String, CodingKey {
         case fps, totalFrames, maxFrames, resolution, pricePerSecond, layout, audio, segments, paidFrames,
-            estimatedCost, speechLevelDb, noiseFloorDb, speakers
+            estimatedCost, speechLevelDb, noiseFloorDb, speakers, provider
     }
 
     /// Encodes every key, writing `speechLevelDb` and `noiseFloorDb` as an explicit `null`
@@ -258,10 +263,15 @@ public struct Plan: Codable, Sendable, Equatable {
         try container.encode(speechLevelDb, forKey: .speechLevelDb)
         try container.encode(noiseFloorDb, forKey: .noiseFloorDb)
         try container.encodeIfPresent(speakers, forKey: .speakers)
+        try container.encode(provider ?? Provider.fal.id, forKey: .provider)
     }
 
     /// Seconds of video paid for: `paidFrames / 25`.
     public var paidSeconds: Double { ModelLimits.seconds(forFrames: paidFrames) }
+
+    /// The rules of the plan's provider (fal for a plan without one; an unknown id is refused
+    /// by ``validated()``).
+    public var providerRules: Provider { provider.flatMap(Provider.named) ?? .fal }
 
     /// `paidFrames / 25 · pricePerSecond`, rounded to the micro-dollar.
     static func cost(paidFrames: Int, pricePerSecond: Double) -> Double {

@@ -48,10 +48,16 @@ public struct PlanningError: InfiniPipelineError, Equatable {
     }
 
     /// `maxFrames` below the model's minimum request.
-    static func maxFramesBelowMinimum(_ n: Int) -> PlanningError {
+    static func maxFramesBelowMinimum(_ n: Int, minimum: Int = ModelLimits.minimumFrames) -> PlanningError {
         PlanningError(
             .maxFramesBelowMinimum, option: "maxFrames",
-            "maxFrames \(n) is below the model's minimum of \(ModelLimits.minimumFrames)")
+            "maxFrames \(n) is below the model's minimum of \(minimum)")
+    }
+
+    /// A plan this version cannot make on `provider` yet.
+    static func unsupportedProvider(_ provider: Provider, _ what: String) -> PlanningError {
+        PlanningError(
+            .unsupportedProvider, option: "provider", "provider \(provider.id) cannot make \(what) in this version: use fal")
     }
 
     /// A negative, infinite or NaN price.
@@ -82,4 +88,6 @@ extension ErrorKind where Owner == PlanningError {
     public static var invalidPrice: Self { Self("invalidPrice") }
     /// `samples · 25` does not fit in an `Int`.
     public static var audioTooLong: Self { Self("audioTooLong") }
+    /// A plan that the chosen ``PlanningOptions/provider`` cannot make in this version.
+    public static var unsupportedProvider: Self { Self("unsupportedProvider") }
 }

@@ -20,7 +20,7 @@ extension SegmentPlanner {
     ///   unreadable or non-audio input.
     public static func plan(audioFile path: String, options: PlanningOptions = PlanningOptions()) throws -> Plan {
         // Options are checked before the (possibly long) decode, so a typo fails fast.
-        _ = try checked(options)
+        _ = try checked(options, totalFrames: 1)
         return try plan(AudioAnalysis.analyze(path: path), options: options)
     }
 }

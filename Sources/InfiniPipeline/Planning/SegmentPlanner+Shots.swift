@@ -26,7 +26,10 @@ extension SegmentPlanner {
         _ analysis: AudioAnalysis, speakers: [Plan.Speaker], source: SpeakerSource,
         minShot: Double = SpeakerTimeline.defaultMinShot, options: PlanningOptions = PlanningOptions()
     ) throws -> (plan: Plan, timeline: SpeakerTimeline) {
-        _ = try checked(options)
+        guard options.provider.lengths.setBy == .numFrames else {
+            throw PlanningError.unsupportedProvider(options.provider, "a multi-speaker plan")
+        }
+        _ = try checked(options, totalFrames: 1)
         guard minShot.isFinite, minShot >= 0 else { throw SpeakerError.invalidMinShot(minShot) }
         let total = try totalFrames(samples: analysis.samples, sampleRate: analysis.format.sampleRate)
         let timeline = try SpeakerTimeline.load(

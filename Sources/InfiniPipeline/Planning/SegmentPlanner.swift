@@ -2,8 +2,10 @@
 
 /// Options of ``SegmentPlanner``.
 public struct PlanningOptions: Sendable, Equatable {
-    /// Largest `num_frames` per request; rounded down to `4n + 1`, values above 721 mean 721,
-    /// below 41 are an error.
+    /// The longest request, in frames. On fal: rounded down to `4n + 1`, values above 721 mean
+    /// 721, below 41 are an error. On a provider whose clips follow the audio, values at or
+    /// above its longest request mean the balanced default (see
+    /// ``SegmentPlanner/balancedMaxFrames(totalFrames:provider:concurrency:)``).
     public var maxFrames: Int
     /// Output resolution; sets the default price.
     public var resolution: InfiniTalk.Resolution
@@ -11,17 +13,27 @@ public struct PlanningOptions: Sendable, Equatable {
     public var pricePerSecond: Double?
     /// How pauses are found.
     public var pauseDetector: PauseDetector
+    /// Whose rules the requests follow (lengths, billing, prices); fal by default.
+    public var provider: Provider = .fal
+    /// Requests in flight. On a provider whose clips are as long as their audio, the default
+    /// plan (``maxFrames`` at or above the provider's longest request) makes a multiple of it:
+    /// requests run in rounds, and each round lasts as long as its longest request.
+    public var concurrency: Int = 4
 
     /// Options; every default is the model's.
     /// - Parameters:
-    ///   - maxFrames: Largest `num_frames` per request (721, the model's maximum).
+    ///   - maxFrames: The longest request, in frames (by default the provider's own default:
+    ///     721 on fal).
     ///   - resolution: Output resolution; sets the default price (480p).
     ///   - pricePerSecond: Overrides the resolution's price, in US dollars per second.
     ///   - pauseDetector: How pauses are found.
     public init(
-        maxFrames: Int = ModelLimits.maximumFrames, resolution: InfiniTalk.Resolution = .p480,
-        pricePerSecond: Double? = nil, pauseDetector: PauseDetector = PauseDetector()
+        maxFrames: Int = .max, resolution: InfiniTalk.Resolution = .p480,
+        pricePerSecond: Double? = nil, pauseDetector: PauseDetector = PauseDetector(), provider: Provider = .fal,
+        concurrency: Int = 4
     ) {
+        self.provider = provider
+        self.concurrency = concurrency
         self.maxFrames = maxFrames
         self.resolution = resolution
         self.pricePerSecond = pricePerSecond
@@ -137,39 +149,16 @@ public enum SegmentPlanner {
     ) throws -> Plan {
         let total = try totalFrames(samples: samples, sampleRate: sampleRate)
         guard channels > 0 else { throw PlanningError.invalidChannelCount(channels) }
-        let (maxFrames, price) = try checked(options)
+        let (maxFrames, price) = try checked(options, totalFrames: total)
 
         let levels = envelope.levelsDb
         let estimate = LevelEstimate.estimate(LevelHistogram(levels: levels))
         let loudness = Loudness(levels: levels, estimate: estimate, detector: options.pauseDetector)
-        let layout: Plan.Layout
-        var sizes: [(frameCount: Int, numFrames: Int)] = []
-        if ModelLimits.isRepresentable(total, maxFrames: maxFrames) {
-            layout = .wholeClips
-            let costs = cutCosts(totalFrames: total, envelope: envelope, loudness: loudness)
-            let cuts = bestCuts(totalFrames: total, maxFrames: maxFrames, costs: costs, trimmedLast: false)
-            var previous = 0
-            for cut in cuts + [total] {
-                sizes.append((cut - previous, cut - previous))
-                previous = cut
-            }
-        } else if total <= maxFrames {
-            layout = .singleTrimmed
-            // total ≤ maxFrames ≤ 721, so a valid size ≥ total exists.
-            let request = ModelLimits.smallestValidRequest(atLeast: total, maximum: maxFrames) ?? maxFrames
-            sizes.append((total, request))
-        } else {
-            layout = .trimmedLast
-            let costs = cutCosts(totalFrames: total, envelope: envelope, loudness: loudness)
-            let cuts = bestCuts(totalFrames: total, maxFrames: maxFrames, costs: costs, trimmedLast: true)
-            var previous = 0
-            for cut in cuts {
-                sizes.append((cut - previous, cut - previous))
-                previous = cut
-            }
-            let last = total - previous
-            sizes.append((last, ModelLimits.smallestValidRequest(atLeast: last, maximum: maxFrames) ?? maxFrames))
-        }
+        let (layout, sizes) =
+            options.provider.lengths.setBy == .audio
+            ? audioLengthSizes(
+                total: total, maxFrames: maxFrames, billing: options.provider.billing, envelope: envelope, loudness: loudness)
+            : numFramesSizes(total: total, maxFrames: maxFrames, envelope: envelope, loudness: loudness)
 
         var segments: [Plan.Segment] = []
         var start = 0
@@ -191,14 +180,124 @@ public enum SegmentPlanner {
             totalFrames: total, maxFrames: maxFrames, resolution: options.resolution,
             pricePerSecond: price, layout: layout, audio: audio, segments: segments,
             speechLevelDb: estimate.map { hundredths(Double($0.speechDb)) },
-            noiseFloorDb: estimate.map { hundredths(Double($0.noiseFloorDb)) })
+            noiseFloorDb: estimate.map { hundredths(Double($0.noiseFloorDb)) }, provider: options.provider)
+    }
+
+    /// The requests on a provider whose requests ask for a number of frames (fal): whole
+    /// valid sizes when the total allows it, else one trimmed request or a trimmed last one
+    /// (see ``SegmentPlanner``).
+    private static func numFramesSizes(
+        total: Int, maxFrames: Int, envelope: LoudnessEnvelope, loudness: Loudness
+    ) -> (Plan.Layout, [(frameCount: Int, numFrames: Int)]) {
+        var sizes: [(frameCount: Int, numFrames: Int)] = []
+        if ModelLimits.isRepresentable(total, maxFrames: maxFrames) {
+            let costs = cutCosts(totalFrames: total, envelope: envelope, loudness: loudness)
+            let cuts = bestCuts(totalFrames: total, maxFrames: maxFrames, costs: costs, trimmedLast: false)
+            var previous = 0
+            for cut in cuts + [total] {
+                sizes.append((cut - previous, cut - previous))
+                previous = cut
+            }
+            return (.wholeClips, sizes)
+        }
+        if total <= maxFrames {
+            // total ≤ maxFrames ≤ 721, so a valid size ≥ total exists.
+            let request = ModelLimits.smallestValidRequest(atLeast: total, maximum: maxFrames) ?? maxFrames
+            return (.singleTrimmed, [(total, request)])
+        }
+        let costs = cutCosts(totalFrames: total, envelope: envelope, loudness: loudness)
+        let cuts = bestCuts(totalFrames: total, maxFrames: maxFrames, costs: costs, trimmedLast: true)
+        var previous = 0
+        for cut in cuts {
+            sizes.append((cut - previous, cut - previous))
+            previous = cut
+        }
+        let last = total - previous
+        sizes.append((last, ModelLimits.smallestValidRequest(atLeast: last, maximum: maxFrames) ?? maxFrames))
+        return (.trimmedLast, sizes)
+    }
+
+    /// The requests on a provider whose clips are as long as the audio sent (WaveSpeed): every
+    /// request but the last a whole number of billing units (seconds) and at least the minimum
+    /// charge, so no paid fraction is thrown away; the last one takes the rest. One request
+    /// when the audio fits in `maxFrames`. Each request keeps all it asks for.
+    private static func audioLengthSizes(
+        total: Int, maxFrames: Int, billing: Billing, envelope: LoudnessEnvelope, loudness: Loudness
+    ) -> (Plan.Layout, [(frameCount: Int, numFrames: Int)]) {
+        let unit = max(1, billing.unitFrames)
+        let minimum = max(unit, billing.billedFrames(1))
+        let wholeMax = maxFrames / unit * unit
+        guard total > maxFrames, wholeMax >= minimum else { return (.wholeClips, [(total, total)]) }
+        let costs = cutCosts(totalFrames: total, envelope: envelope, loudness: loudness)
+        let grid = Grid(step: unit, minimum: minimum, maximum: wholeMax)
+        let (best, predecessor) = cutTable(totalFrames: total, grid: grid, costs: costs)
+        // The last request: least paid waste first (the same for every choice when all others
+        // are whole units, unless one would fall under the minimum charge), then least cost.
+        var choice: (waste: Int, cost: Double, start: Int)? = nil
+        for length in 1...min(maxFrames, total - 1) {
+            let start = total - length
+            guard best[start] < .infinity else { continue }
+            let waste = billing.billedFrames(length) - length
+            if choice == nil || waste < choice!.waste || (waste == choice!.waste && best[start] < choice!.cost) {
+                choice = (waste, best[start], start)
+            }
+        }
+        guard let choice else { return (.wholeClips, [(total, total)]) }
+        var cuts: [Int] = []
+        var position = choice.start
+        while position > 0 {
+            cuts.append(position)
+            position = Int(predecessor[position])
+        }
+        var sizes: [(frameCount: Int, numFrames: Int)] = []
+        var previous = 0
+        for cut in cuts.reversed() + [total] {
+            sizes.append((cut - previous, cut - previous))
+            previous = cut
+        }
+        return (.wholeClips, sizes)
+    }
+
+    /// The longest request of the default plan on a provider whose clips follow the audio:
+    /// `N = c · ceil(T ÷ (cap · c))` requests for `T` frames at concurrency `c`, each about
+    /// `T ÷ N` long (fewer for short audio: no request under twice the minimum charge). Requests run in rounds of `c`, and a round lasts as long as its longest
+    /// request, so this is the fastest plan, and the one with the fewest seams at that speed.
+    /// The limit leaves the cuts room to find a pause: `T ÷ N` plus a tenth (at least 5 s),
+    /// in whole billing units, never above the provider's cap.
+    public static func balancedMaxFrames(totalFrames: Int, provider: Provider, concurrency: Int) -> Int {
+        let cap = provider.lengths.maximum
+        let unit = max(1, provider.billing.unitFrames)
+        let c = max(1, concurrency)
+        let rounds = (totalFrames + cap * c - 1) / (cap * c)
+        // Never so many that a request would be under two minimum charges: short audio is
+        // cheaper, and as fast, in fewer requests (and the last one must not fall under one).
+        let fewest = max(1, totalFrames / (2 * max(1, provider.billing.billedFrames(1))))
+        let requests = max(1, min(c * rounds, max(fewest, (totalFrames + cap - 1) / cap)))
+        let share = (totalFrames + requests - 1) / requests
+        let room = max(5 * provider.fps, share / 10)
+        let limit = (share + room + unit - 1) / unit * unit
+        return min(cap / unit * unit, max(limit, provider.billing.billedFrames(1)))
     }
 
     /// The effective `maxFrames` and the price of `options`, after checking both.
     /// - Throws: ``PlanningError`` naming the option at fault.
-    static func checked(_ options: PlanningOptions) throws -> (maxFrames: Int, pricePerSecond: Double) {
-        let maxFrames = try effectiveMaxFrames(options.maxFrames)
-        let price = options.pricePerSecond ?? options.resolution.pricePerSecond
+    static func checked(_ options: PlanningOptions, totalFrames: Int) throws -> (maxFrames: Int, pricePerSecond: Double) {
+        let lengths = options.provider.lengths
+        let maxFrames: Int
+        if lengths.setBy == .numFrames {
+            maxFrames = try effectiveMaxFrames(options.maxFrames)
+        } else if options.maxFrames >= lengths.maximum {
+            maxFrames = balancedMaxFrames(
+                totalFrames: totalFrames, provider: options.provider, concurrency: options.concurrency)
+        } else {
+            let unit = max(1, options.provider.billing.unitFrames)
+            let minimum = max(unit, options.provider.billing.billedFrames(1))
+            guard options.maxFrames >= minimum, let m = lengths.roundDown(options.maxFrames) else {
+                throw PlanningError.maxFramesBelowMinimum(options.maxFrames, minimum: minimum)
+            }
+            maxFrames = m
+        }
+        let price = options.pricePerSecond ?? options.provider.billing.pricePerSecond(options.resolution)
         guard price.isFinite, price >= 0 else { throw PlanningError.invalidPrice(price) }
         return (maxFrames, price)
     }
@@ -320,15 +419,32 @@ public enum SegmentPlanner {
     static func cutTable(
         totalFrames: Int, maxFrames: Int, costs: [Double], earliestPredecessor: [Int32]? = nil
     ) -> (best: [Double], predecessor: [Int32]) {
+        cutTable(
+            totalFrames: totalFrames,
+            grid: Grid(step: ModelLimits.frameStep, minimum: ModelLimits.minimumFrames, maximum: maxFrames),
+            costs: costs, earliestPredecessor: earliestPredecessor)
+    }
+
+    /// The lengths a segment may have: `minimum + k · step` frames, up to `maximum`.
+    struct Grid {
+        var step: Int
+        var minimum: Int
+        var maximum: Int
+    }
+
+    /// The table for segments whose lengths are on `grid`.
+    static func cutTable(
+        totalFrames: Int, grid: Grid, costs: [Double], earliestPredecessor: [Int32]? = nil
+    ) -> (best: [Double], predecessor: [Int32]) {
         let total = totalFrames
-        let minimum = ModelLimits.minimumFrames
+        let (step, minimum, maxFrames) = (grid.step, grid.minimum, grid.maximum)
         var best = [Double](repeating: .infinity, count: total + 1)
         var predecessor = [Int32](repeating: -1, count: total + 1)
-        // Four monotone queues (one per residue class mod 4) of positions, stored flat.
-        let capacity = total / 4 + 2
-        var queue = [Int32](repeating: 0, count: 4 * capacity)
-        // heads[0..<4] and tails[4..<8] of the four queues.
-        var ends = [Int](repeating: 0, count: 8)
+        // One monotone queue per residue class mod `step` (positions), stored flat.
+        let capacity = total / step + 2
+        var queue = [Int32](repeating: 0, count: step * capacity)
+        // heads[0..<step] and tails[step..<2·step] of the queues.
+        var ends = [Int](repeating: 0, count: 2 * step)
         best[0] = 0
         best.withUnsafeMutableBufferPointer { best in
             predecessor.withUnsafeMutableBufferPointer { predecessor in
@@ -337,13 +453,13 @@ public enum SegmentPlanner {
                         costs.withUnsafeBufferPointer { costs in
                             var p = 1
                             while p <= total {
-                                // q = p − 41 becomes a candidate for p and every later p ≡ p (mod 4).
+                                // q = p − minimum becomes a candidate for p and every later p ≡ p (mod step).
                                 let q = p - minimum
                                 let lowest = earliestPredecessor.map { Int($0[p]) } ?? 0
-                                let cls = (p - 1) & 3
+                                let cls = p % step
                                 let offset = cls * capacity
                                 var head = ends[cls]
-                                var tail = ends[4 + cls]
+                                var tail = ends[step + cls]
                                 if q >= 0 && best[q] < .infinity {
                                     let value = best[q]
                                     // Keep the earliest of equal values: pop only strictly worse ones.
@@ -362,7 +478,7 @@ public enum SegmentPlanner {
                                     predecessor[p] = Int32(from)
                                 }
                                 ends[cls] = head
-                                ends[4 + cls] = tail
+                                ends[step + cls] = tail
                                 p += 1
                             }
                         }
