@@ -39,7 +39,7 @@ def part(module, name, data, default=()):
 
 def provenance(meta):
     build = f"commit {meta['commit']}" + (f", infinistitch {meta['version']}" if meta.get("version") else "")
-    return (f"*Measured on {meta['date']} by `{meta['command']}` ({build}; {meta['elapsed'] / 60:.1f} minutes; "
+    return (f"*Measured on {meta['date']} by `{meta['command']}` ({build}; {meta['elapsed'] / 60:.1f} minutes, builds and inputs included; "
             f"load average {meta['load_start']} at the start, {meta['load_end']} at the end).*")
 
 
@@ -61,16 +61,17 @@ def machine_section(measured):
     def field(fn):
         return grouped([(name, fn(meta["machine"], meta)) for name, meta in measured])
 
-    def build(machine, meta):
-        return (meta["version"] + ", " if meta.get("version") else "") + "commit " + meta["commit"]
     out = ["## Machine\n", "| | |", "|---|---|"]
     out.append("| CPU | " + field(lambda c, m: f"{c['cpu']}, nproc = {c['nproc']}") + " |")
     out.append("| RAM | " + field(lambda c, m: c["ram"]) + " |")
     out.append("| OS | " + field(lambda c, m: f"{c['os']}, Linux {c['kernel']}") + " |")
     out.append("| Swift | " + field(lambda c, m: c["swift"]) + " |")
-    out.append("| FFmpeg | " + field(lambda c, m: c["ffmpeg"]) + " (CLI and the libraries we link), "
-               + field(lambda c, m: c.get("x264")) + " |")
-    out.append("| infinistitch | " + field(build) + ", `swift build -c release` |")
+    x264 = field(lambda c, m: c.get("x264"))
+    out.append("| FFmpeg | " + field(lambda c, m: c["ffmpeg"]) + " (CLI and the libraries we link)"
+               + ("" if x264 == "?" else f", {x264}") + " |")
+    version = field(lambda c, m: m.get("version"))
+    out.append("| infinistitch | " + ("" if version == "?" else f"{version}, ")
+               + "commit " + field(lambda c, m: m["commit"]) + ", `swift build -c release` |")
     loads = [f"{label} {value}" for _, meta in measured for label, value in meta.get("loads", [])]
     out.append(f"| load average | at the start of each part: {', '.join(loads) or '—'} |\n")
     return out
@@ -111,8 +112,10 @@ def render(modules, records, results_dir):
     for m in modules:
         if m.NAME in ok:
             for t, met, detail in part(m, "targets", ok[m.NAME]["data"]):
-                mark = "**met**" if met else "**missed**" if met is not None else "not measured"
-                out.append(f"- {t}: {mark}. {detail}")
+                if met is None:
+                    out.append(f"- {t}: {detail}" if detail.startswith("not measured") else f"- {t}: not judged. {detail}")
+                else:
+                    out.append(f"- {t}: {'**met**' if met else '**missed**'}. {detail}")
         else:
             for t in getattr(m, "TARGETS", ()):
                 out.append(f"- {t}: {missing(m, records.get(m.NAME))}.")
