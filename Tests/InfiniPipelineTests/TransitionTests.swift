@@ -78,7 +78,7 @@ extension Serial {
                 (try Self.sharpness(m.frames[36], m.width, m.height) + Self.sharpness(m.frames[45], m.width, m.height)) / 2
             let kept = try (37...44).map { try Self.sharpness(m.frames[$0], m.width, m.height) / around }
             if ProcessInfo.processInfo.environment["SEAM_FIGURES"] == "1" {
-                // bench/seams collects these lines for BENCHMARKS.md.
+                // bench/run's seam-quality figure collects these lines for BENCHMARKS.md.
                 print(
                     String(
                         format: "seam-figure motion=%g,%g,%g jump=%.2f largest-step=%.2f step-ratio=%.3f min-sharpness=%.3f",
