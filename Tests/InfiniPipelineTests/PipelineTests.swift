@@ -31,7 +31,9 @@ final class ScriptedBackend: ClipBackend, @unchecked Sendable {
         preview = PreviewBackend(directory: directory)
     }
 
-    var identity: String { "scripted" }
+    /// The identity it reports (a provider's model id, in tests of another provider's clips).
+    var identityName = "scripted"
+    var identity: String { identityName }
     var totalSubmits: Int { lock.withLock { submits.values.reduce(0, +) } }
 
     func stageImage(png: [UInt8], fileName: String) async throws -> String {

@@ -39,6 +39,23 @@ extension Serial {
             return hashes
         }
 
+        @Test func aWorkDirOfAnotherProviderIsRefusedInOneLine() async throws {
+            let dir = try TempDir()
+            defer { dir.cleanup() }
+            _ = try await Self.finishedRun(dir)
+            let other = ScriptedBackend(directory: dir.url.appendingPathComponent("b1"))
+            other.identityName = "wavespeed-ai/infinitetalk"
+            await #expect {
+                try await Pipeline(options: Self.options(dir), backend: other).run()
+            } throws: { error in
+                guard let error = error as? PipelineError else { return false }
+                return error.kind == .invalidWorkDir && error.option == "workDir"
+                    && error.description.contains("holds a job for scripted, and this run is for wavespeed-ai/infinitetalk")
+                    && !error.description.contains("\n")
+            }
+            #expect(other.totalSubmits == 0)
+        }
+
         @Test func aSecondRunOfTheSameJobIsRefusedWhileTheFirstHoldsTheWorkDir() async throws {
             let dir = try TempDir()
             defer { dir.cleanup() }

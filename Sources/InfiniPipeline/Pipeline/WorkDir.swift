@@ -43,6 +43,12 @@ struct WorkDir: Sendable {
                 // The same requests (levels reported beside them may be measured differently by
                 // another version, and do not matter to what was paid for).
                 func requests(_ p: Plan) -> [[Int]] { p.segments.map { [$0.index, $0.startFrame, $0.frameCount, $0.numFrames] } }
+                guard existing.backend == identity else {
+                    throw PipelineError(
+                        .invalidWorkDir,
+                        "\(url.path): this work dir holds a job for \(existing.backend), and this run is for \(identity): a clip made by one provider is never used for another",
+                        option: "workDir", file: url.path)
+                }
                 guard existing.runKey == runKey, requests(existing.plan) == requests(plan) else {
                     throw PipelineError(
                         .invalidWorkDir,
