@@ -88,6 +88,12 @@ struct RunCommand: AsyncParsableCommand {
     @Option(parsing: .unconditional, help: ArgumentHelp("Refuse to start when the estimated cost is higher.", valueName: "USD"))
     var maxCost: Double?
 
+    @Flag(
+        help:
+            "Send again the segments whose submit got no answer in an earlier run (they may have been accepted: each may be paid for twice)."
+    )
+    var resubmitUnknown = false
+
     @OptionGroup var fit: FitArguments
 
     @OptionGroup var stitching: StitchArguments
@@ -153,6 +159,7 @@ struct RunCommand: AsyncParsableCommand {
         o.useCache = !noCache
         o.dryRun = dryRun
         o.maxCost = maxCost
+        o.resubmitUnknown = resubmitUnknown
         o.stitch = transitions.applied(to: stitching.options, default: .morph)
         (o.aspect, o.cropAnchor, o.background) = try fit.parsed()
         return o

@@ -74,6 +74,8 @@ public protocol ClipBackend: Sendable {
     func stageAudio(file: URL) async throws -> String
     /// Submits a request. Every accepted submit may be billed: the pipeline records the result
     /// before doing anything else.
+    /// - Throws: ``SubmitOutcomeUnknown`` when the request may have been accepted although no
+    ///   answer arrived (the pipeline never sends it again on its own).
     func submit(_ request: ClipRequest) async throws -> SubmittedRequest
     /// Waits until the request completes; returns the URL of the clip.
     /// - Throws: ``GenerationFailure`` when the generation failed; `CancellationError`.

@@ -104,13 +104,15 @@ public final class FalBackend: ClipBackend {
     }
 
     /// A model failure, or a result that is not a usable video, may be resubmitted by the
-    /// pipeline; every other fal error stops the run.
+    /// pipeline; a submit that may have been accepted is a ``SubmitOutcomeUnknown``, never sent
+    /// again on its own; every other fal error stops the run.
     private static func mapped<T>(_ body: () async throws -> T) async throws -> T {
         do {
             return try await body()
         } catch let error as FalError {
             switch error.kind {
             case .generationFailed, .invalidVideo: throw GenerationFailure(error.description)
+            case .submitOutcomeUnknown: throw SubmitOutcomeUnknown(reason: error.description, requestID: error.requestID)
             default: throw error
             }
         }

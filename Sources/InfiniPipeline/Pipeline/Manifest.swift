@@ -25,6 +25,9 @@ enum SegmentState: String, Codable, Sendable, CaseIterable {
     case done
     /// Generation failed more times than allowed.
     case failed
+    /// A submit's answer never arrived: the request may exist and be billed. Never sent again
+    /// unless ``PipelineOptions/resubmitUnknown`` says so.
+    case unknown
 }
 
 /// One segment's record in the manifest.

@@ -80,6 +80,10 @@ public struct PipelineOptions: Sendable {
     public var dryRun: Bool = false
     /// Refuse to start when the estimate is higher (US dollars).
     public var maxCost: Double?
+    /// Send again the submits whose answer never arrived in an earlier run (segments recorded
+    /// as unknown): each may then be paid for twice. Off by default: such a segment stops the
+    /// run (after the others finish) instead.
+    public var resubmitUnknown = false
     /// How to stitch; the seams are morphed by default (the video is made to be watched;
     /// ``StitchOptions/Transition/cut`` keeps the lossless copy path).
     public var stitch = StitchOptions(transition: .morph)
