@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 
 /// The whole job: fit the image, plan the audio, generate every segment concurrently (resumable,
 /// never paying twice), stitch, and report.
@@ -36,7 +37,8 @@ public final class Pipeline: Sendable {
     private let backendOverride: (any ClipBackend)?
     private let falClient: FalClient?
     private let logger: Logger
-    private let started = StartOnce()
+    /// Whether ``run()`` was called: a pipeline runs once.
+    private let started = NIOLockedValueBox(false)
 
     /// A pipeline for `options`.
     /// - Parameters:
@@ -79,7 +81,11 @@ public final class Pipeline: Sendable {
     ///   the job again resumes), and ``PipelineError/underlying`` holds the stage's own error.
     ///   Calling `run()` a second time throws ``PipelineError/Kind/alreadyStarted``.
     public func run() async throws -> PipelineSummary {
-        guard started.claim() else {
+        let claimed = started.withLockedValue { started in
+            defer { started = true }
+            return !started
+        }
+        guard claimed else {
             throw PipelineError(.alreadyStarted, "this pipeline has run already; make a new Pipeline for the next run")
         }
         defer { continuation.finish() }
@@ -181,7 +187,7 @@ public final class Pipeline: Sendable {
             paidSeconds: billed ? ModelLimits.seconds(forFrames: paid) : 0,
             cost: billed ? Plan.cost(paidFrames: paid, pricePerSecond: plan.pricePerSecond) : 0,
             plannedSeconds: plan.paidSeconds, estimatedCost: plan.estimatedCost,
-            reusedSegments: records.filter { $0.fromCache }.count + context.reused.value,
+            reusedSegments: records.filter { $0.fromCache }.count + context.reused.withLockedValue { $0 },
             wallTime: Date().timeIntervalSince(started), workDir: workDir.url.path, videoPath: result.videoPath.rawValue,
             dryRun: false, outputAudio: result.audio, speakers: tracker.speakerTotals())
         emit(.summary(summary))
@@ -317,17 +323,6 @@ public final class Pipeline: Sendable {
                 credentials: settings.credentials, configuration: settings.configuration,
                 logger: logger)
             return FalBackend(client: client, ownsClient: true)
-        }
-    }
-}
-
-/// Lets a pipeline run once.
-private final class StartOnce: @unchecked Sendable {
-    private let lock = NSLock()
-    private var claimed = false
-    func claim() -> Bool {
-        lock.withLock {
-            defer { claimed = true }; return !claimed
         }
     }
 }

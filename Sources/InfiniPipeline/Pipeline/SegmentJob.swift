@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 
 /// What the segment tasks of one run share.
 struct RunContext: Sendable {
@@ -11,7 +12,8 @@ struct RunContext: Sendable {
     let portraits: [Portrait]
     let options: PipelineOptions
     let identity: String
-    let reused = Counter()
+    /// Segments whose clip an earlier run finished.
+    let reused = NIOLockedValueBox(0)
     let imageURLs = ImageURLBox()
     /// Reports a segment's new phase.
     let report: @Sendable (Int, SegmentPhase) -> Void
@@ -84,7 +86,7 @@ struct SegmentJob {
         if record.state == .done, let path = record.clipPath, let sha = record.clipSHA256,
             FileManager.default.fileExists(atPath: path), (try? await Hashing.sha256(fileAt: path)) == sha
         {
-            context.reused.add(1)
+            context.reused.withLockedValue { $0 += 1 }
             context.report(index, .done(.workDir, requestId: record.request?.requestId))
             return true
         }
@@ -99,7 +101,7 @@ struct SegmentJob {
                 r.clipSHA256 = sha
                 r.state = .done
             }
-            context.reused.add(1)
+            context.reused.withLockedValue { $0 += 1 }
             context.report(index, .done(.lastRun, requestId: record.request?.requestId))
             return true
         }
@@ -145,7 +147,8 @@ struct SegmentJob {
 
     private func generate(_ start: SegmentRecord, audioFile: String, cacheKey: String) async throws {
         var record = start
-        let queued = QueueFlag()
+        // Whether the request was last seen waiting in the queue (so an interrupt may cancel it unpaid).
+        let queued = NIOLockedValueBox(true)
         // A request recorded by an earlier run counts as this run's first attempt; attempts
         // count per run, so a resumed run gives a failed segment fresh tries.
         var attempts = record.request == nil ? 0 : 1
@@ -161,7 +164,7 @@ struct SegmentJob {
                 }
                 record = try await submit(record)
                 attempts += 1
-                queued.set(true)
+                queued.withLockedValue { $0 = true }
             }
             let submitted = record.request!
             do {
@@ -240,17 +243,17 @@ struct SegmentJob {
 
     private func waitForResult(
         _ submitted: SubmittedRequest, record: SegmentRecord, audioFile: String,
-        queued: QueueFlag
+        queued: NIOLockedValueBox<Bool>
     ) async throws -> String {
         let request = clipRequest(imageURL: try await stagedImageURL(), audioURL: record.audioURL ?? audioFile)
         let (index, report, id) = (index, context.report, submitted.requestId)
         return try await context.backend.waitForResult(submitted, request: request) { progress in
             switch progress {
             case .queued(let position):
-                queued.set(true)
+                queued.withLockedValue { $0 = true }
                 report(index, .queued(requestId: id, position: position))
             case .running:
-                queued.set(false)
+                queued.withLockedValue { $0 = false }
                 report(index, .running(requestId: id, log: nil))
             case .log(let line):
                 report(index, .running(requestId: id, log: line))
@@ -260,8 +263,8 @@ struct SegmentJob {
 
     /// Interrupted: a request still waiting in the queue is cancelled (not billed); one already
     /// running stays recorded, and the next run fetches its result.
-    private func cancelIfQueued(_ submitted: SubmittedRequest, queued: QueueFlag) async throws {
-        guard queued.value else { return }
+    private func cancelIfQueued(_ submitted: SubmittedRequest, queued: NIOLockedValueBox<Bool>) async throws {
+        guard queued.withLockedValue({ $0 }) else { return }
         let backend = context.backend
         await Task.detached { await backend.cancel(submitted) }.value
         _ = try? await store.update(index) { r in
@@ -337,22 +340,6 @@ struct SegmentJob {
             }
         }
     }
-}
-
-/// A thread-safe integer.
-final class Counter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var count = 0
-    func add(_ n: Int) { lock.withLock { count += n } }
-    var value: Int { lock.withLock { count } }
-}
-
-/// Whether a request was last seen waiting in the queue (so an interrupt may cancel it unpaid).
-final class QueueFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var isQueued = true
-    func set(_ queued: Bool) { lock.withLock { isQueued = queued } }
-    var value: Bool { lock.withLock { isQueued } }
 }
 
 /// Stages each image once even when several segments ask at the same time.
