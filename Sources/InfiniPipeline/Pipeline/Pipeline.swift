@@ -158,20 +158,16 @@ public final class Pipeline: Sendable {
     ) async throws -> PipelineSummary {
         let o = options, plan = inputs.plan, store = workDir.store
         let billed = identity != "preview"  // the preview backend costs nothing
-        let tracker = ProgressTracker(plan: plan, billed: billed, started: started)
+        let tracker = ProgressTracker(plan: plan, billed: billed, started: started) { [continuation] in
+            continuation.yield(.segment($0))
+        }
         try await cutSegmentAudio(inputs, workDir: workDir)
 
         let context = RunContext(
             plan: plan, backend: backend, store: store, workDir: workDir.url,
             cache: o.useCache ? ClipCache(directory: workDir.cacheRoot.appendingPathComponent("clips")) : nil,
             portraits: inputs.portraits, options: o, identity: identity,
-            report: { [continuation] index, phase in
-                continuation.yield(
-                    .segment(
-                        SegmentEvent(
-                            index: index, speaker: plan.segments[index].speaker, phase: phase,
-                            progress: tracker.record(index, phase))))
-            },
+            report: { tracker.report($0, $1) },
             warn: { [continuation] in continuation.yield(.warning($0)) },
             downloadRetry: { [continuation] index, retry in continuation.yield(.downloadRetry(index: index, retry)) })
         emit(.stage(.generating))
