@@ -76,6 +76,7 @@ let package = Package(
             dependencies: [
                 "InfiniPipeline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),

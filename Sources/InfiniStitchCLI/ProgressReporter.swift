@@ -1,6 +1,7 @@
 import Foundation
 import InfiniPipeline
 import Logging
+import NIOConcurrencyHelpers
 
 #if canImport(Glibc)
 import Glibc
@@ -12,25 +13,18 @@ import Darwin
 /// line cut to the terminal's width so that nothing wraps), one line per change otherwise, each
 /// saying where the run stands, or NDJSON events on standard output with `--json`. Log lines
 /// (`--verbose`, `--log-level`) are printed above the live display.
-final class ProgressReporter: @unchecked Sendable {
-    private let json: Bool
-    private let dryRun: Bool
-    private let live: Bool
+final class ProgressReporter: Sendable {
     private let preview: Bool
-    private let lock = NSLock()
-    private var plan: Plan?
-    private var phases: [Int: SegmentPhase] = [:]
-    private var progress: RunProgress?
-    private var progressTime = Date()
-    private let started = Date()
-    private var stage: String = "starting"
-    private var drawnLines = 0
+    private let live: Bool
+    /// What is shown, behind a lock: events, log lines and the live display's clock change it
+    /// from different tasks.
+    private let screen: NIOLockedValueBox<Screen>
 
     init(json: Bool, dryRun: Bool, preview: Bool) {
-        self.json = json
-        self.dryRun = dryRun
         self.preview = preview
-        live = !json && isatty(STDERR_FILENO) == 1 && ProcessInfo.processInfo.environment["TERM"] != "dumb"
+        let live = !json && isatty(STDERR_FILENO) == 1 && ProcessInfo.processInfo.environment["TERM"] != "dumb"
+        self.live = live
+        screen = NIOLockedValueBox(Screen(json: json, dryRun: dryRun, live: live, preview: preview))
     }
 
     /// Reads events until the pipeline finishes, redrawing the live display every second.
@@ -40,73 +34,17 @@ final class ProgressReporter: @unchecked Sendable {
             ? Task { [weak self] in
                 while !Task.isCancelled {
                     try? await Task.sleep(for: .seconds(1))
-                    self?.lock.withLock { self?.draw() }
+                    self?.screen.withLockedValue { $0.draw() }
                 }
             } : nil
-        for await event in events { lock.withLock { handle(event) } }
+        for await event in events { screen.withLockedValue { $0.handle(event) } }
         ticker?.cancel()
-        lock.withLock {
-            if live && drawnLines > 0 {
-                draw()
-                drawnLines = 0
-            }
-        }
+        screen.withLockedValue { $0.finish() }
     }
 
     /// Prints a log line (from the library's logger) above the live display.
     func log(_ line: String) {
-        lock.withLock { say(line) }
-    }
-
-    private func handle(_ event: PipelineEvent) {
-        if json {
-            writeStdout(event.jsonLine() + "\n")
-            return
-        }
-        switch event {
-        case .plan(let p):
-            plan = p
-            if dryRun {
-                writeStdout(p.renderTable())
-            } else {
-                say(
-                    String(
-                        format: "plan: %d frames in %d segments, %.2f s paid at most, estimated $%.2f",
-                        p.totalFrames, p.segments.count, p.paidSeconds, p.estimatedCost))
-            }
-        case .prices(let prices):
-            let line = "on each provider: " + prices.map(\.summary).joined(separator: " · ")
-            if dryRun { writeStdout(line + "\n") } else if prices.count > 1 { say(line) }
-        case .image(let w, let h):
-            say("image: fitted to \(w)x\(h)")
-        case .outputAudio(let audio):
-            say("output audio: \(audio.summary)")
-        case .stage(let s):
-            stage = s.rawValue
-            if live { draw() } else if plan != nil { say("\(s.rawValue)…") }
-        case .warning(let w):
-            say("warning: \(w)")
-        case .segment(let event):
-            let changed =
-                phases[event.index].map { $0.name != event.phase.name || queuePosition($0) != queuePosition(event.phase) } ?? true
-            phases[event.index] = event.phase
-            progress = event.progress
-            progressTime = Date()
-            if live {
-                draw()
-            } else if changed && event.phase.detail == nil || ["retrying", "failed"].contains(event.phase.name) {
-                say(Self.line(event, preview: preview))
-            }
-        case .downloadRetry(let index, let retry):
-            say("segment \(index): " + Self.describe(retry))
-        case .summary:
-            break
-        }
-    }
-
-    private func queuePosition(_ phase: SegmentPhase) -> Int? {
-        if case .queued(_, let position) = phase { return position }
-        return nil
+        screen.withLockedValue { $0.say(line) }
     }
 
     /// One segment change, saying where the run stands:
@@ -139,35 +77,6 @@ final class ProgressReporter: @unchecked Sendable {
         if count < 1_000_000 { return String(format: "%.0f KB", n / 1e3) }
         if count < 1_000_000_000 { return String(format: "%.1f MB", n / 1e6) }
         return String(format: "%.2f GB", n / 1e9)
-    }
-
-    /// Prints a line above the live display (or just prints it).
-    private func say(_ line: String) {
-        if live { clearDisplay() }
-        writeStderr(line + "\n")
-        if live { draw() }
-    }
-
-    private func clearDisplay() {
-        if drawnLines > 0 {
-            // Up to the display's first line, then clear to the end of the screen.
-            writeStderr("\u{1B}[\(drawnLines)F\u{1B}[J")
-            drawnLines = 0
-        }
-    }
-
-    private func draw() {
-        guard live, let plan else { return }
-        clearDisplay()
-        let columns = Self.terminalColumns()
-        let lines = Self.display(
-            plan: plan, progress: progress, progressAge: Date().timeIntervalSince(progressTime),
-            elapsed: Date().timeIntervalSince(started), stage: stage, phases: phases, preview: preview,
-            columns: columns
-        )
-        .map { Self.fit($0, columns: columns) }
-        writeStderr(lines.joined(separator: "\n") + "\n")
-        drawnLines = lines.count
     }
 
     /// The live display's lines, before they are cut to the terminal's width.
@@ -268,6 +177,109 @@ final class ProgressReporter: @unchecked Sendable {
                 format: "%.2f s on screen (%d frames)", ModelLimits.seconds(forFrames: s.framesTotal), s.framesTotal)
             return "  \(name)  \(screen), \(money)\n"
         }.joined()
+    }
+}
+
+/// The reporter's output and what it knows of the run (only touched under the reporter's lock).
+private struct Screen {
+    let json: Bool
+    let dryRun: Bool
+    let live: Bool
+    let preview: Bool
+    let started = Date()
+    var plan: Plan?
+    var phases: [Int: SegmentPhase] = [:]
+    var progress: RunProgress?
+    var progressTime = Date()
+    var stage: String = "starting"
+    var drawnLines = 0
+
+    /// The events are over: the live display is drawn once more, and stays.
+    mutating func finish() {
+        if live && drawnLines > 0 {
+            draw()
+            drawnLines = 0
+        }
+    }
+
+    mutating func handle(_ event: PipelineEvent) {
+        if json {
+            writeStdout(event.jsonLine() + "\n")
+            return
+        }
+        switch event {
+        case .plan(let p):
+            plan = p
+            if dryRun {
+                writeStdout(p.renderTable())
+            } else {
+                say(
+                    String(
+                        format: "plan: %d frames in %d segments, %.2f s paid at most, estimated $%.2f",
+                        p.totalFrames, p.segments.count, p.paidSeconds, p.estimatedCost))
+            }
+        case .prices(let prices):
+            let line = "on each provider: " + prices.map(\.summary).joined(separator: " · ")
+            if dryRun { writeStdout(line + "\n") } else if prices.count > 1 { say(line) }
+        case .image(let w, let h):
+            say("image: fitted to \(w)x\(h)")
+        case .outputAudio(let audio):
+            say("output audio: \(audio.summary)")
+        case .stage(let s):
+            stage = s.rawValue
+            if live { draw() } else if plan != nil { say("\(s.rawValue)…") }
+        case .warning(let w):
+            say("warning: \(w)")
+        case .segment(let event):
+            let changed =
+                phases[event.index].map { $0.name != event.phase.name || queuePosition($0) != queuePosition(event.phase) } ?? true
+            phases[event.index] = event.phase
+            progress = event.progress
+            progressTime = Date()
+            if live {
+                draw()
+            } else if changed && event.phase.detail == nil || ["retrying", "failed"].contains(event.phase.name) {
+                say(ProgressReporter.line(event, preview: preview))
+            }
+        case .downloadRetry(let index, let retry):
+            say("segment \(index): " + ProgressReporter.describe(retry))
+        case .summary:
+            break
+        }
+    }
+
+    private func queuePosition(_ phase: SegmentPhase) -> Int? {
+        if case .queued(_, let position) = phase { return position }
+        return nil
+    }
+
+    /// Prints a line above the live display (or just prints it).
+    mutating func say(_ line: String) {
+        if live { clearDisplay() }
+        writeStderr(line + "\n")
+        if live { draw() }
+    }
+
+    private mutating func clearDisplay() {
+        if drawnLines > 0 {
+            // Up to the display's first line, then clear to the end of the screen.
+            writeStderr("\u{1B}[\(drawnLines)F\u{1B}[J")
+            drawnLines = 0
+        }
+    }
+
+    mutating func draw() {
+        guard live, let plan else { return }
+        clearDisplay()
+        let columns = ProgressReporter.terminalColumns()
+        let lines = ProgressReporter.display(
+            plan: plan, progress: progress, progressAge: Date().timeIntervalSince(progressTime),
+            elapsed: Date().timeIntervalSince(started), stage: stage, phases: phases, preview: preview,
+            columns: columns
+        )
+        .map { ProgressReporter.fit($0, columns: columns) }
+        writeStderr(lines.joined(separator: "\n") + "\n")
+        drawnLines = lines.count
     }
 }
 

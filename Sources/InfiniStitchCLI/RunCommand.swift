@@ -3,6 +3,7 @@ import Dispatch
 import Foundation
 import InfiniPipeline
 import Logging
+import NIOConcurrencyHelpers
 
 #if canImport(Glibc)
 import Glibc
@@ -200,21 +201,20 @@ struct RunCommand: AsyncParsableCommand {
 
 /// Ctrl-C and SIGTERM: the first stops the run cleanly (queued requests cancelled, manifest
 /// saved, exit 130); a second exits at once.
-final class SignalWatcher: @unchecked Sendable {
-    private var sources: [DispatchSourceSignal] = []
-    private let lock = NSLock()
-    private var count = 0
+final class SignalWatcher {
+    private let sources: [any DispatchSourceSignal]
 
     init(onFirst: @escaping @Sendable () -> Void) {
-        for sig in [SIGINT, SIGTERM] {
+        // Signals received so far.
+        let count = NIOLockedValueBox(0)
+        sources = [SIGINT, SIGTERM].map { sig in
             signal(sig, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler { [weak self] in
-                guard let self else { return }
-                self.lock.lock()
-                self.count += 1
-                let n = self.count
-                self.lock.unlock()
+            source.setEventHandler {
+                let n = count.withLockedValue { count in
+                    count += 1
+                    return count
+                }
                 if n == 1 {
                     writeStderr(
                         "\ninfinistitch: stopping (cancelling queued requests, saving the manifest); press Ctrl-C again to quit at once\n"
@@ -225,7 +225,7 @@ final class SignalWatcher: @unchecked Sendable {
                 }
             }
             source.resume()
-            sources.append(source)
+            return source
         }
     }
 

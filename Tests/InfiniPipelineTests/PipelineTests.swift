@@ -1,3 +1,4 @@
+import FakeFal
 import Foundation
 import Testing
 
@@ -272,6 +273,36 @@ extension Serial {
             let manifest = try Self.savedManifest(dir)
             #expect(manifest.segments.allSatisfy { $0.request == nil && $0.state != .done })
             #expect(!FileManager.default.fileExists(atPath: dir.path("out.mp4")))
+        }
+
+        /// The portrait's upload belongs to the run: cancelling the run while it is in flight
+        /// stops it, instead of waiting for it to finish (here it would take 30 s).
+        @Test func cancellingWhileThePortraitUploadsStopsPromptly() async throws {
+            let server = FakeFalServer()
+            let url = try await server.start()
+            let dir = try TempDir()
+            defer { dir.cleanup() }
+            var o = Self.options(dir)
+            o.useCache = false
+            o.backend = .fal
+            o.queueURL = url.absoluteString
+            o.restURL = url.absoluteString
+            o.credentials = try FalCredentials(key: "fake-key-id-0123456789:fake-key-secret-abcdefghijklmnop")
+            // The run's first upload is the portrait (a segment stages it before its audio).
+            server.inject([.delay(.seconds(30))], on: .upload)
+            let run = Task { try await Pipeline(options: o).run() }
+            try await waitUntil("the portrait's upload starts") { !server.requests(to: .upload).isEmpty }
+            let start = ContinuousClock.now
+            run.cancel()
+            let outcome = await run.result
+            let waited = ContinuousClock.now - start
+            await server.stop()
+            #expect(throws: PipelineError.self) { try outcome.get() }
+            if case .failure(let error as PipelineError) = outcome { #expect(error.kind == .interrupted) }
+            #expect(waited < .seconds(10), "the run took \(waited) to stop")
+            // Both segments waited for the one upload of the portrait; nothing was submitted.
+            #expect(server.requests(to: .initiate).count == 1)
+            #expect(server.requests(to: .submit).isEmpty)
         }
 
         @Test func dryRunAndMaxCost() async throws {

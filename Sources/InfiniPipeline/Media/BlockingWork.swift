@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 
@@ -58,11 +59,11 @@ enum BlockingWork {
     private static let key = "InfiniPipeline.BlockingWork.cancelled"
 
     /// Set once, from any thread, when the task that submitted the work is cancelled.
-    final class Flag: NSObject, @unchecked Sendable {
-        private let lock = NSLock()
-        private var isSet = false
-        func set() { lock.withLock { isSet = true } }
-        var value: Bool { lock.withLock { isSet } }
+    /// (A class, so that a thread's dictionary can hold it.)
+    final class Flag: NSObject, Sendable {
+        private let isSet = NIOLockedValueBox(false)
+        func set() { isSet.withLockedValue { $0 = true } }
+        var value: Bool { isSet.withLockedValue { $0 } }
     }
 
     /// The cancellation flag of the work running on this thread, if any.

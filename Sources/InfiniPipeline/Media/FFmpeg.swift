@@ -1,6 +1,7 @@
 import CFFmpeg
 import CMediaShims
 import Foundation
+import NIOConcurrencyHelpers
 
 /// Small helpers around FFmpeg's C API that the rest of the media layer shares.
 enum FFmpeg {
@@ -68,32 +69,25 @@ package enum MediaLog {
     /// Sends FFmpeg's messages at or above `level` to `handler`, which may be called from any
     /// thread. Passing `nil` silences FFmpeg.
     package static func route(level: Level, to handler: (@Sendable (Level, String) -> Void)?) {
-        handlerBox.set(handler)
+        installedHandler.withLockedValue { $0 = handler }
         if handler == nil {
             CMediaShims_ffmpeg_log_install(Level.quiet.rawValue, nil)
         } else {
             CMediaShims_ffmpeg_log_install(level.rawValue) { level, line in
                 let text = String(cString: line).trimmingCharacters(in: .newlines)
                 if text.isEmpty { return }
-                MediaLog.handlerBox.get()?(MediaLog.Level(rawValue: level) ?? .info, text)
+                MediaLog.installedHandler.withLockedValue { $0 }?(MediaLog.Level(rawValue: level) ?? .info, text)
             }
         }
     }
 
     /// Silences FFmpeg unless a handler was installed. Called once by every entry point.
     static let silenceByDefault: Void = {
-        if handlerBox.get() == nil {
+        if installedHandler.withLockedValue({ $0 }) == nil {
             CMediaShims_ffmpeg_log_install(Level.quiet.rawValue, nil)
         }
     }()
 
-    fileprivate static let handlerBox = HandlerBox()
-
-    /// The handler, behind a lock: the C callback reads it from codec worker threads.
-    fileprivate final class HandlerBox: @unchecked Sendable {
-        private let lock = NSLock()
-        private var handler: (@Sendable (Level, String) -> Void)?
-        func set(_ h: (@Sendable (Level, String) -> Void)?) { lock.lock(); handler = h; lock.unlock() }
-        func get() -> (@Sendable (Level, String) -> Void)? { lock.lock(); defer { lock.unlock() }; return handler }
-    }
+    /// The handler: the C callback reads it from codec worker threads.
+    private static let installedHandler = NIOLockedValueBox<(@Sendable (Level, String) -> Void)?>(nil)
 }

@@ -33,12 +33,24 @@ final class Frame {
 
     func unref() { av_frame_unref(pointer) }
 
-    /// Another frame sharing this one's (reference-counted) pixels.
-    func newReference() throws -> Frame {
+    /// Another frame sharing this one's (reference-counted) pixels, held by the caller alone.
+    func newReference() throws -> sending Frame {
         let copy = try Frame()
         let rc = av_frame_ref(copy.pointer, pointer)
         if rc < 0 { throw MediaError.ffmpeg(.decodeFailed, file: nil, "cannot reference a decoded frame", rc) }
-        return copy
+        return Frame.unshared(copy)
+    }
+
+    /// `frame`, as a value that may be sent to another thread.
+    ///
+    /// The compiler cannot see into C: it assumes that a C call given pointers of two frames
+    /// (`av_frame_ref`, a decoder filling a frame, CVision drawing into one) may have linked
+    /// them, and so will not let either be sent while the other is used. FFmpeg and CVision
+    /// keep no reference to a frame after such a call (pixels are shared only through FFmpeg's
+    /// own reference counts). Only for a frame the caller made, or was sent, and refers to
+    /// nowhere else.
+    static func unshared(_ frame: Frame) -> sending Frame {
+        UnsharedFrame(frame: frame).frame
     }
 
     /// Allocates a video frame buffer of the given size and pixel format.
@@ -51,4 +63,10 @@ final class Frame {
         if rc < 0 { throw MediaError.ffmpeg(.encodeFailed, file: nil, "cannot allocate a \(width)x\(height) frame", rc) }
         return frame
     }
+}
+
+/// Carries a frame out of the compiler's region analysis, for ``Frame/unshared(_:)`` alone.
+/// `@unchecked Sendable`: see there.
+private struct UnsharedFrame: @unchecked Sendable {
+    let frame: Frame
 }

@@ -95,6 +95,15 @@ package final class VideoReader {
         sws_freeContext(scaler)
     }
 
+    /// The next frame, decoded into a new FFmpeg frame that the caller alone holds, without
+    /// conversion; nil after the last frame.
+    func nextDecodedFrame() throws -> sending Frame? {
+        let frame = try Frame()
+        guard try nextDecodedFrame(into: frame) else { return nil }
+        // The decoder filled the frame and keeps no reference to it.
+        return Frame.unshared(frame)
+    }
+
     /// Decodes the next frame into `frame` (an FFmpeg frame owned by the caller), without
     /// conversion. Returns false after the last frame.
     func nextDecodedFrame(into frame: Frame) throws -> Bool {

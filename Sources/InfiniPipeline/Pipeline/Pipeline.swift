@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 
 /// The whole job: fit the image, plan the audio, generate every segment concurrently (resumable,
 /// never paying twice), stitch, and report.
@@ -36,7 +37,8 @@ public final class Pipeline: Sendable {
     private let backendOverride: (any ClipBackend)?
     private let falClient: FalClient?
     private let logger: Logger
-    private let started = StartOnce()
+    /// Whether ``run()`` was called: a pipeline runs once.
+    private let started = NIOLockedValueBox(false)
 
     /// A pipeline for `options`.
     /// - Parameters:
@@ -79,7 +81,11 @@ public final class Pipeline: Sendable {
     ///   the job again resumes), and ``PipelineError/underlying`` holds the stage's own error.
     ///   Calling `run()` a second time throws ``PipelineError/Kind/alreadyStarted``.
     public func run() async throws -> PipelineSummary {
-        guard started.claim() else {
+        let claimed = started.withLockedValue { started in
+            defer { started = true }
+            return !started
+        }
+        guard claimed else {
             throw PipelineError(.alreadyStarted, "this pipeline has run already; make a new Pipeline for the next run")
         }
         defer { continuation.finish() }
@@ -154,20 +160,16 @@ public final class Pipeline: Sendable {
     ) async throws -> PipelineSummary {
         let o = options, plan = inputs.plan, store = workDir.store
         let billed = identity != "preview"  // the preview backend costs nothing
-        let tracker = ProgressTracker(plan: plan, billed: billed, started: started)
+        let tracker = ProgressTracker(plan: plan, billed: billed, started: started) { [continuation] in
+            continuation.yield(.segment($0))
+        }
         try await cutSegmentAudio(inputs, workDir: workDir)
 
         let context = RunContext(
             plan: plan, backend: backend, store: store, workDir: workDir.url,
             cache: o.useCache ? ClipCache(directory: workDir.cacheRoot.appendingPathComponent("clips")) : nil,
             portraits: inputs.portraits, options: o, identity: identity,
-            report: { [continuation] index, phase in
-                continuation.yield(
-                    .segment(
-                        SegmentEvent(
-                            index: index, speaker: plan.segments[index].speaker, phase: phase,
-                            progress: tracker.record(index, phase))))
-            },
+            report: { tracker.report($0, $1) },
             warn: { [continuation] in continuation.yield(.warning($0)) },
             downloadRetry: { [continuation] index, retry in continuation.yield(.downloadRetry(index: index, retry)) })
         emit(.stage(.generating))
@@ -183,7 +185,7 @@ public final class Pipeline: Sendable {
             paidSeconds: billed ? ModelLimits.seconds(forFrames: paid) : 0,
             cost: billed ? Plan.cost(paidFrames: paid, pricePerSecond: plan.pricePerSecond) : 0,
             plannedSeconds: plan.paidSeconds, estimatedCost: plan.estimatedCost,
-            reusedSegments: records.filter { $0.fromCache }.count + context.reused.value,
+            reusedSegments: records.filter { $0.fromCache }.count + context.reused.withLockedValue { $0 },
             wallTime: Date().timeIntervalSince(started), workDir: workDir.url.path, videoPath: result.videoPath.rawValue,
             dryRun: false, outputAudio: result.audio, speakers: tracker.speakerTotals())
         emit(.summary(summary))
@@ -321,17 +323,6 @@ public final class Pipeline: Sendable {
             return FalBackend(client: client, ownsClient: true)
         default:
             throw PipelineOptions.generationUnavailable(options.provider)
-        }
-    }
-}
-
-/// Lets a pipeline run once.
-private final class StartOnce: @unchecked Sendable {
-    private let lock = NSLock()
-    private var claimed = false
-    func claim() -> Bool {
-        lock.withLock {
-            defer { claimed = true }; return !claimed
         }
     }
 }

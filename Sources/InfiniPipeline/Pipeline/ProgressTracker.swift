@@ -1,61 +1,82 @@
 import Foundation
+import NIOConcurrencyHelpers
 
 /// Keeps the run's progress (phases, frames done, money committed, the generation rate) and
 /// makes the snapshot every segment event carries. Safe from any task.
-final class ProgressTracker: @unchecked Sendable {
-    private let lock = NSLock()
+final class ProgressTracker: Sendable {
     private let plan: Plan
     private let pricePerSecond: Double
     private let started: Date
-    private var phases: [Int: SegmentPhase] = [:]
-    private var committedFrames = 0
-    /// Requested frames committed per speaker (multi-speaker runs).
-    private var committedBySpeaker: [String: Int] = [:]
-    private var generationStarted: Date?
-    private var framesMade = 0
+    private let state = NIOLockedValueBox(State())
+    /// Where ``report(_:_:)`` sends segment events.
+    private let deliver: @Sendable (SegmentEvent) -> Void
 
-    /// - Parameter billed: false for backends that cost nothing (the preview).
-    init(plan: Plan, billed: Bool, started: Date) {
+    /// What changes as the run goes on.
+    private struct State {
+        var phases: [Int: SegmentPhase] = [:]
+        var committedFrames = 0
+        /// Requested frames committed per speaker (multi-speaker runs).
+        var committedBySpeaker: [String: Int] = [:]
+        var generationStarted: Date?
+        var framesMade = 0
+    }
+
+    /// - Parameters:
+    ///   - billed: false for backends that cost nothing (the preview).
+    ///   - deliver: where ``report(_:_:)`` sends each segment event. It is called with the
+    ///     tracker's lock held, so it must not block or call back into the tracker (yielding to
+    ///     an `AsyncStream` never blocks).
+    init(plan: Plan, billed: Bool, started: Date, deliver: @escaping @Sendable (SegmentEvent) -> Void = { _ in }) {
         self.plan = plan
         self.pricePerSecond = billed ? plan.pricePerSecond : 0
         self.started = started
+        self.deliver = deliver
     }
 
     /// Frames submitted (and so paid for) by this run, less those cancelled while queued.
-    var paidFrames: Int { lock.withLock { committedFrames } }
+    var paidFrames: Int { state.withLockedValue { $0.committedFrames } }
 
     /// The generation starts now (the estimate of the remaining time counts from here).
-    func generationBegins() { lock.withLock { generationStarted = Date() } }
+    func generationBegins() { state.withLockedValue { $0.generationStarted = Date() } }
 
-    /// Records a segment's new phase and returns the run's progress after it.
-    func record(_ index: Int, _ phase: SegmentPhase) -> RunProgress {
-        lock.withLock {
-            let frames = plan.segments[index].frameCount, requested = plan.segments[index].numFrames
-            let previous = phases[index]
-            switch phase {
-            case .submitted:
-                committedFrames += requested
-                if let speaker = plan.segments[index].speaker { committedBySpeaker[speaker, default: 0] += requested }
-            case .cancelled:
-                committedFrames -= requested
-                if let speaker = plan.segments[index].speaker { committedBySpeaker[speaker, default: 0] -= requested }
-            case .done(.generated, _) where !(previous?.isFinished ?? false): framesMade += frames
-            default: break
-            }
-            phases[index] = phase
-            return snapshot()
+    /// Records a segment's new phase and delivers its event, carrying the run's progress after it.
+    ///
+    /// Events are delivered in the order their phases are recorded (the delivery happens before
+    /// the lock is released), so each event's progress follows the one before it.
+    func report(_ index: Int, _ phase: SegmentPhase) {
+        state.withLockedValue { state in
+            let progress = record(index, phase, in: &state)
+            deliver(SegmentEvent(index: index, speaker: plan.segments[index].speaker, phase: phase, progress: progress))
         }
     }
 
+    /// Records a segment's new phase and returns the run's progress after it.
+    private func record(_ index: Int, _ phase: SegmentPhase, in state: inout State) -> RunProgress {
+        let frames = plan.segments[index].frameCount, requested = plan.segments[index].numFrames
+        let previous = state.phases[index]
+        switch phase {
+        case .submitted:
+            state.committedFrames += requested
+            if let speaker = plan.segments[index].speaker { state.committedBySpeaker[speaker, default: 0] += requested }
+        case .cancelled:
+            state.committedFrames -= requested
+            if let speaker = plan.segments[index].speaker { state.committedBySpeaker[speaker, default: 0] -= requested }
+        case .done(.generated, _) where !(previous?.isFinished ?? false): state.framesMade += frames
+        default: break
+        }
+        state.phases[index] = phase
+        return snapshot(state)
+    }
+
     /// The run's progress now.
-    func progress() -> RunProgress { lock.withLock { snapshot() } }
+    func progress() -> RunProgress { state.withLockedValue { snapshot($0) } }
 
     /// Per speaker (multi-speaker plans): frames done and on screen, planned, and committed cost.
     func speakerTotals() -> [SpeakerTotals]? {
-        lock.withLock { speakers(done: phases.filter { $0.value.isFinished }.map(\.key)) }
+        state.withLockedValue { speakers(done: $0.phases.filter { $0.value.isFinished }.map(\.key), $0) }
     }
 
-    private func speakers(done: [Int]) -> [SpeakerTotals]? {
+    private func speakers(done: [Int], _ state: State) -> [SpeakerTotals]? {
         guard let speakers = plan.speakers else { return nil }
         let finished = Set(done)
         return speakers.map { speaker in
@@ -66,24 +87,24 @@ final class ProgressTracker: @unchecked Sendable {
                 framesDone: mine.filter { finished.contains($0.index) }.reduce(0) { $0 + $1.frameCount },
                 framesTotal: mine.reduce(0) { $0 + $1.frameCount }, plannedFrames: planned,
                 estimatedCost: Plan.cost(paidFrames: planned, pricePerSecond: plan.pricePerSecond),
-                cost: Plan.cost(paidFrames: committedBySpeaker[speaker.name] ?? 0, pricePerSecond: pricePerSecond))
+                cost: Plan.cost(paidFrames: state.committedBySpeaker[speaker.name] ?? 0, pricePerSecond: pricePerSecond))
         }
     }
 
-    private func snapshot() -> RunProgress {
-        let done = phases.filter { $0.value.isFinished }.map(\.key)
+    private func snapshot(_ state: State) -> RunProgress {
+        let done = state.phases.filter { $0.value.isFinished }.map(\.key)
         let framesDone = done.reduce(0) { $0 + plan.segments[$1].frameCount }
         let now = Date()
         var remaining: Double?
-        if let generationStarted, framesMade > 0 {
-            let rate = Double(framesMade) / max(now.timeIntervalSince(generationStarted), 0.001)
+        if let generationStarted = state.generationStarted, state.framesMade > 0 {
+            let rate = Double(state.framesMade) / max(now.timeIntervalSince(generationStarted), 0.001)
             remaining = Double(max(0, plan.totalFrames - framesDone)) / rate
         }
         return RunProgress(
             segmentsDone: done.count, segmentsTotal: plan.segments.count, framesDone: framesDone,
             framesTotal: plan.totalFrames,
-            committedCost: Plan.cost(paidFrames: committedFrames, pricePerSecond: pricePerSecond),
+            committedCost: Plan.cost(paidFrames: state.committedFrames, pricePerSecond: pricePerSecond),
             elapsedSeconds: now.timeIntervalSince(started), estimatedRemainingSeconds: remaining,
-            speakers: speakers(done: done))
+            speakers: speakers(done: done, state))
     }
 }

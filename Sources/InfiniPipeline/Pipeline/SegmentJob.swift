@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 
 /// What the segment tasks of one run share.
 struct RunContext: Sendable {
@@ -11,7 +12,8 @@ struct RunContext: Sendable {
     let portraits: [Portrait]
     let options: PipelineOptions
     let identity: String
-    let reused = Counter()
+    /// Segments whose clip an earlier run finished.
+    let reused = NIOLockedValueBox(0)
     let imageURLs = ImageURLBox()
     /// Reports a segment's new phase.
     let report: @Sendable (Int, SegmentPhase) -> Void
@@ -87,7 +89,7 @@ struct SegmentJob {
         if record.state == .done, let path = record.clipPath, let sha = record.clipSHA256,
             FileManager.default.fileExists(atPath: path), (try? await Hashing.sha256(fileAt: path)) == sha
         {
-            context.reused.add(1)
+            context.reused.withLockedValue { $0 += 1 }
             context.report(index, .done(.workDir, requestId: record.request?.requestId))
             return true
         }
@@ -102,7 +104,7 @@ struct SegmentJob {
                 r.clipSHA256 = sha
                 r.state = .done
             }
-            context.reused.add(1)
+            context.reused.withLockedValue { $0 += 1 }
             context.report(index, .done(.lastRun, requestId: record.request?.requestId))
             return true
         }
@@ -148,7 +150,8 @@ struct SegmentJob {
 
     private func generate(_ start: SegmentRecord, audioFile: String, cacheKey: String) async throws {
         var record = start
-        let queued = QueueFlag()
+        // Whether the request was last seen waiting in the queue (so an interrupt may cancel it unpaid).
+        let queued = NIOLockedValueBox(true)
         // A request recorded by an earlier run counts as this run's first attempt; attempts
         // count per run, so a resumed run gives a failed segment fresh tries.
         var attempts = record.request == nil ? 0 : 1
@@ -164,7 +167,7 @@ struct SegmentJob {
                 }
                 record = try await submit(record)
                 attempts += 1
-                queued.set(true)
+                queued.withLockedValue { $0 = true }
             }
             let submitted = record.request!
             do {
@@ -243,17 +246,17 @@ struct SegmentJob {
 
     private func waitForResult(
         _ submitted: SubmittedRequest, record: SegmentRecord, audioFile: String,
-        queued: QueueFlag
+        queued: NIOLockedValueBox<Bool>
     ) async throws -> String {
         let request = clipRequest(imageURL: try await stagedImageURL(), audioURL: record.audioURL ?? audioFile)
         let (index, report, id) = (index, context.report, submitted.requestId)
         return try await context.backend.waitForResult(submitted, request: request) { progress in
             switch progress {
             case .queued(let position):
-                queued.set(true)
+                queued.withLockedValue { $0 = true }
                 report(index, .queued(requestId: id, position: position))
             case .running:
-                queued.set(false)
+                queued.withLockedValue { $0 = false }
                 report(index, .running(requestId: id, log: nil))
             case .log(let line):
                 report(index, .running(requestId: id, log: line))
@@ -263,8 +266,8 @@ struct SegmentJob {
 
     /// Interrupted: a request still waiting in the queue is cancelled (not billed); one already
     /// running stays recorded, and the next run fetches its result.
-    private func cancelIfQueued(_ submitted: SubmittedRequest, queued: QueueFlag) async throws {
-        guard queued.value else { return }
+    private func cancelIfQueued(_ submitted: SubmittedRequest, queued: NIOLockedValueBox<Bool>) async throws {
+        guard queued.withLockedValue({ $0 }) else { return }
         let backend = context.backend
         await Task.detached { await backend.cancel(submitted) }.value
         _ = try? await store.update(index) { r in
@@ -342,34 +345,104 @@ struct SegmentJob {
     }
 }
 
-/// A thread-safe integer.
-final class Counter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var count = 0
-    func add(_ n: Int) { lock.withLock { count += n } }
-    var value: Int { lock.withLock { count } }
-}
+/// Stages each portrait once per run, for every segment that shows it.
+///
+/// The first segment to ask stages the image in its own task, a child of the run's, so
+/// cancelling the run cancels the upload; segments asking meanwhile wait for it, and stop
+/// waiting as soon as they are cancelled. A failed staging is given to the segments that waited
+/// for it and forgotten, so the next segment to ask stages the image again; a staging that was
+/// cancelled while a waiting segment was not is taken over by that segment.
+final class ImageURLBox: Sendable {
+    private enum Entry {
+        case staged(String)
+        /// Being staged; the waiting segments, by ticket.
+        case staging(waiters: [Int: CheckedContinuation<Turn, any Error>])
+    }
 
-/// Whether a request was last seen waiting in the queue (so an interrupt may cancel it unpaid).
-final class QueueFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var isQueued = true
-    func set(_ queued: Bool) { lock.withLock { isQueued = queued } }
-    var value: Bool { lock.withLock { isQueued } }
-}
+    /// What a segment asking for an image does next.
+    private enum Turn {
+        case use(String)
+        case stage
+    }
 
-/// Stages each image once even when several segments ask at the same time.
-actor ImageURLBox {
-    private var tasks: [String: Task<String, any Error>] = [:]
-    func get(_ key: String, _ make: @escaping @Sendable () async throws -> String) async throws -> String {
-        if let task = tasks[key] { return try await task.value }
-        let t = Task { try await make() }
-        tasks[key] = t
+    private struct State {
+        var entries: [String: Entry] = [:]
+        var nextTicket = 0
+    }
+
+    private let state = NIOLockedValueBox(State())
+
+    /// The staged URL of image `key`: staged by `stage` if no other segment has staged it or is
+    /// staging it now.
+    /// - Throws: `stage`'s error, also to the segments that waited for it; `CancellationError`
+    ///   when the calling task is cancelled.
+    func get(_ key: String, stage: @Sendable () async throws -> String) async throws -> String {
+        while true {
+            let turn: Turn
         do {
-            return try await t.value
-        } catch {
-            tasks[key] = nil
-            throw error
+                turn = try await next(key)
+            } catch is CancellationError where !Task.isCancelled {
+                continue  // the segment staging it was cancelled, this one was not: stage it here
+            }
+            switch turn {
+            case .use(let url):
+                return url
+            case .stage:
+                let result: Result<String, any Error>
+                do { result = .success(try await stage()) } catch { result = .failure(error) }
+                let waiters = state.withLockedValue { state -> [CheckedContinuation<Turn, any Error>] in
+                    guard case .staging(let waiters) = state.entries[key] else { return [] }
+                    state.entries[key] = (try? result.get()).map(Entry.staged)
+                    return Array(waiters.values)
+                }
+                for waiter in waiters { waiter.resume(with: result.map(Turn.use)) }
+                return try result.get()
+            }
+        }
+    }
+
+    /// The segments waiting for the staging of image `key` (tests).
+    func waiting(for key: String) -> Int {
+        state.withLockedValue { state in
+            guard case .staging(let waiters) = state.entries[key] else { return 0 }
+            return waiters.count
+        }
+    }
+
+    /// The staged URL, or the turn to stage the image, or (while another segment stages it) the
+    /// outcome of that staging.
+    private func next(_ key: String) async throws -> Turn {
+        let ticket = state.withLockedValue { state in
+            defer { state.nextTicket += 1 }
+            return state.nextTicket
+        }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Turn, any Error>) in
+                // Checked under the lock that the cancellation handler takes: either this sees the
+                // cancellation, or the handler sees the waiter.
+                state.withLockedValue { state in
+                    if Task.isCancelled { return continuation.resume(throwing: CancellationError()) }
+                    switch state.entries[key] {
+                    case .staged(let url)?:
+                        continuation.resume(returning: .use(url))
+                    case .staging(var waiters)?:
+                        waiters[ticket] = continuation
+                        state.entries[key] = .staging(waiters: waiters)
+                    case nil:
+                        state.entries[key] = .staging(waiters: [:])
+                        continuation.resume(returning: .stage)
+                    }
+                }
+            }
+        } onCancel: {
+            let waiter = state.withLockedValue { state -> CheckedContinuation<Turn, any Error>? in
+                guard case .staging(var waiters) = state.entries[key], let waiter = waiters.removeValue(forKey: ticket) else {
+                    return nil
+                }
+                state.entries[key] = .staging(waiters: waiters)
+                return waiter
+            }
+            waiter?.resume(throwing: CancellationError())
         }
     }
 }

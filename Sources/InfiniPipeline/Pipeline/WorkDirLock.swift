@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 
 #if canImport(Glibc)
 import Glibc
@@ -12,9 +13,9 @@ import Darwin
 /// kernel drops the lock when its process dies, however it dies, so a crashed run never
 /// leaves a stale lock behind. Locks are per open file, so a second ``Pipeline`` in the same
 /// process is refused too.
-final class WorkDirLock: @unchecked Sendable {
-    private let lock = NSLock()
-    private var descriptor: Int32
+final class WorkDirLock: Sendable {
+    /// The lock file's descriptor, -1 once released.
+    private let descriptor: NIOLockedValueBox<Int32>
 
     /// Takes the lock, or throws a ``PipelineError/Kind/workDirInUse`` error naming the process that holds it.
     init(directory: URL) throws {
@@ -43,17 +44,17 @@ final class WorkDirLock: @unchecked Sendable {
         let text = Array("\(getpid())\n".utf8)
         _ = ftruncate(fd, 0)
         _ = pwrite(fd, text, text.count, 0)
-        descriptor = fd
+        descriptor = NIOLockedValueBox(fd)
     }
 
     /// Releases the lock (also done when the process ends).
     func release() {
-        lock.lock()
-        defer { lock.unlock() }
-        guard descriptor >= 0 else { return }
-        _ = flock(descriptor, LOCK_UN)
-        close(descriptor)
-        descriptor = -1
+        descriptor.withLockedValue { descriptor in
+            guard descriptor >= 0 else { return }
+            _ = flock(descriptor, LOCK_UN)
+            close(descriptor)
+            descriptor = -1
+        }
     }
 
     deinit { release() }

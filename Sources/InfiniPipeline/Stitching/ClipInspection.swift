@@ -1,5 +1,6 @@
 import CFFmpeg
 import Foundation
+import NIOConcurrencyHelpers
 
 /// What a generated clip holds, measured by reading it (never assumed from the request).
 struct ClipInspection: Sendable, Equatable {
@@ -87,7 +88,8 @@ struct ClipInspection: Sendable, Equatable {
 
     /// Inspects several clips, as many at a time as there are cores; one result per path, in order.
     static func inspectAll(paths: [String]) -> [Result<ClipInspection, MediaError>] {
-        let results = ResultSlots<Result<ClipInspection, MediaError>>(count: paths.count)
+        // One slot per clip, filled from several threads.
+        let results = NIOLockedValueBox([Result<ClipInspection, MediaError>?](repeating: nil, count: paths.count))
         DispatchQueue.concurrentPerform(iterations: paths.count) { i in
             let result: Result<ClipInspection, MediaError>
             do {
@@ -97,21 +99,8 @@ struct ClipInspection: Sendable, Equatable {
             } catch {
                 result = .failure(MediaError(.invalidData, file: paths[i], "\(error)"))
             }
-            results.set(i, result)
+            results.withLockedValue { $0[i] = result }
         }
-        return results.values
+        return results.withLockedValue { $0.map { $0! } }
     }
-}
-
-/// Fixed slots filled from several threads. `@unchecked Sendable`: every access holds `lock`.
-private final class ResultSlots<T>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var slots: [T?]
-
-    init(count: Int) { slots = Array(repeating: nil, count: count) }
-
-    func set(_ index: Int, _ value: T) { lock.withLock { slots[index] = value } }
-
-    /// All values; every slot must have been set.
-    var values: [T] { lock.withLock { slots.map { $0! } } }
 }

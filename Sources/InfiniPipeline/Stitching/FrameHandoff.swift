@@ -4,9 +4,14 @@ import Foundation
 /// Decoded frames passed from one decoding thread to one encoding thread, at most `capacity`
 /// waiting at a time, so that decoding the clips overlaps encoding the output.
 ///
-/// `@unchecked Sendable`: every stored property is read and written only under `condition`,
-/// and a `Frame` put in is handed over: the producer never touches that object again (it keeps
-/// its own reference to the pixels when it needs them, for padding or a crossfade).
+/// A frame moves through it: ``put(_:)`` takes a `sending` frame, so the compiler checks that
+/// the producer refers to it nowhere else and never touches it again (the producer keeps its own
+/// reference to the pixels when it needs them, for padding or a seam), and ``take()`` gives the
+/// consumer a frame that it alone holds.
+///
+/// `@unchecked Sendable`: a queue of non-Sendable frames that one thread waits on while another
+/// fills it, which no locked-value type offers (those hold Sendable values and cannot wait);
+/// every stored property is read and written only under `condition`.
 final class FrameHandoff: @unchecked Sendable {
     private let condition = NSCondition()
     private var queue: [Frame] = []
@@ -22,7 +27,7 @@ final class FrameHandoff: @unchecked Sendable {
 
     /// Producer: waits for room and adds a frame. Returns false once the consumer has
     /// cancelled; the producer should stop then.
-    func put(_ frame: Frame) -> Bool {
+    func put(_ frame: sending Frame) -> Bool {
         condition.lock()
         defer { condition.unlock() }
         while queue.count >= capacity && !cancelled { condition.wait() }
@@ -43,7 +48,7 @@ final class FrameHandoff: @unchecked Sendable {
 
     /// Consumer: the next frame in order; nil after the last.
     /// - Throws: the producer's error, once the frames put before it are taken.
-    func take() throws -> Frame? {
+    func take() throws -> sending Frame? {
         condition.lock()
         defer { condition.unlock() }
         while queue.isEmpty && !finished { condition.wait() }

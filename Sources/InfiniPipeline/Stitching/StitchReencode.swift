@@ -67,52 +67,55 @@ extension Stitcher {
         var faces = FaceCentre()
         for (position, job) in jobs.enumerated() {
             try BlockingWork.checkCancellation()
-            let reader = try VideoReader(demuxer: Demuxer(path: job.clip), pixelFormat: .yuv420p, threads: 1)
+            let clip = try ClipFrames(segment: job.segment, path: job.clip)
             // Frames of this clip in the output: the morph at the next seam replaces the rest.
             let kept = job.frames - seams.heldBack(segment: position)
             let seam = seams.seams[position]
-            let zoomCentre: (x: Double, y: Double)?
-            var exhausted = false
-            var lastDecoded: Frame? = nil
-            // The clip's next frame, its last one repeated once it runs out.
-            func source() throws -> Frame {
-                if !exhausted {
-                    let frame = try Frame()
-                    if try reader.nextDecodedFrame(into: frame) {
-                        lastDecoded = try frame.newReference()
-                        return frame
-                    }
-                    exhausted = true
-                }
-                guard let lastDecoded else {
-                    throw ClipError(segment: job.segment, clip: job.clip, reason: "no frame decodes")
-                }
-                return try lastDecoded.newReference()
-            }
             var taken = 0
-            var first = try source()
-            zoomCentre = seams.zoomed[position] ? faces.centre(of: first) : nil
-            if case .morph(let before, let after) = seam, let previous = previousLast {
-                // The frames inside the window are skipped; the first after it is the morph's end.
-                while taken < after {
-                    first = try source()
-                    taken += 1
-                }
-                guard try morphFrames(from: previous, to: first, count: before + after, emit: handoff.put) else { return }
-            }
-            var next: Frame? = first
-            while taken < kept {
-                var frame = try next ?? source()
-                next = nil
-                if case .crossfade(let frames) = seam, taken < frames, let previous = previousLast {
-                    try blend(into: frame, from: previous, weight: Double(taken + 1) / Double(frames + 1))
-                }
-                if let zoomCentre { frame = try YUV420.zoomed(frame, scale: SeamTransitions.zoomScale, center: zoomCentre) }
+            let opening = try clip.next()
+            // (The detector reads a reference of its own, so that `opening` stays unshared.)
+            let zoomCentre = seams.zoomed[position] ? faces.centre(of: try opening.newReference()) : nil
+            // Hands the clip's next frame over, crossfaded and zoomed as its seam asks.
+            func handOver(_ decoded: sending Frame) throws -> Bool {
+                var weight: Double? = nil
+                if case .crossfade(let frames) = seam, taken < frames { weight = Double(taken + 1) / Double(frames + 1) }
+                let faded = try crossfaded(decoded, toward: previousLast, weight: weight)
+                let frame =
+                    try zoomCentre.map { try YUV420.zoomed(faded, scale: SeamTransitions.zoomScale, center: $0) } ?? faded
                 // The encoding thread sets the timestamp of the frames it is given: this side
                 // keeps its own reference to the pixels instead.
                 previousLast = try frame.newReference()
-                guard handoff.put(frame) else { return }
                 taken += 1
+                return handoff.put(frame)
+            }
+            // The seam's morph, if any: it stands for the window's frames, `before` of the
+            // previous clip's (never decoded) and `after` of this one's. It reads references of
+            // its own, so that the frames it ends on stay unshared.
+            let morph: (previous: Frame, before: Int, after: Int)?
+            if case .morph(let before, let after) = seam, let previous = previousLast {
+                morph = (previous, before, after)
+            } else {
+                morph = nil
+            }
+            if let morph, morph.after > 0 {
+                // The frames inside the window are skipped; the first after it is the morph's end.
+                let end = try clip.next(skipping: morph.after - 1)
+                taken = morph.after
+                guard
+                    try morphFrames(
+                        from: morph.previous, to: end.newReference(), count: morph.before + morph.after, emit: handoff.put)
+                else { return }
+                if taken < kept { guard try handOver(end) else { return } }
+            } else {
+                if let morph {
+                    guard
+                        try morphFrames(from: morph.previous, to: opening.newReference(), count: morph.before, emit: handoff.put)
+                    else { return }
+                }
+                if taken < kept { guard try handOver(opening) else { return } }
+            }
+            while taken < kept {
+                guard try handOver(try clip.next()) else { return }
             }
         }
     }
@@ -121,7 +124,7 @@ extension Stitcher {
     /// t = k / (count + 1), by optical flow. If the frames cannot be morphed (not 8-bit YUV
     /// 4:2:0), the window becomes a hard cut at its middle: `a` repeated, then `b`. Returns
     /// false as soon as `emit` does.
-    static func morphFrames(from a: Frame, to b: Frame, count: Int, emit: (Frame) -> Bool) throws -> Bool {
+    static func morphFrames(from a: Frame, to b: Frame, count: Int, emit: (sending Frame) -> Bool) throws -> Bool {
         guard count > 0 else { return true }
         guard YUV420.isYUV420(a), YUV420.isYUV420(b) else {
             for k in 0..<count where !emit(try (k < count / 2 ? a : b).newReference()) { return false }
@@ -129,11 +132,16 @@ extension Stitcher {
         }
         let morph = try SeamMorph(from: a, to: b)
         for k in 1...count {
-            let frame = try YUV420.blankFrame(like: b)
-            try morph.render(at: Double(k) / Double(count + 1), into: frame)
-            guard emit(frame) else { return false }
+            guard emit(try morph.picture(at: Double(k) / Double(count + 1), like: b)) else { return false }
         }
         return true
+    }
+
+    /// `frame`, mixed toward `other` when `weight` is set (see ``blend(into:from:weight:)``).
+    private static func crossfaded(_ frame: sending Frame, toward other: Frame?, weight: Double?) throws -> sending Frame {
+        if let other, let weight { try blend(into: frame, from: other, weight: weight) }
+        // The blend read `other` and wrote into `frame`, and keeps no reference to either.
+        return Frame.unshared(frame)
     }
 
     /// Mixes `frame` toward itself with `weight` and toward `other` with `1 - weight`, per
@@ -160,5 +168,42 @@ extension Stitcher {
                 }
             }
         }
+    }
+}
+
+/// One clip's frames in order, on the decoding thread: its last frame is repeated once it runs
+/// out (a clip short by a frame or two is padded).
+private final class ClipFrames {
+    private let segment: Int
+    private let path: String
+    private let reader: VideoReader
+    private var lastDecoded: Frame? = nil
+    private var exhausted = false
+
+    init(segment: Int, path: String) throws {
+        self.segment = segment
+        self.path = path
+        reader = try VideoReader(demuxer: Demuxer(path: path), pixelFormat: .yuv420p, threads: 1)
+    }
+
+    /// The clip's next frame, its last one repeated once it runs out.
+    func next() throws -> sending Frame {
+        if !exhausted {
+            if let frame = try reader.nextDecodedFrame() {
+                lastDecoded = try frame.newReference()
+                return frame
+            }
+            exhausted = true
+        }
+        guard let lastDecoded else {
+            throw ClipError(segment: segment, clip: path, reason: "no frame decodes")
+        }
+        return try lastDecoded.newReference()
+    }
+
+    /// The frame after the next `count`, which are decoded and dropped.
+    func next(skipping count: Int) throws -> sending Frame {
+        for _ in 0..<count { _ = try next() }
+        return try next()
     }
 }

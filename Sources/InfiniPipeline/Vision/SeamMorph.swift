@@ -52,6 +52,16 @@ final class SeamMorph {
         }
         if rc != 0 { throw VisionError.failed(YUV420.text(message)) }
     }
+
+    /// The picture at `t`, rendered into a new frame of `like`'s size and format that the
+    /// caller alone holds.
+    /// - Throws: ``VisionError`` `.failed`, `MediaError` when the frame cannot be allocated.
+    func picture(at t: Double, like: Frame) throws -> sending Frame {
+        let frame = try YUV420.blankFrame(like: like)
+        try render(at: t, into: frame)
+        // CVision drew into the frame and keeps no reference to it.
+        return Frame.unshared(frame)
+    }
 }
 
 /// Helpers over CVision's YUV 4:2:0 pictures.
@@ -82,7 +92,7 @@ enum YUV420 {
     }
 
     /// A new writable frame of `like`'s size and format, with its colour properties.
-    static func blankFrame(like: Frame) throws -> Frame {
+    static func blankFrame(like: Frame) throws -> sending Frame {
         let f = like.pointer.pointee
         let frame = try Frame.video(width: Int(f.width), height: Int(f.height), format: AVPixelFormat(rawValue: f.format))
         frame.pointer.pointee.color_range = f.color_range
@@ -98,9 +108,9 @@ enum YUV420 {
     }
 
     /// `frame` punched in by `scale` (≥ 1) around `center` (luma pixels; clamped so the window
-    /// stays inside the picture), as a new frame.
+    /// stays inside the picture), as a new frame that the caller alone holds.
     /// - Throws: ``VisionError`` `.failed`.
-    static func zoomed(_ frame: Frame, scale: Double, center: (x: Double, y: Double)) throws -> Frame {
+    static func zoomed(_ frame: Frame, scale: Double, center: (x: Double, y: Double)) throws -> sending Frame {
         let out = try blankFrame(like: frame)
         var message = [CChar](repeating: 0, count: 256)
         let rc = try withInput(frame) { input in
@@ -110,7 +120,8 @@ enum YUV420 {
             }
         }
         if rc != 0 { throw VisionError.failed(text(message)) }
-        return out
+        // CVision read `frame` and drew into `out`, and keeps no reference to either.
+        return Frame.unshared(out)
     }
 
     /// The luma plane of a frame, tightly packed.
