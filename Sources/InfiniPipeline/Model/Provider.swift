@@ -17,21 +17,25 @@ public struct Provider: Sendable, Hashable, Codable, CustomStringConvertible {
     public var lengths: RequestLengths
     /// How a request is billed, and at what price.
     public var billing: Billing
+    /// Whether its requests cost money (the preview's do not: its plans are priced as the
+    /// provider it stands in for, to show what the real run would cost).
+    public var isBilled: Bool
 
     /// A provider.
-    public init(id: String, model: String, fps: Int = ModelLimits.fps, lengths: RequestLengths, billing: Billing) {
+    public init(
+        id: String, model: String, fps: Int = ModelLimits.fps, lengths: RequestLengths, billing: Billing,
+        isBilled: Bool = true
+    ) {
         self.id = id
         self.model = model
         self.fps = fps
         self.lengths = lengths
         self.billing = billing
+        self.isBilled = isBilled
     }
 
     /// ``id``.
     public var description: String { id }
-
-    /// Whether its requests cost money (the preview's do not).
-    public var isBilled: Bool { billing.prices.values.contains { $0 > 0 } }
 
     /// fal's `fal-ai/infinitalk`: `num_frames` (4n + 1, 41…721) sets the length; billed per
     /// second of video requested, $0.20 (480p) or $0.40 (720p).
@@ -49,10 +53,10 @@ public struct Provider: Sendable, Hashable, Codable, CustomStringConvertible {
         lengths: RequestLengths(setBy: .audio, step: 1, minimum: 1, maximum: 600 * ModelLimits.fps),
         billing: Billing(prices: ["480p": 0.03, "720p": 0.06], unitFrames: ModelLimits.fps, minimumFrames: 5 * ModelLimits.fps))
 
-    /// The offline preview renderer: fal's request rules, no cost.
+    /// The offline preview renderer: fal's request rules and prices (its plans show what fal
+    /// would charge), and nothing billed.
     public static let preview = Provider(
-        id: "preview", model: "preview", lengths: fal.lengths,
-        billing: Billing(prices: ["480p": 0, "720p": 0], unitFrames: 1, minimumFrames: 0))
+        id: "preview", model: "preview", lengths: fal.lengths, billing: fal.billing, isBilled: false)
 
     /// The providers a plan is priced on, side by side.
     public static let billed: [Provider] = [.fal, .wavespeed]

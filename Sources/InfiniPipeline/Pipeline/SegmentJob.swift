@@ -379,7 +379,7 @@ final class ImageURLBox: Sendable {
     func get(_ key: String, stage: @Sendable () async throws -> String) async throws -> String {
         while true {
             let turn: Turn
-        do {
+            do {
                 turn = try await next(key)
             } catch is CancellationError where !Task.isCancelled {
                 continue  // the segment staging it was cancelled, this one was not: stage it here

@@ -56,7 +56,7 @@ extension Plan {
 
 extension SegmentPlanner {
     /// The same audio planned on every billed provider (``Provider/billed``) with the same
-    /// resolution and concurrency, the plan's own provider first: what a user compares before
+    /// resolution and concurrency, the plan's own provider first (the preview is not listed): what a user compares before
     /// choosing. A price override applies to the plan's own provider only; the others are at
     /// their list prices, with their own default request lengths.
     /// - Parameters:
@@ -65,7 +65,7 @@ extension SegmentPlanner {
     ///   - options: The options `plan` was made with.
     /// - Throws: ``PlanningError`` when the audio cannot be planned.
     public static func prices(_ analysis: AudioAnalysis, plan: Plan, options: PlanningOptions) throws -> [ProviderPrice] {
-        var prices = [plan.price]
+        var prices = plan.providerRules.isBilled ? [plan.price] : []
         for provider in Provider.billed where provider.id != plan.providerRules.id {
             var other = options
             other.provider = provider
