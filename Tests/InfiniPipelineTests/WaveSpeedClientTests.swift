@@ -405,6 +405,19 @@ struct WaveSpeedClientTests {
         }
     }
 
+    @Test(.timeLimit(.minutes(1))) func aSubmitWhoseAnswerTimesOutIsNeverSentAgain() async throws {
+        try await withWaveSpeed(configure: { $0.requestTimeout = .milliseconds(300) }) { h in
+            h.server.inject([.delay(.seconds(1))], on: .submit)
+            let error = await wsError { _ = try await h.client.submit(h.plainInput) }
+            #expect(error?.kind == .submitOutcomeUnknown)
+            #expect(error?.mayHaveBeenAccepted == true)
+            #expect(h.server.requests(to: .submit).count == 1)
+            // The server answers late: the task exists, and the client did not send it again.
+            try await Task.sleep(for: .seconds(1))
+            #expect(h.server.tasks.count == 1)
+        }
+    }
+
     @Test(.timeLimit(.minutes(1))) func aGatewayPageOnASubmitMayHideAnAcceptedTask() async throws {
         try await withWaveSpeed { h in
             h.server.inject([.gatewayError(504)], on: .submit)
