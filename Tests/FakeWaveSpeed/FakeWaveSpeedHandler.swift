@@ -180,7 +180,8 @@ struct FakeWaveSpeedHandler: Sendable {
             let script = state.scripts.isEmpty ? FakeWaveSpeedServer.TaskScript.normal : state.scripts.removeFirst()
             state.tasks[id] = WaveSpeedState.TaskState(
                 record: .init(id: id, input: input, status: "created"), index: state.taskOrder.count, script: script,
-                readyAt: ContinuousClock.now + options.processingTime, createdPollsLeft: options.createdPolls)
+                readyAt: ContinuousClock.now + options.processingTime, createdPollsLeft: options.createdPolls,
+                processingPollsLeft: options.processingPolls)
             state.taskOrder.append(id)
             return state.baseURL
         }
@@ -208,7 +209,8 @@ struct FakeWaveSpeedHandler: Sendable {
             if task.createdPollsLeft > 0 {
                 task.createdPollsLeft -= 1
                 task.record.status = "created"
-            } else if now < task.readyAt {
+            } else if task.processingPollsLeft > 0 || now < task.readyAt {
+                task.processingPollsLeft = max(0, task.processingPollsLeft - 1)
                 task.record.status = "processing"
             } else if task.script.failure != nil {
                 task.record.status = "failed"

@@ -30,6 +30,8 @@ public final class FakeWaveSpeedServer: Sendable {
         public var clipHeight: Int
         /// Polls that answer `created` before a task answers `processing`.
         public var createdPolls: Int
+        /// Polls that answer `processing` (at least) before a task may complete.
+        public var processingPolls: Int
         /// Time from the submit until a task may complete (simulated model latency).
         public var processingTime: Duration
         /// When set, API routes answer 401 unless they carry `Authorization: Bearer <expectedKey>`.
@@ -45,13 +47,15 @@ public final class FakeWaveSpeedServer: Sendable {
         /// Creates options: 64x64 clips with audio, one `created` poll, no latency, any key,
         /// rendered clips, 5 s minimum charge.
         public init(
-            clipWidth: Int = 64, clipHeight: Int = 64, createdPolls: Int = 1, processingTime: Duration = .zero,
+            clipWidth: Int = 64, clipHeight: Int = 64, createdPolls: Int = 1, processingPolls: Int = 0,
+            processingTime: Duration = .zero,
             expectedKey: String? = nil, fixedClip: [UInt8]? = nil, clipAudio: Bool = true,
             minimumBilledSeconds: Int = 5
         ) {
             self.clipWidth = clipWidth
             self.clipHeight = clipHeight
             self.createdPolls = createdPolls
+            self.processingPolls = processingPolls
             self.processingTime = processingTime
             self.expectedKey = expectedKey
             self.fixedClip = fixedClip
@@ -318,6 +322,7 @@ struct WaveSpeedState {
         let script: FakeWaveSpeedServer.TaskScript
         let readyAt: ContinuousClock.Instant
         var createdPollsLeft: Int
+        var processingPollsLeft: Int
         var clip: [UInt8]?
     }
 
