@@ -107,6 +107,21 @@ let package = Package(
             path: "Tests/FakeFal",
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
+        // A loopback WaveSpeed server (uploads, predictions, videos) with fault injection, for
+        // tests; it reuses FakeFal's clips and connection breaking.
+        .target(
+            name: "FakeWaveSpeed",
+            dependencies: [
+                "InfiniPipeline", "FakeFal",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            path: "Tests/FakeWaveSpeed",
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
         // The README's library example, compiled with the package so it cannot go stale.
         .executableTarget(
             name: "preview-example",
@@ -132,7 +147,7 @@ let package = Package(
         .testTarget(
             name: "InfiniPipelineTests",
             dependencies: [
-                "InfiniPipeline", "InfiniStitchCLI", "CFFmpeg", "FakeFal",
+                "InfiniPipeline", "InfiniStitchCLI", "CFFmpeg", "FakeFal", "FakeWaveSpeed",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

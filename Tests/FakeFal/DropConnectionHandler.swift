@@ -19,16 +19,27 @@ import Darwin
 ///   bytes, then close: cleanly, or with a TCP reset when `x-fakefal-reset` is also set. The
 ///   client sees a body that ends early, as from a flaky CDN.
 ///
-/// The marker headers are removed before the head is written.
-final class DropConnectionHandler: ChannelOutboundHandler, RemovableChannelHandler {
-    typealias OutboundIn = HTTPResponsePart
-    typealias OutboundOut = HTTPResponsePart
+/// The marker headers are removed before the head is written. Public so that other fake
+/// servers (FakeWaveSpeed) break connections the same way.
+public final class DropConnectionHandler: ChannelOutboundHandler, RemovableChannelHandler {
+    public typealias OutboundIn = HTTPResponsePart
+    public typealias OutboundOut = HTTPResponsePart
+
+    /// The response header that asks for the connection to be closed without an answer.
+    public static let dropHeader = FakeFalHandler.dropHeader
+    /// The response header that asks for only this many body bytes, then a close.
+    public static let cutHeader = FakeFalHandler.cutHeader
+    /// With ``cutHeader``: close with a TCP reset.
+    public static let resetHeader = FakeFalHandler.resetHeader
+
+    /// A handler for one connection.
+    public init() {}
 
     private var dropping = false
     /// Body bytes still to send before the cut, and whether to reset.
     private var cut: (remaining: Int, reset: Bool)?
 
-    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+    public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         if dropping {
             promise?.fail(ChannelError.ioOnClosedChannel)
             return

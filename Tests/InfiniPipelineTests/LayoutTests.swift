@@ -13,6 +13,7 @@ struct LayoutTests {
         "Media": 1,
         "Vision": 2,
         "Image": 3, "Audio": 3, "Fal": 3,
+        "WaveSpeed": 4,  // above Fal: it reuses Fal's HTTP layer (transport, retries, download)
         "Planning": 4,
         "Backends": 5, "Stitching": 5,
         "Pipeline": 6,

@@ -72,9 +72,21 @@ public struct FalCredentials: Sendable, CustomStringConvertible, CustomDebugStri
     public var customMirror: Mirror { Mirror(self, children: ["key": "<redacted>"], displayStyle: .struct) }
 }
 
+/// A provider's API key as the HTTP layer uses it: the `Authorization` value to send, and the
+/// redaction that hides the key in any text (fal's ``FalCredentials``, WaveSpeed's
+/// `WaveSpeedCredentials`).
+protocol APIKey: Sendable {
+    /// The whole `Authorization` header value (`Key …`, `Bearer …`).
+    var headerValue: String { get }
+    /// `text` with every occurrence of the key replaced by `<redacted>`.
+    func redact(_ text: String) -> String
+}
+
+extension FalCredentials: APIKey {}
+
 /// Makes texts safe to show: URLs lose user info and query values, server bodies lose the key.
 struct Redactor: Sendable {
-    let credentials: FalCredentials?
+    let credentials: (any APIKey)?
 
     /// Redacts the key and shortens the text to one line of at most `limit` characters.
     func text(_ raw: String, limit: Int = 300) -> String {

@@ -61,7 +61,7 @@ struct TransportFailure: Error {
 /// ``TransportFailure``s that say whether anything was sent.
 struct FalTransport: Sendable {
     let http: HTTPClient
-    let credentials: FalCredentials
+    let credentials: any APIKey
     let userAgent: String
     /// The largest JSON response read whole.
     let maxResponseBytes: Int
@@ -81,7 +81,10 @@ struct FalTransport: Sendable {
         if call.authorized { request.headers.add(name: "Authorization", value: credentials.headerValue) }
         if let body = call.body {
             // AsyncHTTPClient sets Content-Length (0 for a bodiless PUT or POST) itself.
-            request.headers.add(name: "Content-Type", value: call.contentType ?? "application/octet-stream")
+            // A Content-Type among the call's headers (an upload ticket's, sent exactly) wins.
+            if !call.headers.contains(where: { $0.0.lowercased() == "content-type" }) {
+                request.headers.add(name: "Content-Type", value: call.contentType ?? "application/octet-stream")
+            }
             request.body = .bytes(ByteBuffer(bytes: body))
         }
         do {

@@ -16,6 +16,18 @@ enum RetryKind: Sendable {
     case result
     /// The result of a request known to have failed: retry only transport errors and 429.
     case failedResult
+    /// A submit to an API whose answers say when it refused one (WaveSpeed's envelope): as
+    /// `.submit`, but a 5xx is retried only when `isRefusal` recognises the API's own refusal in
+    /// it, and any other 5xx may have been accepted.
+    case refusableSubmit(isRefusal: @Sendable (HTTPReply) -> Bool)
+
+    /// Whether the call is a submit of either kind (billed once accepted).
+    var isSubmit: Bool {
+        switch self {
+        case .submit, .refusableSubmit: return true
+        default: return false
+        }
+    }
 }
 
 /// The fal client's retry rules for API calls (the result download has its own, see
@@ -31,7 +43,8 @@ enum RetryKind: Sendable {
 ///   the caller's error), the last transport failure is thrown with it.
 /// - Submits are billed once accepted, so a submit is retried only when it certainly did not
 ///   reach the queue: it could not connect, or got 429, or 502/503/504 from the ingress (without
-///   `x-fal-request-id`). A connection that failed after sending, or any other 5xx, throws
+///   `x-fal-request-id`), or (``RetryKind/refusableSubmit(isRefusal:)``) a 5xx the API marks as
+///   its refusal. A connection that failed after sending, or any other 5xx, throws
 ///   ``FalError/Kind/submitOutcomeUnknown``.
 struct RetryEngine: Sendable {
     /// Attempts, delays and time limits.
@@ -80,12 +93,12 @@ struct RetryEngine: Sendable {
                 }
             } catch let failure as TransportFailure {
                 if Task.isCancelled { throw CancellationError() }
-                if kind == .submit && !failure.notSent {
+                if kind.isSubmit && !failure.notSent {
                     // The request left this machine: the queue may have it. Never resubmit.
                     throw FalError.submitOutcomeUnknown(after: failure)
                 }
                 let error =
-                    kind == .submit
+                    kind.isSubmit
                     ? failure.error.with(reason: failure.error.reason + "; the request was not submitted")
                     : failure.error
                 reason = failure.error.reason
@@ -124,10 +137,14 @@ struct RetryEngine: Sendable {
     /// The last response of a call; for a submit, a 5xx that may have reached the queue throws
     /// ``FalError/Kind/submitOutcomeUnknown`` instead.
     private func checkedFinal(_ reply: HTTPReply, call: HTTPCall, kind: RetryKind) throws -> HTTPReply {
-        if kind == .submit && reply.status >= 500 && !RetryEngine.isFromIngress(reply) {
+        switch kind {
+        case .submit where reply.status >= 500 && !RetryEngine.isFromIngress(reply):
             throw FalError.submitOutcomeUnknown(call, reply, redactor: redactor)
+        case .refusableSubmit(let isRefusal) where reply.status >= 500 && !isRefusal(reply):
+            throw FalError.submitOutcomeUnknown(call, reply, redactor: redactor)
+        default:
+            return reply
         }
-        return reply
     }
 
     /// A 502, 503 or 504 without `x-fal-request-id`: the ingress answered, the queue never saw
@@ -150,6 +167,10 @@ struct RetryEngine: Sendable {
             if RetryEngine.isFromIngress(reply) {
                 return (reason + " from the ingress (no x-fal-request-id)", retryAfter)
             }
+            return nil
+        case .refusableSubmit(let isRefusal):
+            if status == 429 { return (reason, retryAfter) }
+            if status >= 500 && isRefusal(reply) { return (reason + " (refused, not accepted)", retryAfter) }
             return nil
         case .failedResult:
             return status == 429 ? (reason, retryAfter) : nil
