@@ -106,6 +106,24 @@ struct LayoutTests {
         }
     }
 
+    /// Files stay short enough to read whole: at most 450 lines in Sources/, 700 in Tests/ (a
+    /// longer one is split along what it holds).
+    @Test func noFileIsTooLongToRead() throws {
+        let root = Self.sources.deletingLastPathComponent().deletingLastPathComponent()
+        for (folder, limit) in [("Sources", 450), ("Tests", 700)] {
+            let base = root.appendingPathComponent(folder)
+            let files = FileManager.default.enumerator(atPath: base.path)?.compactMap { $0 as? String } ?? []
+            var counted = 0
+            for file in files where file.hasSuffix(".swift") {
+                let text = try String(contentsOf: base.appendingPathComponent(file), encoding: .utf8)
+                let lines = text.split(separator: "\n", omittingEmptySubsequences: false).count - (text.hasSuffix("\n") ? 1 : 0)
+                #expect(lines <= limit, "\(folder)/\(file) has \(lines) lines (at most \(limit))")
+                counted += 1
+            }
+            #expect(counted > 20, "\(folder): only \(counted) Swift files found")
+        }
+    }
+
     /// `swift test --filter LayoutTests/printGraph` prints the graph (for notes and reviews).
     /// It checks that the graph covers the library: every folder of Swift sources has a layer,
     /// every layer names a folder that exists, and every folder that uses another is in it.
