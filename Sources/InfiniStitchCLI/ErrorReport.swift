@@ -8,7 +8,8 @@ enum ErrorReport {
     /// The flag of each option property the library names in its errors.
     static let flags: [String: String] = [
         "concurrency": "--concurrency", "maxCost": "--max-cost", "prompt": "--prompt", "seed": "--seed",
-        "maxAttempts": "--max-attempts", "maxFrames": "--max-frames", "provider": "--provider",
+        "maxAttempts": "--max-attempts", "maxFrames": "--max-frames", "provider": "--provider", "providerURL": "--provider-url",
+        "maxSegment": "--max-segment", "resubmitUnknown": "--resubmit-unknown",
         "pricePerSecond": "--price-per-second",
         "workDir": "--work-dir", "aspect": "--aspect", "cropAnchor": "--crop-anchor", "background": "--background",
         "crf": "--crf", "preset": "--preset", "audioBitRate": "--audio-bitrate", "crossfadeFrames": "--crossfade",

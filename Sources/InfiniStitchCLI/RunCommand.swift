@@ -24,13 +24,15 @@ struct RunCommand: AsyncParsableCommand {
               infinistitch long_podcast.mp3 --image me.jpg                 # writes long_podcast.mp4
               infinistitch talk.m4a --image me.png --dry-run               # plan and price only
               infinistitch talk.m4a --image me.png --backend preview       # free local preview
+              infinistitch talk.m4a --image me.png --provider wavespeed    # the same model, a sixth of the price
               infinistitch talk.m4a --image me.png --resolution 720p --max-cost 50 -o talk-720p.mp4
               infinistitch podcast.mp3 --speaker ann=ann.jpg --speaker bob=bob.jpg --diarization podcast.rttm
               infinistitch interview.wav --speaker ann=ann.jpg --speaker bob=bob.jpg --speaker-channel ann=0 --speaker-channel bob=1
 
             Running the same command again after a crash or Ctrl-C resumes: finished clips are
             reused and submitted requests are fetched by their id, never paid for twice.
-            The fal backend reads FAL_KEY (or FAL_KEY_ID and FAL_KEY_SECRET) from the environment.
+            The fal provider reads FAL_KEY (or FAL_KEY_ID and FAL_KEY_SECRET) from the environment;
+            the WaveSpeed provider reads WAVESPEED_API_KEY.
             """
     )
 
@@ -71,6 +73,12 @@ struct RunCommand: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp("fal REST base URL (default $INFINISTITCH_REST_URL or https://rest.fal.ai).", valueName: "URL"))
     var restURL: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "WaveSpeed API base URL (default: INFINISTITCH_WAVESPEED_URL or https://api.wavespeed.ai); plain http only to loopback.",
+            valueName: "URL"))
+    var providerURL: String?
 
     @Flag(help: "Send the image and audio inline as data: URIs instead of uploading them.")
     var inline = false
@@ -155,6 +163,7 @@ struct RunCommand: AsyncParsableCommand {
         o.endpoint = endpoint
         o.queueURL = queueURL
         o.restURL = restURL
+        o.providerURL = providerURL
         o.inline = inline
         o.workDir = workDir
         o.useCache = !noCache

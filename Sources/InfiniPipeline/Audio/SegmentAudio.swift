@@ -33,6 +33,10 @@ enum SegmentAudio {
         /// Stretches of the source's timeline, in seconds, written as silence (another voice's
         /// turns, so that an avatar does not mouth them); the edges fade over ``fadeSeconds``.
         var silenced: [Range<Double>] = []
+        /// Audio past the frames: ``tailSeconds`` for a model that is asked for its frames; none
+        /// for a provider whose clip is as long as the audio (a tail would lengthen, and bill,
+        /// every clip).
+        var tail: Double = SegmentAudio.tailSeconds
     }
 
     /// The ramp at each edge of a silenced stretch (no click where a voice is cut out).
@@ -49,11 +53,11 @@ enum SegmentAudio {
     /// The sample range (per channel) of a request's audio in the source:
     /// from `startFrame × rate / 25` (rounded down) for `ceil((numFrames / 25 + tail) × rate)`
     /// samples. It may run past the end of the source, where it is silence.
-    static func sampleRange(startFrame: Int, numFrames: Int, sampleRate: Int) -> Range<Int> {
+    static func sampleRange(startFrame: Int, numFrames: Int, sampleRate: Int, tail: Double = tailSeconds) -> Range<Int> {
         let fps = ModelLimits.fps
         let start = startFrame * sampleRate / fps
         // numFrames / fps + tail, in samples, rounded up, computed in integers where exact.
-        let tailSamples = Int((tailSeconds * Double(sampleRate)).rounded(.up))
+        let tailSamples = Int((tail * Double(sampleRate)).rounded(.up))
         let count = (numFrames * sampleRate + fps - 1) / fps + tailSamples
         return start..<(start + count)
     }
@@ -107,8 +111,11 @@ enum SegmentAudio {
         // lower, to the length its frames need at that rate.
         let fileRate = fileSampleRate(forSource: format.sampleRate)
         for cut in cuts.sorted(by: { $0.startFrame < $1.startFrame }) {
-            let range = sampleRange(startFrame: cut.startFrame, numFrames: cut.numFrames, sampleRate: format.sampleRate)
-            let frames = sampleRange(startFrame: cut.startFrame, numFrames: cut.numFrames, sampleRate: fileRate).count
+            let range = sampleRange(
+                startFrame: cut.startFrame, numFrames: cut.numFrames, sampleRate: format.sampleRate, tail: cut.tail)
+            let frames = sampleRange(
+                startFrame: cut.startFrame, numFrames: cut.numFrames, sampleRate: fileRate, tail: cut.tail
+            ).count
             writers.append(
                 try SegmentWriter(
                     index: cut.index, range: range, source: format, channel: cut.channel,

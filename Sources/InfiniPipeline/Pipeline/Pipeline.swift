@@ -103,9 +103,11 @@ public final class Pipeline: Sendable {
     private func execute() async throws -> PipelineSummary {
         let started = Date()
         let o = options
-        let useFal = backendOverride == nil && o.backend == .fal && !o.dryRun
+        let checkKey = backendOverride == nil && !o.dryRun
         let inputs = try await RunInputs.read(o) {
-            if useFal && falClient == nil { _ = try o.falClientSettings() }
+            guard checkKey else { return }
+            if o.backend == .fal && falClient == nil { _ = try o.falClientSettings() }
+            if o.backend == .wavespeed { _ = try o.waveSpeedClientSettings() }
         }
         let plan = inputs.plan
         logger.debug("planned", metadata: ["segments": "\(plan.segments.count)", "frames": "\(plan.totalFrames)"])
@@ -175,6 +177,14 @@ public final class Pipeline: Sendable {
         emit(.stage(.generating))
         tracker.generationBegins()
         try await generate(plan.segments.map(\.index), context)
+        let unknown = await store.manifest.segments.filter { $0.state == .unknown }.map(\.index)
+        if !unknown.isEmpty {
+            let names = unknown.map(String.init).joined(separator: ", ")
+            throw PipelineError(
+                .generationFailed,
+                "segment\(unknown.count == 1 ? "" : "s") \(names): the submit got no answer, so it may have been accepted (and billed) and was not sent again; resubmitUnknown sends it again, at the risk of paying for it twice",
+                option: "resubmitUnknown", segments: unknown)
+        }
 
         emit(.stage(.stitching))
         let result = try await stitch(inputs, context: context)
@@ -321,8 +331,11 @@ public final class Pipeline: Sendable {
                 credentials: settings.credentials, configuration: settings.configuration,
                 logger: logger)
             return FalBackend(client: client, ownsClient: true)
-        default:
-            throw PipelineOptions.generationUnavailable(options.provider)
+        case .wavespeed:
+            let settings = try options.waveSpeedClientSettings()
+            let client = try WaveSpeedClient(
+                credentials: settings.credentials, configuration: settings.configuration, logger: logger)
+            return WaveSpeedBackend(client: client, ownsClient: true)
         }
     }
 }

@@ -26,7 +26,6 @@ extension PipelineOptions {
             if !speakers.isEmpty {
                 throw invalid("provider", "\(provider.id) cannot plan a multi-speaker run yet: use --provider fal")
             }
-            if !dryRun { throw Self.generationUnavailable(provider) }
         }
         do {
             if provider.lengths.setBy == .numFrames {
@@ -38,14 +37,6 @@ extension PipelineOptions {
         } catch {
             throw PipelineError.from(error)
         }
-    }
-
-    /// A provider this version plans and prices, but cannot generate with yet.
-    static func generationUnavailable(_ provider: Provider) -> PipelineError {
-        PipelineError(
-            .invalidOption,
-            "provider \(provider.id): this version plans and prices it (plan, --dry-run) but cannot generate with it yet",
-            option: "provider")
     }
 
     /// Speakers need a source of who speaks when, and a source needs speakers.

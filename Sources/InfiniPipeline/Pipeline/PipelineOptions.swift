@@ -98,6 +98,11 @@ public struct PipelineOptions: Sendable {
     /// The fal key; nil reads it from ``environment`` (`FAL_KEY`, or `FAL_KEY_ID` and
     /// `FAL_KEY_SECRET`), as fal's own clients do.
     public var credentials: FalCredentials?
+    /// The WaveSpeed key; nil reads it from ``environment`` (`WAVESPEED_API_KEY`).
+    public var waveSpeedCredentials: WaveSpeedCredentials?
+    /// The WaveSpeed API's base URL (nil: `INFINISTITCH_WAVESPEED_URL` or WaveSpeed's own);
+    /// plain http only to loopback. For tests.
+    public var providerURL: String?
     /// The environment (FAL_KEY, XDG_CACHE_HOME, INFINISTITCH_*); the process's by default.
     public var environment: [String: String] = ProcessInfo.processInfo.environment
     /// The directory relative paths resolve against.

@@ -52,7 +52,9 @@ final class ProgressTracker: Sendable {
 
     /// Records a segment's new phase and returns the run's progress after it.
     private func record(_ index: Int, _ phase: SegmentPhase, in state: inout State) -> RunProgress {
-        let frames = plan.segments[index].frameCount, requested = plan.segments[index].numFrames
+        // What a submit commits: the frames the provider bills for the request.
+        let frames = plan.segments[index].frameCount
+        let requested = plan.providerRules.billing.billedFrames(plan.segments[index].numFrames)
         let previous = state.phases[index]
         switch phase {
         case .submitted:
@@ -81,7 +83,7 @@ final class ProgressTracker: Sendable {
         let finished = Set(done)
         return speakers.map { speaker in
             let mine = plan.segments.filter { $0.speaker == speaker.name }
-            let planned = mine.reduce(0) { $0 + $1.numFrames }
+            let planned = mine.reduce(0) { $0 + plan.providerRules.billing.billedFrames($1.numFrames) }
             return SpeakerTotals(
                 name: speaker.name,
                 framesDone: mine.filter { finished.contains($0.index) }.reduce(0) { $0 + $1.frameCount },

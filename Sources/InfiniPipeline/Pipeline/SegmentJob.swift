@@ -47,6 +47,10 @@ struct SegmentJob {
             try await make()
         } catch let error as PipelineError {
             throw error
+        } catch let unknown as SubmitOutcomeUnknown where !Task.isCancelled {
+            // Recorded as unknown: the other segments go on, and the run stops after them.
+            context.report(index, .failed(reason: "its submit got no answer, so it may have been accepted: not sent again"))
+            context.warn("segment \(index): \(unknown.reason)")
         } catch {
             if error is CancellationError || Task.isCancelled { throw CancellationError() }
             let reason = Pipeline.describe(error)
@@ -217,6 +221,15 @@ struct SegmentJob {
     private func submit(_ start: SegmentRecord) async throws -> SegmentRecord {
         var record = start
         try Task.checkCancellation()
+        if record.state == .submitting || record.state == .unknown {
+            // A submit whose answer never came (in this run or one that died while sending it)
+            // may have been accepted and billed: it is sent again only when the user says so.
+            guard context.options.resubmitUnknown else {
+                if record.state != .unknown { record = try await store.update(index) { $0.state = .unknown } }
+                throw SubmitOutcomeUnknown(reason: "an earlier submit got no answer and may have been accepted")
+            }
+            context.warn("segment \(index): sending again a submit that got no answer, as asked; it may be paid for twice")
+        }
         let imageURL = try await stagedImageURL()
         if record.audioURL == nil, let file = record.audioFile {
             context.report(index, .uploading)
@@ -226,15 +239,28 @@ struct SegmentJob {
                 r.state = .uploaded
             }
         }
-        if record.state == .submitting {
-            context.warn(
-                "segment \(index): an earlier run stopped while submitting it; if that submit reached the queue it was paid for once already"
-            )
-        }
         try Task.checkCancellation()
         let request = clipRequest(imageURL: imageURL, audioURL: record.audioURL!)
         record = try await store.update(index) { $0.state = .submitting }
-        let submitted = try await context.backend.submit(request)
+        let submitted: SubmittedRequest
+        do {
+            submitted = try await context.backend.submit(request)
+        } catch let unknown as SubmitOutcomeUnknown {
+            // The request exists when its id came back: poll it rather than send it again.
+            guard let id = unknown.requestID else {
+                _ = try await store.update(index) { r in
+                    r.state = .unknown
+                    r.submits += 1
+                    r.failures.append(unknown.reason)
+                }
+                throw unknown
+            }
+            submitted = SubmittedRequest(requestId: id)
+        } catch  where !(error is CancellationError) && !Task.isCancelled {
+            // Refused before it was accepted (the backends say so otherwise): nothing was made.
+            _ = try? await store.update(index) { $0.state = .uploaded }
+            throw error
+        }
         record = try await store.update(index) { r in
             r.request = submitted
             r.state = .submitted

@@ -4,14 +4,17 @@ import Foundation
 
 extension Plan {
     /// The audio each chosen segment's request carries: from the segment's first frame for its
-    /// `numFrames` (``SegmentAudio`` adds the tail).
+    /// `numFrames`, with ``SegmentAudio`` 's tail when the provider is asked for its frames (not
+    /// when the clip is as long as its audio).
     /// - Parameter segments: Segment indexes; all segments when `nil`. Indexes the plan does not
     ///   have are ignored.
     func audioCuts(segments: [Int]? = nil) -> [SegmentAudio.Cut] {
         let wanted = segments.map(Set.init)
+        let tail = providerRules.lengths.setBy == .audio ? 0 : SegmentAudio.tailSeconds
         return self.segments.compactMap { segment in
             guard wanted?.contains(segment.index) ?? true else { return nil }
-            return SegmentAudio.Cut(index: segment.index, startFrame: segment.startFrame, numFrames: segment.numFrames)
+            return SegmentAudio.Cut(
+                index: segment.index, startFrame: segment.startFrame, numFrames: segment.numFrames, tail: tail)
         }
     }
 }
