@@ -11,10 +11,12 @@ extension Stitcher {
     /// A second thread decodes (one decoder thread per clip, so that libx264 has the other
     /// cores) while this one encodes and muxes; a few decoded frames wait in between. The
     /// decoding thread is this stitch's own, not one of the blocking pool's (see `runBlocking`),
-    /// and sees the same cancellation as this one.
+    /// and sees the same cancellation as this one. With `colorMatch`, the decoding thread
+    /// measures each clip before decoding it for the output and adds its report.
     static func reencodeVideo(
         plan: Plan, inspections: [ClipInspection], encoder: VideoEncoder, muxer: Muxer,
-        stream: Int, pump: AudioPump, seams: SeamTransitions
+        stream: Int, pump: AudioPump, seams: SeamTransitions,
+        colorMatch: (match: StitchColorMatch, reports: ColorMatchReports)? = nil
     ) throws -> Int {
         var written = 0
         let tb = encoder.timeBase
@@ -31,7 +33,9 @@ extension Stitcher {
         Thread.detachNewThread {
             defer { decoded.signal() }
             do {
-                try BlockingWork.run(with: cancellation) { try decodeClips(jobs, seams: seams, into: handoff) }
+                try BlockingWork.run(with: cancellation) {
+                    try decodeClips(jobs, seams: seams, colorMatch: colorMatch, into: handoff)
+                }
                 handoff.finish(error: nil)
             } catch {
                 handoff.finish(error: error)
@@ -59,14 +63,26 @@ extension Stitcher {
     ///   and this clip's first `after`, and puts in their place the pictures interpolated
     ///   between the frames on either side, so only those two frames are ever held;
     /// - a zoomed clip is punched in around the face found on its first frame.
+    ///
+    /// With a colour match, each clip is first decoded once to measure it (only its statistics
+    /// are kept) and every frame is colour-corrected as it is decoded, before any transition
+    /// sees it: a crossfade or morph blends corrected pictures, and a padded frame repeats the
+    /// corrected last one.
     private static func decodeClips(
         _ jobs: [(segment: Int, frames: Int, clip: String)], seams: SeamTransitions,
-        into handoff: FrameHandoff
+        colorMatch: (match: StitchColorMatch, reports: ColorMatchReports)?, into handoff: FrameHandoff
     ) throws {
         var previousLast: Frame? = nil
         var faces = FaceCentre()
         for (position, job) in jobs.enumerated() {
             try BlockingWork.checkCancellation()
+            var colorPlan: ColorMatchPlan? = nil
+            if let colorMatch {
+                let plan = try colorMatch.match.plan(
+                    clip: job.clip, segment: job.segment, position: position, frames: job.frames)
+                colorMatch.reports.append(plan.report)
+                if plan.report.corrected { colorPlan = plan }
+            }
             let reader = try VideoReader(demuxer: Demuxer(path: job.clip), pixelFormat: .yuv420p, threads: 1)
             // Frames of this clip in the output: the morph at the next seam replaces the rest.
             let kept = job.frames - seams.heldBack(segment: position)
@@ -74,11 +90,16 @@ extension Stitcher {
             let zoomCentre: (x: Double, y: Double)?
             var exhausted = false
             var lastDecoded: Frame? = nil
-            // The clip's next frame, its last one repeated once it runs out.
+            var decodedCount = 0
+            // The clip's next frame (colour-corrected), its last one repeated once it runs out.
             func source() throws -> Frame {
                 if !exhausted {
                     let frame = try Frame()
                     if try reader.nextDecodedFrame(into: frame) {
+                        if let maps = colorPlan?.maps, decodedCount < maps.count, let map = maps[decodedCount] {
+                            try LabColor.apply(map, to: frame)
+                        }
+                        decodedCount += 1
                         lastDecoded = try frame.newReference()
                         return frame
                     }
