@@ -26,16 +26,16 @@ enum DriftClips {
         if tint.drift == 0 && tint.brightness == 1 { return image }
         var out = image
         let saturation = 1 + 0.4 * tint.drift, cast = 18 * tint.drift
+        let k = tint.brightness
+        func byte(_ v: Double) -> UInt8 { UInt8(max(0, min(255, v.rounded()))) }
         out.bytes.withUnsafeMutableBufferPointer { p in
             var i = 0
             while i + 2 < p.count {
                 let r = Double(p[i]), g = Double(p[i + 1]), b = Double(p[i + 2])
                 let y = 0.299 * r + 0.587 * g + 0.114 * b
-                let channels = [
-                    (y + (r - y) * saturation + cast) * tint.brightness, (y + (g - y) * saturation) * tint.brightness,
-                    (y + (b - y) * saturation - cast) * tint.brightness,
-                ]
-                for c in 0..<3 { p[i + c] = UInt8(max(0, min(255, channels[c].rounded()))) }
+                p[i] = byte((y + (r - y) * saturation + cast) * k)
+                p[i + 1] = byte((y + (g - y) * saturation) * k)
+                p[i + 2] = byte((y + (b - y) * saturation - cast) * k)
                 i += 3
             }
         }
