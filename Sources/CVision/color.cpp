@@ -396,8 +396,9 @@ int32_t cvision_color_apply(const cvision_yuv420_out *picture, cvision_yuv_encod
             cell[v] = std::min(kGrid - 2, static_cast<int>(p));
             fraction[v] = p - cell[v];
         }
+        // Clamped first, so adding ½ and truncating rounds (halves up), without libm's lround.
         auto to_byte = [](float value) -> uint8_t {
-            return static_cast<uint8_t>(std::clamp(std::lround(value), 0L, 255L));
+            return static_cast<uint8_t>(std::clamp(value, 0.0f, 255.0f) + 0.5f);
         };
         const int cw = (picture->width + 1) / 2, ch = (picture->height + 1) / 2;
         for (int cy = 0; cy < ch; cy++) {
