@@ -63,6 +63,11 @@ enum DriftClips {
         try writer.finish()
     }
 
+    /// The Lab statistics of an rgb8 picture.
+    static func stats(of image: PixelBuffer) throws -> LabStats {
+        try LabColor.stats(rgb: image.bytes, width: image.width, height: image.height)
+    }
+
     /// The Lab statistics of every frame of a video (every chroma sample measured).
     static func stats(_ path: String) throws -> [LabStats] {
         let reader = try VideoReader(demuxer: Demuxer(path: path), pixelFormat: .yuv420p, threads: 1)
@@ -108,7 +113,7 @@ struct ColorMatchPlanTests {
         ] {
             var image = PixelBuffer(width: 16, height: 16, format: .rgb8)
             for i in 0..<(16 * 16) { for c in 0..<3 { image.bytes[3 * i + c] = UInt8(rgb[c]) } }
-            let stats = try LabColor.stats(of: image)
+            let stats = try DriftClips.stats(of: image)
             for c in 0..<3 { #expect(abs(stats.mean[c] - lab[c]) < 0.1, "\(rgb): \(stats.mean)") }
             #expect(stats.covariance.allSatisfy { abs($0) < 1e-6 })
         }
@@ -241,7 +246,7 @@ extension Serial {
             let result = try Self.stitch(clips, plan: plan, dir.path("matched.mp4"), transition: transition)
             #expect(result.videoPath == .reencode && result.totalFrames == plan.totalFrames)
             #expect(result.colorMatch.map(\.segment) == [0, 1, 2])
-            let reference = try LabColor.stats(of: DriftClips.portrait()).mean
+            let reference = try DriftClips.stats(of: DriftClips.portrait()).mean
             let matched = try DriftClips.stats(dir.path("matched.mp4"))
             #expect(matched.count == plan.totalFrames)
             // The clips as they were, and the truth, stitched the same way without correction.

@@ -88,7 +88,9 @@ struct StitchColorMatch: Sendable {
         for segment in 0..<count {
             let path = options.reference(segment: segment)
             if measured[path] == nil {
-                measured[path] = try LabColor.stats(of: fitter.fit(path: path).pixels, region: options.region)
+                let image = try fitter.fit(path: path).pixels
+                measured[path] = try LabColor.stats(
+                    rgb: image.bytes, width: image.width, height: image.height, region: options.region)
             }
             references.append(measured[path]!)
         }

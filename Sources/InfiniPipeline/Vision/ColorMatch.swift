@@ -150,17 +150,17 @@ enum LabColor {
         return LabStats(stats)
     }
 
-    /// The Lab statistics of an 8-bit RGB picture (sRGB) over `region`, one sample per 2×2
-    /// block as a 4:2:0 frame of it would give.
-    /// - Throws: ``VisionError`` `.failed` for another format or an empty region.
-    static func stats(of image: PixelBuffer, region: ColorRegion? = nil) throws -> LabStats {
-        guard image.format == .rgb8, image.width >= 2, image.height >= 2 else {
-            throw VisionError.failed("a \(image.width)x\(image.height) \(image.format.rawValue) picture has no colour statistics")
+    /// The Lab statistics of a packed 8-bit RGB picture (sRGB; `width`×`height`, rows of
+    /// `width`×3 bytes) over `region`, one sample per 2×2 block as a 4:2:0 frame of it would give.
+    /// - Throws: ``VisionError`` `.failed` for a picture too small for its bytes or an empty region.
+    static func stats(rgb: [UInt8], width: Int, height: Int, region: ColorRegion? = nil) throws -> LabStats {
+        guard width >= 2, height >= 2, rgb.count >= width * height * 3 else {
+            throw VisionError.failed("a \(width)x\(height) RGB picture of \(rgb.count) bytes has no colour statistics")
         }
         var message = [CChar](repeating: 0, count: 256)
         var stats = cvision_lab_stats()
-        let rc = image.bytes.withUnsafeBufferPointer { bytes in
-            let (w, h, s) = (Int32(image.width), Int32(image.height), Int32(image.rowStride))
+        let rc = rgb.withUnsafeBufferPointer { bytes in
+            let (w, h, s) = (Int32(width), Int32(height), Int32(width * 3))
             if var r = region?.cValue {
                 return cvision_color_stats_rgb(bytes.baseAddress, w, h, s, &r, &stats, &message, message.count)
             }
