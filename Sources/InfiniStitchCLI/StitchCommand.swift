@@ -51,6 +51,12 @@ struct StitchArguments: ParsableArguments {
     }
 }
 
+/// What colour drift inside each clip is corrected against: `portrait` (the reference portrait
+/// the requests were made from) or `off`.
+enum ColorMatchMode: String, ExpressibleByArgument, CaseIterable, Sendable {
+    case portrait, off
+}
+
 /// `infinistitch stitch`: join generated clips with the original audio.
 struct StitchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -61,9 +67,16 @@ struct StitchCommand: AsyncParsableCommand {
             plan's totalFrames frames at 25 fps; the clips are joined without re-encoding when
             they allow it.
 
+            With --color-match portrait, colour drift inside each clip (warmer, more saturated or
+            darker as it goes on) is pulled back to where the clip started from the portrait, so the
+            colours no longer jump at the seams; a clip that does not drift is left exactly as it is.
+            It re-encodes the video and prints what it found per clip.
+
             Example:
               infinistitch plan talk.mp3 --json > plan.json
               infinistitch stitch --plan plan.json --audio talk.mp3 -o talk.mp4 seg0.mp4 seg1.mp4
+              infinistitch stitch --plan plan.json --audio talk.mp3 -o talk.mp4 --color-match portrait \\
+                --reference portrait.jpg seg0.mp4 seg1.mp4
             """
     )
 
@@ -80,8 +93,36 @@ struct StitchCommand: AsyncParsableCommand {
 
     @OptionGroup var transitions: TransitionOptions
 
+    @Option(
+        help: ArgumentHelp(
+            "Correct colour drift inside each clip against the portrait (portrait, re-encodes the video; needs --reference) or not (off).",
+            valueName: "MODE"))
+    var colorMatch: ColorMatchMode = .off
+
+    @Option(
+        help: ArgumentHelp(
+            "The portrait the clips were made from, for --color-match portrait: once for every clip, or once per segment in order.",
+            valueName: "IMAGE"))
+    var reference: [String] = []
+
     @Argument(help: "One clip per segment, in segment order.")
     var clips: [String] = []
+
+    func validate() throws {
+        switch colorMatch {
+        case .portrait:
+            guard !reference.isEmpty else { throw ValidationError("--color-match portrait needs --reference IMAGE") }
+        case .off:
+            guard reference.isEmpty else { throw ValidationError("--reference is only used with --color-match portrait") }
+        }
+    }
+
+    /// The stitch options the flags ask for.
+    var options: StitchOptions {
+        var options = transitions.applied(to: stitching.options, default: .cut)
+        if colorMatch == .portrait { options.colorMatch = StitchOptions.ColorMatch(references: reference) }
+        return options
+    }
 
     func run() async throws {
         // Nothing given to read is ever written over.
@@ -109,9 +150,11 @@ struct StitchCommand: AsyncParsableCommand {
         guard clips.count == parsed.segments.count else {
             throw CLIError.badInput("\(plan) has \(parsed.segments.count) segments but \(clips.count) clips were given")
         }
-        let (clips, audio, output, options) = (
-            self.clips, self.audio, self.output, transitions.applied(to: stitching.options, default: .cut)
-        )
+        guard reference.count <= 1 || reference.count == parsed.segments.count else {
+            throw CLIError.badInput(
+                "\(reference.count) --reference images for \(parsed.segments.count) segments: give one, or one per segment")
+        }
+        let (clips, audio, output, options) = (self.clips, self.audio, self.output, self.options)
         let result = try await runBlocking {
             try Stitcher.stitch(
                 plan: parsed, clips: clips, audio: audio, output: output, options: options,
@@ -121,6 +164,28 @@ struct StitchCommand: AsyncParsableCommand {
             "\(result.output): \(result.totalFrames) frames, \(result.width)x\(result.height), video \(result.videoPath.rawValue)"
         if let reason = result.reencodeReason { line += " (\(reason))" }
         line += ", audio: \(result.audio.summary)\n"
+        for report in result.colorMatch { line += "  \(Self.describe(report))\n" }
         writeStdout(line)
+    }
+
+    /// One line on what colour matching found in a clip and did to it.
+    static func describe(_ report: ColorMatchReport) -> String {
+        var text = "colour, segment \(report.segment): drift ΔE \(String(format: "%.1f", report.largestDrift))"
+        if report.corrected {
+            text += String(
+                format: ", corrected by up to ΔE %.1f on %d frames (ΔE %.1f left)", report.largestCorrection,
+                report.correctedFrames, report.largestResidual)
+        } else if report.note == nil {
+            text += ", left as it is"
+        }
+        if !report.lightingChanges.isEmpty {
+            text += ", lighting changes kept at frame\(report.lightingChanges.count == 1 ? "" : "s") "
+            text += report.lightingChanges.map(String.init).joined(separator: ", ")
+        }
+        if let difference = report.referenceDifference {
+            text += String(format: "; starts ΔE %.1f from the portrait", difference)
+        }
+        if let note = report.note { text += "; \(note)" }
+        return text
     }
 }

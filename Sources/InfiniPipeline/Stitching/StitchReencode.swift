@@ -11,10 +11,12 @@ extension Stitcher {
     /// A second thread decodes (one decoder thread per clip, so that libx264 has the other
     /// cores) while this one encodes and muxes; a few decoded frames wait in between. The
     /// decoding thread is this stitch's own, not one of the blocking pool's (see `runBlocking`),
-    /// and sees the same cancellation as this one.
+    /// and sees the same cancellation as this one. With `colorMatch`, the decoding thread
+    /// measures each clip before decoding it for the output and adds its report.
     static func reencodeVideo(
         plan: Plan, inspections: [ClipInspection], encoder: VideoEncoder, muxer: Muxer,
-        stream: Int, pump: AudioPump, seams: SeamTransitions
+        stream: Int, pump: AudioPump, seams: SeamTransitions,
+        colorMatch: (match: StitchColorMatch, reports: ColorMatchReports)? = nil
     ) throws -> Int {
         var written = 0
         let tb = encoder.timeBase
@@ -31,7 +33,9 @@ extension Stitcher {
         Thread.detachNewThread {
             defer { decoded.signal() }
             do {
-                try BlockingWork.run(with: cancellation) { try decodeClips(jobs, seams: seams, into: handoff) }
+                try BlockingWork.run(with: cancellation) {
+                    try decodeClips(jobs, seams: seams, colorMatch: colorMatch, into: handoff)
+                }
                 handoff.finish(error: nil)
             } catch {
                 handoff.finish(error: error)
@@ -59,15 +63,27 @@ extension Stitcher {
     ///   and this clip's first `after`, and puts in their place the pictures interpolated
     ///   between the frames on either side, so only those two frames are ever held;
     /// - a zoomed clip is punched in around the face found on its first frame.
+    ///
+    /// With a colour match, each clip is first decoded once to measure it (only its statistics
+    /// are kept) and every frame is colour-corrected as it is decoded, before any transition
+    /// sees it: a crossfade or morph blends corrected pictures, and a padded frame repeats the
+    /// corrected last one.
     private static func decodeClips(
         _ jobs: [(segment: Int, frames: Int, clip: String)], seams: SeamTransitions,
-        into handoff: FrameHandoff
+        colorMatch: (match: StitchColorMatch, reports: ColorMatchReports)?, into handoff: FrameHandoff
     ) throws {
         var previousLast: Frame? = nil
         var faces = FaceCentre()
         for (position, job) in jobs.enumerated() {
             try BlockingWork.checkCancellation()
-            let clip = try ClipFrames(segment: job.segment, path: job.clip)
+            var colorMaps: [LabMap?]? = nil
+            if let colorMatch {
+                let plan = try colorMatch.match.plan(
+                    clip: job.clip, segment: job.segment, position: position, frames: job.frames)
+                colorMatch.reports.append(plan.report)
+                if plan.report.corrected { colorMaps = plan.maps }
+            }
+            let clip = try ClipFrames(segment: job.segment, path: job.clip, colorMaps: colorMaps)
             // Frames of this clip in the output: the morph at the next seam replaces the rest.
             let kept = job.frames - seams.heldBack(segment: position)
             let seam = seams.seams[position]
@@ -179,17 +195,23 @@ private final class ClipFrames {
     private let reader: VideoReader
     private var lastDecoded: Frame? = nil
     private var exhausted = false
+    /// The colour correction of each decoded frame (nil: none), when the clip drifts.
+    private let colorMaps: [LabMap?]?
+    private var decoded = 0
 
-    init(segment: Int, path: String) throws {
+    init(segment: Int, path: String, colorMaps: [LabMap?]? = nil) throws {
         self.segment = segment
         self.path = path
+        self.colorMaps = colorMaps
         reader = try VideoReader(demuxer: Demuxer(path: path), pixelFormat: .yuv420p, threads: 1)
     }
 
-    /// The clip's next frame, its last one repeated once it runs out.
+    /// The clip's next frame (colour-corrected), its last one repeated once it runs out.
     func next() throws -> sending Frame {
         if !exhausted {
             if let frame = try reader.nextDecodedFrame() {
+                if let maps = colorMaps, decoded < maps.count, let map = maps[decoded] { try LabColor.apply(map, to: frame) }
+                decoded += 1
                 lastDecoded = try frame.newReference()
                 return frame
             }

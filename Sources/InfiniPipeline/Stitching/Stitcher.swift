@@ -44,6 +44,9 @@ public struct StitchOptions: Sendable, Equatable {
     public var transitionFrames: Int
     /// A clip short by at most this many frames is padded by repeating its last frame.
     public var maxPaddedFrames: Int
+    /// Colour matching of each clip against its reference portrait (``ColorMatch``); off when
+    /// nil. It needs the re-encode path.
+    public var colorMatch: ColorMatch?
 
     /// Options; every default is the one the command line uses.
     /// - Parameters:
@@ -55,10 +58,12 @@ public struct StitchOptions: Sendable, Equatable {
     ///   - maxPaddedFrames: how many missing frames a clip may have (padded by repeating its last).
     ///   - transition: how each seam looks, ``Transition/cut`` by default.
     ///   - transitionFrames: how long a transition lasts, ``defaultTransitionFrames`` by default.
+    ///   - colorMatch: colour matching against the portraits; off by default.
     public init(
         reencode: Bool = false, crf: Int = StitchOptions.defaultCRF, preset: String = StitchOptions.defaultPreset,
         audioBitRate: Int = StitchOptions.defaultAudioBitRate, crossfadeFrames: Int = 0, maxPaddedFrames: Int = 2,
-        transition: Transition = .cut, transitionFrames: Int = StitchOptions.defaultTransitionFrames
+        transition: Transition = .cut, transitionFrames: Int = StitchOptions.defaultTransitionFrames,
+        colorMatch: ColorMatch? = nil
     ) {
         self.reencode = reencode
         self.crf = crf
@@ -68,6 +73,7 @@ public struct StitchOptions: Sendable, Equatable {
         self.maxPaddedFrames = maxPaddedFrames
         self.transition = transition
         self.transitionFrames = transitionFrames
+        self.colorMatch = colorMatch
     }
 
     /// The transition the seams get and its length in frames, after the ``crossfadeFrames``
@@ -102,6 +108,7 @@ public struct StitchOptions: Sendable, Equatable {
         guard maxPaddedFrames >= 0 else {
             throw StitchError.invalidOption("maxPaddedFrames", "\(maxPaddedFrames) must not be negative")
         }
+        try colorMatch?.validate()
     }
 }
 
@@ -134,6 +141,9 @@ public struct StitchResult: Sendable, Equatable {
     public var height: Int
     /// Warnings (e.g. padded clips), one line each.
     public var warnings: [String]
+    /// What colour matching found and did, one report per clip in segment order; empty when
+    /// it was off.
+    public var colorMatch: [ColorMatchReport] = []
 }
 
 /// Joins one clip per plan segment into one MP4 with exactly `plan.totalFrames` frames at
@@ -199,8 +209,12 @@ public enum Stitcher {
         let inspections = try inspect(clips: clips, plan: plan, options: options, warn: warn)
         let first = inspections[0]
 
-        // 2. Copy or re-encode?
+        // 2. Copy or re-encode? The reference portraits of a colour match are measured now, so a
+        //    missing one stops the stitch before anything is written.
         var reason = try copyPathObstacle(plan: plan, inspections: inspections, options: options)
+        let colorMatch = try options.colorMatch.map {
+            try StitchColorMatch(options: $0, plan: plan, width: first.width, height: first.height)
+        }
 
         let directory = URL(fileURLWithPath: output).deletingLastPathComponent()
         guard FileManager.default.fileExists(atPath: directory.path) else {
@@ -228,24 +242,28 @@ public enum Stitcher {
 
         // 4. The MP4, under a temporary name until it is complete.
         var path: StitchResult.VideoPath = reason == nil ? .copy : .reencode
+        var reports: [ColorMatchReport] = []
         try AtomicFile.produce(output) { temp in
             do {
-                try write(
+                reports = try write(
                     plan: plan, inspections: inspections, path: path, audio: audioFile, checking: checking,
-                    to: temp, options: options)
+                    to: temp, options: options, colorMatch: colorMatch)
             } catch is CopyPathUnsafe {
                 // Timestamps that cannot be joined as they are: fall back to re-encoding.
                 reason = "the clips' timestamps cannot be joined without re-encoding"
                 path = .reencode
                 try? FileManager.default.removeItem(atPath: temp)
-                try write(
+                reports = try write(
                     plan: plan, inspections: inspections, path: path, audio: audioFile, checking: checking,
-                    to: temp, options: options)
+                    to: temp, options: options, colorMatch: colorMatch)
             }
+        }
+        for report in reports {
+            if let note = report.note { warn("clip for segment \(report.segment) \(note)") }
         }
         return StitchResult(
             output: output, totalFrames: plan.totalFrames, videoPath: path, reencodeReason: reason,
-            audio: outputAudio, width: first.width, height: first.height, warnings: warnings)
+            audio: outputAudio, width: first.width, height: first.height, warnings: warnings, colorMatch: reports)
     }
 
     /// Inspects every clip (several at a time: each is a read of the whole file and one decoded
@@ -292,6 +310,7 @@ public enum Stitcher {
     /// must be padded, or cutting a clip's tail would change the frames it keeps.
     static func copyPathObstacle(plan: Plan, inspections: [ClipInspection], options: StitchOptions) throws -> String? {
         if options.reencode { return "reencode was requested" }
+        if options.colorMatch != nil { return "colour matching needs re-encoding" }
         if let transition = SeamTransitions.reencodingTransition(plan: plan, options: options) {
             return "a \(transition.rawValue) needs re-encoding"
         }
@@ -316,11 +335,12 @@ public enum Stitcher {
 
     /// Writes the MP4 to `temp`, its video by `path` and its audio copied from `audio`.
     /// `checking` names the original audio when its packets are copied: the copy then applies
-    /// the acceptance rule and checks the audio is the plan's.
+    /// the acceptance rule and checks the audio is the plan's. Returns the colour match's
+    /// reports (none without one).
     private static func write(
         plan: Plan, inspections: [ClipInspection], path: StitchResult.VideoPath,
-        audio: String, checking: String?, to temp: String, options: StitchOptions
-    ) throws {
+        audio: String, checking: String?, to temp: String, options: StitchOptions, colorMatch: StitchColorMatch?
+    ) throws -> [ColorMatchReport] {
         let muxer = try Muxer(path: temp, format: "mp4")
         let videoOut: Int
         var encoder: VideoEncoder? = nil
@@ -347,10 +367,12 @@ public enum Stitcher {
             checking: checking.map { (file: $0, plan: plan) })
 
         let written: Int
+        let reports = ColorMatchReports()
         if let encoder {
             written = try reencodeVideo(
                 plan: plan, inspections: inspections, encoder: encoder, muxer: muxer, stream: videoOut,
-                pump: pump, seams: SeamTransitions(plan: plan, options: options))
+                pump: pump, seams: SeamTransitions(plan: plan, options: options),
+                colorMatch: colorMatch.map { ($0, reports) })
         } else {
             written = try copyVideo(plan: plan, inspections: inspections, muxer: muxer, stream: videoOut, pump: pump)
         }
@@ -360,5 +382,6 @@ public enum Stitcher {
         }
         try pump.drain()
         try muxer.finish()
+        return reports.all
     }
 }

@@ -1,0 +1,146 @@
+import Foundation
+
+// Colour matching in the re-encode path: each clip is decoded once to measure its colours over
+// time (only the statistics are kept, a few hundred bytes a frame), its plan is made
+// (``ColorMatchPlan``), and the frames are mapped as the clip is decoded again for the output,
+// before any seam transition sees them.
+
+extension StitchOptions {
+    /// Colour matching of every clip against the portrait its request was made from (see
+    /// ``ColorMatchPlan`` for how drift is told from content): a clip whose colours creep
+    /// inside it (warmer, more saturated, darker) is pulled back to where it started, so the
+    /// colours no longer jump at the seams where the next request starts from the portrait
+    /// again. A clip that does not drift is left exactly as it is. It needs the re-encode path
+    /// and composes with every transition; frames and sync are unchanged.
+    public struct ColorMatch: Sendable, Equatable {
+        /// The default drift (ΔE2000 on the smoothed mean colour) below which a clip is left as it is.
+        public static let defaultThreshold = 1.0
+        /// The thresholds accepted.
+        public static let thresholdRange = 0.1...20.0
+
+        /// The reference portrait of each clip (the fitted image its request was made from, or
+        /// the portrait it was fitted from): one image for every clip, or one per plan segment
+        /// in segment order (each speaker's own portrait in a multi-speaker plan).
+        public var references: [String]
+        /// Where to measure the colours, as fractions of the frame (e.g. the face the fit's
+        /// anchor found); the whole frame when nil. The correction applies to the whole frame.
+        public var region: ColorRegion?
+        /// The drift (ΔE2000 on the smoothed mean colour) below which a clip is left exactly as
+        /// it is (``thresholdRange``).
+        public var threshold: Double
+
+        /// Colour matching against `references`.
+        /// - Parameters:
+        ///   - references: one portrait for every clip, or one per segment.
+        ///   - region: where to measure the colours; the whole frame by default.
+        ///   - threshold: the drift below which a clip is left as it is, ``defaultThreshold`` by default.
+        public init(references: [String], region: ColorRegion? = nil, threshold: Double = ColorMatch.defaultThreshold) {
+            self.references = references
+            self.region = region
+            self.threshold = threshold
+        }
+
+        /// The reference of the clip for segment `index`.
+        func reference(segment index: Int) -> String {
+            references.count == 1 ? references[0] : references[index]
+        }
+
+        /// Checks the values.
+        /// - Throws: ``StitchError`` `.invalidOption` naming `colorMatch`.
+        func validate() throws {
+            guard !references.isEmpty, references.allSatisfy({ !$0.isEmpty }) else {
+                throw StitchError.invalidOption("colorMatch", "needs a reference portrait")
+            }
+            guard Self.thresholdRange.contains(threshold) else {
+                throw StitchError.invalidOption(
+                    "colorMatch",
+                    "threshold \(threshold) is outside \(Self.thresholdRange.lowerBound)…\(Self.thresholdRange.upperBound)")
+            }
+            if let region, !region.isValid {
+                throw StitchError.invalidOption("colorMatch", "the region is not a rectangle inside the frame")
+            }
+        }
+    }
+}
+
+/// The colour match of one stitch, once its references are measured: the plan of each clip.
+struct StitchColorMatch: Sendable {
+    /// The statistics of each segment's reference portrait.
+    let references: [LabStats]
+    let region: ColorRegion?
+    let threshold: Double
+
+    /// Measures each distinct reference once: fitted to the clips' shape (as the model's input
+    /// was), then its Lab statistics over the region.
+    /// - Throws: ``StitchError`` `.invalidOption` when the references are neither one nor one
+    ///   per segment; `MediaError` or `ImageFitError` naming an image that cannot be read.
+    init(options: StitchOptions.ColorMatch, plan: Plan, width: Int, height: Int) throws {
+        let count = plan.segments.count
+        guard options.references.count == 1 || options.references.count == count else {
+            throw StitchError.invalidOption(
+                "colorMatch",
+                "\(options.references.count) reference portraits for \(count) segments (give one, or one per segment)")
+        }
+        let fitter = ImageFitter(
+            resolution: plan.resolution, aspect: ImageFitter.Aspect(width: Double(width), height: Double(height)))
+        var measured: [String: LabStats] = [:]
+        var references: [LabStats] = []
+        for segment in 0..<count {
+            let path = options.reference(segment: segment)
+            if measured[path] == nil {
+                let image = try fitter.fit(path: path).pixels
+                measured[path] = try LabColor.stats(
+                    rgb: image.bytes, width: image.width, height: image.height, region: options.region)
+            }
+            references.append(measured[path]!)
+        }
+        self.references = references
+        region = options.region
+        threshold = options.threshold
+    }
+
+    /// The plan for `clip`: its first `frames` frames measured (the last one repeated when the
+    /// clip is short, as the stitch pads it). A clip whose frames are not 8-bit YUV 4:2:0 gets
+    /// no correction, with a note.
+    /// - Throws: `MediaError` or ``ClipError`` when the clip cannot be decoded; ``VisionError``.
+    func plan(clip: String, segment: Int, position: Int, frames: Int) throws -> ColorMatchPlan {
+        let reader = try VideoReader(demuxer: Demuxer(path: clip), pixelFormat: .yuv420p, threads: 1)
+        var stats: [LabStats] = []
+        stats.reserveCapacity(frames)
+        let frame = try Frame()
+        while stats.count < frames, try reader.nextDecodedFrame(into: frame) {
+            if stats.count % ModelLimits.fps == 0 { try BlockingWork.checkCancellation() }
+            guard YUV420.isYUV420(frame) else {
+                var plan = try ColorMatchPlan(frames: [], reference: nil)
+                plan.report.segment = segment
+                plan.report.note = "its frames are not 8-bit YUV 4:2:0: left as it is"
+                return plan
+            }
+            stats.append(try LabColor.stats(of: frame, region: region))
+            frame.unref()
+        }
+        guard let last = stats.last else { throw ClipError(segment: segment, clip: clip, reason: "no frame decodes") }
+        while stats.count < frames { stats.append(last) }
+        var plan = try ColorMatchPlan(frames: stats, reference: references[position], threshold: threshold)
+        plan.report.segment = segment
+        return plan
+    }
+}
+
+/// The reports of a stitch's clips, written by the decoding thread and read once it is done.
+final class ColorMatchReports: @unchecked Sendable {
+    private let lock = NSLock()
+    private var reports: [ColorMatchReport] = []
+
+    func append(_ report: ColorMatchReport) {
+        lock.lock()
+        reports.append(report)
+        lock.unlock()
+    }
+
+    var all: [ColorMatchReport] {
+        lock.lock()
+        defer { lock.unlock() }
+        return reports
+    }
+}
