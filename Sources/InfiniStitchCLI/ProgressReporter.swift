@@ -162,6 +162,14 @@ final class ProgressReporter: Sendable {
             text += String(format: "  paid %.2f s of video, $%.2f\n", s.paidSeconds, s.cost)
         }
         text += "  video \(s.videoPath ?? "?"), wall time \(Self.clock(s.wallTime))\n"
+        if let trimmed = s.trimmedClips {
+            text +=
+                "  \(trimmed.count) clip\(trimmed.count == 1 ? "" : "s") longer than requested, trimmed at the end: segments \(trimmed.map(String.init).joined(separator: ", "))\n"
+        }
+        if let padded = s.paddedClips {
+            text +=
+                "  \(padded.count) clip\(padded.count == 1 ? "" : "s") a little short, last frame held: segments \(padded.map(String.init).joined(separator: ", "))\n"
+        }
         text += Self.speakerLines(s.speakers, paid: !preview)
         writeStdout(text)
     }

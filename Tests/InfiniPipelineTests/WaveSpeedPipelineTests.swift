@@ -65,7 +65,8 @@ extension Serial {
             fake.script([.init(frameOffset: 3), .init(frameOffset: -2), .normal, .normal])
             var options = Self.options(dir, server: base)
             options.stitch = StitchOptions(reencode: true, transition: .cut)
-            let (_, events) = try await runCollectingEvents(Pipeline(options: options))
+            let (summary, events) = try await runCollectingEvents(Pipeline(options: options))
+            #expect(summary.trimmedClips?.count == 1 && summary.paddedClips?.count == 1, "\(summary)")
             let manifest = try PipelineTests.savedManifest(dir)
             #expect(try Self.frameCount(dir.path("out.mp4")) == manifest.plan.totalFrames)
             #expect(fake.requests(to: .submit).count == 4)
@@ -73,6 +74,7 @@ extension Serial {
                 if case .warning(let w) = event { return w } else { return nil }
             }
             #expect(warnings.contains { $0.contains("2 short") }, "\(warnings)")
+            #expect(warnings.contains { $0.contains("3 more than requested") }, "\(warnings)")
         }
 
         @Test func aSubmitWithoutAnAnswerIsNeverSentAgainUnlessAsked() async throws {

@@ -197,7 +197,9 @@ public final class Pipeline: Sendable {
             plannedSeconds: plan.paidSeconds, estimatedCost: plan.estimatedCost,
             reusedSegments: records.filter { $0.fromCache }.count + context.reused.withLockedValue { $0 },
             wallTime: Date().timeIntervalSince(started), workDir: workDir.url.path, videoPath: result.videoPath.rawValue,
-            dryRun: false, outputAudio: result.audio, speakers: tracker.speakerTotals())
+            dryRun: false, outputAudio: result.audio, speakers: tracker.speakerTotals(),
+            trimmedClips: result.trimmedClips.isEmpty ? nil : result.trimmedClips,
+            paddedClips: result.paddedClips.isEmpty ? nil : result.paddedClips)
         emit(.summary(summary))
         return summary
     }

@@ -205,6 +205,10 @@ public struct PipelineSummary: Sendable, Equatable, Codable {
     public var outputAudio: OutputAudio?
     /// Per speaker, in a multi-speaker run: frames on screen, planned and paid; nil for one speaker.
     public var speakers: [SpeakerTotals]? = nil
+    /// Segments whose clip came back longer than requested and was trimmed at its end.
+    public var trimmedClips: [Int]? = nil
+    /// Segments whose clip came back up to 2 frames short and held its last frame.
+    public var paddedClips: [Int]? = nil
 }
 
 /// What a running pipeline reports, in order.

@@ -224,11 +224,14 @@ struct SegmentJob {
         if record.state == .submitting || record.state == .unknown {
             // A submit whose answer never came (in this run or one that died while sending it)
             // may have been accepted and billed: it is sent again only when the user says so.
-            guard context.options.resubmitUnknown else {
+            // (The preview costs nothing: its submits are simply made again.)
+            guard context.options.resubmitUnknown || context.identity == "preview" else {
                 if record.state != .unknown { record = try await store.update(index) { $0.state = .unknown } }
                 throw SubmitOutcomeUnknown(reason: "an earlier submit got no answer and may have been accepted")
             }
-            context.warn("segment \(index): sending again a submit that got no answer, as asked; it may be paid for twice")
+            if context.identity != "preview" {
+                context.warn("segment \(index): sending again a submit that got no answer, as asked; it may be paid for twice")
+            }
         }
         let imageURL = try await stagedImageURL()
         if record.audioURL == nil, let file = record.audioFile {

@@ -144,6 +144,11 @@ public struct StitchResult: Sendable, Equatable {
     /// What colour matching found and did, one report per clip in segment order; empty when
     /// it was off.
     public var colorMatch: [ColorMatchReport] = []
+    /// Segments whose clip came back longer than requested (a provider whose clip follows the
+    /// audio): the frames past its audio were dropped from its end.
+    public var trimmedClips: [Int] = []
+    /// Segments whose clip came back a little short: its last frame was held.
+    public var paddedClips: [Int] = []
 }
 
 /// Joins one clip per plan segment into one MP4 with exactly `plan.totalFrames` frames at
@@ -207,6 +212,9 @@ public enum Stitcher {
 
         // 1. Inspect every clip before writing anything.
         let inspections = try inspect(clips: clips, plan: plan, options: options, warn: warn)
+        let lengths = zip(plan.segments, inspections)
+        let trimmed = lengths.filter { $1.frameCount > $0.numFrames }.map(\.0.index)
+        let padded = lengths.filter { $1.frameCount < $0.frameCount }.map(\.0.index)
         let first = inspections[0]
 
         // 2. Copy or re-encode? The reference portraits of a colour match are measured now, so a
@@ -263,7 +271,8 @@ public enum Stitcher {
         }
         return StitchResult(
             output: output, totalFrames: plan.totalFrames, videoPath: path, reencodeReason: reason,
-            audio: outputAudio, width: first.width, height: first.height, warnings: warnings, colorMatch: reports)
+            audio: outputAudio, width: first.width, height: first.height, warnings: warnings, colorMatch: reports,
+            trimmedClips: trimmed, paddedClips: padded)
     }
 
     /// Inspects every clip (several at a time: each is a read of the whole file and one decoded
@@ -294,6 +303,11 @@ public enum Stitcher {
                 throw ClipError(
                     segment: segment.index, clip: path,
                     reason: "has \(info.frameCount) frames, needs \(segment.frameCount)")
+            }
+            if info.frameCount > segment.numFrames {
+                warn(
+                    "clip for segment \(segment.index) has \(info.frameCount) frames, \(info.frameCount - segment.numFrames) more than requested: the frames past its audio are dropped from its end"
+                )
             }
             if missing > 0 {
                 warn(
