@@ -187,7 +187,7 @@ public final class FakeWaveSpeedServer: Sendable {
 
     let options: Options
     let state = NIOLockedValueBox(WaveSpeedState())
-    private let running = NIOLockedValueBox<Task<Void, Never>?>(nil)
+    private let server = LoopbackServer(name: "the fake WaveSpeed server")
     let workDirectory: URL
 
     /// Creates a server (not yet listening).
@@ -205,61 +205,15 @@ public final class FakeWaveSpeedServer: Sendable {
     /// - Throws: when the server cannot bind or is already running.
     public func start() async throws -> URL {
         try FileManager.default.createDirectory(at: workDirectory, withIntermediateDirectories: true)
-        let (ports, continuation) = AsyncStream<Result<Int, any Error>>.makeStream()
         let handler = FakeWaveSpeedHandler(server: self)
-        let responder = CallbackResponder<BasicRequestContext> { request, _ in try await handler.respond(to: request) }
-        var logger = Logger(label: "FakeWaveSpeed")
-        logger.logLevel = .critical
-        let app = Application(
-            responder: responder,
-            server: .http1(configuration: .init(additionalChannelHandlers: [DropConnectionHandler()])),
-            configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: nil),
-            onServerRunning: { channel in
-                continuation.yield(.success(channel.localAddress?.port ?? 0))
-                continuation.finish()
-            },
-            logger: logger)
-        let task = Task {
-            do {
-                try await app.run()
-            } catch {
-                continuation.yield(.failure(error))
-            }
-            continuation.finish()
-        }
-        let alreadyRunning = running.withLockedValue { current -> Bool in
-            if current != nil { return true }
-            current = task
-            return false
-        }
-        if alreadyRunning {
-            task.cancel()
-            throw FakeWaveSpeedError("the fake WaveSpeed server is already running")
-        }
-        var iterator = ports.makeAsyncIterator()
-        switch await iterator.next() {
-        case .success(let port)? where port > 0:
-            let base = URL(string: "http://127.0.0.1:\(port)")!
-            state.withLockedValue { $0.baseURL = base.absoluteString }
-            return base
-        case .failure(let error)?:
-            running.withLockedValue { $0 = nil }
-            throw error
-        default:
-            running.withLockedValue { $0 = nil }
-            task.cancel()
-            throw FakeWaveSpeedError("the fake WaveSpeed server did not start")
-        }
+        let base = try await server.start { request in try await handler.respond(to: request) }
+        state.withLockedValue { $0.baseURL = base.absoluteString }
+        return base
     }
 
     /// Stops listening and closes all connections; waits until the server is down.
     public func stop() async {
-        let task = running.withLockedValue { current -> Task<Void, Never>? in
-            defer { current = nil }
-            return current
-        }
-        task?.cancel()
-        await task?.value
+        await server.stop()
     }
 
     // MARK: - Scripting
@@ -296,13 +250,6 @@ public final class FakeWaveSpeedServer: Sendable {
     public var storedFiles: [StoredFile] {
         state.withLockedValue { s in s.uploadOrder.compactMap { s.uploads[$0] } }
     }
-}
-
-/// An error of the fake server itself (not one it plays).
-public struct FakeWaveSpeedError: Error, CustomStringConvertible {
-    /// What went wrong.
-    public let description: String
-    init(_ description: String) { self.description = description }
 }
 
 /// The mutable state, behind one lock.
