@@ -58,10 +58,13 @@ struct CapturingHandler: LogHandler {
     }
 }
 
-/// Records every wait the client asks for, and waits at most 20 ms of it.
+/// Records every wait the client asks for, and waits at most `cap` (20 ms) of it.
 final class SleepRecorder: @unchecked Sendable {
     private let lock = NSLock()
     private var recorded: [Duration] = []
+    private let cap: Duration
+
+    init(cap: Duration = .milliseconds(20)) { self.cap = cap }
 
     var sleeps: [Duration] {
         lock.lock()
@@ -69,10 +72,13 @@ final class SleepRecorder: @unchecked Sendable {
         return recorded
     }
 
+    /// ``sleeps``.
+    var all: [Duration] { sleeps }
+
     var sleep: @Sendable (Duration) async throws -> Void {
         { [self] duration in
             lock.withLock { recorded.append(duration) }
-            try await Task.sleep(for: min(duration, .milliseconds(20)))
+            try await Task.sleep(for: min(duration, cap))
         }
     }
 }

@@ -11,53 +11,6 @@ import Testing
 /// A key that looks real; nothing may ever print it, and it goes to the API's host only.
 private let wsKey = "ws-live-7f3a9c0d2b8e4f61a5c3e9d7b1f0a2c4"
 
-/// Collects every log record as one line.
-private final class WSLogCapture: @unchecked Sendable {
-    private let lock = NSLock()
-    private var lines: [String] = []
-
-    var all: [String] { lock.withLock { lines } }
-
-    var logger: Logger {
-        Logger(label: "wavespeed-test") { _ in WSCapturingHandler(capture: self) }
-    }
-
-    func append(_ line: String) { lock.withLock { lines.append(line) } }
-}
-
-private struct WSCapturingHandler: LogHandler {
-    let capture: WSLogCapture
-    var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level = .trace
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    func log(event: LogEvent) {
-        let merged = metadata.merging(event.metadata ?? [:]) { $1 }
-        capture.append(
-            "\(event.level) \(event.message) \(merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))"
-        )
-    }
-}
-
-/// Records every wait the client asks for, and waits at most 5 ms of it.
-private final class WSSleeps: @unchecked Sendable {
-    private let lock = NSLock()
-    private var recorded: [Duration] = []
-
-    var all: [Duration] { lock.withLock { recorded } }
-
-    var sleep: @Sendable (Duration) async throws -> Void {
-        { [self] duration in
-            lock.withLock { recorded.append(duration) }
-            try await Task.sleep(for: min(duration, .milliseconds(5)))
-        }
-    }
-}
-
 /// Collects events.
 private final class WSEvents: @unchecked Sendable {
     private let lock = NSLock()
@@ -79,8 +32,8 @@ private struct WSHarness {
     let server: FakeWaveSpeedServer
     let base: String
     let client: WaveSpeedClient
-    let logs: WSLogCapture
-    let sleeps: WSSleeps
+    let logs: LogCapture
+    let sleeps: SleepRecorder
     let events = WSEvents()
     let dir: TempDir
 
@@ -110,7 +63,7 @@ private struct WSHarness {
 }
 
 /// Fast test settings: millisecond retries, polls every few ms.
-private func wsConfiguration(base: String, sleeps: WSSleeps) -> WaveSpeedConfiguration {
+private func wsConfiguration(base: String, sleeps: SleepRecorder) -> WaveSpeedConfiguration {
     WaveSpeedConfiguration(
         baseURL: base,
         retry: RetryPolicy(
@@ -137,8 +90,8 @@ private func withWaveSpeed(
 ) async throws {
     let server = FakeWaveSpeedServer(options: try options ?? fixedClipOptions())
     let base = try await server.start().absoluteString
-    let sleeps = WSSleeps()
-    let logs = WSLogCapture()
+    let sleeps = SleepRecorder(cap: .milliseconds(5))
+    let logs = LogCapture()
     var configuration = wsConfiguration(base: base, sleeps: sleeps)
     configure(&configuration)
     let client: WaveSpeedClient
@@ -509,7 +462,7 @@ struct WaveSpeedClientTests {
         let base = try await server.start().absoluteString
         let client = try WaveSpeedClient(
             credentials: try WaveSpeedCredentials(key: wsKey),
-            configuration: wsConfiguration(base: base, sleeps: WSSleeps()))
+            configuration: wsConfiguration(base: base, sleeps: SleepRecorder(cap: .milliseconds(5))))
         let refused = await wsError { _ = try await client.upload(data: [1], fileName: "a.png") }
         #expect(refused?.statusCode == 401)
         #expect(refused?.fault == .credentials)
