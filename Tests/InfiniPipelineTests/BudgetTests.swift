@@ -152,6 +152,16 @@ extension Serial {
             #expect(status.running, "\(String(decoding: running.stdout, as: UTF8.self))")
             #expect(status.segmentsInFlight == 1 && status.segmentsDone == 1)
             #expect(try snapshot() == held)
+            // The run's own arguments name the same job.
+            let byArguments = try runProcess(
+                infinistitchBinary,
+                [
+                    "status", Fixture.path("speech.mp3"), "--image", Fixture.path("portrait.jpg"), "--work-dir", work.path,
+                    "--json",
+                ])
+            #expect(byArguments.status == 0, "\(String(decoding: byArguments.stderr, as: UTF8.self))")
+            #expect(try JSONDecoder().decode(Line.self, from: byArguments.stdout).status == status)
+            #expect(try snapshot() == held)
 
             // The run's own arguments find the same work dir.
             let found = try await JobStatus.workDir(for: o)
