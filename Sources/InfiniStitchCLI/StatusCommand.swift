@@ -91,6 +91,11 @@ struct StatusCommand: AsyncParsableCommand {
     /// version) its inputs and work dir.
     static func resumeCommand(_ s: JobStatus) -> String {
         var words = ["infinistitch", s.audio, "--image", s.image]
+        if let speakers = s.speakers {
+            // Who speaks when (the speaker source) is not recorded: the first run's options say it.
+            words = ["infinistitch", s.audio] + speakers.flatMap { ["--speaker", "\($0)=IMAGE"] }
+        }
+        let note = s.speakers == nil ? "" : "   # each speaker's portrait and the first run's speaker source"
         guard let o = s.settings else {
             return RunCommand.shellLine(words + ["--work-dir", s.workDir])
                 + "   # add the first run's other options (provider, resolution, prompt, seed …)"
@@ -106,6 +111,6 @@ struct StatusCommand: AsyncParsableCommand {
         // A cap the job already reached would stop the resumed run at once.
         let needed = ((s.committedCost + s.remainingCost) * 100).rounded(.up) / 100
         if let cap = o.maxCost { words += ["--max-cost", String(format: "%.2f", max(cap, needed))] }
-        return RunCommand.shellLine(words)
+        return RunCommand.shellLine(words) + note
     }
 }

@@ -85,7 +85,7 @@ final class Budget: Sendable {
             .budgetExceeded,
             String(
                 format:
-                    "the spending cap stopped the run: $%.2f committed of maxCost $%.2f, and finishing needs $%.2f more (a cap of $%.2f or more); finished clips are kept",
+                    "the spending cap stopped the run: $%.2f committed of maxCost $%.2f, and finishing needs $%.2f more (a cap of $%.2f or more lets the job finish)",
                 committedNow, cap ?? 0, needed, enough),
             option: "maxCost", segments: segments.filter { $0.state != .done }.map(\.index), requiredMaxCost: enough)
     }

@@ -75,6 +75,9 @@ public struct JobStatus: Codable, Sendable, Equatable {
     public var remainingCost: Double
     /// The options the last run recorded; nil for a work dir of an older version.
     public var settings: RunSettings?
+    /// The speakers of a multi-speaker job (their portraits are given with `--speaker`), nil
+    /// for one portrait.
+    public var speakers: [String]?
 
     /// Reads the status of the job in `workDir`.
     /// - Throws: ``PipelineError`` (``PipelineError/Kind/invalidWorkDir``) when there is no
@@ -104,7 +107,7 @@ public struct JobStatus: Codable, Sendable, Equatable {
             committedCost: cost(Budget.committedFrames(plan: plan, segments: records)),
             estimatedCost: plan.estimatedCost,
             remainingCost: cost(notDone.reduce(0) { $0 + Budget.billedFrames(plan, $1.index) }),
-            settings: manifest.settings)
+            settings: manifest.settings, speakers: plan.speakers?.map(\.name))
     }
 
     /// The work dir a run of `options` uses (the one given, or the one its inputs name under
