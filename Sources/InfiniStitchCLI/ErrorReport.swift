@@ -53,4 +53,20 @@ enum ErrorReport {
         if error.fault == .interrupted { return 130 }
         return error.isInputProblem ? 2 : 1
     }
+
+    /// An error as one NDJSON line for `--json`: `{"event":"error","reason":<its fault, e.g.
+    /// "budget">,"kind":…,"message":…}`, with the command that resumes the run when there is one.
+    static func jsonLine(for error: any InfiniPipelineError, resume: String?) -> String {
+        struct Line: Encodable {
+            let event = "error"
+            let reason: String
+            let kind: String
+            let message: String
+            let resume: String?
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let line = Line(reason: error.fault.description, kind: error.kindName, message: self.line(for: error), resume: resume)
+        return (try? encoder.encode(line)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    }
 }

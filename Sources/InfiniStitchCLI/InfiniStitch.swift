@@ -18,13 +18,14 @@ public struct InfiniStitch: AsyncParsableCommand {
               infinistitch long_podcast.mp3 --image me.jpg          # the whole job (the default command)
               infinistitch long_podcast.mp3 --image me.jpg --backend preview --dry-run
               infinistitch plan long_podcast.mp3
+              infinistitch status long_podcast.mp3 --image me.jpg   # where the job stands
               infinistitch fit-image me.jpg -o fitted.png
               infinistitch stitch --plan plan.json --audio talk.mp3 -o talk.mp4 seg*.mp4
 
             Exit codes: 0 success, 1 failure, 2 bad input or usage, 130 interrupted.
             """,
         version: InfiniPipelineVersion.string,
-        subcommands: [RunCommand.self, PlanCommand.self, FitImageCommand.self, StitchCommand.self],
+        subcommands: [RunCommand.self, PlanCommand.self, FitImageCommand.self, StitchCommand.self, StatusCommand.self],
         defaultSubcommand: RunCommand.self
     )
 

@@ -94,7 +94,11 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Print the plan and the cost; send nothing.")
     var dryRun = false
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("Refuse to start when the estimated cost is higher.", valueName: "USD"))
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp(
+            "Refuse to start when the estimated cost is higher, and stop before a submit (retries and earlier runs of the job counted) would commit more.",
+            valueName: "USD"))
     var maxCost: Double?
 
     @Flag(
@@ -193,18 +197,37 @@ struct RunCommand: AsyncParsableCommand {
             await consumer.value
             var message = ErrorReport.line(for: error)
             let code = ErrorReport.exitCode(for: error)
-            if code == 1 { message += "\nfinished clips are kept; to resume, run: \(Self.resumeCommand())" }
+            let resume =
+                error.requiredMaxCost.map { Self.resumeCommand(maxCost: $0) } ?? Self.resumeCommand()
+            if code == 1 { message += "\nfinished clips are kept; to resume, run: \(resume)" }
+            if json { writeStdout(ErrorReport.jsonLine(for: error, resume: code == 1 ? resume : nil) + "\n") }
             throw CLIError(message: message, exitCode: code)
         }
     }
 
-    /// The command line that resumes this run (the same command).
-    static func resumeCommand() -> String {
-        let args = CommandLine.arguments.dropFirst().map { arg -> String in
+    /// The command line that resumes this run (the same command), with `--max-cost` set to
+    /// `maxCost` when given.
+    static func resumeCommand(maxCost: Double? = nil, arguments: [String] = CommandLine.arguments) -> String {
+        var given = Array(arguments.dropFirst())
+        if let maxCost {
+            let value = String(format: "%.2f", maxCost)
+            if let at = given.firstIndex(of: "--max-cost"), at + 1 < given.count {
+                given[at + 1] = value
+            } else if let at = given.firstIndex(where: { $0.hasPrefix("--max-cost=") }) {
+                given[at] = "--max-cost=\(value)"
+            } else {
+                given += ["--max-cost", value]
+            }
+        }
+        return shellLine(["infinistitch"] + given)
+    }
+
+    /// Words as one shell command line, each quoted when it needs to be.
+    static func shellLine(_ words: [String]) -> String {
+        words.map { arg -> String in
             let safe = arg.allSatisfy { $0.isLetter || $0.isNumber || "-_./:=,@%+".contains($0) }
             return safe && !arg.isEmpty ? arg : "'" + arg.replacingOccurrences(of: "'", with: "'\\''") + "'"
-        }
-        return (["infinistitch"] + args).joined(separator: " ")
+        }.joined(separator: " ")
     }
 }
 

@@ -18,6 +18,20 @@ extension Serial {
             #expect(String(decoding: help.stdout, as: UTF8.self).contains("USAGE: infinistitch"))
         }
 
+        /// A run the spending cap stopped is resumed by the same command with the cap it needs.
+        @Test func theResumeCommandRaisesTheCap() {
+            let given = ["infinistitch", "talk.mp3", "--image", "me.jpg", "--max-cost", "15"]
+            #expect(
+                RunCommand.resumeCommand(maxCost: 17.2, arguments: given)
+                    == "infinistitch talk.mp3 --image me.jpg --max-cost 17.20")
+            #expect(
+                RunCommand.resumeCommand(maxCost: 3, arguments: ["infinistitch", "a b.mp3", "--max-cost=1"])
+                    == "infinistitch 'a b.mp3' --max-cost=3.00")
+            #expect(
+                RunCommand.resumeCommand(maxCost: 3, arguments: ["infinistitch", "a.mp3"]) == "infinistitch a.mp3 --max-cost 3.00"
+            )
+        }
+
         @Test func unknownOptionIsAUsageError() throws {
             let result = try runProcess(infinistitchBinary, ["talk.mp3", "--image", "me.jpg", "--no-such-option"])
             #expect(result.status == 2)

@@ -61,6 +61,10 @@ struct ErrorShapeTests {
         #expect(PipelineError(.workDirInUse, "in use").fault == .output)
         #expect(PipelineError(.interrupted, "stopped").fault == .interrupted)
         #expect(PipelineError(.overBudget, "too dear", option: "maxCost").isInputProblem)
+        // The cap reached during a run is no bad input: exit code 1, reason "budget".
+        let capped = PipelineError(.budgetExceeded, "cap reached", option: "maxCost", requiredMaxCost: 12.5)
+        #expect(capped.fault == .budget && !capped.isInputProblem && ErrorReport.exitCode(for: capped) == 1)
+        #expect(ErrorReport.jsonLine(for: capped, resume: "infinistitch a.mp3").contains("\"reason\":\"budget\""))
     }
 
     /// Each error type in a file of its own named after it, conforming to the protocol, and no

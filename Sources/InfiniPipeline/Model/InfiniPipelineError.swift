@@ -70,6 +70,9 @@ public struct ErrorFault: Hashable, Sendable, CustomStringConvertible {
     public static let generation = ErrorFault("generation")
     /// The machine, the disk, the network or a library failed.
     public static let system = ErrorFault("system")
+    /// The spending cap stopped the run: what was committed reached the cap; running it again
+    /// with a higher cap resumes.
+    public static let budget = ErrorFault("budget")
     /// The run was stopped (Ctrl-C, a signal, a cancelled task); running it again resumes.
     public static let interrupted = ErrorFault("interrupted")
 

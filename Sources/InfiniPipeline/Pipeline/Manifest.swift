@@ -80,6 +80,8 @@ struct Manifest: Codable, Sendable, Equatable {
     var speakerImageURLs: [String: String]?
     /// One record per segment.
     var segments: [SegmentRecord]
+    /// The options of the last run that resume the job (absent in manifests of older versions).
+    var settings: RunSettings?
 
     /// Where segment `index`'s clip and audio live in a work dir. A record naming any other
     /// file is not trusted: clips are only ever written here.

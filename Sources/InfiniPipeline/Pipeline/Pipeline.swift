@@ -171,6 +171,7 @@ public final class Pipeline: Sendable {
             plan: plan, backend: backend, store: store, workDir: workDir.url,
             cache: o.useCache ? ClipCache(directory: workDir.cacheRoot.appendingPathComponent("clips")) : nil,
             portraits: inputs.portraits, options: o, identity: identity,
+            budget: Budget(plan: plan, manifest: await store.manifest, cap: o.maxCost, billed: billed),
             report: { tracker.report($0, $1) },
             warn: { [continuation] in continuation.yield(.warning($0)) },
             downloadRetry: { [continuation] index, retry in continuation.yield(.downloadRetry(index: index, retry)) })
@@ -272,6 +273,10 @@ public final class Pipeline: Sendable {
             return
         }
         if Task.isCancelled || failures.contains(where: { $0.error is CancellationError }) { throw CancellationError() }
+        // The cap stopped it like an interruption: what was in flight finished and is recorded.
+        if failures.contains(where: { ($0.error as? PipelineError)?.kind == .budgetExceeded }) {
+            throw context.budget.stopped(segments: await context.store.manifest.segments)
+        }
         if failures.count == 1 { throw first.error }
         let errors = failures.map { PipelineError.from($0.error) }
         let invalid = errors.allSatisfy { $0.kind == .invalidInput }

@@ -36,12 +36,16 @@ public struct PipelineError: InfiniPipelineError {
     /// The error this one reports, when it came from a stage (a `MediaError`, `ImageFitError`,
     /// `PlanningError`, `FalError`, …) or from the system.
     public let underlying: (any Error)?
+    /// For ``Kind/budgetExceeded``: the smallest ``PipelineOptions/maxCost`` (US dollars) with
+    /// which running the job again can finish it, as far as the plan knows (failures cost more).
+    public let requiredMaxCost: Double?
 
     /// Creates an error.
     public init(
         _ kind: Kind, _ message: String, option: String? = nil, file: String? = nil, segments: [Int] = [],
-        underlying: (any Error)? = nil
+        underlying: (any Error)? = nil, requiredMaxCost: Double? = nil
     ) {
+        self.requiredMaxCost = requiredMaxCost
         self.kind = kind
         self.description = message
         self.option = option
@@ -67,6 +71,7 @@ public struct PipelineError: InfiniPipelineError {
         case .invalidOutput, .workDirInUse, .invalidWorkDir, .insufficientDiskSpace: return .output
         case .generationFailed: return .generation
         case .interrupted: return .interrupted
+        case .budgetExceeded: return .budget
         default: return .system
         }
     }
@@ -90,6 +95,12 @@ extension ErrorKind where Owner == PipelineError {
     public static var invalidWorkDir: Self { Self("invalidWorkDir") }
     /// The plan's estimated cost is above ``PipelineOptions/maxCost``.
     public static var overBudget: Self { Self("overBudget") }
+    /// The spending cap stopped the run during generation: the next submit would have taken
+    /// the money committed (by this run and earlier runs of the job) above
+    /// ``PipelineOptions/maxCost``. It stopped like an interruption (finished clips kept,
+    /// requests in flight recorded); running the job again with a higher cap resumes, and
+    /// ``PipelineError/requiredMaxCost`` says how high.
+    public static var budgetExceeded: Self { Self("budgetExceeded") }
     /// The disks of the work dir or the output lack room for what is still to be made.
     public static var insufficientDiskSpace: Self { Self("insufficientDiskSpace") }
     /// One or more segments could not be generated; ``PipelineError/segments`` lists them.

@@ -12,6 +12,8 @@ struct RunContext: Sendable {
     let portraits: [Portrait]
     let options: PipelineOptions
     let identity: String
+    /// The money committed and the cap: every submit is reserved here first.
+    let budget: Budget
     /// Segments whose clip an earlier run finished.
     let reused = NIOLockedValueBox(0)
     let imageURLs = ImageURLBox()
@@ -221,12 +223,18 @@ struct SegmentJob {
     private func submit(_ start: SegmentRecord) async throws -> SegmentRecord {
         var record = start
         try Task.checkCancellation()
-        if record.state == .submitting || record.state == .unknown {
+        if record.state == .submitting {
+            // A run died while sending it: counted as a submit (it may have been billed).
+            record = try await store.update(index) { r in
+                r.state = .unknown
+                r.submits += 1
+            }
+        }
+        if record.state == .unknown {
             // A submit whose answer never came (in this run or one that died while sending it)
             // may have been accepted and billed: it is sent again only when the user says so.
             // (The preview costs nothing: its submits are simply made again.)
             guard context.options.resubmitUnknown || context.identity == "preview" else {
-                if record.state != .unknown { record = try await store.update(index) { $0.state = .unknown } }
                 throw SubmitOutcomeUnknown(reason: "an earlier submit got no answer and may have been accepted")
             }
             if context.identity != "preview" {
@@ -244,7 +252,14 @@ struct SegmentJob {
         }
         try Task.checkCancellation()
         let request = clipRequest(imageURL: imageURL, audioURL: record.audioURL!)
-        record = try await store.update(index) { $0.state = .submitting }
+        // Within the cap, counting what this job committed before (or the run stops here).
+        try context.budget.reserve(index)
+        do {
+            record = try await store.update(index) { $0.state = .submitting }
+        } catch {
+            context.budget.release(index)
+            throw error
+        }
         let submitted: SubmittedRequest
         do {
             submitted = try await context.backend.submit(request)
@@ -261,6 +276,7 @@ struct SegmentJob {
             submitted = SubmittedRequest(requestId: id)
         } catch  where !(error is CancellationError) && !Task.isCancelled {
             // Refused before it was accepted (the backends say so otherwise): nothing was made.
+            context.budget.release(index)
             _ = try? await store.update(index) { $0.state = .uploaded }
             throw error
         }
@@ -299,6 +315,7 @@ struct SegmentJob {
         guard queued.withLockedValue({ $0 }) else { return }
         let backend = context.backend
         await Task.detached { await backend.cancel(submitted) }.value
+        context.budget.release(index)
         _ = try? await store.update(index) { r in
             r.request = nil
             r.state = .uploaded

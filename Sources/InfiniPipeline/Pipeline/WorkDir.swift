@@ -8,6 +8,26 @@ struct WorkDir: Sendable {
     let lock: WorkDirLock
     let store: ManifestStore
 
+    /// Where this job's work dir is (``PipelineOptions/workDir``, or one under the cache dir
+    /// named by the run key), and the run key: a hash of the inputs and options that decide the clips.
+    static func location(options o: PipelineOptions, inputs: RunInputs, identity: String) async throws -> (URL, String) {
+        let audioSHA = try await Hashing.sha256(fileAt: inputs.audioPath)
+        let runKey = Hashing.key([
+            "run-v1", audioSHA, inputs.imageSHA, o.prompt, o.resolution.rawValue, String(o.seed),
+            o.acceleration.rawValue, String(inputs.plan.maxFrames), identity,
+        ])
+        let url =
+            o.workDir.map { URL(fileURLWithPath: o.absolute($0)) }
+            ?? ClipCache.defaultRoot(environment: o.environment).appendingPathComponent("work")
+            .appendingPathComponent(String(runKey.prefix(16)))
+        return (url, runKey)
+    }
+
+    /// The backend identity a run of `o` without a backend or client of its own has.
+    static func identity(_ o: PipelineOptions) -> String {
+        o.provider.id == Provider.fal.id ? o.endpoint : o.provider.model
+    }
+
     /// Opens (or makes) the work dir for this job.
     /// - Parameter warn: notes about a manifest that was put back in order.
     static func open(
@@ -15,15 +35,8 @@ struct WorkDir: Sendable {
         warn: (String) -> Void
     ) async throws -> WorkDir {
         let plan = inputs.plan
-        let audioSHA = try await Hashing.sha256(fileAt: inputs.audioPath)
-        let runKey = Hashing.key([
-            "run-v1", audioSHA, inputs.imageSHA, o.prompt, o.resolution.rawValue, String(o.seed),
-            o.acceleration.rawValue, String(plan.maxFrames), identity,
-        ])
+        let (url, runKey) = try await location(options: o, inputs: inputs, identity: identity)
         let cacheRoot = ClipCache.defaultRoot(environment: o.environment)
-        let url =
-            o.workDir.map { URL(fileURLWithPath: o.absolute($0)) }
-            ?? cacheRoot.appendingPathComponent("work").appendingPathComponent(String(runKey.prefix(16)))
         do {
             for sub in ["clips", "audio"] {
                 try FileManager.default.createDirectory(at: url.appendingPathComponent(sub), withIntermediateDirectories: true)
@@ -66,6 +79,7 @@ struct WorkDir: Sendable {
                     imageSHA256: inputs.imageSHA, imageURL: nil,
                     segments: plan.segments.map { SegmentRecord(index: $0.index) })
             }
+            manifest.settings = RunSettings(o)
             // Room for what is still to be made, before anything is paid for.
             let framesToMake = zip(plan.segments, manifest.segments).reduce(0) { $0 + ($1.1.state == .done ? 0 : $1.0.numFrames) }
             try DiskSpace.check(

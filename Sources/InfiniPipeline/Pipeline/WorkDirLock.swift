@@ -47,6 +47,25 @@ final class WorkDirLock: Sendable {
         descriptor = NIOLockedValueBox(fd)
     }
 
+    /// Whether a run holds the lock of the work dir at `directory`, and the pid it wrote, found
+    /// without taking the lock for longer than a probe and without creating or writing anything
+    /// (no lock file: nobody ever ran there).
+    static func holder(directory: URL) -> (held: Bool, pid: Int?) {
+        let path = directory.appendingPathComponent("lock").path
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return (false, nil) }
+        defer { close(fd) }
+        var bytes = [UInt8](repeating: 0, count: 32)
+        let count = pread(fd, &bytes, bytes.count, 0)
+        let text = count > 0 ? String(decoding: bytes[0..<count], as: UTF8.self) : ""
+        let pid = Int(text.trimmingCharacters(in: .whitespacesAndNewlines))
+        // A shared lock is refused while a run holds the exclusive one; when granted it is
+        // dropped at once.
+        guard flock(fd, LOCK_SH | LOCK_NB) == 0 else { return (errno == EWOULDBLOCK, pid) }
+        _ = flock(fd, LOCK_UN)
+        return (false, pid)
+    }
+
     /// Releases the lock (also done when the process ends).
     func release() {
         descriptor.withLockedValue { descriptor in
