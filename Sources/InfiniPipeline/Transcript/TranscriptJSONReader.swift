@@ -38,8 +38,9 @@ struct TranscriptJSONReader {
                 }
             }
         }
-        // Word-level chunks: the segments are the sentences the words make.
-        // (Segment chunks of one word each are not word timings: then the words are dropped.)
+        // Chunks of one word each are word-level chunks: the segments are the sentences they
+        // make. When some chunks hold several words, all are segments, and the one-word ones
+        // are not word timings.
         if list.contains(where: { $0["timestamp"] != nil }) {
             if lined.words.count == lined.segments.count {
                 lined.segments = Self.sentences(lined.words)
