@@ -134,9 +134,13 @@ echo "== audio"
 say() { espeak-ng -v en-us -s 150 -w "$1" "$2"; }
 
 # speech.wav: three sentences, two 600 ms digital-silence pauses, 22050 Hz mono s16
-say "$TMP/s1.wav" "The lander touched down gently."
-say "$TMP/s2.wav" "Nobody in the room said a word."
-say "$TMP/s3.wav" "Then everyone began to cheer."
+SHORT_SENTENCES=(
+  "The lander touched down gently."
+  "Nobody in the room said a word."
+  "Then everyone began to cheer."
+)
+for i in 1 2 3; do say "$TMP/s$i.wav" "${SHORT_SENTENCES[$((i - 1))]}"; done
+printf '%s\n' "${SHORT_SENTENCES[@]}" > "$TMP/short.txt"
 
 # speech-long: sentences separated by known digital-silence pauses
 LONG_SENTENCES=(
@@ -160,6 +164,7 @@ LONG_SENTENCES=(
 for i in "${!LONG_SENTENCES[@]}"; do
   say "$TMP/long-$(printf %02d "$i").wav" "${LONG_SENTENCES[$i]}"
 done
+printf '%s\n' "${LONG_SENTENCES[@]}" > "$TMP/long.txt"
 # short: "Yes." at 16 kHz, padded/trimmed to exactly 0.5 s
 say "$TMP/short-src.wav" "Yes."
 
@@ -194,9 +199,26 @@ def build(pieces, pause_ms):
             out.append(s); pos += len(s)
     return np.concatenate(out), pauses
 
-# speech.wav (~8 s)
-x, _ = build([read(f"{tmp}/s{i}.wav") for i in (1, 2, 3)], [600, 600])
+def write_srt(path, text_file, pieces, pause_ms):
+    """The sentences' transcript: each from where its piece starts to where it ends (the
+    speaker's own silence at its edges included), the inserted pauses between them."""
+    def stamp(samples):
+        ms = int(round(samples * 1000 / SR)); h, ms = divmod(ms, 3600000); m, ms = divmod(ms, 60000); s, ms = divmod(ms, 1000)
+        return f"{h:02d}:{m:02d}:{s:02d},{ms:03d}"
+    texts = open(text_file).read().splitlines()
+    assert len(texts) == len(pieces)
+    cues, pos = [], 0
+    for i, (text, p) in enumerate(zip(texts, pieces)):
+        cues.append(f"{i + 1}\n{stamp(pos)} --> {stamp(pos + len(p))}\n{text}\n")
+        pos += len(p) + (len(silence(pause_ms[i])) if i < len(pause_ms) else 0)
+    with open(path, "w") as f:
+        f.write("\n".join(cues))
+
+# speech.wav (~8 s) + its transcript
+short = [read(f"{tmp}/s{i}.wav") for i in (1, 2, 3)]
+x, _ = build(short, [600, 600])
 write("speech.wav", x)
+write_srt("speech.srt", f"{tmp}/short.txt", short, [600, 600])
 print(f"speech.wav: {len(x)} samples = {len(x)/SR:.3f} s")
 
 # speech-long.wav (~70 s) + pause list
@@ -206,6 +228,7 @@ for i, s in enumerate(sent):
     d = len(s) / SR
     assert 2.0 <= d <= 6.0, f"sentence {i} is {d:.2f} s, outside 2-6 s"
 x, pauses = build(sent, PAUSES_MS)
+write_srt("speech-long.srt", f"{tmp}/long.txt", sent, PAUSES_MS)
 write(f"{tmp}/speech-long.wav", x)
 total = len(x) / SR
 edges = [0.0] + [p["start"] for p in pauses] + [total]

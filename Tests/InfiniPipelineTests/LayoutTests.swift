@@ -12,7 +12,7 @@ struct LayoutTests {
         "Model": 0,
         "Media": 1,
         "Vision": 2,
-        "Image": 3, "Audio": 3, "Fal": 3,
+        "Image": 3, "Audio": 3, "Fal": 3, "Transcript": 3,
         "WaveSpeed": 4,  // above Fal: it reuses Fal's HTTP layer (transport, retries, download)
         "Planning": 4,
         "Backends": 5, "Stitching": 5,
