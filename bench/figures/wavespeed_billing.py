@@ -6,7 +6,7 @@ import json
 
 from lib.measure import run as run_cmd
 
-NAME = "wavespeed-billing"
+NAME = "billed-seconds"
 TITLE = "Billed seconds on WaveSpeed"
 SUMMARY = "billed − ceil(audio) and billed ÷ audio seconds over 200 random durations on WaveSpeed (plan-efficiency)"
 ORDER = 74
