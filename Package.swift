@@ -137,7 +137,15 @@ let package = Package(
             path: "bench/Sources/fake-fal-server",
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
-        // The planner's paid ÷ needed frames over random durations, on synthetic envelopes.
+        // FakeWaveSpeedServer as a process, with a simulated latency per second of video.
+        .executableTarget(
+            name: "fake-wavespeed-server",
+            dependencies: ["FakeWaveSpeed"],
+            path: "bench/Sources/fake-wavespeed-server",
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        // The planner's paid ÷ needed frames over random durations, on synthetic envelopes
+        // (and, with --provider wavespeed, billed ÷ audio seconds).
         .executableTarget(
             name: "plan-efficiency",
             dependencies: ["InfiniPipeline"],

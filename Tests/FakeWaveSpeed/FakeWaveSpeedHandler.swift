@@ -176,11 +176,17 @@ struct FakeWaveSpeedHandler: Sendable {
         let input = json.mapValues { "\($0)" }
         let id = UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
         let options = server.options
+        var latency = options.processingTime
+        if options.secondsPerVideoSecond > 0 {
+            // As long as the clip will be: its audio's length (decoded once more here, only when asked).
+            let seconds = resolve(audio).flatMap(FakeWaveSpeedHandler.duration) ?? 1
+            latency += .milliseconds(Int((options.secondsPerVideoSecond * seconds * 1000).rounded()))
+        }
         let base = server.state.withLockedValue { state -> String in
             let script = state.scripts.isEmpty ? FakeWaveSpeedServer.TaskScript.normal : state.scripts.removeFirst()
             state.tasks[id] = WaveSpeedState.TaskState(
                 record: .init(id: id, input: input, status: "created"), index: state.taskOrder.count, script: script,
-                readyAt: ContinuousClock.now + options.processingTime, createdPollsLeft: options.createdPolls,
+                readyAt: ContinuousClock.now + latency, createdPollsLeft: options.createdPolls,
                 processingPollsLeft: options.processingPolls)
             state.taskOrder.append(id)
             return state.baseURL

@@ -15,9 +15,10 @@ import NIOCore
 /// videos. Every JSON answer is WaveSpeed's envelope `{code, message, data}`.
 ///
 /// Tasks go `created` → `processing` → `completed` (``Options/createdPolls`` polls created, then
-/// processing until ``Options/processingTime`` after the submit). A completed task's clip has as
-/// many frames as its audio lasts at 25 fps (plus ``TaskScript/frameOffset``), rendered with
-/// ``FakeClip`` (each frame carries its index); or a fixed clip (``Options/fixedClip``).
+/// processing until ``Options/processingTime``, plus ``Options/secondsPerVideoSecond`` per second
+/// of its audio, after the submit). A completed task's clip has as many frames as its audio lasts
+/// at 25 fps (plus ``TaskScript/frameOffset``), rendered with ``FakeClip`` (each frame carries its
+/// index); or a fixed clip (``Options/fixedClip``).
 ///
 /// It records every request, and bills each completed task `max(minimum, ceil(video seconds))`
 /// (``billedSeconds``), so tests can count duplicate submits and paid seconds.
@@ -34,6 +35,9 @@ public final class FakeWaveSpeedServer: Sendable {
         public var processingPolls: Int
         /// Time from the submit until a task may complete (simulated model latency).
         public var processingTime: Duration
+        /// More time before a task may complete, per second of its audio (the clip's length):
+        /// WaveSpeed takes 10–30 s of wall time per second of video. 0 (the default) adds none.
+        public var secondsPerVideoSecond: Double
         /// When set, API routes answer 401 unless they carry `Authorization: Bearer <expectedKey>`.
         public var expectedKey: String?
         /// Serve these bytes as every task's video instead of rendering a clip (no rendering,
@@ -48,7 +52,7 @@ public final class FakeWaveSpeedServer: Sendable {
         /// rendered clips, 5 s minimum charge.
         public init(
             clipWidth: Int = 64, clipHeight: Int = 64, createdPolls: Int = 1, processingPolls: Int = 0,
-            processingTime: Duration = .zero,
+            processingTime: Duration = .zero, secondsPerVideoSecond: Double = 0,
             expectedKey: String? = nil, fixedClip: [UInt8]? = nil, clipAudio: Bool = true,
             minimumBilledSeconds: Int = 5
         ) {
@@ -57,6 +61,7 @@ public final class FakeWaveSpeedServer: Sendable {
             self.createdPolls = createdPolls
             self.processingPolls = processingPolls
             self.processingTime = processingTime
+            self.secondsPerVideoSecond = secondsPerVideoSecond
             self.expectedKey = expectedKey
             self.fixedClip = fixedClip
             self.clipAudio = clipAudio
@@ -200,13 +205,13 @@ public final class FakeWaveSpeedServer: Sendable {
         try? FileManager.default.removeItem(at: workDirectory)
     }
 
-    /// Starts listening on 127.0.0.1 on a free port.
+    /// Starts listening on 127.0.0.1 on `port` (0, the default: a free port).
     /// - Returns: the base URL, e.g. `http://127.0.0.1:41234`.
     /// - Throws: when the server cannot bind or is already running.
-    public func start() async throws -> URL {
+    public func start(port: Int = 0) async throws -> URL {
         try FileManager.default.createDirectory(at: workDirectory, withIntermediateDirectories: true)
         let handler = FakeWaveSpeedHandler(server: self)
-        let base = try await server.start { request in try await handler.respond(to: request) }
+        let base = try await server.start(port: port) { request in try await handler.respond(to: request) }
         state.withLockedValue { $0.baseURL = base.absoluteString }
         return base
     }

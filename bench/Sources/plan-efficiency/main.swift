@@ -9,6 +9,12 @@
 // It then plans synthetic two- and three-person conversations of 10 and 60 minutes (random turns
 // with the gaps, overlaps and interjections of real talk) shot by shot, and reports each one's
 // paid ÷ needed frames beside the single-speaker plan of the same audio (`multiSpeaker`).
+//
+// With --provider wavespeed it plans the same durations on WaveSpeed's rules instead (the audio
+// sets each request's length, billed per started second, at least 5 s; the default requests at
+// --concurrency, 4 by default) and prints, per duration and as min/median/max, the billed
+// seconds against the audio's: billed − ceil(audio seconds) (the goal: 0 from 5 s on) and
+// billed ÷ audio seconds. The conversations are left out.
 
 import Foundation
 import InfiniPipeline
@@ -26,6 +32,7 @@ struct SplitMix64: RandomNumberGenerator {
 }
 
 var count = 200, seed: UInt64 = 1, minimum = 1.0, maximum = 7200.0, verbose = false
+var provider = Provider.fal, concurrency = 4
 var arguments = CommandLine.arguments.dropFirst()
 while let argument = arguments.popFirst() {
     switch argument {
@@ -34,13 +41,18 @@ while let argument = arguments.popFirst() {
     case "--min": minimum = Double(arguments.popFirst() ?? "") ?? minimum
     case "--max": maximum = Double(arguments.popFirst() ?? "") ?? maximum
     case "--verbose": verbose = true
+    case "--provider" where [Provider.fal.id, Provider.wavespeed.id].contains(arguments.first ?? ""):
+        provider = Provider.named(arguments.popFirst()!)!
+    case "--concurrency": concurrency = Int(arguments.popFirst() ?? "") ?? concurrency
     default:
         FileHandle.standardError.write(
-            Data("usage: plan-efficiency [--count N] [--seed S] [--min S] [--max S] [--verbose]\n".utf8))
+            Data(
+                "usage: plan-efficiency [--count N] [--seed S] [--min S] [--max S] [--provider fal|wavespeed] [--concurrency C] [--verbose]\n"
+                    .utf8))
         exit(2)
     }
 }
-guard count > 0, minimum > 0, maximum >= minimum else { exit(2) }
+guard count > 0, minimum > 0, maximum >= minimum, concurrency > 0 else { exit(2) }
 
 var rng = SplitMix64(state: seed)
 let sampleRate = 16_000
@@ -69,6 +81,98 @@ struct Row: Codable {
     var segments: Int
     var layout: String
     var ratio: Double
+}
+
+/// One duration planned on WaveSpeed: what is billed against the audio's length.
+struct BilledRow: Codable {
+    var duration: Double
+    var totalFrames: Int
+    var segments: Int
+    var billedSeconds: Int
+    var ceilAudioSeconds: Int
+    var excessSeconds: Int
+    var ratio: Double
+}
+
+struct BilledStats: Codable {
+    var count: Int
+    var excessMin: Int
+    var excessMedian: Double
+    var excessMax: Int
+    var ratioMin: Double
+    var ratioMedian: Double
+    var ratioMax: Double
+    var exact: Int
+}
+
+struct BilledSummary: Codable {
+    var provider: String
+    var concurrency: Int
+    var count: Int
+    var seed: UInt64
+    var minSeconds: Double
+    var maxSeconds: Double
+    var minimumBilledSeconds: Int
+    /// Every duration.
+    var all: BilledStats
+    /// The durations of at least the minimum charge, where the goal is billed = ceil(audio).
+    var atLeastMinimum: BilledStats
+    var ratioOverall: Double
+    var rows: [BilledRow]
+    var seconds: Double
+}
+
+func medianOf(_ values: [Double]) -> Double {
+    let v = values.sorted()
+    return v.count % 2 == 1 ? v[v.count / 2] : (v[v.count / 2 - 1] + v[v.count / 2]) / 2
+}
+
+func billedStats(_ rows: [BilledRow]) -> BilledStats {
+    BilledStats(
+        count: rows.count, excessMin: rows.map(\.excessSeconds).min() ?? 0,
+        excessMedian: rows.isEmpty ? 0 : medianOf(rows.map { Double($0.excessSeconds) }),
+        excessMax: rows.map(\.excessSeconds).max() ?? 0, ratioMin: rows.map(\.ratio).min() ?? 0,
+        ratioMedian: rows.isEmpty ? 0 : medianOf(rows.map(\.ratio)), ratioMax: rows.map(\.ratio).max() ?? 0,
+        exact: rows.filter { $0.excessSeconds == 0 }.count)
+}
+
+if provider.lengths.setBy == .audio {
+    var billedRows: [BilledRow] = []
+    let begun = Date()
+    for _ in 0..<count {
+        let duration = exp(Double.random(in: log(minimum)...log(maximum), using: &rng))
+        let samples = Int((duration * Double(sampleRate)).rounded())
+        let seconds = Double(samples) / Double(sampleRate)
+        let plan = try SegmentPlanner.plan(
+            samples: samples, sampleRate: sampleRate, channels: 1,
+            envelope: syntheticEnvelope(seconds: seconds, using: &rng),
+            options: PlanningOptions(provider: provider, concurrency: concurrency))
+        let billed = plan.paidFrames / provider.fps
+        let ceilAudio = (samples + sampleRate - 1) / sampleRate
+        let row = BilledRow(
+            duration: seconds, totalFrames: plan.totalFrames, segments: plan.segments.count, billedSeconds: billed,
+            ceilAudioSeconds: ceilAudio, excessSeconds: billed - ceilAudio, ratio: Double(billed) / seconds)
+        billedRows.append(row)
+        if verbose {
+            FileHandle.standardError.write(
+                Data(
+                    String(
+                        format: "%9.2f s  T=%6d  %3d segments  billed %6d s  ceil %6d s  %.4f\n", row.duration,
+                        row.totalFrames, row.segments, row.billedSeconds, row.ceilAudioSeconds, row.ratio
+                    ).utf8))
+        }
+    }
+    let minimumSeconds = provider.billing.minimumFrames / provider.fps
+    let summary = BilledSummary(
+        provider: provider.id, concurrency: concurrency, count: billedRows.count, seed: seed, minSeconds: minimum,
+        maxSeconds: maximum, minimumBilledSeconds: minimumSeconds, all: billedStats(billedRows),
+        atLeastMinimum: billedStats(billedRows.filter { $0.duration >= Double(minimumSeconds) }),
+        ratioOverall: Double(billedRows.reduce(0) { $0 + $1.billedSeconds }) / billedRows.reduce(0) { $0 + $1.duration },
+        rows: billedRows, seconds: Date().timeIntervalSince(begun))
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    print(String(decoding: try encoder.encode(summary), as: UTF8.self))
+    exit(0)
 }
 
 var rows: [Row] = []
