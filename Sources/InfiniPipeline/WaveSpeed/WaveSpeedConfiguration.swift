@@ -43,7 +43,7 @@ public struct WaveSpeedConfiguration: Sendable {
     /// The default API.
     public static let defaultBaseURL = "https://api.wavespeed.ai"
     /// The default model.
-    public static let defaultModelID = "wavespeed-ai/infinitetalk"
+    public static let defaultModelID = Provider.wavespeed.model
     /// WaveSpeed's upload limit: 200 MB.
     public static let uploadLimit = 200 * 1024 * 1024
     /// Environment variable that overrides ``baseURL``.
