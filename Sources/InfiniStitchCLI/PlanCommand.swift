@@ -112,7 +112,7 @@ struct PlanCommand: AsyncParsableCommand {
             case .channels: break
             }
         }
-        let minShot = speakers.minShot
+        let minShot = speakers.minShot ?? SpeakerTimeline.defaultMinShot(for: options.provider)
         let (plan, prices, outputAudio, warnings) = try await runBlocking {
             // The output's audio is decided (and proven with a scratch MP4) as a run would.
             let outputAudio = try OutputAudio.decide(audio: audio, scratchDirectory: NSTemporaryDirectory())

@@ -28,8 +28,10 @@ struct SpeakerArguments: ParsableArguments {
 
     @Option(
         parsing: .unconditional,
-        help: ArgumentHelp("A turn shorter than this stays in the current shot (seconds).", valueName: "SECONDS"))
-    var minShot: Double = SpeakerTimeline.defaultMinShot
+        help: ArgumentHelp(
+            "A turn shorter than this stays in the current shot (seconds; default 2, on WaveSpeed its minimum charge, 5).",
+            valueName: "SECONDS"))
+    var minShot: Double?
 
     /// Whether the run has several speakers.
     var isMultiSpeaker: Bool { !speakers.isEmpty }
@@ -51,7 +53,7 @@ struct SpeakerArguments: ParsableArguments {
                 "--speaker is given \(speakers.count) time\(speakers.count == 1 ? "" : "s"): a multi-speaker run has \(range.lowerBound) to \(range.upperBound) speakers (use --image for one)"
             )
         }
-        guard minShot.isFinite, minShot >= 0 else {
+        if let minShot, !(minShot.isFinite && minShot >= 0) {
             throw ValidationError("--min-shot \(minShot) must be a number of seconds ≥ 0")
         }
         let list = try speakers.map { arg -> Plan.Speaker in

@@ -80,6 +80,29 @@ struct ProviderPlanningTests {
         Self.expectWaveSpeedRules(plan, seconds: seconds, label: "\(seconds) s at \(concurrency)")
     }
 
+    /// Rounds last as long as their longest request, so the default plan's requests are even:
+    /// each within max(5 s, 10 %) of D ÷ N when pauses come every few seconds, N a multiple of
+    /// the concurrency (before: 60 min at concurrency 2 was 7 requests of 374–592 s).
+    @Test(arguments: [1800.0, 3600, 5400])
+    func theDefaultPlansRequestsAreEven(seconds: Double) throws {
+        var rng = TestRandom(seed: UInt64(seconds))
+        let audio = PlannerSynth.speech(seconds: seconds, voiced: 1.5...7, pause: 0.3...1.0, rng: &rng)
+        for concurrency in 2...6 {
+            var options = Self.wavespeed
+            options.concurrency = concurrency
+            let plan = try SegmentPlanner.plan(
+                samples: Int(seconds) * 8000, sampleRate: 8000, channels: 1, envelope: audio.envelope, options: options)
+            let lengths = plan.segments.map { Double($0.frameCount) / 25 }
+            let label = "\(Int(seconds)) s at \(concurrency): \(lengths)"
+            #expect(lengths.count % concurrency == 0, "\(label)")
+            let share = seconds / Double(lengths.count)
+            for length in lengths {
+                #expect(abs(length - share) <= max(5, share / 10) + 1, "\(label)")
+            }
+            Self.expectWaveSpeedRules(plan, seconds: seconds, label: label)
+        }
+    }
+
     @Test func shortAudioIsOneRequestAtTheMinimumCharge() throws {
         let audio = PlannerSynth.tone(seconds: 3)
         let plan = try SegmentPlanner.plan(

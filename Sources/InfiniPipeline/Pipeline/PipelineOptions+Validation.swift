@@ -22,11 +22,6 @@ extension PipelineOptions {
         guard seed >= 0 else { throw invalid("seed", "\(seed) must not be negative") }
         guard maxAttempts >= 1 else { throw invalid("maxAttempts", "\(maxAttempts) must be at least 1") }
         try validateSpeakers()
-        if provider.lengths.setBy != .numFrames {
-            if !speakers.isEmpty {
-                throw invalid("provider", "\(provider.id) cannot plan a multi-speaker run yet: use --provider fal")
-            }
-        }
         do {
             if provider.lengths.setBy == .numFrames {
                 _ = try SegmentPlanner.effectiveMaxFrames(maxFrames)
@@ -93,6 +88,8 @@ extension PipelineOptions {
                 throw invalid("speakerSource", "channel \(n) of \(name) is negative: channels count from 0")
             }
         }
-        guard minShot.isFinite, minShot >= 0 else { throw invalid("minShot", "\(minShot) must be a number of seconds ≥ 0") }
+        if let minShot, !(minShot.isFinite && minShot >= 0) {
+            throw invalid("minShot", "\(minShot) must be a number of seconds ≥ 0")
+        }
     }
 }

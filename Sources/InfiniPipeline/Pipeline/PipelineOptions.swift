@@ -36,8 +36,10 @@ public struct PipelineOptions: Sendable {
     /// Who speaks when, in a multi-speaker run (required with ``speakers``); file paths in it
     /// resolve against ``currentDirectory``.
     public var speakerSource: SpeakerSource?
-    /// In a multi-speaker run, a turn shorter than this (seconds) stays in the current shot.
-    public var minShot: Double = SpeakerTimeline.defaultMinShot
+    /// In a multi-speaker run, a turn shorter than this (seconds) stays in the current shot;
+    /// `nil` for the provider's default (``SpeakerTimeline/defaultMinShot(for:)``: 2 s on fal,
+    /// the minimum charge, 5 s, on WaveSpeed).
+    public var minShot: Double?
     /// The MP4 to write; nil means the audio's base name with `.mp4` in the current directory.
     public var output: String?
     /// Text prompt for the model.

@@ -90,7 +90,7 @@ struct RunInputs: Sendable {
         var speakers: (source: SpeakerSource, timeline: SpeakerTimeline)? = nil
         var sourceKey: [String] = []
         if let source {
-            let (list, minShot) = (o.speakers, o.minShot)
+            let (list, minShot) = (o.speakers, o.minShot ?? SpeakerTimeline.defaultMinShot(for: o.provider))
             let (made, timeline) = try await runBlocking {
                 try SegmentPlanner.plan(analysis, speakers: list, source: source, minShot: minShot, options: planning)
             }

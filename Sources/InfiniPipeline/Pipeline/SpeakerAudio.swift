@@ -9,8 +9,8 @@ import Foundation
 /// - With a diarization file: the mix with the other speakers' turns silenced (where two voices
 ///   overlap, the speaker's own voice is kept, and so is what overlaps it).
 ///
-/// Every file starts at the segment's first frame and runs its `numFrames` plus the tail, as a
-/// single-speaker segment's does (``SegmentAudio``).
+/// Every file starts at the segment's first frame and runs its `numFrames` plus the tail (none on
+/// a provider whose clip is as long as its audio), as a single-speaker segment's does (``SegmentAudio``).
 enum SpeakerAudio {
     /// Writes the chosen segments' audio into `directory`; one decoding pass per file read.
     /// - Returns: The written files, by segment index.
@@ -21,19 +21,21 @@ enum SpeakerAudio {
         let wanted = Set(segments)
         let chosen = plan.segments.filter { wanted.contains($0.index) }
         let mixFormat = AudioFormat(sampleRate: plan.audio.sampleRate, channels: plan.audio.channels)
+        let tail = tailSeconds(plan)
         switch source {
         case .channels(let channels):
             let cuts = chosen.map { segment in
                 SegmentAudio.Cut(
                     index: segment.index, startFrame: segment.startFrame, numFrames: segment.numFrames,
-                    channel: segment.speaker.flatMap { channels[$0] })
+                    channel: segment.speaker.flatMap { channels[$0] }, tail: tail)
             }
             return try SegmentAudio.export(source: mix, format: mixFormat, samples: plan.audio.samples, cuts: cuts, to: directory)
         case .diarization:
             let cuts = chosen.map { segment in
                 SegmentAudio.Cut(
                     index: segment.index, startFrame: segment.startFrame, numFrames: segment.numFrames,
-                    silenced: segment.speaker.map { silenced(for: $0, in: segment, timeline: timeline) } ?? [])
+                    silenced: segment.speaker.map { silenced(for: $0, in: segment, timeline: timeline, tail: tail) } ?? [],
+                    tail: tail)
             }
             return try SegmentAudio.export(source: mix, format: mixFormat, samples: plan.audio.samples, cuts: cuts, to: directory)
         case .tracks(let files):
@@ -45,7 +47,8 @@ enum SpeakerAudio {
                 let cuts = segments.map { segment in
                     SegmentAudio.Cut(
                         index: segment.index, startFrame: segment.startFrame, numFrames: segment.numFrames,
-                        silenced: segment.speaker.map { silenced(for: $0, in: segment, timeline: timeline) } ?? [])
+                        silenced: segment.speaker.map { silenced(for: $0, in: segment, timeline: timeline, tail: tail) } ?? [],
+                        tail: tail)
                 }
                 // A track has its own format and (within the tolerance checked when planning)
                 // length; a segment without a speaker (a plan not made by the speaker planner)
@@ -63,9 +66,11 @@ enum SpeakerAudio {
 
     /// The other speakers' turns within the segment's audio (its frames and the tail), less the
     /// speaker's own: the stretches to silence.
-    static func silenced(for speaker: String, in segment: Plan.Segment, timeline: SpeakerTimeline) -> [Range<Double>] {
+    static func silenced(
+        for speaker: String, in segment: Plan.Segment, timeline: SpeakerTimeline, tail: Double = SegmentAudio.tailSeconds
+    ) -> [Range<Double>] {
         let start = Double(segment.startFrame) / Double(ModelLimits.fps)
-        let end = Double(segment.startFrame + segment.numFrames) / Double(ModelLimits.fps) + SegmentAudio.tailSeconds
+        let end = Double(segment.startFrame + segment.numFrames) / Double(ModelLimits.fps) + tail
         let window = start..<end
         // Clamped to the window, sorted and merged (empty ranges dropped).
         func inWindow(_ ranges: [Range<Double>]) -> [Range<Double>] {
@@ -73,6 +78,12 @@ enum SpeakerAudio {
         }
         let others = timeline.speakers.filter { $0 != speaker }.flatMap { timeline.voiced($0) }
         return subtract(inWindow(others), inWindow(timeline.voiced(speaker)))
+    }
+
+    /// The audio past a request's frames: the tail for a provider asked for its frames, none
+    /// when the clip is as long as its audio (as ``Plan/audioCuts(segments:)`` cuts it).
+    static func tailSeconds(_ plan: Plan) -> Double {
+        plan.providerRules.lengths.setBy == .audio ? 0 : SegmentAudio.tailSeconds
     }
 
     /// `ranges` with every part covered by `holes` (both sorted and disjoint) taken out.

@@ -54,12 +54,6 @@ public struct PlanningError: InfiniPipelineError, Equatable {
             "maxFrames \(n) is below the model's minimum of \(minimum)")
     }
 
-    /// A plan this version cannot make on `provider` yet.
-    static func unsupportedProvider(_ provider: Provider, _ what: String) -> PlanningError {
-        PlanningError(
-            .unsupportedProvider, option: "provider", "provider \(provider.id) cannot make \(what) in this version: use fal")
-    }
-
     /// A negative, infinite or NaN price.
     static func invalidPrice(_ price: Double) -> PlanningError {
         PlanningError(

@@ -17,19 +17,18 @@ extension SegmentPlanner {
     ///   - analysis: The analysed final mix (its `source` is read again for channels).
     ///   - speakers: The speakers, each with its portrait's path, in order (2–4 for the CLI).
     ///   - source: Where who-speaks-when comes from.
-    ///   - minShot: The shortest turn that gets its own shot, in seconds (2.0).
+    ///   - minShot: The shortest turn that gets its own shot, in seconds; `nil` for the
+    ///     provider's default (``SpeakerTimeline/defaultMinShot(for:)``: 2.0 on fal, 5.0 on WaveSpeed).
     ///   - options: The largest request, resolution, price and pause detection.
     /// - Returns: The plan and the timeline it was made from (whose warnings a caller shows).
     /// - Throws: ``PlanningError`` for bad options or audio, ``SpeakerError`` for bad speakers,
     ///   `minShot` or who-speaks-when input, `MediaError` for a track that cannot be decoded.
     public static func plan(
         _ analysis: AudioAnalysis, speakers: [Plan.Speaker], source: SpeakerSource,
-        minShot: Double = SpeakerTimeline.defaultMinShot, options: PlanningOptions = PlanningOptions()
+        minShot: Double? = nil, options: PlanningOptions = PlanningOptions()
     ) throws -> (plan: Plan, timeline: SpeakerTimeline) {
-        guard options.provider.lengths.setBy == .numFrames else {
-            throw PlanningError.unsupportedProvider(options.provider, "a multi-speaker plan")
-        }
         _ = try checked(options, totalFrames: 1)
+        let minShot = minShot ?? SpeakerTimeline.defaultMinShot(for: options.provider)
         guard minShot.isFinite, minShot >= 0 else { throw SpeakerError.invalidMinShot(minShot) }
         let total = try totalFrames(samples: analysis.samples, sampleRate: analysis.format.sampleRate)
         let timeline = try SpeakerTimeline.load(
@@ -43,6 +42,11 @@ extension SegmentPlanner {
 
     /// Plans a sequence of shots: each shot is a whole number of valid requests, each segment
     /// shows the speaker of its shot, and the plan lists `speakers`.
+    ///
+    /// On a provider whose clips are as long as their audio (WaveSpeed), each shot is instead a
+    /// run of whole-second requests with only its last one partial, every request at least the
+    /// minimum charge: changes go on whole seconds when their gaps allow it, and a shot of `L`
+    /// seconds pays `ceil(L)` (see `audioShotCuts`).
     ///
     /// Inside a shot the single-speaker rules hold (4n + 1 frames within the cap, seams in
     /// pauses, the same cut costs). Each shot change is one of the cuts and lies in its range
@@ -90,10 +94,16 @@ extension SegmentPlanner {
         let estimate = LevelEstimate.estimate(LevelHistogram(levels: levels))
         let loudness = Loudness(levels: levels, estimate: estimate, detector: options.pauseDetector)
         let baseCosts = cutCosts(totalFrames: total, envelope: envelope, loudness: loudness)
+        let provider = options.provider
         while true {
             for margin in shotChangeMargins {
-                if let cuts = shotCuts(shots: shots, total: total, maxFrames: single.maxFrames, costs: baseCosts, margin: margin)
-                {
+                let found =
+                    provider.lengths.setBy == .audio
+                    ? audioShotCuts(
+                        shots: shots, total: total, maxFrames: single.maxFrames, billing: provider.billing, costs: baseCosts,
+                        margin: margin)
+                    : shotCuts(shots: shots, total: total, maxFrames: single.maxFrames, costs: baseCosts, margin: margin)
+                if let cuts = found {
                     let pauses = loudness.detector.pauses(
                         levels: loudness.levels, threshold: loudness.thresholdDb, envelope: envelope)
                     return shotPlan(
@@ -187,7 +197,8 @@ extension SegmentPlanner {
         return Plan(
             totalFrames: single.totalFrames, maxFrames: single.maxFrames, resolution: single.resolution,
             pricePerSecond: single.pricePerSecond, layout: .wholeClips, audio: single.audio, segments: segments,
-            speechLevelDb: single.speechLevelDb, noiseFloorDb: single.noiseFloorDb, speakers: single.speakers)
+            speechLevelDb: single.speechLevelDb, noiseFloorDb: single.noiseFloorDb, speakers: single.speakers,
+            provider: single.providerRules)
     }
 
     /// The speaker whose shot covers most of `segment` (shot changes at their ranges' middles).

@@ -157,7 +157,9 @@ public enum SegmentPlanner {
         let (layout, sizes) =
             options.provider.lengths.setBy == .audio
             ? audioLengthSizes(
-                total: total, maxFrames: maxFrames, billing: options.provider.billing, envelope: envelope, loudness: loudness)
+                total: total, maxFrames: maxFrames, billing: options.provider.billing, envelope: envelope, loudness: loudness,
+                evenRequests: options.maxFrames >= options.provider.lengths.maximum
+                    ? balancedRequests(totalFrames: total, provider: options.provider, concurrency: options.concurrency) : 1)
             : numFramesSizes(total: total, maxFrames: maxFrames, envelope: envelope, loudness: loudness)
 
         var segments: [Plan.Segment] = []
@@ -222,13 +224,14 @@ public enum SegmentPlanner {
     /// charge, so no paid fraction is thrown away; the last one takes the rest. One request
     /// when the audio fits in `maxFrames`. Each request keeps all it asks for.
     private static func audioLengthSizes(
-        total: Int, maxFrames: Int, billing: Billing, envelope: LoudnessEnvelope, loudness: Loudness
+        total: Int, maxFrames: Int, billing: Billing, envelope: LoudnessEnvelope, loudness: Loudness, evenRequests: Int
     ) -> (Plan.Layout, [(frameCount: Int, numFrames: Int)]) {
         let unit = max(1, billing.unitFrames)
         let minimum = max(unit, billing.billedFrames(1))
         let wholeMax = maxFrames / unit * unit
         guard total > maxFrames, wholeMax >= minimum else { return (.wholeClips, [(total, total)]) }
-        let costs = cutCosts(totalFrames: total, envelope: envelope, loudness: loudness)
+        var costs = cutCosts(totalFrames: total, envelope: envelope, loudness: loudness)
+        addEvenCutCosts(&costs, requests: evenRequests, maxFrames: maxFrames)
         let grid = Grid(step: unit, minimum: minimum, maximum: wholeMax)
         let (best, predecessor) = cutTable(totalFrames: total, grid: grid, costs: costs)
         // The last request: least paid waste first (the same for every choice when all others
@@ -259,20 +262,15 @@ public enum SegmentPlanner {
     }
 
     /// The longest request of the default plan on a provider whose clips follow the audio:
-    /// `N = c · ceil(T ÷ (cap · c))` requests for `T` frames at concurrency `c`, each about
-    /// `T ÷ N` long (fewer for short audio: no request under twice the minimum charge). Requests run in rounds of `c`, and a round lasts as long as its longest
+    /// ``balancedRequests(totalFrames:provider:concurrency:)`` requests, each about `T ÷ N`
+    /// long. Requests run in rounds of `c`, and a round lasts as long as its longest
     /// request, so this is the fastest plan, and the one with the fewest seams at that speed.
     /// The limit leaves the cuts room to find a pause: `T ÷ N` plus a tenth (at least 5 s),
     /// in whole billing units, never above the provider's cap.
     public static func balancedMaxFrames(totalFrames: Int, provider: Provider, concurrency: Int) -> Int {
         let cap = provider.lengths.maximum
         let unit = max(1, provider.billing.unitFrames)
-        let c = max(1, concurrency)
-        let rounds = (totalFrames + cap * c - 1) / (cap * c)
-        // Never so many that a request would be under two minimum charges: short audio is
-        // cheaper, and as fast, in fewer requests (and the last one must not fall under one).
-        let fewest = max(1, totalFrames / (2 * max(1, provider.billing.billedFrames(1))))
-        let requests = max(1, min(c * rounds, max(fewest, (totalFrames + cap - 1) / cap)))
+        let requests = balancedRequests(totalFrames: totalFrames, provider: provider, concurrency: concurrency)
         let share = (totalFrames + requests - 1) / requests
         let room = max(5 * provider.fps, share / 10)
         let limit = (share + room + unit - 1) / unit * unit

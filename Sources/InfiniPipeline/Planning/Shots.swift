@@ -38,6 +38,12 @@ extension SpeakerTimeline {
     /// The default minimum shot, in seconds (2.0): shorter turns do not cut away.
     public static let defaultMinShot = 2.0
 
+    /// The default minimum shot on `provider`: ``defaultMinShot``, or the provider's minimum
+    /// charge when that is longer (5 s on WaveSpeed), so that no shot pays for time it does not show.
+    public static func defaultMinShot(for provider: Provider) -> Double {
+        max(defaultMinShot, Double(provider.billing.minimumFrames) / Double(provider.fps))
+    }
+
     /// Passes that drop interjections one neighbourhood at a time before the rest go at once.
     static let interjectionPasses = 64
 
