@@ -49,17 +49,24 @@ final class ProgressReporter: Sendable {
 
     /// One segment change, saying where the run stands:
     /// "segment 12 done, 13/29 segments, 4210/17261 frames, $16.84 committed"
-    /// ("segment 12 (alice) done, …" with several speakers).
+    /// ("segment 12 (alice) done, …" with several speakers; "segment 3 running (processing for
+    /// 2:05), …" with the provider's state and the time the request has run, on WaveSpeed).
     static func line(_ event: SegmentEvent, preview: Bool) -> String {
         var line = "segment \(event.index) \(event.phase.name)"
         if let speaker = event.speaker { line = "segment \(event.index) (\(speaker)) \(event.phase.name)" }
         if case .queued(_, let position?) = event.phase { line += " (queue position \(position))" }
+        if let state = event.providerState { line += " (\(describe(state)))" }
         if case .submitted(let id) = event.phase { line += " as \(id)" }
         if let detail = event.phase.detail { line += ": \(detail)" }
         let p = event.progress
         line += ", \(p.segmentsDone)/\(p.segmentsTotal) segments, \(p.framesDone)/\(p.framesTotal) frames, "
         line += preview ? "preview, free" : String(format: "$%.2f committed", p.committedCost)
         return line
+    }
+
+    /// The provider's state of a request: "processing for 2:05", "created".
+    static func describe(_ state: ProviderState) -> String {
+        state.name + (state.elapsedSeconds.map { " for \(clock($0))" } ?? "")
     }
 
     /// "download interrupted (connection reset), resuming at 4.1 MB in 2 s (attempt 3)".
@@ -82,7 +89,7 @@ final class ProgressReporter: Sendable {
     /// The live display's lines, before they are cut to the terminal's width.
     static func display(
         plan: Plan, progress: RunProgress?, progressAge: Double, elapsed: Double, stage: String,
-        phases: [Int: SegmentPhase], preview: Bool, columns: Int = 200
+        phases: [Int: SegmentPhase], providerStates: [Int: ProviderState] = [:], preview: Bool, columns: Int = 200
     ) -> [String] {
         let p =
             progress
@@ -113,7 +120,11 @@ final class ProgressReporter: Sendable {
                 shown.dropFirst(chunk).prefix(4).map { i in
                     var s = phases[i]?.name ?? ""
                     if case .queued(_, let position?) = phases[i] { s += " #\(position)" }
-                    return String(format: "  seg %3d %-14@", i, s as NSString)
+                    // The provider's word for it, and how long it has run (WaveSpeed: no queue position).
+                    if let state = providerStates[i] {
+                        s = state.name + (state.elapsedSeconds.map { " \(clock($0))" } ?? "")
+                    }
+                    return String(format: "  seg %3d %-16@", i, s as NSString)
                 }.joined())
         }
         if active.count > shown.count { lines.append("  … and \(active.count - shown.count) more") }
@@ -197,6 +208,8 @@ private struct Screen {
     let started = Date()
     var plan: Plan?
     var phases: [Int: SegmentPhase] = [:]
+    /// The provider's state of each request that waits or runs, when it says one.
+    var providerStates: [Int: ProviderState] = [:]
     var progress: RunProgress?
     var progressTime = Date()
     var stage: String = "starting"
@@ -239,8 +252,17 @@ private struct Screen {
         case .warning(let w):
             say("warning: \(w)")
         case .segment(let event):
-            let changed =
+            var changed =
                 phases[event.index].map { $0.name != event.phase.name || queuePosition($0) != queuePosition(event.phase) } ?? true
+            // Without the live display: the provider's state when it changes, then once a minute.
+            let before = providerStates[event.index]
+            if let state = event.providerState,
+                before?.name != state.name
+                    || Int((state.elapsedSeconds ?? 0) / 60) > Int((before?.elapsedSeconds ?? 0) / 60)
+            {
+                changed = true
+            }
+            providerStates[event.index] = event.providerState
             phases[event.index] = event.phase
             progress = event.progress
             progressTime = Date()
@@ -282,7 +304,8 @@ private struct Screen {
         let columns = ProgressReporter.terminalColumns()
         let lines = ProgressReporter.display(
             plan: plan, progress: progress, progressAge: Date().timeIntervalSince(progressTime),
-            elapsed: Date().timeIntervalSince(started), stage: stage, phases: phases, preview: preview,
+            elapsed: Date().timeIntervalSince(started), stage: stage, phases: phases, providerStates: providerStates,
+            preview: preview,
             columns: columns
         )
         .map { ProgressReporter.fit($0, columns: columns) }

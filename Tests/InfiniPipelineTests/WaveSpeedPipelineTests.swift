@@ -55,6 +55,36 @@ extension Serial {
             #expect(!events.map { "\($0)" }.joined().contains(Self.key))
         }
 
+        @Test func eventsNameWaveSpeedsStatesAndEachRequestsTime() async throws {
+            let dir = try TempDir()
+            defer { dir.cleanup() }
+            let fake = FakeWaveSpeedServer(
+                options: FakeWaveSpeedServer.Options(createdPolls: 2, processingPolls: 3, expectedKey: Self.key))
+            let base = try await fake.start()
+            defer { Task { await fake.stop() } }
+            let (_, events) = try await runCollectingEvents(Pipeline(options: Self.options(dir, server: base)))
+            let segmentEvents = events.compactMap { event -> SegmentEvent? in
+                if case .segment(let s) = event { return s } else { return nil }
+            }
+            let plan = try PipelineTests.savedManifest(dir).plan
+            for index in plan.segments.indices {
+                let states = segmentEvents.filter { $0.index == index }.compactMap { event in
+                    event.providerState.map { (phase: event.phase.name, state: $0) }
+                }
+                // Waiting while created, running while processing, each with the time it has run.
+                #expect(states.contains { $0.phase == "queued" && $0.state.name == "created" }, "\(index): \(states)")
+                #expect(states.contains { $0.phase == "running" && $0.state.name == "processing" }, "\(index): \(states)")
+                #expect(states.allSatisfy { ($0.phase == "queued") == ($0.state.name == "created") }, "\(index): \(states)")
+                let seconds = states.compactMap(\.state.elapsedSeconds)
+                #expect(seconds.count == states.count && seconds == seconds.sorted() && seconds.last! > 0.5, "\(seconds)")
+            }
+            // In the NDJSON events and the command line's lines.
+            let processing = try #require(segmentEvents.last { $0.providerState?.name == "processing" })
+            let line = PipelineEvent.segment(processing).jsonLine()
+            #expect(line.contains("\"providerState\":\"processing\"") && line.contains("\"requestElapsedSeconds\":"), "\(line)")
+            #expect(ProgressReporter.line(processing, preview: false).contains("running (processing for 0:0"))
+        }
+
         @Test func clipsLongerOrShorterThanTheirAudioMoveNoFrame() async throws {
             let dir = try TempDir()
             defer { dir.cleanup() }

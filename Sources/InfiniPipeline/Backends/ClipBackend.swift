@@ -58,6 +58,10 @@ public enum BackendProgress: Sendable, Equatable {
     case running
     /// A log line from the model.
     case log(String)
+    /// The provider's own name for the request's state (WaveSpeed: `created` while it waits,
+    /// `processing` while it runs) and, on a provider that gives no queue position, the seconds
+    /// since the request was first waited for.
+    case providerState(name: String, waiting: Bool, elapsedSeconds: Double?)
 }
 
 /// Where clips come from: the hosted model (`fal`) or the local preview renderer.

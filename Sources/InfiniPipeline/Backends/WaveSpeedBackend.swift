@@ -47,8 +47,9 @@ public final class WaveSpeedBackend: ClipBackend {
         return SubmittedRequest(requestId: prediction.id)
     }
 
-    /// Polls the task to its end, reporting `created` as waiting and `processing` as running,
-    /// with the time spent so far (WaveSpeed gives no queue position).
+    /// Polls the task to its end, reporting its state by WaveSpeed's name for it (`created` as
+    /// waiting, `processing` as running) with the time spent so far (WaveSpeed gives no queue
+    /// position).
     public func waitForResult(
         _ submitted: SubmittedRequest, request: ClipRequest,
         progress: @escaping @Sendable (BackendProgress) -> Void
@@ -56,11 +57,8 @@ public final class WaveSpeedBackend: ClipBackend {
         let prediction = try await Self.mapped {
             try await client.waitForResult(id: submitted.requestId) { event in
                 guard case .progress(_, let status, let elapsed) = event else { return }
-                if status == .created {
-                    progress(.queued(position: nil))
-                } else {
-                    progress(.log("\(status) for \(Int(elapsed.components.seconds)) s"))
-                }
+                let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+                progress(.providerState(name: status.rawValue, waiting: status == .created, elapsedSeconds: seconds))
             }
         }
         guard let url = prediction.videoURL else {

@@ -172,7 +172,7 @@ public final class Pipeline: Sendable {
             cache: o.useCache ? ClipCache(directory: workDir.cacheRoot.appendingPathComponent("clips")) : nil,
             portraits: inputs.portraits, options: o, identity: identity,
             budget: Budget(plan: plan, manifest: await store.manifest, cap: o.maxCost, billed: billed),
-            report: { tracker.report($0, $1) },
+            report: { tracker.report($0, $1) }, reportState: { tracker.report($0, $1, providerState: $2) },
             warn: { [continuation] in continuation.yield(.warning($0)) },
             downloadRetry: { [continuation] index, retry in continuation.yield(.downloadRetry(index: index, retry)) })
         emit(.stage(.generating))

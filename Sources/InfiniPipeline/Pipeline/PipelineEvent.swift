@@ -170,6 +170,24 @@ public struct SegmentEvent: Sendable, Equatable {
     public var phase: SegmentPhase
     /// The whole run, after this change.
     public var progress: RunProgress
+    /// The provider's own state of the request while it waits or runs (WaveSpeed: `created`,
+    /// `processing`, with the time it has run, since WaveSpeed gives no queue position); nil
+    /// when the provider says nothing more than the phase.
+    public var providerState: ProviderState? = nil
+}
+
+/// What a provider says of a request that waits or runs, in its own words.
+public struct ProviderState: Sendable, Equatable {
+    /// The provider's name for the state: `created` (waiting), `processing` (running) on WaveSpeed.
+    public var name: String
+    /// Seconds since the request was first waited for, on a provider that gives no queue position.
+    public var elapsedSeconds: Double?
+
+    /// A provider's state.
+    public init(name: String, elapsedSeconds: Double? = nil) {
+        self.name = name
+        self.elapsedSeconds = elapsedSeconds
+    }
 }
 
 /// The outcome of a run.
@@ -309,6 +327,8 @@ private struct SegmentJSON: Encodable {
     let queuePosition: Int?
     let requestId: String?
     let detail: String?
+    let providerState: String?
+    let requestElapsedSeconds: Double?
     let progress: RunProgress
     init(_ s: SegmentEvent) {
         index = s.index
@@ -317,9 +337,13 @@ private struct SegmentJSON: Encodable {
         if case .queued(_, let position) = s.phase { queuePosition = position } else { queuePosition = nil }
         requestId = s.phase.requestId
         detail = s.phase.detail
+        providerState = s.providerState?.name
+        requestElapsedSeconds = s.providerState?.elapsedSeconds.map { ($0 * 10).rounded() / 10 }
         progress = s.progress
     }
-    enum CodingKeys: String, CodingKey { case index, speaker, state, queuePosition, requestId, detail }
+    enum CodingKeys: String, CodingKey {
+        case index, speaker, state, queuePosition, requestId, detail, providerState, requestElapsedSeconds
+    }
     func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(index, forKey: .index)
@@ -328,6 +352,8 @@ private struct SegmentJSON: Encodable {
         try c.encodeIfPresent(queuePosition, forKey: .queuePosition)
         try c.encodeIfPresent(requestId, forKey: .requestId)
         try c.encodeIfPresent(detail, forKey: .detail)
+        try c.encodeIfPresent(providerState, forKey: .providerState)
+        try c.encodeIfPresent(requestElapsedSeconds, forKey: .requestElapsedSeconds)
         try progress.encode(to: encoder)
     }
 }

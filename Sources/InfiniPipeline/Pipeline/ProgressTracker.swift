@@ -43,10 +43,13 @@ final class ProgressTracker: Sendable {
     ///
     /// Events are delivered in the order their phases are recorded (the delivery happens before
     /// the lock is released), so each event's progress follows the one before it.
-    func report(_ index: Int, _ phase: SegmentPhase) {
+    func report(_ index: Int, _ phase: SegmentPhase, providerState: ProviderState? = nil) {
         state.withLockedValue { state in
             let progress = record(index, phase, in: &state)
-            deliver(SegmentEvent(index: index, speaker: plan.segments[index].speaker, phase: phase, progress: progress))
+            deliver(
+                SegmentEvent(
+                    index: index, speaker: plan.segments[index].speaker, phase: phase, progress: progress,
+                    providerState: providerState))
         }
     }
 

@@ -19,6 +19,8 @@ struct RunContext: Sendable {
     let imageURLs = ImageURLBox()
     /// Reports a segment's new phase.
     let report: @Sendable (Int, SegmentPhase) -> Void
+    /// Reports a phase with the provider's own state of the request.
+    let reportState: @Sendable (Int, SegmentPhase, ProviderState) -> Void
     /// Reports a warning.
     let warn: @Sendable (String) -> Void
     /// Reports a download retry.
@@ -294,7 +296,7 @@ struct SegmentJob {
         queued: NIOLockedValueBox<Bool>
     ) async throws -> String {
         let request = clipRequest(imageURL: try await stagedImageURL(), audioURL: record.audioURL ?? audioFile)
-        let (index, report, id) = (index, context.report, submitted.requestId)
+        let (index, report, reportState, id) = (index, context.report, context.reportState, submitted.requestId)
         return try await context.backend.waitForResult(submitted, request: request) { progress in
             switch progress {
             case .queued(let position):
@@ -305,6 +307,10 @@ struct SegmentJob {
                 report(index, .running(requestId: id, log: nil))
             case .log(let line):
                 report(index, .running(requestId: id, log: line))
+            case .providerState(let name, let waiting, let elapsed):
+                queued.withLockedValue { $0 = waiting }
+                let phase: SegmentPhase = waiting ? .queued(requestId: id, position: nil) : .running(requestId: id, log: nil)
+                reportState(index, phase, ProviderState(name: name, elapsedSeconds: elapsed))
             }
         }
     }
