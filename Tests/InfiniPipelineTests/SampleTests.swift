@@ -141,6 +141,13 @@ extension Serial {
                 for c in 0..<4 { worst = max(worst, abs(sampled[k][c] - all[sample.startFrame + k][c])) }
             }
             #expect(worst < 4, "a sample frame differs from the whole job's by \(worst) levels")
+            let seamAt = plan.segments[sample.segments[1]].startFrame - sample.startFrame
+            // The seam inside the sample is morphed (frames between the two clips' colours), as in the whole job.
+            let (before, after) = (sampled[seamAt - edge - 1][0], sampled[seamAt + edge][0])
+            let blended = ((seamAt - edge)..<(seamAt + edge)).filter { k in
+                abs(sampled[k][0] - before) > 5 && abs(sampled[k][0] - after) > 5
+            }
+            #expect(blended.count >= 3, "the seam at sample frame \(seamAt) is not morphed: \(blended)")
             // And they are not the same as a different stretch's (the comparison can fail).
             var shifted = 0.0
             for k in edge..<(sampled.count - edge) {
