@@ -15,7 +15,7 @@ enum ErrorReport {
         "crf": "--crf", "preset": "--preset", "audioBitRate": "--audio-bitrate", "crossfadeFrames": "--crossfade",
         "transition": "--transition", "transitionFrames": "--transition-frames",
         "reencode": "--reencode", "endpoint": "--endpoint", "queueURL": "--queue-url", "restURL": "--rest-url",
-        "minShot": "--min-shot", "speakers": "--speaker",
+        "minShot": "--min-shot", "speakers": "--speaker", "sample": "--sample", "sampleAt": "--sample-at",
     ]
 
     /// `message` with the option's property name replaced by its flag (the first time it

@@ -18,6 +18,7 @@ public struct InfiniStitch: AsyncParsableCommand {
               infinistitch long_podcast.mp3 --image me.jpg          # the whole job (the default command)
               infinistitch long_podcast.mp3 --image me.jpg --backend preview --dry-run
               infinistitch plan long_podcast.mp3
+              infinistitch long_podcast.mp3 --image me.jpg --sample        # 30 s first: long_podcast.sample.mp4
               infinistitch status long_podcast.mp3 --image me.jpg   # where the job stands
               infinistitch fit-image me.jpg -o fitted.png
               infinistitch stitch --plan plan.json --audio talk.mp3 -o talk.mp4 seg*.mp4
@@ -45,7 +46,8 @@ public struct InfiniStitch: AsyncParsableCommand {
     /// Runs a command line and returns the process exit code instead of exiting (tests use this).
     public static func execute(_ arguments: [String]?) async -> Int32 {
         do {
-            var command = try parseAsRoot(arguments)
+            // `--sample` without a value means 30 s (see SampleArguments).
+            var command = try parseAsRoot(SampleArguments.normalized(arguments ?? Array(CommandLine.arguments.dropFirst())))
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {

@@ -83,6 +83,7 @@ struct PlanCommand: AsyncParsableCommand {
             Examples:
               infinistitch plan lecture.mp3
               infinistitch plan podcast.m4a --resolution 720p --json > plan.json
+              infinistitch plan podcast.m4a --sample 60 --sample-at 12:30   # what that sample would cost
               infinistitch plan podcast.mp3 --speaker ann=ann.jpg --speaker bob=bob.jpg --diarization podcast.rttm
             """
     )
@@ -93,6 +94,8 @@ struct PlanCommand: AsyncParsableCommand {
     @OptionGroup var planning: PlanningArguments
 
     @OptionGroup var speakers: SpeakerArguments
+
+    @OptionGroup var sampling: SampleArguments
 
     @Flag(help: "Print the plan as JSON (the format `infinistitch stitch --plan` reads).")
     var json = false
@@ -126,12 +129,14 @@ struct PlanCommand: AsyncParsableCommand {
                 analysis, speakers: list, source: source, minShot: minShot, options: options)
             return (plan, [plan.price], outputAudio, analysis.warnings + timeline.warnings)
         }
+        // What a sample would cost: the one asked for, or the first 30 s.
+        let sample = try plan.sample(try sampling.parsed() ?? SampleSpan())
         for warning in warnings { writeStderr("warning: \(warning)\n") }
         if json {
             // The plan as `stitch --plan` reads it, plus `outputAudio` (which stitch ignores).
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            let data = try encoder.encode(PlanWithAudio(plan: plan, prices: prices, outputAudio: outputAudio))
+            let data = try encoder.encode(PlanWithAudio(plan: plan, prices: prices, outputAudio: outputAudio, sample: sample))
             writeStdout(String(decoding: data, as: UTF8.self) + "\n")
         } else {
             writeStdout(
@@ -140,15 +145,18 @@ struct PlanCommand: AsyncParsableCommand {
             writeStdout(plan.renderTable())
             writeStdout("on each provider: " + prices.map(\.summary).joined(separator: " · ") + "\n")
             writeStdout("output audio: \(outputAudio.summary)\n")
+            writeStdout("to try it first: \(sample.summary) (--sample)\n")
         }
     }
 }
 
-/// A plan's JSON with two more top-level keys: `prices` (keyed by provider) and `outputAudio`.
+/// A plan's JSON with three more top-level keys: `prices` (keyed by provider), `outputAudio`
+/// and `sample` (what a sample would make and cost, ``PlanSample``).
 private struct PlanWithAudio: Encodable {
     let plan: Plan
     let prices: [ProviderPrice]
     let outputAudio: OutputAudio
+    let sample: PlanSample
 
     private struct Key: CodingKey {
         var stringValue: String
@@ -162,6 +170,7 @@ private struct PlanWithAudio: Encodable {
         try plan.encode(to: encoder)
         var container = encoder.container(keyedBy: Key.self)
         try container.encode(outputAudio, forKey: Key("outputAudio"))
+        try container.encode(sample, forKey: Key("sample"))
         try container.encode(
             Dictionary(prices.map { ($0.provider, $0) }, uniquingKeysWith: { first, _ in first }), forKey: Key("prices"))
     }

@@ -157,8 +157,8 @@ final class ProgressReporter: Sendable {
         if s.dryRun {
             writeStdout(
                 String(
-                    format: "dry run: nothing sent. %d segments, %d frames; would pay %.2f s of video, about $%.2f\n",
-                    s.segments, s.frames, s.plannedSeconds, s.estimatedCost))
+                    format: "dry run: nothing sent. %@%d segments, %d frames; would pay %.2f s of video, about $%.2f\n",
+                    s.sample == nil ? "" : "the sample: ", s.segments, s.frames, s.plannedSeconds, s.estimatedCost))
             writeStdout(Self.speakerLines(s.speakers, paid: false))
             return
         }
@@ -173,6 +173,9 @@ final class ProgressReporter: Sendable {
             text += String(format: "  paid %.2f s of video, $%.2f\n", s.paidSeconds, s.cost)
         }
         text += "  video \(s.videoPath ?? "?"), wall time \(Self.clock(s.wallTime))\n"
+        if let sample = s.sample {
+            text += "  a \(sample.summary); the full run (the same command without --sample) reuses its clips\n"
+        }
         if let trimmed = s.trimmedClips {
             text +=
                 "  \(trimmed.count) clip\(trimmed.count == 1 ? "" : "s") longer than requested, trimmed at the end: segments \(trimmed.map(String.init).joined(separator: ", "))\n"
@@ -273,6 +276,8 @@ private struct Screen {
             }
         case .downloadRetry(let index, let retry):
             say("segment \(index): " + ProgressReporter.describe(retry))
+        case .sample(let sample):
+            if dryRun { writeStdout(sample.summary + "\n") } else { say(sample.summary) }
         case .summary:
             break
         }

@@ -23,6 +23,7 @@ struct RunCommand: AsyncParsableCommand {
             Examples:
               infinistitch long_podcast.mp3 --image me.jpg                 # writes long_podcast.mp4
               infinistitch talk.m4a --image me.png --dry-run               # plan and price only
+              infinistitch talk.m4a --image me.png --sample --sample-at 12:30   # 30 s from 12:30 first: talk.sample.mp4
               infinistitch talk.m4a --image me.png --backend preview       # free local preview
               infinistitch talk.m4a --image me.png --provider wavespeed    # the same model, a sixth of the price
               infinistitch talk.m4a --image me.png --resolution 720p --max-cost 50 -o talk-720p.mp4
@@ -93,6 +94,8 @@ struct RunCommand: AsyncParsableCommand {
 
     @Flag(help: "Print the plan and the cost; send nothing.")
     var dryRun = false
+
+    @OptionGroup var sampling: SampleArguments
 
     @Option(
         parsing: .unconditional,
@@ -173,6 +176,7 @@ struct RunCommand: AsyncParsableCommand {
         o.useCache = !noCache
         o.dryRun = dryRun
         o.maxCost = maxCost
+        o.sample = try sampling.parsed()
         o.resubmitUnknown = resubmitUnknown
         o.stitch = transitions.applied(to: stitching.options, default: .morph)
         (o.aspect, o.cropAnchor, o.background) = try fit.parsed()

@@ -40,7 +40,7 @@ struct StatusCommand: AsyncParsableCommand {
         } else {
             let command: RunCommand
             do {
-                command = try RunCommand.parse(rest)
+                command = try RunCommand.parse(SampleArguments.normalized(rest))
             } catch {
                 throw CLIError.badInput(RunCommand.message(for: error).split(separator: "\n").first.map(String.init) ?? "")
             }

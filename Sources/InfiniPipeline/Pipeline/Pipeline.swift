@@ -72,7 +72,7 @@ public final class Pipeline: Sendable {
             bufferingPolicy: .bufferingNewest(eventBufferLimit))
     }
 
-    private func emit(_ event: PipelineEvent) { continuation.yield(event) }
+    func emit(_ event: PipelineEvent) { continuation.yield(event) }
 
     /// Runs the job.
     /// - Returns: the summary (also sent as the last event).
@@ -111,17 +111,25 @@ public final class Pipeline: Sendable {
         }
         let plan = inputs.plan
         logger.debug("planned", metadata: ["segments": "\(plan.segments.count)", "frames": "\(plan.totalFrames)"])
+        // A sample is checked against the audio (and priced, and capped on its own) before
+        // anything is reported or sent.
+        let sample = try o.sample.map { try plan.sample($0) }
 
         emit(.image(width: inputs.bucket.width, height: inputs.bucket.height))
         for warning in inputs.warnings { emit(.warning(warning)) }
         emit(.plan(plan))
         emit(.prices(try inputs.prices(o)))
         emit(.outputAudio(inputs.outputAudio))
-        if let maxCost = o.maxCost, plan.estimatedCost > maxCost + 1e-9 {
+        if let sample { emit(.sample(sample)) }
+        if let maxCost = o.maxCost, (sample?.estimatedCost ?? plan.estimatedCost) > maxCost + 1e-9 {
             throw PipelineError(
-                .overBudget, String(format: "the estimated cost $%.2f is over maxCost $%.2f", plan.estimatedCost, maxCost),
+                .overBudget,
+                String(
+                    format: "the estimated cost%@ $%.2f is over maxCost $%.2f", sample == nil ? "" : " of the sample",
+                    sample?.estimatedCost ?? plan.estimatedCost, maxCost),
                 option: "maxCost")
         }
+        if o.dryRun, let sample { return sampleDryRun(sample, inputs, started: started) }
         if o.dryRun {
             let summary = PipelineSummary(
                 output: nil, duration: plan.audio.duration, frames: plan.totalFrames,
@@ -160,6 +168,10 @@ public final class Pipeline: Sendable {
         _ inputs: RunInputs, workDir: WorkDir, backend: any ClipBackend, identity: String,
         started: Date
     ) async throws -> PipelineSummary {
+        if let sample = try options.sample.map({ try inputs.plan.sample($0) }) {
+            return try await generateSample(
+                sample, inputs, workDir: workDir, backend: backend, identity: identity, started: started)
+        }
         let o = options, plan = inputs.plan, store = workDir.store
         let billed = identity != "preview"  // the preview backend costs nothing
         let tracker = ProgressTracker(plan: plan, billed: billed, started: started) { [continuation] in
@@ -207,10 +219,10 @@ public final class Pipeline: Sendable {
 
     /// Cuts the audio of every segment that lacks it (cut audio is reused only while it is
     /// still what was cut, and perhaps uploaded).
-    private func cutSegmentAudio(_ inputs: RunInputs, workDir: WorkDir) async throws {
+    func cutSegmentAudio(_ inputs: RunInputs, workDir: WorkDir, only scope: Set<Int>? = nil) async throws {
         let store = workDir.store
         var needed: [Int] = []
-        for record in await store.manifest.segments {
+        for record in await store.manifest.segments where scope?.contains(record.index) ?? true {
             if record.state == .done, let clip = record.clipPath, FileManager.default.fileExists(atPath: clip) { continue }
             if let file = record.audioFile, let sha = record.audioSHA256, (try? await Hashing.sha256(fileAt: file)) == sha {
                 continue
@@ -245,7 +257,7 @@ public final class Pipeline: Sendable {
     ///
     /// When a segment fails, no new segment starts, but those in flight run to their end and
     /// are recorded (their requests are paid for); then the run stops, naming every failure.
-    private func generate(_ indices: [Int], _ context: RunContext) async throws {
+    func generate(_ indices: [Int], _ context: RunContext) async throws {
         let failures: [(index: Int, error: any Error)] = await withTaskGroup(of: (Int, (any Error)?).self) { group in
             var iterator = indices.makeIterator()
             var failures: [(index: Int, error: any Error)] = []
@@ -275,7 +287,8 @@ public final class Pipeline: Sendable {
         if Task.isCancelled || failures.contains(where: { $0.error is CancellationError }) { throw CancellationError() }
         // The cap stopped it like an interruption: what was in flight finished and is recorded.
         if failures.contains(where: { ($0.error as? PipelineError)?.kind == .budgetExceeded }) {
-            throw context.budget.stopped(segments: await context.store.manifest.segments)
+            throw context.budget.stopped(
+                segments: await context.store.manifest.segments.filter { context.scope?.contains($0.index) ?? true })
         }
         if failures.count == 1 { throw first.error }
         let errors = failures.map { PipelineError.from($0.error) }

@@ -227,6 +227,9 @@ public struct PipelineSummary: Sendable, Equatable, Codable {
     public var trimmedClips: [Int]? = nil
     /// Segments whose clip came back up to 2 frames short and held its last frame.
     public var paddedClips: [Int]? = nil
+    /// The sample made (or, in a dry run, priced) when ``PipelineOptions/sample`` asked for
+    /// one: the other numbers are then the sample's; nil for the whole job.
+    public var sample: PlanSample? = nil
 }
 
 /// What a running pipeline reports, in order.
@@ -251,6 +254,9 @@ public enum PipelineEvent: Sendable, Equatable {
     case warning(String)
     /// The run finished (the same value ``Pipeline/run()`` returns).
     case summary(PipelineSummary)
+    /// The sample this run makes (``PipelineOptions/sample``): what it covers and costs (after
+    /// ``plan(_:)``, before any request).
+    case sample(PlanSample)
 
     /// The event as one JSON object (an NDJSON line without the newline), with an `event` key:
     /// - `image`: `width`, `height`
@@ -268,6 +274,7 @@ public enum PipelineEvent: Sendable, Equatable {
     ///   `delaySeconds`, `reason`, `url`
     /// - `warning`: `message`
     /// - `summary`: the summary's fields
+    /// - `sample`: the sample's fields (``PlanSample``)
     public func jsonLine() -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -287,6 +294,7 @@ public enum PipelineEvent: Sendable, Equatable {
         case .warning(let m): data = try? encoder.encode(Tagged(event: "warning", body: Message(message: m)))
         case .stage(let s): data = try? encoder.encode(Tagged(event: "stage", body: Message(message: s.rawValue)))
         case .summary(let s): data = try? encoder.encode(Tagged(event: "summary", body: s))
+        case .sample(let s): data = try? encoder.encode(Tagged(event: "sample", body: s))
         case .downloadRetry(let index, let r):
             data = try? encoder.encode(Tagged(event: "download_retry", body: RetryJSON(index: index, r)))
         }

@@ -29,6 +29,7 @@ extension PipelineOptions {
                 throw PlanningError.maxFramesBelowMinimum(maxFrames, minimum: provider.billing.billedFrames(1))
             }
             try stitch.validate()
+            try sample?.validate()
         } catch {
             throw PipelineError.from(error)
         }

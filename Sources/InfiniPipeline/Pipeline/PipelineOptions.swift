@@ -82,6 +82,12 @@ public struct PipelineOptions: Sendable {
     public var dryRun: Bool = false
     /// Refuse to start when the estimate is higher (US dollars).
     public var maxCost: Double?
+    /// Make only a sample of the job: the whole job is planned (same plan, work dir and cache
+    /// keys), then only the requests that cover this stretch are generated and stitched to
+    /// ``resolvedSampleOutput``, with the transitions the whole job has at the seams inside it.
+    /// A later run of the whole job reuses those clips. ``maxCost`` then limits the sample's
+    /// requests. Nil (the default) makes the whole job.
+    public var sample: SampleSpan?
     /// Send again the submits whose answer never arrived in an earlier run (segments recorded
     /// as unknown): each may then be paid for twice. Off by default: such a segment stops the
     /// run (after the others finish) instead.
@@ -143,6 +149,14 @@ public struct PipelineOptions: Sendable {
         if let output { return absolute(output) }
         let base = URL(fileURLWithPath: audio).deletingPathExtension().lastPathComponent
         return URL(fileURLWithPath: currentDirectory).appendingPathComponent(base + ".mp4").path
+    }
+
+    /// Where a sample goes: beside the output, `.sample` before its extension (`talk.mp4` →
+    /// `talk.sample.mp4`).
+    public var resolvedSampleOutput: String {
+        let output = URL(fileURLWithPath: resolvedOutput)
+        let ext = output.pathExtension.isEmpty ? "mp4" : output.pathExtension
+        return output.deletingPathExtension().path + ".sample." + ext
     }
 
     func absolute(_ path: String) -> String {

@@ -7,6 +7,8 @@ final class ProgressTracker: Sendable {
     private let plan: Plan
     private let pricePerSecond: Double
     private let started: Date
+    /// The segments the run makes, and the frames they keep: the whole plan, or a sample's.
+    private let total: (segments: Int, frames: Int)
     private let state = NIOLockedValueBox(State())
     /// Where ``report(_:_:)`` sends segment events.
     private let deliver: @Sendable (SegmentEvent) -> Void
@@ -23,11 +25,19 @@ final class ProgressTracker: Sendable {
 
     /// - Parameters:
     ///   - billed: false for backends that cost nothing (the preview).
+    ///   - scope: the segments this run makes (a sample's); all of the plan's when nil.
     ///   - deliver: where ``report(_:_:)`` sends each segment event. It is called with the
     ///     tracker's lock held, so it must not block or call back into the tracker (yielding to
     ///     an `AsyncStream` never blocks).
-    init(plan: Plan, billed: Bool, started: Date, deliver: @escaping @Sendable (SegmentEvent) -> Void = { _ in }) {
+    init(
+        plan: Plan, billed: Bool, started: Date, scope: [Int]? = nil,
+        deliver: @escaping @Sendable (SegmentEvent) -> Void = { _ in }
+    ) {
         self.plan = plan
+        total =
+            scope.map { ($0.count, $0.reduce(0) { $0 + plan.segments[$1].frameCount }) } ?? (
+                plan.segments.count, plan.totalFrames
+            )
         self.pricePerSecond = billed ? plan.pricePerSecond : 0
         self.started = started
         self.deliver = deliver
@@ -103,11 +113,11 @@ final class ProgressTracker: Sendable {
         var remaining: Double?
         if let generationStarted = state.generationStarted, state.framesMade > 0 {
             let rate = Double(state.framesMade) / max(now.timeIntervalSince(generationStarted), 0.001)
-            remaining = Double(max(0, plan.totalFrames - framesDone)) / rate
+            remaining = Double(max(0, total.frames - framesDone)) / rate
         }
         return RunProgress(
-            segmentsDone: done.count, segmentsTotal: plan.segments.count, framesDone: framesDone,
-            framesTotal: plan.totalFrames,
+            segmentsDone: done.count, segmentsTotal: total.segments, framesDone: framesDone,
+            framesTotal: total.frames,
             committedCost: Plan.cost(paidFrames: state.committedFrames, pricePerSecond: pricePerSecond),
             elapsedSeconds: now.timeIntervalSince(started), estimatedRemainingSeconds: remaining,
             speakers: speakers(done: done, state))

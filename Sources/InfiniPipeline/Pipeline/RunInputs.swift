@@ -38,7 +38,8 @@ struct RunInputs: Sendable {
     /// Checks the options and paths, then reads the inputs.
     /// - Parameter checkBackend: checks, without any network traffic, that the backend can start.
     static func read(_ o: PipelineOptions, checkBackend: () throws -> Void) async throws -> RunInputs {
-        let audioPath = o.absolute(o.audio), output = o.resolvedOutput
+        // A sample is written beside the output, which it leaves alone.
+        let audioPath = o.absolute(o.audio), output = o.sample == nil ? o.resolvedOutput : o.resolvedSampleOutput
         let images: [(speaker: String?, path: String)] =
             o.speakers.isEmpty ? [(nil, o.absolute(o.image))] : o.speakers.map { ($0.name, o.absolute($0.image)) }
         let imagePath = images[0].path

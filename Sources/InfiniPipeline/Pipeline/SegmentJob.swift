@@ -25,6 +25,8 @@ struct RunContext: Sendable {
     let warn: @Sendable (String) -> Void
     /// Reports a download retry.
     let downloadRetry: @Sendable (Int, DownloadRetry) -> Void
+    /// The segments this run makes (a sample's); all of the plan's when nil.
+    var scope: Set<Int>? = nil
 }
 
 /// One segment's way to a checked clip in the work dir, recorded in the manifest at every step

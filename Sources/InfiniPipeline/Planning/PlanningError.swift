@@ -61,6 +61,11 @@ public struct PlanningError: InfiniPipelineError, Equatable {
             "pricePerSecond \(price) is not a price: it must be a finite number ≥ 0")
     }
 
+    /// A sample's length or start that the job's audio cannot give (`option` is `sample` or `sampleAt`).
+    static func invalidSample(option: String, _ description: String) -> PlanningError {
+        PlanningError(.invalidSample, option: option, description)
+    }
+
     /// `samples · 25` overflows.
     static func audioTooLong(samples: Int) -> PlanningError {
         PlanningError(.audioTooLong, "the audio is too long to plan (\(samples) samples)")
@@ -84,4 +89,6 @@ extension ErrorKind where Owner == PlanningError {
     public static var audioTooLong: Self { Self("audioTooLong") }
     /// A plan that the chosen ``PlanningOptions/provider`` cannot make in this version.
     public static var unsupportedProvider: Self { Self("unsupportedProvider") }
+    /// A sample (``SampleSpan``) of 0 s or less, or starting outside the audio.
+    public static var invalidSample: Self { Self("invalidSample") }
 }

@@ -194,6 +194,16 @@ public enum Stitcher {
         options: StitchOptions = StitchOptions(),
         warning: (String) -> Void = { _ in }
     ) throws -> StitchResult {
+        try stitch(plan: plan, clips: clips, audio: audio, output: output, options: options, seams: nil, warning: warning)
+    }
+
+    /// Stitches as the public `stitch` does, with the seams given instead of the ones `plan`
+    /// has (a sample: a stretch of a longer plan, whose seams and zoomed segments are the
+    /// longer plan's); nil takes the plan's.
+    static func stitch(
+        plan: Plan, clips: [String], audio: String, output: String, options: StitchOptions,
+        seams: SeamTransitions?, warning: (String) -> Void
+    ) throws -> StitchResult {
         try options.validate()
         // A plan built in code gets the same checks as one read from a file (no trap on a
         // negative or huge frame count).
@@ -220,6 +230,9 @@ public enum Stitcher {
         // 2. Copy or re-encode? The reference portraits of a colour match are measured now, so a
         //    missing one stops the stitch before anything is written.
         var reason = try copyPathObstacle(plan: plan, inspections: inspections, options: options)
+        if reason == nil, let seams, !seams.allCuts {
+            reason = "a \(options.effectiveTransition.transition.rawValue) needs re-encoding"
+        }
         let colorMatch = try options.colorMatch.map {
             try StitchColorMatch(options: $0, plan: plan, width: first.width, height: first.height)
         }
@@ -255,7 +268,7 @@ public enum Stitcher {
             do {
                 reports = try write(
                     plan: plan, inspections: inspections, path: path, audio: audioFile, checking: checking,
-                    to: temp, options: options, colorMatch: colorMatch)
+                    to: temp, options: options, colorMatch: colorMatch, seams: seams)
             } catch is CopyPathUnsafe {
                 // Timestamps that cannot be joined as they are: fall back to re-encoding.
                 reason = "the clips' timestamps cannot be joined without re-encoding"
@@ -263,7 +276,7 @@ public enum Stitcher {
                 try? FileManager.default.removeItem(atPath: temp)
                 reports = try write(
                     plan: plan, inspections: inspections, path: path, audio: audioFile, checking: checking,
-                    to: temp, options: options, colorMatch: colorMatch)
+                    to: temp, options: options, colorMatch: colorMatch, seams: seams)
             }
         }
         for report in reports {
@@ -353,7 +366,8 @@ public enum Stitcher {
     /// reports (none without one).
     private static func write(
         plan: Plan, inspections: [ClipInspection], path: StitchResult.VideoPath,
-        audio: String, checking: String?, to temp: String, options: StitchOptions, colorMatch: StitchColorMatch?
+        audio: String, checking: String?, to temp: String, options: StitchOptions, colorMatch: StitchColorMatch?,
+        seams: SeamTransitions?
     ) throws -> [ColorMatchReport] {
         let muxer = try Muxer(path: temp, format: "mp4")
         let videoOut: Int
@@ -385,7 +399,7 @@ public enum Stitcher {
         if let encoder {
             written = try reencodeVideo(
                 plan: plan, inspections: inspections, encoder: encoder, muxer: muxer, stream: videoOut,
-                pump: pump, seams: SeamTransitions(plan: plan, options: options),
+                pump: pump, seams: seams ?? SeamTransitions(plan: plan, options: options),
                 colorMatch: colorMatch.map { ($0, reports) })
         } else {
             written = try copyVideo(plan: plan, inspections: inspections, muxer: muxer, stream: videoOut, pump: pump)
