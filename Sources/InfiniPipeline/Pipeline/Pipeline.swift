@@ -117,6 +117,7 @@ public final class Pipeline: Sendable {
         emit(.plan(plan))
         emit(.prices(try inputs.prices(o)))
         emit(.outputAudio(inputs.outputAudio))
+        if let captions = inputs.captions { emit(.captions(captions.report)) }
         if let maxCost = o.maxCost, plan.estimatedCost > maxCost + 1e-9 {
             throw PipelineError(
                 .overBudget, String(format: "the estimated cost $%.2f is over maxCost $%.2f", plan.estimatedCost, maxCost),
@@ -189,6 +190,7 @@ public final class Pipeline: Sendable {
 
         emit(.stage(.stitching))
         let result = try await stitch(inputs, context: context)
+        let captionFiles = try inputs.captions?.writeSidecars()
         let records = await store.manifest.segments
         let paid = tracker.paidFrames
         let summary = PipelineSummary(
@@ -200,7 +202,7 @@ public final class Pipeline: Sendable {
             wallTime: Date().timeIntervalSince(started), workDir: workDir.url.path, videoPath: result.videoPath.rawValue,
             dryRun: false, outputAudio: result.audio, speakers: tracker.speakerTotals(),
             trimmedClips: result.trimmedClips.isEmpty ? nil : result.trimmedClips,
-            paddedClips: result.paddedClips.isEmpty ? nil : result.paddedClips)
+            paddedClips: result.paddedClips.isEmpty ? nil : result.paddedClips, captionFiles: captionFiles)
         emit(.summary(summary))
         return summary
     }
@@ -290,7 +292,8 @@ public final class Pipeline: Sendable {
     /// times in all, and each clip made again (paid for) is tried by the next stitch: the last
     /// rejection stops the run instead of paying for a clip that no stitch would use.
     private func stitch(_ inputs: RunInputs, context: RunContext) async throws -> StitchResult {
-        let (plan, audio, output, stitchOptions) = (inputs.plan, inputs.audioPath, inputs.output, options.stitch)
+        let stitchOptions = inputs.captions.map { options.stitch.with(subtitles: $0.subtitleTrack) } ?? options.stitch
+        let (plan, audio, output) = (inputs.plan, inputs.audioPath, inputs.output)
         // The audio's own warnings were given when it was planned.
         let known = Set(inputs.warnings)
         let warn: @Sendable (String) -> Void = { [continuation] in if !known.contains($0) { continuation.yield(.warning($0)) } }
