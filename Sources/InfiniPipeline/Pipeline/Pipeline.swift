@@ -35,8 +35,8 @@ public final class Pipeline: Sendable {
 
     private let continuation: AsyncStream<PipelineEvent>.Continuation
     private let backendOverride: (any ClipBackend)?
-    private let falClient: FalClient?
-    private let logger: Logger
+    let falClient: FalClient?
+    let logger: Logger
     /// Whether ``run()`` was called: a pipeline runs once.
     private let started = NIOLockedValueBox(false)
 
@@ -72,7 +72,7 @@ public final class Pipeline: Sendable {
             bufferingPolicy: .bufferingNewest(eventBufferLimit))
     }
 
-    private func emit(_ event: PipelineEvent) { continuation.yield(event) }
+    func emit(_ event: PipelineEvent) { continuation.yield(event) }
 
     /// Runs the job.
     /// - Returns: the summary (also sent as the last event).
@@ -104,7 +104,7 @@ public final class Pipeline: Sendable {
         let started = Date()
         let o = options
         let checkKey = backendOverride == nil && !o.dryRun
-        let inputs = try await RunInputs.read(o) {
+        var inputs = try await RunInputs.read(o) {
             guard checkKey else { return }
             if o.backend == .fal && falClient == nil { _ = try o.falClientSettings() }
             if o.backend == .wavespeed { _ = try o.waveSpeedClientSettings() }
@@ -118,9 +118,13 @@ public final class Pipeline: Sendable {
         emit(.prices(try inputs.prices(o)))
         emit(.outputAudio(inputs.outputAudio))
         if let captions = inputs.captions { emit(.captions(captions.report)) }
-        if let maxCost = o.maxCost, plan.estimatedCost > maxCost + 1e-9 {
+        let transcriptCost = try await transcriptEstimate(inputs)
+        if let maxCost = o.maxCost, plan.estimatedCost + transcriptCost > maxCost + 1e-9 {
+            let transcript = transcriptCost > 0 ? String(format: " ($%.2f of it the transcript)", transcriptCost) : ""
             throw PipelineError(
-                .overBudget, String(format: "the estimated cost $%.2f is over maxCost $%.2f", plan.estimatedCost, maxCost),
+                .overBudget,
+                String(format: "the estimated cost $%.2f", plan.estimatedCost + transcriptCost) + transcript
+                    + String(format: " is over maxCost $%.2f", maxCost),
                 option: "maxCost")
         }
         if o.dryRun {
@@ -138,6 +142,7 @@ public final class Pipeline: Sendable {
         let identity =
             backendOverride?.identity
             ?? (o.provider.id == Provider.fal.id ? (falClient?.endpoint.rawValue ?? o.endpoint) : o.provider.model)
+        if o.captions == .auto { inputs.captions = try await transcribe(inputs) }
         let workDir = try await WorkDir.open(
             options: o, inputs: inputs, identity: identity,
             warn: { [continuation] in
@@ -172,7 +177,9 @@ public final class Pipeline: Sendable {
             plan: plan, backend: backend, store: store, workDir: workDir.url,
             cache: o.useCache ? ClipCache(directory: workDir.cacheRoot.appendingPathComponent("clips")) : nil,
             portraits: inputs.portraits, options: o, identity: identity,
-            budget: Budget(plan: plan, manifest: await store.manifest, cap: o.maxCost, billed: billed),
+            budget: Budget(
+                plan: plan, manifest: await store.manifest, cap: o.maxCost.map { $0 - (inputs.captions?.cost ?? 0) },
+                billed: billed),
             report: { tracker.report($0, $1) },
             warn: { [continuation] in continuation.yield(.warning($0)) },
             downloadRetry: { [continuation] index, retry in continuation.yield(.downloadRetry(index: index, retry)) })

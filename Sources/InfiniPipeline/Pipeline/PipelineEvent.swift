@@ -5,6 +5,8 @@ import Foundation
 public enum PipelineStage: String, Sendable, Equatable, Codable, CaseIterable {
     /// Cutting each segment's audio out of the source.
     case cuttingAudio = "cutting segment audio"
+    /// Transcribing the audio on fal for the captions.
+    case transcribing
     /// Generating the clips.
     case generating
     /// Joining the clips into the output.

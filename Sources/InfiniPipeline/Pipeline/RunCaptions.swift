@@ -15,7 +15,7 @@ struct RunCaptions: Sendable {
     var sidecars: [String]
     /// The language of the soft subtitle track.
     var language: String?
-    /// The video's length, in seconds: no cue lasts past it.
+    /// How long the cues may last, in seconds: the audio's length (never past the video's).
     var videoDuration: Double = .infinity
 
     /// The cues the run uses (the soft track, the sidecars), on the output's timeline.

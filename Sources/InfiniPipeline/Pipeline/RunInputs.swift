@@ -132,7 +132,7 @@ struct RunInputs: Sendable {
             imageSHA: speakers == nil
                 ? portraits[0].sha : Hashing.key(portraits.flatMap { [$0.speaker ?? "", $0.sha] } + sourceKey),
             analysis: analysis, plan: plan, speakers: speakers, imageWarnings: imageWarnings)
-        captions?.videoDuration = ModelLimits.seconds(forFrames: plan.totalFrames)
+        captions?.videoDuration = min(ModelLimits.seconds(forFrames: plan.totalFrames), analysis.duration)
         inputs.captions = captions
         return inputs
     }
