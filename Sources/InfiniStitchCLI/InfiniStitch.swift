@@ -21,12 +21,16 @@ public struct InfiniStitch: AsyncParsableCommand {
               infinistitch long_podcast.mp3 --image me.jpg --sample        # 30 s first: long_podcast.sample.mp4
               infinistitch status long_podcast.mp3 --image me.jpg   # where the job stands
               infinistitch fit-image me.jpg -o fitted.png
+              infinistitch transcribe long_podcast.mp3 -o long_podcast.srt   # the transcript alone (fal Whisper)
               infinistitch stitch --plan plan.json --audio talk.mp3 -o talk.mp4 seg*.mp4
 
             Exit codes: 0 success, 1 failure, 2 bad input or usage, 130 interrupted.
             """,
         version: InfiniPipelineVersion.string,
-        subcommands: [RunCommand.self, PlanCommand.self, FitImageCommand.self, StitchCommand.self, StatusCommand.self],
+        subcommands: [
+            RunCommand.self, PlanCommand.self, FitImageCommand.self, StitchCommand.self, StatusCommand.self,
+            TranscribeCommand.self,
+        ],
         defaultSubcommand: RunCommand.self
     )
 

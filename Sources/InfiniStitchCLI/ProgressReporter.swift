@@ -185,6 +185,7 @@ final class ProgressReporter: Sendable {
                 "  \(padded.count) clip\(padded.count == 1 ? "" : "s") a little short, last frame held: segments \(padded.map(String.init).joined(separator: ", "))\n"
         }
         text += Self.speakerLines(s.speakers, paid: !preview)
+        if let files = s.captionFiles, !files.isEmpty { text += "  captions: \(files.joined(separator: ", "))\n" }
         writeStdout(text)
     }
 
@@ -249,6 +250,11 @@ private struct Screen {
             say("image: fitted to \(w)x\(h)")
         case .outputAudio(let audio):
             say("output audio: \(audio.summary)")
+        case .captions(let c):
+            let from = c.cached ? "\(c.source), cached" : c.source
+            let cost = c.cost > 0 ? String(format: ", $%.2f", c.cost) : ""
+            let line = "captions: \(c.cues) cues from \(from)\(cost)"
+            if dryRun { writeStdout(line + "\n") } else { say(line) }
         case .stage(let s):
             stage = s.rawValue
             if live { draw() } else if plan != nil { say("\(s.rawValue)…") }

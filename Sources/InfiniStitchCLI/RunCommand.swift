@@ -29,6 +29,7 @@ struct RunCommand: AsyncParsableCommand {
               infinistitch talk.m4a --image me.png --resolution 720p --max-cost 50 -o talk-720p.mp4
               infinistitch podcast.mp3 --speaker ann=ann.jpg --speaker bob=bob.jpg --diarization podcast.rttm
               infinistitch interview.wav --speaker ann=ann.jpg --speaker bob=bob.jpg --speaker-channel ann=0 --speaker-channel bob=1
+              infinistitch talk.m4a --image me.png --backend preview --captions talk.srt   # soft subtitles + talk.srt/.vtt, offline
 
             Running the same command again after a crash or Ctrl-C resumes: finished clips are
             reused and submitted requests are fetched by their id, never paid for twice.
@@ -116,6 +117,8 @@ struct RunCommand: AsyncParsableCommand {
 
     @OptionGroup var transitions: TransitionOptions
 
+    @OptionGroup var captionArguments: CaptionArguments
+
     @Flag(help: "Write NDJSON events to standard output (plan, segment states, warnings, summary).")
     var json = false
 
@@ -180,7 +183,7 @@ struct RunCommand: AsyncParsableCommand {
         o.resubmitUnknown = resubmitUnknown
         o.stitch = transitions.applied(to: stitching.options, default: .morph)
         (o.aspect, o.cropAnchor, o.background) = try fit.parsed()
-        return o
+        return captionArguments.applied(to: o)
     }
 
     func run() async throws {

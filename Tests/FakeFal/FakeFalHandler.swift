@@ -245,6 +245,8 @@ struct FakeFalHandler: Sendable {
     // MARK: - Queue
 
     private func submit(path: String, bytes: [UInt8]) -> Response {
+        let endpoint = path.split(separator: "/").joined(separator: "/")
+        if FakeTranscript.endpoints.contains(endpoint) { return submitTranscription(endpoint: endpoint, bytes: bytes) }
         let input: InfiniTalkRequest
         do {
             input = try JSONDecoder().decode(InfiniTalkRequest.self, from: Data(bytes))
@@ -256,7 +258,6 @@ struct FakeFalHandler: Sendable {
             let detail = problems.map { ["loc": ["body", $0.field], "msg": $0.reason, "type": "value_error"] as [String: Any] }
             return json(422, ["detail": detail])
         }
-        let endpoint = path.split(separator: "/").joined(separator: "/")
         let appID = (try? FalEndpointID(endpoint).appID) ?? endpoint
         let id = UUID().uuidString.lowercased()
         let options = server.options
@@ -285,6 +286,32 @@ struct FakeFalHandler: Sendable {
         return json(200, body, headers: ["x-fal-request-id": id])
     }
 
+    /// A speech-to-text request: its audio must be one the server stored; it completes at once.
+    private func submitTranscription(endpoint: String, bytes: [UInt8]) -> Response {
+        guard let input = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any],
+            let audio = input["audio_url"] as? String, resolveInput(audio) != nil
+        else {
+            return json(422, ["detail": [["loc": ["body", "audio_url"], "msg": "no such audio", "type": "value_error"]]])
+        }
+        let id = UUID().uuidString.lowercased()
+        let base = server.state.withLockedValue { state -> String in
+            state.transcriptions[id] = (endpoint, bytes)
+            state.transcriptionOrder.append(id)
+            return state.baseURL
+        }
+        var body = transcriptionURLs(base: base, endpoint: endpoint, id: id)
+        body["status"] = "IN_QUEUE"
+        body["queue_position"] = 0
+        return json(200, body, headers: ["x-fal-request-id": id])
+    }
+
+    private func transcriptionURLs(base: String, endpoint: String, id: String) -> [String: Any] {
+        let request = "\(base)/\(endpoint)/requests/\(id)"
+        return [
+            "request_id": id, "response_url": request, "status_url": request + "/status", "cancel_url": request + "/cancel",
+        ]
+    }
+
     private func urls(base: String, job: ServerState.Job) -> [String: Any] {
         let request = "\(base)/\(job.appID)/requests/\(job.id)"
         return [
@@ -307,6 +334,13 @@ struct FakeFalHandler: Sendable {
 
     private func status(path: String) -> Response {
         guard let id = jobID(path) else { return json(404, ["detail": "Request not found"]) }
+        if let (endpoint, base) = server.state.withLockedValue({ s in s.transcriptions[id].map { ($0.endpoint, s.baseURL) } }) {
+            var body = transcriptionURLs(base: base, endpoint: endpoint, id: id)
+            body["status"] = "COMPLETED"
+            body["logs"] = [] as [Any]
+            body["metrics"] = ["inference_time": 0.01]
+            return json(200, body, headers: ["x-fal-request-id": id])
+        }
         let now = ContinuousClock.now
         let answer = server.state.withLockedValue { state -> (ServerState.Job, Phase, String)? in
             guard var job = state.jobs[id] else { return nil }
@@ -361,6 +395,11 @@ struct FakeFalHandler: Sendable {
     }
 
     private func result(path: String) async -> Response {
+        if let id = jobID(path), let asked = server.state.withLockedValue({ $0.transcriptions[id] }) {
+            let input = (try? JSONSerialization.jsonObject(with: Data(asked.body)) as? [String: Any]) ?? [:]
+            return json(
+                200, server.options.transcript.answer(endpoint: asked.endpoint, input: input), headers: ["x-fal-request-id": id])
+        }
         guard let id = jobID(path), let job = server.state.withLockedValue({ $0.jobs[id] }) else {
             return json(404, ["detail": "Request not found"])
         }

@@ -53,6 +53,8 @@ public final class FakeFalServer: Sendable {
         public var videoRanges: Bool
         /// Random faults on video downloads, decided by a seeded generator (nil: none).
         public var videoFaults: VideoFaults?
+        /// What `fal-ai/whisper` and `fal-ai/wizper` hear (the fixture speech by default).
+        public var transcript: FakeTranscript = .speech
 
         /// Creates options: 64x64 clips with audio, no queue, one progress poll, no latency, any
         /// key, clips rendered on the first result fetch, videos with range support and no
@@ -365,6 +367,9 @@ struct ServerState {
     /// Video requests per request id, for the seeded faults.
     var videoRequests: [String: Int] = [:]
     var videoFaultLog: [FakeFalServer.PlayedVideoFault] = []
+    /// Speech-to-text requests by id: the endpoint and the input's bytes.
+    var transcriptions: [String: (endpoint: String, body: [UInt8])] = [:]
+    var transcriptionOrder: [String] = []
 
     /// One submitted request.
     struct Job {

@@ -22,7 +22,22 @@ extension FalClient {
         onEvent: @escaping @Sendable (FalEvent) -> Void = { _ in }
     ) async throws -> FalRequestHandle {
         try FalClient.validate(request)
-        let body = try FalClient.json.encode(request)
+        return try await submit(json: [UInt8](try FalClient.json.encode(request)), to: endpoint, onEvent: onEvent)
+    }
+
+    /// Submits a JSON input to another endpoint's queue (a speech-to-text model, say), with the
+    /// same key, retries and rules as ``submit(_:onEvent:)``.
+    /// - Parameters:
+    ///   - body: the input, a JSON object.
+    ///   - endpoint: the endpoint to queue it on.
+    ///   - onEvent: receives retries and ``FalEvent/submitted(_:)``.
+    /// - Returns: the handle to follow it by (``waitForCompletion(_:pollImmediately:onEvent:)``,
+    ///   then ``resultBody(_:onEvent:)``).
+    /// - Throws: as ``submit(_:onEvent:)``.
+    public func submit(
+        json body: [UInt8], to endpoint: FalEndpointID,
+        onEvent: @escaping @Sendable (FalEvent) -> Void = { _ in }
+    ) async throws -> FalRequestHandle {
         let call = HTTPCall(
             method: .POST, url: "\(queueBase)/\(endpoint.rawValue)", role: "queue submit URL",
             operation: "submit", authorized: true, body: [UInt8](body), contentType: "application/json",
@@ -178,13 +193,7 @@ extension FalClient {
         _ handle: FalRequestHandle,
         onEvent: @escaping @Sendable (FalEvent) -> Void = { _ in }
     ) async throws -> InfiniTalkResponse {
-        let call = HTTPCall(
-            method: .GET, url: handle.responseURL, role: "response_url", operation: "result",
-            authorized: true, timeout: configuration.requestTimeout, requestID: handle.requestID)
-        let reply = try await send(call, kind: .result, onEvent: onEvent)
-        guard reply.isSuccess else {
-            throw FalError.resultFailed(call, reply, requestID: handle.requestID, redactor: redactor)
-        }
+        let (call, reply) = try await fetchResult(handle, onEvent: onEvent)
         do {
             return try JSONDecoder().decode(InfiniTalkResponse.self, from: Data(reply.body))
         } catch {
@@ -192,6 +201,28 @@ extension FalClient {
                 call, reply, "the result of request \(handle.requestID) has no video",
                 redactor: redactor)
         }
+    }
+
+    /// Fetches the output of a completed request of any endpoint, as the JSON bytes fal sent.
+    /// - Throws: as ``result(_:onEvent:)``, except that any body is accepted.
+    public func resultBody(
+        _ handle: FalRequestHandle,
+        onEvent: @escaping @Sendable (FalEvent) -> Void = { _ in }
+    ) async throws -> [UInt8] {
+        try await fetchResult(handle, onEvent: onEvent).reply.body
+    }
+
+    private func fetchResult(
+        _ handle: FalRequestHandle, onEvent: @escaping @Sendable (FalEvent) -> Void
+    ) async throws -> (call: HTTPCall, reply: HTTPReply) {
+        let call = HTTPCall(
+            method: .GET, url: handle.responseURL, role: "response_url", operation: "result",
+            authorized: true, timeout: configuration.requestTimeout, requestID: handle.requestID)
+        let reply = try await send(call, kind: .result, onEvent: onEvent)
+        guard reply.isSuccess else {
+            throw FalError.resultFailed(call, reply, requestID: handle.requestID, redactor: redactor)
+        }
+        return (call, reply)
     }
 
     /// Fetches the result of a request known to have failed, once, for its explanation.

@@ -63,6 +63,47 @@ final class Muxer {
         return Int(stream.pointee.index)
     }
 
+    /// Adds a `mov_text` (3GPP timed text) subtitle stream in milliseconds, tagged with
+    /// `language` (ISO 639-2, `und` when unknown); returns its index. Feed it with
+    /// ``writeSubtitle(_:start:end:stream:)``.
+    func addSubtitleStream(language: String) throws -> Int {
+        guard let stream = avformat_new_stream(context, nil) else {
+            throw MediaError(.writeFailed, file: path, "cannot add a subtitle stream")
+        }
+        let par = stream.pointee.codecpar!
+        par.pointee.codec_type = AVMEDIA_TYPE_SUBTITLE
+        par.pointee.codec_id = AV_CODEC_ID_MOV_TEXT
+        let entry = MovText.sampleEntry
+        guard let extradata = av_mallocz(entry.count + Int(AV_INPUT_BUFFER_PADDING_SIZE)) else {
+            throw MediaError(.outOfMemory, file: path, "cannot allocate the subtitle description")
+        }
+        extradata.copyMemory(from: entry, byteCount: entry.count)
+        par.pointee.extradata = extradata.assumingMemoryBound(to: UInt8.self)
+        par.pointee.extradata_size = Int32(entry.count)
+        stream.pointee.time_base = MovText.timeBase
+        av_dict_set(&stream.pointee.metadata, "language", language, 0)
+        streamTimeBases.append(MovText.timeBase)
+        return Int(stream.pointee.index)
+    }
+
+    /// Writes one cue to the subtitle stream `stream`: `text` (lines separated by `\n`) shown
+    /// from `start` to `end` seconds.
+    func writeSubtitle(_ text: String, start: Double, end: Double, stream: Int) throws {
+        let sample = MovText.sample(text)
+        let packet = try Packet()
+        let rc = av_new_packet(packet.pointer, Int32(sample.count))
+        if rc < 0 { throw MediaError.ffmpeg(.outOfMemory, file: path, "cannot allocate a subtitle packet", rc) }
+        sample.withUnsafeBytes {
+            packet.pointer.pointee.data.update(from: $0.bindMemory(to: UInt8.self).baseAddress!, count: sample.count)
+        }
+        let from = MovText.milliseconds(start), to = max(MovText.milliseconds(end), from + 1)
+        packet.pointer.pointee.pts = from
+        packet.pointer.pointee.dts = from
+        packet.pointer.pointee.duration = to - from
+        packet.pointer.pointee.flags |= AV_PKT_FLAG_KEY
+        try write(packet, stream: stream, timeBase: MovText.timeBase)
+    }
+
     /// Opens the file and writes the header. `fastStart` moves the moov atom to the front.
     func writeHeader(fastStart: Bool = true) throws {
         guard let ctx = context else { return }

@@ -35,8 +35,8 @@ public final class Pipeline: Sendable {
 
     private let continuation: AsyncStream<PipelineEvent>.Continuation
     private let backendOverride: (any ClipBackend)?
-    private let falClient: FalClient?
-    private let logger: Logger
+    let falClient: FalClient?
+    let logger: Logger
     /// Whether ``run()`` was called: a pipeline runs once.
     private let started = NIOLockedValueBox(false)
 
@@ -104,7 +104,7 @@ public final class Pipeline: Sendable {
         let started = Date()
         let o = options
         let checkKey = backendOverride == nil && !o.dryRun
-        let inputs = try await RunInputs.read(o) {
+        var inputs = try await RunInputs.read(o) {
             guard checkKey else { return }
             if o.backend == .fal && falClient == nil { _ = try o.falClientSettings() }
             if o.backend == .wavespeed { _ = try o.waveSpeedClientSettings() }
@@ -121,12 +121,15 @@ public final class Pipeline: Sendable {
         emit(.prices(try inputs.prices(o)))
         emit(.outputAudio(inputs.outputAudio))
         if let sample { emit(.sample(sample)) }
-        if let maxCost = o.maxCost, (sample?.estimatedCost ?? plan.estimatedCost) > maxCost + 1e-9 {
+        if let captions = inputs.captions { emit(.captions(captions.report)) }
+        let transcriptCost = try await transcriptEstimate(inputs)
+        let videoCost = sample?.estimatedCost ?? plan.estimatedCost
+        if let maxCost = o.maxCost, videoCost + transcriptCost > maxCost + 1e-9 {
+            let transcript = transcriptCost > 0 ? String(format: " ($%.2f of it the transcript)", transcriptCost) : ""
             throw PipelineError(
                 .overBudget,
-                String(
-                    format: "the estimated cost%@ $%.2f is over maxCost $%.2f", sample == nil ? "" : " of the sample",
-                    sample?.estimatedCost ?? plan.estimatedCost, maxCost),
+                String(format: "the estimated cost%@ $%.2f", sample == nil ? "" : " of the sample", videoCost + transcriptCost)
+                    + transcript + String(format: " is over maxCost $%.2f", maxCost),
                 option: "maxCost")
         }
         if o.dryRun, let sample { return sampleDryRun(sample, inputs, started: started) }
@@ -145,6 +148,7 @@ public final class Pipeline: Sendable {
         let identity =
             backendOverride?.identity
             ?? (o.provider.id == Provider.fal.id ? (falClient?.endpoint.rawValue ?? o.endpoint) : o.provider.model)
+        if o.captions == .auto { inputs.captions = try await transcribe(inputs) }
         let workDir = try await WorkDir.open(
             options: o, inputs: inputs, identity: identity,
             warn: { [continuation] in
@@ -183,7 +187,9 @@ public final class Pipeline: Sendable {
             plan: plan, backend: backend, store: store, workDir: workDir.url,
             cache: o.useCache ? ClipCache(directory: workDir.cacheRoot.appendingPathComponent("clips")) : nil,
             portraits: inputs.portraits, options: o, identity: identity,
-            budget: Budget(plan: plan, manifest: await store.manifest, cap: o.maxCost, billed: billed),
+            budget: Budget(
+                plan: plan, manifest: await store.manifest, cap: o.maxCost.map { $0 - (inputs.captions?.cost ?? 0) },
+                billed: billed),
             report: { tracker.report($0, $1) }, reportState: { tracker.report($0, $1, providerState: $2) },
             warn: { [continuation] in continuation.yield(.warning($0)) },
             downloadRetry: { [continuation] index, retry in continuation.yield(.downloadRetry(index: index, retry)) })
@@ -201,6 +207,7 @@ public final class Pipeline: Sendable {
 
         emit(.stage(.stitching))
         let result = try await stitch(inputs, context: context)
+        let captionFiles = try inputs.captions?.writeSidecars()
         let records = await store.manifest.segments
         let paid = tracker.paidFrames
         let summary = PipelineSummary(
@@ -212,7 +219,7 @@ public final class Pipeline: Sendable {
             wallTime: Date().timeIntervalSince(started), workDir: workDir.url.path, videoPath: result.videoPath.rawValue,
             dryRun: false, outputAudio: result.audio, speakers: tracker.speakerTotals(),
             trimmedClips: result.trimmedClips.isEmpty ? nil : result.trimmedClips,
-            paddedClips: result.paddedClips.isEmpty ? nil : result.paddedClips)
+            paddedClips: result.paddedClips.isEmpty ? nil : result.paddedClips, captionFiles: captionFiles)
         emit(.summary(summary))
         return summary
     }
@@ -303,7 +310,8 @@ public final class Pipeline: Sendable {
     /// times in all, and each clip made again (paid for) is tried by the next stitch: the last
     /// rejection stops the run instead of paying for a clip that no stitch would use.
     private func stitch(_ inputs: RunInputs, context: RunContext) async throws -> StitchResult {
-        let (plan, audio, output, stitchOptions) = (inputs.plan, inputs.audioPath, inputs.output, options.stitch)
+        let stitchOptions = inputs.captions.map { options.stitch.with(subtitles: $0.subtitleTrack) } ?? options.stitch
+        let (plan, audio, output) = (inputs.plan, inputs.audioPath, inputs.output)
         // The audio's own warnings were given when it was planned.
         let known = Set(inputs.warnings)
         let warn: @Sendable (String) -> Void = { [continuation] in if !known.contains($0) { continuation.yield(.warning($0)) } }

@@ -5,6 +5,8 @@ import Foundation
 public enum PipelineStage: String, Sendable, Equatable, Codable, CaseIterable {
     /// Cutting each segment's audio out of the source.
     case cuttingAudio = "cutting segment audio"
+    /// Transcribing the audio on fal for the captions.
+    case transcribing
     /// Generating the clips.
     case generating
     /// Joining the clips into the output.
@@ -230,6 +232,8 @@ public struct PipelineSummary: Sendable, Equatable, Codable {
     /// The sample made (or, in a dry run, priced) when ``PipelineOptions/sample`` asked for
     /// one: the other numbers are then the sample's; nil for the whole job.
     public var sample: PlanSample? = nil
+    /// The caption sidecars written beside the MP4 (`talk.srt`, `talk.vtt`); nil without captions.
+    public var captionFiles: [String]? = nil
 }
 
 /// What a running pipeline reports, in order.
@@ -243,6 +247,8 @@ public enum PipelineEvent: Sendable, Equatable {
     case prices([ProviderPrice])
     /// How the output will carry the audio, decided and proven before any request.
     case outputAudio(OutputAudio)
+    /// The run's captions: where the transcript came from, what it holds, the sidecars to come.
+    case captions(CaptionsReport)
     /// A step of the run began.
     case stage(PipelineStage)
     /// A segment changed phase.
@@ -264,6 +270,7 @@ public enum PipelineEvent: Sendable, Equatable {
     /// - `prices`: `provider` (the run's own) and `prices`, an object keyed by provider of
     ///   `cost`, `paidSeconds`, `requests`, `seams`
     /// - `outputAudio`: the output audio decision
+    /// - `captions`: `source`, `cues`, `words`, `speakers`, `language`, `cost`, `cached`, `sidecars`
     /// - `stage`: `message` ("cutting segment audio", "generating", "stitching")
     /// - `segment`: `index`, `speaker` (multi-speaker runs), `state` (``SegmentPhase/name``),
     ///   `queuePosition`, `requestId`, `detail`, and the run's progress: `segmentsDone`,
@@ -283,6 +290,7 @@ public enum PipelineEvent: Sendable, Equatable {
         case .plan(let p): data = try? encoder.encode(Tagged(event: "plan", body: p))
         case .image(let w, let h): data = try? encoder.encode(Tagged(event: "image", body: Size(width: w, height: h)))
         case .outputAudio(let a): data = try? encoder.encode(Tagged(event: "outputAudio", body: a))
+        case .captions(let c): data = try? encoder.encode(Tagged(event: "captions", body: c))
         case .prices(let list):
             data = try? encoder.encode(
                 Tagged(

@@ -21,6 +21,10 @@ extension PipelineOptions {
         }
         guard seed >= 0 else { throw invalid("seed", "\(seed) must not be negative") }
         guard maxAttempts >= 1 else { throw invalid("maxAttempts", "\(maxAttempts) must be at least 1") }
+        if let language, !(2...3).contains(language.count) || !language.allSatisfy({ ("a"..."z").contains($0) }) {
+            throw invalid("language", "\"\(language)\" is not a language code (two or three lowercase letters, such as en)")
+        }
+        if case .file(let path)? = captions, path.isEmpty { throw invalid("captions", "needs a transcript file or auto") }
         try validateSpeakers()
         do {
             if provider.lengths.setBy == .numFrames {

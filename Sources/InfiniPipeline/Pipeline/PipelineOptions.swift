@@ -113,6 +113,16 @@ public struct PipelineOptions: Sendable {
     public var providerURL: String?
     /// The environment (FAL_KEY, XDG_CACHE_HOME, INFINISTITCH_*); the process's by default.
     public var environment: [String: String] = ProcessInfo.processInfo.environment
+    /// Where the run's captions come from: a transcript file (``CaptionSource/file(_:)``) or
+    /// the audio transcribed on fal (``CaptionSource/auto``); none when nil. With captions the
+    /// MP4 carries a soft subtitle track (`mov_text`) and `talk.srt` and `talk.vtt` are written
+    /// beside `talk.mp4`.
+    public var captions: CaptionSource? = nil
+    /// The fal endpoint ``CaptionSource/auto`` captions are transcribed with.
+    public var transcriber: TranscriptionModel = .whisper
+    /// The language spoken (an ISO 639-1 code such as `en`): sent to the transcriber and given
+    /// to the subtitle track; nil detects it (or leaves the track's language undetermined).
+    public var language: String? = nil
     /// The directory relative paths resolve against.
     public var currentDirectory: String = FileManager.default.currentDirectoryPath
 

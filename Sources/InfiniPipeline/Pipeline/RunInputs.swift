@@ -32,6 +32,8 @@ struct RunInputs: Sendable {
     let speakers: (source: SpeakerSource, timeline: SpeakerTimeline)?
     /// What fitting the portraits noticed (no face found: the crop is centred), one line each.
     let imageWarnings: [String]
+    /// The run's captions, when it has them (a transcript file read and checked against the audio).
+    var captions: RunCaptions? = nil
     /// Warnings about the inputs (the portraits', the audio's, the speaker source's), one line each.
     var warnings: [String] { imageWarnings + analysis.warnings + (speakers?.timeline.warnings ?? []) }
 
@@ -53,10 +55,21 @@ struct RunInputs: Sendable {
         try checkInputFile(audioPath, role: "audio")
         for image in images { try checkInputFile(image.path, role: "image") }
         for file in sourceFiles { try checkInputFile(file.path, role: file.role) }
+        var captionsFile: String? = nil
+        if case .file(let path)? = o.captions {
+            captionsFile = o.absolute(path)
+            try checkInputFile(o.absolute(path), role: "captions")
+        }
         let outputDirectory = URL(fileURLWithPath: output).deletingLastPathComponent().path
         try checkOutput(
             output, directory: outputDirectory,
             inputs: [(audioPath, "audio")] + images.map { ($0.path, "image") } + sourceFiles)
+        let sidecars =
+            o.captions == nil
+            ? []
+            : try RunCaptions.checkSidecars(
+                output: output, directory: outputDirectory, captionsFile: captionsFile,
+                inputs: [(audioPath, "audio")] + images.map { ($0.path, "image") } + sourceFiles)
         try o.validate()
         try checkBackend()
 
@@ -84,6 +97,11 @@ struct RunInputs: Sendable {
             portraits.append(Portrait(speaker: image.speaker, path: image.path, png: png, sha: Hashing.sha256(png)))
         }
         let analysis = try await runBlocking { try AudioAnalysis.analyze(path: audioPath) }
+        var captions: RunCaptions? = nil
+        if let captionsFile {
+            captions = try await RunCaptions.read(
+                file: captionsFile, duration: analysis.duration, language: o.language, sidecars: sidecars)
+        }
         let planning = PlanningOptions(
             maxFrames: o.maxFrames, resolution: o.resolution, pricePerSecond: o.pricePerSecond, provider: o.provider,
             concurrency: o.concurrency)
@@ -109,12 +127,15 @@ struct RunInputs: Sendable {
         } else {
             plan = try SegmentPlanner.plan(analysis, options: planning)
         }
-        return RunInputs(
+        var inputs = RunInputs(
             audioPath: audioPath, imagePath: imagePath, output: output, outputDirectory: outputDirectory,
             outputAudio: outputAudio, bucket: (bucket!.width, bucket!.height), portraits: portraits,
             imageSHA: speakers == nil
                 ? portraits[0].sha : Hashing.key(portraits.flatMap { [$0.speaker ?? "", $0.sha] } + sourceKey),
             analysis: analysis, plan: plan, speakers: speakers, imageWarnings: imageWarnings)
+        captions?.videoDuration = min(ModelLimits.seconds(forFrames: plan.totalFrames), analysis.duration)
+        inputs.captions = captions
+        return inputs
     }
 
     /// What the same job costs on each billed provider, the run's own first (a multi-speaker

@@ -47,6 +47,8 @@ public struct StitchOptions: Sendable, Equatable {
     /// Colour matching of each clip against its reference portrait (``ColorMatch``); off when
     /// nil. It needs the re-encode path.
     public var colorMatch: ColorMatch?
+    /// Soft subtitles (a `mov_text` track) to carry in the MP4, on both paths; none when nil.
+    public var subtitles: SubtitleTrack? = nil
 
     /// Options; every default is the one the command line uses.
     /// - Parameters:
@@ -389,7 +391,14 @@ public enum Stitcher {
         let audioDemuxer = try Demuxer(path: audio)
         let audioIndex = try audioDemuxer.bestStream(.audio).index
         let audioOut = try muxer.addStream(copying: audioIndex, of: audioDemuxer)
+        let subtitleOut = try options.subtitles.map { try muxer.addSubtitleStream(language: $0.languageTag) }
         try muxer.writeHeader(fastStart: true)
+        // The cues are few and small: all of them are queued now, and the muxer interleaves them.
+        if let track = options.subtitles, let subtitleOut {
+            for cue in track.cues(within: ModelLimits.seconds(forFrames: plan.totalFrames)) {
+                try muxer.writeSubtitle(cue.text, start: cue.start, end: cue.end, stream: subtitleOut)
+            }
+        }
         let pump = try AudioPump(
             demuxer: audioDemuxer, index: audioIndex, muxer: muxer, outStream: audioOut,
             checking: checking.map { (file: $0, plan: plan) })

@@ -38,3 +38,41 @@ public enum CaptionWriter {
             .replacingOccurrences(of: ">", with: "&gt;")
     }
 }
+
+extension Transcript {
+    /// The transcript as Whisper-style JSON (`{"segments": [{"start", "end", "text", "speaker"?,
+    /// "words": [{"word", "start", "end"}]}]}`), each word under the segment it falls in, times
+    /// in milliseconds: what ``read(file:audioDuration:)`` reads back.
+    public func whisperJSON() -> String {
+        func time(_ t: Double) -> String { String(format: "%.3f", t) }
+        func quoted(_ s: String) -> String {
+            let data =
+                (try? JSONSerialization.data(withJSONObject: [s], options: [.withoutEscapingSlashes])) ?? Data("[\"\"]".utf8)
+            return String(String(decoding: data, as: UTF8.self).dropFirst().dropLast())
+        }
+        var remaining = words[...]
+        var lines: [String] = []
+        for (n, segment) in segments.enumerated() {
+            let isLast = n == segments.count - 1
+            var inside: [Word] = []
+            while let word = remaining.first, isLast || word.start < segment.end || word.start < segments[n + 1].start - 1e-9 {
+                inside.append(word)
+                remaining = remaining.dropFirst()
+            }
+            var fields = [
+                "\"start\": \(time(segment.start))", "\"end\": \(time(segment.end))", "\"text\": \(quoted(segment.text))",
+            ]
+            if let speaker = segment.speaker { fields.append("\"speaker\": \(quoted(speaker))") }
+            if !inside.isEmpty {
+                let list = inside.map {
+                    "{\"word\": \(quoted($0.word)), \"start\": \(time($0.start)), \"end\": \(time($0.end))}"
+                }
+                fields.append("\"words\": [" + list.joined(separator: ", ") + "]")
+            }
+            lines.append("    {" + fields.joined(separator: ", ") + "}")
+        }
+        return "{\"segments\": [\n" + lines.joined(separator: ",\n") + "\n]"
+            + (language.map { ", \"language\": \(quoted($0))" } ?? "")
+            + "}\n"
+    }
+}

@@ -63,6 +63,8 @@ public struct Transcript: Codable, Sendable, Hashable {
     public var segments: [Segment]
     /// The words, in order of start; empty when only segments are known.
     public var words: [Word]
+    /// The language spoken (an ISO 639-1 code such as `en`), when known.
+    public var language: String? = nil
 
     public init(segments: [Segment], words: [Word] = []) {
         self.segments = segments
