@@ -113,6 +113,8 @@ struct RunCommand: AsyncParsableCommand {
 
     @OptionGroup var transitions: TransitionOptions
 
+    @OptionGroup var captionBurning: CaptionBurnArguments
+
     @Flag(help: "Write NDJSON events to standard output (plan, segment states, warnings, summary).")
     var json = false
 
@@ -175,6 +177,7 @@ struct RunCommand: AsyncParsableCommand {
         o.maxCost = maxCost
         o.resubmitUnknown = resubmitUnknown
         o.stitch = transitions.applied(to: stitching.options, default: .morph)
+        (o.burnCaptions, o.captionStyle) = (captionBurning.burnCaptions, captionBurning.captionStyle)
         (o.aspect, o.cropAnchor, o.background) = try fit.parsed()
         return o
     }

@@ -290,7 +290,12 @@ public final class Pipeline: Sendable {
     /// times in all, and each clip made again (paid for) is tried by the next stitch: the last
     /// rejection stops the run instead of paying for a clip that no stitch would use.
     private func stitch(_ inputs: RunInputs, context: RunContext) async throws -> StitchResult {
-        let (plan, audio, output, stitchOptions) = (inputs.plan, inputs.audioPath, inputs.output, options.stitch)
+        // Burned captions: the run's cues (from its transcript) are passed here; a run without
+        // captions has none. The face is the portrait's, when there is one portrait.
+        let face = inputs.portraits.count == 1 ? inputs.portraits[0].face : nil
+        let (plan, audio, output, stitchOptions) = (
+            inputs.plan, inputs.audioPath, inputs.output, options.stitchOptions(burning: nil, face: face)
+        )
         // The audio's own warnings were given when it was planned.
         let known = Set(inputs.warnings)
         let warn: @Sendable (String) -> Void = { [continuation] in if !known.contains($0) { continuation.yield(.warning($0)) } }

@@ -22,6 +22,7 @@ extension PipelineOptions {
         guard seed >= 0 else { throw invalid("seed", "\(seed) must not be negative") }
         guard maxAttempts >= 1 else { throw invalid("maxAttempts", "\(maxAttempts) must be at least 1") }
         try validateSpeakers()
+        try validateBurnedCaptions(hasCaptions: hasRunCaptions)
         if provider.lengths.setBy != .numFrames {
             if !speakers.isEmpty {
                 throw invalid("provider", "\(provider.id) cannot plan a multi-speaker run yet: use --provider fal")

@@ -47,6 +47,9 @@ public struct StitchOptions: Sendable, Equatable {
     /// Colour matching of each clip against its reference portrait (``ColorMatch``); off when
     /// nil. It needs the re-encode path.
     public var colorMatch: ColorMatch?
+    /// Captions drawn into the picture (``BurnedCaptions``); none when nil. They need the
+    /// re-encode path.
+    public var burnedCaptions: BurnedCaptions? = nil
 
     /// Options; every default is the one the command line uses.
     /// - Parameters:
@@ -109,6 +112,7 @@ public struct StitchOptions: Sendable, Equatable {
             throw StitchError.invalidOption("maxPaddedFrames", "\(maxPaddedFrames) must not be negative")
         }
         try colorMatch?.validate()
+        try burnedCaptions?.validate()
     }
 }
 
@@ -228,6 +232,11 @@ public enum Stitcher {
         guard FileManager.default.fileExists(atPath: directory.path) else {
             throw MediaError(.writeFailed, file: output, "the directory \(directory.path) does not exist")
         }
+        // Burned captions: the ASS script libass draws from, in a temporary file beside the output.
+        let captionScript = try options.burnedCaptions.map {
+            try writeCaptionScript($0, width: first.width, height: first.height, output: output)
+        }
+        defer { if let captionScript { try? FileManager.default.removeItem(atPath: captionScript) } }
         // 3. The audio: copied when AAC or MP3 that MP4 takes, otherwise encoded to AAC (at a
         //    rate and channel count AAC and MP4 take) in a temporary file.
         let outputAudio = try OutputAudio.decide(audio: audio, scratchDirectory: directory.path, bitRate: options.audioBitRate)
@@ -255,7 +264,7 @@ public enum Stitcher {
             do {
                 reports = try write(
                     plan: plan, inspections: inspections, path: path, audio: audioFile, checking: checking,
-                    to: temp, options: options, colorMatch: colorMatch)
+                    to: temp, options: options, colorMatch: colorMatch, captions: captionScript)
             } catch is CopyPathUnsafe {
                 // Timestamps that cannot be joined as they are: fall back to re-encoding.
                 reason = "the clips' timestamps cannot be joined without re-encoding"
@@ -263,7 +272,7 @@ public enum Stitcher {
                 try? FileManager.default.removeItem(atPath: temp)
                 reports = try write(
                     plan: plan, inspections: inspections, path: path, audio: audioFile, checking: checking,
-                    to: temp, options: options, colorMatch: colorMatch)
+                    to: temp, options: options, colorMatch: colorMatch, captions: captionScript)
             }
         }
         for report in reports {
@@ -325,6 +334,7 @@ public enum Stitcher {
     static func copyPathObstacle(plan: Plan, inspections: [ClipInspection], options: StitchOptions) throws -> String? {
         if options.reencode { return "reencode was requested" }
         if options.colorMatch != nil { return "colour matching needs re-encoding" }
+        if options.burnedCaptions != nil { return "burned captions need re-encoding" }
         if let transition = SeamTransitions.reencodingTransition(plan: plan, options: options) {
             return "a \(transition.rawValue) needs re-encoding"
         }
@@ -353,7 +363,8 @@ public enum Stitcher {
     /// reports (none without one).
     private static func write(
         plan: Plan, inspections: [ClipInspection], path: StitchResult.VideoPath,
-        audio: String, checking: String?, to temp: String, options: StitchOptions, colorMatch: StitchColorMatch?
+        audio: String, checking: String?, to temp: String, options: StitchOptions, colorMatch: StitchColorMatch?,
+        captions: String? = nil
     ) throws -> [ColorMatchReport] {
         let muxer = try Muxer(path: temp, format: "mp4")
         let videoOut: Int
@@ -386,7 +397,7 @@ public enum Stitcher {
             written = try reencodeVideo(
                 plan: plan, inspections: inspections, encoder: encoder, muxer: muxer, stream: videoOut,
                 pump: pump, seams: SeamTransitions(plan: plan, options: options),
-                colorMatch: colorMatch.map { ($0, reports) })
+                colorMatch: colorMatch.map { ($0, reports) }, captions: captions)
         } else {
             written = try copyVideo(plan: plan, inspections: inspections, muxer: muxer, stream: videoOut, pump: pump)
         }
