@@ -24,9 +24,12 @@ let package = Package(
         // cannot import into static inline functions and static constants.
         .systemLibrary(
             name: "CFFmpeg",
-            pkgConfig: "libavformat libavcodec libavutil libswscale libswresample",
+            pkgConfig: "libavformat libavcodec libavutil libswscale libswresample libavfilter",
             providers: [
-                .apt(["libavformat-dev", "libavcodec-dev", "libavutil-dev", "libswscale-dev", "libswresample-dev"]),
+                .apt([
+                    "libavformat-dev", "libavcodec-dev", "libavutil-dev", "libswscale-dev", "libswresample-dev",
+                    "libavfilter-dev",
+                ]),
                 .brew(["ffmpeg"]),
             ]
         ),
@@ -40,10 +43,13 @@ let package = Package(
             ]
         ),
         // What Swift cannot or must not do itself: setjmp-based libjpeg and libpng error
-        // handling (and libpng's chunk limits), and FFmpeg's va_list log callback.
+        // handling (and libpng's chunk limits), FFmpeg's va_list log callback, and the
+        // fontconfig lookup of the font burned captions are drawn with (libass, through
+        // libavfilter's `ass` filter, finds fonts the same way).
         .target(
             name: "CMediaShims",
-            dependencies: ["CFFmpeg", "CImageCodecs"]
+            dependencies: ["CFFmpeg", "CImageCodecs"],
+            linkerSettings: [.linkedLibrary("fontconfig")]
         ),
         // OpenCV (C++) behind a C interface: face detection and optical flow. Every OpenCV
         // object is created and freed inside this target. The headers come through the

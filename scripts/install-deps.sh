@@ -6,6 +6,7 @@ set -euo pipefail
 PACKAGES=(
     pkg-config
     libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev
+    libavfilter-dev libass-dev fonts-dejavu-core
     libpng-dev libjpeg-dev
     libopencv-dev opencv-data
     ffmpeg espeak-ng valgrind time

@@ -119,6 +119,8 @@ struct RunCommand: AsyncParsableCommand {
 
     @OptionGroup var captionArguments: CaptionArguments
 
+    @OptionGroup var captionBurning: CaptionBurnArguments
+
     @Flag(help: "Write NDJSON events to standard output (plan, segment states, warnings, summary).")
     var json = false
 
@@ -182,6 +184,7 @@ struct RunCommand: AsyncParsableCommand {
         o.sample = try sampling.parsed()
         o.resubmitUnknown = resubmitUnknown
         o.stitch = transitions.applied(to: stitching.options, default: .morph)
+        (o.burnCaptions, o.captionStyle) = (captionBurning.burnCaptions, captionBurning.captionStyle)
         (o.aspect, o.cropAnchor, o.background) = try fit.parsed()
         return captionArguments.applied(to: o)
     }

@@ -77,6 +77,8 @@ struct StitchCommand: AsyncParsableCommand {
               infinistitch stitch --plan plan.json --audio talk.mp3 -o talk.mp4 seg0.mp4 seg1.mp4
               infinistitch stitch --plan plan.json --audio talk.mp3 -o talk.mp4 --color-match portrait \\
                 --reference portrait.jpg seg0.mp4 seg1.mp4
+              infinistitch stitch --plan plan.json --audio talk.mp3 -o talk.mp4 --captions talk.srt \\
+                --burn-captions seg0.mp4 seg1.mp4
             """
     )
 
@@ -105,6 +107,14 @@ struct StitchCommand: AsyncParsableCommand {
             valueName: "IMAGE"))
     var reference: [String] = []
 
+    @Option(
+        help: ArgumentHelp(
+            "The transcript to burn into the picture with --burn-captions: SRT, WebVTT or Whisper/fal JSON.",
+            valueName: "FILE"))
+    var captions: String?
+
+    @OptionGroup var captionBurning: CaptionBurnArguments
+
     @Argument(help: "One clip per segment, in segment order.")
     var clips: [String] = []
 
@@ -114,6 +124,12 @@ struct StitchCommand: AsyncParsableCommand {
             guard !reference.isEmpty else { throw ValidationError("--color-match portrait needs --reference IMAGE") }
         case .off:
             guard reference.isEmpty else { throw ValidationError("--reference is only used with --color-match portrait") }
+        }
+        if captionBurning.burnCaptions && captions == nil {
+            throw ValidationError("--burn-captions needs --captions FILE (the transcript to draw)")
+        }
+        if captions != nil && !captionBurning.burnCaptions {
+            throw ValidationError("--captions is only used with --burn-captions here")
         }
     }
 
@@ -154,10 +170,17 @@ struct StitchCommand: AsyncParsableCommand {
             throw CLIError.badInput(
                 "\(reference.count) --reference images for \(parsed.segments.count) segments: give one, or one per segment")
         }
-        let (clips, audio, output, options) = (self.clips, self.audio, self.output, self.options)
+        var options = self.options
+        if let captions, captionBurning.burnCaptions {
+            // Cues made from the transcript, which must fit the plan's audio.
+            let transcript = try Transcript.read(file: URL(fileURLWithPath: captions), audioDuration: parsed.audio.duration)
+            options.burnedCaptions = StitchOptions.BurnedCaptions(
+                cues: transcript.captions(), styleFile: captionBurning.captionStyle)
+        }
+        let (clips, audio, output, stitchOptions) = (self.clips, self.audio, self.output, options)
         let result = try await runBlocking {
             try Stitcher.stitch(
-                plan: parsed, clips: clips, audio: audio, output: output, options: options,
+                plan: parsed, clips: clips, audio: audio, output: output, options: stitchOptions,
                 warning: { writeStderr("warning: \($0)\n") })
         }
         var line =

@@ -5,6 +5,7 @@
 //    finished string.
 //  - libpng's regular API reports errors by longjmp() too, and is told here which chunks to
 //    skip; its simplified API (for writing) needs PNG_IMAGE_* macros Swift does not import.
+//  - fontconfig: which font burned captions will be drawn with (checked before drawing).
 // Every function returns 0 on success and a negative value on failure, with a message in `err`.
 #ifndef CMEDIASHIMS_H
 #define CMEDIASHIMS_H
@@ -101,6 +102,15 @@ int CMediaShims_png_decode(const uint8_t *_Nonnull data, size_t size, int channe
 int CMediaShims_png_encode(const uint8_t *_Nonnull pixels, int width, int height, int channels,
                            uint8_t *_Nullable *_Nonnull out, size_t *_Nonnull out_size,
                            char *_Nonnull err, size_t err_size);
+
+// MARK: - Fonts
+
+/// The font fontconfig matches for `pattern` (e.g. "sans-serif:bold"), as libass would find it:
+/// its family name and file. Fails (-1, with a message in `err`) when fontconfig has no font at
+/// all or the one it matches cannot be read. Uses a configuration of its own, freed before it
+/// returns (FONTCONFIG_FILE and the system's files, as they are now).
+int CMediaShims_font_match(const char *_Nonnull pattern, char *_Nonnull family, size_t family_size,
+                           char *_Nonnull file, size_t file_size, char *_Nonnull err, size_t err_size);
 
 /// Frees memory returned by this module.
 void CMediaShims_free(void *_Nullable p);

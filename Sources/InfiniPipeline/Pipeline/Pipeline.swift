@@ -310,7 +310,11 @@ public final class Pipeline: Sendable {
     /// times in all, and each clip made again (paid for) is tried by the next stitch: the last
     /// rejection stops the run instead of paying for a clip that no stitch would use.
     private func stitch(_ inputs: RunInputs, context: RunContext) async throws -> StitchResult {
-        let stitchOptions = inputs.captions.map { options.stitch.with(subtitles: $0.subtitleTrack) } ?? options.stitch
+        // The run's captions: a soft track always, and burned into the picture with
+        // burnCaptions (kept off the face, when there is one portrait).
+        let face = inputs.portraits.count == 1 ? inputs.portraits[0].face : nil
+        var stitchOptions = options.stitchOptions(burning: inputs.captions?.captions, face: face)
+        if let captions = inputs.captions { stitchOptions = stitchOptions.with(subtitles: captions.subtitleTrack) }
         let (plan, audio, output) = (inputs.plan, inputs.audioPath, inputs.output)
         // The audio's own warnings were given when it was planned.
         let known = Set(inputs.warnings)

@@ -26,6 +26,7 @@ extension PipelineOptions {
         }
         if case .file(let path)? = captions, path.isEmpty { throw invalid("captions", "needs a transcript file or auto") }
         try validateSpeakers()
+        try validateBurnedCaptions(hasCaptions: hasRunCaptions)
         do {
             if provider.lengths.setBy == .numFrames {
                 _ = try SegmentPlanner.effectiveMaxFrames(maxFrames)

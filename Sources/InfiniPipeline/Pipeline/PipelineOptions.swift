@@ -95,6 +95,11 @@ public struct PipelineOptions: Sendable {
     /// How to stitch; the seams are morphed by default (the video is made to be watched;
     /// ``StitchOptions/Transition/cut`` keeps the lossless copy path).
     public var stitch = StitchOptions(transition: .morph)
+    /// Draw the run's captions into the picture (needs the run's captions; forces the
+    /// re-encode path), as well as writing them beside the video.
+    public var burnCaptions = false
+    /// An ASS file whose styles the burned captions use instead of ours (with ``burnCaptions``).
+    public var captionStyle: String?
     /// Forced aspect ratio for the image.
     public var aspect: ImageFitter.Aspect?
     /// Crop window anchor for the image: around the face by default (the centre when none is found).

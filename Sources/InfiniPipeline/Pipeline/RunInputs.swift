@@ -8,6 +8,8 @@ struct Portrait: Sendable {
     let path: String
     let png: [UInt8]
     let sha: String
+    /// The face the crop was anchored on, as fractions of the fitted frame, when one was found.
+    var face: ColorRegion? = nil
 }
 
 /// A run's inputs, checked and read whole before anything is reported or sent: bad input of any
@@ -94,7 +96,8 @@ struct RunInputs: Sendable {
             bucket = bucket ?? fitted.bucket
             imageWarnings += fitted.warnings
             let png = Array(try fitted.pngData())
-            portraits.append(Portrait(speaker: image.speaker, path: image.path, png: png, sha: Hashing.sha256(png)))
+            portraits.append(
+                Portrait(speaker: image.speaker, path: image.path, png: png, sha: Hashing.sha256(png), face: fitted.faceRegion))
         }
         let analysis = try await runBlocking { try AudioAnalysis.analyze(path: audioPath) }
         var captions: RunCaptions? = nil

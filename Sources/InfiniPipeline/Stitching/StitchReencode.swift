@@ -16,7 +16,7 @@ extension Stitcher {
     static func reencodeVideo(
         plan: Plan, inspections: [ClipInspection], encoder: VideoEncoder, muxer: Muxer,
         stream: Int, pump: AudioPump, seams: SeamTransitions,
-        colorMatch: (match: StitchColorMatch, reports: ColorMatchReports)? = nil
+        colorMatch: (match: StitchColorMatch, reports: ColorMatchReports)? = nil, captions: String? = nil
     ) throws -> Int {
         var written = 0
         let tb = encoder.timeBase
@@ -46,9 +46,17 @@ extension Stitcher {
             decoded.wait()
         }
         var index: Int64 = 0
+        var burner: CaptionBurner? = nil
         while let frame = try handoff.take() {
             if index % Int64(ModelLimits.fps) == 0 { try BlockingWork.checkCancellation() }
-            try encoder.encode(avFrame: frame.pointer, index: index, sink)
+            if let captions {
+                // After every transition: a caption is drawn over a seam, never blended across it.
+                burner = try CaptionBurner.reusing(burner, for: frame, scriptFile: captions)
+                let burned = try burner!.burn(frame, index: index)
+                try withExtendedLifetime(burned) { try encoder.encode(avFrame: burned.pointer, index: index, sink) }
+            } else {
+                try encoder.encode(avFrame: frame.pointer, index: index, sink)
+            }
             index += 1
         }
         try encoder.finish(sink)

@@ -49,6 +49,9 @@ public struct StitchOptions: Sendable, Equatable {
     public var colorMatch: ColorMatch?
     /// Soft subtitles (a `mov_text` track) to carry in the MP4, on both paths; none when nil.
     public var subtitles: SubtitleTrack? = nil
+    /// Captions drawn into the picture (``BurnedCaptions``); none when nil. They need the
+    /// re-encode path.
+    public var burnedCaptions: BurnedCaptions? = nil
 
     /// Options; every default is the one the command line uses.
     /// - Parameters:
@@ -111,6 +114,7 @@ public struct StitchOptions: Sendable, Equatable {
             throw StitchError.invalidOption("maxPaddedFrames", "\(maxPaddedFrames) must not be negative")
         }
         try colorMatch?.validate()
+        try burnedCaptions?.validate()
     }
 }
 
@@ -243,6 +247,11 @@ public enum Stitcher {
         guard FileManager.default.fileExists(atPath: directory.path) else {
             throw MediaError(.writeFailed, file: output, "the directory \(directory.path) does not exist")
         }
+        // Burned captions: the ASS script libass draws from, in a temporary file beside the output.
+        let captionScript = try options.burnedCaptions.map {
+            try writeCaptionScript($0, width: first.width, height: first.height, output: output)
+        }
+        defer { if let captionScript { try? FileManager.default.removeItem(atPath: captionScript) } }
         // 3. The audio: copied when AAC or MP3 that MP4 takes, otherwise encoded to AAC (at a
         //    rate and channel count AAC and MP4 take) in a temporary file.
         let outputAudio = try OutputAudio.decide(audio: audio, scratchDirectory: directory.path, bitRate: options.audioBitRate)
@@ -270,7 +279,7 @@ public enum Stitcher {
             do {
                 reports = try write(
                     plan: plan, inspections: inspections, path: path, audio: audioFile, checking: checking,
-                    to: temp, options: options, colorMatch: colorMatch, seams: seams)
+                    to: temp, options: options, colorMatch: colorMatch, seams: seams, captions: captionScript)
             } catch is CopyPathUnsafe {
                 // Timestamps that cannot be joined as they are: fall back to re-encoding.
                 reason = "the clips' timestamps cannot be joined without re-encoding"
@@ -278,7 +287,7 @@ public enum Stitcher {
                 try? FileManager.default.removeItem(atPath: temp)
                 reports = try write(
                     plan: plan, inspections: inspections, path: path, audio: audioFile, checking: checking,
-                    to: temp, options: options, colorMatch: colorMatch, seams: seams)
+                    to: temp, options: options, colorMatch: colorMatch, seams: seams, captions: captionScript)
             }
         }
         for report in reports {
@@ -340,6 +349,7 @@ public enum Stitcher {
     static func copyPathObstacle(plan: Plan, inspections: [ClipInspection], options: StitchOptions) throws -> String? {
         if options.reencode { return "reencode was requested" }
         if options.colorMatch != nil { return "colour matching needs re-encoding" }
+        if options.burnedCaptions != nil { return "burned captions need re-encoding" }
         if let transition = SeamTransitions.reencodingTransition(plan: plan, options: options) {
             return "a \(transition.rawValue) needs re-encoding"
         }
@@ -369,7 +379,7 @@ public enum Stitcher {
     private static func write(
         plan: Plan, inspections: [ClipInspection], path: StitchResult.VideoPath,
         audio: String, checking: String?, to temp: String, options: StitchOptions, colorMatch: StitchColorMatch?,
-        seams: SeamTransitions?
+        seams: SeamTransitions?, captions: String? = nil
     ) throws -> [ColorMatchReport] {
         let muxer = try Muxer(path: temp, format: "mp4")
         let videoOut: Int
@@ -409,7 +419,7 @@ public enum Stitcher {
             written = try reencodeVideo(
                 plan: plan, inspections: inspections, encoder: encoder, muxer: muxer, stream: videoOut,
                 pump: pump, seams: seams ?? SeamTransitions(plan: plan, options: options),
-                colorMatch: colorMatch.map { ($0, reports) })
+                colorMatch: colorMatch.map { ($0, reports) }, captions: captions)
         } else {
             written = try copyVideo(plan: plan, inspections: inspections, muxer: muxer, stream: videoOut, pump: pump)
         }
