@@ -107,6 +107,12 @@ struct RunCommand: AsyncParsableCommand {
     )
     var resubmitUnknown = false
 
+    @Option(
+        help: ArgumentHelp(
+            "Write an HLS stream of the finished part of the video here while the run goes on (DIR/index.m3u8, closed when the run ends; a resumed run continues it). Needs --transition cut for now.",
+            valueName: "DIR"))
+    var live: String?
+
     @OptionGroup var fit: FitArguments
 
     @OptionGroup var stitching: StitchArguments
@@ -174,6 +180,7 @@ struct RunCommand: AsyncParsableCommand {
         o.dryRun = dryRun
         o.maxCost = maxCost
         o.resubmitUnknown = resubmitUnknown
+        o.live = live
         o.stitch = transitions.applied(to: stitching.options, default: .morph)
         (o.aspect, o.cropAnchor, o.background) = try fit.parsed()
         return o

@@ -87,6 +87,10 @@ public struct PipelineOptions: Sendable {
     /// How to stitch; the seams are morphed by default (the video is made to be watched;
     /// ``StitchOptions/Transition/cut`` keeps the lossless copy path).
     public var stitch = StitchOptions(transition: .morph)
+    /// A directory for an HLS stream of the finished part of the video while the run goes on
+    /// (`index.m3u8`, an EVENT playlist of fragmented-MP4 segments, closed when the run ends;
+    /// a resumed run continues it); nil for none. Needs hard cuts for now.
+    public var live: String?
     /// Forced aspect ratio for the image.
     public var aspect: ImageFitter.Aspect?
     /// Crop window anchor for the image: around the face by default (the centre when none is found).
