@@ -109,7 +109,7 @@ struct RunCommand: AsyncParsableCommand {
 
     @Option(
         help: ArgumentHelp(
-            "Write an HLS stream of the finished part of the video here while the run goes on (DIR/index.m3u8, closed when the run ends; a resumed run continues it). Needs --transition cut for now.",
+            "Write an HLS stream of the finished part of the video here while the run goes on (DIR/index.m3u8, closed when the run ends; a resumed run continues it). Not with --color-match yet.",
             valueName: "DIR"))
     var live: String?
 

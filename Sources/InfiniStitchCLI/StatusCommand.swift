@@ -109,7 +109,7 @@ struct StatusCommand: AsyncParsableCommand {
         if o.acceleration != InfiniTalk.defaultAcceleration.rawValue { words += ["--acceleration", o.acceleration] }
         if let frames = o.maxFrames { words += ["--max-frames", String(frames)] }
         if let dir = o.workDir { words += ["--work-dir", dir] }
-        if let live = s.live, !live.ended { words += ["--live", live.directory, "--transition", "cut"] }
+        if let live = s.live, !live.ended { words += ["--live", live.directory] }
         // A cap the job already reached would stop the resumed run at once.
         let needed = ((s.committedCost + s.remainingCost) * 100).rounded(.up) / 100
         if let cap = o.maxCost { words += ["--max-cost", String(format: "%.2f", max(cap, needed))] }

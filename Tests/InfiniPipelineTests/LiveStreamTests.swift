@@ -185,6 +185,74 @@ extension Serial {
             }
         }
 
+        @Test(.timeLimit(.minutes(3))) func morphedSeamsAreEncodedOnceByTheStream() async throws {
+            let dir = try TempDir()
+            defer { dir.cleanup() }
+            let server = FakeFalServer()
+            let url = try await server.start()
+            server.script(
+                (0..<8).map { FakeFalServer.GenerationScript(processingTime: .milliseconds($0 % 2 == 0 ? 700 : 50)) })
+            var o = Self.options(dir, url: url)
+            o.stitch = StitchOptions(transition: .morph)  // the default: the stitch re-encodes
+            let live = dir.path("live"), playlistPath = live + "/index.m3u8"
+            let snapshots = Snapshots()
+            let watcher = snapshots.watch(playlistPath)
+            let outcome: Result<(summary: PipelineSummary, events: [PipelineEvent]), any Error>
+            do { outcome = .success(try await runCollectingEvents(Pipeline(options: o))) } catch { outcome = .failure(error) }
+            watcher.cancel()
+            await watcher.value
+            await server.stop()
+            let (summary, events) = try outcome.get()
+            let plan = try #require(
+                events.compactMap { if case .plan(let p) = $0 { return p } else { return nil } }.first)
+            let seams = SeamTransitions(plan: plan, options: o.stitch)
+            #expect(seams.seams.contains { if case .morph = $0 { return true } else { return false } }, "no seam is morphed")
+            let warnings = events.compactMap { if case .warning(let w) = $0 { return w } else { return nil } }
+            #expect(!warnings.contains { $0.contains("live") }, "\(warnings)")
+            #expect(summary.videoPath == "reencode")
+
+            let texts = snapshots.all + [try String(contentsOfFile: playlistPath, encoding: .utf8)]
+            for (earlier, later) in zip(texts, texts.dropFirst()) { #expect(later.hasPrefix(earlier)) }
+            let final = try #require(LivePlaylist.parse(texts.last!))
+            #expect(final.ended && final.frames == plan.totalFrames)
+            // A stretch ends where the next seam's window starts.
+            for (entry, next) in zip(final.entries, plan.segments.dropFirst()) {
+                if case .morph(let before, _) = seams.seams[next.index], before > 0 {
+                    #expect(
+                        final.entries.prefix { $0.stretch <= entry.stretch }.reduce(0) { $0 + $1.frames } == next.startFrame
+                            - before)
+                }
+            }
+            for entry in final.entries {
+                let file = try Self.joined(live, [entry.uri], to: dir.path("one.mp4"))
+                #expect(try VideoReader(path: file).countFrames() == entry.frames, "\(entry.uri)")
+            }
+            // The MP4 is the stream's packets: encoded once.
+            let whole = try Self.joined(live, final.entries.map(\.uri), to: dir.path("whole.mp4"))
+            let stream = try Self.streams(whole), mp4 = try Self.streams(try #require(summary.output))
+            #expect(try VideoReader(path: try #require(summary.output)).countFrames() == plan.totalFrames)
+            #expect(stream.videoPackets == plan.totalFrames && stream.videoHash == mp4.videoHash)
+            #expect(stream.audioHash == mp4.audioHash)
+            #expect(abs(mp4.firstVideo) < 0.001 && abs(stream.firstVideo - Double(LiveStream.timeOffset)) < 0.001)
+            #expect(abs((stream.firstAudio - stream.firstVideo) - (mp4.firstAudio - mp4.firstVideo)) < 0.001)
+
+            // Its pictures are the whole stitch's (the seams' windows decoded from the same frames),
+            // within what two encodes of the same pictures differ by.
+            let clips = plan.segments.map { Manifest.clipPath($0.index, workDir: URL(fileURLWithPath: dir.path("work"))) }
+            _ = try await Stitcher.stitch(
+                plan: plan, clips: clips, audio: o.audio, output: dir.path("reference.mp4"), options: o.stitch)
+            let made = try VideoReader(path: try #require(summary.output))
+            let reference = try VideoReader(path: dir.path("reference.mp4"))
+            var worst = 0.0, compared = 0
+            while let a = try made.nextFrame(), let b = try reference.nextFrame() {
+                let difference = zip(a.planes[0], b.planes[0]).reduce(0) { $0 + abs(Int($1.0) - Int($1.1)) }
+                worst = max(worst, Double(difference) / Double(a.planes[0].count))
+                compared += 1
+            }
+            #expect(compared == plan.totalFrames)
+            #expect(worst < 4, "a frame differs from the whole stitch's by \(worst) levels on average")
+        }
+
         @Test(.timeLimit(.minutes(3))) func resumedRunContinuesThePlaylist() async throws {
             let dir = try TempDir()
             defer { dir.cleanup() }

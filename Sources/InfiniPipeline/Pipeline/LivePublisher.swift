@@ -16,6 +16,8 @@ actor LivePublisher {
     /// Set when a stretch could not be published: the stream stays as it is.
     private var stopped = false
     private var lastReported: LiveReach? = nil
+    /// Why the stitch re-encodes (then the MP4 is made from the stream), or nil.
+    private let reencodeReason: String?
 
     /// Opens the stream of `options.live` for this run (nothing is published yet).
     /// - Throws: ``LiveStreamError`` for a directory that cannot be used.
@@ -28,6 +30,10 @@ actor LivePublisher {
         (stream, playlist) = try await runBlocking {
             try LiveStream.open(directory: directory, plan: plan, options: options, audio: audio, job: job, scratch: scratch)
         }
+        reencodeReason =
+            options.reencode
+            ? "reencode was requested"
+            : SeamTransitions.reencodingTransition(plan: plan, options: options).map { "a \($0.rawValue) needs re-encoding" }
         self.store = store
         self.workDir = workDir
         self.emit = emit
@@ -77,6 +83,15 @@ actor LivePublisher {
     func catchUp() async {
         await running?.value
         await publishOnce()
+    }
+
+    /// The MP4 made from the stream's packets, when the stitch re-encodes and the stream holds
+    /// the whole video; nil otherwise (the stitcher makes it from the clips).
+    func makeMP4(output: String) async throws -> StitchResult? {
+        await running?.value
+        guard let reason = reencodeReason, !stopped, playlist.frames == stream.plan.totalFrames else { return nil }
+        let (stream, current) = (self.stream, playlist)
+        return try await runBlocking { try stream.remux(current, to: output, reason: reason) }
     }
 
     /// Closes the playlist: the run is over.

@@ -197,7 +197,11 @@ public final class Pipeline: Sendable {
 
         emit(.stage(.stitching))
         await live?.catchUp()
-        let result = try await stitch(inputs, context: context)
+        // A re-encoding stitch was done by the live stream as the clips came: the MP4 is its packets.
+        var made: StitchResult? = nil
+        if let live { made = try await live.makeMP4(output: inputs.output) }
+        let result: StitchResult
+        if let made { result = made } else { result = try await stitch(inputs, context: context) }
         await live?.close()
         let records = await store.manifest.segments
         let paid = tracker.paidFrames

@@ -12,8 +12,10 @@ import Foundation
 /// whose file is not complete.
 ///
 /// The video of a stretch is the clip's own H.264 packets, copied (the copy path's packets, so
-/// the stream's frames are the MP4's); every timestamp is moved ``timeOffset`` seconds later,
-/// so that no decode time is negative (fragmented MP4 has no edit list to hide a B-frame delay).
+/// the stream's frames are the MP4's), or, when the stitch re-encodes (transitions), the
+/// stretch encoded with its seam's transition; the MP4 is then made from the stream's packets
+/// (see `remux`). Every timestamp is moved ``timeOffset`` seconds later, so that no decode time
+/// is negative (fragmented MP4 has no edit list to hide a B-frame delay).
 struct LiveStream: Sendable {
     /// Seconds every timestamp of the stream is moved by.
     static let timeOffset = 1
@@ -27,6 +29,20 @@ struct LiveStream: Sendable {
     let audioSource: String
     /// When the original is not AAC: how it is encoded to `audioSource` before the first segment.
     let audioEncode: (from: String, as: OutputAudio, bitRate: Int)?
+    /// The audio the stream (and an MP4 made from it) carries.
+    let outputAudio: OutputAudio
+    /// The seams' transitions when the stitch re-encodes; nil when the clips' packets are copied.
+    let seams: SeamTransitions?
+    /// How a re-encoded stretch is encoded.
+    let encoding: (crf: Int, preset: String)
+    /// Frames a clip may lack (its last frame is repeated), when the stitch re-encodes.
+    let maxPaddedFrames: Int
+
+    /// The muxer options of a segment: one fragment, its decode time as given, no edit list.
+    static let fragmentOptions = [
+        "movflags": "+empty_moov+default_base_moof+frag_custom+frag_discont+skip_trailer",
+        "use_editlist": "0", "avoid_negative_ts": "disabled",
+    ]
 
     /// Opens the stream in `directory` (made when missing), or the stream an earlier run of the
     /// same job left there, before anything is generated.
@@ -54,14 +70,18 @@ struct LiveStream: Sendable {
         guard access(directory, W_OK | X_OK) == 0 else {
             throw LiveStreamError(.invalidDirectory, file: directory, "the live directory is not writable")
         }
-        if options.reencode || options.colorMatch != nil
-            || SeamTransitions.reencodingTransition(plan: plan, options: options) != nil
-        {
+        if options.colorMatch != nil {
             throw LiveStreamError(
-                .invalidDirectory, file: directory,
-                "a live stream needs the copy path for now (hard cuts, no colour match, no re-encoding): use the cut transition")
+                .invalidDirectory, file: directory, "a live stream cannot be made with colour matching yet: turn it off")
         }
-        let bounds = plan.segments.map(\.startFrame) + [plan.totalFrames]
+        let encoded = options.reencode || SeamTransitions.reencodingTransition(plan: plan, options: options) != nil
+        let seams = encoded ? SeamTransitions(plan: plan, options: options) : nil
+        // A stretch starts where its seam's window does: a morph's window begins in the clip before.
+        let bounds =
+            plan.segments.map { segment -> Int in
+                guard let seams, case .morph(let before, _) = seams.seams[segment.index] else { return segment.startFrame }
+                return segment.startFrame - before
+            } + [plan.totalFrames]
         let longest = zip(bounds, bounds.dropFirst()).map { $1 - $0 }.max() ?? 1
         let target = max(1, (longest + ModelLimits.fps - 1) / ModelLimits.fps)
 
@@ -89,9 +109,15 @@ struct LiveStream: Sendable {
 
         // The output's audio: copied when it is AAC, otherwise encoded to AAC once, in the work dir.
         let decided = try OutputAudio.decide(audio: audio, scratchDirectory: directory, bitRate: options.audioBitRate)
-        if decided.codec == "aac" && decided.strategy == .copy {
-            return (LiveStream(directory: directory, plan: plan, bounds: bounds, audioSource: audio, audioEncode: nil), playlist)
+        func stream(_ source: String, _ encode: (from: String, as: OutputAudio, bitRate: Int)?, _ carried: OutputAudio)
+            -> LiveStream
+        {
+            LiveStream(
+                directory: directory, plan: plan, bounds: bounds, audioSource: source, audioEncode: encode,
+                outputAudio: carried, seams: seams, encoding: (options.crf, options.preset),
+                maxPaddedFrames: options.maxPaddedFrames)
         }
+        if decided.codec == "aac" && decided.strategy == .copy { return (stream(audio, nil, decided), playlist) }
         var aac = decided
         if decided.strategy == .copy {
             aac.strategy = .encode
@@ -99,10 +125,7 @@ struct LiveStream: Sendable {
             aac.sampleRate = AudioEncoderSettings.aacRate(forSource: decided.sourceSampleRate)
             aac.channels = AudioEncoderSettings.aacChannelCandidates(forSource: decided.sourceChannels).first ?? 2
         }
-        let stream = LiveStream(
-            directory: directory, plan: plan, bounds: bounds, audioSource: scratch,
-            audioEncode: (audio, aac, options.audioBitRate))
-        return (stream, playlist)
+        return (stream(scratch, (audio, aac, options.audioBitRate), aac), playlist)
     }
 
     /// Output frames of the stream once clips 0..<`prefix` exist.
@@ -126,7 +149,7 @@ struct LiveStream: Sendable {
             try BlockingWork.checkCancellation()
             let frames = bounds[next + 1] - bounds[next]
             if frames > 0 {
-                try writeSegment(next, clip: clips[next])
+                try writeSegment(next, clips: clips)
                 playlist.entries.append(LivePlaylist.Entry(stretch: next, frames: frames))
                 try write(playlist)
             }
@@ -150,7 +173,36 @@ struct LiveStream: Sendable {
     /// Writes stretch `index`'s segment: the clip's packets cut to its segment's frames, and the
     /// audio packets that start inside the stretch (all before it for the first, all after it
     /// for the last), as one fragmented MP4 whose `ftyp` and `moov` must be `init.mp4`'s.
-    private func writeSegment(_ index: Int, clip: String) throws {
+    private func writeSegment(_ index: Int, clips: [String]) throws {
+        let destination = path(LivePlaylist.segmentName(index))
+        let temp = AtomicFile.temporaryPath(for: destination)
+        defer { try? FileManager.default.removeItem(atPath: temp) }
+        if let seams {
+            try encodeSegment(index, clips: clips, seams: seams, to: temp)
+        } else {
+            try copySegment(index, clip: clips[index], to: temp)
+        }
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: temp)))
+        let split = Self.mediaStart(bytes)
+        guard split > 0, split < bytes.count else {
+            throw MediaError(.writeFailed, file: destination, "the segment has no moov box")
+        }
+        let header = Data(bytes[..<split])
+        let initPath = path(LivePlaylist.initName)
+        if let existing = FileManager.default.contents(atPath: initPath) {
+            guard existing == header else {
+                throw LiveStreamError(
+                    .cannotPublish, file: clips[index], "the clip for segment \(index) has other codec parameters than the stream"
+                )
+            }
+        } else {
+            try AtomicFile.write(header, to: initPath)
+        }
+        try AtomicFile.write(Data(bytes[split...]), to: destination)
+    }
+
+    /// Muxes stretch `index` from the clip's own packets into a fragmented MP4 at `temp`.
+    private func copySegment(_ index: Int, clip: String, to temp: String) throws {
         let segment = plan.segments[index]
         let info: ClipInspection
         do {
@@ -166,25 +218,9 @@ struct LiveStream: Sendable {
         if info.frameCount > segment.frameCount, try !Stitcher.tailCutKeepsFramesIdentical(info, keep: segment.frameCount) {
             throw refuse("cannot be cut to its frames without re-encoding")
         }
-        let destination = path(LivePlaylist.segmentName(index))
-        let temp = AtomicFile.temporaryPath(for: destination)
-        defer { try? FileManager.default.removeItem(atPath: temp) }
         try mux(
             segment: segment, info: info, range: bounds[index]..<bounds[index + 1], last: index + 1 == plan.segments.count,
             to: temp)
-        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: temp)))
-        let split = Self.mediaStart(bytes)
-        guard split > 0, split < bytes.count else {
-            throw MediaError(.writeFailed, file: destination, "the segment has no moov box")
-        }
-        let header = Data(bytes[..<split])
-        let initPath = path(LivePlaylist.initName)
-        if let existing = FileManager.default.contents(atPath: initPath) {
-            guard existing == header else { throw refuse("has other codec parameters than the stream") }
-        } else {
-            try AtomicFile.write(header, to: initPath)
-        }
-        try AtomicFile.write(Data(bytes[split...]), to: destination)
     }
 
     /// The offset just past the `moov` box of an MP4 (0 when there is none).
@@ -212,10 +248,7 @@ struct LiveStream: Sendable {
         let audio = try Demuxer(path: audioSource)
         let audioIndex = try audio.bestStream(.audio).index
         let audioOut = try muxer.addStream(copying: audioIndex, of: audio)
-        try muxer.writeHeader(options: [
-            "movflags": "+empty_moov+default_base_moof+frag_custom+frag_discont+skip_trailer",
-            "use_editlist": "0", "avoid_negative_ts": "disabled",
-        ])
+        try muxer.writeHeader(options: Self.fragmentOptions)
         let fps = AVRational(num: 1, den: Int32(ModelLimits.fps))
         let packet = try Packet()
 
@@ -246,7 +279,18 @@ struct LiveStream: Sendable {
                 "the clip for segment \(segment.index) gave \(written) frames, not \(range.count)")
         }
 
-        // The audio packets that start inside the stretch.
+        try copyAudio(audio, index: audioIndex, into: muxer, stream: audioOut, range: range, last: last)
+        try muxer.finish()
+    }
+
+    /// Copies the audio packets that start inside the stretch `range` (all before it for the
+    /// first, all after it for the last), moved by the stream's offset.
+    func copyAudio(
+        _ audio: Demuxer, index audioIndex: Int, into muxer: Muxer, stream audioOut: Int, range: Range<Int>, last: Bool
+    )
+        throws
+    {
+        let packet = try Packet()
         let atb = audio.avStream(audioIndex).pointee.time_base
         let start = Double(range.lowerBound) / Double(ModelLimits.fps)
         let end = Double(range.upperBound) / Double(ModelLimits.fps)
@@ -262,6 +306,5 @@ struct LiveStream: Sendable {
             p.pointee.dts = p.pointee.dts == FFmpeg.noPTS ? p.pointee.pts : p.pointee.dts + audioShift
             try muxer.write(packet, stream: audioOut, timeBase: atb)
         }
-        try muxer.finish()
     }
 }
