@@ -217,6 +217,8 @@ private struct Screen {
     var progress: RunProgress?
     var progressTime = Date()
     var stage: String = "starting"
+    /// How far the live stream reaches (`--live`), shown after the stage.
+    var liveReach: LiveReach?
     var drawnLines = 0
 
     /// The events are over: the live display is drawn once more, and stays.
@@ -284,6 +286,9 @@ private struct Screen {
             say("segment \(index): " + ProgressReporter.describe(retry))
         case .sample(let sample):
             if dryRun { writeStdout(sample.summary + "\n") } else { say(sample.summary) }
+        case .live(let reach):
+            liveReach = reach
+            if live { draw() } else { say(reach.summary) }
         case .summary:
             break
         }
@@ -315,8 +320,8 @@ private struct Screen {
         let columns = ProgressReporter.terminalColumns()
         let lines = ProgressReporter.display(
             plan: plan, progress: progress, progressAge: Date().timeIntervalSince(progressTime),
-            elapsed: Date().timeIntervalSince(started), stage: stage, phases: phases, providerStates: providerStates,
-            preview: preview,
+            elapsed: Date().timeIntervalSince(started), stage: stage + (liveReach.map { "  " + $0.summary } ?? ""),
+            phases: phases, providerStates: providerStates, preview: preview,
             columns: columns
         )
         .map { ProgressReporter.fit($0, columns: columns) }

@@ -111,6 +111,12 @@ struct RunCommand: AsyncParsableCommand {
     )
     var resubmitUnknown = false
 
+    @Option(
+        help: ArgumentHelp(
+            "Write an HLS stream of the finished part of the video here while the run goes on (DIR/index.m3u8, closed when the run ends; a resumed run continues it). Not with --color-match yet.",
+            valueName: "DIR"))
+    var live: String?
+
     @OptionGroup var fit: FitArguments
 
     @OptionGroup var stitching: StitchArguments
@@ -183,6 +189,7 @@ struct RunCommand: AsyncParsableCommand {
         o.maxCost = maxCost
         o.sample = try sampling.parsed()
         o.resubmitUnknown = resubmitUnknown
+        o.live = live
         o.stitch = transitions.applied(to: stitching.options, default: .morph)
         (o.burnCaptions, o.captionStyle) = (captionBurning.burnCaptions, captionBurning.captionStyle)
         (o.aspect, o.cropAnchor, o.background) = try fit.parsed()

@@ -77,6 +77,7 @@ struct StatusCommand: AsyncParsableCommand {
                 s.committedCost, s.remainingCost, s.estimatedCost),
         ]
         if let cap = s.settings?.maxCost { lines.append(String(format: "cap        $%.2f (--max-cost)", cap)) }
+        if let live = s.live { lines.append("live       \(live.summary) in \(live.directory)") }
         if s.segmentsUnknown > 0 {
             lines.append(
                 "note       segments recorded as unknown are sent again only with --resubmit-unknown (each may be paid twice)")
@@ -108,6 +109,7 @@ struct StatusCommand: AsyncParsableCommand {
         if o.acceleration != InfiniTalk.defaultAcceleration.rawValue { words += ["--acceleration", o.acceleration] }
         if let frames = o.maxFrames { words += ["--max-frames", String(frames)] }
         if let dir = o.workDir { words += ["--work-dir", dir] }
+        if let live = s.live, !live.ended { words += ["--live", live.directory] }
         // A cap the job already reached would stop the resumed run at once.
         let needed = ((s.committedCost + s.remainingCost) * 100).rounded(.up) / 100
         if let cap = o.maxCost { words += ["--max-cost", String(format: "%.2f", max(cap, needed))] }

@@ -120,6 +120,23 @@ final class Muxer {
         headerWritten = true
     }
 
+    /// Opens the file and writes the header with the muxer and format options in `options`
+    /// (e.g. `movflags`), and bit-exact output.
+    func writeHeader(options given: [String: String]) throws {
+        guard let ctx = context else { return }
+        if CFFmpeg_oformat_is_nofile(ctx) == 0 {
+            let rc = avio_open(&ctx.pointee.pb, path, AVIO_FLAG_WRITE)
+            if rc < 0 { throw MediaError.ffmpeg(.writeFailed, file: path, "cannot open for writing", rc) }
+        }
+        var options: OpaquePointer? = nil
+        for (key, value) in given.sorted(by: { $0.key < $1.key }) { av_dict_set(&options, key, value, 0) }
+        av_dict_set(&options, "fflags", "+bitexact", 0)
+        let rc = avformat_write_header(ctx, &options)
+        av_dict_free(&options)
+        if rc < 0 { throw MediaError.ffmpeg(.writeFailed, file: path, "cannot write the header", rc) }
+        headerWritten = true
+    }
+
     /// Writes one packet to `stream`, rescaling its timestamps from `timeBase`.
     /// The packet is consumed (left blank) by FFmpeg.
     func write(_ packet: Packet, stream: Int, timeBase: AVRational) throws {

@@ -78,6 +78,8 @@ public struct JobStatus: Codable, Sendable, Equatable {
     /// The speakers of a multi-speaker job (their portraits are given with `--speaker`), nil
     /// for one portrait.
     public var speakers: [String]?
+    /// How far the job's live stream reaches, when a run had one.
+    public var live: LiveReach? = nil
 
     /// Reads the status of the job in `workDir`.
     /// - Throws: ``PipelineError`` (``PipelineError/Kind/invalidWorkDir``) when there is no
@@ -107,7 +109,7 @@ public struct JobStatus: Codable, Sendable, Equatable {
             committedCost: cost(Budget.committedFrames(plan: plan, segments: records)),
             estimatedCost: plan.estimatedCost,
             remainingCost: cost(notDone.reduce(0) { $0 + Budget.billedFrames(plan, $1.index) }),
-            settings: manifest.settings, speakers: plan.speakers?.map(\.name))
+            settings: manifest.settings, speakers: plan.speakers?.map(\.name), live: LiveReach.read(workDir: workDir))
     }
 
     /// The work dir a run of `options` uses (the one given, or the one its inputs name under

@@ -193,9 +193,17 @@ public final class Pipeline: Sendable {
             report: { tracker.report($0, $1) }, reportState: { tracker.report($0, $1, providerState: $2) },
             warn: { [continuation] in continuation.yield(.warning($0)) },
             downloadRetry: { [continuation] index, retry in continuation.yield(.downloadRetry(index: index, retry)) })
+        let live = try await openLive(inputs, workDir: workDir)
         emit(.stage(.generating))
         tracker.generationBegins()
-        try await generate(plan.segments.map(\.index), context)
+        do {
+            await live?.poke()
+            try await generate(plan.segments.map(\.index), context, live: live)
+        } catch {
+            // A failed run still shows what its finished clips complete; an interrupted one stops now.
+            if Task.isCancelled || error is CancellationError { await live?.halt() } else { await live?.catchUp() }
+            throw error
+        }
         let unknown = await store.manifest.segments.filter { $0.state == .unknown }.map(\.index)
         if !unknown.isEmpty {
             let names = unknown.map(String.init).joined(separator: ", ")
@@ -206,7 +214,14 @@ public final class Pipeline: Sendable {
         }
 
         emit(.stage(.stitching))
-        let result = try await stitch(inputs, context: context)
+        await live?.catchUp()
+        // A re-encoding stitch was done by the live stream as the clips came: the MP4 is its
+        // packets. Captions (a soft track, or burned) are added by the stitcher itself.
+        var made: StitchResult? = nil
+        if let live, inputs.captions == nil { made = try await live.makeMP4(output: inputs.output) }
+        let result: StitchResult
+        if let made { result = made } else { result = try await stitch(inputs, context: context) }
+        await live?.close()
         let captionFiles = try inputs.captions?.writeSidecars()
         let records = await store.manifest.segments
         let paid = tracker.paidFrames
@@ -264,7 +279,7 @@ public final class Pipeline: Sendable {
     ///
     /// When a segment fails, no new segment starts, but those in flight run to their end and
     /// are recorded (their requests are paid for); then the run stops, naming every failure.
-    func generate(_ indices: [Int], _ context: RunContext) async throws {
+    func generate(_ indices: [Int], _ context: RunContext, live: LivePublisher? = nil) async throws {
         let failures: [(index: Int, error: any Error)] = await withTaskGroup(of: (Int, (any Error)?).self) { group in
             var iterator = indices.makeIterator()
             var failures: [(index: Int, error: any Error)] = []
@@ -282,7 +297,7 @@ public final class Pipeline: Sendable {
             }
             for _ in 0..<options.concurrency where start() {}
             while let (index, error) = await group.next() {
-                if let error { failures.append((index, error)) }
+                if let error { failures.append((index, error)) } else { await live?.poke() }
                 if failures.isEmpty && !Task.isCancelled { _ = start() }
             }
             return failures.sorted { $0.index < $1.index }
@@ -348,6 +363,15 @@ public final class Pipeline: Sendable {
                 try await generate([error.segment], context)
             }
         }
+    }
+
+    /// Opens the live stream of ``PipelineOptions/live``, before any request.
+    private func openLive(_ inputs: RunInputs, workDir: WorkDir) async throws -> LivePublisher? {
+        guard let directory = options.live else { return nil }
+        let runKey = await workDir.store.manifest.runKey
+        return try await LivePublisher(
+            directory: options.absolute(directory), plan: inputs.plan, options: options.stitch, audio: inputs.audioPath,
+            runKey: runKey, store: workDir.store, workDir: workDir.url, emit: { [continuation] in continuation.yield($0) })
     }
 
     private func makeBackend(workDir: URL) throws -> any ClipBackend {

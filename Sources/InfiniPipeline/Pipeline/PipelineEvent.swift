@@ -258,6 +258,8 @@ public enum PipelineEvent: Sendable, Equatable {
     case downloadRetry(index: Int, DownloadRetry)
     /// Something the user should know; the run goes on.
     case warning(String)
+    /// The live stream (``PipelineOptions/live``) grew or was closed.
+    case live(LiveReach)
     /// The run finished (the same value ``Pipeline/run()`` returns).
     case summary(PipelineSummary)
     /// The sample this run makes (``PipelineOptions/sample``): what it covers and costs (after
@@ -280,6 +282,7 @@ public enum PipelineEvent: Sendable, Equatable {
     /// - `download_retry`: `index`, `attempt`, `bytesReceived`, `totalBytes`, `elapsedSeconds`,
     ///   `delaySeconds`, `reason`, `url`
     /// - `warning`: `message`
+    /// - `live`: `directory`, `seconds`, `totalSeconds`, `ended`
     /// - `summary`: the summary's fields
     /// - `sample`: the sample's fields (``PlanSample``)
     public func jsonLine() -> String {
@@ -300,6 +303,7 @@ public enum PipelineEvent: Sendable, Equatable {
                         prices: Dictionary(list.map { ($0.provider, $0) }, uniquingKeysWith: { first, _ in first }))))
         case .segment(let s): data = try? encoder.encode(Tagged(event: "segment", body: SegmentJSON(s)))
         case .warning(let m): data = try? encoder.encode(Tagged(event: "warning", body: Message(message: m)))
+        case .live(let r): data = try? encoder.encode(Tagged(event: "live", body: r))
         case .stage(let s): data = try? encoder.encode(Tagged(event: "stage", body: Message(message: s.rawValue)))
         case .summary(let s): data = try? encoder.encode(Tagged(event: "summary", body: s))
         case .sample(let s): data = try? encoder.encode(Tagged(event: "sample", body: s))

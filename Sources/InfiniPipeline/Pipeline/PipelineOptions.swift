@@ -100,6 +100,12 @@ public struct PipelineOptions: Sendable {
     public var burnCaptions = false
     /// An ASS file whose styles the burned captions use instead of ours (with ``burnCaptions``).
     public var captionStyle: String?
+    /// A directory for an HLS stream of the finished part of the video while the run goes on
+    /// (`index.m3u8`, an EVENT playlist of fragmented-MP4 segments, closed when the run ends;
+    /// a resumed run continues it); nil for none. When the stitch re-encodes (transitions), the
+    /// stream encodes each stretch as its clips arrive and the MP4 is made from its packets.
+    /// Not with ``StitchOptions/colorMatch`` yet.
+    public var live: String?
     /// Forced aspect ratio for the image.
     public var aspect: ImageFitter.Aspect?
     /// Crop window anchor for the image: around the face by default (the centre when none is found).

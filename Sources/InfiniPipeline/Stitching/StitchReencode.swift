@@ -76,13 +76,19 @@ extension Stitcher {
     /// are kept) and every frame is colour-corrected as it is decoded, before any transition
     /// sees it: a crossfade or morph blends corrected pictures, and a padded frame repeats the
     /// corrected last one.
-    private static func decodeClips(
+    ///
+    /// `jobs` may start at plan position `offset` (a live stretch); with `primed`, the first
+    /// job only sets up the seam after it: it is decoded as the whole stitch decodes it, and
+    /// none of its frames is handed over.
+    static func decodeClips(
         _ jobs: [(segment: Int, frames: Int, clip: String)], seams: SeamTransitions,
-        colorMatch: (match: StitchColorMatch, reports: ColorMatchReports)?, into handoff: FrameHandoff
+        colorMatch: (match: StitchColorMatch, reports: ColorMatchReports)?, into handoff: FrameHandoff,
+        offset: Int = 0, primed: Bool = false
     ) throws {
         var previousLast: Frame? = nil
         var faces = FaceCentre()
-        for (position, job) in jobs.enumerated() {
+        for (local, job) in jobs.enumerated() {
+            let position = local + offset, silent = primed && local == 0
             try BlockingWork.checkCancellation()
             var colorMaps: [LabMap?]? = nil
             if let colorMatch {
@@ -110,6 +116,7 @@ extension Stitcher {
                 // keeps its own reference to the pixels instead.
                 previousLast = try frame.newReference()
                 taken += 1
+                if silent { return true }
                 return handoff.put(frame)
             }
             // The seam's morph, if any: it stands for the window's frames, `before` of the
@@ -129,6 +136,11 @@ extension Stitcher {
                     try morphFrames(
                         from: morph.previous, to: end.newReference(), count: morph.before + morph.after, emit: handoff.put)
                 else { return }
+                if taken < kept { guard try handOver(end) else { return } }
+            } else if silent, case .morph(_, let after) = seam, after > 0 {
+                // Consumed as the whole stitch consumes it (the morph itself is not needed).
+                let end = try clip.next(skipping: after - 1)
+                taken = after
                 if taken < kept { guard try handOver(end) else { return } }
             } else {
                 if let morph {
