@@ -328,8 +328,8 @@ public final class Pipeline: Sendable {
         // The run's captions: a soft track always, and burned into the picture with
         // burnCaptions (kept off the face, when there is one portrait).
         let face = inputs.portraits.count == 1 ? inputs.portraits[0].face : nil
-        var stitchOptions = options.stitchOptions(burning: inputs.captions?.captions, face: face)
-        if let captions = inputs.captions { stitchOptions = stitchOptions.with(subtitles: captions.subtitleTrack) }
+        let burning = options.stitchOptions(burning: inputs.captions?.captions, face: face)
+        let stitchOptions = inputs.captions.map { burning.with(subtitles: $0.subtitleTrack) } ?? burning
         let (plan, audio, output) = (inputs.plan, inputs.audioPath, inputs.output)
         // The audio's own warnings were given when it was planned.
         let known = Set(inputs.warnings)
