@@ -112,7 +112,8 @@ struct PlanCommand: AsyncParsableCommand {
             case .channels: break
             }
         }
-        let minShot = speakers.minShot ?? SpeakerTimeline.defaultMinShot(for: options.provider)
+        let givenMinShot = speakers.minShot
+        let minShot = givenMinShot ?? SpeakerTimeline.defaultMinShot(for: options.provider)
         let (plan, prices, outputAudio, warnings) = try await runBlocking {
             // The output's audio is decided (and proven with a scratch MP4) as a run would.
             let outputAudio = try OutputAudio.decide(audio: audio, scratchDirectory: NSTemporaryDirectory())
@@ -124,7 +125,9 @@ struct PlanCommand: AsyncParsableCommand {
             }
             let (plan, timeline) = try SegmentPlanner.plan(
                 analysis, speakers: list, source: source, minShot: minShot, options: options)
-            return (plan, [plan.price], outputAudio, analysis.warnings + timeline.warnings)
+            let prices = try SegmentPlanner.prices(
+                analysis, plan: plan, timeline: timeline, minShot: givenMinShot, options: options)
+            return (plan, prices, outputAudio, analysis.warnings + timeline.warnings)
         }
         for warning in warnings { writeStderr("warning: \(warning)\n") }
         if json {
