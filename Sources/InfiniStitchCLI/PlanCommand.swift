@@ -115,7 +115,8 @@ struct PlanCommand: AsyncParsableCommand {
             case .channels: break
             }
         }
-        let minShot = speakers.minShot ?? SpeakerTimeline.defaultMinShot(for: options.provider)
+        let givenMinShot = speakers.minShot
+        let minShot = givenMinShot ?? SpeakerTimeline.defaultMinShot(for: options.provider)
         let (plan, prices, outputAudio, warnings) = try await runBlocking {
             // The output's audio is decided (and proven with a scratch MP4) as a run would.
             let outputAudio = try OutputAudio.decide(audio: audio, scratchDirectory: NSTemporaryDirectory())
@@ -127,7 +128,9 @@ struct PlanCommand: AsyncParsableCommand {
             }
             let (plan, timeline) = try SegmentPlanner.plan(
                 analysis, speakers: list, source: source, minShot: minShot, options: options)
-            return (plan, [plan.price], outputAudio, analysis.warnings + timeline.warnings)
+            let prices = try SegmentPlanner.prices(
+                analysis, plan: plan, timeline: timeline, minShot: givenMinShot, options: options)
+            return (plan, prices, outputAudio, analysis.warnings + timeline.warnings)
         }
         // What a sample would cost: the one asked for, or the first 30 s.
         let sample = try plan.sample(try sampling.parsed() ?? SampleSpan())

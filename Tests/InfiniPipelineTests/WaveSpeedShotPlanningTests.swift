@@ -151,6 +151,22 @@ struct WaveSpeedShotPlanningTests {
         #expect(fine.segments.allSatisfy { $0.frameCount >= 125 }, "\(label)")
     }
 
+    @Test func aConversationIsPricedOnEveryProviderWithItsShots() throws {
+        let audio = try Conversation.mix()
+        let source = SpeakerSource.diarization(path: Fixture.path("conversation.rttm"))
+        let (fal, timeline) = try SegmentPlanner.plan(audio, speakers: Conversation.portraits, source: source)
+        let (wavespeed, _) = try SegmentPlanner.plan(
+            audio, speakers: Conversation.portraits, source: source, options: PlanningOptions(provider: .wavespeed))
+        let prices = try SegmentPlanner.prices(
+            audio, plan: fal, timeline: timeline, minShot: nil, options: PlanningOptions())
+        #expect(prices == [fal.price, wavespeed.price], "\(prices)")
+        let fromWaveSpeed = try SegmentPlanner.prices(
+            audio, plan: wavespeed, timeline: timeline, minShot: nil, options: PlanningOptions(provider: .wavespeed))
+        #expect(fromWaveSpeed == [wavespeed.price, fal.price], "\(fromWaveSpeed)")
+        // 26.9 s in three shots with no whole second in their gaps: 28 s at $0.03.
+        #expect(wavespeed.price.paidSeconds <= 29 && wavespeed.price.cost < fal.price.cost / 5, "\(prices)")
+    }
+
     @Test func aShotUnderTheMinimumChargeJoinsItsNeighbour() throws {
         // B speaks for 2 s in the middle of 40 s: with --min-shot 1 it gets a shot, which cannot
         // be a request of its own (even moved 1 s into the voices around it) without paying 5 s

@@ -142,12 +142,15 @@ struct RunInputs: Sendable {
     }
 
     /// What the same job costs on each billed provider, the run's own first (a multi-speaker
-    /// plan is priced on its own provider only).
+    /// job with its shots on each).
     func prices(_ o: PipelineOptions) throws -> [ProviderPrice] {
-        guard speakers == nil else { return [plan.price] }
         let planning = PlanningOptions(
             maxFrames: o.maxFrames, resolution: o.resolution, pricePerSecond: o.pricePerSecond, provider: o.provider,
             concurrency: o.concurrency)
+        if let speakers {
+            return try SegmentPlanner.prices(
+                analysis, plan: plan, timeline: speakers.timeline, minShot: o.minShot, options: planning)
+        }
         return try SegmentPlanner.prices(analysis, plan: plan, options: planning)
     }
 

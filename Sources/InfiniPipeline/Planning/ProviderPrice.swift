@@ -75,4 +75,33 @@ extension SegmentPlanner {
         }
         return prices
     }
+
+    /// The same multi-speaker job planned on every billed provider, the plan's own first: the
+    /// shots of `timeline` on each (with `minShot`, or each provider's own default when `nil`:
+    /// 2 s on fal, 5 s on WaveSpeed), at list prices and default request lengths for the others.
+    /// - Parameters:
+    ///   - analysis: The audio stage's result (the final mix).
+    ///   - plan: The multi-speaker plan made for `options`.
+    ///   - timeline: Who speaks when, as the plan was made from it.
+    ///   - minShot: The minimum shot the run was given, or `nil` for each provider's default.
+    ///   - options: The options `plan` was made with.
+    /// - Throws: ``PlanningError`` or ``SpeakerError`` when the audio or the speakers cannot be planned.
+    public static func prices(
+        _ analysis: AudioAnalysis, plan: Plan, timeline: SpeakerTimeline, minShot: Double?, options: PlanningOptions
+    ) throws -> [ProviderPrice] {
+        var prices = plan.providerRules.isBilled ? [plan.price] : []
+        for provider in Provider.billed where provider.id != plan.providerRules.id {
+            var other = options
+            other.provider = provider
+            other.pricePerSecond = nil
+            other.maxFrames = .max
+            let shots = try timeline.shots(
+                totalFrames: plan.totalFrames, minShot: minShot ?? SpeakerTimeline.defaultMinShot(for: provider))
+            let made = try Self.plan(
+                samples: analysis.samples, sampleRate: analysis.format.sampleRate, channels: analysis.format.channels,
+                envelope: analysis.envelope, shots: shots, speakers: plan.speakers ?? [], options: other)
+            prices.append(made.price)
+        }
+        return prices
+    }
 }
