@@ -99,6 +99,12 @@ extension Serial {
                 return nil
             }
             #expect(report.count == 1 && report.first?.cues == 3 && report.first?.cost == 0)
+            // The transcript was known before planning: the plan counts its cuts at sentence ends.
+            let plans = events.compactMap { event -> Plan? in
+                if case .plan(let p) = event { return p }
+                return nil
+            }
+            #expect(plans.count == 1 && plans[0].cutsAtSentenceEnds == plans[0].segments.count - 1)
             let video = ModelLimits.seconds(forFrames: summary.frames)
             // Cues end with the audio, which the video covers.
             #expect(summary.duration <= video)

@@ -81,6 +81,14 @@ extension Serial {
                 #expect((reports.first?.cost ?? 0) > 0)
                 #expect(reports.first?.words == Self.fixture.words.count)
                 #expect(events.contains(.stage(.transcribing)))
+                // Planned before the transcript existed, then again with it (the same paid frames).
+                let plans = events.compactMap { e -> Plan? in
+                    if case .plan(let p) = e { return p }
+                    return nil
+                }
+                #expect(plans.count == 2)
+                #expect(plans.first?.cutsAtSentenceEnds == nil && plans.last?.cutsAtSentenceEnds != nil)
+                #expect(plans.first?.paidFrames == plans.last?.paidFrames)
                 #expect(server.transcriptionRequests.count == 1)
                 let expected = Transcript(
                     segments: [],
@@ -104,6 +112,12 @@ extension Serial {
                     return nil
                 }
                 #expect(cached.first?.cached == true && cached.first?.cost == 0)
+                // The cached transcript is known before planning: one plan, with sentence ends.
+                let secondPlans = second.compactMap { e -> Plan? in
+                    if case .plan(let p) = e { return p }
+                    return nil
+                }
+                #expect(secondPlans.count == 1 && secondPlans.first?.cutsAtSentenceEnds != nil)
                 #expect(
                     try String(contentsOfFile: dir.path("again.vtt"), encoding: .utf8)
                         == String(contentsOfFile: dir.path("out.vtt"), encoding: .utf8))
