@@ -197,5 +197,34 @@ extension Serial {
             #expect(try String(contentsOfFile: own, encoding: .utf8) == original)
             #expect(FileManager.default.fileExists(atPath: dir.path("out.vtt")))
         }
+
+        /// The README's offline example, through the binary: exit 0 and the sidecars; a broken
+        /// transcript is one line naming the file and line, exit 2, nothing written.
+        @Test func commandLineCaptionsOffline() throws {
+            let dir = try TempDir()
+            defer { dir.cleanup() }
+            let environment = ["XDG_CACHE_HOME": dir.path("cache"), "HOME": dir.url.path, "PATH": "/usr/bin:/bin"]
+            let base = [
+                Fixture.path("speech.mp3"), "--image", Fixture.path("portrait.jpg"), "--backend", "preview", "--transition",
+                "cut",
+            ]
+            let ok = try runProcess(
+                infinistitchBinary, base + ["--captions", Fixture.path("speech.srt"), "-o", dir.path("talk.mp4")],
+                environment: environment, timeout: .seconds(120))
+            #expect(ok.status == 0, "\(String(decoding: ok.stderr, as: UTF8.self))")
+            #expect(
+                String(decoding: ok.stdout, as: UTF8.self).contains("captions: \(dir.path("talk.srt")), \(dir.path("talk.vtt"))"))
+            #expect(try MovText.readTrack(path: dir.path("talk.mp4")).cues.count == 3)
+            let broken = dir.path("broken.vtt")
+            try "WEBVTT\n\n00:01.000 -> 00:02.000\nHello.\n".write(toFile: broken, atomically: true, encoding: .utf8)
+            let bad = try runProcess(
+                infinistitchBinary, base + ["--captions", broken, "-o", dir.path("bad.mp4")], environment: environment,
+                timeout: .seconds(120))
+            let stderr = String(decoding: bad.stderr, as: UTF8.self)
+            #expect(bad.status == 2, "\(stderr)")
+            #expect(stderr.contains("broken.vtt:4:"), "\(stderr)")  // line 3 reads as a cue id
+            #expect(stderr.split(separator: "\n").count == 1, "\(stderr)")
+            for name in ["bad.mp4", "bad.srt", "bad.vtt"] { #expect(!FileManager.default.fileExists(atPath: dir.path(name))) }
+        }
     }
 }
