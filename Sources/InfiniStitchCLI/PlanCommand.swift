@@ -100,9 +100,18 @@ struct PlanCommand: AsyncParsableCommand {
     @Flag(help: "Print the plan as JSON (the format `infinistitch stitch --plan` reads).")
     var json = false
 
+    @OptionGroup var captionArguments: CaptionArguments
+
     func run() async throws {
         let audio = self.audio
-        let options = planning.options()
+        var planningOptions = planning.options()
+        // A transcript known now (a file, or a cached one of `auto`) moves the cuts to sentence ends.
+        let captionSource = captionArguments.captions.map(CaptionSource.init(argument:))
+        let stage = TranscriptStage(options: captionArguments.applied(to: PipelineOptions(audio: audio, image: "")))
+        if captionSource == .auto { planningOptions.transcript = try await stage.cachedTranscript(of: audio) }
+        let options = planningOptions
+        let transcriptFile: String? = if case .file(let path)? = captionSource { path } else { nil }
+        if let transcriptFile { try FileChecks.requireInputFile(transcriptFile, role: "captions") }
         if options.provider.lengths.setBy == .numFrames { _ = try SegmentPlanner.effectiveMaxFrames(options.maxFrames) }
         let multi = try speakers.parsed()
         if let (list, source) = multi {
@@ -121,6 +130,11 @@ struct PlanCommand: AsyncParsableCommand {
             // The output's audio is decided (and proven with a scratch MP4) as a run would.
             let outputAudio = try OutputAudio.decide(audio: audio, scratchDirectory: NSTemporaryDirectory())
             let analysis = try AudioAnalysis.analyze(path: audio)
+            var options = options
+            if let transcriptFile {
+                options.transcript = try Transcript.read(
+                    file: URL(fileURLWithPath: transcriptFile), audioDuration: analysis.duration)
+            }
             guard let (list, source) = multi else {
                 let plan = try SegmentPlanner.plan(analysis, options: options)
                 let prices = try SegmentPlanner.prices(analysis, plan: plan, options: options)
@@ -135,11 +149,17 @@ struct PlanCommand: AsyncParsableCommand {
         // What a sample would cost: the one asked for, or the first 30 s.
         let sample = try plan.sample(try sampling.parsed() ?? SampleSpan())
         for warning in warnings { writeStderr("warning: \(warning)\n") }
+        var transcript: TranscriptCost? = nil
+        if captionSource == .auto {
+            let (cost, cached) = try await stage.estimate(audio: audio, seconds: plan.audio.duration)
+            transcript = TranscriptCost(source: stage.options.transcriber.rawValue, cost: cost, cached: cached)
+        }
         if json {
             // The plan as `stitch --plan` reads it, plus `outputAudio` (which stitch ignores).
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            let data = try encoder.encode(PlanWithAudio(plan: plan, prices: prices, outputAudio: outputAudio, sample: sample))
+            let data = try encoder.encode(
+                PlanWithAudio(plan: plan, prices: prices, outputAudio: outputAudio, sample: sample, transcript: transcript))
             writeStdout(String(decoding: data, as: UTF8.self) + "\n")
         } else {
             writeStdout(
@@ -149,6 +169,10 @@ struct PlanCommand: AsyncParsableCommand {
             writeStdout("on each provider: " + prices.map(\.summary).joined(separator: " · ") + "\n")
             writeStdout("output audio: \(outputAudio.summary)\n")
             writeStdout("to try it first: \(sample.summary) (--sample)\n")
+            if let transcript {
+                let paid = transcript.cached ? "cached, nothing to pay" : String(format: "$%.2f", transcript.cost)
+                writeStdout("transcript: \(transcript.source), \(paid)\n")
+            }
         }
     }
 }
@@ -160,6 +184,7 @@ private struct PlanWithAudio: Encodable {
     let prices: [ProviderPrice]
     let outputAudio: OutputAudio
     let sample: PlanSample
+    var transcript: TranscriptCost? = nil
 
     private struct Key: CodingKey {
         var stringValue: String
@@ -174,7 +199,15 @@ private struct PlanWithAudio: Encodable {
         var container = encoder.container(keyedBy: Key.self)
         try container.encode(outputAudio, forKey: Key("outputAudio"))
         try container.encode(sample, forKey: Key("sample"))
+        try container.encodeIfPresent(transcript, forKey: Key("transcript"))
         try container.encode(
             Dictionary(prices.map { ($0.provider, $0) }, uniquingKeysWith: { first, _ in first }), forKey: Key("prices"))
     }
+}
+
+/// What the transcript of `--captions auto` costs, beside the video's: `transcript` in the JSON.
+private struct TranscriptCost: Encodable {
+    let source: String
+    let cost: Double
+    let cached: Bool
 }

@@ -99,6 +99,12 @@ extension Serial {
                 return nil
             }
             #expect(report.count == 1 && report.first?.cues == 3 && report.first?.cost == 0)
+            // The transcript was known before planning: the plan counts its cuts at sentence ends.
+            let plans = events.compactMap { event -> Plan? in
+                if case .plan(let p) = event { return p }
+                return nil
+            }
+            #expect(plans.count == 1 && plans[0].cutsAtSentenceEnds == plans[0].segments.count - 1)
             let video = ModelLimits.seconds(forFrames: summary.frames)
             // Cues end with the audio, which the video covers.
             #expect(summary.duration <= video)
@@ -190,6 +196,35 @@ extension Serial {
             #expect(summary.captionFiles == [dir.path("out.vtt")])
             #expect(try String(contentsOfFile: own, encoding: .utf8) == original)
             #expect(FileManager.default.fileExists(atPath: dir.path("out.vtt")))
+        }
+
+        /// The README's offline example, through the binary: exit 0 and the sidecars; a broken
+        /// transcript is one line naming the file and line, exit 2, nothing written.
+        @Test func commandLineCaptionsOffline() throws {
+            let dir = try TempDir()
+            defer { dir.cleanup() }
+            let environment = ["XDG_CACHE_HOME": dir.path("cache"), "HOME": dir.url.path, "PATH": "/usr/bin:/bin"]
+            let base = [
+                Fixture.path("speech.mp3"), "--image", Fixture.path("portrait.jpg"), "--backend", "preview", "--transition",
+                "cut",
+            ]
+            let ok = try runProcess(
+                infinistitchBinary, base + ["--captions", Fixture.path("speech.srt"), "-o", dir.path("talk.mp4")],
+                environment: environment, timeout: .seconds(120))
+            #expect(ok.status == 0, "\(String(decoding: ok.stderr, as: UTF8.self))")
+            #expect(
+                String(decoding: ok.stdout, as: UTF8.self).contains("captions: \(dir.path("talk.srt")), \(dir.path("talk.vtt"))"))
+            #expect(try MovText.readTrack(path: dir.path("talk.mp4")).cues.count == 3)
+            let broken = dir.path("broken.vtt")
+            try "WEBVTT\n\n00:01.000 -> 00:02.000\nHello.\n".write(toFile: broken, atomically: true, encoding: .utf8)
+            let bad = try runProcess(
+                infinistitchBinary, base + ["--captions", broken, "-o", dir.path("bad.mp4")], environment: environment,
+                timeout: .seconds(120))
+            let stderr = String(decoding: bad.stderr, as: UTF8.self)
+            #expect(bad.status == 2, "\(stderr)")
+            #expect(stderr.contains("broken.vtt:4:"), "\(stderr)")  // line 3 reads as a cue id
+            #expect(stderr.split(separator: "\n").count == 1, "\(stderr)")
+            for name in ["bad.mp4", "bad.srt", "bad.vtt"] { #expect(!FileManager.default.fileExists(atPath: dir.path(name))) }
         }
     }
 }

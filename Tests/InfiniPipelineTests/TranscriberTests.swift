@@ -81,6 +81,14 @@ extension Serial {
                 #expect((reports.first?.cost ?? 0) > 0)
                 #expect(reports.first?.words == Self.fixture.words.count)
                 #expect(events.contains(.stage(.transcribing)))
+                // Planned before the transcript existed, then again with it (the same paid frames).
+                let plans = events.compactMap { e -> Plan? in
+                    if case .plan(let p) = e { return p }
+                    return nil
+                }
+                #expect(plans.count == 2)
+                #expect(plans.first?.cutsAtSentenceEnds == nil && plans.last?.cutsAtSentenceEnds != nil)
+                #expect(plans.first?.paidFrames == plans.last?.paidFrames)
                 #expect(server.transcriptionRequests.count == 1)
                 let expected = Transcript(
                     segments: [],
@@ -104,6 +112,12 @@ extension Serial {
                     return nil
                 }
                 #expect(cached.first?.cached == true && cached.first?.cost == 0)
+                // The cached transcript is known before planning: one plan, with sentence ends.
+                let secondPlans = second.compactMap { e -> Plan? in
+                    if case .plan(let p) = e { return p }
+                    return nil
+                }
+                #expect(secondPlans.count == 1 && secondPlans.first?.cutsAtSentenceEnds != nil)
                 #expect(
                     try String(contentsOfFile: dir.path("again.vtt"), encoding: .utf8)
                         == String(contentsOfFile: dir.path("out.vtt"), encoding: .utf8))
@@ -193,6 +207,37 @@ extension Serial {
                 throw error
             }
             await server.stop()
+        }
+    }
+}
+
+/// Diarization on fal-ai/whisper: `diarize` with `num_speakers`, voices labelled in order of
+/// first appearance and mapped to the speakers given in that order, with their first words.
+extension Serial.TranscriberTests {
+    @Test func diarizedVoicesMapToSpeakersInOrder() async throws {
+        var options = FakeFalServer.Options(expectedKey: testKey)
+        options.transcript = FakeTranscript(sentences: [
+            .init(start: 0, end: 2.2, text: "The lander touched down gently.", speaker: "bob"),
+            .init(start: 2.8, end: 5.074, text: "Nobody in the room said a word.", speaker: "ann"),
+            .init(start: 5.674, end: 8.044, text: "Then everyone began to cheer.", speaker: "bob"),
+        ])
+        try await withFal(options) { h in
+            let transcript = try await FalTranscriber(client: h.client, model: .whisper, speakers: 2).transcribe(
+                audio: URL(fileURLWithPath: Fixture.path("speech.mp3")), duration: 8.1)
+            let asked = try #require(h.server.transcriptionRequests.first)
+            #expect(asked.input["diarize"] as? Bool == true)
+            #expect(asked.input["num_speakers"] as? Int == 2)
+            #expect(transcript.speakers == ["SPEAKER_00", "SPEAKER_01"])
+            // The first voice heard goes to the first --speaker, whatever the fake called it.
+            let mapping = SpeakerMapping(transcript: transcript, names: ["host", "guest"])
+            #expect(mapping.voices.map(\.name) == ["host", "guest"])
+            #expect(mapping.voices.map(\.firstHeard) == [0, 2.8])
+            #expect(mapping.voices[0].firstWords == "The lander touched down gently.")
+            #expect(mapping.lines[1].contains("SPEAKER_01 → guest (0:00:02.80): \"Nobody in the room said a word.\""))
+            let named = mapping.renaming(transcript)
+            #expect(named.segments.map(\.speaker) == ["host", "guest", "host"])
+            // Captions name each voice.
+            #expect(CaptionWriter.srt(named.captions()).contains("guest: Nobody in the room said a word."))
         }
     }
 }

@@ -148,7 +148,13 @@ public final class Pipeline: Sendable {
         let identity =
             backendOverride?.identity
             ?? (o.provider.id == Provider.fal.id ? (falClient?.endpoint.rawValue ?? o.endpoint) : o.provider.model)
-        if o.captions == .auto { inputs.captions = try await transcribe(inputs) }
+        if o.captions == .auto {
+            inputs.captions = try await transcribe(inputs)
+            if let transcript = inputs.captions?.transcript, inputs.plan.cutsAtSentenceEnds == nil {
+                inputs = try inputs.replanned(with: transcript, options: o)
+                emit(.plan(inputs.plan))
+            }
+        }
         let workDir = try await WorkDir.open(
             options: o, inputs: inputs, identity: identity,
             warn: { [continuation] in

@@ -94,3 +94,28 @@ public struct CaptionsReport: Sendable, Equatable, Codable {
     /// The sidecar files written beside the MP4.
     public var sidecars: [String]
 }
+
+extension RunInputs {
+    /// The transcript known before planning: the captions file's, or a cached one of `.auto`
+    /// captions (a transcript still to be made re-plans the run once it exists).
+    static func transcriptBeforePlanning(_ o: PipelineOptions, captions: RunCaptions?, audio: String) async throws -> Transcript?
+    {
+        if let captions { return captions.transcript }
+        guard o.captions == .auto, o.useCache else { return nil }
+        return try await TranscriptStage(options: o).cached(audio: audio)
+    }
+
+    /// These inputs with the plan made again knowing `transcript`, so that its cuts prefer the
+    /// ends of sentences (one speaker; a multi-speaker plan is kept). The paid frames are the
+    /// same: the layout and sizes follow from the length alone.
+    func replanned(with transcript: Transcript, options o: PipelineOptions) throws -> RunInputs {
+        guard speakers == nil, plan.cutsAtSentenceEnds == nil else { return self }
+        var planning = PlanningOptions(
+            maxFrames: o.maxFrames, resolution: o.resolution, pricePerSecond: o.pricePerSecond, provider: o.provider,
+            concurrency: o.concurrency)
+        planning.transcript = transcript
+        var inputs = self
+        inputs.plan = try SegmentPlanner.plan(analysis, options: planning)
+        return inputs
+    }
+}

@@ -29,7 +29,7 @@ struct RunInputs: Sendable {
     /// Identifies the pictures (and, with several speakers, who is on screen when) for the run key.
     let imageSHA: String
     let analysis: AudioAnalysis
-    let plan: Plan
+    var plan: Plan
     /// Who speaks when, in a multi-speaker run (the source with absolute paths, and what it said).
     let speakers: (source: SpeakerSource, timeline: SpeakerTimeline)?
     /// What fitting the portraits noticed (no face found: the crop is centred), one line each.
@@ -105,9 +105,11 @@ struct RunInputs: Sendable {
             captions = try await RunCaptions.read(
                 file: captionsFile, duration: analysis.duration, language: o.language, sidecars: sidecars)
         }
-        let planning = PlanningOptions(
+        var planningOptions = PlanningOptions(
             maxFrames: o.maxFrames, resolution: o.resolution, pricePerSecond: o.pricePerSecond, provider: o.provider,
             concurrency: o.concurrency)
+        planningOptions.transcript = try await transcriptBeforePlanning(o, captions: captions, audio: audioPath)
+        let planning = planningOptions
         let plan: Plan
         var speakers: (source: SpeakerSource, timeline: SpeakerTimeline)? = nil
         var sourceKey: [String] = []

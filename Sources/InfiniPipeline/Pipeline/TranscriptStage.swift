@@ -69,6 +69,11 @@ public struct TranscriptStage: Sendable {
         return (options.transcriber.cost(audioSeconds: seconds), false)
     }
 
+    /// The cached transcript of `audio` for these options (endpoint, language), if there is one.
+    public func cachedTranscript(of audio: String) async throws -> Transcript? {
+        try await cached(audio: options.absolute(audio))
+    }
+
     /// The cached transcript of `audio`, if there is one.
     func cached(audio: String) async throws -> Transcript? {
         let url = cacheDirectory.appendingPathComponent(cacheKey(audioSHA: try await Hashing.sha256(fileAt: audio)) + ".json")

@@ -204,6 +204,9 @@ public struct Plan: Codable, Sendable, Equatable {
     /// The id of the provider whose rules the plan follows (``Provider/id``); `nil` in a plan
     /// written before the key existed, which is a plan for fal.
     public var provider: String?
+    /// How many cuts fall between sentences, when the plan was made with a transcript
+    /// (``PlanningOptions/transcript``); `nil` (and no key in the JSON) otherwise.
+    public var cutsAtSentenceEnds: Int?
 
     /// A plan from its parts; ``paidFrames`` and ``estimatedCost`` are computed from the segments.
     ///
@@ -243,7 +246,7 @@ public struct Plan: Codable, Sendable, Equatable {
 
     private enum CodingKeys: String, CodingKey {
         case fps, totalFrames, maxFrames, resolution, pricePerSecond, layout, audio, segments, paidFrames,
-            estimatedCost, speechLevelDb, noiseFloorDb, speakers, provider
+            estimatedCost, speechLevelDb, noiseFloorDb, speakers, provider, cutsAtSentenceEnds
     }
 
     /// Encodes every key, writing `speechLevelDb` and `noiseFloorDb` as an explicit `null`
@@ -264,6 +267,7 @@ public struct Plan: Codable, Sendable, Equatable {
         try container.encode(noiseFloorDb, forKey: .noiseFloorDb)
         try container.encodeIfPresent(speakers, forKey: .speakers)
         try container.encode(provider ?? Provider.fal.id, forKey: .provider)
+        try container.encodeIfPresent(cutsAtSentenceEnds, forKey: .cutsAtSentenceEnds)
     }
 
     /// Seconds of video paid for: `paidFrames / 25`.
@@ -324,6 +328,9 @@ public struct Plan: Codable, Sendable, Equatable {
         lines.append("")
         lines.append(contentsOf: shotChangeLines())
         lines.append("total frames: \(totalFrames)  segments: \(segments.count)  paid: \(paidFrames) frames = \(paid) s")
+        if let cutsAtSentenceEnds {
+            lines.append("cuts at sentence ends: \(cutsAtSentenceEnds) of \(segments.count - 1)")
+        }
         if let speechLevelDb, let noiseFloorDb {
             lines.append(
                 "speech level: " + String(format: "%.1f", speechLevelDb) + " dBFS  noise floor: "

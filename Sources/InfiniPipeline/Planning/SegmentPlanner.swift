@@ -19,6 +19,9 @@ public struct PlanningOptions: Sendable, Equatable {
     /// plan (``maxFrames`` at or above the provider's longest request) makes a multiple of it:
     /// requests run in rounds, and each round lasts as long as its longest request.
     public var concurrency: Int = 4
+    /// What was said, when known before planning: cuts then prefer pauses between sentences
+    /// (``Transcript/sentenceGaps(longPause:)``) to pauses inside them, under the same rules.
+    public var transcript: Transcript? = nil
 
     /// Options; every default is the model's.
     /// - Parameters:
@@ -153,7 +156,8 @@ public enum SegmentPlanner {
 
         let levels = envelope.levelsDb
         let estimate = LevelEstimate.estimate(LevelHistogram(levels: levels))
-        let loudness = Loudness(levels: levels, estimate: estimate, detector: options.pauseDetector)
+        var loudness = Loudness(levels: levels, estimate: estimate, detector: options.pauseDetector)
+        loudness.sentenceGaps = options.transcript?.sentenceGaps() ?? []
         let (layout, sizes) =
             options.provider.lengths.setBy == .audio
             ? audioLengthSizes(
@@ -178,11 +182,15 @@ public enum SegmentPlanner {
         let audio = Plan.Audio(
             sampleRate: sampleRate, channels: channels, samples: samples,
             duration: Double(samples) / Double(sampleRate))
-        return Plan(
+        var plan = Plan(
             totalFrames: total, maxFrames: maxFrames, resolution: options.resolution,
             pricePerSecond: price, layout: layout, audio: audio, segments: segments,
             speechLevelDb: estimate.map { hundredths(Double($0.speechDb)) },
             noiseFloorDb: estimate.map { hundredths(Double($0.noiseFloorDb)) }, provider: options.provider)
+        if options.transcript != nil {
+            plan.cutsAtSentenceEnds = segments.dropFirst().filter { loudness.atSentenceEnd($0.startTime) }.count
+        }
+        return plan
     }
 
     /// The requests on a provider whose requests ask for a number of frames (fal): whole
@@ -316,6 +324,12 @@ public enum SegmentPlanner {
         static let offCentre = 0.01
         static let shortPause = 0.05
         static let fullPauseSeconds = 1.0
+        /// A cut in a pause inside a sentence, when the transcript says where sentences end:
+        /// less than a seam, far less than leaving the pauses.
+        static let midSentence = 0.4
+        /// How far (seconds) a cut may sit outside a gap between sentences and still be at
+        /// its sentence end (word timings are approximate).
+        static let sentenceTolerance = 0.12
     }
 
     /// The segment from frame `start`, with what is known of the seam there (none for the
@@ -350,6 +364,14 @@ public enum SegmentPlanner {
         var detector: PauseDetector
         /// The pause threshold θ of ``PauseDetector``, in dBFS.
         var thresholdDb: Float
+        /// The stretches between sentences (seconds, in order), when a transcript is known.
+        var sentenceGaps: [ClosedRange<Double>] = []
+
+        /// Whether a cut at `t` seconds falls between two sentences.
+        func atSentenceEnd(_ t: Double) -> Bool {
+            let slack = Weights.sentenceTolerance
+            return sentenceGaps.contains { $0.lowerBound - slack <= t && t <= $0.upperBound + slack }
+        }
 
         init(levels: [Float], estimate: LevelEstimate?, detector: PauseDetector) {
             self.levels = levels
@@ -365,6 +387,8 @@ public enum SegmentPlanner {
             levels: loudness.levels, threshold: loudness.thresholdDb,
             envelope: envelope)
         var costs = [Double](repeating: Weights.seam, count: totalFrames + 1)
+        let gaps = loudness.sentenceGaps
+        var gapIndex = 0
         let fps = Double(ModelLimits.fps)
         let half = cutWindowHalfWidth
         envelope.meanSquares.withUnsafeBufferPointer { hops in
@@ -383,6 +407,11 @@ public enum SegmentPlanner {
                         excess = max(0, Double(LoudnessEnvelope.decibels(meanSquare: meanSquare)) - threshold)
                     }
                     var cost = Weights.seam
+                    if inPause && !loudness.sentenceGaps.isEmpty {
+                        let slack = Weights.sentenceTolerance
+                        while gapIndex < gaps.count && gaps[gapIndex].upperBound + slack < t { gapIndex += 1 }
+                        if !(gapIndex < gaps.count && gaps[gapIndex].lowerBound - slack <= t) { cost += Weights.midSentence }
+                    }
                     if inPause {
                         let pause = pauses[pauseIndex]
                         let halfLength = (pause.upperBound - pause.lowerBound) / 2
