@@ -17,9 +17,10 @@ extension Pipeline {
         return cost
     }
 
-    /// Transcribes the audio on fal (or takes the cached transcript) for `.auto` captions, and
-    /// reports it.
-    func transcribe(_ inputs: RunInputs) async throws -> RunCaptions {
+    /// Transcribes the whole audio on fal (or takes the cached transcript) for `.auto`
+    /// captions, and reports it (a sample's captions when the run makes `sample`). A sample
+    /// pays for the whole transcript once: the whole job later takes it from the cache.
+    func transcribe(_ inputs: RunInputs, sample: PlanSample?) async throws -> RunCaptions {
         emit(.stage(.transcribing))
         let stage = TranscriptStage(options: options, falClient: falClient, logger: logger)
         let outcome = try await stage.run(audio: inputs.audioPath, seconds: inputs.plan.audio.duration)
@@ -27,7 +28,17 @@ extension Pipeline {
             transcript: outcome.transcript, source: outcome.source, cost: outcome.cost, cached: outcome.cached,
             sidecars: RunCaptions.sidecarPaths(for: inputs.output), language: options.language ?? outcome.transcript.language)
         captions.videoDuration = min(ModelLimits.seconds(forFrames: inputs.plan.totalFrames), inputs.plan.audio.duration)
-        emit(.captions(captions.report))
+        emit(.captions((sample.map { captions.sampled($0) } ?? captions).report))
         return captions
+    }
+
+    /// The stitch options of a run with `captions`: ``PipelineOptions/stitch`` with them as the
+    /// soft subtitle track, and burned into the picture with ``PipelineOptions/burnCaptions``
+    /// (kept off the face, when there is one portrait). The whole job's and a sample's
+    /// (``RunCaptions/sampled(_:)``) alike.
+    func stitchOptions(_ inputs: RunInputs, captions: RunCaptions?) -> StitchOptions {
+        let face = inputs.portraits.count == 1 ? inputs.portraits[0].face : nil
+        let burning = options.stitchOptions(burning: captions?.captions, face: face)
+        return captions.map { burning.with(subtitles: $0.subtitleTrack) } ?? burning
     }
 }

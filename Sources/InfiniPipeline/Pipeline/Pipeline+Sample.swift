@@ -36,7 +36,8 @@ extension Pipeline {
             plan: plan, backend: backend, store: store, workDir: workDir.url,
             cache: o.useCache ? ClipCache(directory: workDir.cacheRoot.appendingPathComponent("clips")) : nil,
             portraits: inputs.portraits, options: o, identity: identity,
-            budget: Budget(plan: plan, manifest: earlier, cap: o.maxCost, billed: billed),
+            budget: Budget(
+                plan: plan, manifest: earlier, cap: o.maxCost.map { $0 - (inputs.captions?.cost ?? 0) }, billed: billed),
             report: { tracker.report($0, $1) }, reportState: { tracker.report($0, $1, providerState: $2) },
             warn: { self.emit(.warning($0)) },
             downloadRetry: { self.emit(.downloadRetry(index: $0, $1)) }, scope: scope)
@@ -53,6 +54,8 @@ extension Pipeline {
 
         emit(.stage(.stitching))
         let result = try await stitchSample(sample, inputs, context: context)
+        // The sample's own sidecars (`talk.sample.srt`, `.vtt`), checked before any request.
+        let captionFiles = try inputs.captions?.sampled(sample).writeSidecars()
         let records = await store.manifest.segments.filter { scope.contains($0.index) }
         let paid = tracker.paidFrames
         let summary = PipelineSummary(
@@ -65,22 +68,26 @@ extension Pipeline {
             wallTime: Date().timeIntervalSince(started), workDir: workDir.url.path, videoPath: result.videoPath.rawValue,
             dryRun: false, outputAudio: result.audio,
             trimmedClips: result.trimmedClips.isEmpty ? nil : result.trimmedClips.map { sample.segments[$0] },
-            paddedClips: result.paddedClips.isEmpty ? nil : result.paddedClips.map { sample.segments[$0] }, sample: sample)
+            paddedClips: result.paddedClips.isEmpty ? nil : result.paddedClips.map { sample.segments[$0] }, sample: sample,
+            captionFiles: captionFiles)
         emit(.summary(summary))
         return summary
     }
 
-    /// How a sample is stitched: as the whole job is.
-    ///
-    /// Captions: when ``StitchOptions`` carries caption cues (burned in or as a subtitle
-    /// track), this is where they are cut to the sample's stretch and moved by
-    /// `-sample.startTime`, so that the sample shows the captions the whole job shows.
-    func sampleStitchOptions(_ sample: PlanSample) -> StitchOptions { options.stitch }
+    /// How a sample is stitched: as the whole job is, with the whole job's captions in the
+    /// sample's stretch (cut to it and moved by `-sample.startTime`) as its soft track, and
+    /// burned in with ``PipelineOptions/burnCaptions``, so that the sample shows the captions
+    /// the whole job shows.
+    func sampleStitchOptions(_ sample: PlanSample, _ inputs: RunInputs) -> StitchOptions {
+        stitchOptions(inputs, captions: inputs.captions?.sampled(sample))
+    }
 
     /// Stitches the sample's clips with the sample's stretch of the original audio; a clip the
     /// stitcher rejects is made again, as for the whole job (see `stitch`).
     private func stitchSample(_ sample: PlanSample, _ inputs: RunInputs, context: RunContext) async throws -> StitchResult {
-        let (plan, source, output, stitchOptions) = (inputs.plan, inputs.audioPath, inputs.output, sampleStitchOptions(sample))
+        let (plan, source, output, stitchOptions) = (
+            inputs.plan, inputs.audioPath, inputs.output, sampleStitchOptions(sample, inputs)
+        )
         // The stretch's audio, cut from the original as the segments' audio is (lossless PCM),
         // in the work dir; the stitch encodes it to AAC.
         let directory = context.workDir.appendingPathComponent("sample")

@@ -121,7 +121,7 @@ public final class Pipeline: Sendable {
         emit(.prices(try inputs.prices(o)))
         emit(.outputAudio(inputs.outputAudio))
         if let sample { emit(.sample(sample)) }
-        if let captions = inputs.captions { emit(.captions(captions.report)) }
+        if let captions = inputs.captions { emit(.captions((sample.map { captions.sampled($0) } ?? captions).report)) }
         let transcriptCost = try await transcriptEstimate(inputs)
         let videoCost = sample?.estimatedCost ?? plan.estimatedCost
         if let maxCost = o.maxCost, videoCost + transcriptCost > maxCost + 1e-9 {
@@ -149,8 +149,9 @@ public final class Pipeline: Sendable {
             backendOverride?.identity
             ?? (o.provider.id == Provider.fal.id ? (falClient?.endpoint.rawValue ?? o.endpoint) : o.provider.model)
         if o.captions == .auto {
-            inputs.captions = try await transcribe(inputs)
+            inputs.captions = try await transcribe(inputs, sample: sample)
             if let transcript = inputs.captions?.transcript, inputs.plan.cutsAtSentenceEnds == nil {
+                // The same transcript gives the same plan to a sample and to the whole job.
                 inputs = try inputs.replanned(with: transcript, options: o)
                 emit(.plan(inputs.plan))
             }
@@ -331,11 +332,8 @@ public final class Pipeline: Sendable {
     /// times in all, and each clip made again (paid for) is tried by the next stitch: the last
     /// rejection stops the run instead of paying for a clip that no stitch would use.
     private func stitch(_ inputs: RunInputs, context: RunContext) async throws -> StitchResult {
-        // The run's captions: a soft track always, and burned into the picture with
-        // burnCaptions (kept off the face, when there is one portrait).
-        let face = inputs.portraits.count == 1 ? inputs.portraits[0].face : nil
-        let burning = options.stitchOptions(burning: inputs.captions?.captions, face: face)
-        let stitchOptions = inputs.captions.map { burning.with(subtitles: $0.subtitleTrack) } ?? burning
+        // The run's captions: a soft track always, and burned into the picture with burnCaptions.
+        let stitchOptions = stitchOptions(inputs, captions: inputs.captions)
         let (plan, audio, output) = (inputs.plan, inputs.audioPath, inputs.output)
         // The audio's own warnings were given when it was planned.
         let known = Set(inputs.warnings)

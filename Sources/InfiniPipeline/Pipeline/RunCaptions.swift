@@ -18,8 +18,26 @@ struct RunCaptions: Sendable {
     /// How long the cues may last, in seconds: the audio's length (never past the video's).
     var videoDuration: Double = .infinity
 
-    /// The cues the run uses (the soft track, the sidecars), on the output's timeline.
-    var captions: [Caption] { SubtitleTrack.clipped(transcript.captions(), to: videoDuration) }
+    /// The stretch of the job's output a sample shows (seconds), when these are a sample's
+    /// captions (``sampled(_:)``); nil for the whole job's.
+    var window: Range<Double>? = nil
+
+    /// The cues the run uses (the soft track, the sidecars, the burned ones), on the output's
+    /// timeline: a sample's are the whole job's cues in its stretch, moved onto its own.
+    var captions: [Caption] {
+        let cues = SubtitleTrack.clipped(transcript.captions(), to: videoDuration)
+        guard let window else { return cues }
+        return SubtitleTrack.excerpt(cues, from: window.lowerBound, to: window.upperBound)
+    }
+
+    /// The captions of `sample`: the whole job's cues that overlap its stretch, cut to it and
+    /// moved by `-sample.startTime`. The sidecars stay these captions' own (a sample's run
+    /// already names them after the sample's output: `talk.sample.srt`).
+    func sampled(_ sample: PlanSample) -> RunCaptions {
+        var captions = self
+        captions.window = sample.startTime..<sample.endTime
+        return captions
+    }
 
     /// The sidecars of `output`: the same name with `.srt` and `.vtt`.
     static func sidecarPaths(for output: String) -> [String] {

@@ -40,6 +40,18 @@ public struct SubtitleTrack: Sendable, Hashable {
             return cue.start < cue.end ? cue : nil
         }
     }
+
+    /// `captions` on the timeline of the stretch `start..<end` of the video (a sample's): the
+    /// cues that overlap it, cut to it and moved by `-start`, to the millisecond.
+    public static func excerpt(_ captions: [Caption], from start: Double, to end: Double) -> [Caption] {
+        func millisecond(_ t: Double) -> Double { (t * 1000).rounded() / 1000 }
+        return captions.compactMap { cue in
+            var cue = cue
+            cue.start = millisecond(max(cue.start, start) - start)
+            cue.end = millisecond(min(cue.end, end) - start)
+            return cue.start < cue.end ? cue : nil
+        }
+    }
 }
 
 extension StitchOptions {
