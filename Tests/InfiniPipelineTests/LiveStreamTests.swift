@@ -293,6 +293,23 @@ extension Serial {
             #expect(!FileManager.default.fileExists(atPath: dir.path("other.mp4")))
         }
 
+        @Test(.timeLimit(.minutes(3))) func theCommandReportsTheReach() async throws {
+            try await FalPipelineTests.withServer { run in
+                // The default transition (morph): the stream encodes, the MP4 is remuxed from it.
+                let result = try run.run(["--live", run.dir.path("live"), "--json", "--max-frames", "81"])
+                #expect(result.status == 0, "\(result.stderr)")
+                let lines = result.stdout.split(separator: "\n").filter { $0.contains("\"event\":\"live\"") }
+                let reaches = try lines.map { try JSONDecoder().decode(LiveReach.self, from: Data($0.utf8)) }
+                #expect(reaches.last?.ended == true && reaches.last?.seconds == reaches.last?.totalSeconds, "\(lines)")
+                #expect(reaches.last?.directory == run.dir.path("live"))
+                let status = try runProcess(infinistitchBinary, ["status", run.dir.path("work")], environment: run.environment)
+                let text = String(decoding: status.stdout, as: UTF8.self)
+                let summary = try #require(reaches.last?.summary)
+                #expect(status.status == 0 && text.contains("live       \(summary) in \(run.dir.path("live"))"), "\(text)")
+                try FalPipelineTests.expectKeyNeverLeaks(run, [result.stdout, result.stderr, text])
+            }
+        }
+
         @Test(.timeLimit(.minutes(2))) func unusableDirectoryIsRefusedBeforeAnyRequest() async throws {
             let dir = try TempDir()
             defer { dir.cleanup() }

@@ -39,6 +39,9 @@ actor LivePublisher {
         self.emit = emit
     }
 
+    /// Whether the stitch re-encodes: the stream then encodes the video, and the MP4 is made from it.
+    var reencodes: Bool { reencodeReason != nil }
+
     /// The stream's reach now.
     var reach: LiveReach {
         LiveReach(
@@ -81,14 +84,15 @@ actor LivePublisher {
 
     /// Waits for the publication under way, then publishes every stretch the clips complete.
     func catchUp() async {
-        await running?.value
+        // (One publication at a time: a poke while this one waits starts its own, awaited too.)
+        while let task = running { await task.value }
         await publishOnce()
     }
 
     /// The MP4 made from the stream's packets, when the stitch re-encodes and the stream holds
     /// the whole video; nil otherwise (the stitcher makes it from the clips).
     func makeMP4(output: String) async throws -> StitchResult? {
-        await running?.value
+        while let task = running { await task.value }
         guard let reason = reencodeReason, !stopped, playlist.frames == stream.plan.totalFrames else { return nil }
         let (stream, current) = (self.stream, playlist)
         return try await runBlocking { try stream.remux(current, to: output, reason: reason) }
@@ -96,7 +100,7 @@ actor LivePublisher {
 
     /// Closes the playlist: the run is over.
     func close() async {
-        await running?.value
+        while let task = running { await task.value }
         guard !stopped, !playlist.ended else { return }
         let (stream, current) = (self.stream, playlist)
         do {

@@ -221,13 +221,22 @@ public final class Pipeline: Sendable {
         }
 
         emit(.stage(.stitching))
-        await live?.catchUp()
-        // A re-encoding stitch was done by the live stream as the clips came: the MP4 is its
-        // packets. Captions (a soft track, or burned) are added by the stitcher itself.
-        var made: StitchResult? = nil
-        if let live, inputs.captions == nil { made = try await live.makeMP4(output: inputs.output) }
         let result: StitchResult
-        if let made { result = made } else { result = try await stitch(inputs, context: context) }
+        if let live, await live.reencodes, inputs.captions == nil {
+            // A re-encoding stitch was done by the live stream as the clips came: the MP4 is its
+            // packets. Captions (a soft track, or burned) are added by the stitcher itself.
+            await live.catchUp()
+            if let made = try await live.makeMP4(output: inputs.output) {
+                result = made
+            } else {
+                result = try await stitch(inputs, context: context)
+            }
+        } else {
+            // The copy path and the stream's last stretches are independent: made side by side.
+            async let caughtUp: Void? = live?.catchUp()
+            result = try await stitch(inputs, context: context)
+            _ = await caughtUp
+        }
         await live?.close()
         let captionFiles = try inputs.captions?.writeSidecars()
         let records = await store.manifest.segments
