@@ -108,6 +108,15 @@ for round in 0..<iterations {
             output: temp.appendingPathComponent("\(transition)\(round).mp4").path,
             options: StitchOptions(preset: "ultrafast", transition: transition))
     }
+    // Burned captions: the filter graph (buffer → ass → buffersink), libass's renderer and fontconfig.
+    var burning = StitchOptions(preset: "ultrafast")
+    burning.burnedCaptions = StitchOptions.BurnedCaptions(cues: [
+        Caption(start: 0.1, end: 0.8, lines: ["A caption", "on two lines"], speaker: "ann"),
+        Caption(start: 0.8, end: 0.96, lines: ["and another"], speaker: "bob"),
+    ])
+    _ = try Stitcher.stitch(
+        plan: plan, clips: [fixture("clip-a.mp4"), fixture("clip-b.mp4")], audio: fixture("silence-1s.wav"),
+        output: temp.appendingPathComponent("burned\(round).mp4").path, options: burning)
 }
 print(failures == 0 ? "media-leak-check: \(iterations) rounds done" : "media-leak-check: \(failures) unexpected results")
 exit(failures == 0 ? 0 : 1)

@@ -114,6 +114,22 @@ struct CaptionScriptTests {
         }
     }
 
+    /// The face the crop anchored on, as fractions of the fitted frame: what the pipeline keeps
+    /// the captions off.
+    @Test func theFittedPortraitsFaceIsAFractionOfTheFrame() throws {
+        let fitted = try ImageFitter(resolution: .p480).fit(path: Fixture.path("portrait.jpg"))
+        let face = try #require(fitted.faceRegion)
+        #expect(face.isValid, "\(face)")
+        // In pixels of the fitted frame it is the detected face moved and scaled as the crop was.
+        let source = try #require(fitted.face)
+        let window = fitted.geometry.sourceWindow
+        let scale = Double(fitted.bucket.width) / window.width
+        #expect(abs(face.x * Double(fitted.bucket.width) - (Double(source.x) - window.x) * scale) < 1)
+        #expect(abs(face.width * Double(fitted.bucket.width) - Double(source.width) * scale) < 1)
+        #expect(face.y + face.height / 2 < 0.7, "the face of a portrait is not in the lower third: \(face)")
+        #expect(try ImageFitter(resolution: .p480, cropAnchor: .center).fit(path: Fixture.path("portrait.jpg")).faceRegion == nil)
+    }
+
     /// `--burn-captions` without captions and `--caption-style` without burning are option errors.
     @Test func theOptionsAreCheckedOnTheCommandLine() throws {
         let base = ["talk.mp3", "--image", "me.jpg", "--backend", "preview"]

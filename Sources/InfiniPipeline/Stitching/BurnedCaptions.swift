@@ -127,9 +127,10 @@ enum CaptionScript {
     /// Speakers' colours (ASS `&HBBGGRR&`), in the order they are first heard: white, yellow,
     /// cyan, green, pink, orange.
     static let speakerColours = ["&HFFFFFF&", "&H4DE1FF&", "&HFFE15C&", "&H8CF08C&", "&HDB9EFF&", "&H4DA6FF&"]
-    /// The width of an average character of a bold sans-serif, in ems (DejaVu Sans Bold's is
-    /// about 0.62): how wide a line is guessed to be.
-    static let charWidth = 0.62
+    /// The width of an average character of a bold sans-serif in running text, spaces
+    /// included, in ems (DejaVu Sans Bold's is about 0.52; a little more leaves room for
+    /// capitals): how wide a line is guessed to be. libass wraps a line that is wider still.
+    static let charWidth = 0.56
     /// Line height, in font sizes.
     static let lineHeight = 1.25
 
