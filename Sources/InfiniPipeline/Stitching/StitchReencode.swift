@@ -65,21 +65,32 @@ extension Stitcher {
     /// - a zoomed clip is punched in around the face found on its first frame.
     ///
     /// With a colour match, each clip is first decoded once to measure it (only its statistics
-    /// are kept) and every frame is colour-corrected as it is decoded, before any transition
-    /// sees it: a crossfade or morph blends corrected pictures, and a padded frame repeats the
-    /// corrected last one.
+    /// are kept; on a thread of its own, while the clip before it is decoded for the output) and
+    /// every frame is colour-corrected as it is decoded, before any transition sees it: a
+    /// crossfade or morph blends corrected pictures, and a padded frame repeats the corrected
+    /// last one.
     private static func decodeClips(
         _ jobs: [(segment: Int, frames: Int, clip: String)], seams: SeamTransitions,
         colorMatch: (match: StitchColorMatch, reports: ColorMatchReports)?, into handoff: FrameHandoff
     ) throws {
         var previousLast: Frame? = nil
         var faces = FaceCentre()
+        // Each clip's colour plan is made on a thread of its own while the clip before it is
+        // decoded for the output (the first one before anything else).
+        func ahead(_ position: Int) -> ColorPlanAhead? {
+            guard let colorMatch, position < jobs.count else { return nil }
+            let job = jobs[position]
+            return ColorPlanAhead(
+                match: colorMatch.match, clip: job.clip, segment: job.segment, position: position, frames: job.frames)
+        }
+        var upcoming = ahead(0)
+        defer { upcoming?.abandon() }
         for (position, job) in jobs.enumerated() {
             try BlockingWork.checkCancellation()
             var colorMaps: [LabMap?]? = nil
-            if let colorMatch {
-                let plan = try colorMatch.match.plan(
-                    clip: job.clip, segment: job.segment, position: position, frames: job.frames)
+            if let colorMatch, let next = upcoming {
+                let plan = try next.plan()
+                upcoming = ahead(position + 1)
                 colorMatch.reports.append(plan.report)
                 if plan.report.corrected { colorMaps = plan.maps }
             }
