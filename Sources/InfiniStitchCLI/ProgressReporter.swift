@@ -171,6 +171,7 @@ final class ProgressReporter: Sendable {
                 "  \(padded.count) clip\(padded.count == 1 ? "" : "s") a little short, last frame held: segments \(padded.map(String.init).joined(separator: ", "))\n"
         }
         text += Self.speakerLines(s.speakers, paid: !preview)
+        for report in s.colorMatch ?? [] { text += "  \(StitchCommand.describe(report))\n" }
         writeStdout(text)
     }
 

@@ -113,6 +113,12 @@ struct RunCommand: AsyncParsableCommand {
 
     @OptionGroup var transitions: TransitionOptions
 
+    @Option(
+        help: ArgumentHelp(
+            "Correct colour drift inside each clip against the portrait its request was made from (portrait, re-encodes the video) or not (off).",
+            valueName: "MODE"))
+    var colorMatch: ColorMatchMode = .portrait
+
     @Flag(help: "Write NDJSON events to standard output (plan, segment states, warnings, summary).")
     var json = false
 
@@ -175,6 +181,7 @@ struct RunCommand: AsyncParsableCommand {
         o.maxCost = maxCost
         o.resubmitUnknown = resubmitUnknown
         o.stitch = transitions.applied(to: stitching.options, default: .morph)
+        o.colorMatch = colorMatch == .portrait ? .portrait : .off
         (o.aspect, o.cropAnchor, o.background) = try fit.parsed()
         return o
     }

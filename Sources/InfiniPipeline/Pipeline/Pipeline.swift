@@ -166,6 +166,8 @@ public final class Pipeline: Sendable {
             continuation.yield(.segment($0))
         }
         try await cutSegmentAudio(inputs, workDir: workDir)
+        // The portraits the clips' colours are matched against, in place before anything is paid for.
+        let colorMatch = try inputs.stitchColorMatch(o, workDir: workDir.url)
 
         let context = RunContext(
             plan: plan, backend: backend, store: store, workDir: workDir.url,
@@ -188,7 +190,7 @@ public final class Pipeline: Sendable {
         }
 
         emit(.stage(.stitching))
-        let result = try await stitch(inputs, context: context)
+        let result = try await stitch(inputs, context: context, colorMatch: colorMatch)
         let records = await store.manifest.segments
         let paid = tracker.paidFrames
         let summary = PipelineSummary(
@@ -200,7 +202,8 @@ public final class Pipeline: Sendable {
             wallTime: Date().timeIntervalSince(started), workDir: workDir.url.path, videoPath: result.videoPath.rawValue,
             dryRun: false, outputAudio: result.audio, speakers: tracker.speakerTotals(),
             trimmedClips: result.trimmedClips.isEmpty ? nil : result.trimmedClips,
-            paddedClips: result.paddedClips.isEmpty ? nil : result.paddedClips)
+            paddedClips: result.paddedClips.isEmpty ? nil : result.paddedClips,
+            colorMatch: colorMatch == nil ? nil : result.colorMatch)
         emit(.summary(summary))
         return summary
     }
@@ -289,8 +292,13 @@ public final class Pipeline: Sendable {
     /// Stitches; a clip the stitcher rejects is made again, at most ``PipelineOptions/maxAttempts``
     /// times in all, and each clip made again (paid for) is tried by the next stitch: the last
     /// rejection stops the run instead of paying for a clip that no stitch would use.
-    private func stitch(_ inputs: RunInputs, context: RunContext) async throws -> StitchResult {
-        let (plan, audio, output, stitchOptions) = (inputs.plan, inputs.audioPath, inputs.output, options.stitch)
+    private func stitch(
+        _ inputs: RunInputs, context: RunContext, colorMatch: StitchOptions.ColorMatch?
+    ) async throws -> StitchResult {
+        var matched = options.stitch
+        matched.colorMatch = colorMatch
+        let stitchOptions = matched
+        let (plan, audio, output) = (inputs.plan, inputs.audioPath, inputs.output)
         // The audio's own warnings were given when it was planned.
         let known = Set(inputs.warnings)
         let warn: @Sendable (String) -> Void = { [continuation] in if !known.contains($0) { continuation.yield(.warning($0)) } }

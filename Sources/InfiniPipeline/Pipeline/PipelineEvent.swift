@@ -209,6 +209,9 @@ public struct PipelineSummary: Sendable, Equatable, Codable {
     public var trimmedClips: [Int]? = nil
     /// Segments whose clip came back up to 2 frames short and held its last frame.
     public var paddedClips: [Int]? = nil
+    /// What the colour match found in each clip and did to it, in segment order: the largest
+    /// drift (ΔE2000) and how much was corrected; nil when it was off.
+    public var colorMatch: [ColorMatchReport]? = nil
 }
 
 /// What a running pipeline reports, in order.

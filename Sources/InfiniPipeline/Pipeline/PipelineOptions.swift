@@ -87,6 +87,10 @@ public struct PipelineOptions: Sendable {
     /// How to stitch; the seams are morphed by default (the video is made to be watched;
     /// ``StitchOptions/Transition/cut`` keeps the lossless copy path).
     public var stitch = StitchOptions(transition: .morph)
+    /// Colour drift inside each clip corrected against the fitted portrait its request was made
+    /// from (``ColorMatch/portrait``, the default; it re-encodes the video) or not
+    /// (``ColorMatch/off``). A colour match set in ``stitch`` takes precedence.
+    public var colorMatch: ColorMatch = .portrait
     /// Forced aspect ratio for the image.
     public var aspect: ImageFitter.Aspect?
     /// Crop window anchor for the image: around the face by default (the centre when none is found).

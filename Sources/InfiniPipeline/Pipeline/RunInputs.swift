@@ -8,6 +8,8 @@ struct Portrait: Sendable {
     let path: String
     let png: [UInt8]
     let sha: String
+    /// The face its fit found, as fractions of the fitted frame (nil: none was found).
+    var faceRegion: ColorRegion? = nil
 }
 
 /// A run's inputs, checked and read whole before anything is reported or sent: bad input of any
@@ -80,7 +82,9 @@ struct RunInputs: Sendable {
             bucket = bucket ?? fitted.bucket
             imageWarnings += fitted.warnings
             let png = Array(try fitted.pngData())
-            portraits.append(Portrait(speaker: image.speaker, path: image.path, png: png, sha: Hashing.sha256(png)))
+            portraits.append(
+                Portrait(
+                    speaker: image.speaker, path: image.path, png: png, sha: Hashing.sha256(png), faceRegion: fitted.faceRegion))
         }
         let analysis = try await runBlocking { try AudioAnalysis.analyze(path: audioPath) }
         let planning = PlanningOptions(
