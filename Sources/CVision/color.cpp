@@ -114,20 +114,22 @@ struct YUVCoding {
     }
 };
 
-/// Sums of Lab samples and of their products, for a mean and a covariance.
+/// Weighted sums of Lab samples and of their products, for a mean and a covariance.
 struct Accumulator {
     double sum[3] = {0, 0, 0};
     double products[9] = {0, 0, 0, 0, 0, 0, 0, 0, 0};
+    double weight = 0;
     int64_t count = 0;
-    void add(const double lab[3]) {
+    void add(const double lab[3], double w) {
         for (int i = 0; i < 3; i++) {
-            sum[i] += lab[i];
-            for (int j = 0; j < 3; j++) products[3 * i + j] += lab[i] * lab[j];
+            sum[i] += w * lab[i];
+            for (int j = 0; j < 3; j++) products[3 * i + j] += w * lab[i] * lab[j];
         }
+        weight += w;
         count++;
     }
     void write(cvision_lab_stats *stats) const {
-        double n = static_cast<double>(count);
+        const double n = weight > 0 ? weight : 1;
         for (int i = 0; i < 3; i++) stats->mean[i] = sum[i] / n;
         for (int i = 0; i < 3; i++)
             for (int j = 0; j < 3; j++)
@@ -135,6 +137,21 @@ struct Accumulator {
         stats->samples = count;
     }
 };
+
+/// The weight of each cell of `range` along one axis: 1 everywhere for the whole picture; for
+/// a region, a raised cosine over it (1 at its centre, falling to 0 at its edges), so that
+/// content moving across the region's edge enters and leaves the statistics gradually.
+std::vector<double> window_weights(bool windowed, const int range[2], double begin, double end) {
+    std::vector<double> weights(std::max(0, range[1] - range[0]), 1.0);
+    if (!windowed || !(end > begin)) return weights;
+    const double pi = 3.14159265358979323846;
+    const double centre = (begin + end) / 2, half = (end - begin) / 2;
+    for (int i = range[0]; i < range[1]; i++) {
+        const double d = std::min(1.0, std::fabs((i + 0.5) - centre) / half);
+        weights[i - range[0]] = 0.5 + 0.5 * std::cos(pi * d);
+    }
+    return weights;
+}
 
 /// The encoded R'G'B' (0…1) colour to Lab, through the table.
 void encoded_to_lab(const double encoded[3], double lab[3]) {
@@ -217,6 +234,11 @@ int32_t cvision_color_stats_yuv(const cvision_yuv420 *picture, cvision_yuv_encod
     }
     return cvision::guarded(error, error_size, "colour statistics", int32_t{-1}, [&]() -> int32_t {
         const YUVCoding coding(encoding);
+        const bool windowed = region != nullptr && region->width > 0 && region->height > 0;
+        const std::vector<double> wx = window_weights(windowed, range, windowed ? region->x * cw : 0,
+                                                      windowed ? (region->x + region->width) * cw : 0);
+        const std::vector<double> wy = window_weights(windowed, range + 2, windowed ? region->y * ch : 0,
+                                                      windowed ? (region->y + region->height) * ch : 0);
         Accumulator sums;
         for (int cy = range[2]; cy < range[3]; cy += step) {
             const uint8_t *u = picture->planes[1] + static_cast<size_t>(cy) * picture->strides[1];
@@ -228,9 +250,11 @@ int32_t cvision_color_stats_yuv(const cvision_yuv420 *picture, cvision_yuv_encod
                 const int x0 = 2 * cx, x1 = std::min(2 * cx + 1, picture->width - 1);
                 double y = (row0[x0] + row0[x1] + row1[x0] + row1[x1]) / 4.0;
                 double encoded[3], lab[3];
+                const double w = wx[cx - range[0]] * wy[cy - range[2]];
+                if (w <= 0) continue;
                 coding.to_rgb(y, u[cx], v[cx], encoded);
                 encoded_to_lab(encoded, lab);
-                sums.add(lab);
+                sums.add(lab, w);
             }
         }
         sums.write(stats);
@@ -252,6 +276,11 @@ int32_t cvision_color_stats_rgb(const uint8_t *rgb, int32_t width, int32_t heigh
         return -1;
     }
     return cvision::guarded(error, error_size, "colour statistics", int32_t{-1}, [&]() -> int32_t {
+        const bool windowed = region != nullptr && region->width > 0 && region->height > 0;
+        const std::vector<double> wx = window_weights(windowed, range, windowed ? region->x * bw : 0,
+                                                      windowed ? (region->x + region->width) * bw : 0);
+        const std::vector<double> wy = window_weights(windowed, range + 2, windowed ? region->y * bh : 0,
+                                                      windowed ? (region->y + region->height) * bh : 0);
         Accumulator sums;
         for (int by = range[2]; by < range[3]; by++) {
             const uint8_t *row0 = rgb + static_cast<size_t>(2 * by) * stride;
@@ -261,8 +290,10 @@ int32_t cvision_color_stats_rgb(const uint8_t *rgb, int32_t width, int32_t heigh
                 double encoded[3], lab[3];
                 for (int c = 0; c < 3; c++)
                     encoded[c] = (row0[x0 + c] + row0[x1 + c] + row1[x0 + c] + row1[x1 + c]) / (4.0 * 255.0);
+                const double w = wx[bx - range[0]] * wy[by - range[2]];
+                if (w <= 0) continue;
                 encoded_to_lab(encoded, lab);
-                sums.add(lab);
+                sums.add(lab, w);
             }
         }
         sums.write(stats);

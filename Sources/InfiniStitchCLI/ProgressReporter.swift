@@ -186,6 +186,7 @@ final class ProgressReporter: Sendable {
         }
         text += Self.speakerLines(s.speakers, paid: !preview)
         if let files = s.captionFiles, !files.isEmpty { text += "  captions: \(files.joined(separator: ", "))\n" }
+        for report in s.colorMatch ?? [] { text += "  \(StitchCommand.describe(report))\n" }
         writeStdout(text)
     }
 

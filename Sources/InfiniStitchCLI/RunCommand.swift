@@ -127,6 +127,12 @@ struct RunCommand: AsyncParsableCommand {
 
     @OptionGroup var captionBurning: CaptionBurnArguments
 
+    @Option(
+        help: ArgumentHelp(
+            "Correct colour drift inside each clip against the portrait its request was made from (portrait, re-encodes the video) or not (off).",
+            valueName: "MODE"))
+    var colorMatch: ColorMatchMode = .portrait
+
     @Flag(help: "Write NDJSON events to standard output (plan, segment states, warnings, summary).")
     var json = false
 
@@ -192,6 +198,7 @@ struct RunCommand: AsyncParsableCommand {
         o.live = live
         o.stitch = transitions.applied(to: stitching.options, default: .morph)
         (o.burnCaptions, o.captionStyle) = (captionBurning.burnCaptions, captionBurning.captionStyle)
+        o.colorMatch = colorMatch == .portrait ? .portrait : .off
         (o.aspect, o.cropAnchor, o.background) = try fit.parsed()
         return captionArguments.applied(to: o)
     }

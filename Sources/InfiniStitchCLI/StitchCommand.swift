@@ -70,7 +70,9 @@ struct StitchCommand: AsyncParsableCommand {
             With --color-match portrait, colour drift inside each clip (warmer, more saturated or
             darker as it goes on) is pulled back to where the clip started from the portrait, so the
             colours no longer jump at the seams; a clip that does not drift is left exactly as it is.
-            It re-encodes the video and prints what it found per clip.
+            It re-encodes the video and prints what it found per clip. The portraits are the
+            --reference images, or those a multi-speaker plan names. --json prints the result,
+            with each clip's colour figures, as one JSON object.
 
             Example:
               infinistitch plan talk.mp3 --json > plan.json
@@ -97,7 +99,7 @@ struct StitchCommand: AsyncParsableCommand {
 
     @Option(
         help: ArgumentHelp(
-            "Correct colour drift inside each clip against the portrait (portrait, re-encodes the video; needs --reference) or not (off).",
+            "Correct colour drift inside each clip against the portrait (portrait, re-encodes the video; needs --reference or a plan that names the portraits) or not (off).",
             valueName: "MODE"))
     var colorMatch: ColorMatchMode = .off
 
@@ -115,15 +117,15 @@ struct StitchCommand: AsyncParsableCommand {
 
     @OptionGroup var captionBurning: CaptionBurnArguments
 
+    @Flag(help: "Print the result as one JSON object (with each clip's colour figures).")
+    var json = false
+
     @Argument(help: "One clip per segment, in segment order.")
     var clips: [String] = []
 
     func validate() throws {
-        switch colorMatch {
-        case .portrait:
-            guard !reference.isEmpty else { throw ValidationError("--color-match portrait needs --reference IMAGE") }
-        case .off:
-            guard reference.isEmpty else { throw ValidationError("--reference is only used with --color-match portrait") }
+        if colorMatch == .off && !reference.isEmpty {
+            throw ValidationError("--reference is only used with --color-match portrait")
         }
         if captionBurning.burnCaptions && captions == nil {
             throw ValidationError("--burn-captions needs --captions FILE (the transcript to draw)")
@@ -133,11 +135,26 @@ struct StitchCommand: AsyncParsableCommand {
         }
     }
 
-    /// The stitch options the flags ask for.
+    /// The stitch options the flags ask for (the colour match's references from `--reference`).
     var options: StitchOptions {
         var options = transitions.applied(to: stitching.options, default: .cut)
         if colorMatch == .portrait { options.colorMatch = StitchOptions.ColorMatch(references: reference) }
         return options
+    }
+
+    /// The reference portraits of `plan`'s segments: the `--reference` images, or else the
+    /// portraits a multi-speaker plan names, one per segment.
+    /// - Throws: `CLIError.badInput` when there are none.
+    func references(for plan: Plan) throws -> [String] {
+        if !reference.isEmpty { return reference }
+        let images = Dictionary((plan.speakers ?? []).map { ($0.name, $0.image) }, uniquingKeysWith: { a, _ in a })
+        let named = plan.segments.map { $0.speaker.flatMap { images[$0] } }
+        guard !named.isEmpty, named.allSatisfy({ $0 != nil }) else {
+            throw CLIError.badInput(
+                "--color-match portrait needs --reference IMAGE: the plan \(plan.segments.isEmpty ? "has no segments" : "names no portraits")"
+            )
+        }
+        return named.map { $0! }
     }
 
     func run() async throws {
@@ -171,6 +188,7 @@ struct StitchCommand: AsyncParsableCommand {
                 "\(reference.count) --reference images for \(parsed.segments.count) segments: give one, or one per segment")
         }
         var options = self.options
+        if colorMatch == .portrait { options.colorMatch?.references = try references(for: parsed) }
         if let captions, captionBurning.burnCaptions {
             // Cues made from the transcript, which must fit the plan's audio.
             let transcript = try Transcript.read(file: URL(fileURLWithPath: captions), audioDuration: parsed.audio.duration)
@@ -183,12 +201,44 @@ struct StitchCommand: AsyncParsableCommand {
                 plan: parsed, clips: clips, audio: audio, output: output, options: stitchOptions,
                 warning: { writeStderr("warning: \($0)\n") })
         }
+        if json {
+            writeStdout(Self.json(result) + "\n")
+            return
+        }
         var line =
             "\(result.output): \(result.totalFrames) frames, \(result.width)x\(result.height), video \(result.videoPath.rawValue)"
         if let reason = result.reencodeReason { line += " (\(reason))" }
         line += ", audio: \(result.audio.summary)\n"
         for report in result.colorMatch { line += "  \(Self.describe(report))\n" }
         writeStdout(line)
+    }
+
+    /// The result as one JSON object: `output`, `totalFrames`, `width`, `height`, `videoPath`,
+    /// `reencodeReason`, `audio`, `warnings`, `trimmedClips`, `paddedClips`, and `colorMatch`
+    /// (per clip: `segment`, `largestDrift`, `largestCorrection`, `largestResidual`,
+    /// `correctedFrames`, `lightingChanges`, `referenceDifference`, `note`).
+    static func json(_ result: StitchResult) -> String {
+        struct Body: Encodable {
+            let output: String
+            let totalFrames: Int
+            let width: Int
+            let height: Int
+            let videoPath: StitchResult.VideoPath
+            let reencodeReason: String?
+            let audio: OutputAudio
+            let warnings: [String]
+            let trimmedClips: [Int]
+            let paddedClips: [Int]
+            let colorMatch: [ColorMatchReport]
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let body = Body(
+            output: result.output, totalFrames: result.totalFrames, width: result.width, height: result.height,
+            videoPath: result.videoPath, reencodeReason: result.reencodeReason, audio: result.audio,
+            warnings: result.warnings, trimmedClips: result.trimmedClips, paddedClips: result.paddedClips,
+            colorMatch: result.colorMatch)
+        return (try? encoder.encode(body)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
     }
 
     /// One line on what colour matching found in a clip and did to it.

@@ -364,9 +364,11 @@ extension Serial {
         }
 
         @Test func theStitchCommandTakesColorMatch() throws {
-            #expect(throws: (any Error).self) {
-                try StitchCommand.parse(["--plan", "p.json", "--audio", "a.m4a", "-o", "o.mp4", "--color-match", "portrait"])
-            }
+            // Without --reference the portraits must come from the plan (a multi-speaker plan's).
+            let unnamed = try StitchCommand.parse([
+                "--plan", "p.json", "--audio", "a.m4a", "-o", "o.mp4", "--color-match", "portrait",
+            ])
+            #expect(throws: (any Error).self) { try unnamed.references(for: try Self.plan(segments: 1)) }
             #expect(throws: (any Error).self) {
                 try StitchCommand.parse(["--plan", "p.json", "--audio", "a.m4a", "-o", "o.mp4", "--reference", "r.jpg"])
             }

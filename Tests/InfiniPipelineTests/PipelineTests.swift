@@ -104,8 +104,10 @@ extension Serial {
             o.environment = ["XDG_CACHE_HOME": dir.path("cache"), "HOME": dir.url.path]
             o.concurrency = 2
             // Hard cuts (the copy path): what these tests check does not depend on the seams, and
-            // the default morph re-encodes every frame. previewBackendEndToEnd keeps the default.
+            // the default morph re-encodes every frame (so would the default colour match).
+            // previewBackendEndToEnd keeps the default seams; ColorMatchPipelineTests the colour match.
             o.stitch = StitchOptions(transition: .cut)
+            o.colorMatch = .off
             return o
         }
 

@@ -44,14 +44,16 @@ typedef struct cvision_lab_affine {
 
 /// The Lab statistics of `picture` over `region` (NULL: the whole picture), one sample per
 /// `step`×`step` block of chroma samples (the colour of a 2×2 luma block with its chroma).
+/// Over a region the samples are weighted by a raised cosine across it (1 at its centre, 0 at
+/// its edges), so that content crossing the region's edge moves the statistics gradually.
 /// Returns 0, or -1 with one line of reason in `error`.
 int32_t cvision_color_stats_yuv(const cvision_yuv420 *picture, cvision_yuv_encoding encoding,
                                 const cvision_region *region, int32_t step, cvision_lab_stats *stats, char *error,
                                 size_t error_size);
 
 /// The Lab statistics of a packed 8-bit RGB picture (sRGB, `stride` bytes a row) over
-/// `region` (NULL: the whole picture), one sample per 2×2 block averaged, as a 4:2:0 picture
-/// of it would give. Returns 0, or -1 with one line of reason in `error`.
+/// `region` (NULL: the whole picture; weighted as for `cvision_color_stats_yuv`), one sample
+/// per 2×2 block averaged, as a 4:2:0 picture of it would give. Returns 0, or -1 with one line of reason in `error`.
 int32_t cvision_color_stats_rgb(const uint8_t *rgb, int32_t width, int32_t height, int32_t stride,
                                 const cvision_region *region, cvision_lab_stats *stats, char *error, size_t error_size);
 

@@ -8,8 +8,9 @@ final class StreamDecoder {
     private(set) var context: UnsafeMutablePointer<AVCodecContext>?
     private var flushed = false
 
-    /// Opens the decoder for `streamIndex`. `threads` 0 lets FFmpeg choose.
-    init(demuxer: Demuxer, streamIndex: Int, threads: Int = 0) throws {
+    /// Opens the decoder for `streamIndex`. `threads` 0 lets FFmpeg choose; `fast` skips the
+    /// deblocking filter and allows the codec's shortcuts (pictures to measure, not to show).
+    init(demuxer: Demuxer, streamIndex: Int, threads: Int = 0, fast: Bool = false) throws {
         self.demuxer = demuxer
         self.streamIndex = streamIndex
         let stream = demuxer.avStream(streamIndex)
@@ -25,6 +26,10 @@ final class StreamDecoder {
         if rc < 0 { throw MediaError.ffmpeg(.invalidData, file: demuxer.source, "cannot configure the decoder", rc) }
         ctx.pointee.pkt_timebase = stream.pointee.time_base
         ctx.pointee.thread_count = Int32(threads)
+        if fast {
+            ctx.pointee.skip_loop_filter = AVDISCARD_ALL
+            ctx.pointee.flags2 |= AV_CODEC_FLAG2_FAST
+        }
         rc = avcodec_open2(ctx, codec, nil)
         // The codec is there but refuses the stream's parameters: the file is at fault.
         if rc < 0 { throw MediaError.ffmpeg(.invalidData, file: demuxer.source, "cannot open the decoder", rc) }

@@ -80,12 +80,13 @@ package final class VideoReader {
         try self.init(demuxer: Demuxer(path: path), pixelFormat: pixelFormat)
     }
 
-    /// Opens the best video stream of an open demuxer (which the reader then owns).
-    package init(demuxer: Demuxer, pixelFormat: VideoPixelFormat = .rgb24, threads: Int = 0) throws {
+    /// Opens the best video stream of an open demuxer (which the reader then owns); `fast`
+    /// decodes without the deblocking filter (for measuring, not for showing).
+    package init(demuxer: Demuxer, pixelFormat: VideoPixelFormat = .rgb24, threads: Int = 0, fast: Bool = false) throws {
         self.demuxer = demuxer
         source = demuxer.source
         stream = try demuxer.bestStream(.video)
-        decoder = try StreamDecoder(demuxer: demuxer, streamIndex: stream.index, threads: threads)
+        decoder = try StreamDecoder(demuxer: demuxer, streamIndex: stream.index, threads: threads, fast: fast)
         self.pixelFormat = pixelFormat
         packet = try Packet()
         decoded = try Frame()

@@ -189,6 +189,8 @@ public final class Pipeline: Sendable {
             continuation.yield(.segment($0))
         }
         try await cutSegmentAudio(inputs, workDir: workDir)
+        // The portraits the clips' colours are matched against, in place before anything is paid for.
+        let colorMatch = try inputs.stitchColorMatch(o, workDir: workDir.url)
 
         let context = RunContext(
             plan: plan, backend: backend, store: store, workDir: workDir.url,
@@ -222,19 +224,19 @@ public final class Pipeline: Sendable {
 
         emit(.stage(.stitching))
         let result: StitchResult
-        if let live, await live.reencodes, inputs.captions == nil {
+        if let live, await live.reencodes, inputs.captions == nil, colorMatch == nil {
             // A re-encoding stitch was done by the live stream as the clips came: the MP4 is its
-            // packets. Captions (a soft track, or burned) are added by the stitcher itself.
+            // packets. Captions (a soft track, or burned) and the colour match are the stitcher's.
             await live.catchUp()
             if let made = try await live.makeMP4(output: inputs.output) {
                 result = made
             } else {
-                result = try await stitch(inputs, context: context)
+                result = try await stitch(inputs, context: context, colorMatch: colorMatch)
             }
         } else {
             // The copy path and the stream's last stretches are independent: made side by side.
             async let caughtUp: Void? = live?.catchUp()
-            result = try await stitch(inputs, context: context)
+            result = try await stitch(inputs, context: context, colorMatch: colorMatch)
             _ = await caughtUp
         }
         await live?.close()
@@ -250,7 +252,8 @@ public final class Pipeline: Sendable {
             wallTime: Date().timeIntervalSince(started), workDir: workDir.url.path, videoPath: result.videoPath.rawValue,
             dryRun: false, outputAudio: result.audio, speakers: tracker.speakerTotals(),
             trimmedClips: result.trimmedClips.isEmpty ? nil : result.trimmedClips,
-            paddedClips: result.paddedClips.isEmpty ? nil : result.paddedClips, captionFiles: captionFiles)
+            paddedClips: result.paddedClips.isEmpty ? nil : result.paddedClips, captionFiles: captionFiles,
+            colorMatch: colorMatch == nil ? nil : result.colorMatch)
         emit(.summary(summary))
         return summary
     }
@@ -340,9 +343,13 @@ public final class Pipeline: Sendable {
     /// Stitches; a clip the stitcher rejects is made again, at most ``PipelineOptions/maxAttempts``
     /// times in all, and each clip made again (paid for) is tried by the next stitch: the last
     /// rejection stops the run instead of paying for a clip that no stitch would use.
-    private func stitch(_ inputs: RunInputs, context: RunContext) async throws -> StitchResult {
+    private func stitch(
+        _ inputs: RunInputs, context: RunContext, colorMatch: StitchOptions.ColorMatch?
+    ) async throws -> StitchResult {
         // The run's captions: a soft track always, and burned into the picture with burnCaptions.
-        let stitchOptions = stitchOptions(inputs, captions: inputs.captions)
+        var matched = stitchOptions(inputs, captions: inputs.captions)
+        matched.colorMatch = colorMatch
+        let stitchOptions = matched
         let (plan, audio, output) = (inputs.plan, inputs.audioPath, inputs.output)
         // The audio's own warnings were given when it was planned.
         let known = Set(inputs.warnings)

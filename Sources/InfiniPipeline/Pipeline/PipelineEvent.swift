@@ -234,6 +234,9 @@ public struct PipelineSummary: Sendable, Equatable, Codable {
     public var sample: PlanSample? = nil
     /// The caption sidecars written beside the MP4 (`talk.srt`, `talk.vtt`); nil without captions.
     public var captionFiles: [String]? = nil
+    /// What the colour match found in each clip and did to it, in segment order: the largest
+    /// drift (ΔE2000) and how much was corrected; nil when it was off.
+    public var colorMatch: [ColorMatchReport]? = nil
 }
 
 /// What a running pipeline reports, in order.

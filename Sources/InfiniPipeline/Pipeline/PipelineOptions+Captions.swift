@@ -51,17 +51,3 @@ extension PipelineOptions {
         return options
     }
 }
-
-extension FittedImage {
-    /// The face that placed the crop, as fractions of the fitted frame (clipped to it); nil
-    /// when no face was found or it lies outside the crop.
-    public var faceRegion: ColorRegion? {
-        guard let face else { return nil }
-        let w = geometry.sourceWindow
-        let x0 = max(0, (Double(face.x) - w.x) / w.width), y0 = max(0, (Double(face.y) - w.y) / w.height)
-        let x1 = min(1, (Double(face.x + face.width) - w.x) / w.width)
-        let y1 = min(1, (Double(face.y + face.height) - w.y) / w.height)
-        guard x1 > x0, y1 > y0 else { return nil }
-        return ColorRegion(x: x0, y: y0, width: x1 - x0, height: y1 - y0)
-    }
-}

@@ -106,6 +106,10 @@ public struct PipelineOptions: Sendable {
     /// stream encodes each stretch as its clips arrive and the MP4 is made from its packets.
     /// Not with ``StitchOptions/colorMatch`` yet.
     public var live: String?
+    /// Colour drift inside each clip corrected against the fitted portrait its request was made
+    /// from (``ColorMatch/portrait``, the default; it re-encodes the video) or not
+    /// (``ColorMatch/off``). A colour match set in ``stitch`` takes precedence.
+    public var colorMatch: ColorMatch = .portrait
     /// Forced aspect ratio for the image.
     public var aspect: ImageFitter.Aspect?
     /// Crop window anchor for the image: around the face by default (the centre when none is found).

@@ -1,3 +1,4 @@
+import CFFmpeg
 import Foundation
 
 // Colour matching in the re-encode path: each clip is decoded once to measure its colours over
@@ -25,6 +26,9 @@ extension StitchOptions {
         /// Where to measure the colours, as fractions of the frame (e.g. the face the fit's
         /// anchor found); the whole frame when nil. The correction applies to the whole frame.
         public var region: ColorRegion?
+        /// Where to measure the colours of each reference's clips (the face each portrait's
+        /// fit found, nil: ``region``): empty, or one per reference in the same order.
+        public var regions: [ColorRegion?]
         /// The drift (ΔE2000 on the smoothed mean colour) below which a clip is left exactly as
         /// it is (``thresholdRange``).
         public var threshold: Double
@@ -34,15 +38,26 @@ extension StitchOptions {
         ///   - references: one portrait for every clip, or one per segment.
         ///   - region: where to measure the colours; the whole frame by default.
         ///   - threshold: the drift below which a clip is left as it is, ``defaultThreshold`` by default.
-        public init(references: [String], region: ColorRegion? = nil, threshold: Double = ColorMatch.defaultThreshold) {
+        ///   - regions: where to measure each reference's clips, one per reference; none by default.
+        public init(
+            references: [String], region: ColorRegion? = nil, threshold: Double = ColorMatch.defaultThreshold,
+            regions: [ColorRegion?] = []
+        ) {
             self.references = references
             self.region = region
             self.threshold = threshold
+            self.regions = regions
         }
 
         /// The reference of the clip for segment `index`.
         func reference(segment index: Int) -> String {
             references.count == 1 ? references[0] : references[index]
+        }
+
+        /// Where to measure the clip for segment `index`.
+        func region(segment index: Int) -> ColorRegion? {
+            guard !regions.isEmpty else { return region }
+            return (regions.count == 1 ? regions[0] : regions[index]) ?? region
         }
 
         /// Checks the values.
@@ -56,8 +71,14 @@ extension StitchOptions {
                     "colorMatch",
                     "threshold \(threshold) is outside \(Self.thresholdRange.lowerBound)…\(Self.thresholdRange.upperBound)")
             }
-            if let region, !region.isValid {
-                throw StitchError.invalidOption("colorMatch", "the region is not a rectangle inside the frame")
+            for region in [region] + regions {
+                if let region, !region.isValid {
+                    throw StitchError.invalidOption("colorMatch", "the region is not a rectangle inside the frame")
+                }
+            }
+            guard regions.isEmpty || regions.count == references.count else {
+                throw StitchError.invalidOption(
+                    "colorMatch", "\(regions.count) regions for \(references.count) references (give one per reference)")
             }
         }
     }
@@ -67,7 +88,8 @@ extension StitchOptions {
 struct StitchColorMatch: Sendable {
     /// The statistics of each segment's reference portrait.
     let references: [LabStats]
-    let region: ColorRegion?
+    /// Where each segment's clip is measured (nil: the whole frame).
+    let regions: [ColorRegion?]
     let threshold: Double
 
     /// Measures each distinct reference once: fitted to the clips' shape (as the model's input
@@ -83,19 +105,18 @@ struct StitchColorMatch: Sendable {
         }
         let fitter = ImageFitter(
             resolution: plan.resolution, aspect: ImageFitter.Aspect(width: Double(width), height: Double(height)))
-        var measured: [String: LabStats] = [:]
+        var fitted: [String: PixelBuffer] = [:]
         var references: [LabStats] = []
+        var regions: [ColorRegion?] = []
         for segment in 0..<count {
-            let path = options.reference(segment: segment)
-            if measured[path] == nil {
-                let image = try fitter.fit(path: path).pixels
-                measured[path] = try LabColor.stats(
-                    rgb: image.bytes, width: image.width, height: image.height, region: options.region)
-            }
-            references.append(measured[path]!)
+            let path = options.reference(segment: segment), region = options.region(segment: segment)
+            if fitted[path] == nil { fitted[path] = try fitter.fit(path: path).pixels }
+            let image = fitted[path]!
+            references.append(try LabColor.stats(rgb: image.bytes, width: image.width, height: image.height, region: region))
+            regions.append(region)
         }
         self.references = references
-        region = options.region
+        self.regions = regions
         threshold = options.threshold
     }
 
@@ -104,7 +125,9 @@ struct StitchColorMatch: Sendable {
     /// no correction, with a note.
     /// - Throws: `MediaError` or ``ClipError`` when the clip cannot be decoded; ``VisionError``.
     func plan(clip: String, segment: Int, position: Int, frames: Int) throws -> ColorMatchPlan {
-        let reader = try VideoReader(demuxer: Demuxer(path: clip), pixelFormat: .yuv420p, threads: 1)
+        // Measured without the deblocking filter: a fraction of the decoding's time, and no
+        // change a colour statistic can see.
+        let reader = try VideoReader(demuxer: Demuxer(path: clip), pixelFormat: .yuv420p, threads: 1, fast: true)
         var stats: [LabStats] = []
         stats.reserveCapacity(frames)
         let frame = try Frame()
@@ -116,7 +139,9 @@ struct StitchColorMatch: Sendable {
                 plan.report.note = "its frames are not 8-bit YUV 4:2:0: left as it is"
                 return plan
             }
-            stats.append(try LabColor.stats(of: frame, region: region))
+            let (width, height) = (Int(frame.pointer.pointee.width), Int(frame.pointer.pointee.height))
+            let step = LabColor.step(width: width, height: height, region: regions[position])
+            stats.append(try LabColor.stats(of: frame, region: regions[position], step: step))
             frame.unref()
         }
         guard let last = stats.last else { throw ClipError(segment: segment, clip: clip, reason: "no frame decodes") }
@@ -142,5 +167,47 @@ final class ColorMatchReports: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         return reports
+    }
+}
+
+/// The colour plan of one clip, made on a thread of its own (with a cancellation flag of its
+/// own, set by ``abandon()``), while the thread that asked for it does other work.
+///
+/// `@unchecked Sendable`: `outcome` is written once by the planning thread before it signals
+/// `done`, and read only after waiting for `done`.
+final class ColorPlanAhead: @unchecked Sendable {
+    private let done = DispatchSemaphore(value: 0)
+    private let flag = BlockingWork.Flag()
+    private var outcome: Result<ColorMatchPlan, any Error>? = nil
+    private var finished = false
+
+    init(match: StitchColorMatch, clip: String, segment: Int, position: Int, frames: Int) {
+        Thread.detachNewThread { [self] in
+            let result = Result {
+                try BlockingWork.run(with: flag) {
+                    try match.plan(clip: clip, segment: segment, position: position, frames: frames)
+                }
+            }
+            outcome = result
+            done.signal()
+        }
+    }
+
+    /// Waits for the plan.
+    /// - Throws: what making it threw.
+    func plan() throws -> ColorMatchPlan {
+        if !finished {
+            done.wait()
+            finished = true
+        }
+        return try outcome!.get()
+    }
+
+    /// Stops the planning at its next frame and waits for its thread to end.
+    func abandon() {
+        guard !finished else { return }
+        flag.set()
+        done.wait()
+        finished = true
     }
 }

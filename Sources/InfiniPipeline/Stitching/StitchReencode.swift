@@ -73,9 +73,10 @@ extension Stitcher {
     /// - a zoomed clip is punched in around the face found on its first frame.
     ///
     /// With a colour match, each clip is first decoded once to measure it (only its statistics
-    /// are kept) and every frame is colour-corrected as it is decoded, before any transition
-    /// sees it: a crossfade or morph blends corrected pictures, and a padded frame repeats the
-    /// corrected last one.
+    /// are kept; on a thread of its own, while the clip before it is decoded for the output) and
+    /// every frame is colour-corrected as it is decoded, before any transition sees it: a
+    /// crossfade or morph blends corrected pictures, and a padded frame repeats the corrected
+    /// last one.
     ///
     /// `jobs` may start at plan position `offset` (a live stretch); with `primed`, the first
     /// job only sets up the seam after it: it is decoded as the whole stitch decodes it, and
@@ -87,13 +88,24 @@ extension Stitcher {
     ) throws {
         var previousLast: Frame? = nil
         var faces = FaceCentre()
+        // Each clip's colour plan is made on a thread of its own while the clip before it is
+        // decoded for the output (the first one before anything else).
+        func ahead(_ local: Int) -> ColorPlanAhead? {
+            guard let colorMatch, local < jobs.count else { return nil }
+            let job = jobs[local]
+            return ColorPlanAhead(
+                match: colorMatch.match, clip: job.clip, segment: job.segment, position: local + offset,
+                frames: job.frames)
+        }
+        var upcoming = ahead(0)
+        defer { upcoming?.abandon() }
         for (local, job) in jobs.enumerated() {
             let position = local + offset, silent = primed && local == 0
             try BlockingWork.checkCancellation()
             var colorMaps: [LabMap?]? = nil
-            if let colorMatch {
-                let plan = try colorMatch.match.plan(
-                    clip: job.clip, segment: job.segment, position: position, frames: job.frames)
+            if let colorMatch, let next = upcoming {
+                let plan = try next.plan()
+                upcoming = ahead(local + 1)
                 colorMatch.reports.append(plan.report)
                 if plan.report.corrected { colorMaps = plan.maps }
             }

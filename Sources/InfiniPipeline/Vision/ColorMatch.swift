@@ -114,6 +114,18 @@ enum LabColor {
     /// 0.05 ΔE against measuring every block).
     static let sampleStep = 2
 
+    /// The samples a measure of a clip's frame aims at: about 8 000 (every fourth 2×2 block of a
+    /// 480p frame; the mean moves by well under 0.05 ΔE against measuring every block).
+    static let frameSamples = 8192
+
+    /// The step between measured chroma samples that gives about ``frameSamples`` samples over
+    /// `region` (the whole frame when nil) of a `width`×`height` frame.
+    static func step(width: Int, height: Int, region: ColorRegion?) -> Int {
+        let area = region.map { $0.width * $0.height } ?? 1
+        let samples = Double((width + 1) / 2) * Double((height + 1) / 2) * area
+        return max(1, Int((samples / Double(frameSamples)).squareRoot()))
+    }
+
     /// The CIEDE2000 difference between two Lab colours.
     static func deltaE2000(_ a: [Double], _ b: [Double]) -> Double {
         precondition(a.count == 3 && b.count == 3)
@@ -207,7 +219,8 @@ public struct ColorMatchReport: Sendable, Equatable, Codable {
     /// The plan segment whose clip this is.
     public var segment: Int
     /// The largest drift found: the CIEDE2000 difference between the clip's smoothed mean colour
-    /// and where it started (the drift carried across a kept lighting change included).
+    /// and where it started (the drift carried across a kept lighting change included), as far
+    /// as it lasts (a change that goes away again is content, not drift).
     public var largestDrift: Double
     /// The most the correction moved the smoothed mean colour of a frame (ΔE2000); 0 when the
     /// clip was left as it was.
@@ -247,7 +260,9 @@ public struct ColorMatchReport: Sendable, Equatable, Codable {
 /// 2. **Smoothing.** Each frame's mean and covariance are replaced by a local linear fit over
 ///    a window of ``windowFrames`` (one second) centred on it, so a mouth opening, a hand or a
 ///    head turn does not make the correction flicker, and a steady drift is followed without
-///    lag, to the clip's last frame.
+///    lag, to the clip's last frame. Drift accumulates, so a frame's drift is the least of its
+///    own and every later frame's (up to a lighting change): a change that goes away again (a
+///    hand passing, a head turning and back) is content and is never corrected.
 /// 3. **Lighting that changes on purpose.** Drift is slow (ΔE 10 over half a minute); a change
 ///    of ``stepThreshold`` or more between the mean of the ``stepFrames`` frames before a frame
 ///    and of those from it is no drift, whatever causes it. The clip is split there and each
@@ -297,7 +312,9 @@ struct ColorMatchPlan: Sendable, Equatable {
         smoothed.reserveCapacity(n)
         for piece in pieces { smoothed += Self.smoothed(Array(frames[piece])) }
 
-        // Targets and drift, piece by piece.
+        // Targets and drift, piece by piece. Drift accumulates: only the part of a frame's change
+        // that lasts to the piece's end counts (a hand or a head turn that comes and goes is
+        // content, not drift).
         var targets: [LabStats] = []
         var drift = [Double](repeating: 0, count: n)
         var carried: LabMap? = nil
@@ -308,9 +325,15 @@ struct ColorMatchPlan: Sendable, Equatable {
                 targets.append(target)
                 drift[t] = LabColor.deltaE2000(smoothed[t].mean, target.mean)
             }
-            // The whole correction at the piece's end, carried into the next piece's target.
+            var lasting = Double.infinity
+            for t in piece.reversed() {
+                lasting = min(lasting, drift[t])
+                drift[t] = lasting
+            }
+            // The correction in force at the piece's end, carried into the next piece's target.
             let last = piece.upperBound - 1
-            carried = try LabColor.transport(from: smoothed[last], to: target, strength: 1)
+            let strength = Self.strength(drift: drift[last], threshold: threshold)
+            carried = strength > 0 ? try LabColor.transport(from: smoothed[last], to: target, strength: strength) : nil
         }
         report.largestDrift = drift.max() ?? 0
         report.largestResidual = report.largestDrift
@@ -331,7 +354,7 @@ struct ColorMatchPlan: Sendable, Equatable {
 
         var residual = 0.0
         for t in 0..<n {
-            let strength = min(1, max(0, (drift[t] - threshold / 2) / threshold))
+            let strength = Self.strength(drift: drift[t], threshold: threshold)
             guard strength > 0 else {
                 residual = max(residual, drift[t])
                 continue
@@ -346,9 +369,16 @@ struct ColorMatchPlan: Sendable, Equatable {
         report.correctedFrames = maps.count(where: { $0 != nil })
     }
 
+    /// How much of a frame's drift is taken out: 0 up to half the threshold, rising to all of it
+    /// at one and a half.
+    static func strength(drift: Double, threshold: Double) -> Double {
+        min(1, max(0, (drift - threshold / 2) / threshold))
+    }
+
     /// The frames at which the mean colour changes at once: where the mean of the
     /// ``stepFrames`` frames from it differs by at least ``stepThreshold`` from the mean of the
-    /// ones before it, the largest such change within ``stepFrames`` frames either side.
+    /// ones before it, at least half of it from the frame before (a change at once, not one
+    /// spread over the frames), the largest such change within ``stepFrames`` frames either side.
     static func lightingChanges(_ means: [[Double]]) -> [Int] {
         let n = means.count, k = stepFrames
         guard n > 1 else { return [] }
@@ -362,7 +392,9 @@ struct ColorMatchPlan: Sendable, Equatable {
             jump[t] = LabColor.deltaE2000(average(max(0, t - k)..<t), average(t..<min(n, t + k)))
         }
         var changes: [Int] = []
-        for t in 1..<n where jump[t] >= stepThreshold {
+        // Lighting changes at once: a change spread over several frames (something sliding into
+        // the picture) is content, however large.
+        for t in 1..<n where jump[t] >= stepThreshold && LabColor.deltaE2000(means[t - 1], means[t]) >= jump[t] / 2 {
             let before = max(1, t - k)..<t, after = (t + 1)..<min(n, t + k + 1)
             if before.allSatisfy({ jump[$0] < jump[t] }) && after.allSatisfy({ jump[$0] <= jump[t] }) {
                 changes.append(t)
