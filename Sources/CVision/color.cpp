@@ -459,6 +459,26 @@ int32_t cvision_color_apply(const cvision_yuv420_out *picture, cvision_yuv_encod
                     }
                     return low + (high - low) * fy;
                 };
+                // The four luma samples of a block mostly fall in one luma cell of the table: its
+                // two blended rows are computed once (the same sums as `interpolate` makes).
+                int cached_cell = -1;
+                float cached_low = 0, cached_high = 0;
+                auto interpolate_luma = [&](float y) {
+                    float p = y * static_cast<float>(kGrid - 1) / 255.0f;
+                    int iy = std::min(kGrid - 2, static_cast<int>(p));
+                    float fy = p - iy;
+                    if (iy != cached_cell) {
+                        float low = 0, high = 0;
+                        for (int k = 0; k < 4; k++) {
+                            low += w[k] * at(iy, k)[0];
+                            high += w[k] * at(iy + 1, k)[0];
+                        }
+                        cached_cell = iy;
+                        cached_low = low;
+                        cached_high = high;
+                    }
+                    return cached_low + (cached_high - cached_low) * fy;
+                };
                 const int columns = std::min(2, picture->width - 2 * cx);
                 // Read the block's luma before writing any of it.
                 float luma[2][2];
@@ -472,7 +492,7 @@ int32_t cvision_color_apply(const cvision_yuv420_out *picture, cvision_yuv_encod
                 u_row[cx] = to_byte(interpolate(mean, 1));
                 v_row[cx] = to_byte(interpolate(mean, 2));
                 for (int r = 0; r < rows; r++)
-                    for (int c = 0; c < columns; c++) luma_rows[r][2 * cx + c] = to_byte(interpolate(luma[r][c], 0));
+                    for (int c = 0; c < columns; c++) luma_rows[r][2 * cx + c] = to_byte(interpolate_luma(luma[r][c]));
             }
         }
         return 0;
