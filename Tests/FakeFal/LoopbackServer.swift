@@ -33,7 +33,8 @@ public final class LoopbackServer: Sendable {
                 continuation.finish()
             },
             logger: logger)
-        let task = Task {
+        // On threads of its own: never held up by blocking work on the cooperative pool.
+        let task = Task(executorPreference: TestThreads.shared) {
             do {
                 try await app.run()
             } catch {
