@@ -1,0 +1,81 @@
+import FakeFal
+import Foundation
+import Testing
+
+@testable import InfiniPipeline
+
+extension Serial {
+    /// `--live` composes with the rest of the stitch: the default colour match, burned captions
+    /// and the soft subtitle track are the stream's too, so the MP4 is still remuxed from it.
+    @Suite("live stream with colour match and captions", .ownThreads)
+    struct LiveComposeTests {
+        @Test(.timeLimit(.minutes(4))) func colourMatchAndBurnedCaptionsAreTheStreams() async throws {
+            let dir = try TempDir()
+            defer { dir.cleanup() }
+            let server = FakeFalServer()
+            let url = try await server.start()
+            server.script(
+                (0..<8).map { FakeFalServer.GenerationScript(processingTime: .milliseconds($0 % 2 == 0 ? 700 : 50)) })
+            var o = LiveStreamTests.options(dir, url: url)
+            // The main command's defaults: morphed seams and the colour match against the portrait.
+            let defaults = PipelineOptions(audio: o.audio, image: o.image)
+            o.stitch = defaults.stitch
+            o.colorMatch = defaults.colorMatch
+            #expect(o.colorMatch == .portrait)
+            o.captions = .file(Fixture.path("speech.srt"))
+            o.language = "en"
+            o.burnCaptions = true
+            let live = dir.path("live"), playlistPath = live + "/index.m3u8"
+            let outcome: Result<(summary: PipelineSummary, events: [PipelineEvent]), any Error>
+            do { outcome = .success(try await runCollectingEvents(Pipeline(options: o))) } catch { outcome = .failure(error) }
+            let (summary, events) = try outcome.get()
+            let plan = try #require(
+                events.compactMap { if case .plan(let p) = $0 { return p } else { return nil } }.first)
+            #expect(plan.segments.count >= 3, "the test needs several seams")
+            let warnings = events.compactMap { if case .warning(let w) = $0 { return w } else { return nil } }
+            #expect(!warnings.contains { $0.contains("live") }, "\(warnings)")
+            #expect(summary.videoPath == "reencode")
+
+            // The stream holds the whole video, and the MP4 is its packets, with the soft track.
+            let final = try #require(LivePlaylist.parse(try String(contentsOfFile: playlistPath, encoding: .utf8)))
+            #expect(final.ended && final.frames == plan.totalFrames)
+            let output = try #require(summary.output)
+            let whole = try LiveStreamTests.joined(live, final.entries.map(\.uri), to: dir.path("whole.mp4"))
+            let stream = try LiveStreamTests.streams(whole), mp4 = try LiveStreamTests.streams(output)
+            #expect(stream.videoPackets == plan.totalFrames && stream.videoHash == mp4.videoHash)
+            #expect(stream.audioHash == mp4.audioHash)
+            let track = try MovText.readTrack(path: output)
+            #expect(track.codec == "mov_text" && track.language == "eng" && !track.cues.isEmpty)
+
+            // The colour figures: one per clip, in segment order.
+            let reports = try #require(summary.colorMatch)
+            #expect(reports.map(\.segment) == plan.segments.map(\.index))
+
+            // The same job without --live (the same clips, nothing sent again): the stitcher's
+            // colour figures are the stream's, and its pictures the stream's within what two
+            // encodes of the same pictures differ by (the captions drawn on both).
+            let submits = server.requests(to: .submit).count
+            try FileManager.default.moveItem(atPath: output, toPath: dir.path("live.mp4"))
+            var plain = o
+            plain.live = nil
+            let reference = try await Pipeline(options: plain).run()
+            await server.stop()
+            #expect(server.requests(to: .submit).count == submits)
+            #expect(reference.colorMatch == summary.colorMatch)
+            let made = try VideoReader(path: dir.path("live.mp4")), other = try VideoReader(path: output)
+            var worst = 0.0, compared = 0
+            while let a = try made.nextFrame(), let b = try other.nextFrame() {
+                let difference = zip(a.planes[0], b.planes[0]).reduce(0) { $0 + abs(Int($1.0) - Int($1.1)) }
+                worst = max(worst, Double(difference) / Double(a.planes[0].count))
+                compared += 1
+            }
+            #expect(compared == plan.totalFrames)
+            #expect(worst < 4, "a frame differs from the whole stitch's by \(worst) levels on average")
+            // The captions are drawn in the stream where the stitcher draws them (a cue missing
+            // from one changes several per cent of the lower third of its frames).
+            let changes = try SampleCaptionTests.lowerThirdChanges(dir.path("live.mp4"), output)
+            let most = changes.max() ?? 0
+            #expect(most < 0.5, "a frame's lower third differs from the whole stitch's in \(most) % of its pixels")
+        }
+    }
+}
