@@ -9,13 +9,27 @@ extension Serial {
     /// and the soft subtitle track are the stream's too, so the MP4 is still remuxed from it.
     @Suite("live stream with colour match and captions", .ownThreads)
     struct LiveComposeTests {
-        @Test(.timeLimit(.minutes(4))) func colourMatchAndBurnedCaptionsAreTheStreams() async throws {
+        /// With the fake server's clips (which do not drift), and with every clip made to drift
+        /// (the portrait, warmer and more saturated frame by frame: each clip is corrected).
+        @Test(.timeLimit(.minutes(4)), arguments: [false, true])
+        func colourMatchAndBurnedCaptionsAreTheStreams(drifting: Bool) async throws {
             let dir = try TempDir()
             defer { dir.cleanup() }
             let server = FakeFalServer()
             let url = try await server.start()
+            var video = FakeFalServer.GenerationScript.Video.mp4
+            if drifting {
+                // Long enough for any segment of 41 frames or fewer (the rest is dropped).
+                let clip = dir.path("drifting.mp4"), frames = 45
+                try DriftClips.write(clip, count: frames, segment: 0, image: DriftClips.portrait()) {
+                    DriftClips.Tint(drift: Double($0) / Double(frames - 1))
+                }
+                video = .bytes([UInt8](try Data(contentsOf: URL(fileURLWithPath: clip))))
+            }
             server.script(
-                (0..<8).map { FakeFalServer.GenerationScript(processingTime: .milliseconds($0 % 2 == 0 ? 700 : 50)) })
+                (0..<8).map {
+                    FakeFalServer.GenerationScript(processingTime: .milliseconds($0 % 2 == 0 ? 700 : 50), video: video)
+                })
             var o = LiveStreamTests.options(dir, url: url)
             // The main command's defaults: morphed seams and the colour match against the portrait.
             let defaults = PipelineOptions(audio: o.audio, image: o.image)
@@ -50,6 +64,7 @@ extension Serial {
             // The colour figures: one per clip, in segment order.
             let reports = try #require(summary.colorMatch)
             #expect(reports.map(\.segment) == plan.segments.map(\.index))
+            if drifting { #expect(reports.allSatisfy { $0.corrected }, "\(reports)") }
 
             // The same job without --live (the same clips, nothing sent again): the stitcher's
             // colour figures are the stream's, and its pictures the stream's within what two
@@ -65,11 +80,15 @@ extension Serial {
             let made = try VideoReader(path: dir.path("live.mp4")), other = try VideoReader(path: output)
             var worst = 0.0, compared = 0
             while let a = try made.nextFrame(), let b = try other.nextFrame() {
-                let difference = zip(a.planes[0], b.planes[0]).reduce(0) { $0 + abs(Int($1.0) - Int($1.1)) }
-                worst = max(worst, Double(difference) / Double(a.planes[0].count))
+                // Luma and chroma: a colour correction missing from one moves the chroma most.
+                for (pa, pb) in zip(a.planes, b.planes) {
+                    let difference = zip(pa, pb).reduce(0) { $0 + abs(Int($1.0) - Int($1.1)) }
+                    worst = max(worst, Double(difference) / Double(pa.count))
+                }
                 compared += 1
             }
             #expect(compared == plan.totalFrames)
+            // (Two encodes differ by about 2 levels here; the stream without its colour match, by 5.6.)
             #expect(worst < 4, "a frame differs from the whole stitch's by \(worst) levels on average")
             // The captions are drawn in the stream where the stitcher draws them (a cue missing
             // from one changes several per cent of the lower third of its frames).
