@@ -9,6 +9,16 @@ extension Serial {
     /// and the soft subtitle track are the stream's too, so the MP4 is still remuxed from it.
     @Suite("live stream with colour match and captions", .ownThreads)
     struct LiveComposeTests {
+        /// The fake server's answer for clips made to drift: long enough for any segment of 41
+        /// frames or fewer (the rest is dropped).
+        static func driftingVideo(_ dir: TempDir) throws -> FakeFalServer.GenerationScript.Video {
+            let clip = dir.path("drifting.mp4"), frames = 45
+            try DriftClips.write(clip, count: frames, segment: 0, image: DriftClips.portrait()) {
+                DriftClips.Tint(drift: Double($0) / Double(frames - 1))
+            }
+            return .bytes([UInt8](try Data(contentsOf: URL(fileURLWithPath: clip))))
+        }
+
         /// With the fake server's clips (which do not drift), and with every clip made to drift
         /// (the portrait, warmer and more saturated frame by frame: each clip is corrected).
         @Test(.timeLimit(.minutes(4)), arguments: [false, true])
@@ -17,15 +27,7 @@ extension Serial {
             defer { dir.cleanup() }
             let server = FakeFalServer()
             let url = try await server.start()
-            var video = FakeFalServer.GenerationScript.Video.mp4
-            if drifting {
-                // Long enough for any segment of 41 frames or fewer (the rest is dropped).
-                let clip = dir.path("drifting.mp4"), frames = 45
-                try DriftClips.write(clip, count: frames, segment: 0, image: DriftClips.portrait()) {
-                    DriftClips.Tint(drift: Double($0) / Double(frames - 1))
-                }
-                video = .bytes([UInt8](try Data(contentsOf: URL(fileURLWithPath: clip))))
-            }
+            let video = drifting ? try Self.driftingVideo(dir) : .mp4
             server.script(
                 (0..<8).map {
                     FakeFalServer.GenerationScript(processingTime: .milliseconds($0 % 2 == 0 ? 700 : 50), video: video)
@@ -95,6 +97,45 @@ extension Serial {
             let changes = try SampleCaptionTests.lowerThirdChanges(dir.path("live.mp4"), output)
             let most = changes.max() ?? 0
             #expect(most < 0.5, "a frame's lower third differs from the whole stitch's in \(most) % of its pixels")
+        }
+
+        /// A resumed run with the colour match continues the playlist: the stretches the first run
+        /// published are measured again for the summary, which is a run's without --live.
+        @Test(.timeLimit(.minutes(4))) func aResumedRunHasTheColourFigures() async throws {
+            let dir = try TempDir()
+            defer { dir.cleanup() }
+            let server = FakeFalServer()
+            let url = try await server.start()
+            defer { Task { await server.stop() } }
+            let video = try Self.driftingVideo(dir)
+            // The fifth request fails: the first run stops with a prefix published.
+            server.script(
+                (0..<4).map { _ in FakeFalServer.GenerationScript(processingTime: .milliseconds(50), video: video) }
+                    + [.failing()] + (0..<4).map { _ in FakeFalServer.GenerationScript(video: video) })
+            var o = LiveStreamTests.options(dir, url: url)
+            o.colorMatch = .portrait
+            let playlistPath = dir.path("live") + "/index.m3u8"
+            await #expect(throws: PipelineError.self) { _ = try await Pipeline(options: o).run() }
+            let first = try String(contentsOfFile: playlistPath, encoding: .utf8)
+            #expect(!(try #require(LivePlaylist.parse(first))).entries.isEmpty)
+
+            let summary = try await Pipeline(options: o).run()
+            let second = try String(contentsOfFile: playlistPath, encoding: .utf8)
+            #expect(second.hasPrefix(first))
+            let final = try #require(LivePlaylist.parse(second))
+            #expect(final.ended && final.frames == summary.frames)
+            let whole = try LiveStreamTests.joined(
+                dir.path("live"), final.entries.map(\.uri), to: dir.path("whole.mp4"))
+            #expect(
+                try LiveStreamTests.streams(whole).videoHash
+                    == (try LiveStreamTests.streams(try #require(summary.output))).videoHash)
+            let reports = try #require(summary.colorMatch)
+            #expect(reports.count == summary.segments && reports.allSatisfy { $0.corrected }, "\(reports)")
+
+            try FileManager.default.moveItem(atPath: dir.path("out.mp4"), toPath: dir.path("live.mp4"))
+            var plain = o
+            plain.live = nil
+            #expect(try await Pipeline(options: plain).run().colorMatch == summary.colorMatch)
         }
     }
 }
