@@ -113,7 +113,7 @@ struct RunCommand: AsyncParsableCommand {
 
     @Option(
         help: ArgumentHelp(
-            "Write an HLS stream of the finished part of the video here while the run goes on (DIR/index.m3u8, closed when the run ends; a resumed run continues it). Not with --color-match yet.",
+            "Write an HLS stream of the finished part of the video here while the run goes on (DIR/index.m3u8, closed when the run ends; a resumed run continues it), with the same transitions, colour match and burned captions as the MP4.",
             valueName: "DIR"))
     var live: String?
 

@@ -30,10 +30,7 @@ actor LivePublisher {
         (stream, playlist) = try await runBlocking {
             try LiveStream.open(directory: directory, plan: plan, options: options, audio: audio, job: job, scratch: scratch)
         }
-        reencodeReason =
-            options.reencode
-            ? "reencode was requested"
-            : SeamTransitions.reencodingTransition(plan: plan, options: options).map { "a \($0.rawValue) needs re-encoding" }
+        reencodeReason = LiveStream.reencodeReason(plan: plan, options: options)
         self.store = store
         self.workDir = workDir
         self.emit = emit
@@ -95,7 +92,10 @@ actor LivePublisher {
         while let task = running { await task.value }
         guard let reason = reencodeReason, !stopped, playlist.frames == stream.plan.totalFrames else { return nil }
         let (stream, current) = (self.stream, playlist)
-        return try await runBlocking { try stream.remux(current, to: output, reason: reason) }
+        let clips = await store.manifest.segments.sorted { $0.index < $1.index }.map { $0.clipPath ?? "" }
+        let result = try await runBlocking { try stream.remux(current, clips: clips, to: output, reason: reason) }
+        for warning in result.warnings { emit(.warning(warning)) }
+        return result
     }
 
     /// Closes the playlist: the run is over.

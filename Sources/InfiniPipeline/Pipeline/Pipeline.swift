@@ -202,7 +202,10 @@ public final class Pipeline: Sendable {
             report: { tracker.report($0, $1) }, reportState: { tracker.report($0, $1, providerState: $2) },
             warn: { [continuation] in continuation.yield(.warning($0)) },
             downloadRetry: { [continuation] index, retry in continuation.yield(.downloadRetry(index: index, retry)) })
-        let live = try await openLive(inputs, workDir: workDir)
+        // The run's stitch: its captions (a soft track, burned with burnCaptions) and colour match.
+        var runStitch = stitchOptions(inputs, captions: inputs.captions)
+        runStitch.colorMatch = colorMatch
+        let live = try await openLive(inputs, options: runStitch, workDir: workDir)
         emit(.stage(.generating))
         tracker.generationBegins()
         do {
@@ -224,19 +227,20 @@ public final class Pipeline: Sendable {
 
         emit(.stage(.stitching))
         let result: StitchResult
-        if let live, await live.reencodes, inputs.captions == nil, colorMatch == nil {
-            // A re-encoding stitch was done by the live stream as the clips came: the MP4 is its
-            // packets. Captions (a soft track, or burned) and the colour match are the stitcher's.
+        if let live, await live.reencodes {
+            // A re-encoding stitch was done by the live stream as the clips came (transitions,
+            // colour match and burned captions): the MP4 is its packets, with the soft track.
+            // The stitcher makes it only when the stream could not be completed.
             await live.catchUp()
             if let made = try await live.makeMP4(output: inputs.output) {
                 result = made
             } else {
-                result = try await stitch(inputs, context: context, colorMatch: colorMatch)
+                result = try await stitch(inputs, context: context, options: runStitch)
             }
         } else {
             // The copy path and the stream's last stretches are independent: made side by side.
             async let caughtUp: Void? = live?.catchUp()
-            result = try await stitch(inputs, context: context, colorMatch: colorMatch)
+            result = try await stitch(inputs, context: context, options: runStitch)
             _ = await caughtUp
         }
         await live?.close()
@@ -343,13 +347,9 @@ public final class Pipeline: Sendable {
     /// Stitches; a clip the stitcher rejects is made again, at most ``PipelineOptions/maxAttempts``
     /// times in all, and each clip made again (paid for) is tried by the next stitch: the last
     /// rejection stops the run instead of paying for a clip that no stitch would use.
-    private func stitch(
-        _ inputs: RunInputs, context: RunContext, colorMatch: StitchOptions.ColorMatch?
-    ) async throws -> StitchResult {
-        // The run's captions: a soft track always, and burned into the picture with burnCaptions.
-        var matched = stitchOptions(inputs, captions: inputs.captions)
-        matched.colorMatch = colorMatch
-        let stitchOptions = matched
+    private func stitch(_ inputs: RunInputs, context: RunContext, options stitchOptions: StitchOptions) async throws
+        -> StitchResult
+    {
         let (plan, audio, output) = (inputs.plan, inputs.audioPath, inputs.output)
         // The audio's own warnings were given when it was planned.
         let known = Set(inputs.warnings)
@@ -386,11 +386,13 @@ public final class Pipeline: Sendable {
     }
 
     /// Opens the live stream of ``PipelineOptions/live``, before any request.
-    private func openLive(_ inputs: RunInputs, workDir: WorkDir) async throws -> LivePublisher? {
+    private func openLive(_ inputs: RunInputs, options stitch: StitchOptions, workDir: WorkDir) async throws
+        -> LivePublisher?
+    {
         guard let directory = options.live else { return nil }
         let runKey = await workDir.store.manifest.runKey
         return try await LivePublisher(
-            directory: options.absolute(directory), plan: inputs.plan, options: options.stitch, audio: inputs.audioPath,
+            directory: options.absolute(directory), plan: inputs.plan, options: stitch, audio: inputs.audioPath,
             runKey: runKey, store: workDir.store, workDir: workDir.url, emit: { [continuation] in continuation.yield($0) })
     }
 

@@ -102,9 +102,9 @@ public struct PipelineOptions: Sendable {
     public var captionStyle: String?
     /// A directory for an HLS stream of the finished part of the video while the run goes on
     /// (`index.m3u8`, an EVENT playlist of fragmented-MP4 segments, closed when the run ends;
-    /// a resumed run continues it); nil for none. When the stitch re-encodes (transitions), the
-    /// stream encodes each stretch as its clips arrive and the MP4 is made from its packets.
-    /// Not with ``StitchOptions/colorMatch`` yet.
+    /// a resumed run continues it); nil for none. When the stitch re-encodes (transitions,
+    /// ``colorMatch``, burned captions), the stream encodes each stretch as its clips arrive,
+    /// as the stitch would, and the MP4 is made from its packets (with the soft subtitle track).
     public var live: String?
     /// Colour drift inside each clip corrected against the fitted portrait its request was made
     /// from (``ColorMatch/portrait``, the default; it re-encodes the video) or not

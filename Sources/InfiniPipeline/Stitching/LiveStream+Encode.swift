@@ -1,10 +1,11 @@
 import CFFmpeg
 import Foundation
 
-// The live stream of a stitch that re-encodes (transitions, zoom, `reencode`): each stretch
-// decoded with its seam's transition and encoded by an encoder of its own (so it starts with a
-// key frame), and the MP4 made from the stream's packets at the end, so that the frames are
-// encoded once and the MP4's frames are the stream's.
+// The live stream of a stitch that re-encodes (transitions, zoom, colour match, burned captions,
+// `reencode`): each stretch decoded with its seam's transition and its clips' colour match, the
+// captions drawn at the frames' output times, and encoded by an encoder of its own (so it
+// starts with a key frame); the MP4 is made from the stream's packets at the end (with the soft
+// subtitle track), so that the frames are encoded once and the MP4's frames are the stream's.
 
 extension LiveStream {
     /// Encodes stretch `index` (the previous clip decoded too, for the seam's transition) and
@@ -26,6 +27,13 @@ extension LiveStream {
         let range = bounds[index]..<bounds[index + 1]
         let first = max(0, index - 1)
         let jobs = plan.segments[first...index].map { (segment: $0.index, frames: $0.frameCount, clip: clips[$0.index]) }
+        // The colour plans are made at the plan's positions (the stretch before made its first clip's).
+        let colorMatch: (match: StitchColorMatch, reports: ColorMatchReports)? = try looks.match(
+            plan: plan, width: info.width, height: info.height
+        ).map {
+            ($0, looks.reports(stretch: index, first: first))
+        }
+        let captions = try looks.captionScript(width: info.width, height: info.height)
 
         let muxer = try Muxer(path: temp, format: "mp4")
         let encoder = try VideoEncoder(
@@ -40,21 +48,24 @@ extension LiveStream {
         try muxer.writeHeader(options: Self.fragmentOptions)
         let tb = encoder.timeBase
         let written = try Stitcher.encodeStretch(
-            jobs: jobs, offset: first, primed: index > 0, seams: seams, encoder: encoder,
-            firstIndex: Int64(range.lowerBound + Self.timeOffset * ModelLimits.fps)
+            jobs: jobs, offset: first, primed: index > 0, seams: seams, colorMatch: colorMatch, captions: captions,
+            encoder: encoder, firstFrame: Int64(range.lowerBound), shift: Int64(Self.timeOffset * ModelLimits.fps)
         ) { packet in try muxer.write(packet, stream: videoOut, timeBase: tb) }
         guard written == range.count else {
             throw LiveStreamError(
                 .cannotPublish, file: clips[index], "stretch \(index) gave \(written) frames, not \(range.count)")
         }
+        if let colorMatch { looks.record(colorMatch.reports, stretch: index) }
         try copyAudio(
             audio, index: audioIndex, into: muxer, stream: audioOut, range: range, last: index + 1 == plan.segments.count)
         try muxer.finish()
     }
 
     /// Writes the MP4 at `output` from the stream's packets (its init segment and every
-    /// segment of `playlist`), with the stream's time offset taken off again.
-    func remux(_ playlist: LivePlaylist, to output: String, reason: String) throws -> StitchResult {
+    /// segment of `playlist`), with the stream's time offset taken off again, and the soft
+    /// subtitle track. The colour reports are the stretches' (a clip whose stretch an earlier
+    /// run published is measured again: its plan is a function of the clip and the portrait).
+    func remux(_ playlist: LivePlaylist, clips: [String], to output: String, reason: String) throws -> StitchResult {
         try FileChecks.requireReplaceableFile(output)
         let joined = AtomicFile.temporaryPath(for: output) + ".m4s"
         defer { try? FileManager.default.removeItem(atPath: joined) }
@@ -76,7 +87,14 @@ extension LiveStream {
             let muxer = try Muxer(path: temp, format: "mp4")
             let streams = [video.index, try demuxer.bestStream(.audio).index]
             let outs = try streams.map { try muxer.addStream(copying: $0, of: demuxer) }
+            let subtitleOut = try subtitles.map { try muxer.addSubtitleStream(language: $0.languageTag) }
             try muxer.writeHeader(fastStart: true)
+            // As the stitcher does: every cue queued now, interleaved by the muxer.
+            if let subtitles, let subtitleOut {
+                for cue in subtitles.cues(within: ModelLimits.seconds(forFrames: plan.totalFrames)) {
+                    try muxer.writeSubtitle(cue.text, start: cue.start, end: cue.end, stream: subtitleOut)
+                }
+            }
             let packet = try Packet()
             while try demuxer.read(into: packet) {
                 let p = packet.pointer
@@ -93,19 +111,37 @@ extension LiveStream {
             }
             try muxer.finish()
         }
+        let reports = try colorReports(clips: clips, width: video.width, height: video.height)
         return StitchResult(
             output: output, totalFrames: frames, videoPath: .reencode, reencodeReason: reason, audio: outputAudio,
-            width: video.width, height: video.height, warnings: [])
+            width: video.width, height: video.height,
+            warnings: reports.compactMap { r in r.note.map { "clip for segment \(r.segment) \($0)" } }, colorMatch: reports)
+    }
+
+    /// One colour report per clip in segment order (none without a colour match): the
+    /// stretches', and the others measured now.
+    private func colorReports(clips: [String], width: Int, height: Int) throws -> [ColorMatchReport] {
+        guard let match = try looks.match(plan: plan, width: width, height: height) else { return [] }
+        let kept = looks.kept
+        return try plan.segments.map { segment in
+            if let report = kept[segment.index] { return report }
+            return try match.plan(
+                clip: clips[segment.index], segment: segment.index, position: segment.index, frames: segment.frameCount
+            ).report
+        }
     }
 }
 
 extension Stitcher {
-    /// Decodes `jobs` with their seams' transitions (the first only primes the seam after it
-    /// when `primed`) and encodes the frames handed over, numbered from `firstIndex`; returns
-    /// how many were encoded. The decoding runs on a thread of its own, as in `reencodeVideo`.
+    /// Decodes `jobs` with their seams' transitions and colour match (the first only primes
+    /// the seam after it when `primed`), draws the captions of the script `captions` on the
+    /// frames handed over (output frames from `firstFrame`), and encodes them numbered from
+    /// `firstFrame + shift`; returns how many were encoded. The decoding runs on a thread of
+    /// its own, as in `reencodeVideo`.
     static func encodeStretch(
         jobs: [(segment: Int, frames: Int, clip: String)], offset: Int, primed: Bool, seams: SeamTransitions,
-        encoder: VideoEncoder, firstIndex: Int64, sink: (Packet) throws -> Void
+        colorMatch: (match: StitchColorMatch, reports: ColorMatchReports)?, captions: String?,
+        encoder: VideoEncoder, firstFrame: Int64, shift: Int64, sink: (Packet) throws -> Void
     ) throws -> Int {
         let handoff = FrameHandoff(capacity: 8)
         let decoded = DispatchSemaphore(value: 0)
@@ -114,7 +150,7 @@ extension Stitcher {
             defer { decoded.signal() }
             do {
                 try BlockingWork.run(with: cancellation) {
-                    try decodeClips(jobs, seams: seams, colorMatch: nil, into: handoff, offset: offset, primed: primed)
+                    try decodeClips(jobs, seams: seams, colorMatch: colorMatch, into: handoff, offset: offset, primed: primed)
                 }
                 handoff.finish(error: nil)
             } catch {
@@ -125,13 +161,21 @@ extension Stitcher {
             handoff.cancel()
             decoded.wait()
         }
-        var index = firstIndex
+        var index = firstFrame
+        var burner: CaptionBurner? = nil
         while let frame = try handoff.take() {
             if index % Int64(ModelLimits.fps) == 0 { try BlockingWork.checkCancellation() }
-            try encoder.encode(avFrame: frame.pointer, index: index, sink)
+            if let captions {
+                // As in the whole stitch: after every transition, at the frame's time in the output.
+                burner = try CaptionBurner.reusing(burner, for: frame, scriptFile: captions)
+                let burned = try burner!.burn(frame, index: index)
+                try withExtendedLifetime(burned) { try encoder.encode(avFrame: burned.pointer, index: index + shift, sink) }
+            } else {
+                try encoder.encode(avFrame: frame.pointer, index: index + shift, sink)
+            }
             index += 1
         }
         try encoder.finish(sink)
-        return Int(index - firstIndex)
+        return Int(index - firstFrame)
     }
 }

@@ -12,9 +12,10 @@ import Foundation
 /// whose file is not complete.
 ///
 /// The video of a stretch is the clip's own H.264 packets, copied (the copy path's packets, so
-/// the stream's frames are the MP4's), or, when the stitch re-encodes (transitions), the
-/// stretch encoded with its seam's transition; the MP4 is then made from the stream's packets
-/// (see `remux`). Every timestamp is moved ``timeOffset`` seconds later, so that no decode time
+/// the stream's frames are the MP4's), or, when the stitch re-encodes (transitions, colour
+/// match, burned captions), the stretch encoded with its seam's transition, its clips' colour
+/// match and the captions drawn on it; the MP4 is then made from the stream's packets (see
+/// `remux`, which adds the soft subtitle track). Every timestamp is moved ``timeOffset`` seconds later, so that no decode time
 /// is negative (fragmented MP4 has no edit list to hide a B-frame delay).
 struct LiveStream: Sendable {
     /// Seconds every timestamp of the stream is moved by.
@@ -37,6 +38,10 @@ struct LiveStream: Sendable {
     let encoding: (crf: Int, preset: String)
     /// Frames a clip may lack (its last frame is repeated), when the stitch re-encodes.
     let maxPaddedFrames: Int
+    /// The colour match and burned captions of a re-encoding stream.
+    let looks: LiveLooks
+    /// The soft subtitle track an MP4 made from the stream carries.
+    let subtitles: SubtitleTrack?
 
     /// The muxer options of a segment: one fragment, its decode time as given, no edit list.
     static let fragmentOptions = [
@@ -48,10 +53,11 @@ struct LiveStream: Sendable {
     /// same job left there, before anything is generated.
     /// - Parameters:
     ///   - job: a key of the job and the stitch options: a playlist of another one is refused.
-    ///   - scratch: where AAC audio is made when the original is not AAC (in the work dir).
+    ///   - scratch: where AAC audio is made when the original is not AAC (in the work dir; the
+    ///     captions' script is written beside it).
     /// - Returns: the stream and its playlist so far.
     /// - Throws: ``LiveStreamError`` for a directory that cannot be used or holds another job's
-    ///   stream, or a stitch that needs re-encoding; `MediaError` for audio that cannot be made.
+    ///   stream; `MediaError` for audio that cannot be made.
     static func open(
         directory: String, plan: Plan, options: StitchOptions, audio: String, job: String, scratch: String
     ) throws -> (LiveStream, LivePlaylist) {
@@ -70,11 +76,7 @@ struct LiveStream: Sendable {
         guard access(directory, W_OK | X_OK) == 0 else {
             throw LiveStreamError(.invalidDirectory, file: directory, "the live directory is not writable")
         }
-        if options.colorMatch != nil {
-            throw LiveStreamError(
-                .invalidDirectory, file: directory, "a live stream cannot be made with colour matching yet: turn it off")
-        }
-        let encoded = options.reencode || SeamTransitions.reencodingTransition(plan: plan, options: options) != nil
+        let encoded = reencodeReason(plan: plan, options: options) != nil
         let seams = encoded ? SeamTransitions(plan: plan, options: options) : nil
         // A stretch starts where its seam's window does: a morph's window begins in the clip before.
         let bounds =
@@ -109,13 +111,17 @@ struct LiveStream: Sendable {
 
         // The output's audio: copied when it is AAC, otherwise encoded to AAC once, in the work dir.
         let decided = try OutputAudio.decide(audio: audio, scratchDirectory: directory, bitRate: options.audioBitRate)
+        let looks = LiveLooks(
+            colorMatch: options.colorMatch, burnedCaptions: options.burnedCaptions,
+            scriptPath: ((scratch as NSString).deletingLastPathComponent as NSString)
+                .appendingPathComponent("live-captions.ass"))
         func stream(_ source: String, _ encode: (from: String, as: OutputAudio, bitRate: Int)?, _ carried: OutputAudio)
             -> LiveStream
         {
             LiveStream(
                 directory: directory, plan: plan, bounds: bounds, audioSource: source, audioEncode: encode,
                 outputAudio: carried, seams: seams, encoding: (options.crf, options.preset),
-                maxPaddedFrames: options.maxPaddedFrames)
+                maxPaddedFrames: options.maxPaddedFrames, looks: looks, subtitles: options.subtitles)
         }
         if decided.codec == "aac" && decided.strategy == .copy { return (stream(audio, nil, decided), playlist) }
         var aac = decided
@@ -126,6 +132,15 @@ struct LiveStream: Sendable {
             aac.channels = AudioEncoderSettings.aacChannelCandidates(forSource: decided.sourceChannels).first ?? 2
         }
         return (stream(scratch, (audio, aac, options.audioBitRate), aac), playlist)
+    }
+
+    /// Why the stitch re-encodes, as the stitcher says it (the clips' own obstacles aside), or
+    /// nil when the stream copies the clips' packets.
+    static func reencodeReason(plan: Plan, options: StitchOptions) -> String? {
+        if options.reencode { return "reencode was requested" }
+        if options.colorMatch != nil { return "colour matching needs re-encoding" }
+        if options.burnedCaptions != nil { return "burned captions need re-encoding" }
+        return SeamTransitions.reencodingTransition(plan: plan, options: options).map { "a \($0.rawValue) needs re-encoding" }
     }
 
     /// Output frames of the stream once clips 0..<`prefix` exist.

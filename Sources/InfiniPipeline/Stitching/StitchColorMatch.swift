@@ -153,14 +153,39 @@ struct StitchColorMatch: Sendable {
 }
 
 /// The reports of a stitch's clips, written by the decoding thread and read once it is done.
+/// A live stretch also gives the plans it already has (its primed clip's, made by the stretch
+/// before) and keeps the ones it makes.
 final class ColorMatchReports: @unchecked Sendable {
     private let lock = NSLock()
     private var reports: [ColorMatchReport] = []
+    private var plans: [Int: ColorMatchPlan]
+    private let keepsPlans: Bool
+
+    /// Reports, with the plans already made (by segment), keeping those made when `keepsPlans`.
+    init(known: [Int: ColorMatchPlan] = [:], keepsPlans: Bool = false) {
+        plans = known
+        self.keepsPlans = keepsPlans
+    }
 
     func append(_ report: ColorMatchReport) {
         lock.lock()
         reports.append(report)
         lock.unlock()
+    }
+
+    /// Records a clip's plan: its report when `counted`, the plan itself when plans are kept.
+    func record(_ plan: ColorMatchPlan, counted: Bool) {
+        lock.lock()
+        if counted { reports.append(plan.report) }
+        if keepsPlans { plans[plan.report.segment] = plan }
+        lock.unlock()
+    }
+
+    /// The plan of segment `segment`'s clip, when it is known.
+    func plan(segment: Int) -> ColorMatchPlan? {
+        lock.lock()
+        defer { lock.unlock() }
+        return plans[segment]
     }
 
     var all: [ColorMatchReport] {
@@ -180,6 +205,12 @@ final class ColorPlanAhead: @unchecked Sendable {
     private let flag = BlockingWork.Flag()
     private var outcome: Result<ColorMatchPlan, any Error>? = nil
     private var finished = false
+
+    /// A plan made already.
+    init(ready plan: ColorMatchPlan) {
+        outcome = .success(plan)
+        done.signal()
+    }
 
     init(match: StitchColorMatch, clip: String, segment: Int, position: Int, frames: Int) {
         Thread.detachNewThread { [self] in

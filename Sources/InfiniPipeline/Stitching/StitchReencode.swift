@@ -93,6 +93,7 @@ extension Stitcher {
         func ahead(_ local: Int) -> ColorPlanAhead? {
             guard let colorMatch, local < jobs.count else { return nil }
             let job = jobs[local]
+            if let known = colorMatch.reports.plan(segment: job.segment) { return ColorPlanAhead(ready: known) }
             return ColorPlanAhead(
                 match: colorMatch.match, clip: job.clip, segment: job.segment, position: local + offset,
                 frames: job.frames)
@@ -106,12 +107,16 @@ extension Stitcher {
             if let colorMatch, let next = upcoming {
                 let plan = try next.plan()
                 upcoming = ahead(local + 1)
-                colorMatch.reports.append(plan.report)
+                // A primed clip's report is its own stretch's.
+                colorMatch.reports.record(plan, counted: !silent)
                 if plan.report.corrected { colorMaps = plan.maps }
             }
-            let clip = try ClipFrames(segment: job.segment, path: job.clip, colorMaps: colorMaps)
             // Frames of this clip in the output: the morph at the next seam replaces the rest.
             let kept = job.frames - seams.heldBack(segment: position)
+            // A primed clip only leaves its last frames (and its first, for a zoom) to the seam
+            // after it: the frames in between are not colour-corrected.
+            let clip = try ClipFrames(
+                segment: job.segment, path: job.clip, colorMaps: colorMaps, uncorrected: silent ? 1..<max(1, kept - 2) : 0..<0)
             let seam = seams.seams[position]
             var taken = 0
             let opening = try clip.next()
@@ -229,20 +234,28 @@ private final class ClipFrames {
     private var exhausted = false
     /// The colour correction of each decoded frame (nil: none), when the clip drifts.
     private let colorMaps: [LabMap?]?
+    /// Decoded frames handed over without their correction (nobody sees them).
+    private let uncorrected: Range<Int>
     private var decoded = 0
 
-    init(segment: Int, path: String, colorMaps: [LabMap?]? = nil) throws {
+    init(segment: Int, path: String, colorMaps: [LabMap?]? = nil, uncorrected: Range<Int> = 0..<0) throws {
         self.segment = segment
         self.path = path
         self.colorMaps = colorMaps
+        self.uncorrected = uncorrected
         reader = try VideoReader(demuxer: Demuxer(path: path), pixelFormat: .yuv420p, threads: 1)
+    }
+
+    /// Colour-corrects decoded frame `index` in place (writing into a copy of shared pixels).
+    private static func correct(_ frame: Frame, index: Int, maps: [LabMap?]?) throws {
+        if let maps, index < maps.count, let map = maps[index] { try LabColor.apply(map, to: frame) }
     }
 
     /// The clip's next frame (colour-corrected), its last one repeated once it runs out.
     func next() throws -> sending Frame {
         if !exhausted {
             if let frame = try reader.nextDecodedFrame() {
-                if let maps = colorMaps, decoded < maps.count, let map = maps[decoded] { try LabColor.apply(map, to: frame) }
+                if !uncorrected.contains(decoded) { try Self.correct(frame, index: decoded, maps: colorMaps) }
                 decoded += 1
                 lastDecoded = try frame.newReference()
                 return frame
@@ -252,7 +265,10 @@ private final class ClipFrames {
         guard let lastDecoded else {
             throw ClipError(segment: segment, clip: path, reason: "no frame decodes")
         }
-        return try lastDecoded.newReference()
+        let repeated = try lastDecoded.newReference()
+        // The last frame was left uncorrected: its repeats are corrected (on a copy).
+        if uncorrected.contains(decoded - 1) { try Self.correct(repeated, index: decoded - 1, maps: colorMaps) }
+        return repeated
     }
 
     /// The frame after the next `count`, which are decoded and dropped.
