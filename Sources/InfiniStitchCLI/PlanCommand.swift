@@ -85,6 +85,11 @@ struct PlanCommand: AsyncParsableCommand {
               infinistitch plan podcast.m4a --resolution 720p --json > plan.json
               infinistitch plan podcast.m4a --sample 60 --sample-at 12:30   # what that sample would cost
               infinistitch plan podcast.mp3 --speaker ann=ann.jpg --speaker bob=bob.jpg --diarization podcast.rttm
+              infinistitch plan podcast.mp3 --speaker ann=ann.jpg --speaker bob=bob.jpg --diarization auto
+
+            With --diarization auto the plan is made from AUDIO's diarized transcript, so plan makes
+            it on fal-ai/whisper (FAL_KEY) when it is not cached: one request, priced beside the
+            video, cached by the audio's content so that the run pays nothing more for it.
             """
     )
 
@@ -102,17 +107,27 @@ struct PlanCommand: AsyncParsableCommand {
 
     @OptionGroup var captionArguments: CaptionArguments
 
+    /// `--diarization auto` needs fal-ai/whisper (the run refuses the same).
+    func validate() throws {
+        guard let (list, source) = try speakers.parsed(), source == .automatic else { return }
+        do {
+            try captionArguments.applied(to: PipelineOptions(audio: audio, speakers: list, source: source)).validate()
+        } catch let error as PipelineError {
+            throw ValidationError(ErrorReport.line(for: error))
+        }
+    }
+
     func run() async throws {
         let audio = self.audio
         var planningOptions = planning.options()
         // A transcript known now (a file, or a cached one of `auto`) moves the cuts to sentence ends.
         let captionSource = captionArguments.captions.map(CaptionSource.init(argument:))
         let stage = TranscriptStage(options: captionArguments.applied(to: PipelineOptions(audio: audio, image: "")))
-        if captionSource == .auto { planningOptions.transcript = try await stage.cachedTranscript(of: audio) }
-        let options = planningOptions
         let transcriptFile: String? = if case .file(let path)? = captionSource { path } else { nil }
         if let transcriptFile { try FileChecks.requireInputFile(transcriptFile, role: "captions") }
-        if options.provider.lengths.setBy == .numFrames { _ = try SegmentPlanner.effectiveMaxFrames(options.maxFrames) }
+        if planningOptions.provider.lengths.setBy == .numFrames {
+            _ = try SegmentPlanner.effectiveMaxFrames(planningOptions.maxFrames)
+        }
         let multi = try speakers.parsed()
         if let (list, source) = multi {
             // What the run would refuse before reading anything, plan refuses too.
@@ -121,9 +136,17 @@ struct PlanCommand: AsyncParsableCommand {
             case .diarization(let path): try FileChecks.requireInputFile(path, role: "diarization")
             case .tracks(let files):
                 for name in files.keys.sorted() { try FileChecks.requireInputFile(files[name]!, role: "speaker track") }
-            case .channels: break
+            case .channels, .automatic: break
             }
         }
+        // The diarized transcript the automatic speaker source plans from (and the captions share).
+        let diarized = try await diarizedTranscript(multi)
+        if let diarized {
+            planningOptions.transcript = diarized.outcome.transcript
+        } else if captionSource == .auto {
+            planningOptions.transcript = try await stage.cachedTranscript(of: audio)
+        }
+        let options = planningOptions
         let givenMinShot = speakers.minShot
         let minShot = givenMinShot ?? SpeakerTimeline.defaultMinShot(for: options.provider)
         let (plan, prices, outputAudio, warnings) = try await runBlocking {
@@ -131,7 +154,7 @@ struct PlanCommand: AsyncParsableCommand {
             let outputAudio = try OutputAudio.decide(audio: audio, scratchDirectory: NSTemporaryDirectory())
             let analysis = try AudioAnalysis.analyze(path: audio)
             var options = options
-            if let transcriptFile {
+            if let transcriptFile, diarized == nil {
                 options.transcript = try Transcript.read(
                     file: URL(fileURLWithPath: transcriptFile), audioDuration: analysis.duration)
             }
@@ -150,7 +173,10 @@ struct PlanCommand: AsyncParsableCommand {
         let sample = try plan.sample(try sampling.parsed() ?? SampleSpan())
         for warning in warnings { writeStderr("warning: \(warning)\n") }
         var transcript: TranscriptCost? = nil
-        if captionSource == .auto {
+    var speakerMapping: SpeakerMappingReport? = nil
+        if let diarized {
+            transcript = TranscriptCost(source: diarized.outcome.source, cost: diarized.outcome.cost, cached: diarized.outcome.cached)
+        } else if captionSource == .auto {
             let (cost, cached) = try await stage.estimate(audio: audio, seconds: plan.audio.duration)
             transcript = TranscriptCost(source: stage.options.transcriber.rawValue, cost: cost, cached: cached)
         }
@@ -159,18 +185,26 @@ struct PlanCommand: AsyncParsableCommand {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             let data = try encoder.encode(
-                PlanWithAudio(plan: plan, prices: prices, outputAudio: outputAudio, sample: sample, transcript: transcript))
+                PlanWithAudio(
+                    plan: plan, prices: prices, outputAudio: outputAudio, sample: sample, transcript: transcript,
+                    speakerMapping: diarized?.report))
             writeStdout(String(decoding: data, as: UTF8.self) + "\n")
         } else {
             writeStdout(
                 "\(audio): \(String(format: "%.3f", plan.audio.duration)) s, \(plan.audio.sampleRate) Hz, \(plan.audio.channels) ch\n"
             )
+            if let diarized {
+                writeStdout(([ProgressReporter.transcriptLine(diarized.report)] + diarized.report.lines.map { "  \($0)" })
+                    .joined(separator: "\n") + "\n")
+            }
             writeStdout(plan.renderTable())
             writeStdout("on each provider: " + prices.map(\.summary).joined(separator: " · ") + "\n")
             writeStdout("output audio: \(outputAudio.summary)\n")
             writeStdout("to try it first: \(sample.summary) (--sample)\n")
             if let transcript {
-                let paid = transcript.cached ? "cached, nothing to pay" : String(format: "$%.2f", transcript.cost)
+                let paid =
+                    transcript.cached
+                    ? "cached, nothing to pay" : String(format: diarized == nil ? "$%.2f" : "$%.2f, paid now", transcript.cost)
                 writeStdout("transcript: \(transcript.source), \(paid)\n")
             }
         }
@@ -178,13 +212,15 @@ struct PlanCommand: AsyncParsableCommand {
 }
 
 /// A plan's JSON with three more top-level keys: `prices` (keyed by provider), `outputAudio`
-/// and `sample` (what a sample would make and cost, ``PlanSample``).
+/// and `sample` (what a sample would make and cost, ``PlanSample``); `transcript` with captions
+/// or diarization made on fal, and `speakerMapping` with `--diarization auto`.
 private struct PlanWithAudio: Encodable {
     let plan: Plan
     let prices: [ProviderPrice]
     let outputAudio: OutputAudio
     let sample: PlanSample
     var transcript: TranscriptCost? = nil
+    var speakerMapping: SpeakerMappingReport? = nil
 
     private struct Key: CodingKey {
         var stringValue: String
@@ -200,6 +236,7 @@ private struct PlanWithAudio: Encodable {
         try container.encode(outputAudio, forKey: Key("outputAudio"))
         try container.encode(sample, forKey: Key("sample"))
         try container.encodeIfPresent(transcript, forKey: Key("transcript"))
+        try container.encodeIfPresent(speakerMapping, forKey: Key("speakerMapping"))
         try container.encode(
             Dictionary(prices.map { ($0.provider, $0) }, uniquingKeysWith: { first, _ in first }), forKey: Key("prices"))
     }
@@ -210,4 +247,28 @@ private struct TranscriptCost: Encodable {
     let source: String
     let cost: Double
     let cached: Bool
+}
+
+extension PlanCommand {
+    /// The diarized transcript of `--diarization auto` and its voices mapped to the speakers:
+    /// taken from the cache, or made on fal (one request, FAL_KEY); nil for another source.
+    func diarizedTranscript(
+        _ multi: (speakers: [Plan.Speaker], source: SpeakerSource)?
+    ) async throws -> (outcome: TranscriptStage.Outcome, report: SpeakerMappingReport)? {
+        guard let (list, source) = multi, source == .automatic else { return nil }
+        let options = captionArguments.applied(to: PipelineOptions(audio: audio, speakers: list, source: source))
+        let outcome: TranscriptStage.Outcome
+        do {
+            outcome = try await TranscriptStage(options: options).run()
+        } catch let error as PipelineError where error.kind == .missingCredentials {
+            throw CLIError(
+                message: "--diarization auto transcribes \(audio) on \(options.transcriber.rawValue): \(error.description)",
+                exitCode: ErrorReport.exitCode(for: error))
+        }
+        let mapping = SpeakerMapping(transcript: outcome.transcript, names: list.map(\.name))
+        return (
+            outcome,
+            SpeakerMappingReport(source: outcome.source, cost: outcome.cost, cached: outcome.cached, mapping: mapping)
+        )
+    }
 }

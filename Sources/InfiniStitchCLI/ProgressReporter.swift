@@ -287,6 +287,11 @@ private struct Screen {
             say("segment \(index): " + ProgressReporter.describe(retry))
         case .sample(let sample):
             if dryRun { writeStdout(sample.summary + "\n") } else { say(sample.summary) }
+        case .speakerMapping(let mapping):
+            // Before the plan: a user who sees a voice on the wrong speaker reorders --speaker.
+            for line in [ProgressReporter.transcriptLine(mapping)] + mapping.lines.map({ "voice \($0)" }) {
+                if dryRun { writeStdout(line + "\n") } else { say(line) }
+            }
         case .live(let reach):
             liveReach = reach
             if live { draw() } else { say(reach.summary) }
@@ -347,5 +352,13 @@ struct ReporterLogHandler: LogHandler {
         let all = metadata.merging(event.metadata ?? [:]) { $1 }
         let fields = all.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
         reporter.log("\(event.level): \(event.message)" + (fields.isEmpty ? "" : " (\(fields))"))
+    }
+}
+
+extension ProgressReporter {
+    /// Where the automatic speaker source's transcript came from and what it cost.
+    static func transcriptLine(_ mapping: SpeakerMappingReport) -> String {
+        let paid = mapping.cached ? "cached, nothing to pay" : String(format: "$%.2f", mapping.cost)
+        return "who speaks when: diarized by \(mapping.source) (\(paid)); the first voice heard is the first --speaker:"
     }
 }

@@ -12,7 +12,10 @@ struct SpeakerArguments: ParsableArguments {
             valueName: "NAME=IMAGE"))
     var speakers: [String] = []
 
-    @Option(help: ArgumentHelp("Who speaks when, as an RTTM file whose speaker names are the NAMEs.", valueName: "FILE"))
+    @Option(
+        help: ArgumentHelp(
+            "Who speaks when: an RTTM file whose speaker names are the NAMEs, or auto to diarize AUDIO on fal-ai/whisper (FAL_KEY; the first voice heard is the first --speaker, and so on).",
+            valueName: "FILE|auto"))
     var diarization: String?
 
     @Option(
@@ -68,10 +71,10 @@ struct SpeakerArguments: ParsableArguments {
         guard sources == 1 else {
             throw ValidationError(
                 sources == 0
-                    ? "a multi-speaker run needs to know who speaks when: give --diarization FILE, --speaker-track NAME=FILE or --speaker-channel NAME=N"
+                    ? "a multi-speaker run needs to know who speaks when: give --diarization FILE|auto, --speaker-track NAME=FILE or --speaker-channel NAME=N"
                     : "--diarization, --speaker-track and --speaker-channel are alternatives: give one of them")
         }
-        if let diarization { return (list, .diarization(path: diarization)) }
+        if let diarization { return (list, diarization == "auto" ? .automatic : .diarization(path: diarization)) }
         if !speakerTracks.isEmpty {
             let tracks: [String: String] = try Self.perSpeaker(
                 speakerTracks, flag: "--speaker-track", value: "FILE", names: names

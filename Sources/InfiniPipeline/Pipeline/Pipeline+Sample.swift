@@ -37,7 +37,7 @@ extension Pipeline {
             cache: o.useCache ? ClipCache(directory: workDir.cacheRoot.appendingPathComponent("clips")) : nil,
             portraits: inputs.portraits, options: o, identity: identity,
             budget: Budget(
-                plan: plan, manifest: earlier, cap: o.maxCost.map { $0 - (inputs.captions?.cost ?? 0) }, billed: billed),
+                plan: plan, manifest: earlier, cap: o.maxCost.map { $0 - inputs.transcriptCost }, billed: billed),
             report: { tracker.report($0, $1) }, reportState: { tracker.report($0, $1, providerState: $2) },
             warn: { self.emit(.warning($0)) },
             downloadRetry: { self.emit(.downloadRetry(index: $0, $1)) }, scope: scope)

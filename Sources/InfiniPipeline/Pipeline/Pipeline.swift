@@ -104,7 +104,7 @@ public final class Pipeline: Sendable {
         let started = Date()
         let o = options
         let checkKey = backendOverride == nil && !o.dryRun
-        var inputs = try await RunInputs.read(o) {
+        var inputs = try await RunInputs.read(o, diarize: .send(client: falClient, logger: logger)) {
             guard checkKey else { return }
             if o.backend == .fal && falClient == nil { _ = try o.falClientSettings() }
             if o.backend == .wavespeed { _ = try o.waveSpeedClientSettings() }
@@ -117,12 +117,14 @@ public final class Pipeline: Sendable {
 
         emit(.image(width: inputs.bucket.width, height: inputs.bucket.height))
         for warning in inputs.warnings { emit(.warning(warning)) }
+        if let diarization = inputs.diarization { emit(.speakerMapping(diarization.report)) }
         emit(.plan(plan))
         emit(.prices(try inputs.prices(o)))
         emit(.outputAudio(inputs.outputAudio))
         if let sample { emit(.sample(sample)) }
         if let captions = inputs.captions { emit(.captions((sample.map { captions.sampled($0) } ?? captions).report)) }
-        let transcriptCost = try await transcriptEstimate(inputs)
+        // The diarized transcript (which the captions then share) was paid for before planning.
+        let transcriptCost = inputs.transcriptCost + (inputs.captions == nil ? try await transcriptEstimate(inputs) : 0)
         let videoCost = sample?.estimatedCost ?? plan.estimatedCost
         if let maxCost = o.maxCost, videoCost + transcriptCost > maxCost + 1e-9 {
             let transcript = transcriptCost > 0 ? String(format: " ($%.2f of it the transcript)", transcriptCost) : ""
@@ -148,7 +150,7 @@ public final class Pipeline: Sendable {
         let identity =
             backendOverride?.identity
             ?? (o.provider.id == Provider.fal.id ? (falClient?.endpoint.rawValue ?? o.endpoint) : o.provider.model)
-        if o.captions == .auto {
+        if o.captions == .auto && inputs.captions == nil {
             inputs.captions = try await transcribe(inputs, sample: sample)
             if let transcript = inputs.captions?.transcript, inputs.plan.cutsAtSentenceEnds == nil {
                 // The same transcript gives the same plan to a sample and to the whole job.
@@ -197,7 +199,7 @@ public final class Pipeline: Sendable {
             cache: o.useCache ? ClipCache(directory: workDir.cacheRoot.appendingPathComponent("clips")) : nil,
             portraits: inputs.portraits, options: o, identity: identity,
             budget: Budget(
-                plan: plan, manifest: await store.manifest, cap: o.maxCost.map { $0 - (inputs.captions?.cost ?? 0) },
+                plan: plan, manifest: await store.manifest, cap: o.maxCost.map { $0 - inputs.transcriptCost },
                 billed: billed),
             report: { tracker.report($0, $1) }, reportState: { tracker.report($0, $1, providerState: $2) },
             warn: { [continuation] in continuation.yield(.warning($0)) },

@@ -268,6 +268,9 @@ public enum PipelineEvent: Sendable, Equatable {
     /// The sample this run makes (``PipelineOptions/sample``): what it covers and costs (after
     /// ``plan(_:)``, before any request).
     case sample(PlanSample)
+    /// With the automatic speaker source: the diarized transcript's voices and the speakers
+    /// they were mapped to, with their first words (before ``plan(_:)``).
+    case speakerMapping(SpeakerMappingReport)
 
     /// The event as one JSON object (an NDJSON line without the newline), with an `event` key:
     /// - `image`: `width`, `height`
@@ -288,6 +291,8 @@ public enum PipelineEvent: Sendable, Equatable {
     /// - `live`: `directory`, `seconds`, `totalSeconds`, `ended`
     /// - `summary`: the summary's fields
     /// - `sample`: the sample's fields (``PlanSample``)
+    /// - `speakerMapping`: `source`, `cost`, `cached`, `voices` (each `label`, `name`,
+    ///   `firstHeard`, `firstWords`)
     public func jsonLine() -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -310,6 +315,7 @@ public enum PipelineEvent: Sendable, Equatable {
         case .stage(let s): data = try? encoder.encode(Tagged(event: "stage", body: Message(message: s.rawValue)))
         case .summary(let s): data = try? encoder.encode(Tagged(event: "summary", body: s))
         case .sample(let s): data = try? encoder.encode(Tagged(event: "sample", body: s))
+        case .speakerMapping(let m): data = try? encoder.encode(Tagged(event: "speakerMapping", body: m))
         case .downloadRetry(let index, let r):
             data = try? encoder.encode(Tagged(event: "download_retry", body: RetryJSON(index: index, r)))
         }

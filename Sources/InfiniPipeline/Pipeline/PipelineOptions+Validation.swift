@@ -74,6 +74,13 @@ extension PipelineOptions {
         }
         switch source {
         case .diarization: break
+        case .automatic:
+            guard transcriber == .whisper else {
+                throw invalid(
+                    "transcriber",
+                    "\(transcriber.rawValue) cannot tell voices apart: the automatic speaker source (--diarization auto) needs fal-ai/whisper"
+                )
+            }
         case .tracks(let files):
             if let extra = files.keys.sorted().first(where: { !names.contains($0) }) {
                 throw invalid(

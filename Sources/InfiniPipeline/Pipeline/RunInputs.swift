@@ -34,14 +34,25 @@ struct RunInputs: Sendable {
     let speakers: (source: SpeakerSource, timeline: SpeakerTimeline)?
     /// What fitting the portraits noticed (no face found: the crop is centred), one line each.
     let imageWarnings: [String]
-    /// The run's captions, when it has them (a transcript file read and checked against the audio).
+    /// The run's captions, when it has them (a transcript file read and checked against the
+    /// audio, or the diarized transcript's with `.auto` captions).
     var captions: RunCaptions? = nil
+    /// The diarized transcript of the automatic speaker source, made (or cached) before planning.
+    var diarization: RunDiarization? = nil
+    /// What the run's transcript costs this run: the diarized one's (which the captions share),
+    /// or the captions'.
+    var transcriptCost: Double { diarization?.outcome.cost ?? captions?.cost ?? 0 }
     /// Warnings about the inputs (the portraits', the audio's, the speaker source's), one line each.
     var warnings: [String] { imageWarnings + analysis.warnings + (speakers?.timeline.warnings ?? []) }
 
     /// Checks the options and paths, then reads the inputs.
-    /// - Parameter checkBackend: checks, without any network traffic, that the backend can start.
-    static func read(_ o: PipelineOptions, checkBackend: () throws -> Void) async throws -> RunInputs {
+    /// - Parameters:
+    ///   - diarize: how the automatic speaker source's transcript may be had (from the cache
+    ///     only, by default: nothing is sent).
+    ///   - checkBackend: checks, without any network traffic, that the backend can start.
+    static func read(
+        _ o: PipelineOptions, diarize: RunDiarization.Access = .cacheOnly, checkBackend: () throws -> Void
+    ) async throws -> RunInputs {
         // A sample is written beside the output, which it leaves alone.
         let audioPath = o.absolute(o.audio), output = o.sample == nil ? o.resolvedOutput : o.resolvedSampleOutput
         let images: [(speaker: String?, path: String)] =
@@ -105,10 +116,20 @@ struct RunInputs: Sendable {
             captions = try await RunCaptions.read(
                 file: captionsFile, duration: analysis.duration, language: o.language, sidecars: sidecars)
         }
+        // Who speaks when, from the diarized transcript: made before the plan, which follows it.
+        var diarization: RunDiarization? = nil
+        if source == .automatic {
+            diarization = try await RunDiarization.make(o, audio: audioPath, seconds: analysis.duration, access: diarize)
+            if o.captions == .auto { captions = diarization?.captions(o, sidecars: sidecars) }
+        }
         var planningOptions = PlanningOptions(
             maxFrames: o.maxFrames, resolution: o.resolution, pricePerSecond: o.pricePerSecond, provider: o.provider,
             concurrency: o.concurrency)
-        planningOptions.transcript = try await transcriptBeforePlanning(o, captions: captions, audio: audioPath)
+        if let diarization {
+            planningOptions.transcript = diarization.outcome.transcript
+        } else {
+            planningOptions.transcript = try await transcriptBeforePlanning(o, captions: captions, audio: audioPath)
+        }
         let planning = planningOptions
         let plan: Plan
         var speakers: (source: SpeakerSource, timeline: SpeakerTimeline)? = nil
@@ -128,6 +149,10 @@ struct RunInputs: Sendable {
                 for name in files.keys.sorted() { sourceKey += ["track", name, try await Hashing.sha256(fileAt: files[name]!)] }
             case .channels(let channels):
                 for name in channels.keys.sorted() { sourceKey += ["channel", name, String(channels[name]!)] }
+            case .automatic:
+                // The turns read from the transcript (each speaker's, in order).
+                sourceKey += ["transcript"]
+                    + timeline.voiced.map { $0.map { "\($0.lowerBound)-\($0.upperBound)" }.joined(separator: ",") }
             }
         } else {
             plan = try SegmentPlanner.plan(analysis, options: planning)
@@ -140,6 +165,7 @@ struct RunInputs: Sendable {
             analysis: analysis, plan: plan, speakers: speakers, imageWarnings: imageWarnings)
         captions?.videoDuration = min(ModelLimits.seconds(forFrames: plan.totalFrames), analysis.duration)
         inputs.captions = captions
+        inputs.diarization = diarization
         return inputs
     }
 

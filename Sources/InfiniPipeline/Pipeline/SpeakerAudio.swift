@@ -6,8 +6,9 @@ import Foundation
 /// - With one track per speaker: the speaker's own track, with the other speakers' turns
 ///   silenced (the bleed of their voices into this microphone).
 /// - With one channel per speaker: that channel of the mix, as mono.
-/// - With a diarization file: the mix with the other speakers' turns silenced (where two voices
-///   overlap, the speaker's own voice is kept, and so is what overlaps it).
+/// - With a diarization file or a diarized transcript: the mix with the other speakers' turns
+///   silenced (where two voices overlap, the speaker's own voice is kept, and so is what
+///   overlaps it).
 ///
 /// Every file starts at the segment's first frame and runs its `numFrames` plus the tail (none on
 /// a provider whose clip is as long as its audio), as a single-speaker segment's does (``SegmentAudio``).
@@ -30,7 +31,7 @@ enum SpeakerAudio {
                     channel: segment.speaker.flatMap { channels[$0] }, tail: tail)
             }
             return try SegmentAudio.export(source: mix, format: mixFormat, samples: plan.audio.samples, cuts: cuts, to: directory)
-        case .diarization:
+        case .diarization, .automatic:
             let cuts = chosen.map { segment in
                 SegmentAudio.Cut(
                     index: segment.index, startFrame: segment.startFrame, numFrames: segment.numFrames,

@@ -5,6 +5,11 @@ import Logging
 /// (``PipelineOptions/transcriber``, ``PipelineOptions/language``) and cached by the audio's
 /// content, the endpoint and its options, so that the same audio is never paid for twice.
 ///
+/// With the automatic speaker source (``SpeakerSource/automatic``) the transcript is diarized:
+/// `fal-ai/whisper` is asked to tell ``PipelineOptions/speakers``'s count of voices apart
+/// (`diarize`, `num_speakers`), even when the captions come from a file, and it is cached apart
+/// from an undiarized one of the same audio.
+///
 /// ```swift
 /// var options = PipelineOptions(audio: "talk.mp3", image: "")
 /// options.captions = .auto
@@ -51,20 +56,29 @@ public struct TranscriptStage: Sendable {
         ClipCache.defaultRoot(environment: options.environment).appendingPathComponent("transcripts")
     }
 
-    /// The transcriber of `.auto`, on `client`.
-    func falTranscriber(_ client: FalClient) -> FalTranscriber {
-        FalTranscriber(client: client, model: options.transcriber, language: options.language)
+    /// How many voices the transcript tells apart: the number of speakers with the automatic
+    /// speaker source, nil (no diarization) otherwise.
+    public var diarizedSpeakers: Int? {
+        options.speakerSource == .automatic && !options.speakers.isEmpty ? options.speakers.count : nil
     }
 
-    /// The cache key of a transcript of the audio whose SHA-256 is `audioSHA`.
+    /// The transcriber of `.auto`, on `client`.
+    func falTranscriber(_ client: FalClient) -> FalTranscriber {
+        FalTranscriber(client: client, model: options.transcriber, language: options.language, speakers: diarizedSpeakers)
+    }
+
+    /// The cache key of a transcript of the audio whose SHA-256 is `audioSHA` (an undiarized
+    /// one's key is what it always was).
     func cacheKey(audioSHA: String) -> String {
-        Hashing.key(["transcript-v1", audioSHA, options.transcriber.rawValue, options.language ?? "detect"])
+        Hashing.key(
+            ["transcript-v1", audioSHA, options.transcriber.rawValue, options.language ?? "detect"]
+                + (diarizedSpeakers.map { ["diarize", String($0)] } ?? []))
     }
 
     /// What the stage would pay now for `seconds` of audio at `audio`: 0 for a file or a
     /// transcript in the cache.
     public func estimate(audio: String, seconds: Double) async throws -> (cost: Double, cached: Bool) {
-        guard options.captions == nil || options.captions == .auto else { return (0, false) }
+        guard options.captions == nil || options.captions == .auto || diarizedSpeakers != nil else { return (0, false) }
         if options.useCache, try await cached(audio: audio) != nil { return (0, true) }
         return (options.transcriber.cost(audioSeconds: seconds), false)
     }
@@ -101,7 +115,7 @@ public struct TranscriptStage: Sendable {
         } else {
             duration = try await runBlocking { try AudioAnalysis.analyze(path: audio).duration }
         }
-        if case .file(let path)? = options.captions {
+        if case .file(let path)? = options.captions, diarizedSpeakers == nil {
             let file = options.absolute(path)
             try RunInputs.checkInputFile(file, role: "captions")
             let transcript = try await TranscriptFile(file: URL(fileURLWithPath: file)).transcribe(

@@ -16,7 +16,8 @@ extension SegmentPlanner {
     /// - Parameters:
     ///   - analysis: The analysed final mix (its `source` is read again for channels).
     ///   - speakers: The speakers, each with its portrait's path, in order (2–4 for the CLI).
-    ///   - source: Where who-speaks-when comes from.
+    ///   - source: Where who-speaks-when comes from (``SpeakerSource/automatic`` reads the
+    ///     diarized ``PlanningOptions/transcript``).
     ///   - minShot: The shortest turn that gets its own shot, in seconds; `nil` for the
     ///     provider's default (``SpeakerTimeline/defaultMinShot(for:)``: 2.0 on fal, 5.0 on WaveSpeed).
     ///   - options: The largest request, resolution, price and pause detection.
@@ -32,7 +33,8 @@ extension SegmentPlanner {
         guard minShot.isFinite, minShot >= 0 else { throw SpeakerError.invalidMinShot(minShot) }
         let total = try totalFrames(samples: analysis.samples, sampleRate: analysis.format.sampleRate)
         let timeline = try SpeakerTimeline.load(
-            source, speakers: speakers.map(\.name), audio: analysis, detector: options.pauseDetector)
+            source, speakers: speakers.map(\.name), audio: analysis, detector: options.pauseDetector,
+            transcript: options.transcript)
         let shots = try timeline.shots(totalFrames: total, minShot: minShot)
         let plan = try plan(
             samples: analysis.samples, sampleRate: analysis.format.sampleRate, channels: analysis.format.channels,

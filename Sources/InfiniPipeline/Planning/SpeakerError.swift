@@ -84,6 +84,11 @@ public struct SpeakerError: InfiniPipelineError, Equatable {
         )
     }
 
+    /// A transcript that cannot say who speaks when: it names no voice.
+    static func notDiarized(_ reason: String) -> SpeakerError {
+        SpeakerError(.notDiarized, reason)
+    }
+
     /// A negative, infinite or NaN minimum shot.
     static func invalidMinShot(_ value: Double) -> SpeakerError {
         SpeakerError(
@@ -110,4 +115,6 @@ extension ErrorKind where Owner == SpeakerError {
     /// Two speakers given the same channel or the same track: the second would never be on
     /// screen (a voice belongs to one speaker).
     public static var sharedSource: Self { Self("sharedSource") }
+    /// A transcript, for the automatic speaker source, that names no voice (not diarized).
+    public static var notDiarized: Self { Self("notDiarized") }
 }

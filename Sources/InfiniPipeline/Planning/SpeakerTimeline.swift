@@ -3,7 +3,7 @@
 import Foundation
 
 /// Where who-speaks-when comes from: exactly one of a diarization file, one recording per
-/// speaker, or one channel of the audio per speaker.
+/// speaker, one channel of the audio per speaker, or the audio's own diarized transcript.
 @nonexhaustive
 public enum SpeakerSource: Sendable, Equatable {
     /// An RTTM file (what pyannote and other diarizers write) whose speaker names are the
@@ -15,13 +15,21 @@ public enum SpeakerSource: Sendable, Equatable {
     /// The audio channel (from 0) that carries each speaker (speaker name → channel): a two-mic
     /// interview recorded to left and right.
     case channels([String: Int])
+    /// The audio's diarized transcript: a ``Pipeline`` transcribes the audio on `fal-ai/whisper`
+    /// with `diarize` and `num_speakers` set to the number of speakers (or takes it from the
+    /// transcript cache) before planning. The voices, in the order they are first heard, are the
+    /// speakers in the order given (``SpeakerMapping``); a voice beyond the speakers is nobody's
+    /// (its turns stay in the shot around them). Planning alone takes the diarized transcript
+    /// from ``PlanningOptions/transcript`` (see ``SpeakerTimeline/diarized(_:speakers:duration:)``).
+    case automatic
 }
 
 /// Who speaks when: for each speaker, the sorted, disjoint time ranges in which their voice is
 /// heard, in seconds on the audio's timeline.
 ///
 /// Ranges of different speakers may overlap (overlapping speech). Made from an RTTM file, from
-/// per-speaker tracks or from the audio's channels with ``load(_:speakers:audio:detector:)``;
+/// per-speaker tracks, from the audio's channels or from a diarized transcript with
+/// ``load(_:speakers:audio:detector:transcript:)``;
 /// ``shots(totalFrames:minShot:)`` turns it into the edit.
 public struct SpeakerTimeline: Sendable, Equatable {
     /// The speakers' names, in the order given.
@@ -112,6 +120,7 @@ public struct SpeakerTimeline: Sendable, Equatable {
     /// - Tracks are decoded (any format the package reads); each must last as long as the audio
     ///   (within ``trackLengthTolerance``).
     /// - Channels are channels of the audio file itself (`audio.source`).
+    /// - ``SpeakerSource/automatic`` reads `transcript` with ``diarized(_:speakers:duration:)``.
     ///
     /// For tracks and channels the voice activity is found per track with levels relative to
     /// the track's own speech (see ``PauseDetector``): a voice is where the track is not in a
@@ -122,13 +131,21 @@ public struct SpeakerTimeline: Sendable, Equatable {
     ///   - speakers: The speakers' names (those of the RTTM file, the tracks or channels).
     ///   - audio: The analysed final mix, whose timeline everything is measured on.
     ///   - detector: How pauses are found (the planner's by default).
+    ///   - transcript: The diarized transcript of ``SpeakerSource/automatic`` (unused otherwise).
     /// - Throws: ``SpeakerError`` for a bad RTTM line, an unknown or missing name, a track of
-    ///   another length or a missing channel; `MediaError` for a file that cannot be decoded.
+    ///   another length, a missing channel or a transcript without voices; `MediaError` for a
+    ///   file that cannot be decoded.
     public static func load(
-        _ source: SpeakerSource, speakers: [String], audio: AudioAnalysis, detector: PauseDetector = PauseDetector()
+        _ source: SpeakerSource, speakers: [String], audio: AudioAnalysis, detector: PauseDetector = PauseDetector(),
+        transcript: Transcript? = nil
     ) throws -> SpeakerTimeline {
         try check(speakers: speakers)
         switch source {
+        case .automatic:
+            guard let transcript else {
+                throw SpeakerError.notDiarized("the automatic speaker source needs the audio's diarized transcript; none was given")
+            }
+            return try diarized(transcript, speakers: speakers, duration: audio.duration)
         case .diarization(let path):
             try FileChecks.requireInputFile(path, role: "diarization")
             let text: String

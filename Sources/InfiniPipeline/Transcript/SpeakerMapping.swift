@@ -21,6 +21,9 @@ public struct SpeakerMapping: Sendable, Hashable, Codable {
     /// The voices, in the order they are first heard.
     public var voices: [Voice]
 
+    /// A mapping of these voices.
+    public init(voices: [Voice]) { self.voices = voices }
+
     /// Maps the voices of `transcript` to `names`, in order of first appearance.
     public init(transcript: Transcript, names: [String]) {
         let pieces: [(speaker: String?, start: Double, text: String)] =
@@ -71,4 +74,28 @@ public struct SpeakerMapping: Sendable, Hashable, Codable {
             return "\(voice.label) → \(voice.name ?? "(no --speaker)") (\(clock)): \"\(voice.firstWords)\""
         }
     }
+}
+
+/// What a run with the automatic speaker source (``SpeakerSource/automatic``) found: the
+/// mapping of the diarized transcript's voices to the speakers, and what the transcript cost.
+/// The `speakerMapping` event and the `speakerMapping` key of `plan --json`.
+public struct SpeakerMappingReport: Sendable, Equatable, Codable {
+    /// The endpoint that made the transcript (`fal-ai/whisper`).
+    public var source: String
+    /// What this run paid for it, US dollars (0 when it came from the cache).
+    public var cost: Double
+    /// Whether it came from the transcript cache.
+    public var cached: Bool
+    /// The voices, in the order they are first heard, each with its speaker and first words.
+    public var voices: [SpeakerMapping.Voice]
+
+    public init(source: String, cost: Double, cached: Bool, mapping: SpeakerMapping) {
+        self.source = source
+        self.cost = cost
+        self.cached = cached
+        self.voices = mapping.voices
+    }
+
+    /// One line per voice (``SpeakerMapping/lines``).
+    public var lines: [String] { SpeakerMapping(voices: voices).lines }
 }
