@@ -16,7 +16,8 @@ enum ErrorReport {
         "transition": "--transition", "transitionFrames": "--transition-frames",
         "reencode": "--reencode", "endpoint": "--endpoint", "queueURL": "--queue-url", "restURL": "--rest-url",
         "minShot": "--min-shot", "speakers": "--speaker", "sample": "--sample", "sampleAt": "--sample-at",
-        "transcriber": "--transcriber", "burnCaptions": "--burn-captions", "burnedCaptions": "--burn-captions", "captionStyle": "--caption-style",
+        "transcriber": "--transcriber", "burnCaptions": "--burn-captions", "burnedCaptions": "--burn-captions",
+        "captionStyle": "--caption-style",
     ]
 
     /// `message` with the option's property name replaced by its flag (the first time it

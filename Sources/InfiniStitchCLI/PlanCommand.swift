@@ -173,9 +173,10 @@ struct PlanCommand: AsyncParsableCommand {
         let sample = try plan.sample(try sampling.parsed() ?? SampleSpan())
         for warning in warnings { writeStderr("warning: \(warning)\n") }
         var transcript: TranscriptCost? = nil
-    var speakerMapping: SpeakerMappingReport? = nil
+        var speakerMapping: SpeakerMappingReport? = nil
         if let diarized {
-            transcript = TranscriptCost(source: diarized.outcome.source, cost: diarized.outcome.cost, cached: diarized.outcome.cached)
+            transcript = TranscriptCost(
+                source: diarized.outcome.source, cost: diarized.outcome.cost, cached: diarized.outcome.cached)
         } else if captionSource == .auto {
             let (cost, cached) = try await stage.estimate(audio: audio, seconds: plan.audio.duration)
             transcript = TranscriptCost(source: stage.options.transcriber.rawValue, cost: cost, cached: cached)
@@ -194,8 +195,9 @@ struct PlanCommand: AsyncParsableCommand {
                 "\(audio): \(String(format: "%.3f", plan.audio.duration)) s, \(plan.audio.sampleRate) Hz, \(plan.audio.channels) ch\n"
             )
             if let diarized {
-                writeStdout(([ProgressReporter.transcriptLine(diarized.report)] + diarized.report.lines.map { "  \($0)" })
-                    .joined(separator: "\n") + "\n")
+                writeStdout(
+                    ([ProgressReporter.transcriptLine(diarized.report)] + diarized.report.lines.map { "  \($0)" })
+                        .joined(separator: "\n") + "\n")
             }
             writeStdout(plan.renderTable())
             writeStdout("on each provider: " + prices.map(\.summary).joined(separator: " · ") + "\n")

@@ -27,8 +27,10 @@ enum ConversationSpeech {
     static func diarized(_ fake: FakeTranscript, labels: [String: String]) -> Transcript {
         Transcript(
             segments: [],
-            words: fake.words.map { Transcript.Word(word: $0.word, start: $0.start, end: $0.end, speaker: $0.speaker.map { labels[$0]! }) }
-                .sorted { $0.start < $1.start })
+            words: fake.words.map {
+                Transcript.Word(word: $0.word, start: $0.start, end: $0.end, speaker: $0.speaker.map { labels[$0]! })
+            }
+            .sorted { $0.start < $1.start })
     }
 }
 
@@ -92,8 +94,12 @@ struct DiarizedTimelineTests {
         #expect(file.speakerSource == .diarization(path: "auto.rttm"))
         let plan = try PlanCommand.parse(base + ["--diarization", "auto"])
         #expect(try plan.speakers.parsed()?.source == .automatic)
-        #expect(throws: (any Error).self) { try PlanCommand.parse(base + ["--diarization", "auto", "--transcriber", "fal-ai/wizper"]) }
-        #expect(throws: (any Error).self) { try RunCommand.parse(base + ["--diarization", "auto", "--transcriber", "fal-ai/wizper"]) }
+        #expect(throws: (any Error).self) {
+            try PlanCommand.parse(base + ["--diarization", "auto", "--transcriber", "fal-ai/wizper"])
+        }
+        #expect(throws: (any Error).self) {
+            try RunCommand.parse(base + ["--diarization", "auto", "--transcriber", "fal-ai/wizper"])
+        }
     }
 }
 
@@ -286,7 +292,8 @@ extension Serial {
                 #expect(wizperErr.split(separator: "\n").count == 1, "\(wizperErr)")
                 #expect(server.requests.isEmpty)
 
-                let json = try runProcess(infinistitchBinary, arguments + ["--json"], environment: environment, timeout: .seconds(90))
+                let json = try runProcess(
+                    infinistitchBinary, arguments + ["--json"], environment: environment, timeout: .seconds(90))
                 #expect(json.status == 0, "\(String(decoding: json.stderr, as: UTF8.self))")
                 let object = try #require(try JSONSerialization.jsonObject(with: json.stdout) as? [String: Any])
                 let mapping = try #require(object["speakerMapping"] as? [String: Any])
@@ -297,14 +304,33 @@ extension Serial {
                 #expect(server.transcriptionRequests.count == 1)
 
                 let text = try runProcess(
-                    infinistitchBinary, ["plan", Self.audio, "--speaker", "B=\(Self.portraits["B"]!)", "--speaker",
-                    "A=\(Self.portraits["A"]!)", "--diarization", "auto"], environment: environment, timeout: .seconds(90))
+                    infinistitchBinary,
+                    [
+                        "plan", Self.audio, "--speaker", "B=\(Self.portraits["B"]!)", "--speaker",
+                        "A=\(Self.portraits["A"]!)", "--diarization", "auto",
+                    ], environment: environment, timeout: .seconds(90))
                 let out = String(decoding: text.stdout, as: UTF8.self)
                 #expect(text.status == 0, "\(String(decoding: text.stderr, as: UTF8.self))")
                 #expect(out.contains("SPEAKER_00 → B (0:00:00.60): \"Welcome back to the show. Today we are\""), "\(out)")
                 #expect(out.contains("transcript: fal-ai/whisper, cached, nothing to pay"))
                 #expect(server.transcriptionRequests.count == 1)
                 #expect(!(out + String(decoding: text.stderr, as: UTF8.self)).contains(testKeySecret))
+
+                // The main command's dry run shows it too, as text and as an NDJSON event.
+                let run = Array(arguments.dropFirst()) + ["-o", dir.path("out.mp4"), "--dry-run"]
+                let dry = try runProcess(infinistitchBinary, run, environment: environment, timeout: .seconds(90))
+                let dryOut = String(decoding: dry.stdout, as: UTF8.self)
+                #expect(dry.status == 0, "\(String(decoding: dry.stderr, as: UTF8.self))")
+                #expect(dryOut.contains("voice SPEAKER_01 → B (0:00:05.43): \"Yeah.\""), "\(dryOut)")
+                let ndjson = try runProcess(infinistitchBinary, run + ["--json"], environment: environment, timeout: .seconds(90))
+                let event = try #require(
+                    String(decoding: ndjson.stdout, as: UTF8.self).split(separator: "\n").first {
+                        $0.contains("\"event\":\"speakerMapping\"")
+                    })
+                let decoded = try JSONDecoder().decode(SpeakerMappingReport.self, from: Data(event.utf8))
+                #expect(decoded.voices.map(\.name) == ["A", "B"] && decoded.cached)
+                #expect(server.transcriptionRequests.count == 1)
+                #expect(!FileManager.default.fileExists(atPath: dir.path("out.mp4")))
             }
         }
     }

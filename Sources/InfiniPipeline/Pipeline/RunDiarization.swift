@@ -71,6 +71,7 @@ struct RunDiarization: Sendable {
             }
             outcome = try await stage.run(audio: audio, seconds: seconds)
         }
-        return RunDiarization(outcome: outcome, mapping: SpeakerMapping(transcript: outcome.transcript, names: o.speakers.map(\.name)))
+        return RunDiarization(
+            outcome: outcome, mapping: SpeakerMapping(transcript: outcome.transcript, names: o.speakers.map(\.name)))
     }
 }

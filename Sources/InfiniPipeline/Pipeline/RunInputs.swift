@@ -151,7 +151,8 @@ struct RunInputs: Sendable {
                 for name in channels.keys.sorted() { sourceKey += ["channel", name, String(channels[name]!)] }
             case .automatic:
                 // The turns read from the transcript (each speaker's, in order).
-                sourceKey += ["transcript"]
+                sourceKey +=
+                    ["transcript"]
                     + timeline.voiced.map { $0.map { "\($0.lowerBound)-\($0.upperBound)" }.joined(separator: ",") }
             }
         } else {

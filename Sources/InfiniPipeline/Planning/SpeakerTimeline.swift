@@ -143,7 +143,8 @@ public struct SpeakerTimeline: Sendable, Equatable {
         switch source {
         case .automatic:
             guard let transcript else {
-                throw SpeakerError.notDiarized("the automatic speaker source needs the audio's diarized transcript; none was given")
+                throw SpeakerError.notDiarized(
+                    "the automatic speaker source needs the audio's diarized transcript; none was given")
             }
             return try diarized(transcript, speakers: speakers, duration: audio.duration)
         case .diarization(let path):
