@@ -264,6 +264,17 @@ extension Serial {
                 capped.maxCost = 0.001
                 let over = await #expect(throws: PipelineError.self) { try await Pipeline(options: capped).run() }
                 #expect(over?.kind == .overBudget)
+                // Room for the transcript but not for the video's frames: stopped before either.
+                capped.maxCost = 0.5
+                let video = await #expect(throws: PipelineError.self) { try await Pipeline(options: capped).run() }
+                #expect(video?.kind == .overBudget)
+                #expect(video?.description.contains("the video's, at least $") == true)
+
+                // Nothing is cached yet, so the status lookup (which never sends) says so.
+                var status = Self.options(dir, server: url)
+                status.workDir = nil
+                let unknown = await #expect(throws: PipelineError.self) { try await JobStatus.workDir(for: status) }
+                #expect(unknown?.description.contains("no diarized transcript") == true)
 
                 #expect(server.requests.isEmpty)
                 #expect(!FileManager.default.fileExists(atPath: dir.path("out.mp4")))

@@ -35,9 +35,14 @@ struct RunDiarization: Sendable {
     }
 
     /// The diarized transcript of `audio` (`seconds` long) for the options' speakers.
+    /// - Parameter videoAtLeast: the least the video can cost (its frames, each paid once):
+    ///   with the transcript's cost, over ``PipelineOptions/maxCost`` stops the run before the
+    ///   transcript is paid for.
     /// - Throws: ``PipelineError``: over ``PipelineOptions/maxCost`` before anything is sent,
     ///   a missing fal key, a failed request, or (``Access/cacheOnly``) no cached transcript.
-    static func make(_ o: PipelineOptions, audio: String, seconds: Double, access: Access) async throws -> RunDiarization {
+    static func make(
+        _ o: PipelineOptions, audio: String, seconds: Double, videoAtLeast: Double = 0, access: Access
+    ) async throws -> RunDiarization {
         let outcome: TranscriptStage.Outcome
         switch access {
         case .cacheOnly:
@@ -53,10 +58,13 @@ struct RunDiarization: Sendable {
         case .send(let client, let logger):
             let stage = TranscriptStage(options: o, falClient: client, logger: logger)
             let (cost, cached) = try await stage.estimate(audio: audio, seconds: seconds)
-            if let maxCost = o.maxCost, cost > maxCost + 1e-9 {
+            if let maxCost = o.maxCost, cost + videoAtLeast > maxCost + 1e-9 {
                 throw PipelineError(
                     .overBudget,
-                    String(format: "the diarized transcript's estimated cost $%.2f is over maxCost $%.2f", cost, maxCost),
+                    String(
+                        format:
+                            "the diarized transcript's estimated cost $%.2f and the video's, at least $%.2f, are over maxCost $%.2f",
+                        cost, videoAtLeast, maxCost),
                     option: "maxCost")
             }
             if !cached, client == nil {

@@ -119,7 +119,12 @@ struct RunInputs: Sendable {
         // Who speaks when, from the diarized transcript: made before the plan, which follows it.
         var diarization: RunDiarization? = nil
         if source == .automatic {
-            diarization = try await RunDiarization.make(o, audio: audioPath, seconds: analysis.duration, access: diarize)
+            // The video pays at least its frames (a sample's cap is the sample's, checked later).
+            let frames = try SegmentPlanner.totalFrames(samples: analysis.samples, sampleRate: analysis.format.sampleRate)
+            let price = o.pricePerSecond ?? o.provider.billing.pricePerSecond(o.resolution)
+            diarization = try await RunDiarization.make(
+                o, audio: audioPath, seconds: analysis.duration,
+                videoAtLeast: o.sample == nil ? Plan.cost(paidFrames: frames, pricePerSecond: price) : 0, access: diarize)
             if o.captions == .auto { captions = diarization?.captions(o, sidecars: sidecars) }
         }
         var planningOptions = PlanningOptions(
