@@ -173,7 +173,6 @@ struct PlanCommand: AsyncParsableCommand {
         let sample = try plan.sample(try sampling.parsed() ?? SampleSpan())
         for warning in warnings { writeStderr("warning: \(warning)\n") }
         var transcript: TranscriptCost? = nil
-        var speakerMapping: SpeakerMappingReport? = nil
         if let diarized {
             transcript = TranscriptCost(
                 source: diarized.outcome.source, cost: diarized.outcome.cost, cached: diarized.outcome.cached)
