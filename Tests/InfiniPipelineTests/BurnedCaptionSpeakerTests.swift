@@ -31,7 +31,8 @@ extension Serial {
         /// B's low, where the style's place would cover it: against the same run without
         /// captions, nothing changes inside the face of the speaker on screen during a cue (for
         /// a cue spanning a shot change, while the face shown longest is on screen), the captions
-        /// show in every frame of every cue, and nothing changes between cues.
+        /// show in every frame of every cue, and nothing changes between cues; a sample of the
+        /// run likewise.
         @Test func captionsKeepOffTheFaceOfTheSpeakerOnScreen() async throws {
             let dir = try TempDir()
             defer { dir.cleanup() }
@@ -61,15 +62,53 @@ extension Serial {
             o.burnCaptions = true
             o.output = dir.path("burned.mp4")
             let (burned, events) = try await runCollectingEvents(Pipeline(options: o))
+            #expect(burned.videoPath == "reencode")
             let plan = try #require(events.compactMap { if case .plan(let p) = $0 { p } else { nil } }.last)
             o.burnCaptions = false
             o.output = dir.path("plain.mp4")
             let plain = try await Pipeline(options: o).run()
             #expect(plain.reusedSegments == plain.segments)
 
-            let a = try BurnedCaptionStitchTests.luma(dir.path("burned.mp4"))
-            let b = try BurnedCaptionStitchTests.luma(dir.path("plain.mp4"))
-            #expect(a.frames.count == burned.frames && b.frames.count == a.frames.count)
+            let whole = try Self.compare(
+                dir.path("burned.mp4"), dir.path("plain.mp4"), cues: cues, segments: plan.segments, speakers: speakers,
+                faces: faces)
+            #expect(whole.frames == burned.frames)
+            #expect(whole.checked[0] > 25 && whole.checked[1] > 25, "frames checked per speaker: \(whole.checked)")
+            #expect(whole.outside > 50, "\(whole.outside) frames between cues")
+
+            // A sample of the same run: its own stretch of the shots, the cues moved as its captions are.
+            o.sample = SampleSpan(seconds: 8, at: 14)
+            let plainSample = try await Pipeline(options: o).run()
+            let sample = try #require(plainSample.sample)
+            #expect(sample.startTime > 5, "the sample starts at \(sample.startTime) s")
+            o.burnCaptions = true
+            o.output = dir.path("burned.mp4")
+            let burnedSample = try await Pipeline(options: o).run()
+            #expect(burnedSample.reusedSegments == sample.segments.count)
+            let part = try Self.compare(
+                dir.path("burned.sample.mp4"), dir.path("plain.sample.mp4"),
+                cues: SubtitleTrack.excerpt(cues, from: sample.startTime, to: sample.endTime),
+                segments: sample.segments.map { plan.segments[$0] }, speakers: speakers, faces: faces)
+            #expect(part.frames == sample.frameCount)
+            #expect(part.checked[0] > 10 && part.checked[1] > 10, "sample frames checked per speaker: \(part.checked)")
+            if ProcessInfo.processInfo.environment["CAPTION_FIGURES"] == "1" {
+                print("speaker captions: faces \(faces); whole \(whole); sample at \(sample.startTime) s \(part)")
+            }
+        }
+
+        /// Compares a video with burned captions against the same without them: in every frame of
+        /// a cue the captions show (over 0.3 % of the picture changed) and nothing changes inside
+        /// the face of the speaker on screen (`segments` in order from frame 0, the speakers'
+        /// `faces`), except, for a cue across a shot change, in the frames of the face shown
+        /// shorter; nothing changes a frame away from every cue.
+        /// - Returns: the frame count, the frames whose face was checked per speaker, the cues
+        ///   across a shot change, and the frames between cues.
+        static func compare(
+            _ burned: String, _ plain: String, cues: [Caption], segments: [Plan.Segment], speakers: [Plan.Speaker],
+            faces: [ColorRegion]
+        ) throws -> (frames: Int, checked: [Int], spanning: Int, outside: Int) {
+            let a = try BurnedCaptionStitchTests.luma(burned), b = try BurnedCaptionStitchTests.luma(plain)
+            #expect(b.frames.count == a.frames.count)
             let (w, h) = (a.width, a.height)
             // The style's place covers B's face: only moving the cues keeps them off it.
             let layout = CaptionScript.Layout(width: w, height: h, cues: cues)
@@ -80,13 +119,13 @@ extension Serial {
             let speakerIndex = { (name: String?) in speakers.firstIndex { $0.name == name } ?? 0 }
             var onScreen: [Int] = []
             var shots: [(speaker: Int, frames: Range<Int>)] = []
-            for segment in plan.segments {
-                let who = speakerIndex(segment.speaker)
+            for segment in segments {
+                let who = speakerIndex(segment.speaker), start = onScreen.count
                 onScreen += Array(repeating: who, count: segment.frameCount)
                 if let last = shots.last, last.speaker == who {
-                    shots[shots.count - 1].frames = last.frames.lowerBound..<segment.endFrame
+                    shots[shots.count - 1].frames = last.frames.lowerBound..<onScreen.count
                 } else {
-                    shots.append((who, segment.startFrame..<segment.endFrame))
+                    shots.append((who, start..<onScreen.count))
                 }
             }
             #expect(Set(onScreen) == [0, 1] && onScreen.count == a.frames.count)
@@ -122,17 +161,13 @@ extension Serial {
                     checked[who] += 1
                 }
             }
-            #expect(checked[0] > 25 && checked[1] > 25, "frames checked per speaker: \(checked)")
             let outside = BurnedCaptionStitchTests.frameSets(cues, count: a.frames.count).outside
-            #expect(outside.count > 50, "\(outside.count) frames between cues")
             let most =
                 outside.map {
                     BurnedCaptionStitchTests.difference(a.frames[$0], b.frames[$0], width: w, rows: 0..<h, columns: 0..<w)
                 }.max() ?? 0
             #expect(most < 0.01, "a frame between cues has \(most) % changed")
-            if ProcessInfo.processInfo.environment["CAPTION_FIGURES"] == "1" {
-                print("speaker captions: faces \(faces), checked \(checked), \(spanning) cues across a shot change")
-            }
+            return (a.frames.count, checked, spanning, outside.count)
         }
     }
 }
