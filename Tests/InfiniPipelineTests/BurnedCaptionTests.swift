@@ -75,6 +75,78 @@ struct CaptionScriptTests {
         #expect(above.above && Double(above.marginV) + 35 < 0.5 * 640)
     }
 
+    /// The Dialogue line of `script` starting at `start` (`h:mm:ss.cc`): its MarginV and whether
+    /// it is top-aligned (`\an8`, above a face: 1).
+    static func place(_ script: String, at start: String) throws -> [Int] {
+        let event = try #require(events(script).first { $0.hasPrefix("Dialogue: 0,\(start),") }, "no cue at \(start)")
+        let fields = event.split(separator: ",", maxSplits: 9, omittingEmptySubsequences: false)
+        return [try #require(Int(fields[7])), fields[9].hasPrefix("{\\an8}") ? 1 : 0]
+    }
+
+    /// A placement as ``place(_:at:)`` reads it from a script.
+    static func key(_ place: CaptionScript.Layout.Placement) -> [Int] { [place.marginV, place.above ? 1 : 0] }
+
+    /// Several speakers: each cue keeps off the face of the shot on screen while it shows; one
+    /// spanning a shot change keeps off both faces when one place does, else off the face
+    /// shown longest; a face high in the frame leaves the cue where the style puts it.
+    @Test func eachCueKeepsOffTheFaceOfTheShotOnScreen() throws {
+        typealias Shot = StitchOptions.BurnedCaptions.Shot
+        let high = ColorRegion(x: 0.3, y: 0.1, width: 0.4, height: 0.4)
+        let low = ColorRegion(x: 0.3, y: 0.5, width: 0.4, height: 0.35)
+        let shots = [Shot(start: 0, end: 3, face: high), Shot(start: 3, end: 6, face: low), Shot(start: 6, end: 9, face: nil)]
+        let cues = [
+            Caption(start: 0.5, end: 2.5, lines: ["on the high face"]),
+            Caption(start: 3.5, end: 5.5, lines: ["on the low face"]),
+            Caption(start: 2, end: 4.5, lines: ["across the change"]),
+            Caption(start: 1, end: 3.8, lines: ["mostly the high face"]),
+            Caption(start: 6.5, end: 8, lines: ["no face"]),
+            Caption(start: 9.5, end: 10, lines: ["after the shots"]),
+        ]
+        let captions = StitchOptions.BurnedCaptions(cues: cues, face: low, shots: shots)
+        #expect(captions.faces(from: 2, to: 4.5) == [low, high], "1.5 s of the low face, 1 s of the high one")
+        #expect(captions.faces(from: 6.5, to: 8).isEmpty && captions.faces(from: 9.5, to: 10) == [low])
+        let script = try CaptionScript.make(captions, width: 640, height: 640)
+        let layout = CaptionScript.Layout(width: 640, height: 640, cues: cues)
+        let underLow = layout.placement(lines: ["on the low face"], faces: [low])
+        #expect(!underLow.above && underLow.marginV > 0, "below the low face: \(underLow)")
+        #expect(try Self.place(script, at: "0:00:00.50") == [0, 0])
+        #expect(try Self.place(script, at: "0:00:03.50") == Self.key(underLow))
+        #expect(try Self.place(script, at: "0:00:02.00") == Self.key(underLow), "below the low face is clear of the high one too")
+        #expect(try Self.place(script, at: "0:00:01.00") == Self.key(underLow), "the style's place would cover the low face")
+        #expect(try Self.place(script, at: "0:00:06.50") == [0, 0])
+        #expect(try Self.place(script, at: "0:00:09.50") == Self.key(underLow), "outside the shots: the face given")
+        // One face alone is placed as it always was.
+        let single = try CaptionScript.make(.init(cues: cues, face: low), width: 640, height: 640)
+        #expect(try Self.place(single, at: "0:00:00.50") == Self.key(underLow))
+
+        // No place clears both: a tall face reaching the bottom (nothing fits below it; above it
+        // covers the other) and one high (the style's place or below it covers the tall one):
+        // the cue goes where it goes with the face shown longest alone.
+        let tall = ColorRegion(x: 0.3, y: 0.4, width: 0.4, height: 0.5)
+        let top = ColorRegion(x: 0.3, y: 0.05, width: 0.4, height: 0.4)
+        let overTall = layout.placement(lines: ["x"], faces: [tall]), clearOfTop = layout.placement(lines: ["x"], faces: [top])
+        #expect(overTall.above && !clearOfTop.above && clearOfTop.marginV == 0, "\(overTall) \(clearOfTop)")
+        let crossing = [
+            Caption(start: 1, end: 4, lines: ["x"]),  // 2 s of the top face, 1 s of the tall one
+            Caption(start: 2.5, end: 4.5, lines: ["x"]),  // 0.5 s, then 1.5 s
+        ]
+        let both = try CaptionScript.make(
+            .init(cues: crossing, shots: [Shot(start: 0, end: 3, face: top), Shot(start: 3, end: 6, face: tall)]),
+            width: 640, height: 640)
+        #expect(try Self.place(both, at: "0:00:01.00") == Self.key(clearOfTop))
+        #expect(try Self.place(both, at: "0:00:02.50") == Self.key(overTall))
+
+        // A shot with bad times or a face outside the frame is an option error.
+        for bad in [
+            Shot(start: 2, end: 1, face: nil), Shot(start: 0, end: 1, face: ColorRegion(x: 0.8, y: 0, width: 0.4, height: 0.2)),
+        ] {
+            let error = try #require(throws: StitchError.self) {
+                try StitchOptions.BurnedCaptions(cues: cues, shots: [bad]).validate()
+            }
+            #expect(error.description.contains("shot 1") && !error.description.contains("\n"), "\(error)")
+        }
+    }
+
     @Test func aUserStyleFileIsCheckedAndUsed() throws {
         let dir = try TempDir()
         defer { dir.cleanup() }

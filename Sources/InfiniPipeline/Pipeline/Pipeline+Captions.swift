@@ -34,11 +34,13 @@ extension Pipeline {
 
     /// The stitch options of a run with `captions`: ``PipelineOptions/stitch`` with them as the
     /// soft subtitle track, and burned into the picture with ``PipelineOptions/burnCaptions``
-    /// (kept off the face, when there is one portrait). The whole job's and a sample's
-    /// (``RunCaptions/sampled(_:)``) alike.
+    /// (kept off the face: the portrait's when there is one, else the face of the speaker on
+    /// screen while each cue shows). The whole job's and a sample's (``RunCaptions/sampled(_:)``)
+    /// alike.
     func stitchOptions(_ inputs: RunInputs, captions: RunCaptions?) -> StitchOptions {
         let face = inputs.portraits.count == 1 ? inputs.portraits[0].face : nil
-        let burning = options.stitchOptions(burning: captions?.captions, face: face)
+        let shots = inputs.portraits.count > 1 ? inputs.captionShots(in: captions?.window) : []
+        let burning = options.stitchOptions(burning: captions?.captions, face: face, shots: shots)
         return captions.map { burning.with(subtitles: $0.subtitleTrack) } ?? burning
     }
 }

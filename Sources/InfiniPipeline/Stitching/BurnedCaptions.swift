@@ -10,8 +10,9 @@ extension StitchOptions {
     /// phone screen: a bold sans-serif at about 1/18 of the frame height (smaller when a line
     /// would not fit the width), white with a dark outline, centred in the lower third, at most
     /// ``CaptionRules/maxLines`` lines of at most ``CaptionRules/maxLineLength`` characters, a
-    /// colour per speaker, and moved off the face (``face``) when there is room. Burning needs
-    /// the re-encode path; the frame count, the sync and the seams' transitions are unchanged.
+    /// colour per speaker, and moved off the face (``face``, or the face of the shot on screen in
+    /// ``shots``) when there is room. Burning needs the re-encode path; the frame count, the sync
+    /// and the seams' transitions are unchanged.
     public struct BurnedCaptions: Sendable, Equatable {
         /// The cues, in seconds on the output's timeline (``Transcript/captions(rules:)``).
         public var cues: [Caption]
@@ -20,8 +21,13 @@ extension StitchOptions {
         /// named after its speaker when there is one, else `Default`, else the first).
         public var styleFile: String?
         /// The face the crop was anchored on, as fractions of the frame: captions are moved
-        /// off it when there is room below or above it (with our own style).
+        /// off it when there is room below or above it (with our own style). With ``shots``, the
+        /// face of the time no shot covers.
         public var face: ColorRegion?
+        /// Who is on screen when, in a multi-speaker run: each shot's face, kept clear by the cues
+        /// shown during it (a cue that spans a shot change keeps off every face it shows with
+        /// when one place does, else off the face on screen longest). Empty: ``face`` throughout.
+        public var shots: [Shot]
         /// Lines and characters per line of a burned cue (a longer cue is wrapped again, and
         /// split in time when it needs more lines).
         public var rules: CaptionRules
@@ -31,12 +37,61 @@ extension StitchOptions {
         ///   - cues: the cues, in seconds on the output's timeline.
         ///   - styleFile: an ASS file with the styles to use instead of ours.
         ///   - face: the face to keep clear, as fractions of the frame.
+        ///   - shots: who is on screen when (each shot's face to keep clear), in a multi-speaker run.
         ///   - rules: line limits, ``CaptionRules/standard`` by default (2 lines of 42 characters).
-        public init(cues: [Caption], styleFile: String? = nil, face: ColorRegion? = nil, rules: CaptionRules = .standard) {
+        public init(
+            cues: [Caption], styleFile: String? = nil, face: ColorRegion? = nil, shots: [Shot] = [],
+            rules: CaptionRules = .standard
+        ) {
             self.cues = cues
             self.styleFile = styleFile
             self.face = face
+            self.shots = shots
             self.rules = rules
+        }
+
+        /// A stretch of the output showing one face (a speaker's shot), in seconds on the
+        /// output's timeline.
+        public struct Shot: Sendable, Equatable {
+            /// When the shot starts and ends, in seconds on the output's timeline.
+            public var start: Double
+            public var end: Double
+            /// The face on screen, as fractions of the frame; nil when its portrait had none.
+            public var face: ColorRegion?
+
+            /// A shot from `start` to `end` seconds showing `face`.
+            public init(start: Double, end: Double, face: ColorRegion?) {
+                self.start = start
+                self.end = end
+                self.face = face
+            }
+        }
+
+        /// The faces on screen from `start` to `end` seconds, the one shown longest first (each
+        /// face once): the faces of the shots in that time, and ``face`` for any part of it no
+        /// shot covers.
+        func faces(from start: Double, to end: Double) -> [ColorRegion] {
+            guard !shots.isEmpty else { return face.map { [$0] } ?? [] }
+            var shown: [(face: ColorRegion, seconds: Double)] = []
+            func add(_ face: ColorRegion?, _ seconds: Double) {
+                guard let face, seconds > 0 else { return }
+                if let i = shown.firstIndex(where: { $0.face == face }) {
+                    shown[i].seconds += seconds
+                } else {
+                    shown.append((face, seconds))
+                }
+            }
+            var covered = 0.0
+            for shot in shots {
+                let overlap = min(end, shot.end) - max(start, shot.start)
+                guard overlap > 0 else { continue }
+                covered += overlap
+                add(shot.face, overlap)
+            }
+            add(face, end - start - covered)
+            // A stable sort: equal times keep the order shown.
+            return shown.enumerated().sorted { ($0.element.seconds, -$0.offset) > ($1.element.seconds, -$1.offset) }.map(
+                \.element.face)
         }
 
         /// Checks the cues, the style file and that fontconfig finds a font, without drawing.
@@ -52,6 +107,17 @@ extension StitchOptions {
             }
             if let face, !face.isValid {
                 throw StitchError.invalidOption("burnedCaptions", "the face is not a rectangle inside the frame")
+            }
+            if let bad = shots.firstIndex(where: { !($0.start.isFinite && $0.end.isFinite && $0.start >= 0 && $0.end > $0.start) }
+            ) {
+                throw StitchError.invalidOption(
+                    "burnedCaptions",
+                    "shot \(bad + 1) runs from \(shots[bad].start) to \(shots[bad].end) s: it must end after it starts, at 0 s or later"
+                )
+            }
+            if let bad = shots.firstIndex(where: { $0.face.map { !$0.isValid } ?? false }) {
+                throw StitchError.invalidOption(
+                    "burnedCaptions", "the face of shot \(bad + 1) is not a rectangle inside the frame")
             }
             if let styleFile { _ = try CaptionScript.UserStyle(file: styleFile) }
             _ = try CaptionScript.font()
@@ -149,7 +215,7 @@ enum CaptionScript {
             return out
         }
         let font = try font()
-        let layout = Layout(width: width, height: height, cues: cues, face: captions.face)
+        let layout = Layout(width: width, height: height, cues: cues)
         out = """
             [Script Info]
             ScriptType: v4.00+
@@ -170,7 +236,7 @@ enum CaptionScript {
             if speakers.count > 1, let speaker = cue.speaker, let n = speakers.firstIndex(of: speaker) {
                 text = "{\\1c\(speakerColours[n % speakerColours.count])}" + text
             }
-            let place = layout.placement(lines: cue.lines)
+            let place = layout.placement(lines: cue.lines, faces: captions.faces(from: cue.start, to: cue.end))
             if place.above { text = "{\\an8}" + text }
             out += dialogue(cue, style: "Default", marginV: place.marginV, text: text)
         }
@@ -225,60 +291,6 @@ enum CaptionScript {
                 defer { at += length }
                 return Caption(start: at, end: min(cue.end, at + length), lines: group, speaker: cue.speaker)
             }
-        }
-    }
-
-    /// Sizes and places for our style on a `width`×`height` picture.
-    struct Layout {
-        let width: Int
-        let height: Int
-        let fontSize: Int
-        let outline: Int
-        let shadow: Int
-        let sideMargin: Int
-        let bottomMargin: Int
-        /// The face in pixels (x0, y0, x1, y1), when known.
-        let face: (x0: Double, y0: Double, x1: Double, y1: Double)?
-
-        init(width: Int, height: Int, cues: [Caption], face: ColorRegion?) {
-            self.width = width
-            self.height = height
-            // 1/18 of the height, unless the longest line would then not fit 90 % of the width.
-            let longest = max(1, cues.flatMap(\.lines).map(\.count).max() ?? 1)
-            let byWidth = 0.9 * Double(width) / (Double(longest) * CaptionScript.charWidth)
-            fontSize = max(8, Int(min((Double(height) / 18).rounded(), byWidth.rounded(.down))))
-            outline = max(1, Int((Double(fontSize) * 0.08).rounded()))
-            shadow = max(0, outline / 2)
-            sideMargin = max(4, width / 20)
-            bottomMargin = max(4, Int((Double(height) * 0.08).rounded()))
-            self.face = face.map {
-                (
-                    $0.x * Double(width), $0.y * Double(height), ($0.x + $0.width) * Double(width),
-                    ($0.y + $0.height) * Double(height)
-                )
-            }
-        }
-
-        /// Where a cue of `lines` goes: `marginV` 0 keeps the style's place (centred, above the
-        /// bottom margin); otherwise, when that place covers the face, the margin that puts it
-        /// just below the face, or (`above`) just above it, whichever fits, below first.
-        func placement(lines: [String]) -> (marginV: Int, above: Bool) {
-            guard let face else { return (0, false) }
-            let fs = Double(fontSize), gap = max(4, fs * 0.25)
-            let blockHeight = Double(lines.count) * fs * CaptionScript.lineHeight + 2 * Double(outline)
-            let blockWidth = Double(lines.map(\.count).max() ?? 0) * fs * CaptionScript.charWidth + 2 * Double(outline)
-            let x0 = (Double(width) - blockWidth) / 2, x1 = x0 + blockWidth
-            let bottom = Double(height - bottomMargin), top = bottom - blockHeight
-            let overlaps = x0 < face.x1 && x1 > face.x0 && top < face.y1 && bottom > face.y0
-            guard overlaps else { return (0, false) }
-            let minimum = max(2, Double(height) * 0.02)
-            // Below the face: the block's top just under the face's bottom.
-            let below = Double(height) - (face.y1 + gap) - blockHeight
-            if below >= minimum { return (Int(below.rounded(.down)), false) }
-            // Above it: the block's bottom just over the face's top.
-            let above = face.y0 - gap - blockHeight
-            if above >= minimum { return (Int(above.rounded(.down)), true) }
-            return (0, false)
         }
     }
 }
