@@ -175,6 +175,18 @@ inline Entry blend(const Entry *corner, int iy, const Entry w[4]) {
     return w[0] * p[0] + w[1] * p[1] + w[2] * p[kGrid] + w[3] * p[kGrid + 1];
 }
 
+/// Luma sample `y` mapped, with its block's chroma (`corner`, `w`): the blend of luma cell `iy`
+/// (`low`, `high`) is the block's own, computed for its chroma.
+inline uint8_t luma_sample(int y, const Cells &grid, const Entry *corner, const Entry w[4], int iy, Entry low, Entry high) {
+    const int cell = grid.cell[y];
+    float l = low[0], h = high[0];
+    if (cell != iy) {
+        l = blend(corner, cell, w)[0];
+        h = blend(corner, cell + 1, w)[0];
+    }
+    return to_byte(l + (h - l) * grid.fraction[y]);
+}
+
 /// Maps the pixels of `picture` by `table`, first making the columns of it they need.
 void map_pixels(const cvision_yuv420_out &picture, Table &map) {
     const Cells &grid = cells();
@@ -211,17 +223,16 @@ void map_pixels(const cvision_yuv420_out &picture, Table &map) {
             const Entry mean = low + (high - low) * splat(grid.sum_fraction[sum]);
             u_row[cx] = to_byte(mean[1]);
             v_row[cx] = to_byte(mean[2]);
-            for (int r = 0; r < rows; r++) {
-                for (int c = 0; c < columns; c++) {
-                    const int y = luma[r][c], cell = grid.cell[y];
-                    float l = low[0], h = high[0];
-                    if (cell != iy) {
-                        l = blend(corner, cell, w)[0];
-                        h = blend(corner, cell + 1, w)[0];
-                    }
-                    luma_rows[r][2 * cx + c] = to_byte(l + (h - l) * grid.fraction[y]);
-                }
+            // A whole block (all but the last column and row of an odd-sized picture) in straight code.
+            if (rows == 2 && columns == 2) {
+                luma_rows[0][2 * cx] = luma_sample(luma[0][0], grid, corner, w, iy, low, high);
+                luma_rows[0][2 * cx + 1] = luma_sample(luma[0][1], grid, corner, w, iy, low, high);
+                luma_rows[1][2 * cx] = luma_sample(luma[1][0], grid, corner, w, iy, low, high);
+                luma_rows[1][2 * cx + 1] = luma_sample(luma[1][1], grid, corner, w, iy, low, high);
+                continue;
             }
+            for (int r = 0; r < rows; r++)
+                for (int c = 0; c < columns; c++) luma_rows[r][2 * cx + c] = luma_sample(luma[r][c], grid, corner, w, iy, low, high);
         }
     }
 }
