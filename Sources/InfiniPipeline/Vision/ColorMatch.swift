@@ -295,9 +295,12 @@ struct ColorMatchPlan: Sendable, Equatable {
     var report: ColorMatchReport
 
     /// The plan for a clip whose frames have the statistics `frames` (one per output frame, in
-    /// order) and whose reference portrait has `reference` (nil: not checked).
+    /// order), measured by `cells` as well (one per frame: the drift is then what the region's
+    /// cells agree on, ``consistentDrift(_:carried:)``) and whose reference portrait has
+    /// `reference` (nil: not checked).
     /// - Throws: ``VisionError`` `.failed` for statistics that are not finite.
-    init(frames: [LabStats], reference: LabStats?, threshold: Double = defaultThreshold) throws {
+    init(frames: [LabStats], cells: [LabCells]? = nil, reference: LabStats?, threshold: Double = defaultThreshold) throws {
+        precondition(cells == nil || cells?.count == frames.count)
         let n = frames.count
         maps = Array(repeating: nil, count: n)
         report = ColorMatchReport(
@@ -324,6 +327,10 @@ struct ColorMatchPlan: Sendable, Equatable {
             for t in piece {
                 targets.append(target)
                 drift[t] = LabColor.deltaE2000(smoothed[t].mean, target.mean)
+            }
+            if let cells {
+                let consistent = Self.consistentDrift(Array(cells[piece]), carried: carried)
+                for (t, value) in zip(piece, consistent) { drift[t] = value }
             }
             var lasting = Double.infinity
             for t in piece.reversed() {
