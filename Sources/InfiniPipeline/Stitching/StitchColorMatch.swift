@@ -112,10 +112,7 @@ struct StitchColorMatch: Sendable {
             let path = options.reference(segment: segment), region = options.region(segment: segment)
             if fitted[path] == nil { fitted[path] = try fitter.fit(path: path).pixels }
             let image = fitted[path]!
-            // Weighted as the clips' frames are (``plan(clip:segment:position:frames:)``).
-            let measured = region ?? ColorRegion.whole
-            references.append(
-                try LabColor.stats(rgb: image.bytes, width: image.width, height: image.height, region: measured))
+            references.append(try LabColor.stats(rgb: image.bytes, width: image.width, height: image.height, region: region))
             regions.append(region)
         }
         self.references = references
@@ -124,10 +121,12 @@ struct StitchColorMatch: Sendable {
     }
 
     /// The plan for `clip`: its first `frames` frames measured (the last one repeated when the
-    /// clip is short, as the stitch pads it) over the region (the whole frame when none), which
-    /// follows the content as it moves (``RegionTracker``), weighted most at its centre, and cell
-    /// by cell (``LabCells``), so that content moving through the region is not taken for drift.
-    /// A clip whose frames are not 8-bit YUV 4:2:0 gets no correction, with a note.
+    /// clip is short, as the stitch pads it). A region follows the content as it moves
+    /// (``RegionTracker``) and is measured cell by cell (``LabCells``), so that content moving
+    /// through it (a zoom, a pan, a head turning, a caption the picture slides under) is not
+    /// taken for drift. Without a region the whole frame is measured as it is: the picture the
+    /// seams show, with nothing to follow. A clip whose frames are not 8-bit YUV 4:2:0 gets no
+    /// correction, with a note.
     /// - Throws: `MediaError` or ``ClipError`` when the clip cannot be decoded; ``VisionError``.
     func plan(clip: String, segment: Int, position: Int, frames: Int) throws -> ColorMatchPlan {
         // Measured without the deblocking filter: a fraction of the decoding's time, and no
@@ -137,8 +136,8 @@ struct StitchColorMatch: Sendable {
         var cells: [LabCells] = []
         stats.reserveCapacity(frames)
         cells.reserveCapacity(frames)
-        let region = regions[position] ?? ColorRegion.whole
-        let tracker = try RegionTracker(region: region)
+        let region = regions[position]
+        let tracker = try region.map { try RegionTracker(region: $0) }
         var step = 1
         let frame = try Frame()
         while stats.count < frames, try reader.nextDecodedFrame(into: frame) {
@@ -153,19 +152,20 @@ struct StitchColorMatch: Sendable {
                 let (width, height) = (Int(frame.pointer.pointee.width), Int(frame.pointer.pointee.height))
                 step = LabColor.step(width: width, height: height, region: region)
             }
-            let measured = try LabCells(of: frame, region: try tracker.track(frame), step: step)
-            stats.append(measured.whole)
-            cells.append(measured)
+            if let tracker {
+                let measured = try LabCells(of: frame, region: try tracker.track(frame), step: step)
+                stats.append(measured.whole)
+                cells.append(measured)
+            } else {
+                stats.append(try LabColor.stats(of: frame, step: step))
+            }
             frame.unref()
         }
-        guard let last = stats.last, let lastCells = cells.last else {
-            throw ClipError(segment: segment, clip: clip, reason: "no frame decodes")
-        }
-        while stats.count < frames {
-            stats.append(last)
-            cells.append(lastCells)
-        }
-        var plan = try ColorMatchPlan(frames: stats, cells: cells, reference: references[position], threshold: threshold)
+        guard let last = stats.last else { throw ClipError(segment: segment, clip: clip, reason: "no frame decodes") }
+        while stats.count < frames { stats.append(last) }
+        while let lastCells = cells.last, cells.count < frames { cells.append(lastCells) }
+        var plan = try ColorMatchPlan(
+            frames: stats, cells: tracker == nil ? nil : cells, reference: references[position], threshold: threshold)
         plan.report.segment = segment
         return plan
     }

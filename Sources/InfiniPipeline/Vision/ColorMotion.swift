@@ -47,23 +47,26 @@ extension ColorRegion {
     static let whole = ColorRegion(x: 0, y: 0, width: 1, height: 1)
 }
 
-/// The colour of one frame over a region split into a grid of cells: each cell's mean Lab
-/// colour and weight, and the statistics of the whole region.
+/// The colour of one frame over a region split into a grid of cells: the statistics of each
+/// cell and of the whole region.
 struct LabCells: Sendable, Equatable {
     /// The cells across and down the region.
     static let grid = 4
 
     /// The statistics of the whole region.
     var whole: LabStats
-    /// Each cell's mean Lab colour, row by row (nil for a cell with no samples in the frame).
-    var means: [[Double]?]
+    /// Each cell's statistics, row by row (nil for a cell with no samples in the frame).
+    var cells: [LabStats?]
     /// Each cell's share of the region's weight.
     var weights: [Double]
 
+    /// Each cell's mean colour (nil for a cell with no samples).
+    var means: [[Double]?] { cells.map { $0?.mean } }
+
     /// Cells of known colours.
-    init(whole: LabStats, means: [[Double]?], weights: [Double]) {
+    init(whole: LabStats, cells: [LabStats?], weights: [Double]) {
         self.whole = whole
-        self.means = means
+        self.cells = cells
         self.weights = weights
     }
 
@@ -88,8 +91,27 @@ struct LabCells: Sendable, Equatable {
         let total = cells.reduce(Sums()) { $0.adding($1) }
         whole = Self.stats(total)
         let weight = max(total.weight, .leastNormalMagnitude)
-        means = cells.map { $0.weight > 0 ? Self.stats($0).mean : nil }
+        self.cells = cells.map { $0.weight > 0 ? Self.stats($0) : nil }
         weights = cells.map { $0.weight / weight }
+    }
+
+    /// The statistics of the cells `chosen` (indices of cells with samples) together.
+    func pooled(_ chosen: [Int]) -> LabStats {
+        var weight = 0.0, mean = [0.0, 0.0, 0.0], second = [Double](repeating: 0, count: 9)
+        for c in chosen {
+            guard let stats = cells[c], weights[c] > 0 else { continue }
+            let w = weights[c]
+            weight += w
+            for i in 0..<3 {
+                mean[i] += w * stats.mean[i]
+                for j in 0..<3 { second[3 * i + j] += w * (stats.covariance[3 * i + j] + stats.mean[i] * stats.mean[j]) }
+            }
+        }
+        guard weight > 0 else { return whole }
+        mean = mean.map { $0 / weight }
+        var covariance = [Double](repeating: 0, count: 9)
+        for i in 0..<3 { for j in 0..<3 { covariance[3 * i + j] = second[3 * i + j] / weight - mean[i] * mean[j] } }
+        return LabStats(mean: mean, covariance: covariance)
     }
 
     /// Weighted sums of Lab samples (`cvision_lab_sums`).
