@@ -33,8 +33,13 @@ struct cvision_motion {
     int max_side = 0;
     bool started = false;
     int width = 0, height = 0;
+    // The luma is scaled down by a whole `factor` (the fast area average) to `size`; the frame
+    // spans (width, height) / factor small pixels.
+    int factor = 1;
     cv::Size size;
+    // The previous frame's small luma, and its pyramid (with derivatives) for the tracking.
     cv::Mat previous;
+    std::vector<cv::Mat> pyramid;
     // Where the tracked points are now, and where each was in the first frame (small-luma pixels).
     std::vector<cv::Point2f> points, origins;
     size_t detected = 0;
@@ -44,10 +49,19 @@ struct cvision_motion {
 
 namespace {
 
-constexpr int kMaxCorners = 80;
+constexpr int kMaxCorners = 48;
 constexpr double kForwardBackward = 0.5;  // small-luma pixels
 constexpr double kInlier = 1.0;           // small-luma pixels
-constexpr int kIterations = 64;
+constexpr int kIterations = 32;
+const cv::Size kWindow(11, 11);
+constexpr int kLevels = 2;
+
+/// The pyramid the tracking reads, built once per frame for both directions.
+std::vector<cv::Mat> pyramid_of(const cv::Mat &gray) {
+    std::vector<cv::Mat> pyramid;
+    cv::buildOpticalFlowPyramid(gray, pyramid, kWindow, kLevels, true);
+    return pyramid;
+}
 
 bool valid(const cvision_yuv420 *p) {
     return p != nullptr && p->width > 1 && p->height > 1 && p->planes[0] != nullptr && p->strides[0] >= p->width;
@@ -119,11 +133,11 @@ bool robust_fit(const std::vector<cv::Point2f> &from, const std::vector<cv::Poin
 
 /// The luma scaled down to the tracker's size, its brightness and contrast normalised (a change
 /// of lighting or a colour drift leaves the corners where they are).
-cv::Mat small_luma(const cvision_yuv420 *picture, cv::Size size) {
+cv::Mat small_luma(const cvision_yuv420 *picture, cv::Size size, int factor) {
     const cv::Mat luma(picture->height, picture->width, CV_8UC1, const_cast<uint8_t *>(picture->planes[0]),
                        static_cast<size_t>(picture->strides[0]));
     cv::Mat small;
-    cv::resize(luma, small, size, 0, 0, cv::INTER_AREA);
+    cv::resize(luma(cv::Rect(0, 0, size.width * factor, size.height * factor)), small, size, 0, 0, cv::INTER_AREA);
     cv::Scalar mean, deviation;
     cv::meanStdDev(small, mean, deviation);
     const double alpha = 40.0 / std::max(1.0, deviation[0]);
@@ -135,7 +149,7 @@ cv::Mat small_luma(const cvision_yuv420 *picture, cv::Size size) {
 /// Corners of the middle of the region (half its width and height) as it lies now.
 void detect(cvision_motion &m, const cv::Mat &gray) {
     const Similarity &s = m.motion;
-    const double w = m.size.width, h = m.size.height;
+    const double w = static_cast<double>(m.width) / m.factor, h = static_cast<double>(m.height) / m.factor;
     const cv::Point2d centre =
         s(cv::Point2d((m.region.x + m.region.width / 2) * w, (m.region.y + m.region.height / 2) * h));
     const double half_w = m.region.width * w * s.scale() / 4, half_h = m.region.height * h * s.scale() / 4;
@@ -161,7 +175,7 @@ void detect(cvision_motion &m, const cv::Mat &gray) {
 
 /// The region as it lies now, its centre kept inside the frame.
 cvision_region moved_region(const cvision_motion &m) {
-    const double w = m.size.width, h = m.size.height;
+    const double w = static_cast<double>(m.width) / m.factor, h = static_cast<double>(m.height) / m.factor;
     const cv::Point2d centre =
         m.motion(cv::Point2d((m.region.x + m.region.width / 2) * w, (m.region.y + m.region.height / 2) * h));
     const double scale = m.motion.scale();
@@ -201,13 +215,14 @@ int32_t cvision_motion_track(cvision_motion *motion, const cvision_yuv420 *pictu
     return cvision::guarded(error, error_size, "motion tracking", int32_t{-1}, [&]() -> int32_t {
         cvision_motion &m = *motion;
         if (!m.started) {
-            const double scale = std::min(1.0, static_cast<double>(m.max_side) / std::max(picture->width, picture->height));
             m.width = picture->width, m.height = picture->height;
-            m.size = cv::Size(std::max(1, static_cast<int>(std::lround(picture->width * scale))),
-                              std::max(1, static_cast<int>(std::lround(picture->height * scale))));
+            const int side = std::max(picture->width, picture->height);
+            m.factor = std::max(1, (side + m.max_side - 1) / m.max_side);
+            m.size = cv::Size(picture->width / m.factor, picture->height / m.factor);
             m.started = true;
             if (m.size.width >= 16 && m.size.height >= 16) {
-                m.previous = small_luma(picture, m.size);
+                m.previous = small_luma(picture, m.size, m.factor);
+                m.pyramid = pyramid_of(m.previous);
                 detect(m, m.previous);
             }
             *moved = m.region;
@@ -217,15 +232,15 @@ int32_t cvision_motion_track(cvision_motion *motion, const cvision_yuv420 *pictu
             *moved = m.region;
             return 0;
         }
-        cv::Mat gray = small_luma(picture, m.size);
+        cv::Mat gray = small_luma(picture, m.size, m.factor);
+        std::vector<cv::Mat> pyramid = pyramid_of(gray);
         if (!m.points.empty()) {
             std::vector<cv::Point2f> forward, backward;
             std::vector<uint8_t> status_f, status_b;
             std::vector<float> errors;
-            const cv::Size window(15, 15);
-            const cv::TermCriteria stop(cv::TermCriteria::COUNT | cv::TermCriteria::EPS, 20, 0.01);
-            cv::calcOpticalFlowPyrLK(m.previous, gray, m.points, forward, status_f, errors, window, 2, stop);
-            cv::calcOpticalFlowPyrLK(gray, m.previous, forward, backward, status_b, errors, window, 2, stop);
+            const cv::TermCriteria stop(cv::TermCriteria::COUNT | cv::TermCriteria::EPS, 10, 0.03);
+            cv::calcOpticalFlowPyrLK(m.pyramid, pyramid, m.points, forward, status_f, errors, kWindow, kLevels, stop);
+            cv::calcOpticalFlowPyrLK(pyramid, m.pyramid, forward, backward, status_b, errors, kWindow, kLevels, stop);
             std::vector<cv::Point2f> kept, origins;
             for (size_t i = 0; i < m.points.size(); i++) {
                 if (!status_f[i] || !status_b[i]) continue;
@@ -254,6 +269,7 @@ int32_t cvision_motion_track(cvision_motion *motion, const cvision_yuv420 *pictu
             if (m.points.size() < points.size()) m.points = points, m.origins = origins, m.detected = points.size();
         }
         m.previous = gray;
+        m.pyramid.swap(pyramid);
         *moved = moved_region(m);
         return 0;
     });

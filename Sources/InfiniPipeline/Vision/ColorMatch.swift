@@ -218,9 +218,9 @@ enum LabColor {
 public struct ColorMatchReport: Sendable, Equatable, Codable {
     /// The plan segment whose clip this is.
     public var segment: Int
-    /// The largest drift found: the CIEDE2000 difference between the clip's smoothed mean colour
-    /// and where it started (the drift carried across a kept lighting change included), as far
-    /// as it lasts (a change that goes away again is content, not drift).
+    /// The largest drift found: how far (CIEDE2000) the clip's smoothed mean colour moved from its
+    /// start (a drift carried across a kept lighting change included; over a region, as far as two
+    /// thirds of its cells moved), as far as it lasts (a change that goes away again is not drift).
     public var largestDrift: Double
     /// The most the correction moved the smoothed mean colour of a frame (ΔE2000); 0 when the
     /// clip was left as it was.
