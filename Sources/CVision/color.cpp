@@ -6,6 +6,7 @@
 // Colours: YUV by the picture's matrix and range → R'G'B' → linear sRGB → XYZ → Lab with a D65
 // white (color_space.hpp).
 #include "cvision_color.h"
+#include "cvision_color_motion.h"
 
 #include <algorithm>
 #include <cmath>
@@ -212,6 +213,61 @@ int32_t cvision_color_stats_rgb(const uint8_t *rgb, int32_t width, int32_t heigh
             }
         }
         sums.write(stats);
+        return 0;
+    });
+}
+
+int32_t cvision_color_cells_yuv(const cvision_yuv420 *picture, cvision_yuv_encoding encoding,
+                                const cvision_region *region, int32_t grid, int32_t step, cvision_lab_sums *cells,
+                                char *error, size_t error_size) {
+    if (picture == nullptr || region == nullptr || cells == nullptr || step < 1 || grid < 1 || grid > 16 ||
+        !(region->width > 0 && region->height > 0) ||
+        !valid_picture(picture->planes, picture->strides, picture->width, picture->height)) {
+        cvision::set_error(error, error_size, "invalid arguments to cvision_color_cells_yuv");
+        return -1;
+    }
+    const int cw = (picture->width + 1) / 2, ch = (picture->height + 1) / 2;
+    int range[4];
+    if (!region_range(region, cw, ch, range)) {
+        cvision::set_error(error, error_size, "cvision_color_cells_yuv: the region is empty or outside the picture");
+        return -1;
+    }
+    return cvision::guarded(error, error_size, "colour statistics", int32_t{-1}, [&]() -> int32_t {
+        const YUVCoding coding(encoding);
+        const double bx = region->x * cw, ex = (region->x + region->width) * cw;
+        const double by = region->y * ch, ey = (region->y + region->height) * ch;
+        const std::vector<double> wx = window_weights(true, range, bx, ex);
+        const std::vector<double> wy = window_weights(true, range + 2, by, ey);
+        // The cell column of each chroma column, the cell row of each chroma row.
+        auto cell = [grid](int i, double begin, double end) {
+            return std::clamp(static_cast<int>(std::floor((i + 0.5 - begin) / (end - begin) * grid)), 0, grid - 1);
+        };
+        std::vector<Accumulator> sums(static_cast<size_t>(grid) * grid);
+        for (int cy = range[2]; cy < range[3]; cy += step) {
+            const uint8_t *u = picture->planes[1] + static_cast<size_t>(cy) * picture->strides[1];
+            const uint8_t *v = picture->planes[2] + static_cast<size_t>(cy) * picture->strides[2];
+            const int y0 = 2 * cy, y1 = std::min(2 * cy + 1, picture->height - 1);
+            const uint8_t *row0 = picture->planes[0] + static_cast<size_t>(y0) * picture->strides[0];
+            const uint8_t *row1 = picture->planes[0] + static_cast<size_t>(y1) * picture->strides[0];
+            Accumulator *row = sums.data() + static_cast<size_t>(cell(cy, by, ey)) * grid;
+            for (int cx = range[0]; cx < range[1]; cx += step) {
+                const double w = wx[cx - range[0]] * wy[cy - range[2]];
+                if (w <= 0) continue;
+                const int x0 = 2 * cx, x1 = std::min(2 * cx + 1, picture->width - 1);
+                double y = (row0[x0] + row0[x1] + row1[x0] + row1[x1]) / 4.0;
+                double encoded[3], lab[3];
+                coding.to_rgb(y, u[cx], v[cx], encoded);
+                encoded_to_lab(encoded, lab);
+                row[cell(cx, bx, ex)].add(lab, w);
+            }
+        }
+        for (size_t i = 0; i < sums.size(); i++) {
+            cvision_lab_sums &out = cells[i];
+            out.weight = sums[i].weight;
+            for (int c = 0; c < 3; c++) out.sum[c] = sums[i].sum[c];
+            for (int c = 0; c < 9; c++) out.products[c] = sums[i].products[c];
+            out.samples = sums[i].count;
+        }
         return 0;
     });
 }

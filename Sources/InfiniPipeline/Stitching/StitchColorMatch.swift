@@ -120,77 +120,54 @@ struct StitchColorMatch: Sendable {
         threshold = options.threshold
     }
 
-    /// One frame in this many is measured; the ones between are filled in halfway between their
-    /// measured neighbours (the plan smooths over a second, so a filled-in frame changes it by
-    /// next to nothing) unless their colours are ``fillLimit`` or more apart, when they are
-    /// measured too: a lighting change is always measured on both sides.
-    static let measuredEvery = 2
-    /// The ΔE2000 between two measured frames' means from which the frames between them are measured too.
-    static let fillLimit = 0.5
-
     /// The plan for `clip`: its first `frames` frames measured (the last one repeated when the
-    /// clip is short, as the stitch pads it; see ``measuredEvery``). A clip whose frames are not
-    /// 8-bit YUV 4:2:0 gets no correction, with a note.
+    /// clip is short, as the stitch pads it). A region follows the content as it moves
+    /// (``RegionTracker``) and is measured cell by cell (``LabCells``), so that content moving
+    /// through it (a zoom, a pan, a head turning, a caption the picture slides under) is not
+    /// taken for drift. Without a region the whole frame is measured as it is: the picture the
+    /// seams show, with nothing to follow. A clip whose frames are not 8-bit YUV 4:2:0 gets no
+    /// correction, with a note.
     /// - Throws: `MediaError` or ``ClipError`` when the clip cannot be decoded; ``VisionError``.
     func plan(clip: String, segment: Int, position: Int, frames: Int) throws -> ColorMatchPlan {
         // Measured without the deblocking filter: a fraction of the decoding's time, and no
         // change a colour statistic can see.
         let reader = try VideoReader(demuxer: Demuxer(path: clip), pixelFormat: .yuv420p, threads: 1, fast: true)
-        let region = regions[position]
-        func measure(_ frame: Frame) throws -> LabStats {
-            let (width, height) = (Int(frame.pointer.pointee.width), Int(frame.pointer.pointee.height))
-            return try LabColor.stats(
-                of: frame, region: region, step: LabColor.step(width: width, height: height, region: region))
-        }
         var stats: [LabStats] = []
+        var cells: [LabCells] = []
         stats.reserveCapacity(frames)
-        // `held`: the frames decoded since the last measured one, not measured yet.
-        var frame = try Frame()
-        var held: [Frame] = []
-        while stats.count + held.count < frames, try reader.nextDecodedFrame(into: frame) {
-            let index = stats.count + held.count
-            if index % ModelLimits.fps == 0 { try BlockingWork.checkCancellation() }
+        cells.reserveCapacity(frames)
+        let region = regions[position]
+        let tracker = try region.map { try RegionTracker(region: $0) }
+        var step = 1
+        let frame = try Frame()
+        while stats.count < frames, try reader.nextDecodedFrame(into: frame) {
+            if stats.count % ModelLimits.fps == 0 { try BlockingWork.checkCancellation() }
             guard YUV420.isYUV420(frame) else {
                 var plan = try ColorMatchPlan(frames: [], reference: nil)
                 plan.report.segment = segment
                 plan.report.note = "its frames are not 8-bit YUV 4:2:0: left as it is"
                 return plan
             }
-            if index % Self.measuredEvery != 0 && index != frames - 1 {
-                held.append(frame)
-                frame = try Frame()
-                continue
+            if stats.isEmpty {
+                let (width, height) = (Int(frame.pointer.pointee.width), Int(frame.pointer.pointee.height))
+                step = LabColor.step(width: width, height: height, region: region)
             }
-            let current = try measure(frame)
+            if let tracker {
+                let measured = try LabCells(of: frame, region: try tracker.track(frame), step: step)
+                stats.append(measured.whole)
+                cells.append(measured)
+            } else {
+                stats.append(try LabColor.stats(of: frame, step: step))
+            }
             frame.unref()
-            if let previous = stats.last, !held.isEmpty {
-                if LabColor.deltaE2000(previous.mean, current.mean) < Self.fillLimit {
-                    for k in 1...held.count {
-                        stats.append(previous.mixed(with: current, by: Double(k) / Double(held.count + 1)))
-                    }
-                } else {
-                    for skipped in held { stats.append(try measure(skipped)) }
-                }
-                held.removeAll()
-            }
-            stats.append(current)
         }
-        // The clip ended after frames that were held: they are measured.
-        for skipped in held { stats.append(try measure(skipped)) }
         guard let last = stats.last else { throw ClipError(segment: segment, clip: clip, reason: "no frame decodes") }
         while stats.count < frames { stats.append(last) }
-        var plan = try ColorMatchPlan(frames: stats, reference: references[position], threshold: threshold)
+        while let lastCells = cells.last, cells.count < frames { cells.append(lastCells) }
+        var plan = try ColorMatchPlan(
+            frames: stats, cells: tracker == nil ? nil : cells, reference: references[position], threshold: threshold)
         plan.report.segment = segment
         return plan
-    }
-}
-
-extension LabStats {
-    /// The statistics `weight` (0…1) of the way from these to `other`: means and covariances mixed.
-    func mixed(with other: LabStats, by weight: Double) -> LabStats {
-        LabStats(
-            mean: zip(mean, other.mean).map { $0 + ($1 - $0) * weight },
-            covariance: zip(covariance, other.covariance).map { $0 + ($1 - $0) * weight })
     }
 }
 
