@@ -1,44 +1,25 @@
 // Colour statistics in CIE Lab and colour correction of YUV 4:2:0 pictures: the measuring and
 // mapping half of the stitcher's colour match (the plan over time is made in Swift, from the
-// statistics measured here). Every OpenCV object lives and dies in this file.
+// statistics measured here; the mapping itself is in color_apply.cpp). Every OpenCV object
+// lives and dies in this file.
 //
-// Colours: YUV by the picture's matrix and range → R'G'B' → linear sRGB (the sRGB transfer,
-// extended as an odd function beyond 0…1 so that the out-of-gamut corners of the YUV cube map
-// smoothly) → XYZ → Lab with a D65 white.
+// Colours: YUV by the picture's matrix and range → R'G'B' → linear sRGB → XYZ → Lab with a D65
+// white (color_space.hpp).
 #include "cvision_color.h"
+#include "cvision_color_motion.h"
 
 #include <algorithm>
-#include <array>
 #include <cmath>
 #include <vector>
 
 #include <opencv2/core.hpp>
 
+#include "color_space.hpp"
 #include "errors.hpp"
 
 namespace {
 
-// sRGB primaries, D65 white.
-constexpr double kRGBToXYZ[9] = {0.4124564, 0.3575761, 0.1804375, 0.2126729, 0.7151522,
-                                 0.0721750, 0.0193339, 0.1191920, 0.9503041};
-constexpr double kXYZToRGB[9] = {3.2404542, -1.5371385, -0.4985314, -0.9692660, 1.8760108,
-                                 0.0415560, 0.0556434,  -0.2040259, 1.0572252};
-constexpr double kWhite[3] = {0.95047, 1.0, 1.08883};
-constexpr double kDelta = 6.0 / 29.0;
-
-/// The sRGB transfer from encoded to linear light, odd beyond 0.
-double to_linear(double c) {
-    double a = std::fabs(c);
-    double l = a <= 0.04045 ? a / 12.92 : std::pow((a + 0.055) / 1.055, 2.4);
-    return c < 0 ? -l : l;
-}
-
-/// The sRGB transfer from linear light to encoded, odd beyond 0.
-double to_encoded(double l) {
-    double a = std::fabs(l);
-    double c = a <= 0.0031308 ? a * 12.92 : 1.055 * std::pow(a, 1 / 2.4) - 0.055;
-    return l < 0 ? -c : c;
-}
+using namespace cvision::color;
 
 /// `to_linear` by table (encoded values −0.5…1.5 in 8192 steps, linearly interpolated): the
 /// statistics convert tens of thousands of samples a frame.
@@ -62,57 +43,6 @@ const LinearTable &linear_table() {
     static const LinearTable table;
     return table;
 }
-
-double lab_f(double t) {
-    return t > kDelta * kDelta * kDelta ? std::cbrt(t) : t / (3 * kDelta * kDelta) + 4.0 / 29.0;
-}
-
-double lab_f_inverse(double f) { return f > kDelta ? f * f * f : 3 * kDelta * kDelta * (f - 4.0 / 29.0); }
-
-void linear_to_lab(const double rgb[3], double lab[3]) {
-    double f[3];
-    for (int i = 0; i < 3; i++) {
-        double v = kRGBToXYZ[3 * i] * rgb[0] + kRGBToXYZ[3 * i + 1] * rgb[1] + kRGBToXYZ[3 * i + 2] * rgb[2];
-        f[i] = lab_f(v / kWhite[i]);
-    }
-    lab[0] = 116 * f[1] - 16;
-    lab[1] = 500 * (f[0] - f[1]);
-    lab[2] = 200 * (f[1] - f[2]);
-}
-
-void lab_to_linear(const double lab[3], double rgb[3]) {
-    double fy = (lab[0] + 16) / 116;
-    double xyz[3] = {kWhite[0] * lab_f_inverse(fy + lab[1] / 500), kWhite[1] * lab_f_inverse(fy),
-                     kWhite[2] * lab_f_inverse(fy - lab[2] / 200)};
-    for (int i = 0; i < 3; i++)
-        rgb[i] = kXYZToRGB[3 * i] * xyz[0] + kXYZToRGB[3 * i + 1] * xyz[1] + kXYZToRGB[3 * i + 2] * xyz[2];
-}
-
-/// YUV code values ↔ R'G'B' (0…1) for one encoding.
-struct YUVCoding {
-    double kr, kb, kg;
-    double y_offset, y_scale, c_scale;
-    explicit YUVCoding(cvision_yuv_encoding e) {
-        kr = e.matrix == CVISION_MATRIX_BT709 ? 0.2126 : 0.299;
-        kb = e.matrix == CVISION_MATRIX_BT709 ? 0.0722 : 0.114;
-        kg = 1 - kr - kb;
-        y_offset = e.full_range ? 0 : 16;
-        y_scale = e.full_range ? 255 : 219;
-        c_scale = e.full_range ? 255 : 224;
-    }
-    void to_rgb(double y, double u, double v, double rgb[3]) const {
-        double yy = (y - y_offset) / y_scale, cb = (u - 128) / c_scale, cr = (v - 128) / c_scale;
-        rgb[0] = yy + 2 * (1 - kr) * cr;
-        rgb[2] = yy + 2 * (1 - kb) * cb;
-        rgb[1] = (yy - kr * rgb[0] - kb * rgb[2]) / kg;
-    }
-    void to_yuv(const double rgb[3], double yuv[3]) const {
-        double yy = kr * rgb[0] + kg * rgb[1] + kb * rgb[2];
-        yuv[0] = y_offset + y_scale * yy;
-        yuv[1] = 128 + c_scale * (rgb[2] - yy) / (2 * (1 - kb));
-        yuv[2] = 128 + c_scale * (rgb[0] - yy) / (2 * (1 - kr));
-    }
-};
 
 /// Weighted sums of Lab samples and of their products, for a mean and a covariance.
 struct Accumulator {
@@ -174,15 +104,6 @@ bool region_range(const cvision_region *region, int count_x, int count_y, int ra
     return range[1] > range[0] && range[3] > range[2];
 }
 
-bool valid_picture(const uint8_t *const planes[3], const int32_t strides[3], int32_t width, int32_t height) {
-    if (width <= 1 || height <= 1) return false;
-    for (int i = 0; i < 3; i++) {
-        int w = i == 0 ? width : (width + 1) / 2;
-        if (planes[i] == nullptr || strides[i] < w) return false;
-    }
-    return true;
-}
-
 /// A symmetric 3×3 matrix's square root (`power` 0.5) or inverse square root (−0.5), its
 /// eigenvalues first clamped to `low`…`high`.
 cv::Matx33d symmetric_power(const cv::Matx33d &m, double power, double low, double high) {
@@ -210,11 +131,6 @@ cv::Matx33d regularised(const double m[9]) {
     c = (c + c.t()) * 0.5;
     return c + cv::Matx33d::eye() * kMinimumVariance;
 }
-
-constexpr int kGrid = 17;
-
-/// The value at grid position p (0…kGrid−1) in code values.
-double grid_value(int p) { return p * 255.0 / (kGrid - 1); }
 
 }  // namespace
 
@@ -297,6 +213,61 @@ int32_t cvision_color_stats_rgb(const uint8_t *rgb, int32_t width, int32_t heigh
             }
         }
         sums.write(stats);
+        return 0;
+    });
+}
+
+int32_t cvision_color_cells_yuv(const cvision_yuv420 *picture, cvision_yuv_encoding encoding,
+                                const cvision_region *region, int32_t grid, int32_t step, cvision_lab_sums *cells,
+                                char *error, size_t error_size) {
+    if (picture == nullptr || region == nullptr || cells == nullptr || step < 1 || grid < 1 || grid > 16 ||
+        !(region->width > 0 && region->height > 0) ||
+        !valid_picture(picture->planes, picture->strides, picture->width, picture->height)) {
+        cvision::set_error(error, error_size, "invalid arguments to cvision_color_cells_yuv");
+        return -1;
+    }
+    const int cw = (picture->width + 1) / 2, ch = (picture->height + 1) / 2;
+    int range[4];
+    if (!region_range(region, cw, ch, range)) {
+        cvision::set_error(error, error_size, "cvision_color_cells_yuv: the region is empty or outside the picture");
+        return -1;
+    }
+    return cvision::guarded(error, error_size, "colour statistics", int32_t{-1}, [&]() -> int32_t {
+        const YUVCoding coding(encoding);
+        const double bx = region->x * cw, ex = (region->x + region->width) * cw;
+        const double by = region->y * ch, ey = (region->y + region->height) * ch;
+        const std::vector<double> wx = window_weights(true, range, bx, ex);
+        const std::vector<double> wy = window_weights(true, range + 2, by, ey);
+        // The cell column of each chroma column, the cell row of each chroma row.
+        auto cell = [grid](int i, double begin, double end) {
+            return std::clamp(static_cast<int>(std::floor((i + 0.5 - begin) / (end - begin) * grid)), 0, grid - 1);
+        };
+        std::vector<Accumulator> sums(static_cast<size_t>(grid) * grid);
+        for (int cy = range[2]; cy < range[3]; cy += step) {
+            const uint8_t *u = picture->planes[1] + static_cast<size_t>(cy) * picture->strides[1];
+            const uint8_t *v = picture->planes[2] + static_cast<size_t>(cy) * picture->strides[2];
+            const int y0 = 2 * cy, y1 = std::min(2 * cy + 1, picture->height - 1);
+            const uint8_t *row0 = picture->planes[0] + static_cast<size_t>(y0) * picture->strides[0];
+            const uint8_t *row1 = picture->planes[0] + static_cast<size_t>(y1) * picture->strides[0];
+            Accumulator *row = sums.data() + static_cast<size_t>(cell(cy, by, ey)) * grid;
+            for (int cx = range[0]; cx < range[1]; cx += step) {
+                const double w = wx[cx - range[0]] * wy[cy - range[2]];
+                if (w <= 0) continue;
+                const int x0 = 2 * cx, x1 = std::min(2 * cx + 1, picture->width - 1);
+                double y = (row0[x0] + row0[x1] + row1[x0] + row1[x1]) / 4.0;
+                double encoded[3], lab[3];
+                coding.to_rgb(y, u[cx], v[cx], encoded);
+                encoded_to_lab(encoded, lab);
+                row[cell(cx, bx, ex)].add(lab, w);
+            }
+        }
+        for (size_t i = 0; i < sums.size(); i++) {
+            cvision_lab_sums &out = cells[i];
+            out.weight = sums[i].weight;
+            for (int c = 0; c < 3; c++) out.sum[c] = sums[i].sum[c];
+            for (int c = 0; c < 9; c++) out.products[c] = sums[i].products[c];
+            out.samples = sums[i].count;
+        }
         return 0;
     });
 }
@@ -384,117 +355,4 @@ double cvision_delta_e2000(const double lab1[3], const double lab2[3]) {
     const double rt = -std::sin(radians(2 * d_theta)) * rc;
     const double x = dL / sl, y = dC / sc, z = dH / sh;
     return std::sqrt(x * x + y * y + z * z + rt * y * z);
-}
-
-int32_t cvision_color_apply(const cvision_yuv420_out *picture, cvision_yuv_encoding encoding,
-                            const cvision_lab_affine *map, char *error, size_t error_size) {
-    if (picture == nullptr || map == nullptr) {
-        cvision::set_error(error, error_size, "invalid arguments to cvision_color_apply");
-        return -1;
-    }
-    const uint8_t *planes[3] = {picture->planes[0], picture->planes[1], picture->planes[2]};
-    if (!valid_picture(planes, picture->strides, picture->width, picture->height)) {
-        cvision::set_error(error, error_size, "invalid arguments to cvision_color_apply");
-        return -1;
-    }
-    return cvision::guarded(error, error_size, "colour correction", int32_t{-1}, [&]() -> int32_t {
-        const YUVCoding coding(encoding);
-        // The map over the grid of YUV values, in code values (unclamped).
-        std::vector<std::array<float, 3>> table(kGrid * kGrid * kGrid);
-        for (int iy = 0; iy < kGrid; iy++) {
-            for (int iu = 0; iu < kGrid; iu++) {
-                for (int iv = 0; iv < kGrid; iv++) {
-                    double encoded[3], rgb[3], lab[3], mapped[3], yuv[3];
-                    coding.to_rgb(grid_value(iy), grid_value(iu), grid_value(iv), encoded);
-                    for (int c = 0; c < 3; c++) rgb[c] = to_linear(encoded[c]);
-                    linear_to_lab(rgb, lab);
-                    for (int i = 0; i < 3; i++)
-                        mapped[i] = map->m[3 * i] * lab[0] + map->m[3 * i + 1] * lab[1] + map->m[3 * i + 2] * lab[2] +
-                                    map->offset[i];
-                    lab_to_linear(mapped, rgb);
-                    for (int c = 0; c < 3; c++) encoded[c] = to_encoded(rgb[c]);
-                    coding.to_yuv(encoded, yuv);
-                    auto &entry = table[(iy * kGrid + iu) * kGrid + iv];
-                    for (int c = 0; c < 3; c++) entry[c] = static_cast<float>(yuv[c]);
-                }
-            }
-        }
-        // Grid cell and position inside it of each code value.
-        int cell[256];
-        float fraction[256];
-        for (int v = 0; v < 256; v++) {
-            float p = v * static_cast<float>(kGrid - 1) / 255.0f;
-            cell[v] = std::min(kGrid - 2, static_cast<int>(p));
-            fraction[v] = p - cell[v];
-        }
-        // Clamped first, so adding ½ and truncating rounds (halves up), without libm's lround.
-        auto to_byte = [](float value) -> uint8_t {
-            return static_cast<uint8_t>(std::clamp(value, 0.0f, 255.0f) + 0.5f);
-        };
-        const int cw = (picture->width + 1) / 2, ch = (picture->height + 1) / 2;
-        for (int cy = 0; cy < ch; cy++) {
-            uint8_t *u_row = picture->planes[1] + static_cast<size_t>(cy) * picture->strides[1];
-            uint8_t *v_row = picture->planes[2] + static_cast<size_t>(cy) * picture->strides[2];
-            const int rows = std::min(2, picture->height - 2 * cy);
-            uint8_t *luma_rows[2];
-            for (int r = 0; r < 2; r++)
-                luma_rows[r] = picture->planes[0] + static_cast<size_t>(2 * cy + std::min(r, rows - 1)) * picture->strides[0];
-            for (int cx = 0; cx < cw; cx++) {
-                const int u = u_row[cx], v = v_row[cx];
-                const int iu = cell[u], iv = cell[v];
-                const float fu = fraction[u], fv = fraction[v];
-                const float w[4] = {(1 - fu) * (1 - fv), (1 - fu) * fv, fu * (1 - fv), fu * fv};
-                // The four (u, v) corners' rows of the table at luma cell `iy`.
-                auto at = [&](int iy, int corner) -> const std::array<float, 3> & {
-                    return table[((iy * kGrid) + iu + (corner >> 1)) * kGrid + iv + (corner & 1)];
-                };
-                auto interpolate = [&](float y, int channel) {
-                    float p = y * static_cast<float>(kGrid - 1) / 255.0f;
-                    int iy = std::min(kGrid - 2, static_cast<int>(p));
-                    float fy = p - iy;
-                    float low = 0, high = 0;
-                    for (int k = 0; k < 4; k++) {
-                        low += w[k] * at(iy, k)[channel];
-                        high += w[k] * at(iy + 1, k)[channel];
-                    }
-                    return low + (high - low) * fy;
-                };
-                // The four luma samples of a block mostly fall in one luma cell of the table: its
-                // two blended rows are computed once (the same sums as `interpolate` makes).
-                int cached_cell = -1;
-                float cached_low = 0, cached_high = 0;
-                auto interpolate_luma = [&](float y) {
-                    float p = y * static_cast<float>(kGrid - 1) / 255.0f;
-                    int iy = std::min(kGrid - 2, static_cast<int>(p));
-                    float fy = p - iy;
-                    if (iy != cached_cell) {
-                        float low = 0, high = 0;
-                        for (int k = 0; k < 4; k++) {
-                            low += w[k] * at(iy, k)[0];
-                            high += w[k] * at(iy + 1, k)[0];
-                        }
-                        cached_cell = iy;
-                        cached_low = low;
-                        cached_high = high;
-                    }
-                    return cached_low + (cached_high - cached_low) * fy;
-                };
-                const int columns = std::min(2, picture->width - 2 * cx);
-                // Read the block's luma before writing any of it.
-                float luma[2][2];
-                float sum = 0;
-                for (int r = 0; r < 2; r++)
-                    for (int c = 0; c < 2; c++) {
-                        luma[r][c] = luma_rows[r][2 * cx + std::min(c, columns - 1)];
-                        sum += luma[r][c];
-                    }
-                const float mean = sum / 4;
-                u_row[cx] = to_byte(interpolate(mean, 1));
-                v_row[cx] = to_byte(interpolate(mean, 2));
-                for (int r = 0; r < rows; r++)
-                    for (int c = 0; c < columns; c++) luma_rows[r][2 * cx + c] = to_byte(interpolate_luma(luma[r][c]));
-            }
-        }
-        return 0;
-    });
 }

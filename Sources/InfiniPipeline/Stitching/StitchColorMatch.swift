@@ -121,15 +121,24 @@ struct StitchColorMatch: Sendable {
     }
 
     /// The plan for `clip`: its first `frames` frames measured (the last one repeated when the
-    /// clip is short, as the stitch pads it). A clip whose frames are not 8-bit YUV 4:2:0 gets
-    /// no correction, with a note.
+    /// clip is short, as the stitch pads it). A region follows the content as it moves
+    /// (``RegionTracker``) and is measured cell by cell (``LabCells``), so that content moving
+    /// through it (a zoom, a pan, a head turning, a caption the picture slides under) is not
+    /// taken for drift. Without a region the whole frame is measured as it is: the picture the
+    /// seams show, with nothing to follow. A clip whose frames are not 8-bit YUV 4:2:0 gets no
+    /// correction, with a note.
     /// - Throws: `MediaError` or ``ClipError`` when the clip cannot be decoded; ``VisionError``.
     func plan(clip: String, segment: Int, position: Int, frames: Int) throws -> ColorMatchPlan {
         // Measured without the deblocking filter: a fraction of the decoding's time, and no
         // change a colour statistic can see.
         let reader = try VideoReader(demuxer: Demuxer(path: clip), pixelFormat: .yuv420p, threads: 1, fast: true)
         var stats: [LabStats] = []
+        var cells: [LabCells] = []
         stats.reserveCapacity(frames)
+        cells.reserveCapacity(frames)
+        let region = regions[position]
+        let tracker = try region.map { try RegionTracker(region: $0) }
+        var step = 1
         let frame = try Frame()
         while stats.count < frames, try reader.nextDecodedFrame(into: frame) {
             if stats.count % ModelLimits.fps == 0 { try BlockingWork.checkCancellation() }
@@ -139,14 +148,24 @@ struct StitchColorMatch: Sendable {
                 plan.report.note = "its frames are not 8-bit YUV 4:2:0: left as it is"
                 return plan
             }
-            let (width, height) = (Int(frame.pointer.pointee.width), Int(frame.pointer.pointee.height))
-            let step = LabColor.step(width: width, height: height, region: regions[position])
-            stats.append(try LabColor.stats(of: frame, region: regions[position], step: step))
+            if stats.isEmpty {
+                let (width, height) = (Int(frame.pointer.pointee.width), Int(frame.pointer.pointee.height))
+                step = LabColor.step(width: width, height: height, region: region)
+            }
+            if let tracker {
+                let measured = try LabCells(of: frame, region: try tracker.track(frame), step: step)
+                stats.append(measured.whole)
+                cells.append(measured)
+            } else {
+                stats.append(try LabColor.stats(of: frame, step: step))
+            }
             frame.unref()
         }
         guard let last = stats.last else { throw ClipError(segment: segment, clip: clip, reason: "no frame decodes") }
         while stats.count < frames { stats.append(last) }
-        var plan = try ColorMatchPlan(frames: stats, reference: references[position], threshold: threshold)
+        while let lastCells = cells.last, cells.count < frames { cells.append(lastCells) }
+        var plan = try ColorMatchPlan(
+            frames: stats, cells: tracker == nil ? nil : cells, reference: references[position], threshold: threshold)
         plan.report.segment = segment
         return plan
     }

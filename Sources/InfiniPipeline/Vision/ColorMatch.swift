@@ -218,9 +218,9 @@ enum LabColor {
 public struct ColorMatchReport: Sendable, Equatable, Codable {
     /// The plan segment whose clip this is.
     public var segment: Int
-    /// The largest drift found: the CIEDE2000 difference between the clip's smoothed mean colour
-    /// and where it started (the drift carried across a kept lighting change included), as far
-    /// as it lasts (a change that goes away again is content, not drift).
+    /// The largest drift found: how far (CIEDE2000) the clip's smoothed mean colour moved from its
+    /// start (a drift carried across a kept lighting change included; over a region, as far as two
+    /// thirds of its cells moved), as far as it lasts (a change that goes away again is not drift).
     public var largestDrift: Double
     /// The most the correction moved the smoothed mean colour of a frame (ΔE2000); 0 when the
     /// clip was left as it was.
@@ -262,7 +262,9 @@ public struct ColorMatchReport: Sendable, Equatable, Codable {
 ///    head turn does not make the correction flicker, and a steady drift is followed without
 ///    lag, to the clip's last frame. Drift accumulates, so a frame's drift is the least of its
 ///    own and every later frame's (up to a lighting change): a change that goes away again (a
-///    hand passing, a head turning and back) is content and is never corrected.
+///    hand passing, a head turning and back) is content and is never corrected. Over a region,
+///    the region follows the content and its cells must agree (``cellDrift(_:carried:)``): a
+///    zoom, a pan or a caption the picture slides under changes some cells, a drift all.
 /// 3. **Lighting that changes on purpose.** Drift is slow (ΔE 10 over half a minute); a change
 ///    of ``stepThreshold`` or more between the mean of the ``stepFrames`` frames before a frame
 ///    and of those from it is no drift, whatever causes it. The clip is split there and each
@@ -295,9 +297,12 @@ struct ColorMatchPlan: Sendable, Equatable {
     var report: ColorMatchReport
 
     /// The plan for a clip whose frames have the statistics `frames` (one per output frame, in
-    /// order) and whose reference portrait has `reference` (nil: not checked).
+    /// order), measured by `cells` as well (one per frame: the drift is then what the region's
+    /// cells agree on, ``cellDrift(_:carried:)``) and whose reference portrait has
+    /// `reference` (nil: not checked).
     /// - Throws: ``VisionError`` `.failed` for statistics that are not finite.
-    init(frames: [LabStats], reference: LabStats?, threshold: Double = defaultThreshold) throws {
+    init(frames: [LabStats], cells: [LabCells]? = nil, reference: LabStats?, threshold: Double = defaultThreshold) throws {
+        precondition(cells == nil || cells?.count == frames.count)
         let n = frames.count
         maps = Array(repeating: nil, count: n)
         report = ColorMatchReport(
@@ -318,12 +323,24 @@ struct ColorMatchPlan: Sendable, Equatable {
         var targets: [LabStats] = []
         var drift = [Double](repeating: 0, count: n)
         var carried: LabMap? = nil
+        // With cells, each piece's statistics are those of the cells that change as the region
+        // does (content moving through the rest is left out), the drift what the cells agree on.
+        let start0 = smoothed[0]
         for piece in pieces {
+            var measured: [Double]? = nil
+            if let cells {
+                let found = Self.cellDrift(Array(cells[piece]), carried: carried)
+                if !found.agreeing.isEmpty {
+                    let pooled = Self.smoothed(cells[piece].map { $0.pooled(found.agreeing) })
+                    for (t, stats) in zip(piece, pooled) { smoothed[t] = stats }
+                }
+                measured = found.drift
+            }
             let start = smoothed[piece.lowerBound]
             let target = carried.map { start.mapped(by: $0) } ?? start
             for t in piece {
                 targets.append(target)
-                drift[t] = LabColor.deltaE2000(smoothed[t].mean, target.mean)
+                drift[t] = measured?[t - piece.lowerBound] ?? LabColor.deltaE2000(smoothed[t].mean, target.mean)
             }
             var lasting = Double.infinity
             for t in piece.reversed() {
@@ -338,7 +355,7 @@ struct ColorMatchPlan: Sendable, Equatable {
         report.largestDrift = drift.max() ?? 0
         report.largestResidual = report.largestDrift
         if let reference {
-            let difference = LabColor.deltaE2000(smoothed[0].mean, reference.mean)
+            let difference = LabColor.deltaE2000(start0.mean, reference.mean)
             report.referenceDifference = difference
             if difference > Self.referenceTolerance {
                 if report.largestDrift >= threshold {
