@@ -95,11 +95,14 @@ struct FalClientTests {
             _ = try await h.client.generate(h.plainRequest(), onEvent: h.events.callback)
             #expect(h.server.requests(to: .submit).count == 2)
             #expect(h.server.requestIDs.count == 1)
+            // On a loaded machine a first attempt can fail to connect (nothing sent, retried at
+            // once) before the one the 429 answers: the retry after the 429 waits what it asked.
             let retries = h.events.events.compactMap { event -> Duration? in
-                if case .retrying("submit", 2, let delay, _) = event { return delay }
+                if case .retrying("submit", _, let delay, _) = event { return delay }
                 return nil
             }
-            #expect(retries == [.seconds(2)])
+            #expect(retries.contains(.seconds(2)), "\(retries)")
+            #expect(retries.allSatisfy { $0 == .seconds(2) || $0 <= .milliseconds(10) }, "\(retries)")
             #expect(h.sleeper.sleeps.contains(.seconds(2)))
         }
     }
