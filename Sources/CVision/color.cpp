@@ -132,6 +132,31 @@ cv::Matx33d regularised(const double m[9]) {
     return c + cv::Matx33d::eye() * kMinimumVariance;
 }
 
+/// Calls `f(cx, cy, lab, weight)` for every `step`-th 2×2 luma block in `range` (chroma
+/// columns, then rows) whose weight `wx[cx] · wy[cy]` is above zero, with the block's Lab colour:
+/// its mean luma and its chroma.
+template <typename F>
+void for_each_lab_block(const cvision_yuv420 *picture, const YUVCoding &coding, const int range[4], int step,
+                        const std::vector<double> &wx, const std::vector<double> &wy, F &&f) {
+    for (int cy = range[2]; cy < range[3]; cy += step) {
+        const uint8_t *u = picture->planes[1] + static_cast<size_t>(cy) * picture->strides[1];
+        const uint8_t *v = picture->planes[2] + static_cast<size_t>(cy) * picture->strides[2];
+        const int y0 = 2 * cy, y1 = std::min(2 * cy + 1, picture->height - 1);
+        const uint8_t *row0 = picture->planes[0] + static_cast<size_t>(y0) * picture->strides[0];
+        const uint8_t *row1 = picture->planes[0] + static_cast<size_t>(y1) * picture->strides[0];
+        for (int cx = range[0]; cx < range[1]; cx += step) {
+            const double w = wx[cx - range[0]] * wy[cy - range[2]];
+            if (w <= 0) continue;
+            const int x0 = 2 * cx, x1 = std::min(2 * cx + 1, picture->width - 1);
+            double y = (row0[x0] + row0[x1] + row1[x0] + row1[x1]) / 4.0;
+            double encoded[3], lab[3];
+            coding.to_rgb(y, u[cx], v[cx], encoded);
+            encoded_to_lab(encoded, lab);
+            f(cx, cy, lab, w);
+        }
+    }
+}
+
 }  // namespace
 
 int32_t cvision_color_stats_yuv(const cvision_yuv420 *picture, cvision_yuv_encoding encoding,
@@ -156,23 +181,8 @@ int32_t cvision_color_stats_yuv(const cvision_yuv420 *picture, cvision_yuv_encod
         const std::vector<double> wy = window_weights(windowed, range + 2, windowed ? region->y * ch : 0,
                                                       windowed ? (region->y + region->height) * ch : 0);
         Accumulator sums;
-        for (int cy = range[2]; cy < range[3]; cy += step) {
-            const uint8_t *u = picture->planes[1] + static_cast<size_t>(cy) * picture->strides[1];
-            const uint8_t *v = picture->planes[2] + static_cast<size_t>(cy) * picture->strides[2];
-            const int y0 = 2 * cy, y1 = std::min(2 * cy + 1, picture->height - 1);
-            const uint8_t *row0 = picture->planes[0] + static_cast<size_t>(y0) * picture->strides[0];
-            const uint8_t *row1 = picture->planes[0] + static_cast<size_t>(y1) * picture->strides[0];
-            for (int cx = range[0]; cx < range[1]; cx += step) {
-                const int x0 = 2 * cx, x1 = std::min(2 * cx + 1, picture->width - 1);
-                double y = (row0[x0] + row0[x1] + row1[x0] + row1[x1]) / 4.0;
-                double encoded[3], lab[3];
-                const double w = wx[cx - range[0]] * wy[cy - range[2]];
-                if (w <= 0) continue;
-                coding.to_rgb(y, u[cx], v[cx], encoded);
-                encoded_to_lab(encoded, lab);
-                sums.add(lab, w);
-            }
-        }
+        for_each_lab_block(picture, coding, range, step, wx, wy,
+                           [&](int, int, const double lab[3], double w) { sums.add(lab, w); });
         sums.write(stats);
         return 0;
     });
@@ -243,24 +253,9 @@ int32_t cvision_color_cells_yuv(const cvision_yuv420 *picture, cvision_yuv_encod
             return std::clamp(static_cast<int>(std::floor((i + 0.5 - begin) / (end - begin) * grid)), 0, grid - 1);
         };
         std::vector<Accumulator> sums(static_cast<size_t>(grid) * grid);
-        for (int cy = range[2]; cy < range[3]; cy += step) {
-            const uint8_t *u = picture->planes[1] + static_cast<size_t>(cy) * picture->strides[1];
-            const uint8_t *v = picture->planes[2] + static_cast<size_t>(cy) * picture->strides[2];
-            const int y0 = 2 * cy, y1 = std::min(2 * cy + 1, picture->height - 1);
-            const uint8_t *row0 = picture->planes[0] + static_cast<size_t>(y0) * picture->strides[0];
-            const uint8_t *row1 = picture->planes[0] + static_cast<size_t>(y1) * picture->strides[0];
-            Accumulator *row = sums.data() + static_cast<size_t>(cell(cy, by, ey)) * grid;
-            for (int cx = range[0]; cx < range[1]; cx += step) {
-                const double w = wx[cx - range[0]] * wy[cy - range[2]];
-                if (w <= 0) continue;
-                const int x0 = 2 * cx, x1 = std::min(2 * cx + 1, picture->width - 1);
-                double y = (row0[x0] + row0[x1] + row1[x0] + row1[x1]) / 4.0;
-                double encoded[3], lab[3];
-                coding.to_rgb(y, u[cx], v[cx], encoded);
-                encoded_to_lab(encoded, lab);
-                row[cell(cx, bx, ex)].add(lab, w);
-            }
-        }
+        for_each_lab_block(picture, coding, range, step, wx, wy, [&](int cx, int cy, const double lab[3], double w) {
+            sums[static_cast<size_t>(cell(cy, by, ey)) * grid + cell(cx, bx, ex)].add(lab, w);
+        });
         for (size_t i = 0; i < sums.size(); i++) {
             cvision_lab_sums &out = cells[i];
             out.weight = sums[i].weight;

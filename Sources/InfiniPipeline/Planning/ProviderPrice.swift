@@ -65,15 +65,7 @@ extension SegmentPlanner {
     ///   - options: The options `plan` was made with.
     /// - Throws: ``PlanningError`` when the audio cannot be planned.
     public static func prices(_ analysis: AudioAnalysis, plan: Plan, options: PlanningOptions) throws -> [ProviderPrice] {
-        var prices = plan.providerRules.isBilled ? [plan.price] : []
-        for provider in Provider.billed where provider.id != plan.providerRules.id {
-            var other = options
-            other.provider = provider
-            other.pricePerSecond = nil
-            other.maxFrames = .max
-            prices.append(try Self.plan(analysis, options: other).price)
-        }
-        return prices
+        try prices(of: plan, options: options) { _, other in try Self.plan(analysis, options: other) }
     }
 
     /// The same multi-speaker job planned on every billed provider, the plan's own first: the
@@ -89,18 +81,27 @@ extension SegmentPlanner {
     public static func prices(
         _ analysis: AudioAnalysis, plan: Plan, timeline: SpeakerTimeline, minShot: Double?, options: PlanningOptions
     ) throws -> [ProviderPrice] {
+        try prices(of: plan, options: options) { provider, other in
+            let shots = try timeline.shots(
+                totalFrames: plan.totalFrames, minShot: minShot ?? SpeakerTimeline.defaultMinShot(for: provider))
+            return try Self.plan(
+                samples: analysis.samples, sampleRate: analysis.format.sampleRate, channels: analysis.format.channels,
+                envelope: analysis.envelope, shots: shots, speakers: plan.speakers ?? [], options: other)
+        }
+    }
+
+    /// `plan`'s own price (when billed), then the price of the plan `planOn` makes on every
+    /// other billed provider from `options` at that provider's list price and default request length.
+    private static func prices(
+        of plan: Plan, options: PlanningOptions, planOn: (Provider, PlanningOptions) throws -> Plan
+    ) throws -> [ProviderPrice] {
         var prices = plan.providerRules.isBilled ? [plan.price] : []
         for provider in Provider.billed where provider.id != plan.providerRules.id {
             var other = options
             other.provider = provider
             other.pricePerSecond = nil
             other.maxFrames = .max
-            let shots = try timeline.shots(
-                totalFrames: plan.totalFrames, minShot: minShot ?? SpeakerTimeline.defaultMinShot(for: provider))
-            let made = try Self.plan(
-                samples: analysis.samples, sampleRate: analysis.format.sampleRate, channels: analysis.format.channels,
-                envelope: analysis.envelope, shots: shots, speakers: plan.speakers ?? [], options: other)
-            prices.append(made.price)
+            prices.append(try planOn(provider, other).price)
         }
         return prices
     }
