@@ -2,9 +2,9 @@ import CFFmpeg
 import Foundation
 
 // Colour matching in the re-encode path: each clip is decoded once to measure its colours over
-// time (only the statistics are kept, a few hundred bytes a frame), its plan is made
-// (``ColorMatchPlan``), and the frames are mapped as the clip is decoded again for the output,
-// before any seam transition sees them.
+// time (only the statistics are kept: the region's and, around a face, its 4×4 cells', a few
+// kilobytes a frame), its plan is made (``ColorMatchPlan``), and the frames are mapped as the
+// clip is decoded again for the output, before any seam transition sees them.
 
 extension StitchOptions {
     /// Colour matching of every clip against the portrait its request was made from (see
