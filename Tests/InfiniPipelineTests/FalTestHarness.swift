@@ -142,7 +142,7 @@ func fastConfiguration(base: String, sleeper: SleepRecorder) -> FalConfiguration
         poll: PollPolicy(
             initialInterval: .milliseconds(2), multiplier: 1.5,
             maxInterval: .milliseconds(10), maxWait: .seconds(20)),
-        connectTimeout: .seconds(10), readTimeout: .seconds(10), requestTimeout: .seconds(20),
+        connectTimeout: .seconds(2), readTimeout: .seconds(10), requestTimeout: .seconds(20),
         sleep: sleeper.sleep)
 }
 

@@ -74,7 +74,7 @@ private func wsConfiguration(base: String, sleeps: SleepRecorder) -> WaveSpeedCo
         download: DownloadRetryPolicy(
             budget: .seconds(20), initialDelay: .milliseconds(1), multiplier: 2, maxDelay: .milliseconds(8), jitter: 0.25),
         poll: PollPolicy(initialInterval: .seconds(1), multiplier: 1.1, maxInterval: .seconds(10), maxWait: .seconds(3600)),
-        connectTimeout: .seconds(10), readTimeout: .seconds(10), requestTimeout: .seconds(20),
+        connectTimeout: .seconds(2), readTimeout: .seconds(10), requestTimeout: .seconds(20),
         sleep: sleeps.sleep)
 }
 
