@@ -275,10 +275,10 @@ struct FakeFalHandler: Sendable {
             return (job, state.baseURL)
         }
         if options.renderOnSubmit {
-            // On a dispatch queue, not a task: a render blocks for most of a second, and on the
-            // cooperative pool (one thread per core) it would stall every request the server
-            // answers meanwhile. A failed render is left for the result fetch to retry and report.
-            DispatchQueue.global(qos: .utility).async { _ = try? self.clipBytes(for: job) }
+            // On a thread of its own: a render blocks for most of a second, and on the cooperative
+            // pool or Dispatch's (one thread per core) it would wait behind, or stall, other work.
+            // A failed render is left for the result fetch to retry and report.
+            TestThreads.start { _ = try? self.clipBytes(for: job) }
         }
         var body = urls(base: base, job: job)
         body["status"] = "IN_QUEUE"
@@ -436,13 +436,12 @@ struct FakeFalHandler: Sendable {
             ], headers: ["x-fal-request-id": id])
     }
 
-    /// ``clipBytes(for:)`` on a dispatch queue, not on the task's thread: a render blocks for
-    /// most of a second, and on the cooperative pool (one thread per core) it would stall every
-    /// request the server (and everything else in the process) answers meanwhile.
+    /// ``clipBytes(for:)`` on a thread of its own (``TestThreads/run(_:)``): a render blocks for
+    /// most of a second. On the cooperative pool it would stall every request the server (and
+    /// everything else in the process) answers meanwhile; on Dispatch's global queues (one
+    /// thread per core) it waited behind other tests' work past the client's read timeout.
     private func renderedClip(for job: ServerState.Job) async throws -> [UInt8] {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global(qos: .utility).async { continuation.resume(with: Result { try self.clipBytes(for: job) }) }
-        }
+        try await TestThreads.run { try self.clipBytes(for: job) }
     }
 
     private func clipBytes(for job: ServerState.Job) throws -> [UInt8] {

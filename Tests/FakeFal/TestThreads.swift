@@ -14,25 +14,45 @@ public final class TestThreads: TaskExecutor, @unchecked Sendable {
     /// The one pool the tests and the fake servers share.
     public static let shared = TestThreads()
 
+    /// Runs blocking `body` on a thread of the pool (one of its own when every thread is busy)
+    /// and returns its result, suspending the caller meanwhile. For the fake servers' renders:
+    /// Dispatch's global queues have one thread per core, which other work in the process
+    /// (`concurrentPerform` in the resampler, child-process pipes) can hold for seconds.
+    public static func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await Task(executorPreference: shared) { try body() }.value
+    }
+
+    /// Starts blocking `body` on a thread of the pool and returns at once.
+    public static func start(_ body: @escaping @Sendable () -> Void) {
+        Task(executorPreference: shared) { body() }
+    }
+
     // Every stored property below is guarded by `condition`.
     private let condition = NSCondition()
     private var jobs: [UnownedJob] = []
-    private var idle = 0
+    /// Threads inside `condition.wait`, including those signalled that have not woken yet.
+    private var waiting = 0
+    /// Signals sent that no thread has woken to yet: each is a thread on its way to the queue.
+    private var wakeups = 0
     private var started = 0
 
     public func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
         condition.lock()
         jobs.append(job)
-        // Each queued job needs a waiting thread to take it; start one when there are too few.
-        if jobs.count > idle {
+        // Each job gets a thread on its way: a waiting one nobody has woken yet, or a new one.
+        // A waiting thread counts once it is woken, not once it has taken the lock again: under
+        // load that takes long, and counting it as idle until then started a thread for every
+        // job queued meanwhile (over a thousand threads, all contending for this lock).
+        if waiting > wakeups {
+            wakeups += 1
+            condition.signal()
+        } else {
             started += 1
             let thread = Thread { [self] in work() }
             thread.name = "test-thread-\(started)"
             thread.stackSize = 8 << 20
             thread.start()
-        } else {
-            condition.signal()
         }
         condition.unlock()
     }
@@ -47,9 +67,11 @@ public final class TestThreads: TaskExecutor, @unchecked Sendable {
                 condition.lock()
                 continue
             }
-            idle += 1
+            waiting += 1
             let signalled = condition.wait(until: Date().addingTimeInterval(10))
-            idle -= 1
+            waiting -= 1
+            if wakeups > 0 { wakeups -= 1 }
+            // Signalled or not, a thread that wakes looks at the queue before it ends.
             if !signalled && jobs.isEmpty { break }
         }
         condition.unlock()

@@ -269,24 +269,19 @@ struct FakeWaveSpeedHandler: Sendable {
     }
 
     /// The clip of a finished task and its frame count: the audio's length at 25 fps plus the
-    /// script's offset (rendered off the cooperative pool, as FakeFal does).
+    /// script's offset (rendered on a thread of its own, as FakeFal does).
     private func render(_ task: WaveSpeedState.TaskState) async throws -> ([UInt8], Int) {
         let audio = task.record.input["audio"].flatMap { resolve($0) }
         let options = server.options
         let directory = server.workDirectory
-        return try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global(qos: .utility).async {
-                continuation.resume(
-                    with: Result {
-                        let seconds = audio.flatMap(FakeWaveSpeedHandler.duration) ?? 1
-                        let frames = max(1, Int((seconds * Double(FakeClip.frameRate)).rounded()) + task.script.frameOffset)
-                        if let fixed = options.fixedClip { return (fixed, frames) }
-                        let clip = try FakeClip.render(
-                            frames: frames, width: options.clipWidth, height: options.clipHeight,
-                            clipIndex: task.index, audio: options.clipAudio ? audio : nil, directory: directory)
-                        return (clip, frames)
-                    })
-            }
+        return try await TestThreads.run {
+            let seconds = audio.flatMap(FakeWaveSpeedHandler.duration) ?? 1
+            let frames = max(1, Int((seconds * Double(FakeClip.frameRate)).rounded()) + task.script.frameOffset)
+            if let fixed = options.fixedClip { return (fixed, frames) }
+            let clip = try FakeClip.render(
+                frames: frames, width: options.clipWidth, height: options.clipHeight,
+                clipIndex: task.index, audio: options.clipAudio ? audio : nil, directory: directory)
+            return (clip, frames)
         }
     }
 

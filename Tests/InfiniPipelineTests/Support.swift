@@ -62,15 +62,16 @@ func runProcess(
     DispatchQueue.global().asyncAfter(deadline: .now() + Double(seconds) + Double(attoseconds) / 1e18, execute: watchdog)
     defer { watchdog.cancel() }
     // Read both pipes concurrently so a chatty child cannot block on a full pipe.
+    // On a thread of its own: a Dispatch thread blocked here for the child's lifetime is one of
+    // the few (one per core) that the rest of the process shares.
     nonisolated(unsafe) var errData = Data()
-    let group = DispatchGroup()
-    group.enter()
-    DispatchQueue.global().async {
+    let errRead = DispatchSemaphore(value: 0)
+    Thread.detachNewThread {
         errData = err.fileHandleForReading.readDataToEndOfFile()
-        group.leave()
+        errRead.signal()
     }
     let outData = out.fileHandleForReading.readDataToEndOfFile()
-    group.wait()
+    errRead.wait()
     process.waitUntilExit()
     return (process.terminationStatus, outData, errData)
 }
