@@ -1,13 +1,14 @@
 // Colour correction of YUV 4:2:0 pictures by an affine map of Lab colours: the map is made into
 // a table over a 17×17×17 grid of YUV values, and every pixel is interpolated trilinearly from it.
 //
-// A corrected clip maps every frame, each with a map of its own, so both halves are kept cheap:
+// A corrected clip maps every frame, so both halves are kept cheap:
 // - the table: the Lab colour of each grid point does not depend on the map and is computed once
 //   per encoding; the way back (Lab → linear → encoded) takes no pow (`fast_encoded`); only the
-//   columns of it that the picture's chroma needs are made; a map bit-equal to the thread's
-//   previous one (a repeated frame) reuses what its table has;
-// - the pixels: the table's three channels are blended at once (one 4-float vector an entry),
-//   and a block's luma samples share the blend of the cell its mean falls in.
+//   grid columns that the pictures' chroma needs are made; a map bit-equal to the thread's
+//   previous one (the plan holds a map over runs of frames) reuses all the table has;
+// - the pixels: the trilinear blend is split, the (u, v) blend made once per distinct chroma pair
+//   (a picture has a few thousand for tens of thousands of blocks, and the next frame mostly the
+//   same ones), so each sample only interpolates along luma.
 #include "cvision_color.h"
 
 #include <algorithm>
@@ -80,41 +81,35 @@ double fast_encoded(double l) {
     return l < 0 ? -c : c;
 }
 
-/// The map over the grid of YUV values, in code values (unclamped), made column by column (the
-/// 17 luma entries of one (u, v) grid point) as pictures need them: a picture's chroma covers
-/// a small part of the (u, v) plane.
+/// The map over the grid of YUV values, in code values (unclamped), made grid column by grid
+/// column (the 17 luma entries of one (u, v) grid point) as pictures need them: a picture's
+/// chroma covers a small part of the (u, v) plane.
 struct Table {
     std::vector<Entry> entries = std::vector<Entry>(kEntries);
     std::array<bool, kGrid * kGrid> made{};
     cvision_lab_affine map{};
     cvision_yuv_encoding encoding{-1, -1};
 
-    /// Starts the table of `m` for `e`, keeping the columns made when they are for the same map
-    /// (bit-equal) and encoding.
-    void use(const cvision_lab_affine &m, cvision_yuv_encoding e) {
+    /// Starts the table of `m` for `e`, keeping what is made when it is for the same map
+    /// (bit-equal) and encoding. Returns whether it was kept.
+    bool use(const cvision_lab_affine &m, cvision_yuv_encoding e) {
         if (encoding.matrix == e.matrix && encoding.full_range == e.full_range && std::memcmp(&map, &m, sizeof m) == 0)
-            return;
+            return true;
         made.fill(false);
         map = m;
         encoding = e;
+        return false;
     }
 
-    /// Makes the columns around each (u, v) grid cell marked in `cells` (16×16) that are not made yet.
-    void make(const std::array<bool, (kGrid - 1) * (kGrid - 1)> &cells) {
-        const GridLab &grid = grid_lab(encoding);
-        const YUVCoding coding(encoding);
-        for (int cu = 0; cu < kGrid - 1; cu++) {
-            for (int cv = 0; cv < kGrid - 1; cv++) {
-                if (!cells[cu * (kGrid - 1) + cv]) continue;
-                for (int iu = cu; iu <= cu + 1; iu++) {
-                    for (int iv = cv; iv <= cv + 1; iv++) {
-                        if (made[iu * kGrid + iv]) continue;
-                        for (int iy = 0; iy < kGrid; iy++) make_entry((iy * kGrid + iu) * kGrid + iv, grid, coding);
-                        made[iu * kGrid + iv] = true;
-                    }
-                }
-            }
+    /// The entry at luma cell 0 of grid column (iu, iv), the column made first if it is not yet.
+    const Entry *column(int iu, int iv) {
+        if (!made[iu * kGrid + iv]) {
+            const GridLab &grid = grid_lab(encoding);
+            const YUVCoding coding(encoding);
+            for (int iy = 0; iy < kGrid; iy++) make_entry((iy * kGrid + iu) * kGrid + iv, grid, coding);
+            made[iu * kGrid + iv] = true;
         }
+        return entries.data() + iu * kGrid + iv;
     }
 
     void make_entry(int i, const GridLab &grid, const YUVCoding &coding) {
@@ -166,73 +161,98 @@ const Cells &cells() {
     return table;
 }
 
-/// Clamped first, so adding ½ and truncating rounds (halves up), without libm's lround.
-inline uint8_t to_byte(float value) { return static_cast<uint8_t>(std::clamp(value, 0.0f, 255.0f) + 0.5f); }
-
 /// The four (u, v) corners around `corner` (the table at luma cell 0), blended by `w`, at luma cell `iy`.
 inline Entry blend(const Entry *corner, int iy, const Entry w[4]) {
     const Entry *p = corner + iy * (kGrid * kGrid);
     return w[0] * p[0] + w[1] * p[1] + w[2] * p[kGrid] + w[3] * p[kGrid + 1];
 }
 
-/// Luma sample `y` mapped, with its block's chroma (`corner`, `w`): the blend of luma cell `iy`
-/// (`low`, `high`) is the block's own, computed for its chroma.
-inline uint8_t luma_sample(int y, const Cells &grid, const Entry *corner, const Entry w[4], int iy, Entry low, Entry high) {
-    const int cell = grid.cell[y];
-    float l = low[0], h = high[0];
-    if (cell != iy) {
-        l = blend(corner, cell, w)[0];
-        h = blend(corner, cell + 1, w)[0];
+/// The table's column along luma at one (u, v) pair of chroma code values: the four grid
+/// columns around the pair blended, one array a channel.
+struct Column {
+    float y[kGrid], u[kGrid], v[kGrid];
+};
+
+/// The columns of the (u, v) pairs pictures have, made on first use from `table` and kept
+/// while its map is: a picture has a few thousand distinct pairs for tens of thousands of
+/// blocks, and the next picture mostly the same ones, so each pair's blend is made once and a
+/// block's samples only interpolate along luma.
+struct Columns {
+    /// Kept at most (3.3 MB): beyond, they are forgotten and made again as needed.
+    static constexpr size_t most = 16384;
+    /// The column of each pair (u · 256 + v), as an index into `columns` (−1: not made).
+    std::vector<int32_t> slot = std::vector<int32_t>(256 * 256, -1);
+    std::vector<uint16_t> pairs;
+    std::vector<Column> columns;
+
+    /// The column of (u, v) in `table`.
+    const Column &column(int u, int v, const Cells &grid, Table &table) {
+        const int key = (u << 8) | v;
+        if (slot[key] >= 0) return columns[slot[key]];
+        if (columns.size() >= most) clear();
+        const float fu = grid.fraction[u], fv = grid.fraction[v];
+        const Entry w[4] = {splat((1 - fu) * (1 - fv)), splat((1 - fu) * fv), splat(fu * (1 - fv)), splat(fu * fv)};
+        const int iu = grid.cell[u], iv = grid.cell[v];
+        const Entry *corner = table.column(iu, iv);
+        table.column(iu, iv + 1), table.column(iu + 1, iv), table.column(iu + 1, iv + 1);
+        slot[key] = static_cast<int32_t>(columns.size());
+        pairs.push_back(static_cast<uint16_t>(key));
+        Column &made = columns.emplace_back();
+        for (int iy = 0; iy < kGrid; iy++) {
+            const Entry e = blend(corner, iy, w);
+            made.y[iy] = e[0], made.u[iy] = e[1], made.v[iy] = e[2];
+        }
+        return made;
     }
-    return to_byte(l + (h - l) * grid.fraction[y]);
+
+    /// Forgets the columns (the slots of the pairs used only).
+    void clear() {
+        for (uint16_t key : pairs) slot[key] = -1;
+        pairs.clear();
+        columns.clear();
+    }
+};
+
+/// Rounded (halves up) and clamped to 0…255.
+inline uint8_t to_byte(float value) {
+    const int rounded = static_cast<int>(value + 0.5f);  // truncated: below −½ it ends at 0 too
+    return static_cast<uint8_t>(std::clamp(rounded, 0, 255));
 }
 
-/// Maps the pixels of `picture` by `table`, first making the columns of it they need.
-void map_pixels(const cvision_yuv420_out &picture, Table &map) {
+/// Maps the pixels of `picture` by `table`, through `columns` (made from it as needed).
+void map_pixels(const cvision_yuv420_out &picture, Table &table, Columns &columns) {
     const Cells &grid = cells();
     const int cw = (picture.width + 1) / 2, ch = (picture.height + 1) / 2;
-    std::array<bool, (kGrid - 1) * (kGrid - 1)> used{};
-    for (int cy = 0; cy < ch; cy++) {
-        const uint8_t *u_row = picture.planes[1] + static_cast<size_t>(cy) * picture.strides[1];
-        const uint8_t *v_row = picture.planes[2] + static_cast<size_t>(cy) * picture.strides[2];
-        for (int cx = 0; cx < cw; cx++) used[grid.cell[u_row[cx]] * (kGrid - 1) + grid.cell[v_row[cx]]] = true;
-    }
-    map.make(used);
-    const Entry *table = map.entries.data();
+    // Luma sample `y` mapped along `column`.
+    auto luma = [&grid](const Column &column, int y) {
+        const int cell = grid.cell[y];
+        const float l = column.y[cell], h = column.y[cell + 1];
+        return to_byte(l + (h - l) * grid.fraction[y]);
+    };
     for (int cy = 0; cy < ch; cy++) {
         uint8_t *u_row = picture.planes[1] + static_cast<size_t>(cy) * picture.strides[1];
         uint8_t *v_row = picture.planes[2] + static_cast<size_t>(cy) * picture.strides[2];
-        const int rows = std::min(2, picture.height - 2 * cy);
-        uint8_t *luma_rows[2];
-        for (int r = 0; r < 2; r++)
-            luma_rows[r] = picture.planes[0] + static_cast<size_t>(2 * cy + std::min(r, rows - 1)) * picture.strides[0];
+        uint8_t *row0 = picture.planes[0] + static_cast<size_t>(2 * cy) * picture.strides[0];
+        uint8_t *row1 = 2 * cy + 1 < picture.height ? row0 + picture.strides[0] : row0;
         for (int cx = 0; cx < cw; cx++) {
-            const int u = u_row[cx], v = v_row[cx];
-            const float fu = grid.fraction[u], fv = grid.fraction[v];
-            const Entry w[4] = {splat((1 - fu) * (1 - fv)), splat((1 - fu) * fv), splat(fu * (1 - fv)), splat(fu * fv)};
-            const Entry *corner = table + grid.cell[u] * kGrid + grid.cell[v];
-            const int columns = std::min(2, picture.width - 2 * cx);
+            const Column &column = columns.column(u_row[cx], v_row[cx], grid, table);
+            const int x0 = 2 * cx, x1 = std::min(2 * cx + 1, picture.width - 1);
             // Read the block's luma before writing any of it.
-            int luma[2][2];
-            for (int r = 0; r < 2; r++)
-                for (int c = 0; c < 2; c++) luma[r][c] = luma_rows[r][2 * cx + std::min(c, columns - 1)];
-            const int sum = luma[0][0] + luma[0][1] + luma[1][0] + luma[1][1];
-            // The chroma, at the block's mean luma; the luma samples in the same cell share its blend.
-            const int iy = grid.sum_cell[sum];
-            const Entry low = blend(corner, iy, w), high = blend(corner, iy + 1, w);
-            const Entry mean = low + (high - low) * splat(grid.sum_fraction[sum]);
-            u_row[cx] = to_byte(mean[1]);
-            v_row[cx] = to_byte(mean[2]);
-            // A whole block (all but the last column and row of an odd-sized picture) in straight code.
-            if (rows == 2 && columns == 2) {
-                luma_rows[0][2 * cx] = luma_sample(luma[0][0], grid, corner, w, iy, low, high);
-                luma_rows[0][2 * cx + 1] = luma_sample(luma[0][1], grid, corner, w, iy, low, high);
-                luma_rows[1][2 * cx] = luma_sample(luma[1][0], grid, corner, w, iy, low, high);
-                luma_rows[1][2 * cx + 1] = luma_sample(luma[1][1], grid, corner, w, iy, low, high);
-                continue;
-            }
-            for (int r = 0; r < rows; r++)
-                for (int c = 0; c < columns; c++) luma_rows[r][2 * cx + c] = luma_sample(luma[r][c], grid, corner, w, iy, low, high);
+            const int a = row0[x0], b = row0[x1], c = row1[x0], d = row1[x1];
+            // The chroma, at the block's mean luma.
+            const int sum = a + b + c + d, iy = grid.sum_cell[sum];
+            const float f = grid.sum_fraction[sum];
+            const uint8_t u = to_byte(column.u[iy] + (column.u[iy + 1] - column.u[iy]) * f);
+            const uint8_t v = to_byte(column.v[iy] + (column.v[iy + 1] - column.v[iy]) * f);
+            const uint8_t ya = luma(column, a), yb = luma(column, b), yc = luma(column, c), yd = luma(column, d);
+            // All read before any is written (a byte written may alias anything); the last column
+            // or row of an odd-sized picture has the same sample written twice.
+            u_row[cx] = u;
+            v_row[cx] = v;
+            row0[x0] = ya;
+            row0[x1] = yb;
+            row1[x0] = yc;
+            row1[x1] = yd;
         }
     }
 }
@@ -258,11 +278,12 @@ int32_t cvision_color_apply(const cvision_yuv420_out *picture, cvision_yuv_encod
     }
     if (is_identity(*map)) return 0;
     return cvision::guarded(error, error_size, "colour correction", int32_t{-1}, [&]() -> int32_t {
-        // Each thread keeps the table of the last map it applied (a corrected clip is mapped
-        // frame by frame on one thread).
+        // Each thread keeps the table and columns of the last map it applied (a corrected clip
+        // is mapped frame by frame on one thread).
         thread_local Table table;
-        table.use(*map, encoding);
-        map_pixels(*picture, table);
+        thread_local Columns columns;
+        if (!table.use(*map, encoding)) columns.clear();
+        map_pixels(*picture, table, columns);
         return 0;
     });
 }

@@ -277,6 +277,8 @@ public struct ColorMatchReport: Sendable, Equatable, Codable {
 ///    (mean and covariance: saturation is undone, not just the cast), applied with a strength
 ///    rising from 0 at half the threshold to 1 at one and a half: frames that have not drifted
 ///    yet are left exactly as they are, and the correction fades in smoothly as drift grows.
+///    A map is held over the following frames while theirs stay within
+///    ``holdTolerance`` of it (``held(_:holding:over:)``), so the pixels do not flicker.
 struct ColorMatchPlan: Sendable, Equatable {
     /// The smoothing window, in frames: one second.
     static let windowFrames = ModelLimits.fps
@@ -369,27 +371,24 @@ struct ColorMatchPlan: Sendable, Equatable {
         }
         guard report.largestDrift >= threshold else { return }
 
-        var residual = 0.0
+        // Each frame's own map, held over runs of frames (``held(_:holding:over:)``); a frame left
+        // as it is keeps its drift as its residual.
+        var residual = 0.0, holding: LabMap? = nil
         for t in 0..<n {
             let strength = Self.strength(drift: drift[t], threshold: threshold)
-            guard strength > 0 else {
+            let own = strength > 0 ? try LabColor.transport(from: smoothed[t], to: targets[t], strength: strength) : nil
+            holding = Self.held(own, holding: holding, over: smoothed[t])
+            maps[t] = holding
+            guard let map = holding else {
                 residual = max(residual, drift[t])
                 continue
             }
-            let map = try LabColor.transport(from: smoothed[t], to: targets[t], strength: strength)
-            maps[t] = map
             let moved = map.apply(smoothed[t].mean)
             report.largestCorrection = max(report.largestCorrection, LabColor.deltaE2000(smoothed[t].mean, moved))
             residual = max(residual, LabColor.deltaE2000(moved, targets[t].mean))
         }
         report.largestResidual = residual
         report.correctedFrames = maps.count(where: { $0 != nil })
-    }
-
-    /// How much of a frame's drift is taken out: 0 up to half the threshold, rising to all of it
-    /// at one and a half.
-    static func strength(drift: Double, threshold: Double) -> Double {
-        min(1, max(0, (drift - threshold / 2) / threshold))
     }
 
     /// The frames at which the mean colour changes at once: where the mean of the
