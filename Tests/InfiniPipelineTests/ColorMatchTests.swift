@@ -326,12 +326,14 @@ extension Serial {
         }
 
         /// A scripted brightness step inside a drifting clip is kept (the same step in the output
-        /// as in the truth), while the drift on both sides of it is taken out.
-        @Test func aBrightnessStepInsideAClipIsKept() throws {
+        /// as in the truth), while the drift on both sides of it is taken out: at a measured
+        /// frame and at one between measured frames (``StitchColorMatch/refineThreshold``), over
+        /// the whole frame and over a tracked region.
+        @Test(arguments: zip([30, 31, 31], [false, false, true]))
+        func aBrightnessStepInsideAClipIsKept(step: Int, tracked: Bool) throws {
             let dir = try TempDir()
             defer { dir.cleanup() }
             let image = try DriftClips.portrait()
-            let step = 30
             let clip = dir.path("step.mp4"), truthClip = dir.path("truth.mp4")
             try DriftClips.write(clip, count: Self.frames, segment: 0, image: image) {
                 DriftClips.Tint(drift: Double($0) / Double(Self.frames - 1), brightness: $0 >= step ? 1.25 : 1)
@@ -340,7 +342,8 @@ extension Serial {
                 DriftClips.Tint(brightness: $0 >= step ? 1.25 : 1)
             }
             let plan = try Self.plan(segments: 1)
-            let result = try Self.stitch([clip], plan: plan, dir.path("matched.mp4"))
+            let region = tracked ? ColorRegion(x: 0.25, y: 0.15, width: 0.5, height: 0.6) : nil
+            let result = try Self.stitch([clip], plan: plan, dir.path("matched.mp4"), region: region)
             #expect(result.colorMatch.first?.lightingChanges == [step], "\(result.colorMatch)")
             let matched = try DriftClips.stats(dir.path("matched.mp4")), truth = try DriftClips.stats(truthClip)
             let kept = matched[step].mean[0] - matched[step - 1].mean[0]

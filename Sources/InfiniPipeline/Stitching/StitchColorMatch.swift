@@ -120,52 +120,98 @@ struct StitchColorMatch: Sendable {
         threshold = options.threshold
     }
 
-    /// The plan for `clip`: its first `frames` frames measured (the last one repeated when the
-    /// clip is short, as the stitch pads it). A region follows the content as it moves
-    /// (``RegionTracker``) and is measured cell by cell (``LabCells``), so that content moving
-    /// through it (a zoom, a pan, a head turning, a caption the picture slides under) is not
-    /// taken for drift. Without a region the whole frame is measured as it is: the picture the
-    /// seams show, with nothing to follow. A clip whose frames are not 8-bit YUV 4:2:0 gets no
+    /// The change of mean colour (ΔE2000) between two measured frames from which the frame
+    /// between them is measured too: a quarter of ``ColorMatchPlan/stepThreshold``, so a
+    /// lighting change keeps the frame it happens at.
+    static let refineThreshold = ColorMatchPlan.stepThreshold / 4
+
+    /// The plan for `clip`: its first `frames` frames (the last one repeated when the clip is
+    /// short, as the stitch pads it). Every frame is decoded, every second one measured (and
+    /// the last): a frame between two measured ones gets their statistics halfway
+    /// (``LabStats/interpolated(to:by:)``), which the one-second smoothing cannot tell from its
+    /// own, unless its neighbours' colours differ by ``refineThreshold`` (a change of lighting
+    /// may be at it), when it is measured too. A region follows the content as it moves
+    /// (``RegionTracker``, from measured frame to measured frame; halfway for a frame measured
+    /// between them) and is measured cell by cell (``LabCells``), so that content moving through
+    /// it (a zoom, a pan, a head turning, a caption the picture slides under) is not taken for
+    /// drift. Without a region the whole frame is measured as it is: the picture the seams
+    /// show, with nothing to follow. A clip whose frames are not 8-bit YUV 4:2:0 gets no
     /// correction, with a note.
     /// - Throws: `MediaError` or ``ClipError`` when the clip cannot be decoded; ``VisionError``.
     func plan(clip: String, segment: Int, position: Int, frames: Int) throws -> ColorMatchPlan {
         // Measured without the deblocking filter: a fraction of the decoding's time, and no
         // change a colour statistic can see.
         let reader = try VideoReader(demuxer: Demuxer(path: clip), pixelFormat: .yuv420p, threads: 1, fast: true)
-        var stats: [LabStats] = []
-        var cells: [LabCells] = []
+        // Each frame's statistics, cells and region: nil until measured or interpolated.
+        var stats: [LabStats?] = []
+        var cells: [LabCells?] = []
+        var places: [ColorRegion?] = []
         stats.reserveCapacity(frames)
-        cells.reserveCapacity(frames)
         let region = regions[position]
         let tracker = try region.map { try RegionTracker(region: $0) }
         var step = 1
-        let frame = try Frame()
+        var frame = try Frame()
+        // The frame after the last measured one, kept until the next measured frame shows
+        // whether it is to be measured as well.
+        var held = try Frame()
+        /// Measures frame `index` over `place`, or where the tracker follows the region to.
+        func measure(_ frame: Frame, at index: Int, place: ColorRegion? = nil) throws {
+            if let tracker {
+                let place = try place ?? tracker.track(frame)
+                let measured = try LabCells(of: frame, region: place, step: step)
+                (stats[index], cells[index], places[index]) = (measured.whole, measured, place)
+            } else {
+                stats[index] = try LabColor.stats(of: frame, step: step)
+            }
+        }
         while stats.count < frames, try reader.nextDecodedFrame(into: frame) {
-            if stats.count % ModelLimits.fps == 0 { try BlockingWork.checkCancellation() }
+            let index = stats.count
+            if index % ModelLimits.fps == 0 { try BlockingWork.checkCancellation() }
             guard YUV420.isYUV420(frame) else {
                 var plan = try ColorMatchPlan(frames: [], reference: nil)
                 plan.report.segment = segment
                 plan.report.note = "its frames are not 8-bit YUV 4:2:0: left as it is"
                 return plan
             }
-            if stats.isEmpty {
+            if index == 0 {
                 let (width, height) = (Int(frame.pointer.pointee.width), Int(frame.pointer.pointee.height))
                 step = LabColor.step(width: width, height: height, region: region)
             }
-            if let tracker {
-                let measured = try LabCells(of: frame, region: try tracker.track(frame), step: step)
-                stats.append(measured.whole)
-                cells.append(measured)
-            } else {
-                stats.append(try LabColor.stats(of: frame, step: step))
+            stats.append(nil)
+            cells.append(nil)
+            places.append(nil)
+            if index % 2 == 1 && index < frames - 1 {
+                swap(&frame, &held)
+                continue
             }
+            try measure(frame, at: index)
             frame.unref()
+            if index % 2 == 0, index >= 2, let before = stats[index - 2], let after = stats[index],
+                LabColor.deltaE2000(before.mean, after.mean) >= Self.refineThreshold
+            {
+                let place = places[index - 2].flatMap { a in places[index].map { a.interpolated(to: $0, by: 0.5) } }
+                try measure(held, at: index - 1, place: place)
+            }
+            held.unref()
         }
-        guard let last = stats.last else { throw ClipError(segment: segment, clip: clip, reason: "no frame decodes") }
-        while stats.count < frames { stats.append(last) }
-        while let lastCells = cells.last, cells.count < frames { cells.append(lastCells) }
+        guard !stats.isEmpty else { throw ClipError(segment: segment, clip: clip, reason: "no frame decodes") }
+        // A clip that ends on a frame between measured ones: that frame, its last, measured.
+        if stats[stats.count - 1] == nil {
+            try measure(held, at: stats.count - 1)
+            held.unref()
+        }
+        for t in stats.indices where stats[t] == nil {
+            stats[t] = stats[t - 1]!.interpolated(to: stats[t + 1]!, by: 0.5)
+            if let before = cells[t - 1], let after = cells[t + 1] { cells[t] = before.interpolated(to: after, by: 0.5) }
+        }
+        var measured = stats.map { $0! }
+        var measuredCells = tracker == nil ? [] : cells.map { $0! }
+        let last = measured[measured.count - 1]
+        while measured.count < frames { measured.append(last) }
+        while let lastCells = measuredCells.last, measuredCells.count < frames { measuredCells.append(lastCells) }
         var plan = try ColorMatchPlan(
-            frames: stats, cells: tracker == nil ? nil : cells, reference: references[position], threshold: threshold)
+            frames: measured, cells: tracker == nil ? nil : measuredCells, reference: references[position],
+            threshold: threshold)
         plan.report.segment = segment
         return plan
     }

@@ -146,3 +146,36 @@ struct LabCells: Sendable, Equatable {
         return LabStats(mean: mean, covariance: covariance)
     }
 }
+
+extension LabStats {
+    /// The statistics a fraction `w` of the way from these to `other`: the mean and the
+    /// covariance interpolated linearly, as the smoothing fits them (``ColorMatchPlan/smoothed(_:)``).
+    func interpolated(to other: LabStats, by w: Double) -> LabStats {
+        LabStats(
+            mean: zip(mean, other.mean).map { $0 + w * ($1 - $0) },
+            covariance: zip(covariance, other.covariance).map { $0 + w * ($1 - $0) })
+    }
+}
+
+extension LabCells {
+    /// The cells a fraction `w` of the way from these to `other` (``LabStats/interpolated(to:by:)``
+    /// cell by cell, the weights linearly); a cell without samples in either has none.
+    func interpolated(to other: LabCells, by w: Double) -> LabCells {
+        LabCells(
+            whole: whole.interpolated(to: other.whole, by: w),
+            cells: zip(cells, other.cells).map { a, b in
+                guard let a, let b else { return nil }
+                return a.interpolated(to: b, by: w)
+            },
+            weights: zip(weights, other.weights).map { $0 + w * ($1 - $0) })
+    }
+}
+
+extension ColorRegion {
+    /// The region a fraction `w` of the way from this one to `other`, edge by edge.
+    func interpolated(to other: ColorRegion, by w: Double) -> ColorRegion {
+        ColorRegion(
+            x: x + w * (other.x - x), y: y + w * (other.y - y), width: width + w * (other.width - width),
+            height: height + w * (other.height - height))
+    }
+}
