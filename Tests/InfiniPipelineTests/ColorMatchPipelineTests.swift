@@ -32,8 +32,9 @@ struct ColorMatchMotionPlanTests {
 extension Serial {
     @Suite("Colour match in the pipeline and the commands", .timeLimit(.minutes(6)))
     struct ColorMatchPipelineTests {
-        static func options(_ dir: TempDir) -> PipelineOptions {
-            var o = PipelineOptions(audio: Fixture.path("speech.mp3"), image: Fixture.path("portrait.jpg"))
+        /// A preview run of `audio` (a fixture) on the portrait, working in `dir`.
+        static func options(_ dir: TempDir, audio: String = "speech.mp3") -> PipelineOptions {
+            var o = PipelineOptions(audio: Fixture.path(audio), image: Fixture.path("portrait.jpg"))
             o.workDir = dir.path("work")
             o.backend = .preview
             o.environment = ["XDG_CACHE_HOME": dir.path("cache"), "HOME": dir.url.path]

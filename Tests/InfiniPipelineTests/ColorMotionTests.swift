@@ -307,12 +307,7 @@ extension Serial {
         @Test func theReadmePreviewJobIsLeftAsItWas() async throws {
             let dir = try TempDir()
             defer { dir.cleanup() }
-            var o = PipelineOptions(audio: Fixture.path("speech-long.mp3"), image: Fixture.path("portrait.jpg"))
-            o.workDir = dir.path("work")
-            o.backend = .preview
-            o.environment = ["XDG_CACHE_HOME": dir.path("cache"), "HOME": dir.url.path]
-            o.concurrency = 2
-            o.stitch.preset = "ultrafast"
+            var o = ColorMatchPipelineTests.options(dir, audio: "speech-long.mp3")
             o.output = dir.path("matched.mp4")
             #expect(o.colorMatch == .portrait)
             let matched = try await Pipeline(options: o).run()
