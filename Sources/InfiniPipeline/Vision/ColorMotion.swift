@@ -5,9 +5,10 @@ import CFFmpeg
 import CVision
 import Foundation
 
-/// Follows a region of a clip's first frame through the clip's frames (see
-/// `cvision_motion_track`): a zoom, a pan or a head that sways moves and scales the region with
-/// the content, so the same content is measured in every frame. Deterministic.
+/// Follows a region of a clip's first frame through the frames it is given (see
+/// `cvision_motion_track`; the colour match gives it the frames it measures, every second one):
+/// a zoom, a pan or a head that sways moves and scales the region with the content, so the same
+/// content is measured in every frame measured. Deterministic.
 final class RegionTracker {
     /// The longer side, in pixels, of the luma the tracking runs on.
     static let trackingSide = 240
