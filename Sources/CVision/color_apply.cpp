@@ -17,6 +17,10 @@
 #include <cstring>
 #include <vector>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 #include "color_space.hpp"
 #include "errors.hpp"
 
@@ -185,11 +189,10 @@ struct Columns {
     std::vector<uint16_t> pairs;
     std::vector<Column> columns;
 
-    /// The column of (u, v) in `table`.
-    const Column &column(int u, int v, const Cells &grid, Table &table) {
+    /// The index in `columns` of the column of (u, v) in `table`, made if it is not yet.
+    int32_t index(int u, int v, const Cells &grid, Table &table) {
         const int key = (u << 8) | v;
-        if (slot[key] >= 0) return columns[slot[key]];
-        if (columns.size() >= most) clear();
+        if (slot[key] >= 0) return slot[key];
         const float fu = grid.fraction[u], fv = grid.fraction[v];
         const Entry w[4] = {splat((1 - fu) * (1 - fv)), splat((1 - fu) * fv), splat(fu * (1 - fv)), splat(fu * fv)};
         const int iu = grid.cell[u], iv = grid.cell[v];
@@ -202,15 +205,20 @@ struct Columns {
             const Entry e = blend(corner, iy, w);
             made.y[iy] = e[0], made.u[iy] = e[1], made.v[iy] = e[2];
         }
-        return made;
+        return slot[key];
     }
 
-    /// Forgets the columns (the slots of the pairs used only).
-    void clear() {
+    /// Makes room for `count` more columns: forgets them all (the slots of the pairs used
+    /// only) when they would be more than `most`. Called before a row's columns are looked up,
+    /// so that the indices of one row stay valid together.
+    void reserve(size_t count) {
+        if (columns.size() + count <= most) return;
         for (uint16_t key : pairs) slot[key] = -1;
         pairs.clear();
         columns.clear();
     }
+
+    void clear() { reserve(most + 1); }
 };
 
 /// Rounded (halves up) and clamped to 0…255.
@@ -219,41 +227,143 @@ inline uint8_t to_byte(float value) {
     return static_cast<uint8_t>(std::clamp(rounded, 0, 255));
 }
 
-/// Maps the pixels of `picture` by `table`, through `columns` (made from it as needed).
-void map_pixels(const cvision_yuv420_out &picture, Table &table, Columns &columns) {
-    const Cells &grid = cells();
-    const int cw = (picture.width + 1) / 2, ch = (picture.height + 1) / 2;
-    // Luma sample `y` mapped along `column`.
+/// One row of blocks of a picture: its two luma rows (the same one twice for the last row of
+/// an odd height), its chroma rows, and the column of each block's chroma pair.
+struct BlockRow {
+    uint8_t *luma[2], *u, *v;
+    const int32_t *index;
+    const Column *columns;
+    int width;  // in luma samples
+};
+
+/// Maps blocks `from`…`to` − 1 of `row` one by one: each luma sample along its block's
+/// column, the chroma at the block's mean luma (all read before any is written; the last
+/// column of an odd width has the same sample written twice).
+void map_blocks(const BlockRow &row, int from, int to, const Cells &grid) {
     auto luma = [&grid](const Column &column, int y) {
         const int cell = grid.cell[y];
         const float l = column.y[cell], h = column.y[cell + 1];
         return to_byte(l + (h - l) * grid.fraction[y]);
     };
-    for (int cy = 0; cy < ch; cy++) {
-        uint8_t *u_row = picture.planes[1] + static_cast<size_t>(cy) * picture.strides[1];
-        uint8_t *v_row = picture.planes[2] + static_cast<size_t>(cy) * picture.strides[2];
-        uint8_t *row0 = picture.planes[0] + static_cast<size_t>(2 * cy) * picture.strides[0];
-        uint8_t *row1 = 2 * cy + 1 < picture.height ? row0 + picture.strides[0] : row0;
-        for (int cx = 0; cx < cw; cx++) {
-            const Column &column = columns.column(u_row[cx], v_row[cx], grid, table);
-            const int x0 = 2 * cx, x1 = std::min(2 * cx + 1, picture.width - 1);
-            // Read the block's luma before writing any of it.
-            const int a = row0[x0], b = row0[x1], c = row1[x0], d = row1[x1];
-            // The chroma, at the block's mean luma.
-            const int sum = a + b + c + d, iy = grid.sum_cell[sum];
-            const float f = grid.sum_fraction[sum];
-            const uint8_t u = to_byte(column.u[iy] + (column.u[iy + 1] - column.u[iy]) * f);
-            const uint8_t v = to_byte(column.v[iy] + (column.v[iy + 1] - column.v[iy]) * f);
-            const uint8_t ya = luma(column, a), yb = luma(column, b), yc = luma(column, c), yd = luma(column, d);
-            // All read before any is written (a byte written may alias anything); the last column
-            // or row of an odd-sized picture has the same sample written twice.
-            u_row[cx] = u;
-            v_row[cx] = v;
-            row0[x0] = ya;
-            row0[x1] = yb;
-            row1[x0] = yc;
-            row1[x1] = yd;
+    uint8_t *row0 = row.luma[0], *row1 = row.luma[1];
+    for (int cx = from; cx < to; cx++) {
+        const Column &column = row.columns[row.index[cx]];
+        const int x0 = 2 * cx, x1 = std::min(2 * cx + 1, row.width - 1);
+        const int a = row0[x0], b = row0[x1], c = row1[x0], d = row1[x1];
+        const int sum = a + b + c + d, iy = grid.sum_cell[sum];
+        const float f = grid.sum_fraction[sum];
+        const uint8_t u = to_byte(column.u[iy] + (column.u[iy + 1] - column.u[iy]) * f);
+        const uint8_t v = to_byte(column.v[iy] + (column.v[iy + 1] - column.v[iy]) * f);
+        const uint8_t ya = luma(column, a), yb = luma(column, b), yc = luma(column, c), yd = luma(column, d);
+        row.u[cx] = u;
+        row.v[cx] = v;
+        row0[x0] = ya;
+        row0[x1] = yb;
+        row1[x0] = yc;
+        row1[x1] = yd;
+    }
+}
+
+#if defined(__x86_64__)
+#define CVISION_AVX2 __attribute__((target("avx2"), always_inline)) inline
+
+/// The cell and the position in it of eight values (code values, or block sums ÷ 4), as
+/// `Cells` has them.
+CVISION_AVX2 void cells_avx2(__m256 value, __m256i &cell, __m256 &fraction) {
+    const __m256 p = _mm256_div_ps(_mm256_mul_ps(value, _mm256_set1_ps(static_cast<float>(kGrid - 1))),
+                                   _mm256_set1_ps(255.0f));
+    cell = _mm256_min_epi32(_mm256_cvttps_epi32(p), _mm256_set1_epi32(kGrid - 2));
+    fraction = _mm256_sub_ps(p, _mm256_cvtepi32_ps(cell));
+}
+
+/// Eight values of the columns at `base`, interpolated between the entries at `at` and the next
+/// by `fraction`, as bytes (`to_byte`) in the low half. Each pair of entries is gathered as one
+/// 64-bit element: half the loads of gathering them one by one.
+CVISION_AVX2 __m128i interpolate_avx2(const float *base, __m256i at, __m256 fraction) {
+    const long long *pairs = reinterpret_cast<const long long *>(base);
+    const __m256 first = _mm256_castsi256_ps(_mm256_i32gather_epi64(pairs, _mm256_castsi256_si128(at), 4));
+    const __m256 second = _mm256_castsi256_ps(_mm256_i32gather_epi64(pairs, _mm256_extracti128_si256(at, 1), 4));
+    // (l0 h0 l1 h1 | l2 h2 l3 h3), (l4 h4 l5 h5 | l6 h6 l7 h7) → l0 l1 l4 l5 | l2 l3 l6 l7 → in order.
+    const __m256 l = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(first, second, 0x88)), 0xd8));
+    const __m256 h = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(first, second, 0xdd)), 0xd8));
+    const __m256 value = _mm256_add_ps(l, _mm256_mul_ps(_mm256_sub_ps(h, l), fraction));
+    const __m256i rounded = _mm256_cvttps_epi32(_mm256_add_ps(value, _mm256_set1_ps(0.5f)));
+    const __m256i r = _mm256_min_epi32(_mm256_max_epi32(rounded, _mm256_setzero_si256()), _mm256_set1_epi32(255));
+    const __m128i words = _mm_packus_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
+    return _mm_packus_epi16(words, words);
+}
+
+/// `map_blocks` eight blocks at a time with AVX2 (the columns' values gathered), for the
+/// blocks whose two luma columns are both inside the picture; returns the first block it left.
+/// Bit-identical to `map_blocks`: the same float operations in the same order, no fused ones.
+__attribute__((target("avx2"))) int map_blocks_avx2(const BlockRow &row, int blocks) {
+    constexpr int stride = static_cast<int>(sizeof(Column) / sizeof(float));
+    static_assert(sizeof(Column) == 3 * kGrid * sizeof(float), "a column is three arrays of floats");
+    const float *base = row.columns[0].y;
+    const __m256i pairs = _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3);
+    int cx = 0;
+    for (; cx + 8 <= blocks && 2 * cx + 16 <= row.width; cx += 8) {
+        const __m256i columns = _mm256_mullo_epi32(
+            _mm256_loadu_si256(reinterpret_cast<const __m256i *>(row.index + cx)), _mm256_set1_epi32(stride));
+        // The blocks' chroma, at their mean luma (read before any luma is written).
+        const __m128i top_row = _mm_loadu_si128(reinterpret_cast<const __m128i *>(row.luma[0] + 2 * cx));
+        const __m128i bottom_row = _mm_loadu_si128(reinterpret_cast<const __m128i *>(row.luma[1] + 2 * cx));
+        const __m128i ones = _mm_set1_epi8(1);
+        const __m128i sums = _mm_add_epi16(_mm_maddubs_epi16(top_row, ones), _mm_maddubs_epi16(bottom_row, ones));
+        __m256i cell;
+        __m256 fraction;
+        cells_avx2(_mm256_div_ps(_mm256_cvtepi32_ps(_mm256_cvtepu16_epi32(sums)), _mm256_set1_ps(4.0f)), cell, fraction);
+        const __m256i at = _mm256_add_epi32(columns, cell);
+        const __m128i u = interpolate_avx2(base + kGrid, at, fraction);
+        const __m128i v = interpolate_avx2(base + 2 * kGrid, at, fraction);
+        // Each luma row, eight samples (four blocks) at a time.
+        for (int r = 0; r < (row.luma[1] == row.luma[0] ? 1 : 2); r++) {
+            uint8_t *samples = row.luma[r] + 2 * cx;
+            __m128i out[2];
+            for (int half_row = 0; half_row < 2; half_row++) {
+                const __m256i four = _mm256_permutevar8x32_epi32(
+                    half_row == 0 ? columns : _mm256_permute4x64_epi64(columns, 0x0e), pairs);
+                const __m256i y = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i *>(samples + 8 * half_row)));
+                cells_avx2(_mm256_cvtepi32_ps(y), cell, fraction);
+                out[half_row] = interpolate_avx2(base, _mm256_add_epi32(four, cell), fraction);
+            }
+            _mm_storeu_si128(reinterpret_cast<__m128i *>(samples), _mm_unpacklo_epi64(out[0], out[1]));
         }
+        _mm_storel_epi64(reinterpret_cast<__m128i *>(row.u + cx), u);
+        _mm_storel_epi64(reinterpret_cast<__m128i *>(row.v + cx), v);
+    }
+    return cx;
+}
+
+bool has_avx2() {
+    static const bool avx2 = __builtin_cpu_supports("avx2");
+    return avx2;
+}
+#endif
+
+/// Maps the pixels of `picture` by `table`, through `columns` (made from it as needed): row of
+/// blocks by row of blocks, first the column of every block looked up (or made), then the
+/// samples mapped.
+void map_pixels(const cvision_yuv420_out &picture, Table &table, Columns &columns) {
+    const Cells &grid = cells();
+    const int cw = (picture.width + 1) / 2, ch = (picture.height + 1) / 2;
+    std::vector<int32_t> index(cw);
+    for (int cy = 0; cy < ch; cy++) {
+        BlockRow row;
+        row.u = picture.planes[1] + static_cast<size_t>(cy) * picture.strides[1];
+        row.v = picture.planes[2] + static_cast<size_t>(cy) * picture.strides[2];
+        row.luma[0] = picture.planes[0] + static_cast<size_t>(2 * cy) * picture.strides[0];
+        row.luma[1] = 2 * cy + 1 < picture.height ? row.luma[0] + picture.strides[0] : row.luma[0];
+        row.width = picture.width;
+        columns.reserve(cw);
+        for (int cx = 0; cx < cw; cx++) index[cx] = columns.index(row.u[cx], row.v[cx], grid, table);
+        row.index = index.data();
+        row.columns = columns.columns.data();
+        int done = 0;
+#if defined(__x86_64__)
+        if (has_avx2()) done = map_blocks_avx2(row, cw);
+#endif
+        map_blocks(row, done, cw, grid);
     }
 }
 

@@ -246,6 +246,49 @@ struct ColorApplyTests {
         }
     }
 
+    /// The correction maps eight blocks at a time where the CPU has AVX2 and the rest of a row
+    /// (its last blocks) one by one: both give the same samples. A picture repeating every 16
+    /// luma columns (random samples, chroma as a face's) stays repeating once corrected, its
+    /// last blocks (mapped one by one) equal to the first ones (eight at a time), in both encodings.
+    @Test func everyBlockIsMappedAlikeWhereverItIs() throws {
+        var seed: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func next(_ range: ClosedRange<Int>) -> UInt8 {
+            seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return UInt8(range.lowerBound + Int(seed >> 33) % (range.count))
+        }
+        let (width, height, period) = (200, 36, 16)
+        for (bt709, full) in [(false, false), (true, true)] {
+            let coding = Coding(bt709: bt709, full: full)
+            let frame = try Frame.video(width: width, height: height, format: AV_PIX_FMT_YUV420P)
+            frame.pointer.pointee.colorspace = bt709 ? AVCOL_SPC_BT709 : AVCOL_SPC_BT470BG
+            frame.pointer.pointee.color_range = full ? AVCOL_RANGE_JPEG : AVCOL_RANGE_MPEG
+            frame.withPlanes { planes in
+                for y in 0..<height {
+                    let row = planes.row(y, of: 0)
+                    for x in 0..<period { row[x] = next(0...255) }
+                    for x in period..<width { row[x] = row[x - period] }
+                }
+                for plane in 1...2 {
+                    for cy in 0..<height / 2 {
+                        let row = planes.row(cy, of: plane)
+                        for cx in 0..<period / 2 { row[cx] = next(plane == 1 ? 96...136 : 120...176) }
+                        for cx in period / 2..<width / 2 { row[cx] = row[cx - period / 2] }
+                    }
+                }
+            }
+            let before = Self.planes(frame)
+            let map = try Self.maps(for: try Self.frame(width: 64, height: 64, coding: coding, bt709: bt709, full: full))[2]
+            try LabColor.apply(map, to: frame)
+            let after = Self.planes(frame)
+            #expect(Self.difference(after, before).largest >= 2, "the map must move the picture")
+            for (plane, samples) in after.enumerated() {
+                let (w, shift) = plane == 0 ? (width, period) : (width / 2, period / 2)
+                let differing = (0..<samples.count).filter { $0 % w >= shift && samples[$0] != samples[$0 - shift] }
+                #expect(differing.isEmpty, "plane \(plane): \(differing.count) samples differ from theirs a period before")
+            }
+        }
+    }
+
     /// The identity map leaves every sample of every plane as it was (the frame is not touched).
     @Test func theIdentityLeavesThePictureBitIdentical() throws {
         for (bt709, full) in [(false, false), (true, true)] {
