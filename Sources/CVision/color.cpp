@@ -14,35 +14,13 @@
 
 #include <opencv2/core.hpp>
 
+#include "color_lab.hpp"
 #include "color_space.hpp"
 #include "errors.hpp"
 
 namespace {
 
 using namespace cvision::color;
-
-/// `to_linear` by table (encoded values −0.5…1.5 in 8192 steps, linearly interpolated): the
-/// statistics convert tens of thousands of samples a frame.
-struct LinearTable {
-    static constexpr double low = -0.5, high = 1.5;
-    static constexpr int steps = 8192;
-    std::vector<double> values;
-    LinearTable() : values(steps + 1) {
-        for (int i = 0; i <= steps; i++) values[i] = to_linear(low + (high - low) * i / steps);
-    }
-    double operator()(double c) const {
-        double p = (c - low) / (high - low) * steps;
-        if (!(p >= 0 && p < steps)) return to_linear(c);
-        int i = static_cast<int>(p);
-        double f = p - i;
-        return values[i] + (values[i + 1] - values[i]) * f;
-    }
-};
-
-const LinearTable &linear_table() {
-    static const LinearTable table;
-    return table;
-}
 
 /// Weighted sums of Lab samples and of their products, for a mean and a covariance.
 struct Accumulator {
@@ -90,47 +68,6 @@ std::vector<double> window_weights(bool windowed, const int range[2], double beg
     return weights;
 }
 
-/// `lab_f` by table above the knee (t = XYZ ÷ white in δ³…1.25 in 16384 steps, linearly
-/// interpolated: within 4·10⁻⁷ of the cube root, 2·10⁻³ of a Lab unit near black and far less
-/// above), exactly below it and by cube root beyond the table: libm's cube root took half of
-/// the statistics' time.
-struct CubeRootTable {
-    static constexpr double knee = kDelta * kDelta * kDelta, high = 1.25;
-    static constexpr int steps = 16384;
-    std::vector<double> values;
-    CubeRootTable() : values(steps + 1) {
-        for (int i = 0; i <= steps; i++) values[i] = std::cbrt(knee + (high - knee) * i / steps);
-    }
-    double operator()(double t) const {
-        if (t <= knee) return t / (3 * kDelta * kDelta) + 4.0 / 29.0;
-        double p = (t - knee) * (steps / (high - knee));
-        if (!(p < steps)) return std::cbrt(t);
-        int i = static_cast<int>(p);
-        double f = p - i;
-        return values[i] + (values[i + 1] - values[i]) * f;
-    }
-};
-
-const CubeRootTable &cube_root_table() {
-    static const CubeRootTable table;
-    return table;
-}
-
-/// The encoded R'G'B' (0…1) colour to Lab, through the tables.
-void encoded_to_lab(const double encoded[3], double lab[3]) {
-    const LinearTable &linear = linear_table();
-    const CubeRootTable &f = cube_root_table();
-    const double rgb[3] = {linear(encoded[0]), linear(encoded[1]), linear(encoded[2])};
-    double fs[3];
-    for (int i = 0; i < 3; i++) {
-        const double xyz = kRGBToXYZ[3 * i] * rgb[0] + kRGBToXYZ[3 * i + 1] * rgb[1] + kRGBToXYZ[3 * i + 2] * rgb[2];
-        fs[i] = f(xyz / kWhite[i]);
-    }
-    lab[0] = 116 * fs[1] - 16;
-    lab[1] = 500 * (fs[0] - fs[1]);
-    lab[2] = 200 * (fs[1] - fs[2]);
-}
-
 /// The range [begin, end) of `count` cells that `region` covers (all of them for no region).
 bool region_range(const cvision_region *region, int count_x, int count_y, int range[4]) {
     range[0] = 0, range[1] = count_x, range[2] = 0, range[3] = count_y;
@@ -175,31 +112,44 @@ cv::Matx33d regularised(const double m[9]) {
 
 /// Calls `f(cx, cy, lab, weight)` for every `step`-th 2×2 luma block in `range` (chroma
 /// columns, then rows) whose weight `wx[cx] · wy[cy]` is above zero, with the block's Lab colour:
-/// its mean luma and its chroma.
+/// its mean luma and its chroma. A row's colours are converted together (`encoded_to_lab`).
 template <typename F>
 void for_each_lab_block(const cvision_yuv420 *picture, const YUVCoding &coding, const int range[4], int step,
                         const std::vector<double> &wx, const std::vector<double> &wy, F &&f) {
     // `coding.to_rgb` with its divisions made multiplications, the block's luma sum taken as it is.
     const double ys = 1 / (4 * coding.y_scale), cs = 1 / coding.c_scale, gs = 1 / coding.kg;
     const double yo = coding.y_offset / coding.y_scale, rv = 2 * (1 - coding.kr), bu = 2 * (1 - coding.kb);
+    // One row's blocks: their columns and weights, colours (R', G', B') and Lab colours.
+    const size_t most = static_cast<size_t>((range[1] - range[0] + step - 1) / step);
+    std::vector<int> columns(most);
+    std::vector<double> weights(most), values(6 * most);
+    double *const encoded[3] = {values.data(), values.data() + most, values.data() + 2 * most};
+    double *const lab[3] = {values.data() + 3 * most, values.data() + 4 * most, values.data() + 5 * most};
     for (int cy = range[2]; cy < range[3]; cy += step) {
         const uint8_t *u = picture->planes[1] + static_cast<size_t>(cy) * picture->strides[1];
         const uint8_t *v = picture->planes[2] + static_cast<size_t>(cy) * picture->strides[2];
         const int y0 = 2 * cy, y1 = std::min(2 * cy + 1, picture->height - 1);
         const uint8_t *row0 = picture->planes[0] + static_cast<size_t>(y0) * picture->strides[0];
         const uint8_t *row1 = picture->planes[0] + static_cast<size_t>(y1) * picture->strides[0];
+        int count = 0;
         for (int cx = range[0]; cx < range[1]; cx += step) {
             const double w = wx[cx - range[0]] * wy[cy - range[2]];
             if (w <= 0) continue;
             const int x0 = 2 * cx, x1 = std::min(2 * cx + 1, picture->width - 1);
             const double yy = (row0[x0] + row0[x1] + row1[x0] + row1[x1]) * ys - yo;
             const double cb = (u[cx] - 128) * cs, cr = (v[cx] - 128) * cs;
-            double encoded[3], lab[3];
-            encoded[0] = yy + rv * cr;
-            encoded[2] = yy + bu * cb;
-            encoded[1] = (yy - coding.kr * encoded[0] - coding.kb * encoded[2]) * gs;
-            encoded_to_lab(encoded, lab);
-            f(cx, cy, lab, w);
+            const double r = yy + rv * cr, b = yy + bu * cb;
+            encoded[0][count] = r;
+            encoded[2][count] = b;
+            encoded[1][count] = (yy - coding.kr * r - coding.kb * b) * gs;
+            columns[count] = cx;
+            weights[count] = w;
+            count++;
+        }
+        encoded_to_lab(encoded, lab, count);
+        for (int k = 0; k < count; k++) {
+            const double colour[3] = {lab[0][k], lab[1][k], lab[2][k]};
+            f(columns[k], cy, colour, weights[k]);
         }
     }
 }
