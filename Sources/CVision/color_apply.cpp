@@ -8,7 +8,9 @@
 //   previous one (the plan holds a map over runs of frames) reuses all the table has;
 // - the pixels: the trilinear blend is split, the (u, v) blend made once per distinct chroma pair
 //   (a picture has a few thousand for tens of thousands of blocks, and the next frame mostly the
-//   same ones), so each sample only interpolates along luma.
+//   same ones), so each sample only interpolates along luma; a row of blocks has its columns
+//   looked up first, then its samples mapped, eight blocks at a time with AVX2 where the CPU has
+//   it (bit for bit as one by one).
 #include "cvision_color.h"
 
 #include <algorithm>
@@ -265,8 +267,6 @@ void map_blocks(const BlockRow &row, int from, int to, const Cells &grid) {
 }
 
 #if defined(__x86_64__)
-#define CVISION_AVX2 __attribute__((target("avx2"), always_inline)) inline
-
 /// The cell and the position in it of eight values (code values, or block sums ÷ 4), as
 /// `Cells` has them.
 CVISION_AVX2 void cells_avx2(__m256 value, __m256i &cell, __m256 &fraction) {
@@ -335,10 +335,6 @@ __attribute__((target("avx2"))) int map_blocks_avx2(const BlockRow &row, int blo
     return cx;
 }
 
-bool has_avx2() {
-    static const bool avx2 = __builtin_cpu_supports("avx2");
-    return avx2;
-}
 #endif
 
 /// Maps the pixels of `picture` by `table`, through `columns` (made from it as needed): row of

@@ -68,8 +68,6 @@ const CubeRootTable &cube_root_table() {
 }
 
 #if defined(__x86_64__)
-#define CVISION_AVX2 __attribute__((target("avx2"), always_inline)) inline
-
 /// Four table values at `p` (≥ 0, below the table's end), interpolated as the tables do.
 CVISION_AVX2 __m256d interpolate_avx2(const double *values, __m256d p) {
     const __m128i i = _mm256_cvttpd_epi32(p);
@@ -118,10 +116,6 @@ __attribute__((target("avx2"))) bool encoded_to_lab_avx2(const double *const enc
     return true;
 }
 
-bool has_avx2() {
-    static const bool avx2 = __builtin_cpu_supports("avx2");
-    return avx2;
-}
 #endif
 
 }  // namespace

@@ -1,7 +1,8 @@
 // CVision's internal colour conversions, shared by the colour statistics (color.cpp) and the
 // colour correction (color_apply.cpp): YUV code values ↔ R'G'B' (0…1) by the picture's matrix
 // and range, the sRGB transfer (extended as an odd function beyond 0…1 so that the
-// out-of-gamut corners of the YUV cube map smoothly), and linear sRGB ↔ CIE Lab with a D65 white.
+// out-of-gamut corners of the YUV cube map smoothly), linear sRGB ↔ CIE Lab with a D65 white, and
+// whether the CPU has AVX2.
 #ifndef CVISION_COLOR_SPACE_HPP
 #define CVISION_COLOR_SPACE_HPP
 
@@ -95,6 +96,18 @@ inline bool valid_picture(const uint8_t *const planes[3], const int32_t strides[
     }
     return true;
 }
+
+#if defined(__x86_64__)
+/// Whether the CPU has AVX2: the statistics and the correction convert and map several samples
+/// at a time with it, bit for bit as they do one by one without it.
+inline bool has_avx2() {
+    static const bool avx2 = __builtin_cpu_supports("avx2");
+    return avx2;
+}
+
+/// A helper of an AVX2 function, compiled for AVX2 and inlined into it.
+#define CVISION_AVX2 __attribute__((target("avx2"), always_inline)) inline
+#endif
 
 }  // namespace color
 }  // namespace cvision
