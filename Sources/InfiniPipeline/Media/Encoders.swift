@@ -126,11 +126,7 @@ final class VideoEncoder: CodecEncoder {
             throw MediaError(.misuse, file: nil, "CRF \(settings.crf) is outside 0…51")
         }
         self.settings = settings
-        // libx264's threaded lookahead (`sync-lookahead`, on by default with threads) makes
-        // its decisions depend on thread timing: on a busy machine two encodes of the same
-        // frames came out different (by a PSNR of 77–86 dB) from somewhere mid-stream until the
-        // next keyframe. Without it an encode is the same every time, at the same speed.
-        var options = ["preset": settings.preset, "crf": String(settings.crf), "x264-params": "sync-lookahead=0"]
+        var options = ["preset": settings.preset, "crf": String(settings.crf)]
         if settings.threads > 0 { options["threads"] = String(settings.threads) }
         try super.init(
             codecName: "libx264", label: "H.264",
