@@ -127,6 +127,7 @@ def render(d):
             out.append(f"| {minutes} min, {k} | {fmt_s(med(rs))} | {fmt_s(med(rs, 'cpu'))} | {peak(rs):.0f} MiB | {colour} |")
     out.append(f"\ncolour match ÷ morph at {d['minutes']} min: **{f['ratio']:.2f}×** wall, {f['cpu']:.2f}× CPU "
                f"(target ≤ 1.15×); max RSS grows by {f['grow_matched']:+.0f} MiB from {d['short']} to {d['minutes']} "
-               f"min with the colour match, {f['grow_morph']:+.0f} MiB without (flat: a clip's statistics, a few "
-               f"hundred bytes a frame, are all it keeps).")
+               f"min with the colour match, {f['grow_morph']:+.0f} MiB without (flat when the first is at most "
+               f"4 MiB more than the second: "
+               f"{'yes' if f['grow_matched'] <= f['grow_morph'] + 4 else 'no'}).")
     return "\n".join(out)
