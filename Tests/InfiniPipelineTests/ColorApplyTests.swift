@@ -107,6 +107,14 @@ struct ColorApplyTests {
         }
     }
 
+    /// An 8-bit YUV 4:2:0 frame (its samples not yet written) whose properties say the encoding given.
+    static func blank(width: Int, height: Int, bt709: Bool, full: Bool) throws -> Frame {
+        let frame = try Frame.video(width: width, height: height, format: AV_PIX_FMT_YUV420P)
+        frame.pointer.pointee.colorspace = bt709 ? AVCOL_SPC_BT709 : AVCOL_SPC_BT470BG
+        frame.pointer.pointee.color_range = full ? AVCOL_RANGE_JPEG : AVCOL_RANGE_MPEG
+        return frame
+    }
+
     /// The portrait at half size (each pixel the mean of a 2×2 block), cropped to
     /// `width`×`height`, as an 8-bit YUV 4:2:0 frame in the encoding given (each chroma sample
     /// from its 2×2 block's mean R'G'B'), with the matching properties.
@@ -122,9 +130,7 @@ struct ColorApplyTests {
             return sum / (4 * 255)
         }
         func byte(_ v: Double) -> UInt8 { UInt8(max(0, min(255, v.rounded()))) }
-        let frame = try Frame.video(width: width, height: height, format: AV_PIX_FMT_YUV420P)
-        frame.pointer.pointee.colorspace = bt709 ? AVCOL_SPC_BT709 : AVCOL_SPC_BT470BG
-        frame.pointer.pointee.color_range = full ? AVCOL_RANGE_JPEG : AVCOL_RANGE_MPEG
+        let frame = try blank(width: width, height: height, bt709: bt709, full: full)
         frame.withPlanes { planes in
             for y in 0..<height {
                 let row = planes.row(y, of: 0)
@@ -259,9 +265,7 @@ struct ColorApplyTests {
         let (width, height, period) = (200, 36, 16)
         for (bt709, full) in [(false, false), (true, true)] {
             let coding = Coding(bt709: bt709, full: full)
-            let frame = try Frame.video(width: width, height: height, format: AV_PIX_FMT_YUV420P)
-            frame.pointer.pointee.colorspace = bt709 ? AVCOL_SPC_BT709 : AVCOL_SPC_BT470BG
-            frame.pointer.pointee.color_range = full ? AVCOL_RANGE_JPEG : AVCOL_RANGE_MPEG
+            let frame = try Self.blank(width: width, height: height, bt709: bt709, full: full)
             frame.withPlanes { planes in
                 for y in 0..<height {
                     let row = planes.row(y, of: 0)
