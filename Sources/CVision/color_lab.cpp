@@ -17,6 +17,13 @@ namespace cvision {
 namespace color {
 namespace {
 
+/// `values` (a table) at position `p` (0 ≤ p < its last index), linearly interpolated.
+inline double interpolate(const std::vector<double> &values, double p) {
+    const int i = static_cast<int>(p);
+    const double f = p - i;
+    return values[i] + (values[i + 1] - values[i]) * f;
+}
+
 /// `to_linear` by table (encoded values −0.5…1.5 in 8192 steps, linearly interpolated).
 struct LinearTable {
     static constexpr double low = -0.5, high = 1.5;
@@ -27,10 +34,7 @@ struct LinearTable {
     }
     double operator()(double c) const {
         double p = (c - low) / (high - low) * steps;
-        if (!(p >= 0 && p < steps)) return to_linear(c);
-        int i = static_cast<int>(p);
-        double f = p - i;
-        return values[i] + (values[i + 1] - values[i]) * f;
+        return p >= 0 && p < steps ? interpolate(values, p) : to_linear(c);
     }
 };
 
@@ -55,10 +59,7 @@ struct CubeRootTable {
     double operator()(double t) const {
         if (t <= knee) return t / below + offset;
         double p = (t - knee) * scale;
-        if (!(p < steps)) return std::cbrt(t);
-        int i = static_cast<int>(p);
-        double f = p - i;
-        return values[i] + (values[i + 1] - values[i]) * f;
+        return p < steps ? interpolate(values, p) : std::cbrt(t);
     }
 };
 
