@@ -3,7 +3,9 @@ against the same morph stitch without it, alternating, median wall time and max 
 long length (60 min; 10 with --quick) and once on the short length (memory flat). The clips are
 the swaying portrait made to drift in colour, as the model's clips do but faster (saturation up
 40 % and a warm cast by each clip's end, with ffmpeg's eq and geq filters), so that every
-frame is measured and most are corrected: the colour match's worst case."""
+frame is measured and most are corrected: the colour match's worst case. On the long length the
+same clips without the drift ("steady") are stitched both ways too: what the colour match costs
+where it finds little or nothing to correct."""
 
 import json
 import os
@@ -47,6 +49,25 @@ def drifting(ctx, clips, minutes):
     return out
 
 
+def stitch_both(ctx, base, clips, frames, runs, name):
+    """Stitches `clips` with the colour match and without it, `runs` times each, alternating;
+    checks that the outputs have `frames` frames and removes them. Returns the measurements and
+    the colour match's reports."""
+    outs = {k: os.path.join(ctx.work, f"{name}-{k}.mp4") for k in ("matched", "morph")}
+    report = os.path.join(ctx.work, f"{name}.json")
+    matched = base + ["--color-match", "portrait", "--reference", PORTRAIT, "--json", "-o", outs["matched"]] + clips
+    cmds = {"matched": ["sh", "-c", " ".join(f"'{a}'" for a in matched) + f" > '{report}'"],
+            "morph": base + ["-o", outs["morph"]] + clips}
+    r = alternate(cmds, runs, f"stitch {name}")
+    for k in outs:
+        made = frames_of(outs[k])
+        if made != frames:
+            raise SystemExit(f"bench/run: {outs[k]} has {made} frames, not {frames}")
+        os.unlink(outs[k])
+    with open(report) as f:
+        return r, json.load(f)["colorMatch"]
+
+
 def run(ctx):
     tool, runs = ctx.tool, ctx.args.color_runs
     if runs < 1:
@@ -59,36 +80,42 @@ def run(ctx):
         plan_path = os.path.join(ctx.work, f"color-plan-{minutes}m.json")
         with open(plan_path, "w") as f:
             f.write(run_cmd([tool, "plan", speech, "--json"]))
-        clips, plan = ctx.clips(minutes, size=SIZE, plan_path=plan_path)
-        clips = drifting(ctx, clips, minutes)
+        steady, plan = ctx.clips(minutes, size=SIZE, plan_path=plan_path)
+        clips = drifting(ctx, steady, minutes)
         base = [tool, "stitch", "--plan", plan_path, "--audio", speech, "--transition", "morph"]
-        outs = {k: os.path.join(ctx.work, f"color-{minutes}m-{k}.mp4") for k in ("matched", "morph")}
-        report = os.path.join(ctx.work, f"color-{minutes}m.json")
-        cmds = {"matched": ["sh", "-c", " ".join(
-                    [f"'{a}'" for a in base + ["--color-match", "portrait", "--reference", PORTRAIT, "--json",
-                                                "-o", outs["matched"]] + clips]) + f" > '{report}'"],
-                "morph": base + ["-o", outs["morph"]] + clips}
-        r = alternate(cmds, runs if minutes == ctx.long else 1, f"stitch {minutes} min")
-        for k in outs:
-            frames = frames_of(outs[k])
-            if frames != plan["totalFrames"]:
-                raise SystemExit(f"bench/run: {outs[k]} has {frames} frames, not {plan['totalFrames']}")
-            os.unlink(outs[k])
-        with open(report) as f:
-            reports = json.load(f)["colorMatch"]
+        r, reports = stitch_both(ctx, base, clips, plan["totalFrames"], runs if minutes == ctx.long else 1,
+                                 f"color-{minutes}m")
         data["lengths"][str(minutes)] = {
             "matched": kept(r["matched"]), "morph": kept(r["morph"]), "frames": plan["totalFrames"],
             "clips": len(clips), "corrected": sum(1 for c in reports if c["correctedFrames"] > 0),
             "correctedFrames": sum(c["correctedFrames"] for c in reports),
             "largestDrift": max((c["largestDrift"] for c in reports), default=0),
             "largestResidual": max((c["largestResidual"] for c in reports), default=0)}
+        if minutes == ctx.long:
+            r, reports = stitch_both(ctx, base, steady, plan["totalFrames"], runs, f"color-{minutes}m-steady")
+            data["steady"] = {"matched": kept(r["matched"]), "morph": kept(r["morph"]), "clips": len(steady),
+                              "corrected": sum(1 for c in reports if c["correctedFrames"] > 0)}
     return data
 
 
 def figures(d):
     L, S = d["lengths"][str(d["minutes"])], d["lengths"][str(d["short"])]
-    return {"ratio": med(L["matched"]) / med(L["morph"]), "cpu": med(L["matched"], "cpu") / med(L["morph"], "cpu"),
-            "grow_matched": peak(L["matched"]) - peak(S["matched"]), "grow_morph": peak(L["morph"]) - peak(S["morph"])}
+    f = {"ratio": med(L["matched"]) / med(L["morph"]), "cpu": med(L["matched"], "cpu") / med(L["morph"], "cpu"),
+         "grow_matched": peak(L["matched"]) - peak(S["matched"]), "grow_morph": peak(L["morph"]) - peak(S["morph"])}
+    if "steady" in d:
+        T = d["steady"]
+        f["steady_ratio"] = med(T["matched"]) / med(T["morph"])
+        f["steady_cpu"] = med(T["matched"], "cpu") / med(T["morph"], "cpu")
+    return f
+
+
+def steady_note(d, f):
+    """What the steady clips gave, for a sentence; empty when they were not measured."""
+    if "steady_ratio" not in f:
+        return ""
+    T = d["steady"]
+    return (f"; on the same clips without the drift ({T['corrected']} of {T['clips']} corrected) "
+            f"{f['steady_ratio']:.2f}× wall, {f['steady_cpu']:.2f}× CPU")
 
 
 def rows(d):
@@ -98,14 +125,14 @@ def rows(d):
              + (" (1 run)" if d["runs"] == 1 else ""),
              fmt_s(med(L["matched"])), fmt_s(med(L["morph"])), f"{f['ratio']:.2f}×",
              f"CPU {f['cpu']:.2f}×; {L['corrected']} of {L['clips']} clips corrected; max RSS "
-             f"{peak(L['matched']):.0f} vs {peak(L['morph']):.0f} MiB")]
+             f"{peak(L['matched']):.0f} vs {peak(L['morph']):.0f} MiB{steady_note(d, f)}")]
 
 
 def targets(d):
     f = figures(d)
     flat = f["grow_matched"] <= f["grow_morph"] + 4
     detail = (f"{f['ratio']:.2f}× wall, {f['cpu']:.2f}× CPU; max RSS {f['grow_matched']:+.0f} MiB from {d['short']} to "
-              f"{d['minutes']} min ({f['grow_morph']:+.0f} MiB without the colour match)")
+              f"{d['minutes']} min ({f['grow_morph']:+.0f} MiB without the colour match){steady_note(d, f)}")
     if d["minutes"] != 60:
         return [(TARGETS[0], None, f"not measured (--quick); at {d['minutes']} min: {detail}")]
     return [(TARGETS[0], f["ratio"] <= 1.15 and flat, detail)]
@@ -125,9 +152,21 @@ def render(d):
             colour = (f"{L['corrected']} of {L['clips']} ({L['correctedFrames']} of {L['frames']} frames) | "
                       f"ΔE {L['largestDrift']:.1f} → {L['largestResidual']:.1f}") if k == "matched" else "– | –"
             out.append(f"| {minutes} min, {k} | {fmt_s(med(rs))} | {fmt_s(med(rs, 'cpu'))} | {peak(rs):.0f} MiB | {colour} |")
+    if "steady" in d:
+        T = d["steady"]
+        for k in ("matched", "morph"):
+            rs = T[k]
+            colour = f"{T['corrected']} of {T['clips']} | –" if k == "matched" else "– | –"
+            out.append(f"| {d['minutes']} min, steady clips, {k} | {fmt_s(med(rs))} | {fmt_s(med(rs, 'cpu'))} | "
+                       f"{peak(rs):.0f} MiB | {colour} |")
     out.append(f"\ncolour match ÷ morph at {d['minutes']} min: **{f['ratio']:.2f}×** wall, {f['cpu']:.2f}× CPU "
                f"(target ≤ 1.15×); max RSS grows by {f['grow_matched']:+.0f} MiB from {d['short']} to {d['minutes']} "
                f"min with the colour match, {f['grow_morph']:+.0f} MiB without (flat when the first is at most "
                f"4 MiB more than the second: "
                f"{'yes' if f['grow_matched'] <= f['grow_morph'] + 4 else 'no'}).")
+    if "steady_ratio" in f:
+        T = d["steady"]
+        out.append(f"\nThe same clips without the drift ({T['corrected']} of {T['clips']} corrected; the colour "
+                   f"match measures every clip and changes only those that drift): "
+                   f"**{f['steady_ratio']:.2f}×** wall, {f['steady_cpu']:.2f}× CPU.")
     return "\n".join(out)
