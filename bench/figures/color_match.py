@@ -68,6 +68,11 @@ def stitch_both(ctx, base, clips, frames, runs, name):
         return r, json.load(f)["colorMatch"]
 
 
+def corrected(reports):
+    """How many clips the colour match changed."""
+    return sum(1 for c in reports if c["correctedFrames"] > 0)
+
+
 def run(ctx):
     tool, runs = ctx.tool, ctx.args.color_runs
     if runs < 1:
@@ -87,14 +92,14 @@ def run(ctx):
                                  f"color-{minutes}m")
         data["lengths"][str(minutes)] = {
             "matched": kept(r["matched"]), "morph": kept(r["morph"]), "frames": plan["totalFrames"],
-            "clips": len(clips), "corrected": sum(1 for c in reports if c["correctedFrames"] > 0),
+            "clips": len(clips), "corrected": corrected(reports),
             "correctedFrames": sum(c["correctedFrames"] for c in reports),
             "largestDrift": max((c["largestDrift"] for c in reports), default=0),
             "largestResidual": max((c["largestResidual"] for c in reports), default=0)}
         if minutes == ctx.long:
             r, reports = stitch_both(ctx, base, steady, plan["totalFrames"], runs, f"color-{minutes}m-steady")
             data["steady"] = {"matched": kept(r["matched"]), "morph": kept(r["morph"]), "clips": len(steady),
-                              "corrected": sum(1 for c in reports if c["correctedFrames"] > 0)}
+                              "corrected": corrected(reports)}
     return data
 
 
