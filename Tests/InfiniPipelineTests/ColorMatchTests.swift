@@ -44,9 +44,11 @@ enum DriftClips {
 
     /// Writes a clip of `count` frames of the portrait moving as the preview backend's segment
     /// `segment` does, but 12 times as fast (the zoom and pan of a whole 721-frame clip over
-    /// `count` frames: more motion than a talking head's), frame k changed by `tint(k)`.
+    /// `count` frames: more motion than a talking head's), or standing still when not `moving`,
+    /// frame k changed by `tint(k)`.
     static func write(
-        _ path: String, count: Int, segment: Int, image: PixelBuffer, tint: (Int) -> Tint = { _ in Tint() }
+        _ path: String, count: Int, segment: Int, image: PixelBuffer, moving: Bool = true,
+        tint: (Int) -> Tint = { _ in Tint() }
     ) throws {
         let writer = try MP4Writer(
             path: path,
@@ -55,8 +57,10 @@ enum DriftClips {
         var moved = image
         for k in 0..<count {
             // The preview's drift over a 721-frame clip, here over `count` frames: visible motion.
-            let motion = PreviewRenderer.drift(frame: k * 720 / max(1, count - 1), segmentIndex: segment)
-            try PreviewRenderer.warp(image, zoom: motion.zoom, panX: motion.panX, panY: motion.panY, into: &moved)
+            if moving {
+                let motion = PreviewRenderer.drift(frame: k * 720 / max(1, count - 1), segmentIndex: segment)
+                try PreviewRenderer.warp(image, zoom: motion.zoom, panX: motion.panX, panY: motion.panY, into: &moved)
+            }
             let frame = tinted(moved, tint(k))
             try writer.append(video: VideoFrame(width: frame.width, height: frame.height, rgb24: frame.bytes))
         }
@@ -216,32 +220,38 @@ extension Serial {
         }
 
         /// Three clips that drift steadily (the whole tint by each clip's last frame), and the
-        /// same clips untinted (the truth).
-        static func driftingClips(_ dir: TempDir, segments: Int = 3, frames: Int = frames) throws -> (
+        /// same clips untinted (the truth); moving as the preview's do, or standing still.
+        static func driftingClips(_ dir: TempDir, segments: Int = 3, frames: Int = frames, moving: Bool = true) throws -> (
             drifting: [String], truth: [String]
         ) {
             let image = try DriftClips.portrait()
             var drifting: [String] = [], truth: [String] = []
             for s in 0..<segments {
                 let d = dir.path("drift\(s).mp4"), t = dir.path("truth\(s).mp4")
-                try DriftClips.write(d, count: frames, segment: s, image: image) {
+                try DriftClips.write(d, count: frames, segment: s, image: image, moving: moving) {
                     DriftClips.Tint(drift: Double($0) / Double(frames - 1))
                 }
-                try DriftClips.write(t, count: frames, segment: s, image: image)
+                try DriftClips.write(t, count: frames, segment: s, image: image, moving: moving)
                 drifting.append(d)
                 truth.append(t)
             }
             return (drifting, truth)
         }
 
-        /// The figures on clips made to drift: after correction every frame's mean colour
-        /// is within ΔE2000 2 of the reference (and of the untinted truth), and the colour steps
-        /// by at most 1 across each seam, where it jumped by about 10 before.
-        @Test(arguments: [StitchOptions.Transition.cut, .crossfade, .morph])
-        func driftingClipsArePulledBackToThePortrait(_ transition: StitchOptions.Transition) throws {
+        /// The figures on clips made to drift. Standing still, every frame's mean colour
+        /// ends within ΔE2000 2 of the reference (and of the untinted truth) after correction, and
+        /// the colour steps by at most 1 across each seam, where it jumped by about 10 before.
+        /// Moving (zooming and panning fast), the content itself moves the frame's mean colour
+        /// (the untinted clips are up to ΔE 2.1 from the portrait, and step by about 1.2 at the
+        /// seams): every frame ends within 2 of its untinted truth, what the correction leaves of
+        /// the tint (the frame's mean less the truth's) steps by at most 1 across each seam, and
+        /// the untinted clips themselves are left exactly as they are.
+        @Test(
+            arguments: zip([StitchOptions.Transition.cut, .crossfade, .morph, .cut, .morph], [false, false, false, true, true]))
+        func driftingClipsArePulledBackToThePortrait(_ transition: StitchOptions.Transition, moving: Bool) throws {
             let dir = try TempDir()
             defer { dir.cleanup() }
-            let (clips, truthClips) = try Self.driftingClips(dir)
+            let (clips, truthClips) = try Self.driftingClips(dir, moving: moving)
             let plan = try Self.plan(segments: 3)
             let result = try Self.stitch(clips, plan: plan, dir.path("matched.mp4"), transition: transition)
             #expect(result.videoPath == .reencode && result.totalFrames == plan.totalFrames)
@@ -265,19 +275,36 @@ extension Serial {
                 worst.reference = max(worst.reference, LabColor.deltaE2000(stats.mean, reference))
                 worst.truth = max(worst.truth, LabColor.deltaE2000(stats.mean, truth[k].mean))
             }
-            #expect(worst.reference <= 2, "\(transition): a frame is ΔE \(worst.reference) from the reference")
             #expect(worst.truth <= 2, "\(transition): a frame is ΔE \(worst.truth) from the untinted clip")
+            if !moving {
+                #expect(worst.reference <= 2, "\(transition): a frame is ΔE \(worst.reference) from the reference")
+            } else {
+                // The untinted clips, moving as much, are not taken for drifting: left as they are.
+                let steady = try Self.stitch(truthClips, plan: plan, dir.path("steady.mp4"), transition: transition)
+                #expect(steady.colorMatch.allSatisfy { !$0.corrected && $0.largestDrift < 1 }, "\(steady.colorMatch)")
+                #expect(try DriftClips.pixels(dir.path("steady.mp4")) == DriftClips.pixels(dir.path("truth.mp4")))
+            }
+            var steps: [Double] = []
             if transition == .cut {
                 for seam in plan.segments.dropFirst().map(\.startFrame) {
                     let before = LabColor.deltaE2000(raw[seam - 1].mean, raw[seam].mean)
-                    let after = LabColor.deltaE2000(matched[seam - 1].mean, matched[seam].mean)
                     #expect(before > 8, "the uncorrected seam at \(seam) must jump (\(before))")
-                    #expect(after <= 1, "the seam at \(seam) still steps by ΔE \(after)")
+                    // Still: the step itself. Moving: the step of what is left of the tint.
+                    let step =
+                        moving
+                        ? (0..<3).map { c in
+                            let left = (matched[seam].mean[c] - truth[seam].mean[c])
+                            let right = (matched[seam - 1].mean[c] - truth[seam - 1].mean[c])
+                            return (left - right) * (left - right)
+                        }.reduce(0, +).squareRoot()
+                        : LabColor.deltaE2000(matched[seam - 1].mean, matched[seam].mean)
+                    steps.append(step)
+                    #expect(step <= 1, "the seam at \(seam) still steps by ΔE \(step)")
                 }
             }
             if ProcessInfo.processInfo.environment["COLOR_FIGURES"] == "1" {
                 print(
-                    "colour match \(transition): raw drift \(rawDrift), worst vs reference \(worst.reference), vs truth \(worst.truth), reports \(result.colorMatch)"
+                    "colour match \(transition) moving \(moving): raw drift \(rawDrift), worst vs reference \(worst.reference), vs truth \(worst.truth), seam steps \(steps), reports \(result.colorMatch)"
                 )
             }
         }

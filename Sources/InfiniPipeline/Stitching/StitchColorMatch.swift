@@ -24,7 +24,8 @@ extension StitchOptions {
         /// in segment order (each speaker's own portrait in a multi-speaker plan).
         public var references: [String]
         /// Where to measure the colours, as fractions of the frame (e.g. the face the fit's
-        /// anchor found); the whole frame when nil. The correction applies to the whole frame.
+        /// anchor found); the whole frame when nil (followed as the picture moves, like any
+        /// region). The correction applies to the whole frame.
         public var region: ColorRegion?
         /// Where to measure the colours of each reference's clips (the face each portrait's
         /// fit found, nil: ``region``): empty, or one per reference in the same order.
@@ -88,8 +89,8 @@ extension StitchOptions {
 struct StitchColorMatch: Sendable {
     /// The statistics of each segment's reference portrait.
     let references: [LabStats]
-    /// Where each segment's clip is measured (nil: the whole frame).
-    let regions: [ColorRegion?]
+    /// Where each segment's clip is measured.
+    let regions: [ColorRegion]
     let threshold: Double
 
     /// Measures each distinct reference once: fitted to the clips' shape (as the model's input
@@ -107,9 +108,9 @@ struct StitchColorMatch: Sendable {
             resolution: plan.resolution, aspect: ImageFitter.Aspect(width: Double(width), height: Double(height)))
         var fitted: [String: PixelBuffer] = [:]
         var references: [LabStats] = []
-        var regions: [ColorRegion?] = []
+        var regions: [ColorRegion] = []
         for segment in 0..<count {
-            let path = options.reference(segment: segment), region = options.region(segment: segment)
+            let path = options.reference(segment: segment), region = options.region(segment: segment) ?? .whole
             if fitted[path] == nil { fitted[path] = try fitter.fit(path: path).pixels }
             let image = fitted[path]!
             references.append(try LabColor.stats(rgb: image.bytes, width: image.width, height: image.height, region: region))
@@ -134,9 +135,9 @@ struct StitchColorMatch: Sendable {
     /// (``RegionTracker``, from measured frame to measured frame; halfway for a frame measured
     /// between them) and is measured cell by cell (``LabCells``), so that content moving through
     /// it (a zoom, a pan, a head turning, a caption the picture slides under) is not taken for
-    /// drift. Without a region the whole frame is measured as it is: the picture the seams
-    /// show, with nothing to follow. A clip whose frames are not 8-bit YUV 4:2:0 gets no
-    /// correction, with a note.
+    /// drift; without one, the whole frame is followed so (the content of a clip that zooms
+    /// and pans leaves the frame and enters it, which is not drift either). A clip whose frames
+    /// are not 8-bit YUV 4:2:0 gets no correction, with a note.
     /// - Throws: `MediaError` or ``ClipError`` when the clip cannot be decoded; ``VisionError``.
     func plan(clip: String, segment: Int, position: Int, frames: Int) throws -> ColorMatchPlan {
         // Measured without the deblocking filter: a fraction of the decoding's time, and no
@@ -148,7 +149,7 @@ struct StitchColorMatch: Sendable {
         var places: [ColorRegion?] = []
         stats.reserveCapacity(frames)
         let region = regions[position]
-        let tracker = try region.map { try RegionTracker(region: $0) }
+        let tracker = try RegionTracker(region: region)
         var step = 1
         var frame = try Frame()
         // The frame after the last measured one, kept until the next measured frame shows
@@ -156,13 +157,9 @@ struct StitchColorMatch: Sendable {
         var held = try Frame()
         /// Measures frame `index` over `place`, or where the tracker follows the region to.
         func measure(_ frame: Frame, at index: Int, place: ColorRegion? = nil) throws {
-            if let tracker {
-                let place = try place ?? tracker.track(frame)
-                let measured = try LabCells(of: frame, region: place, step: step)
-                (stats[index], cells[index], places[index]) = (measured.whole, measured, place)
-            } else {
-                stats[index] = try LabColor.stats(of: frame, step: step)
-            }
+            let place = try place ?? tracker.track(frame)
+            let measured = try LabCells(of: frame, region: place, step: step)
+            (stats[index], cells[index], places[index]) = (measured.whole, measured, place)
         }
         while stats.count < frames, try reader.nextDecodedFrame(into: frame) {
             let index = stats.count
@@ -202,16 +199,16 @@ struct StitchColorMatch: Sendable {
         }
         for t in stats.indices where stats[t] == nil {
             stats[t] = stats[t - 1]!.interpolated(to: stats[t + 1]!, by: 0.5)
-            if let before = cells[t - 1], let after = cells[t + 1] { cells[t] = before.interpolated(to: after, by: 0.5) }
+            cells[t] = cells[t - 1]!.interpolated(to: cells[t + 1]!, by: 0.5)
         }
         var measured = stats.map { $0! }
-        var measuredCells = tracker == nil ? [] : cells.map { $0! }
-        let last = measured[measured.count - 1]
-        while measured.count < frames { measured.append(last) }
-        while let lastCells = measuredCells.last, measuredCells.count < frames { measuredCells.append(lastCells) }
+        var measuredCells = cells.map { $0! }
+        while measured.count < frames {
+            measured.append(measured[measured.count - 1])
+            measuredCells.append(measuredCells[measuredCells.count - 1])
+        }
         var plan = try ColorMatchPlan(
-            frames: measured, cells: tracker == nil ? nil : measuredCells, reference: references[position],
-            threshold: threshold)
+            frames: measured, cells: measuredCells, reference: references[position], threshold: threshold)
         plan.report.segment = segment
         return plan
     }
