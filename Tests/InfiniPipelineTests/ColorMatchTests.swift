@@ -293,9 +293,9 @@ extension Serial {
                     let step =
                         moving
                         ? (0..<3).map { c in
-                            let left = (matched[seam].mean[c] - truth[seam].mean[c])
-                            let right = (matched[seam - 1].mean[c] - truth[seam - 1].mean[c])
-                            return (left - right) * (left - right)
+                            let after = matched[seam].mean[c] - truth[seam].mean[c]
+                            let before = matched[seam - 1].mean[c] - truth[seam - 1].mean[c]
+                            return (after - before) * (after - before)
                         }.reduce(0, +).squareRoot()
                         : LabColor.deltaE2000(matched[seam - 1].mean, matched[seam].mean)
                     steps.append(step)

@@ -186,8 +186,7 @@ struct StitchColorMatch: Sendable {
             if index % 2 == 0, index >= 2, let before = stats[index - 2], let after = stats[index],
                 LabColor.deltaE2000(before.mean, after.mean) >= Self.refineThreshold
             {
-                let place = places[index - 2].flatMap { a in places[index].map { a.interpolated(to: $0, by: 0.5) } }
-                try measure(held, at: index - 1, place: place)
+                try measure(held, at: index - 1, place: places[index - 2]!.interpolated(to: places[index]!, by: 0.5))
             }
             held.unref()
         }
