@@ -35,11 +35,13 @@ extension ColorMatchPlan {
     ///
     /// It sets what the correction costs the encoder: each change of map costs about the same
     /// (every macroblock gets a small residual), whatever its size. On the bench's 3-minute
-    /// drifting clips (448², CRF 18, veryfast), against 7.2 MB uncorrected: 9.2 MB at 0.5, 8.3
-    /// at 1, 7.6 at 2, 7.4 at 3, with the largest residual 1.1, 1.3, 1.9 and 2.7 ΔE2000. Choosing
-    /// each run's map from the middle of its drift (0.5 either side) gave 8.5 MB, but frames of
-    /// the stitch tests' drifting clips then ended further from their untinted truth (ΔE 2.01
-    /// against 1.88), so the map in force lags the drift instead.
+    /// drifting clips (448², CRF 18, veryfast), against 7.2 MB uncorrected, measured when the
+    /// stitch still took the whole frame as it was (a measure that moved with the clips' sway; the
+    /// followed frame now gives 7.4 MB at 0.5): 9.2 MB at 0.5, 8.3 at 1, 7.6 at 2, 7.4 at 3, with
+    /// the largest residual 1.1, 1.3, 1.9 and 2.7 ΔE2000. Choosing each run's map from the middle
+    /// of its drift (0.5 either side) gave 8.5 MB then, but frames of the stitch tests' drifting
+    /// clips ended further from their untinted truth (ΔE 2.01 against 1.88), so the map in force
+    /// lags the drift instead.
     static let holdTolerance = 0.5
 
     /// The map applied to a frame whose smoothed statistics are `stats` and whose own map is
