@@ -121,45 +121,69 @@ struct StitchColorMatch: Sendable {
         threshold = options.threshold
     }
 
+    /// The frames from one measured frame to the next: every fourth frame is measured (and the
+    /// last); a frame between two measured ones gets their statistics interpolated, which the
+    /// one-second smoothing (a line fitted over 25 frames) cannot tell from its own.
+    static let measuredEvery = 4
+
     /// The change of mean colour (ΔE2000) between two measured frames from which the frame
-    /// between them is measured too: a quarter of ``ColorMatchPlan/stepThreshold``, so a
-    /// lighting change keeps the frame it happens at.
+    /// halfway between them is measured too: a quarter of ``ColorMatchPlan/stepThreshold``, so
+    /// a lighting change keeps the frame it happens at.
     static let refineThreshold = ColorMatchPlan.stepThreshold / 4
 
     /// The plan for `clip`: its first `frames` frames (the last one repeated when the clip is
-    /// short, as the stitch pads it). Every frame is decoded, every second one measured (and
-    /// the last): a frame between two measured ones gets their statistics halfway
-    /// (``LabStats/interpolated(to:by:)``), which the one-second smoothing cannot tell from its
-    /// own, unless its neighbours' colours differ by ``refineThreshold`` (a change of lighting
-    /// may be at it), when it is measured too. A region follows the content as it moves
-    /// (``RegionTracker``, from measured frame to measured frame; halfway for a frame measured
-    /// between them) and is measured cell by cell (``LabCells``), so that content moving through
-    /// it (a zoom, a pan, a head turning, a caption the picture slides under) is not taken for
-    /// drift; without one, the whole frame is followed so (the content of a clip that zooms
-    /// and pans leaves the frame and enters it, which is not drift either). A clip whose frames
-    /// are not 8-bit YUV 4:2:0 gets no correction, with a note.
+    /// short, as the stitch pads it). Every frame is decoded, every ``measuredEvery``-th one
+    /// measured (and the last), unless the colours of two measured frames differ by
+    /// ``refineThreshold`` (a change of lighting may be between them): then the frame halfway
+    /// between them is measured too, and so on down to the frame where it changes. A region
+    /// follows the content as it moves (``RegionTracker``, from every ``measuredEvery``-th frame
+    /// to the next; interpolated for a frame measured between them) and is measured cell by cell
+    /// (``LabCells``), so that content moving through it (a zoom, a pan, a head turning, a
+    /// caption the picture slides under) is not taken for drift; without one, the whole frame
+    /// is followed so (the content of a clip that zooms and pans leaves the frame and enters it,
+    /// which is not drift either). A clip whose frames are not 8-bit YUV 4:2:0 gets no
+    /// correction, with a note.
     /// - Throws: `MediaError` or ``ClipError`` when the clip cannot be decoded; ``VisionError``.
     func plan(clip: String, segment: Int, position: Int, frames: Int) throws -> ColorMatchPlan {
         // Measured without the deblocking filter: a fraction of the decoding's time, and no
         // change a colour statistic can see.
         let reader = try VideoReader(demuxer: Demuxer(path: clip), pixelFormat: .yuv420p, threads: 1, fast: true)
-        // Each frame's statistics, cells and region: nil until measured or interpolated.
+        // Each frame's statistics, cells and region: nil until measured.
         var stats: [LabStats?] = []
         var cells: [LabCells?] = []
         var places: [ColorRegion?] = []
         stats.reserveCapacity(frames)
         let region = regions[position]
         let tracker = try RegionTracker(region: region)
+        let every = Self.measuredEvery
         var step = 1
         var frame = try Frame()
-        // The frame after the last measured one, kept until the next measured frame shows
-        // whether it is to be measured as well.
-        var held = try Frame()
+        // The frames after the last measured one (`held[k]`: the (k + 1)-th), kept until the
+        // next measured frame shows whether they are to be measured as well.
+        var held = try (1..<every).map { _ in try Frame() }
+        var lastMeasured = 0
         /// Measures frame `index` over `place`, or where the tracker follows the region to.
         func measure(_ frame: Frame, at index: Int, place: ColorRegion? = nil) throws {
             let place = try place ?? tracker.track(frame)
             let measured = try LabCells(of: frame, region: place, step: step)
             (stats[index], cells[index], places[index]) = (measured.whole, measured, place)
+        }
+        /// Measures the held frame halfway between measured frames `a` and `b` when their colours
+        /// differ by ``refineThreshold``, then each half so.
+        func refine(_ a: Int, _ b: Int) throws {
+            guard b - a >= 2, LabColor.deltaE2000(stats[a]!.mean, stats[b]!.mean) >= Self.refineThreshold else { return }
+            let middle = (a + b) / 2
+            let w = Double(middle - a) / Double(b - a)
+            try measure(held[middle - lastMeasured - 1], at: middle, place: places[a]!.interpolated(to: places[b]!, by: w))
+            try refine(a, middle)
+            try refine(middle, b)
+        }
+        /// Measures (tracked) frame `index`, held or just decoded, and refines back to the last one measured.
+        func measureTracked(_ frame: Frame, at index: Int) throws {
+            try measure(frame, at: index)
+            if index > 0 { try refine(lastMeasured, index) }
+            for h in held { h.unref() }
+            lastMeasured = index
         }
         while stats.count < frames, try reader.nextDecodedFrame(into: frame) {
             let index = stats.count
@@ -177,28 +201,31 @@ struct StitchColorMatch: Sendable {
             stats.append(nil)
             cells.append(nil)
             places.append(nil)
-            if index % 2 == 1 && index < frames - 1 {
-                swap(&frame, &held)
+            if index % every != 0 && index < frames - 1 {
+                swap(&frame, &held[index - lastMeasured - 1])
                 continue
             }
-            try measure(frame, at: index)
+            try measureTracked(frame, at: index)
             frame.unref()
-            if index % 2 == 0, index >= 2, let before = stats[index - 2], let after = stats[index],
-                LabColor.deltaE2000(before.mean, after.mean) >= Self.refineThreshold
-            {
-                try measure(held, at: index - 1, place: places[index - 2]!.interpolated(to: places[index]!, by: 0.5))
-            }
-            held.unref()
         }
         guard !stats.isEmpty else { throw ClipError(segment: segment, clip: clip, reason: "no frame decodes") }
         // A clip that ends on a frame between measured ones: that frame, its last, measured.
-        if stats[stats.count - 1] == nil {
-            try measure(held, at: stats.count - 1)
-            held.unref()
+        let last = stats.count - 1
+        if stats[last] == nil {
+            try measureTracked(held[last - lastMeasured - 1], at: last)
         }
-        for t in stats.indices where stats[t] == nil {
-            stats[t] = stats[t - 1]!.interpolated(to: stats[t + 1]!, by: 0.5)
-            cells[t] = cells[t - 1]!.interpolated(to: cells[t + 1]!, by: 0.5)
+        // The frames between measured ones: their neighbours' statistics interpolated.
+        var before = 0
+        for t in stats.indices {
+            guard stats[t] == nil else {
+                before = t
+                continue
+            }
+            var after = t + 1
+            while stats[after] == nil { after += 1 }
+            let w = Double(t - before) / Double(after - before)
+            stats[t] = stats[before]!.interpolated(to: stats[after]!, by: w)
+            cells[t] = cells[before]!.interpolated(to: cells[after]!, by: w)
         }
         var measured = stats.map { $0! }
         var measuredCells = cells.map { $0! }
