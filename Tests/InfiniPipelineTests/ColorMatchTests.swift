@@ -382,6 +382,35 @@ extension Serial {
             }
         }
 
+        /// A drifting clip a frame or two shorter than its segment (the stitch repeats its last
+        /// frame) is measured to its last frame, wherever that falls between measured frames, and
+        /// a brightness step among its last frames is found at its frame: every frame of the
+        /// output within ΔE2000 2 of the untinted truth stitched the same way.
+        @Test(arguments: zip([59, 59, 60], [nil, 57, 58]))
+        func aShortClipIsMeasuredToItsLastFrame(count: Int, step: Int?) throws {
+            let dir = try TempDir()
+            defer { dir.cleanup() }
+            let image = try DriftClips.portrait()
+            let clip = dir.path("short.mp4"), truthClip = dir.path("short-truth.mp4")
+            func brightness(_ k: Int) -> Double { step.map { k >= $0 ? 1.25 : 1 } ?? 1 }
+            try DriftClips.write(clip, count: count, segment: 0, image: image) {
+                DriftClips.Tint(drift: Double($0) / Double(count - 1), brightness: brightness($0))
+            }
+            try DriftClips.write(truthClip, count: count, segment: 0, image: image) {
+                DriftClips.Tint(brightness: brightness($0))
+            }
+            let plan = try Self.plan(segments: 1)
+            let result = try Self.stitch([clip], plan: plan, dir.path("matched.mp4"))
+            _ = try Self.stitch([truthClip], plan: plan, dir.path("truth.mp4"), match: false)
+            #expect(result.totalFrames == Self.frames && result.colorMatch.first?.corrected == true, "\(result.colorMatch)")
+            #expect(result.colorMatch.first?.lightingChanges == (step.map { [$0] } ?? []), "\(result.colorMatch)")
+            let matched = try DriftClips.stats(dir.path("matched.mp4")), truth = try DriftClips.stats(dir.path("truth.mp4"))
+            #expect(matched.count == Self.frames && truth.count == Self.frames)
+            for k in matched.indices {
+                #expect(LabColor.deltaE2000(matched[k].mean, truth[k].mean) <= 2, "frame \(k)")
+            }
+        }
+
         /// The same clips and reference make the same video.
         @Test func aRepeatedStitchMakesTheSameVideo() throws {
             let dir = try TempDir()
