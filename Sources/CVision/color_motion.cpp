@@ -185,7 +185,7 @@ cvision_region moved_region(const cvision_motion &m) {
 }
 
 /// One step of `cvision_motion_track`: `picture` valid and of the clip's size.
-int32_t track(cvision_motion &m, const cvision_yuv420 *picture, cvision_region *moved) {
+void track(cvision_motion &m, const cvision_yuv420 *picture, cvision_region *moved) {
     if (!m.started) {
         m.width = picture->width, m.height = picture->height;
         const int side = std::max(picture->width, picture->height);
@@ -198,11 +198,11 @@ int32_t track(cvision_motion &m, const cvision_yuv420 *picture, cvision_region *
             detect(m, m.previous);
         }
         *moved = m.region;
-        return 0;
+        return;
     }
     if (m.previous.empty()) {
         *moved = m.region;
-        return 0;
+        return;
     }
     cv::Mat gray = small_luma(picture, m.size, m.factor);
     std::vector<cv::Mat> pyramid = pyramid_of(gray);
@@ -243,7 +243,6 @@ int32_t track(cvision_motion &m, const cvision_yuv420 *picture, cvision_region *
     m.previous = gray;
     m.pyramid.swap(pyramid);
     *moved = moved_region(m);
-    return 0;
 }
 
 /// Runs `f` on the calling thread alone. OpenCV runs a parallel loop that starts inside
@@ -288,9 +287,8 @@ int32_t cvision_motion_track(cvision_motion *motion, const cvision_yuv420 *pictu
         return -1;
     }
     return cvision::guarded(error, error_size, "motion tracking", int32_t{-1}, [&]() -> int32_t {
-        int32_t rc = 0;
-        serially([&] { rc = track(*motion, picture, moved); });
-        return rc;
+        serially([&] { track(*motion, picture, moved); });
+        return 0;
     });
 }
 

@@ -6,7 +6,7 @@ import CVision
 import Foundation
 
 /// Follows a region of a clip's first frame through the frames it is given (see
-/// `cvision_motion_track`; the colour match gives it every fourth frame, ``StitchColorMatch/measuredEvery``):
+/// `cvision_motion_track`; the colour match gives it every fourth frame and the last, ``StitchColorMatch/measuredEvery``):
 /// a zoom, a pan or a head that sways moves and scales the region with the content, so the same
 /// content is measured in every frame measured. Deterministic.
 final class RegionTracker {
