@@ -18,11 +18,14 @@ package struct VideoEncoderSettings: Sendable, Equatable {
     package var keyFrameInterval: Int?
     /// Encoder threads; 0 lets x264 choose.
     package var threads: Int
+    /// The colours the output is tagged with (limited range); untagged when nil, which players
+    /// take as BT.601 at this size. Frames in another matrix or in full range are converted.
+    package var color: VideoColor?
 
     /// Creates settings.
     package init(
         width: Int, height: Int, frameRate: Int, crf: Int, preset: String, keyFrameInterval: Int? = nil,
-        threads: Int = 0
+        threads: Int = 0, color: VideoColor? = nil
     ) {
         self.width = width
         self.height = height
@@ -31,6 +34,40 @@ package struct VideoEncoderSettings: Sendable, Equatable {
         self.preset = preset
         self.keyFrameInterval = keyFrameInterval
         self.threads = threads
+        self.color = color
+    }
+}
+
+/// What a video's YUV values stand for, as its stream or frames say: the matrix, the primaries
+/// and the transfer (FFmpeg's `AVColorSpace`, `AVColorPrimaries` and
+/// `AVColorTransferCharacteristic` values).
+package struct VideoColor: Sendable, Equatable {
+    package var matrix: Int32
+    package var primaries: Int32
+    package var transfer: Int32
+
+    package init(matrix: Int32, primaries: Int32, transfer: Int32) {
+        self.matrix = matrix
+        self.primaries = primaries
+        self.transfer = transfer
+    }
+
+    /// The colours a stream's parameters say, or nil when they say nothing (untagged).
+    package init?(_ par: UnsafePointer<AVCodecParameters>) {
+        let p = par.pointee
+        guard
+            p.color_space != AVCOL_SPC_UNSPECIFIED || p.color_primaries != AVCOL_PRI_UNSPECIFIED
+                || p.color_trc != AVCOL_TRC_UNSPECIFIED
+        else { return nil }
+        self.init(
+            matrix: Int32(p.color_space.rawValue), primaries: Int32(p.color_primaries.rawValue),
+            transfer: Int32(p.color_trc.rawValue))
+    }
+
+    /// The YUV → RGB coefficients of `matrix` as libswscale has them (BT.601's for an
+    /// unspecified or unknown one, as FFmpeg takes untagged video).
+    static func coefficients(matrix: Int32) -> [Int32] {
+        Array(UnsafeBufferPointer(start: sws_getCoefficients(matrix), count: 4))
     }
 }
 
@@ -115,8 +152,10 @@ class CodecEncoder {
 final class VideoEncoder: CodecEncoder {
     let settings: VideoEncoderSettings
     private var scaler: OpaquePointer?
-    private var scalerKey: (Int32, Int32, Int32) = (0, 0, -1)
+    private var scalerKey: (Int32, Int32, Int32, [Int32], Bool) = (0, 0, -1, [], false)
     private var staging: Frame?
+    /// The YUV → RGB coefficients of the output's matrix.
+    private let coefficients: [Int32]
 
     init(_ settings: VideoEncoderSettings, globalHeader: Bool) throws {
         guard settings.width > 0, settings.height > 0, settings.width % 2 == 0, settings.height % 2 == 0 else {
@@ -126,6 +165,7 @@ final class VideoEncoder: CodecEncoder {
             throw MediaError(.misuse, file: nil, "CRF \(settings.crf) is outside 0…51")
         }
         self.settings = settings
+        coefficients = VideoColor.coefficients(matrix: settings.color?.matrix ?? Int32(AVCOL_SPC_UNSPECIFIED.rawValue))
         var options = ["preset": settings.preset, "crf": String(settings.crf)]
         if settings.threads > 0 { options["threads"] = String(settings.threads) }
         try super.init(
@@ -137,6 +177,12 @@ final class VideoEncoder: CodecEncoder {
                 ctx.pointee.framerate = AVRational(num: Int32(settings.frameRate), den: 1)
                 ctx.pointee.pix_fmt = AV_PIX_FMT_YUV420P
                 ctx.pointee.sample_aspect_ratio = AVRational(num: 1, den: 1)
+                if let color = settings.color {
+                    ctx.pointee.colorspace = AVColorSpace(rawValue: UInt32(color.matrix))
+                    ctx.pointee.color_primaries = AVColorPrimaries(rawValue: UInt32(color.primaries))
+                    ctx.pointee.color_trc = AVColorTransferCharacteristic(rawValue: UInt32(color.transfer))
+                    ctx.pointee.color_range = AVCOL_RANGE_MPEG
+                }
                 if let gop = settings.keyFrameInterval { ctx.pointee.gop_size = Int32(gop) }
                 if globalHeader { CFFmpeg_codec_set_global_header(ctx) }
             }, options: options)
@@ -147,10 +193,15 @@ final class VideoEncoder: CodecEncoder {
     }
 
     /// Encodes a decoded FFmpeg frame of any size and pixel format, scaling it to the encoder's
-    /// size when needed; `index` becomes its pts.
+    /// size and converting it to the output's colours (its matrix, limited range) when needed;
+    /// `index` becomes its pts.
     func encode(avFrame source: UnsafeMutablePointer<AVFrame>, index: Int64, _ sink: (Packet) throws -> Void) throws {
         let s = source.pointee
-        if s.width == Int32(settings.width) && s.height == Int32(settings.height) && s.format == AV_PIX_FMT_YUV420P.rawValue {
+        let matrix = VideoColor.coefficients(matrix: Int32(s.colorspace.rawValue))
+        let full = s.color_range == AVCOL_RANGE_JPEG || s.format == AV_PIX_FMT_YUVJ420P.rawValue
+        if s.width == Int32(settings.width) && s.height == Int32(settings.height) && s.format == AV_PIX_FMT_YUV420P.rawValue
+            && !full && matrix == coefficients
+        {
             let savedPTS = source.pointee.pts
             let savedType = source.pointee.pict_type
             source.pointee.pts = index
@@ -163,14 +214,21 @@ final class VideoEncoder: CodecEncoder {
             return
         }
         let target = try stagingFrame()
-        if scaler == nil || scalerKey != (s.width, s.height, s.format) {
+        if scaler == nil || scalerKey != (s.width, s.height, s.format, matrix, full) {
             sws_freeContext(scaler)
             scaler = sws_getContext(
                 s.width, s.height, AVPixelFormat(rawValue: s.format),
                 Int32(settings.width), Int32(settings.height), AV_PIX_FMT_YUV420P,
                 SWS_BICUBIC | SWS_ACCURATE_RND, nil, nil, nil)
-            scalerKey = (s.width, s.height, s.format)
+            scalerKey = (s.width, s.height, s.format, matrix, full)
             if scaler == nil { throw MediaError(.unsupported, file: nil, "cannot convert \(s.width)x\(s.height) frames") }
+            // From the frame's matrix and range to the output's (through RGB when the matrices differ).
+            let rc = matrix.withUnsafeBufferPointer { from in
+                coefficients.withUnsafeBufferPointer { to in
+                    sws_setColorspaceDetails(scaler, from.baseAddress, full ? 1 : 0, to.baseAddress, 0, 0, 1 << 16, 1 << 16)
+                }
+            }
+            if rc < 0 { throw MediaError(.unsupported, file: nil, "cannot convert the colours of \(s.width)x\(s.height) frames") }
         }
         let rc = FramePlanes.with(source) { input in
             target.withPlanes { output in

@@ -25,6 +25,8 @@ struct ClipInspection: Sendable, Equatable {
     var pixelFormat: String
     /// Whether the clip also carries audio (the stitcher never uses it).
     var hasAudio: Bool
+    /// The colours its video stream says its YUV values stand for; nil when it says nothing.
+    var color: VideoColor? = nil
     /// The video packets' presentation timestamps, sorted (the copy path cuts and shifts by
     /// them, and checks its cuts with them): the one scan of a clip's timestamps.
     var sortedPTS: [Int64] = []
@@ -67,7 +69,7 @@ struct ClipInspection: Sendable, Equatable {
             path: path, frameCount: frames, width: video.width, height: video.height, frameRate: rate,
             codecName: video.codecName, extradata: video.extradata, timeBase: video.timeBase,
             pixelFormat: video.formatName, hasAudio: demuxer.streams.contains { $0.kind == .audio },
-            sortedPTS: pts.sorted())
+            color: VideoColor(demuxer.avStream(video.index).pointee.codecpar), sortedPTS: pts.sorted())
     }
 
     /// What the stream's display matrix does to the picture, in words (`"turns (rotation 90°)"`,

@@ -390,10 +390,12 @@ public enum Stitcher {
             let d = try Demuxer(path: inspections[0].path)
             videoOut = try muxer.addStream(copying: try d.bestStream(.video).index, of: d)
         case .reencode:
+            // Tagged as the first clip is: its frames go through as they are, any other clip's
+            // are converted to its colours.
             let e = try VideoEncoder(
                 VideoEncoderSettings(
                     width: inspections[0].width, height: inspections[0].height,
-                    frameRate: ModelLimits.fps, crf: options.crf, preset: options.preset),
+                    frameRate: ModelLimits.fps, crf: options.crf, preset: options.preset, color: inspections[0].color),
                 globalHeader: muxer.wantsGlobalHeader)
             encoder = e
             videoOut = try muxer.addStream(encoder: e)
