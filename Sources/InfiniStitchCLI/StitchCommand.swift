@@ -255,10 +255,11 @@ struct StitchCommand: AsyncParsableCommand {
             text += ", lighting changes kept at frame\(report.lightingChanges.count == 1 ? "" : "s") "
             text += report.lightingChanges.map(String.init).joined(separator: ", ")
         }
-        if let difference = report.referenceDifference {
+        if let note = report.note {
+            text += "; \(note)"
+        } else if let difference = report.referenceDifference {
             text += String(format: "; starts ΔE %.1f from the portrait", difference)
         }
-        if let note = report.note { text += "; \(note)" }
         return text
     }
 }

@@ -196,6 +196,24 @@ struct ColorMatchPlanTests {
         #expect(!plan.report.corrected && plan.report.note != nil)
         #expect((plan.report.referenceDifference ?? 0) > 5)
     }
+
+    /// A clip that does not drift but starts far from its portrait is told of too (the portrait
+    /// may be the wrong one), in one line that says the difference once.
+    @Test func aSteadyClipFarFromItsPortraitIsToldOf() throws {
+        let frames = Self.drifting(300, rate: 0)
+        var reference = frames[0]
+        reference.mean = [20, 0, 0]
+        let plan = try ColorMatchPlan(frames: frames, reference: reference)
+        #expect(!plan.report.corrected && plan.report.largestDrift < 1)
+        let note = try #require(plan.report.note)
+        #expect(note.hasPrefix("starts ΔE ") && note.contains("reference portrait"))
+        let line = StitchCommand.describe(plan.report)
+        #expect(line.components(separatedBy: "starts ΔE").count == 2, "\(line)")
+        // Near its portrait: no note, the difference said once.
+        let near = try ColorMatchPlan(frames: frames, reference: frames[0])
+        #expect(near.report.note == nil)
+        #expect(StitchCommand.describe(near.report).hasSuffix("starts ΔE 0.0 from the portrait"))
+    }
 }
 
 extension Serial {

@@ -191,7 +191,8 @@ struct StitchColorMatch: Sendable {
             guard YUV420.isYUV420(frame) else {
                 var plan = try ColorMatchPlan(frames: [], reference: nil)
                 plan.report.segment = segment
-                plan.report.note = "its frames are not 8-bit YUV 4:2:0: left as it is"
+                plan.report.note =
+                    "has frames that are not 8-bit YUV 4:2:0, which colour matching does not measure: left as it is"
                 return plan
             }
             if index == 0 {

@@ -360,12 +360,11 @@ struct ColorMatchPlan: Sendable, Equatable {
             let difference = LabColor.deltaE2000(start0.mean, reference.mean)
             report.referenceDifference = difference
             if difference > Self.referenceTolerance {
-                if report.largestDrift >= threshold {
-                    report.note = String(
-                        format:
-                            "starts ΔE %.1f from its reference portrait (over %.0f), so its changes cannot be told from drift: left as it is",
-                        difference, Self.referenceTolerance)
-                }
+                // Said whether it drifts or not: the portrait may be the wrong one.
+                report.note = String(
+                    format:
+                        "starts ΔE %.1f from its reference portrait (over %.0f), so its changes cannot be told from drift: left as it is",
+                    difference, Self.referenceTolerance)
                 return
             }
         }
