@@ -143,11 +143,25 @@ struct StitchCommand: AsyncParsableCommand {
     }
 
     /// The reference portraits of `plan`'s segments: the `--reference` images, or else the
-    /// portraits a multi-speaker plan names, one per segment.
-    /// - Throws: `CLIError.badInput` when there are none.
+    /// portraits a multi-speaker plan names, one per segment. A portrait the plan names by a
+    /// relative path (as `plan --speaker` was given it) is looked for from the current folder,
+    /// then from the plan file's.
+    /// - Throws: `CLIError.badInput` when there are none, or a portrait is in neither place.
     func references(for plan: Plan) throws -> [String] {
         if !reference.isEmpty { return reference }
-        let images = Dictionary((plan.speakers ?? []).map { ($0.name, $0.image) }, uniquingKeysWith: { a, _ in a })
+        let folder = URL(fileURLWithPath: self.plan).deletingLastPathComponent()
+        var images: [String: String] = [:]
+        for speaker in plan.speakers ?? [] where images[speaker.name] == nil {
+            let candidates =
+                speaker.image.hasPrefix("/")
+                ? [speaker.image] : [speaker.image, folder.appendingPathComponent(speaker.image).path]
+            guard let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) else {
+                throw CLIError.badInput(
+                    "\(self.plan): the portrait of speaker \(speaker.name), \(speaker.image), is not there (looked in \(candidates.joined(separator: " and ")))"
+                )
+            }
+            images[speaker.name] = found
+        }
         let named = plan.segments.map { $0.speaker.flatMap { images[$0] } }
         guard !named.isEmpty, named.allSatisfy({ $0 != nil }) else {
             throw CLIError.badInput(

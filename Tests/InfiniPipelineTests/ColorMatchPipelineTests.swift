@@ -163,10 +163,18 @@ extension Serial {
             var plan = try ColorMatchStitchTests.plan(segments: 2, frames: 101)
             let single = dir.path("single.json")
             try plan.jsonData().write(to: URL(fileURLWithPath: single))
-            plan.speakers = [Plan.Speaker(name: "A", image: Fixture.path("portrait.jpg"))]
+            // The portrait named as `plan --speaker` was given it, relative to the plan's folder
+            // (the command runs from another one).
+            try FileManager.default.createDirectory(atPath: dir.path("faces"), withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(atPath: dir.path("elsewhere"), withIntermediateDirectories: true)
+            try FileManager.default.copyItem(atPath: Fixture.path("portrait.jpg"), toPath: dir.path("faces/a.jpg"))
+            plan.speakers = [Plan.Speaker(name: "A", image: "faces/a.jpg")]
             for i in plan.segments.indices { plan.segments[i].speaker = "A" }
             let named = dir.path("named.json")
             try plan.jsonData().write(to: URL(fileURLWithPath: named))
+            plan.speakers = [Plan.Speaker(name: "A", image: "faces/nobody.jpg")]
+            let missing = dir.path("missing.json")
+            try plan.jsonData().write(to: URL(fileURLWithPath: missing))
 
             let common = ["--audio", Fixture.path("speech.m4a"), "--preset", "ultrafast", "--color-match", "portrait"]
             let refused = try runProcess(
@@ -175,8 +183,16 @@ extension Serial {
             #expect(refused.status != 0 && message.contains("--reference"), "\(message)")
             #expect(!FileManager.default.fileExists(atPath: dir.path("no.mp4")))
 
+            let absent = try runProcess(
+                infinistitchBinary, ["stitch", "--plan", missing, "-o", dir.path("no.mp4")] + common + clips,
+                currentDirectory: dir.path("elsewhere"))
+            let said = String(decoding: absent.stderr, as: UTF8.self)
+            #expect(absent.status != 0 && said.contains("missing.json") && said.contains("speaker A"), "\(said)")
+            #expect(!FileManager.default.fileExists(atPath: dir.path("no.mp4")))
+
             let run = try runProcess(
-                infinistitchBinary, ["stitch", "--plan", named, "-o", dir.path("out.mp4"), "--json"] + common + clips)
+                infinistitchBinary, ["stitch", "--plan", named, "-o", dir.path("out.mp4"), "--json"] + common + clips,
+                currentDirectory: dir.path("elsewhere"))
             #expect(run.status == 0, "\(String(decoding: run.stderr, as: UTF8.self))")
             let object = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout)) as? [String: Any])
             #expect(object["videoPath"] as? String == "reencode" && object["totalFrames"] as? Int == 202)
