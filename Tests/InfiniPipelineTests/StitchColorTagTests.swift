@@ -6,9 +6,10 @@ import Testing
 
 extension Serial {
     /// The re-encode path shows every clip in the colours its YUV values stand for: the output
-    /// is tagged as the first clip is, and a clip in another matrix is converted to it. Clips
-    /// and their colours as the ffmpeg tool makes and shows them (CI installs it).
-    @Suite("Stitcher: the clips' colour matrix", .timeLimit(.minutes(3)))
+    /// is tagged as the first clip is, and a clip in another matrix is converted to it; a size
+    /// it cannot encode is refused up front. Clips and their colours as the ffmpeg tool makes
+    /// and shows them (CI installs it).
+    @Suite("Stitcher: the clips' colour matrix and size when re-encoding", .timeLimit(.minutes(3)))
     struct StitchColorTagTests {
         static let frames = 41
 
@@ -78,6 +79,34 @@ extension Serial {
             }
             let misread = try Self.meanRGB(clips[0], frame: 5, ffmpeg: ffmpeg, matrix: "bt601")
             #expect(Self.largest(misread, clip) >= 2, "read as BT.601, the clip must look different")
+        }
+
+        /// Clips of an odd size cannot be re-encoded (H.264 4:2:0): one line naming the first
+        /// clip, the fault the input's (not a clip to make again), and nothing written.
+        @Test func oddSizedClipsAreRefusedNamingTheClip() throws {
+            guard let ffmpeg = ffmpegTool else { return }
+            let dir = try TempDir()
+            defer { dir.cleanup() }
+            let clips = [dir.path("a.mp4"), dir.path("b.mp4")]
+            for clip in clips {
+                let made = try runProcess(
+                    ffmpeg,
+                    [
+                        "-v", "error", "-y", "-loop", "1", "-i", Fixture.path("portrait.png"), "-vf", "scale=447:449",
+                        "-frames:v",
+                        "\(Self.frames)", "-r", "25", "-c:v", "mpeg4", clip,
+                    ])
+                #expect(made.status == 0)
+            }
+            let out = dir.path("out.mp4")
+            let error = #expect(throws: MediaError.self) {
+                try Stitcher.stitch(
+                    plan: StitchTests.plan([(Self.frames, Self.frames), (Self.frames, Self.frames)], audio: "speech.wav"),
+                    clips: clips, audio: Fixture.path("speech.wav"), output: out, options: StitchOptions(reencode: true))
+            }
+            #expect(error?.file == clips[0] && error?.description.contains("447x449") == true)
+            #expect(error?.fault == .input)
+            #expect(!FileManager.default.fileExists(atPath: out))
         }
 
         /// A BT.709 clip after an untagged one: the output stays untagged (BT.601) and the BT.709

@@ -239,6 +239,7 @@ public enum Stitcher {
         if reason == nil, let seams, !seams.allCuts {
             reason = "a \(options.effectiveTransition.transition.rawValue) needs re-encoding"
         }
+        if reason != nil { try requireEvenSize(first, segment: plan.segments[0].index) }
         let colorMatch = try options.colorMatch.map {
             try StitchColorMatch(options: $0, plan: plan, width: first.width, height: first.height)
         }
@@ -372,6 +373,17 @@ public enum Stitcher {
         return nil
     }
 
+    /// Checks that `clip` (all clips have its size) can be re-encoded.
+    /// - Throws: `MediaError` `.unsupported` naming the clip for an odd width or height, which
+    ///   H.264 4:2:0 cannot take (not a ``ClipError``: the same request would give the same size).
+    private static func requireEvenSize(_ clip: ClipInspection, segment: Int) throws {
+        guard clip.width % 2 != 0 || clip.height % 2 != 0 else { return }
+        throw MediaError(
+            .unsupported, file: clip.path,
+            "the clip for segment \(segment) is \(clip.width)x\(clip.height), and re-encoding it (H.264 4:2:0) needs an even width and height"
+        )
+    }
+
     /// Writes the MP4 to `temp`, its video by `path` and its audio copied from `audio`.
     /// `checking` names the original audio when its packets are copied: the copy then applies
     /// the acceptance rule and checks the audio is the plan's. Returns the colour match's
@@ -390,6 +402,7 @@ public enum Stitcher {
             let d = try Demuxer(path: inspections[0].path)
             videoOut = try muxer.addStream(copying: try d.bestStream(.video).index, of: d)
         case .reencode:
+            try requireEvenSize(inspections[0], segment: plan.segments[0].index)
             // Tagged as the first clip is: its frames go through as they are, any other clip's
             // are converted to its colours.
             let e = try VideoEncoder(
