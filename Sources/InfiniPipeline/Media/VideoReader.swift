@@ -70,6 +70,9 @@ package final class VideoReader {
     private let decoded: Frame
     private var scaler: OpaquePointer?
     private var scalerKey: (Int32, Int32, Int32) = (0, 0, -1)
+    /// Converts frames of another format to 8-bit YUV 4:2:0 (``nextDecodedYUV420Frame(into:)``).
+    private var toYUV420: OpaquePointer?
+    private var toYUV420Key: (Int32, Int32, Int32, Int32, Bool) = (0, 0, -1, -1, false)
     private var inputDone = false
     private var drained = false
     private var errors = 0
@@ -94,6 +97,7 @@ package final class VideoReader {
 
     deinit {
         sws_freeContext(scaler)
+        sws_freeContext(toYUV420)
     }
 
     /// The next frame, decoded into a new FFmpeg frame that the caller alone holds, without
@@ -141,6 +145,48 @@ package final class VideoReader {
                 sent = true
             }
         }
+    }
+
+    /// Decodes the next frame into `frame` as 8-bit YUV 4:2:0 (what the stitch works on and
+    /// encodes): a frame of another format (10-bit, 4:2:2, 4:4:4, RGB) is converted, in the
+    /// same colours (its matrix kept, limited range). Returns false after the last frame.
+    func nextDecodedYUV420Frame(into frame: Frame) throws -> Bool {
+        guard try nextDecodedFrame(into: frame) else { return false }
+        let f = frame.pointer.pointee
+        if f.format == AV_PIX_FMT_YUV420P.rawValue || f.format == AV_PIX_FMT_YUVJ420P.rawValue { return true }
+        let converted = try Frame.video(width: Int(f.width), height: Int(f.height), format: AV_PIX_FMT_YUV420P)
+        let full = f.color_range == AVCOL_RANGE_JPEG
+        if toYUV420 == nil || toYUV420Key != (f.width, f.height, f.format, Int32(f.colorspace.rawValue), full) {
+            sws_freeContext(toYUV420)
+            toYUV420 = sws_getContext(
+                f.width, f.height, AVPixelFormat(rawValue: f.format), f.width, f.height, AV_PIX_FMT_YUV420P,
+                SWS_BICUBIC | SWS_ACCURATE_RND, nil, nil, nil)
+            toYUV420Key = (f.width, f.height, f.format, Int32(f.colorspace.rawValue), full)
+            guard toYUV420 != nil else {
+                throw MediaError(.unsupported, file: source, "cannot convert its \(f.width)x\(f.height) frames to YUV 4:2:0")
+            }
+            let table = sws_getCoefficients(Int32(f.colorspace.rawValue))
+            _ = sws_setColorspaceDetails(toYUV420, table, full ? 1 : 0, table, 0, 0, 1 << 16, 1 << 16)
+        }
+        let rc = frame.withPlanes { input in
+            converted.withPlanes { output in
+                sws_scale(toYUV420, input.source, input.linesize, 0, f.height, output.data, output.linesize)
+            }
+        }
+        if rc < 0 { throw MediaError.ffmpeg(.decodeFailed, file: source, "cannot convert a frame to YUV 4:2:0", rc) }
+        av_frame_copy_props(converted.pointer, frame.pointer)
+        converted.pointer.pointee.color_range = AVCOL_RANGE_MPEG
+        frame.unref()
+        av_frame_move_ref(frame.pointer, converted.pointer)
+        return true
+    }
+
+    /// The next frame as ``nextDecodedYUV420Frame(into:)`` makes it, in a new FFmpeg frame that
+    /// the caller alone holds; nil after the last frame.
+    func nextDecodedYUV420Frame() throws -> sending Frame? {
+        let frame = try Frame()
+        guard try nextDecodedYUV420Frame(into: frame) else { return nil }
+        return Frame.unshared(frame)
     }
 
     /// Converts an FFmpeg frame to this reader's pixel format at its own size.

@@ -141,8 +141,8 @@ struct StitchColorMatch: Sendable {
     /// (``LabCells``), so that content moving through it (a zoom, a pan, a head turning, a
     /// caption the picture slides under) is not taken for drift; without one, the whole frame
     /// is followed so (the content of a clip that zooms and pans leaves the frame and enters it,
-    /// which is not drift either). A clip whose frames are not 8-bit YUV 4:2:0 gets no
-    /// correction, with a note.
+    /// which is not drift either). Frames of another format (10-bit, 4:2:2, 4:4:4) are measured as
+    /// the stitch encodes them, converted to 8-bit YUV 4:2:0.
     /// - Throws: `MediaError` or ``ClipError`` when the clip cannot be decoded; ``VisionError``.
     func plan(clip: String, segment: Int, position: Int, frames: Int) throws -> ColorMatchPlan {
         // Measured without the deblocking filter: a fraction of the decoding's time, and no
@@ -185,14 +185,13 @@ struct StitchColorMatch: Sendable {
             for h in held { h.unref() }
             lastMeasured = index
         }
-        while stats.count < frames, try reader.nextDecodedFrame(into: frame) {
+        while stats.count < frames, try reader.nextDecodedYUV420Frame(into: frame) {
             let index = stats.count
             if index % ModelLimits.fps == 0 { try BlockingWork.checkCancellation() }
             guard YUV420.isYUV420(frame) else {
                 var plan = try ColorMatchPlan(frames: [], reference: nil)
                 plan.report.segment = segment
-                plan.report.note =
-                    "has frames that are not 8-bit YUV 4:2:0, which colour matching does not measure: left as it is"
+                plan.report.note = "has frames the colour match cannot measure: left as it is"
                 return plan
             }
             if index == 0 {

@@ -224,8 +224,9 @@ extension Stitcher {
     }
 }
 
-/// One clip's frames in order, on the decoding thread: its last frame is repeated once it runs
-/// out (a clip short by a frame or two is padded).
+/// One clip's frames in order, on the decoding thread, as 8-bit YUV 4:2:0 (converted from
+/// another format, so that transitions and the colour match work on every clip): its last frame
+/// is repeated once it runs out (a clip short by a frame or two is padded).
 private final class ClipFrames {
     private let segment: Int
     private let path: String
@@ -254,7 +255,7 @@ private final class ClipFrames {
     /// The clip's next frame (colour-corrected), its last one repeated once it runs out.
     func next() throws -> sending Frame {
         if !exhausted {
-            if let frame = try reader.nextDecodedFrame() {
+            if let frame = try reader.nextDecodedYUV420Frame() {
                 if !uncorrected.contains(decoded) { try Self.correct(frame, index: decoded, maps: colorMaps) }
                 decoded += 1
                 lastDecoded = try frame.newReference()

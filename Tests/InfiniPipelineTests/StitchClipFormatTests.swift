@@ -5,12 +5,13 @@ import Testing
 @testable import InfiniPipeline
 
 extension Serial {
-    /// The re-encode path shows every clip in the colours its YUV values stand for: the output
-    /// is tagged as the first clip is, and a clip in another matrix is converted to it; a size
-    /// it cannot encode is refused up front. Clips and their colours as the ffmpeg tool makes
-    /// and shows them (CI installs it).
-    @Suite("Stitcher: the clips' colour matrix and size when re-encoding", .timeLimit(.minutes(3)))
-    struct StitchColorTagTests {
+    /// The re-encode path takes clips as they come: every clip shown in the colours its YUV
+    /// values stand for (the output tagged as the first clip is, a clip in another matrix
+    /// converted to it), a clip of another format (10-bit, 4:4:4) treated as the 8-bit 4:2:0
+    /// it is encoded to, colour match included, and a size it cannot encode refused up front.
+    /// Clips and their colours as the ffmpeg tool makes and shows them (CI installs it).
+    @Suite("Stitcher: clips of every colour matrix, format and size when re-encoding", .timeLimit(.minutes(3)))
+    struct StitchClipFormatTests {
         static let frames = 41
 
         /// A clip of the portrait, its RGB encoded with BT.709 and tagged so when `bt709`, with
@@ -107,6 +108,42 @@ extension Serial {
             #expect(error?.file == clips[0] && error?.description.contains("447x449") == true)
             #expect(error?.fault == .input)
             #expect(!FileManager.default.fileExists(atPath: out))
+        }
+
+        /// A clip in 10-bit or 4:4:4 is stitched as 8-bit 4:2:0 like the others, and measured
+        /// and colour-matched the same way: its drift found and corrected.
+        @Test(arguments: ["yuv420p10le", "yuv444p"])
+        func clipsOfAnotherFormatAreColourMatched(_ format: String) throws {
+            guard let ffmpeg = ffmpegTool else { return }
+            let dir = try TempDir()
+            defer { dir.cleanup() }
+            let frames = 81
+            let clips = [dir.path("steady.mp4"), dir.path("drifting.mp4")]
+            for (clip, drift) in zip(clips, [false, true]) {
+                let seconds = Double(frames - 1) / 25
+                let tint =
+                    drift
+                    ? ",eq=saturation='1+0.5*t/\(seconds)':gamma_r='1+0.2*t/\(seconds)':gamma_b='1-0.2*t/\(seconds)':eval=frame"
+                    : ""
+                let made = try runProcess(
+                    ffmpeg,
+                    [
+                        "-v", "error", "-y", "-loop", "1", "-i", Fixture.path("portrait.png"), "-vf",
+                        "scale=256:256\(tint),format=\(drift ? format : "yuv420p")", "-frames:v", "\(frames)", "-r", "25",
+                        "-c:v", "libx264", "-preset", "ultrafast", "-crf", "10", clip,
+                    ])
+                #expect(made.status == 0, "\(String(decoding: made.stderr, as: UTF8.self))")
+            }
+            let out = dir.path("out.mp4")
+            let result = try Stitcher.stitch(
+                plan: StitchTests.plan([(frames, frames), (frames, frames)], audio: "speech.wav"),
+                clips: clips, audio: Fixture.path("speech.wav"), output: out,
+                options: StitchOptions(colorMatch: StitchOptions.ColorMatch(references: [Fixture.path("portrait.png")])))
+            #expect(result.colorMatch.count == 2)
+            let drifting = try #require(result.colorMatch.first { $0.segment == 1 })
+            #expect(drifting.note == nil && drifting.largestDrift > 3 && drifting.correctedFrames > 0, "\(drifting)")
+            #expect(drifting.largestResidual < 1.5, "\(drifting)")
+            #expect(result.colorMatch.first { $0.segment == 0 }?.correctedFrames == 0)
         }
 
         /// A BT.709 clip after an untagged one: the output stays untagged (BT.601) and the BT.709
