@@ -151,7 +151,8 @@ struct StitchCommand: AsyncParsableCommand {
         if !reference.isEmpty { return reference }
         let folder = URL(fileURLWithPath: self.plan).deletingLastPathComponent()
         var images: [String: String] = [:]
-        for speaker in plan.speakers ?? [] where images[speaker.name] == nil {
+        let speaking = Set(plan.segments.compactMap(\.speaker))
+        for speaker in plan.speakers ?? [] where images[speaker.name] == nil && speaking.contains(speaker.name) {
             let candidates =
                 speaker.image.hasPrefix("/")
                 ? [speaker.image] : [speaker.image, folder.appendingPathComponent(speaker.image).path]

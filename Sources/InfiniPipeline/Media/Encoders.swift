@@ -198,7 +198,7 @@ final class VideoEncoder: CodecEncoder {
     func encode(avFrame source: UnsafeMutablePointer<AVFrame>, index: Int64, _ sink: (Packet) throws -> Void) throws {
         let s = source.pointee
         let matrix = VideoColor.coefficients(matrix: Int32(s.colorspace.rawValue))
-        let full = s.color_range == AVCOL_RANGE_JPEG || s.format == AV_PIX_FMT_YUVJ420P.rawValue
+        let full = FFmpeg.isFullRange(source)
         if s.width == Int32(settings.width) && s.height == Int32(settings.height) && s.format == AV_PIX_FMT_YUV420P.rawValue
             && !full && matrix == coefficients
         {

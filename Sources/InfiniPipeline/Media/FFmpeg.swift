@@ -23,6 +23,14 @@ enum FFmpeg {
         String(decoding: chars.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
+    /// Whether a decoded frame's YUV values are full range ("JPEG" range): as it says, or as
+    /// its pixel format (FFmpeg's `yuvj` formats) does.
+    static func isFullRange(_ frame: UnsafePointer<AVFrame>) -> Bool {
+        let f = frame.pointee
+        let yuvj = [AV_PIX_FMT_YUVJ420P, AV_PIX_FMT_YUVJ422P, AV_PIX_FMT_YUVJ444P, AV_PIX_FMT_YUVJ440P, AV_PIX_FMT_YUVJ411P]
+        return f.color_range == AVCOL_RANGE_JPEG || yuvj.contains { $0.rawValue == f.format }
+    }
+
     /// The codec's short name, e.g. "h264" or "mp3".
     static func codecName(_ id: AVCodecID) -> String {
         String(cString: avcodec_get_name(id))

@@ -155,7 +155,7 @@ package final class VideoReader {
         let f = frame.pointer.pointee
         if f.format == AV_PIX_FMT_YUV420P.rawValue || f.format == AV_PIX_FMT_YUVJ420P.rawValue { return true }
         let converted = try Frame.video(width: Int(f.width), height: Int(f.height), format: AV_PIX_FMT_YUV420P)
-        let full = f.color_range == AVCOL_RANGE_JPEG
+        let full = FFmpeg.isFullRange(frame.pointer)
         if toYUV420 == nil || toYUV420Key != (f.width, f.height, f.format, Int32(f.colorspace.rawValue), full) {
             sws_freeContext(toYUV420)
             toYUV420 = sws_getContext(

@@ -139,7 +139,7 @@ enum LabColor {
     static func encoding(of frame: Frame) -> cvision_yuv_encoding {
         let f = frame.pointer.pointee
         let bt709 = f.colorspace == AVCOL_SPC_BT709
-        let full = f.color_range == AVCOL_RANGE_JPEG || f.format == AV_PIX_FMT_YUVJ420P.rawValue
+        let full = FFmpeg.isFullRange(frame.pointer)
         return cvision_yuv_encoding(
             matrix: Int32(bt709 ? CVISION_MATRIX_BT709 : CVISION_MATRIX_BT601), full_range: full ? 1 : 0)
     }
