@@ -255,12 +255,15 @@ struct RunCommand: AsyncParsableCommand {
     }
 }
 
-/// Ctrl-C and SIGTERM: the first stops the run cleanly (queued requests cancelled, manifest
-/// saved, exit 130); a second exits at once.
+/// Ctrl-C and SIGTERM: the first stops the command cleanly (for a run: queued requests
+/// cancelled, manifest saved, exit 130), saying `notice`; a second exits at once.
 final class SignalWatcher {
     private let sources: [any DispatchSourceSignal]
 
-    init(onFirst: @escaping @Sendable () -> Void) {
+    init(
+        notice: String = "stopping (cancelling queued requests, saving the manifest); press Ctrl-C again to quit at once",
+        onFirst: @escaping @Sendable () -> Void
+    ) {
         // Signals received so far.
         let count = NIOLockedValueBox(0)
         sources = [SIGINT, SIGTERM].map { sig in
@@ -272,9 +275,7 @@ final class SignalWatcher {
                     return count
                 }
                 if n == 1 {
-                    writeStderr(
-                        "\ninfinistitch: stopping (cancelling queued requests, saving the manifest); press Ctrl-C again to quit at once\n"
-                    )
+                    writeStderr("\ninfinistitch: \(notice)\n")
                     onFirst()
                 } else {
                     exit(130)

@@ -211,10 +211,23 @@ struct StitchCommand: AsyncParsableCommand {
                 cues: transcript.captions(), styleFile: captionBurning.captionStyle)
         }
         let (clips, audio, output, stitchOptions) = (self.clips, self.audio, self.output, options)
-        let result = try await runBlocking {
-            try Stitcher.stitch(
-                plan: parsed, clips: clips, audio: audio, output: output, options: stitchOptions,
-                warning: { writeStderr("warning: \($0)\n") })
+        let work = Task {
+            try await runBlocking {
+                try Stitcher.stitch(
+                    plan: parsed, clips: clips, audio: audio, output: output, options: stitchOptions,
+                    warning: { writeStderr("warning: \($0)\n") })
+            }
+        }
+        // Ctrl-C or SIGTERM: the stitch stops at its next frame and removes its temporary files.
+        let signals = SignalWatcher(
+            notice: "stopping the stitch (removing its temporary files); press Ctrl-C again to quit at once"
+        ) { work.cancel() }
+        defer { signals.stop() }
+        let result: StitchResult
+        do {
+            result = try await work.value
+        } catch  where work.isCancelled {
+            throw CLIError(message: "interrupted: nothing was written at \(output)", exitCode: 130)
         }
         if json {
             writeStdout(Self.json(result) + "\n")

@@ -356,5 +356,69 @@ extension Serial {
             #expect(stderr.split(separator: "\n").count == 1)
             #expect(!FileManager.default.fileExists(atPath: dir.path("bad.mp4")))
         }
+
+        /// Ctrl-C or SIGTERM during `stitch`: exit 130 with one line, nothing at the output and
+        /// no temporary file beside it (the partial video, the encoded audio).
+        @Test(arguments: [SIGINT, SIGTERM])
+        func anInterruptedStitchLeavesNothingBehind(_ signal: Int32) throws {
+            guard let ffmpeg = ffmpegTool else { return }
+            let dir = try TempDir()
+            defer { dir.cleanup() }
+            // Clips long enough to be still stitching when the signal comes: the 70 s fixture in
+            // three segments.
+            let audio = Fixture.path("speech-long.mp3")
+            let analysis = try AudioAnalysis.analyze(path: audio)
+            let rate = analysis.format.sampleRate
+            let total = (analysis.samples * 25 + rate - 1) / rate
+            let sizes = [total / 3, total / 3, total - 2 * (total / 3)]
+            let requested = sizes.map { ($0 + 2) / 4 * 4 + 1 }
+            var clips: [String] = []
+            for (i, frames) in requested.enumerated() {
+                let clip = dir.path("clip\(i).mp4")
+                let made = try runProcess(
+                    ffmpeg,
+                    [
+                        "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=448x448:rate=25", "-frames:v", "\(frames)",
+                        "-c:v",
+                        "libx264", "-preset", "ultrafast", clip,
+                    ])
+                #expect(made.status == 0)
+                clips.append(clip)
+            }
+            let plan = dir.path("plan.json")
+            try Self.plan(Array(zip(sizes, requested)), audio: "speech-long.mp3").jsonData()
+                .write(to: URL(fileURLWithPath: plan))
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: infinistitchBinary)
+            process.arguments =
+                [
+                    "stitch", "--plan", plan, "--audio", audio, "--transition", "morph", "--preset",
+                    "medium", "-o",
+                    dir.path("out.mp4"),
+                ] + clips
+            let err = Pipe()
+            process.standardError = err
+            process.standardOutput = FileHandle.nullDevice
+            try process.run()
+            // Once the partial output is there, the stitch is under way.
+            let started = ContinuousClock.now
+            func leftovers() -> [String] {
+                ((try? FileManager.default.contentsOfDirectory(atPath: dir.path(""))) ?? []).filter { $0.hasPrefix(".out.mp4") }
+            }
+            while process.isRunning && leftovers().isEmpty && ContinuousClock.now - started < .seconds(60) {
+                Thread.sleep(forTimeInterval: 0.02)
+            }
+            #expect(process.isRunning, "the stitch ended before it could be interrupted")
+            kill(process.processIdentifier, signal)
+            let stopped = ContinuousClock.now
+            while process.isRunning && ContinuousClock.now - stopped < .seconds(60) { Thread.sleep(forTimeInterval: 0.02) }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            process.waitUntilExit()
+            let said = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            #expect(process.terminationStatus == 130, "\(said)")
+            #expect(said.contains("interrupted: nothing was written"), "\(said)")
+            #expect(!FileManager.default.fileExists(atPath: dir.path("out.mp4")))
+            #expect(leftovers().isEmpty, "left behind: \(leftovers())")
+        }
     }
 }
