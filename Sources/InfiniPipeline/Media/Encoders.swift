@@ -63,12 +63,6 @@ package struct VideoColor: Sendable, Equatable {
             matrix: Int32(p.color_space.rawValue), primaries: Int32(p.color_primaries.rawValue),
             transfer: Int32(p.color_trc.rawValue))
     }
-
-    /// The YUV → RGB coefficients of `matrix` as libswscale has them (BT.601's for an
-    /// unspecified or unknown one, as FFmpeg takes untagged video).
-    static func coefficients(matrix: Int32) -> [Int32] {
-        Array(UnsafeBufferPointer(start: sws_getCoefficients(matrix), count: 4))
-    }
 }
 
 /// How to encode AAC-LC audio with FFmpeg's native encoder.
@@ -151,11 +145,10 @@ class CodecEncoder {
 /// Encodes frames to H.264 with libx264. Frames are numbered by the caller (pts in frames).
 final class VideoEncoder: CodecEncoder {
     let settings: VideoEncoderSettings
-    private var scaler: OpaquePointer?
-    private var scalerKey: (Int32, Int32, Int32, [Int32], Bool) = (0, 0, -1, [], false)
+    private let converter = YUV420Converter(file: nil)
     private var staging: Frame?
     /// The YUV → RGB coefficients of the output's matrix.
-    private let coefficients: [Int32]
+    private let coefficients: SIMD4<Int32>
 
     init(_ settings: VideoEncoderSettings, globalHeader: Bool) throws {
         guard settings.width > 0, settings.height > 0, settings.width % 2 == 0, settings.height % 2 == 0 else {
@@ -165,7 +158,7 @@ final class VideoEncoder: CodecEncoder {
             throw MediaError(.misuse, file: nil, "CRF \(settings.crf) is outside 0…51")
         }
         self.settings = settings
-        coefficients = VideoColor.coefficients(matrix: settings.color?.matrix ?? Int32(AVCOL_SPC_UNSPECIFIED.rawValue))
+        coefficients = YUV420Converter.coefficients(matrix: settings.color?.matrix ?? Int32(AVCOL_SPC_UNSPECIFIED.rawValue))
         var options = ["preset": settings.preset, "crf": String(settings.crf)]
         if settings.threads > 0 { options["threads"] = String(settings.threads) }
         try super.init(
@@ -188,19 +181,13 @@ final class VideoEncoder: CodecEncoder {
             }, options: options)
     }
 
-    deinit {
-        sws_freeContext(scaler)
-    }
-
     /// Encodes a decoded FFmpeg frame of any size and pixel format, scaling it to the encoder's
     /// size and converting it to the output's colours (its matrix, limited range) when needed;
     /// `index` becomes its pts.
     func encode(avFrame source: UnsafeMutablePointer<AVFrame>, index: Int64, _ sink: (Packet) throws -> Void) throws {
         let s = source.pointee
-        let matrix = VideoColor.coefficients(matrix: Int32(s.colorspace.rawValue))
-        let full = FFmpeg.isFullRange(source)
-        if s.width == Int32(settings.width) && s.height == Int32(settings.height) && s.format == AV_PIX_FMT_YUV420P.rawValue
-            && !full && matrix == coefficients
+        if s.width == Int32(settings.width) && s.height == Int32(settings.height)
+            && YUV420Converter.isYUV420(source, matrix: coefficients)
         {
             let savedPTS = source.pointee.pts
             let savedType = source.pointee.pict_type
@@ -214,28 +201,7 @@ final class VideoEncoder: CodecEncoder {
             return
         }
         let target = try stagingFrame()
-        if scaler == nil || scalerKey != (s.width, s.height, s.format, matrix, full) {
-            sws_freeContext(scaler)
-            scaler = sws_getContext(
-                s.width, s.height, AVPixelFormat(rawValue: s.format),
-                Int32(settings.width), Int32(settings.height), AV_PIX_FMT_YUV420P,
-                SWS_BICUBIC | SWS_ACCURATE_RND, nil, nil, nil)
-            scalerKey = (s.width, s.height, s.format, matrix, full)
-            if scaler == nil { throw MediaError(.unsupported, file: nil, "cannot convert \(s.width)x\(s.height) frames") }
-            // From the frame's matrix and range to the output's (through RGB when the matrices differ).
-            let rc = matrix.withUnsafeBufferPointer { from in
-                coefficients.withUnsafeBufferPointer { to in
-                    sws_setColorspaceDetails(scaler, from.baseAddress, full ? 1 : 0, to.baseAddress, 0, 0, 1 << 16, 1 << 16)
-                }
-            }
-            if rc < 0 { throw MediaError(.unsupported, file: nil, "cannot convert the colours of \(s.width)x\(s.height) frames") }
-        }
-        let rc = FramePlanes.with(source) { input in
-            target.withPlanes { output in
-                sws_scale(scaler, input.source, input.linesize, 0, s.height, output.data, output.linesize)
-            }
-        }
-        if rc < 0 { throw MediaError.ffmpeg(.encodeFailed, file: nil, "cannot convert a frame", rc) }
+        try converter.convert(source, into: target, matrix: coefficients)
         target.pointer.pointee.pts = index
         try encode(target.pointer, sink)
     }

@@ -71,8 +71,7 @@ package final class VideoReader {
     private var scaler: OpaquePointer?
     private var scalerKey: (Int32, Int32, Int32) = (0, 0, -1)
     /// Converts frames of another format to 8-bit YUV 4:2:0 (``nextDecodedYUV420Frame(into:)``).
-    private var toYUV420: OpaquePointer?
-    private var toYUV420Key: (Int32, Int32, Int32, Int32, Bool) = (0, 0, -1, -1, false)
+    private lazy var toYUV420 = YUV420Converter(file: source)
     private var inputDone = false
     private var drained = false
     private var errors = 0
@@ -97,7 +96,6 @@ package final class VideoReader {
 
     deinit {
         sws_freeContext(scaler)
-        sws_freeContext(toYUV420)
     }
 
     /// The next frame, decoded into a new FFmpeg frame that the caller alone holds, without
@@ -155,25 +153,7 @@ package final class VideoReader {
         let f = frame.pointer.pointee
         if f.format == AV_PIX_FMT_YUV420P.rawValue || f.format == AV_PIX_FMT_YUVJ420P.rawValue { return true }
         let converted = try Frame.video(width: Int(f.width), height: Int(f.height), format: AV_PIX_FMT_YUV420P)
-        let full = FFmpeg.isFullRange(frame.pointer)
-        if toYUV420 == nil || toYUV420Key != (f.width, f.height, f.format, Int32(f.colorspace.rawValue), full) {
-            sws_freeContext(toYUV420)
-            toYUV420 = sws_getContext(
-                f.width, f.height, AVPixelFormat(rawValue: f.format), f.width, f.height, AV_PIX_FMT_YUV420P,
-                SWS_BICUBIC | SWS_ACCURATE_RND, nil, nil, nil)
-            toYUV420Key = (f.width, f.height, f.format, Int32(f.colorspace.rawValue), full)
-            guard toYUV420 != nil else {
-                throw MediaError(.unsupported, file: source, "cannot convert its \(f.width)x\(f.height) frames to YUV 4:2:0")
-            }
-            let table = sws_getCoefficients(Int32(f.colorspace.rawValue))
-            _ = sws_setColorspaceDetails(toYUV420, table, full ? 1 : 0, table, 0, 0, 1 << 16, 1 << 16)
-        }
-        let rc = frame.withPlanes { input in
-            converted.withPlanes { output in
-                sws_scale(toYUV420, input.source, input.linesize, 0, f.height, output.data, output.linesize)
-            }
-        }
-        if rc < 0 { throw MediaError.ffmpeg(.decodeFailed, file: source, "cannot convert a frame to YUV 4:2:0", rc) }
+        try toYUV420.convert(frame.pointer, into: converted, matrix: YUV420Converter.coefficients(of: frame.pointer))
         av_frame_copy_props(converted.pointer, frame.pointer)
         converted.pointer.pointee.color_range = AVCOL_RANGE_MPEG
         frame.unref()
